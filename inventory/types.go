@@ -1,0 +1,103 @@
+package inventory
+
+import "time"
+
+// Inventory is a loaded, validated inventory. Slices keep declaration order.
+type Inventory struct {
+	// Path is the file the inventory was loaded from; relative paths in it
+	// (known_hosts, identity files, registry) are resolved against its directory.
+	Path     string
+	Version  int
+	Defaults Defaults
+	Registry RegistryConfig
+	Hosts    []*Host
+	Roles    []*Role
+	Services []*Service
+
+	hosts    map[string]*Host
+	roles    map[string]*Role
+	services map[string]*Service
+}
+
+// Defaults apply to every host and service that does not say otherwise.
+type Defaults struct {
+	User           string        // default "root"? no: current user name when empty
+	Port           int           // default 22
+	IdentityFile   string        // absolute after loading ("~" expanded, relative to the inventory dir)
+	KnownHosts     string        // absolute after loading; default ~/.ssh/known_hosts
+	Sudo           bool          // run manager commands with `sudo -n`
+	Manager        string        // "systemd" (default) or "command"
+	ConnectTimeout time.Duration // default 10s
+	StopGrace      time.Duration // default 30s: SIGTERM → SIGKILL
+	StartTimeout   time.Duration // default 60s
+}
+
+// RegistryConfig says where the service registry lives.
+type RegistryConfig struct {
+	Path string // absolute after loading; empty means the default state directory
+}
+
+// Host is one machine of the fleet.
+type Host struct {
+	Name           string
+	Address        string
+	Port           int // effective (defaults applied)
+	User           string
+	IdentityFile   string // absolute, may be empty
+	Roles          []string
+	Via            string // name of a bastion host, or ""
+	Sudo           bool   // effective
+	ServiceAddress string // address the host's services listen on, from the host's own view; default 127.0.0.1
+	Line           int    // line of the host's key in the file
+}
+
+// Role groups services; role "all" applies to every host.
+type Role struct {
+	Name     string
+	Services []string
+	Line     int
+}
+
+// Service says how one service is driven and checked.
+type Service struct {
+	Name         string
+	Enabled      bool   // default true; a disabled service is not run by any host
+	Manager      string // "systemd" or "command" (effective)
+	Unit         string // systemd unit; default NAME.service
+	Commands     Commands
+	Critical     bool
+	Impact       string // shown before a stop
+	Requires     []string
+	Health       Health
+	StopGrace    time.Duration // effective
+	StartTimeout time.Duration // effective
+	Sudo         bool          // effective: service value, else defaults
+	Line         int
+}
+
+// Commands are the shell snippets of the `command` manager. They run on the
+// host under `sh -c` with OMNI_HOST, OMNI_SERVICE, OMNI_ADDRESS exported.
+type Commands struct {
+	Start  string // launches the service and returns
+	Stop   string // optional; default: SIGTERM to the PID printed by Status
+	Status string // exit 0 when running; first word of stdout: main PID
+	Logs   string // prints the logs; OMNI_LINES and OMNI_FOLLOW exported
+}
+
+// Health lists the checks run after start and restart.
+type Health struct {
+	Process     bool
+	Port        int
+	HTTP        *HTTPCheck
+	Timeout     time.Duration // per attempt, default 2s
+	Retries     int           // attempts after the first, default 10
+	Interval    time.Duration // between attempts, default 500ms
+	StartPeriod time.Duration // grace before the first attempt, default 0
+}
+
+// HTTPCheck is a GET sent through the SSH connection.
+type HTTPCheck struct {
+	Port   int
+	Path   string // default "/"
+	Expect int    // expected status, default 200
+}
