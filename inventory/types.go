@@ -73,6 +73,8 @@ type Service struct {
 	StartTimeout time.Duration // effective
 	Sudo         bool          // effective: service value, else defaults
 	Line         int
+
+	requirements []Requirement // Requires, resolved by Load
 }
 
 // Commands are the shell snippets of the `command` manager. They run on the

@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/omni-fleet/omni/inventory"
+	"github.com/omni-fleet/omni/playbooks"
+	"github.com/omni-fleet/omni/registry"
+)
+
+// Version is set at build time with -ldflags "-X github.com/omni-fleet/omni/cli.Version=...".
+var Version = "dev"
+
+// globalOptions are the flags every command takes.
+type globalOptions struct {
+	Inventory         string
+	Playbooks         string
+	Registry          string
+	AcceptNewHostKeys bool
+}
+
+// terminated is how kingpin's --help/--version end a run without os.Exit.
+type terminated struct{ code int }
+
+// Run parses args (without the program name), runs the command and returns
+// the exit code. It never calls os.Exit.
+func Run(ctx context.Context, args []string, s Streams) (code int) {
+	app := kingpin.New("omni", "Manage the services of a fleet of hosts over SSH, from a YAML inventory.\n\n"+exitCodesHelp)
+	app.Writer(s.Out).ErrorWriter(s.Err).UsageWriter(s.Out)
+	app.Version(Version)
+	app.HelpFlag.Short('h')
+	app.Terminate(func(c int) { panic(terminated{c}) })
+	defer func() {
+		if r := recover(); r != nil {
+			t, ok := r.(terminated)
+			if !ok {
+				panic(r)
+			}
+			code = t.code
+		}
+	}()
+
+	g := &globalOptions{}
+	app.Flag("inventory", "Inventory file.").Short('i').Envar("OMNI_INVENTORY").Default("inventory.yaml").StringVar(&g.Inventory)
+	app.Flag("playbooks", "Directory whose start/stop/restart/logs.yaml override the built-in playbooks.").Envar("OMNI_PLAYBOOKS").StringVar(&g.Playbooks)
+	app.Flag("registry", "Service registry file (default: the inventory's registry.path, else $XDG_STATE_HOME/omni/state.json).").Envar("OMNI_REGISTRY").StringVar(&g.Registry)
+	app.Flag("accept-new-host-keys", "Trust and record the keys of hosts not yet in known_hosts (changed keys are still refused).").BoolVar(&g.AcceptNewHostKeys)
+
+	var run func(context.Context) error
+	addServiceCommands(app, g, s, &run)
+	addInventoryCommands(app, g, s, &run)
+
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(s.Err, "omni: %v (see omni --help)\n", err)
+		return ExitUsage
+	}
+	err := run(ctx)
+	if err != nil && !errors.Is(err, errReported) {
+		fmt.Fprintf(s.Err, "omni: %s\n", indentContinuation(err.Error()))
+	}
+	if errors.Is(err, errReported) {
+		return reportedCode(err)
+	}
+	return exitCode(err)
+}
+
+// errReported marks an error already shown to the user; its code travels with it.
+var errReported = errors.New("reported")
+
+type reported struct {
+	code int
+}
+
+func (r reported) Error() string { return "reported" }
+func (r reported) Is(target error) bool {
+	return target == errReported
+}
+
+func reportedCode(err error) int {
+	var r reported
+	if errors.As(err, &r) {
+		return r.code
+	}
+	return ExitFailed
+}
+
+func indentContinuation(msg string) string {
+	return strings.ReplaceAll(msg, "\n", "\n  ")
+}
+
+// loadInventory loads and validates the inventory; errors exit 2.
+func loadInventory(g *globalOptions) (*inventory.Inventory, error) {
+	if _, err := os.Stat(g.Inventory); errors.Is(err, os.ErrNotExist) {
+		return nil, &usageError{fmt.Sprintf("inventory %s not found (use -i FILE or OMNI_INVENTORY)", g.Inventory)}
+	}
+	return inventory.Load(g.Inventory)
+}
+
+func loadPlaybooks(g *globalOptions) (*playbooks.Set, error) {
+	set, err := playbooks.LoadDir(g.Playbooks)
+	if err != nil {
+		return nil, &usageError{err.Error()}
+	}
+	return set, nil
+}
+
+func openRegistry(g *globalOptions, inv *inventory.Inventory) (registry.Registry, error) {
+	path := g.Registry
+	if path == "" {
+		path = inv.Registry.Path
+	}
+	if path == "" {
+		var err error
+		if path, err = registry.DefaultPath(); err != nil {
+			return nil, err
+		}
+	}
+	return registry.OpenFile(path)
+}

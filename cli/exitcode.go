@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"context"
+	"errors"
+
+	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/inventory"
+)
+
+// Exit codes, documented in --help and the README.
+const (
+	ExitOK          = 0   // everything succeeded
+	ExitFailed      = 1   // a step or health check failed
+	ExitUsage       = 2   // bad usage, or the inventory/playbooks are invalid
+	ExitPartial     = 3   // some targets failed, others succeeded
+	ExitUnreachable = 4   // a host could not be reached, authenticated or trusted
+	ExitRefused     = 5   // not confirmed, or would need a prompt without a terminal
+	ExitInterrupted = 130 // SIGINT/SIGTERM
+)
+
+const exitCodesHelp = `Exit codes: 0 success; 1 failed (a step or health check); 2 usage or inventory error;
+3 partial (some targets failed); 4 host unreachable, authentication refused or host key
+not trusted; 5 refused (not confirmed, or no terminal to confirm: pass --yes); 130 interrupted.`
+
+// refusedError is a run omni declined to start: exit 5.
+type refusedError struct{ msg string }
+
+func (e *refusedError) Error() string { return e.msg }
+
+// usageError is a command line that makes no sense: exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// exitCode maps an error to the process exit code. It is the only place
+// that does.
+func exitCode(err error) int {
+	var (
+		notFound    *inventory.NotFoundError
+		invalid     inventory.ErrorList
+		planErr     *engine.UsageError
+		usage       *usageError
+		refused     *refusedError
+		unreachable *transport.UnreachableError
+		auth        *transport.AuthError
+		hostKey     *transport.HostKeyError
+	)
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case errors.As(err, &notFound), errors.As(err, &invalid), errors.As(err, &planErr), errors.As(err, &usage):
+		return ExitUsage
+	case errors.As(err, &refused):
+		return ExitRefused
+	case errors.As(err, &unreachable), errors.As(err, &auth), errors.As(err, &hostKey):
+		return ExitUnreachable
+	default:
+		return ExitFailed
+	}
+}

@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/olekukonko/tablewriter"
+)
+
+func addInventoryCommands(app *kingpin.Application, g *globalOptions, s Streams, run *func(context.Context) error) {
+	inv := app.Command("inventory", "Work with the inventory.")
+	inv.Command("check", "Validate the inventory (no connection is opened) and list hosts, roles and services.").
+		Action(func(*kingpin.ParseContext) error {
+			*run = func(context.Context) error { return inventoryCheck(g, s) }
+			return nil
+		})
+}
+
+// inventoryCheck validates the inventory and prints one row per host.
+func inventoryCheck(g *globalOptions, s Streams) error {
+	inv, err := loadInventory(g)
+	if err != nil {
+		return err
+	}
+	if _, err := loadPlaybooks(g); err != nil {
+		return err
+	}
+	table := tablewriter.NewTable(s.Out)
+	table.Header("Host", "Address", "Via", "Roles", "Services")
+	for _, h := range inv.Hosts {
+		via := h.Via
+		if via == "" {
+			via = "-"
+		}
+		addr := h.Address
+		if h.Port != 22 {
+			addr += ":" + strconv.Itoa(h.Port)
+		}
+		if err := table.Append(h.Name, addr, via, strings.Join(h.Roles, ", "), strings.Join(inv.HostServices(h), ", ")); err != nil {
+			return err
+		}
+	}
+	if err := table.Render(); err != nil {
+		return err
+	}
+	enabled := 0
+	for _, svc := range inv.Services {
+		if svc.Enabled {
+			enabled++
+		}
+	}
+	fmt.Fprintf(s.Out, "✓ %s is valid: %d hosts, %d roles, %d services (%d enabled).\n", g.Inventory, len(inv.Hosts), len(inv.Roles), len(inv.Services), enabled)
+	return nil
+}

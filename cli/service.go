@@ -1,0 +1,185 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/engine/transport"
+)
+
+// serviceOptions are the flags and arguments of `omni service ACTION HOST SERVICE`.
+type serviceOptions struct {
+	Action  string
+	Host    string
+	Service string
+	Yes     bool
+	DryRun  bool
+	Lines   int
+	Follow  bool
+}
+
+func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, run *func(context.Context) error) {
+	svc := app.Command("service", "Start, stop, restart a service on a host, or read its logs.")
+	actions := []struct{ name, help string }{
+		{"start", "Start a stopped service: check its dependencies, start it, health-check it."},
+		{"stop", "Stop a service gracefully (SIGTERM, then SIGKILL after its grace period)."},
+		{"restart", "Gracefully stop, start again and health-check a service."},
+		{"logs", "Show a service's recent logs."},
+	}
+	for _, a := range actions {
+		opts := &serviceOptions{Action: a.name}
+		cmd := svc.Command(a.name, a.help)
+		cmd.Arg("HOST", "Host name from the inventory.").Required().StringVar(&opts.Host)
+		cmd.Arg("SERVICE", "Service name from the inventory.").Required().StringVar(&opts.Service)
+		if a.name == "logs" {
+			cmd.Flag("lines", "Number of lines to show.").Short('n').Default("50").IntVar(&opts.Lines)
+			cmd.Flag("follow", "Keep printing new lines until Ctrl-C.").Short('f').BoolVar(&opts.Follow)
+		} else {
+			cmd.Flag("yes", "Do not ask for confirmation (needed without a terminal).").Short('y').BoolVar(&opts.Yes)
+			cmd.Flag("dry-run", "Print the planned tasks and change nothing.").BoolVar(&opts.DryRun)
+		}
+		cmd.Action(func(*kingpin.ParseContext) error {
+			*run = func(ctx context.Context) error { return serviceRun(ctx, g, s, opts) }
+			return nil
+		})
+	}
+}
+
+var verbs = map[string]struct{ icon, doing, done string }{
+	"start":   {"🚀", "Starting", "started"},
+	"stop":    {"⚠️", "Stopping", "stopped"},
+	"restart": {"🔄", "Restarting", "restarted"},
+}
+
+// serviceRun plans the command, asks for confirmation when the plan needs
+// it, executes it and renders the spec's status block.
+func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOptions) error {
+	if opts.Lines < 0 {
+		return &usageError{"--lines must be zero or more"}
+	}
+	inv, err := loadInventory(g)
+	if err != nil {
+		return err
+	}
+	books, err := loadPlaybooks(g)
+	if err != nil {
+		return err
+	}
+	pb, err := books.Get(opts.Action)
+	if err != nil {
+		return err
+	}
+	plan, err := engine.NewPlan(inv, pb, engine.Request{
+		Action: opts.Action, Host: opts.Host, Service: opts.Service, Lines: opts.Lines, Follow: opts.Follow,
+	})
+	if err != nil {
+		return err
+	}
+	if opts.DryRun {
+		return renderPlan(s.Out, plan)
+	}
+	verb := verbs[opts.Action]
+	if opts.Action != "logs" {
+		fmt.Fprintf(s.Out, "%s %s %s on %s...\n", verb.icon, verb.doing, plan.Service.Name, plan.Host.Name)
+	}
+	if plan.Confirm != nil {
+		if err := confirm(s, plan, opts.Yes); err != nil {
+			return err
+		}
+	}
+	reg, err := openRegistry(g, inv)
+	if err != nil {
+		return err
+	}
+	pool := transport.NewPool(transport.Options{UseAgent: true, AcceptNewHostKeys: g.AcceptNewHostKeys})
+	defer pool.Close()
+	out := engine.Execute(ctx, plan, engine.Env{
+		Inventory: inv,
+		Connector: &engine.SSHConnector{Pool: pool, Inventory: inv},
+		Registry:  reg,
+		Stdout:    s.Out,
+		Stderr:    s.Err,
+	})
+	if opts.Action == "logs" {
+		return out.Err
+	}
+	return renderOutcome(s, plan, out)
+}
+
+// confirm shows the impact and asks, or refuses when it cannot ask.
+func confirm(s Streams, plan *engine.Plan, yes bool) error {
+	c := plan.Confirm
+	if c.Impact != "" {
+		fmt.Fprintln(s.Out, c.Impact)
+	} else {
+		fmt.Fprintf(s.Out, "%s.\n", capitalize(c.Reason))
+	}
+	if yes {
+		fmt.Fprintln(s.Out)
+		return nil
+	}
+	what := fmt.Sprintf("%s %s on %s", plan.Request.Action, plan.Service.Name, plan.Host.Name)
+	if !s.InTTY {
+		return &refusedError{fmt.Sprintf("refusing to %s without confirmation: no terminal to ask; pass --yes to confirm. Nothing was changed.", what)}
+	}
+	fmt.Fprint(s.Out, "Are you sure? [y/N] ")
+	answer, err := bufio.NewReader(s.In).ReadString('\n')
+	if err != nil && answer == "" {
+		fmt.Fprintln(s.Out)
+		return &refusedError{fmt.Sprintf("not confirmed: did not %s. Nothing was changed.", what)}
+	}
+	fmt.Fprintln(s.Out)
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return nil
+	}
+	return &refusedError{fmt.Sprintf("not confirmed: did not %s. Nothing was changed.", what)}
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// renderOutcome prints the result line and the status block, and returns
+// the run's error (already shown) with its exit code.
+func renderOutcome(s Streams, plan *engine.Plan, out *engine.Outcome) error {
+	verb := verbs[plan.Request.Action]
+	switch {
+	case out.Err == nil && out.Unchanged != "":
+		fmt.Fprintf(s.Out, "✓ %s is %s on %s; nothing to do.\n", plan.Service.Name, out.Unchanged, plan.Host.Name)
+	case out.Err == nil:
+		fmt.Fprintf(s.Out, "✓ Service %s successfully!\n", verb.done)
+	default:
+		fmt.Fprintf(s.Err, "✗ Failed to %s %s on %s: %s\n", plan.Request.Action, plan.Service.Name, plan.Host.Name, indentContinuation(out.Err.Error()))
+	}
+	if recorded(out) {
+		fmt.Fprintln(s.Out)
+		writeStatusBlock(s.Out, plan, out)
+	}
+	if out.Err != nil {
+		if errors.Is(out.Err, context.Canceled) {
+			return reported{ExitInterrupted}
+		}
+		return reported{exitCode(out.Err)}
+	}
+	return nil
+}
+
+// recorded reports whether the record step ran, so the state is known.
+func recorded(out *engine.Outcome) bool {
+	for _, st := range out.Steps {
+		if st.Task.Step == "record" && st.Err == nil {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,179 @@
+package health
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/omni-fleet/omni/inventory"
+)
+
+// Dialer opens TCP connections from the host's point of view.
+type Dialer interface {
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// ProcessFunc reports whether the service's process is alive.
+type ProcessFunc func(ctx context.Context) (alive bool, detail string, err error)
+
+// Result is the outcome of one check.
+type Result struct {
+	Check    string `json:"check"` // "process", "port 7400", "http GET /healthz"
+	Passed   bool   `json:"passed"`
+	Attempts int    `json:"attempts"`
+	Error    string `json:"error,omitempty"`
+}
+
+// Report is the outcome of every check of a service.
+type Report struct {
+	Checks []Result `json:"checks"`
+}
+
+// Passed is true when every check passed (and vacuously when there are none).
+func (r Report) Passed() bool {
+	for _, c := range r.Checks {
+		if !c.Passed {
+			return false
+		}
+	}
+	return true
+}
+
+// Failure describes the first failed check, or "".
+func (r Report) Failure() string {
+	for _, c := range r.Checks {
+		if !c.Passed {
+			return fmt.Sprintf("%s: %s", c.Check, c.Error)
+		}
+	}
+	return ""
+}
+
+// Target is what the checks need to know of one service on one host.
+type Target struct {
+	Spec    inventory.Health
+	Address string // where the service listens, from the host's view
+	Process ProcessFunc
+	Dialer  Dialer
+}
+
+// Run waits the start period, then runs each configured check in order,
+// retrying each until it passes or runs out of attempts. It stops at the
+// first check that fails for good: later checks are not meaningful then.
+func Run(ctx context.Context, t Target) Report {
+	var report Report
+	if t.Spec.StartPeriod > 0 {
+		select {
+		case <-time.After(t.Spec.StartPeriod):
+		case <-ctx.Done():
+		}
+	}
+	type check struct {
+		name string
+		fn   func(context.Context) error
+	}
+	var checks []check
+	if t.Spec.Process && t.Process != nil {
+		checks = append(checks, check{"process", func(ctx context.Context) error {
+			alive, detail, err := t.Process(ctx)
+			if err != nil {
+				return err
+			}
+			if !alive {
+				return fmt.Errorf("not running (%s)", detail)
+			}
+			return nil
+		}})
+	}
+	if t.Spec.Port > 0 {
+		addr := net.JoinHostPort(t.Address, strconv.Itoa(t.Spec.Port))
+		checks = append(checks, check{"port " + strconv.Itoa(t.Spec.Port), func(ctx context.Context) error {
+			conn, err := t.Dialer.DialContext(ctx, "tcp", addr)
+			if err != nil {
+				return fmt.Errorf("nothing listens on %s: %v", addr, err)
+			}
+			return conn.Close()
+		}})
+	}
+	if h := t.Spec.HTTP; h != nil {
+		url := "http://" + net.JoinHostPort(t.Address, strconv.Itoa(h.Port)) + h.Path
+		checks = append(checks, check{"http GET " + h.Path, func(ctx context.Context) error {
+			return httpCheck(ctx, t.Dialer, url, h.Expect)
+		}})
+	}
+	for _, c := range checks {
+		res := retry(ctx, t.Spec, c.name, c.fn)
+		report.Checks = append(report.Checks, res)
+		if !res.Passed {
+			break
+		}
+	}
+	return report
+}
+
+func retry(ctx context.Context, spec inventory.Health, name string, fn func(context.Context) error) Result {
+	res := Result{Check: name}
+	attempts := 1 + spec.Retries
+	var last error
+	for i := 0; i < attempts; i++ {
+		res.Attempts = i + 1
+		actx, cancel := context.WithTimeout(ctx, spec.Timeout)
+		last = fn(actx)
+		if last != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			last = fmt.Errorf("timed out after %s", spec.Timeout)
+		}
+		cancel()
+		if last == nil {
+			res.Passed = true
+			return res
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if i < attempts-1 {
+			select {
+			case <-time.After(spec.Interval):
+			case <-ctx.Done():
+			}
+		}
+	}
+	res.Error = last.Error()
+	if res.Attempts > 1 {
+		res.Error += fmt.Sprintf(" (after %d attempts)", res.Attempts)
+	}
+	return res
+}
+
+func httpCheck(ctx context.Context, d Dialer, url string, expect int) error {
+	client := &http.Client{
+		Transport: &http.Transport{
+			DialContext:       d.DialContext,
+			DisableKeepAlives: true,
+			Proxy:             nil,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	defer client.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", "omni-health-check")
+	resp, err := client.Do(req)
+	if err != nil {
+		msg := err.Error()
+		if i := strings.LastIndex(msg, ": "); i >= 0 && strings.HasPrefix(msg, "Get ") {
+			msg = msg[i+2:]
+		}
+		return fmt.Errorf("GET %s: %s", url, msg)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != expect {
+		return fmt.Errorf("GET %s: status %d, want %d", url, resp.StatusCode, expect)
+	}
+	return nil
+}

@@ -1,0 +1,154 @@
+package inventory
+
+import (
+	"fmt"
+	"strings"
+)
+
+// check validates the references between sections once all are decoded:
+// roles, services, bastions and requirements must exist, bastion chains and
+// service dependencies must not loop.
+func (l *loader) check(inv *Inventory) {
+	for _, r := range inv.Roles {
+		if h := inv.hosts[r.Name]; h != nil {
+			l.errorf(max(h.Line, r.Line), "name %q is both a host and a role", r.Name)
+		}
+		for _, it := range l.roleRefs[r] {
+			if inv.services[it.value] == nil {
+				l.errorf(it.line, "service %q is not defined%s", it.value, didYouMean(Suggest(it.value, inv.ServiceNames())))
+			}
+		}
+	}
+	for _, h := range inv.Hosts {
+		refs := l.hostRefs[h]
+		for _, it := range refs.roles {
+			if it.value != AllRole && inv.roles[it.value] == nil {
+				l.errorf(it.line, "role %q is not defined%s", it.value, didYouMean(Suggest(it.value, inv.RoleNames())))
+			}
+		}
+		switch via := refs.via; {
+		case via.value == "":
+		case via.value == h.Name:
+			l.errorf(via.line, "host %q cannot be its own bastion (via)", h.Name)
+		case inv.hosts[via.value] == nil:
+			l.errorf(via.line, "host %q is not defined%s", via.value, didYouMean(Suggest(via.value, inv.HostNames())))
+		}
+	}
+	l.checkViaLoops(inv)
+	for _, s := range inv.Services {
+		l.checkRequires(inv, s)
+	}
+	l.checkCycles(inv)
+}
+
+func (l *loader) checkViaLoops(inv *Inventory) {
+	const (
+		unvisited = iota
+		walking
+		done
+	)
+	state := map[*Host]int{}
+	for _, start := range inv.Hosts {
+		var path []*Host
+		h := start
+		for h != nil && state[h] == unvisited {
+			state[h] = walking
+			path = append(path, h)
+			if h.Via == h.Name {
+				h = nil // reported as its own bastion
+				break
+			}
+			h = inv.hosts[h.Via]
+		}
+		if h != nil && state[h] == walking {
+			i := 0
+			for path[i] != h {
+				i++
+			}
+			names := []string{}
+			for _, x := range path[i:] {
+				names = append(names, x.Name)
+			}
+			last := path[len(path)-1]
+			l.errorf(l.hostRefs[last].via.line, "via loop: %s -> %s", strings.Join(names, " -> "), h.Name)
+		}
+		for _, x := range path {
+			state[x] = done
+		}
+	}
+}
+
+func (l *loader) checkRequires(inv *Inventory, s *Service) {
+	items := l.requires[s]
+	s.requirements = make([]Requirement, 0, len(items))
+	for _, it := range items {
+		r := ParseRequirement(it.value)
+		if r.Service == "" || strings.HasSuffix(it.value, "@") || strings.Contains(r.At, "@") {
+			l.errorf(it.line, "invalid requirement %q: use \"service\", \"service@host\" or \"service@role\"", it.value)
+			continue
+		}
+		if inv.services[r.Service] == nil {
+			l.errorf(it.line, "service %q is not defined%s", r.Service, didYouMean(Suggest(r.Service, inv.ServiceNames())))
+		}
+		switch {
+		case r.At == "":
+		case inv.hosts[r.At] != nil:
+			r.Host = r.At
+		case inv.roles[r.At] != nil || r.At == AllRole:
+			r.Role = r.At
+		default:
+			names := append(inv.HostNames(), inv.RoleNames()...)
+			l.errorf(it.line, "host or role %q is not defined%s", r.At, didYouMean(Suggest(r.At, names)))
+		}
+		s.requirements = append(s.requirements, r)
+	}
+}
+
+// checkCycles finds dependency cycles in the service-level graph (the @
+// qualifier ignored), walking services and their requires in declaration
+// order so the report is deterministic. Each cycle is reported at the
+// requires entry that closes it.
+func (l *loader) checkCycles(inv *Inventory) {
+	const (
+		unvisited = iota
+		walking
+		done
+	)
+	state := map[*Service]int{}
+	var stack []*Service
+	reported := map[string]bool{}
+	var visit func(s *Service)
+	visit = func(s *Service) {
+		state[s] = walking
+		stack = append(stack, s)
+		for _, it := range l.requires[s] {
+			next := inv.services[ParseRequirement(it.value).Service]
+			switch {
+			case next == nil:
+			case state[next] == unvisited:
+				visit(next)
+			case state[next] == walking:
+				i := 0
+				for stack[i] != next {
+					i++
+				}
+				names := []string{}
+				for _, x := range stack[i:] {
+					names = append(names, x.Name)
+				}
+				msg := fmt.Sprintf("dependency cycle: %s -> %s", strings.Join(names, " -> "), next.Name)
+				if !reported[msg] {
+					reported[msg] = true
+					l.errorf(it.line, "%s", msg)
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[s] = done
+	}
+	for _, s := range inv.Services {
+		if state[s] == unvisited {
+			visit(s)
+		}
+	}
+}

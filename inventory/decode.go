@@ -1,0 +1,303 @@
+package inventory
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// This file turns yaml.Node trees into Go values, reporting every problem
+// with the line it is on. Each helper reports and returns ok=false rather
+// than stopping, so one run of Load shows every mistake in the file.
+
+// entry is one key of a mapping and its value, aliases resolved.
+type entry struct {
+	key *yaml.Node
+	val *yaml.Node
+}
+
+func (e entry) name() string { return e.key.Value }
+func (e entry) line() int    { return e.key.Line }
+
+// item is one string of a list, with its line.
+type item struct {
+	value string
+	line  int
+}
+
+// loader carries what Load needs while decoding one file.
+type loader struct {
+	file string // the path as given, for messages
+	dir  string // absolute directory of the file, for relative paths
+	errs ErrorList
+
+	// Lines of references, for the cross-checks once everything is decoded.
+	hostRefs map[*Host]*hostRefs
+	roleRefs map[*Role][]item    // services listed by each role
+	requires map[*Service][]item // requires entries of each service
+}
+
+type hostRefs struct {
+	roles []item
+	via   item
+}
+
+func (l *loader) errorf(line int, format string, args ...any) {
+	l.errs = append(l.errs, &Error{File: l.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// invalid reports a bad value for key e in the place described by where
+// (e.g. `in host "worker1"`).
+func (l *loader) invalid(e entry, where, format string, args ...any) {
+	l.errorf(e.line(), "invalid %s %s: %s", e.name(), where, fmt.Sprintf(format, args...))
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
+}
+
+func isMergeKey(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Value == "<<" && (n.Tag == "" || n.Tag == "!" || n.ShortTag() == "!!merge")
+}
+
+// describe names what a node holds, for "got ..." in messages.
+func describe(n *yaml.Node) string {
+	switch {
+	case isNull(n):
+		return "nothing"
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Kind == yaml.SequenceNode:
+		return "a list"
+	default:
+		return strconv.Quote(n.Value)
+	}
+}
+
+// pairs lists the entries of mapping n in order. Merge keys ("<<: *anchor")
+// are expanded; explicit keys win over merged ones. A key written twice is
+// passed to dup with the line of its first definition.
+func (l *loader) pairs(n *yaml.Node, dup func(key *yaml.Node, first int)) []entry {
+	var out, merged []entry
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], resolve(n.Content[i+1])
+		if isMergeKey(k) {
+			merged = append(merged, l.mergeSource(k, v)...)
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			l.errorf(k.Line, "keys must be plain names, got %s", describe(k))
+			continue
+		}
+		if first, ok := seen[k.Value]; ok {
+			dup(k, first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		out = append(out, entry{k, v})
+	}
+	for _, e := range merged {
+		if _, ok := seen[e.name()]; ok {
+			continue
+		}
+		seen[e.name()] = e.line()
+		out = append(out, e)
+	}
+	return out
+}
+
+func (l *loader) mergeSource(k, v *yaml.Node) []entry {
+	ignoreDup := func(*yaml.Node, int) {} // reported where the anchored mapping is written
+	switch v.Kind {
+	case yaml.MappingNode:
+		return l.pairs(v, ignoreDup)
+	case yaml.SequenceNode:
+		var out []entry
+		for _, m := range v.Content {
+			if m = resolve(m); m.Kind != yaml.MappingNode {
+				l.errorf(m.Line, "a merge (<<) takes mappings, got %s", describe(m))
+				continue
+			}
+			out = append(out, l.pairs(m, ignoreDup)...)
+		}
+		return out
+	}
+	l.errorf(k.Line, "a merge (<<) takes a mapping or a list of mappings, got %s", describe(v))
+	return nil
+}
+
+// fields decodes n as a mapping of known keys (nothing counts as an empty
+// mapping) and returns its entries by key. what names the mapping for
+// messages, e.g. `host "worker1"`.
+func (l *loader) fields(n *yaml.Node, line int, what string, known ...string) (map[string]entry, bool) {
+	out := map[string]entry{}
+	if isNull(n) {
+		return out, true
+	}
+	if n.Kind != yaml.MappingNode {
+		l.errorf(line, "%s must be a mapping, got %s", what, describe(n))
+		return out, false
+	}
+	dup := func(k *yaml.Node, first int) {
+		l.errorf(k.Line, "duplicate key %q in %s (first defined at line %d)", k.Value, what, first)
+	}
+	for _, e := range l.pairs(n, dup) {
+		if !slices.Contains(known, e.name()) {
+			l.errorf(e.line(), "unknown key %q in %s%s", e.name(), what, didYouMean(Suggest(e.name(), known)))
+			continue
+		}
+		out[e.name()] = e
+	}
+	return out, true
+}
+
+// named decodes a section mapping names to definitions (hosts, roles,
+// services), checking each name. kind is "host", "role" or "service".
+func (l *loader) named(e entry, kind string) []entry {
+	if isNull(e.val) {
+		return nil
+	}
+	if e.val.Kind != yaml.MappingNode {
+		l.errorf(e.line(), "%s must be a mapping of %s names, got %s", e.name(), kind, describe(e.val))
+		return nil
+	}
+	dup := func(k *yaml.Node, first int) {
+		l.errorf(k.Line, "duplicate %s %q (first defined at line %d)", kind, k.Value, first)
+	}
+	entries := l.pairs(e.val, dup)
+	for _, d := range entries {
+		if !validName(d.name()) {
+			l.errorf(d.line(), "invalid %s name %q: %s", kind, d.name(), nameRule)
+		}
+	}
+	return entries
+}
+
+func (l *loader) str(e entry, where string) (string, bool) {
+	v := e.val
+	if v.Kind != yaml.ScalarNode || isNull(v) || v.ShortTag() == "!!bool" {
+		l.invalid(e, where, "must be a string, got %s", describe(v))
+		return "", false
+	}
+	if v.Value == "" {
+		l.invalid(e, where, "must not be empty")
+		return "", false
+	}
+	return v.Value, true
+}
+
+func (l *loader) integer(e entry, where string) (int, bool) {
+	v := e.val
+	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!int" {
+		if n, err := strconv.ParseInt(v.Value, 0, 32); err == nil {
+			return int(n), true
+		}
+	}
+	l.invalid(e, where, "must be an integer, got %s", describe(v))
+	return 0, false
+}
+
+func (l *loader) intRange(e entry, where string, lo, hi int) (int, bool) {
+	n, ok := l.integer(e, where)
+	if ok && (n < lo || n > hi) {
+		l.invalid(e, where, "%d is out of range %d-%d", n, lo, hi)
+		return 0, false
+	}
+	return n, ok
+}
+
+func (l *loader) port(e entry, where string) (int, bool) {
+	return l.intRange(e, where, 1, 65535)
+}
+
+func (l *loader) boolean(e entry, where string) (bool, bool) {
+	v := e.val
+	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" {
+		if b, err := strconv.ParseBool(v.Value); err == nil {
+			return b, true
+		}
+	}
+	l.invalid(e, where, "must be true or false, got %s", describe(v))
+	return false, false
+}
+
+// duration parses a Go duration ("10s", "1m30s"); positive says whether
+// zero is refused. Negative durations are always refused.
+func (l *loader) duration(e entry, where string, positive bool) (time.Duration, bool) {
+	v := e.val
+	if v.Kind != yaml.ScalarNode || isNull(v) {
+		l.invalid(e, where, "must be a duration such as \"10s\", got %s", describe(v))
+		return 0, false
+	}
+	d, err := time.ParseDuration(v.Value)
+	switch {
+	case err != nil:
+		l.invalid(e, where, "%q is not a duration (use a number and a unit, e.g. \"10s\" or \"500ms\")", v.Value)
+		return 0, false
+	case d < 0:
+		l.invalid(e, where, "must not be negative")
+		return 0, false
+	case d == 0 && positive:
+		l.invalid(e, where, "must be greater than zero")
+		return 0, false
+	}
+	return d, true
+}
+
+// list decodes a list of strings; nothing counts as an empty list. what
+// names the list for messages, e.g. `roles in host "worker1"`.
+func (l *loader) list(v *yaml.Node, line int, what string) ([]item, bool) {
+	if isNull(v) {
+		return nil, true
+	}
+	if v.Kind != yaml.SequenceNode {
+		l.errorf(line, "invalid %s: must be a list, got %s", what, describe(v))
+		return nil, false
+	}
+	items := make([]item, 0, len(v.Content))
+	ok := true
+	for _, n := range v.Content {
+		n = resolve(n)
+		if n.Kind != yaml.ScalarNode || isNull(n) || n.Value == "" {
+			l.errorf(n.Line, "invalid %s: items must be names, got %s", what, describe(n))
+			ok = false
+			continue
+		}
+		items = append(items, item{n.Value, n.Line})
+	}
+	return items, ok
+}
+
+// uniq reports items listed twice and returns the list without them.
+func (l *loader) uniq(items []item, what string) []item {
+	first := map[string]int{}
+	out := items[:0:0]
+	for _, it := range items {
+		if line, ok := first[it.value]; ok {
+			l.errorf(it.line, "%q is listed twice in %s (first at line %d)", it.value, what, line)
+			continue
+		}
+		first[it.value] = it.line
+		out = append(out, it)
+	}
+	return out
+}
+
+func values(items []item) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.value
+	}
+	return out
+}

@@ -1,0 +1,313 @@
+package inventory
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Built-in defaults, used when the inventory does not say otherwise.
+const (
+	DefaultPort           = 22
+	DefaultKnownHosts     = "~/.ssh/known_hosts"
+	DefaultManager        = "systemd"
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultStopGrace      = 30 * time.Second
+	DefaultStartTimeout   = 60 * time.Second
+	DefaultServiceAddress = "127.0.0.1"
+
+	DefaultHealthTimeout  = 2 * time.Second
+	DefaultHealthRetries  = 10
+	DefaultHealthInterval = 500 * time.Millisecond
+	DefaultHTTPPath       = "/"
+	DefaultHTTPExpect     = 200
+)
+
+// Managers are the supported values of `manager`.
+var Managers = []string{"systemd", "command"}
+
+// Keys of each mapping, in documentation order.
+var (
+	topKeys      = []string{"version", "defaults", "registry", "hosts", "roles", "services"}
+	defaultsKeys = []string{"user", "port", "identity_file", "known_hosts", "sudo", "manager", "connect_timeout", "stop_grace", "start_timeout"}
+	registryKeys = []string{"path"}
+	hostKeys     = []string{"address", "port", "user", "identity_file", "roles", "via", "sudo", "service_address"}
+	serviceKeys  = []string{"enabled", "manager", "unit", "commands", "critical", "impact", "requires", "health", "stop_grace", "start_timeout", "sudo"}
+	commandKeys  = []string{"start", "stop", "status", "logs"}
+	healthKeys   = []string{"process", "port", "http", "timeout", "retries", "interval", "start_period"}
+	httpKeys     = []string{"port", "path", "expect"}
+)
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
+
+const nameRule = `names use lowercase letters a-z, digits 0-9, ".", "_" and "-", start and end with a letter or digit, and have at most 63 characters`
+
+func validName(s string) bool { return nameRE.MatchString(s) }
+
+// Load reads, decodes and validates the inventory at path. On any problem it
+// returns a nil inventory and an ErrorList holding every problem found, each
+// as "PATH:LINE: message" with PATH as given. A file that cannot be read gives
+// the os error, wrapped.
+func Load(path string) (*Inventory, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read inventory: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse is Load for content already in memory; path names it in messages
+// and anchors its relative paths.
+func Parse(path string, data []byte) (*Inventory, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("inventory %s: %w", path, err)
+	}
+	l := &loader{
+		file:     path,
+		dir:      filepath.Dir(abs),
+		hostRefs: map[*Host]*hostRefs{},
+		roleRefs: map[*Role][]item{},
+		requires: map[*Service][]item{},
+	}
+	inv := l.load(data)
+	if len(l.errs) > 0 {
+		sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Line < l.errs[j].Line })
+		return nil, l.errs
+	}
+	return inv, nil
+}
+
+var yamlErrorRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError turns a yaml.v3 parse error into FILE:LINE: message.
+func (l *loader) syntaxError(err error, data []byte) {
+	msg := err.Error()
+	if m := yamlErrorRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		l.errorf(line, "invalid YAML: %s", m[2])
+		return
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	// yaml.v3 leaves the line out of some errors, unknown anchors among
+	// them; find the alias ourselves.
+	if m := unknownAnchorRE.FindStringSubmatch(msg); m != nil {
+		for i, text := range strings.Split(string(data), "\n") {
+			if strings.Contains(text, "*"+m[1]) {
+				l.errorf(i+1, "invalid YAML: %s", msg)
+				return
+			}
+		}
+	}
+	// Otherwise the line is left out when the problem is on the first one.
+	l.errorf(1, "invalid YAML: %s", msg)
+}
+
+var unknownAnchorRE = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+func (l *loader) load(data []byte) *Inventory {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			l.errorf(1, "inventory is empty")
+		} else {
+			l.syntaxError(err, data)
+		}
+		return nil
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		l.errorf(extra.Line, "unexpected second YAML document: an inventory is one document")
+		return nil
+	} else if !errors.Is(err, io.EOF) {
+		l.syntaxError(err, data)
+		return nil
+	}
+	root := resolve(&doc)
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = resolve(root.Content[0])
+	}
+	if root.Kind != yaml.MappingNode {
+		l.errorf(max(root.Line, 1), "the inventory must be a mapping with keys %s; got %s", strings.Join(topKeys, ", "), describe(root))
+		return nil
+	}
+	top, _ := l.fields(root, root.Line, "inventory", topKeys...)
+
+	inv := &Inventory{Path: l.file}
+	if e, ok := top["version"]; !ok {
+		l.errorf(root.Line, `missing required key "version" in inventory (use "version: 1")`)
+	} else if v, ok := l.integer(e, "in inventory"); ok {
+		if v != 1 {
+			l.errorf(e.line(), "unsupported version %d: this omni reads version 1", v)
+		}
+		inv.Version = v
+	}
+	inv.Defaults = l.defaults(top["defaults"])
+	inv.Registry = l.registry(top["registry"])
+	if e, ok := top["hosts"]; ok {
+		inv.Hosts = l.hosts(e, &inv.Defaults)
+	}
+	if e, ok := top["roles"]; ok {
+		inv.Roles = l.roles(e)
+	}
+	if e, ok := top["services"]; ok {
+		inv.Services = l.services(e, &inv.Defaults)
+	}
+	inv.index()
+	l.check(inv)
+	return inv
+}
+
+// index builds the lookup maps; the first definition of a name wins.
+func (inv *Inventory) index() {
+	inv.hosts = make(map[string]*Host, len(inv.Hosts))
+	for _, h := range inv.Hosts {
+		if _, ok := inv.hosts[h.Name]; !ok {
+			inv.hosts[h.Name] = h
+		}
+	}
+	inv.roles = make(map[string]*Role, len(inv.Roles))
+	for _, r := range inv.Roles {
+		if _, ok := inv.roles[r.Name]; !ok {
+			inv.roles[r.Name] = r
+		}
+	}
+	inv.services = make(map[string]*Service, len(inv.Services))
+	for _, s := range inv.Services {
+		if _, ok := inv.services[s.Name]; !ok {
+			inv.services[s.Name] = s
+		}
+	}
+}
+
+func (l *loader) defaults(e entry) Defaults {
+	d := Defaults{
+		User:           currentUser(),
+		Port:           DefaultPort,
+		Manager:        DefaultManager,
+		ConnectTimeout: DefaultConnectTimeout,
+		StopGrace:      DefaultStopGrace,
+		StartTimeout:   DefaultStartTimeout,
+	}
+	var f map[string]entry
+	if e.key != nil {
+		f, _ = l.fields(e.val, e.line(), "defaults", defaultsKeys...)
+	}
+	const where = "in defaults"
+	if x, ok := f["user"]; ok {
+		if v, ok := l.str(x, where); ok {
+			d.User = v
+		}
+	}
+	if x, ok := f["port"]; ok {
+		if v, ok := l.port(x, where); ok {
+			d.Port = v
+		}
+	}
+	if x, ok := f["identity_file"]; ok {
+		d.IdentityFile = l.path(x, where)
+	}
+	if x, ok := f["known_hosts"]; ok {
+		d.KnownHosts = l.path(x, where)
+	} else {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			l.errorf(0, "cannot find the default known_hosts %s: %v; set defaults.known_hosts", DefaultKnownHosts, err)
+		} else {
+			d.KnownHosts = filepath.Join(home, ".ssh", "known_hosts")
+		}
+	}
+	if x, ok := f["sudo"]; ok {
+		d.Sudo, _ = l.boolean(x, where)
+	}
+	if x, ok := f["manager"]; ok {
+		if v, ok := l.manager(x, where); ok {
+			d.Manager = v
+		}
+	}
+	if x, ok := f["connect_timeout"]; ok {
+		if v, ok := l.duration(x, where, true); ok {
+			d.ConnectTimeout = v
+		}
+	}
+	if x, ok := f["stop_grace"]; ok {
+		if v, ok := l.duration(x, where, false); ok {
+			d.StopGrace = v
+		}
+	}
+	if x, ok := f["start_timeout"]; ok {
+		if v, ok := l.duration(x, where, true); ok {
+			d.StartTimeout = v
+		}
+	}
+	return d
+}
+
+func currentUser() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
+}
+
+func (l *loader) manager(e entry, where string) (string, bool) {
+	v, ok := l.str(e, where)
+	if ok && !slices.Contains(Managers, v) {
+		l.invalid(e, where, "%q is not a manager (use %q or %q)", v, Managers[0], Managers[1])
+		return "", false
+	}
+	return v, ok
+}
+
+// path decodes a file path: "~/" is the home directory, a relative path is
+// relative to the inventory's directory. The result is absolute.
+func (l *loader) path(e entry, where string) string {
+	p, ok := l.str(e, where)
+	if !ok {
+		return ""
+	}
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			l.invalid(e, where, "cannot expand %q: %v", p, err)
+			return ""
+		}
+		return filepath.Join(home, p[1:])
+	}
+	if strings.HasPrefix(p, "~") {
+		l.invalid(e, where, "%q: only \"~/\" (your home directory) is expanded", p)
+		return ""
+	}
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(l.dir, p)
+}
+
+func (l *loader) registry(e entry) RegistryConfig {
+	var r RegistryConfig
+	if e.key == nil {
+		return r
+	}
+	f, _ := l.fields(e.val, e.line(), "registry", registryKeys...)
+	if x, ok := f["path"]; ok {
+		r.Path = l.path(x, "in registry")
+	}
+	return r
+}

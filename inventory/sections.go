@@ -1,0 +1,282 @@
+package inventory
+
+import (
+	"fmt"
+	"strings"
+)
+
+// This file decodes the hosts, roles and services sections, applying
+// defaults. References between them are checked afterwards (check.go).
+
+func (l *loader) hosts(section entry, d *Defaults) []*Host {
+	var hosts []*Host
+	for _, e := range l.named(section, "host") {
+		h := &Host{
+			Name:           e.name(),
+			Line:           e.line(),
+			Port:           d.Port,
+			User:           d.User,
+			IdentityFile:   d.IdentityFile,
+			Sudo:           d.Sudo,
+			ServiceAddress: DefaultServiceAddress,
+		}
+		refs := &hostRefs{}
+		l.hostRefs[h] = refs
+		hosts = append(hosts, h)
+
+		what := fmt.Sprintf("host %q", h.Name)
+		where := "in " + what
+		f, ok := l.fields(e.val, e.line(), what, hostKeys...)
+		if !ok {
+			continue
+		}
+		if x, ok := f["address"]; !ok {
+			l.errorf(e.line(), "missing required key %q in %s", "address", what)
+		} else if v, ok := l.str(x, where); ok {
+			if strings.ContainsAny(v, " \t") {
+				l.invalid(x, where, "%q contains spaces", v)
+			}
+			h.Address = v
+		}
+		if x, ok := f["port"]; ok {
+			if v, ok := l.port(x, where); ok {
+				h.Port = v
+			}
+		}
+		if x, ok := f["user"]; ok {
+			if v, ok := l.str(x, where); ok {
+				h.User = v
+			}
+		}
+		if x, ok := f["identity_file"]; ok {
+			h.IdentityFile = l.path(x, where)
+		}
+		if x, ok := f["roles"]; !ok {
+			l.errorf(e.line(), "missing required key %q in %s", "roles", what)
+		} else if items, ok := l.list(x.val, x.line(), "roles "+where); ok {
+			if len(items) == 0 {
+				l.invalid(x, where, "must list at least one role")
+			}
+			refs.roles = l.uniq(items, "roles "+where)
+			h.Roles = values(refs.roles)
+		}
+		if x, ok := f["via"]; ok {
+			if v, ok := l.str(x, where); ok {
+				h.Via = v
+				refs.via = item{v, x.line()}
+			}
+		}
+		if x, ok := f["sudo"]; ok {
+			if v, ok := l.boolean(x, where); ok {
+				h.Sudo = v
+			}
+		}
+		if x, ok := f["service_address"]; ok {
+			if v, ok := l.str(x, where); ok {
+				h.ServiceAddress = v
+			}
+		}
+		if h.User == "" {
+			l.errorf(e.line(), "%s has no user and the current user name is unknown: set user or defaults.user", what)
+		}
+	}
+	return hosts
+}
+
+func (l *loader) roles(section entry) []*Role {
+	var roles []*Role
+	for _, e := range l.named(section, "role") {
+		r := &Role{Name: e.name(), Line: e.line()}
+		roles = append(roles, r)
+		what := fmt.Sprintf("role %q", r.Name)
+		if items, ok := l.list(e.val, e.line(), what); ok {
+			l.roleRefs[r] = l.uniq(items, what)
+			r.Services = values(l.roleRefs[r])
+		}
+	}
+	return roles
+}
+
+func (l *loader) services(section entry, d *Defaults) []*Service {
+	var services []*Service
+	for _, e := range l.named(section, "service") {
+		s := &Service{
+			Name:         e.name(),
+			Line:         e.line(),
+			Enabled:      true,
+			Manager:      d.Manager,
+			StopGrace:    d.StopGrace,
+			StartTimeout: d.StartTimeout,
+			Sudo:         d.Sudo,
+			Health: Health{
+				Timeout:  DefaultHealthTimeout,
+				Retries:  DefaultHealthRetries,
+				Interval: DefaultHealthInterval,
+			},
+		}
+		services = append(services, s)
+		what := fmt.Sprintf("service %q", s.Name)
+		where := "in " + what
+		f, ok := l.fields(e.val, e.line(), what, serviceKeys...)
+		if !ok {
+			continue
+		}
+		if x, ok := f["enabled"]; ok {
+			if v, ok := l.boolean(x, where); ok {
+				s.Enabled = v
+			}
+		}
+		if x, ok := f["manager"]; ok {
+			if v, ok := l.manager(x, where); ok {
+				s.Manager = v
+			}
+		}
+		if x, ok := f["critical"]; ok {
+			s.Critical, _ = l.boolean(x, where)
+		}
+		if x, ok := f["sudo"]; ok {
+			if v, ok := l.boolean(x, where); ok {
+				s.Sudo = v
+			}
+		}
+		if x, ok := f["impact"]; ok {
+			s.Impact, _ = l.str(x, where)
+		}
+		if x, ok := f["stop_grace"]; ok {
+			if v, ok := l.duration(x, where, false); ok {
+				s.StopGrace = v
+			}
+		}
+		if x, ok := f["start_timeout"]; ok {
+			if v, ok := l.duration(x, where, true); ok {
+				s.StartTimeout = v
+			}
+		}
+		if x, ok := f["requires"]; ok {
+			if items, ok := l.list(x.val, x.line(), "requires "+where); ok {
+				l.requires[s] = l.uniq(items, "requires "+where)
+				s.Requires = values(l.requires[s])
+			}
+		}
+		if x, ok := f["health"]; ok {
+			l.health(x, s)
+		}
+		l.manage(e, f, s)
+	}
+	return services
+}
+
+// manage decodes unit and commands, which depend on the manager.
+func (l *loader) manage(e entry, f map[string]entry, s *Service) {
+	what := fmt.Sprintf("service %q", s.Name)
+	where := "in " + what
+	unit, hasUnit := f["unit"]
+	cmds, hasCmds := f["commands"]
+	switch s.Manager {
+	case "systemd":
+		s.Unit = s.Name + ".service"
+		if hasUnit {
+			if v, ok := l.str(unit, where); ok {
+				s.Unit = v
+			}
+		}
+		if hasCmds {
+			l.errorf(cmds.line(), "commands are not allowed in %s: it uses manager \"systemd\" (set manager: command to use commands)", what)
+		}
+	case "command":
+		if hasUnit {
+			l.errorf(unit.line(), "unit is not allowed in %s: it uses manager \"command\"", what)
+		}
+		if !hasCmds {
+			l.errorf(e.line(), "missing required key %q in %s (manager \"command\" needs start and status)", "commands", what)
+			return
+		}
+		cwhat := "commands of " + what
+		cf, ok := l.fields(cmds.val, cmds.line(), cwhat, commandKeys...)
+		if !ok {
+			return
+		}
+		for _, c := range []struct {
+			key      string
+			dst      *string
+			required bool
+		}{
+			{"start", &s.Commands.Start, true},
+			{"stop", &s.Commands.Stop, false},
+			{"status", &s.Commands.Status, true},
+			{"logs", &s.Commands.Logs, false},
+		} {
+			if x, ok := cf[c.key]; ok {
+				*c.dst, _ = l.str(x, "in "+cwhat)
+			} else if c.required {
+				l.errorf(cmds.line(), "missing required key %q in %s", c.key, cwhat)
+			}
+		}
+	}
+}
+
+func (l *loader) health(e entry, s *Service) {
+	what := fmt.Sprintf("health of service %q", s.Name)
+	where := "in " + what
+	f, ok := l.fields(e.val, e.line(), what, healthKeys...)
+	if !ok {
+		return
+	}
+	h := &s.Health
+	if x, ok := f["process"]; ok {
+		h.Process, _ = l.boolean(x, where)
+	}
+	if x, ok := f["port"]; ok {
+		h.Port, _ = l.port(x, where)
+	}
+	if x, ok := f["timeout"]; ok {
+		if v, ok := l.duration(x, where, true); ok {
+			h.Timeout = v
+		}
+	}
+	if x, ok := f["retries"]; ok {
+		if v, ok := l.intRange(x, where, 0, 1000); ok {
+			h.Retries = v
+		}
+	}
+	if x, ok := f["interval"]; ok {
+		if v, ok := l.duration(x, where, false); ok {
+			h.Interval = v
+		}
+	}
+	if x, ok := f["start_period"]; ok {
+		h.StartPeriod, _ = l.duration(x, where, false)
+	}
+	if x, ok := f["http"]; ok {
+		h.HTTP = l.httpCheck(x, s)
+	}
+}
+
+func (l *loader) httpCheck(e entry, s *Service) *HTTPCheck {
+	what := fmt.Sprintf("http check of service %q", s.Name)
+	where := "in " + what
+	f, ok := l.fields(e.val, e.line(), what, httpKeys...)
+	if !ok {
+		return nil
+	}
+	c := &HTTPCheck{Path: DefaultHTTPPath, Expect: DefaultHTTPExpect}
+	if x, ok := f["port"]; !ok {
+		l.errorf(e.line(), "missing required key %q in %s", "port", what)
+	} else {
+		c.Port, _ = l.port(x, where)
+	}
+	if x, ok := f["path"]; ok {
+		if v, ok := l.str(x, where); ok {
+			if !strings.HasPrefix(v, "/") {
+				l.invalid(x, where, "%q must start with \"/\"", v)
+			}
+			c.Path = v
+		}
+	}
+	if x, ok := f["expect"]; ok {
+		if v, ok := l.intRange(x, where, 100, 599); ok {
+			c.Expect = v
+		}
+	}
+	return c
+}

@@ -1,0 +1,7 @@
+// Package playbooks owns the built-in playbooks: the ordered steps of start,
+// stop, restart and logs, kept as YAML data (embedded in the binary) rather
+// than Go code. It loads and validates them, with file and line in every
+// error, and lets a directory of files with the same names override them.
+// The engine interprets the steps; this package only knows their names and
+// parameters.
+package playbooks

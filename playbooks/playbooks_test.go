@@ -1,0 +1,88 @@
+package playbooks
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestBuiltinPlaybooksFollowTheSpec(t *testing.T) {
+	set, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"start":   {"check-stopped", "check-deps", "start", "health", "record"},
+		"stop":    {"confirm", "stop", "verify-stopped", "record"},
+		"restart": {"stop", "verify-stopped", "start", "health", "record"},
+		"logs":    {"logs"},
+	}
+	for name, steps := range want {
+		pb, err := set.Get(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range pb.Steps {
+			got = append(got, s.Name)
+		}
+		if len(got) != len(steps) {
+			t.Fatalf("%s: steps %v, want %v", name, got, steps)
+		}
+		for i := range got {
+			if got[i] != steps[i] {
+				t.Fatalf("%s: steps %v, want %v", name, got, steps)
+			}
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"unknown step", "name: stop\nsteps:\n  - step: stop\n  - step: halt\n",
+			`x.yaml:4: unknown step "halt" (known: check-deps, check-stopped, confirm, health, logs, record, start, stop, verify-stopped)`},
+		{"unknown key", "name: stop\nsteps:\n  - step: stop\n    graze: 3s\n",
+			`x.yaml:3: unknown key "graze" in step (known: step, timeout, grace)`},
+		{"bad duration", "name: stop\nsteps:\n  - step: stop\n    timeout: soon\n",
+			`x.yaml:3: timeout: "soon" is not a positive duration like 30s`},
+		{"grace on start", "name: start\nsteps:\n  - step: start\n    grace: 3s\n",
+			`x.yaml:3: grace applies only to the stop step`},
+		{"repeated", "name: stop\nsteps:\n  - step: stop\n  - step: stop\n",
+			`x.yaml:4: step "stop" repeated (first at line 3)`},
+		{"top-level key", "name: stop\nstepz: []\n",
+			`x.yaml:2: unknown key "stepz" (known: name, description, steps)`},
+		{"syntax", "name: stop\nsteps: [\n", `x.yaml:2: did not find expected node content`},
+		{"no steps", "name: stop\n", `x.yaml: playbook "stop" has no steps`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("x.yaml", []byte(c.yaml))
+			if err == nil || err.Error() != c.want {
+				t.Fatalf("error\n got: %v\nwant: %s", err, c.want)
+			}
+		})
+	}
+}
+
+func TestOverrideDirReplacesOnePlaybook(t *testing.T) {
+	dir := t.TempDir()
+	custom := "name: stop\nsteps:\n  - step: stop\n    grace: 5s\n  - step: record\n"
+	if err := os.WriteFile(filepath.Join(dir, "stop.yaml"), []byte(custom), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, _ := set.Get("stop")
+	if len(stop.Steps) != 2 || stop.Steps[0].Grace != 5*time.Second || stop.Source != filepath.Join(dir, "stop.yaml") {
+		t.Fatalf("override not applied: %+v", stop)
+	}
+	restart, _ := set.Get("restart")
+	if restart.Source != "builtin:restart.yaml" {
+		t.Fatalf("restart should stay builtin, got %s", restart.Source)
+	}
+}

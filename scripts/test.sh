@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need (openssh-server), then
+# vets and runs every test. CI runs exactly this through .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-test-deps.sh
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt: not formatted: $unformatted" >&2
+  exit 1
+fi
+go vet ./...
+go test -count=1 -timeout 15m ./...
