@@ -1,0 +1,69 @@
+package manager
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/omni-fleet/omni/inventory"
+)
+
+// commandManager drives a service with the start/stop/status/logs shell
+// commands of the inventory.
+type commandManager struct {
+	host, service, address string
+	commands               inventory.Commands
+	sudo                   bool
+}
+
+func (m *commandManager) command(script string) string {
+	return wrap(script, m.sudo, true)
+}
+
+// Status runs the status command, and ps on the PID it prints, in one
+// round trip. The service runs when the status command exits 0 and, if it
+// printed a PID, that process is alive and not a zombie.
+func (m *commandManager) Status(ctx context.Context, r Runner) (State, error) {
+	res, err := run(ctx, r, m.command(m.statusScript()))
+	if err != nil {
+		return State{}, fmt.Errorf("status: %w", err)
+	}
+	rep, err := parseStatusReport(res.Stdout)
+	if err != nil {
+		return State{}, fmt.Errorf("status: %w (script %v)", err, exitError(res))
+	}
+	return rep.state(time.Now()), nil
+}
+
+// Start runs the start command, which must return once the service is
+// launched (the service detaches itself).
+func (m *commandManager) Start(ctx context.Context, r Runner) error {
+	res, err := run(ctx, r, m.command(m.startScript()))
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("start: %w", exitError(res))
+	}
+	return nil
+}
+
+// Stop stops the service in one round trip; see stopScript. The caller's
+// ctx must allow grace plus the 5 s that SIGKILL may take.
+func (m *commandManager) Stop(ctx context.Context, r Runner, grace time.Duration) error {
+	res, err := run(ctx, r, m.command(m.stopScript(grace)))
+	if err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	rep, err := parseStopReport(res.Stdout)
+	if err != nil {
+		return fmt.Errorf("stop: %w (script %v)", err, exitError(res))
+	}
+	return rep.err(grace, res)
+}
+
+// LogsCommand returns the logs command with OMNI_LINES (lines, 0 for all)
+// and OMNI_FOLLOW (1 or 0) exported.
+func (m *commandManager) LogsCommand(lines int, follow bool) string {
+	return m.command(m.logsScript(lines, follow))
+}

@@ -1,0 +1,137 @@
+package manager
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// parseReport reads the key=value lines a script printed. Lines without
+// "=" are skipped; the last value of a key wins; blanks around keys and
+// values are dropped.
+func parseReport(out []byte) map[string]string {
+	kv := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			kv[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return kv
+}
+
+// statusReport is what statusScript printed.
+type statusReport struct {
+	rc     int    // exit code of the status command
+	pid    int    // PID it printed, 0 when none
+	etimes int    // seconds since the PID started, -1 when unknown
+	stat   string // ps state of the PID, "" when it does not exist
+}
+
+func parseStatusReport(out []byte) (statusReport, error) {
+	kv := parseReport(out)
+	rcText, ok := kv["rc"]
+	if !ok {
+		return statusReport{}, errors.New("no rc= line in the status script's output")
+	}
+	rep := statusReport{etimes: -1, stat: kv["stat"]}
+	var err error
+	if rep.rc, err = strconv.Atoi(rcText); err != nil {
+		return statusReport{}, fmt.Errorf("bad rc=%q", rcText)
+	}
+	if p := kv["pid"]; p != "" {
+		if rep.pid, err = strconv.Atoi(p); err != nil || rep.pid < 0 {
+			return statusReport{}, fmt.Errorf("bad pid=%q", p)
+		}
+	}
+	if e := kv["etimes"]; e != "" {
+		if rep.etimes, err = strconv.Atoi(e); err != nil || rep.etimes < 0 {
+			return statusReport{}, fmt.Errorf("bad etimes=%q", e)
+		}
+	}
+	return rep, nil
+}
+
+// processAlive reports whether a ps state is a live process: listed, and
+// neither a zombie (Z: exited, waiting for its parent) nor dead (X).
+func processAlive(stat string) bool {
+	return stat != "" && stat[0] != 'Z' && stat[0] != 'X'
+}
+
+// state says the service runs when the status command exited 0 and, if it
+// named a PID, that process is alive. Since is now minus the process's age
+// (the host's clock is not involved).
+func (rep statusReport) state(now time.Time) State {
+	running := rep.rc == 0 && (rep.pid == 0 || processAlive(rep.stat))
+	if !running {
+		return State{Status: "stopped"}
+	}
+	st := State{Running: true, Status: "running", PID: rep.pid}
+	if rep.pid != 0 && rep.etimes >= 0 {
+		st.Since = now.Add(-time.Duration(rep.etimes) * time.Second).Truncate(time.Second)
+	}
+	return st
+}
+
+// stopReport is what stopScript printed.
+type stopReport struct {
+	pid    int
+	result string
+	stopRC int // exit code of the stop command, -1 when none ran
+}
+
+func parseStopReport(out []byte) (stopReport, error) {
+	kv := parseReport(out)
+	rep := stopReport{result: kv["result"], stopRC: -1}
+	if rep.result == "" {
+		return stopReport{}, errors.New("no result= line in the stop script's output")
+	}
+	var err error
+	if p := kv["pid"]; p != "" {
+		if rep.pid, err = strconv.Atoi(p); err != nil || rep.pid < 0 {
+			return stopReport{}, fmt.Errorf("bad pid=%q", p)
+		}
+	}
+	if s, ok := kv["stop_rc"]; ok {
+		if rep.stopRC, err = strconv.Atoi(s); err != nil {
+			return stopReport{}, fmt.Errorf("bad stop_rc=%q", s)
+		}
+	}
+	return rep, nil
+}
+
+// err is nil when the service ended up stopped (gracefully, killed, or
+// already), else it says what failed; res carries the stderr of the stop
+// command and of kill.
+func (rep stopReport) err(grace time.Duration, res Result) error {
+	var failed string
+	if rep.stopRC > 0 {
+		failed = fmt.Sprintf(" (stop command exit %d", rep.stopRC)
+		if msg := outputText(res.Stderr); msg != "" {
+			failed += ": " + msg
+		}
+		failed += ")"
+	}
+	switch rep.result {
+	case "stopped", "killed", "not-running":
+		return nil
+	case "still-running":
+		if rep.pid == 0 {
+			return fmt.Errorf("stop: still running %s after the stop command%s; no PID to SIGKILL", grace, failed)
+		}
+		return fmt.Errorf("stop: still running after SIGKILL (pid %d)%s", rep.pid, failed)
+	case "no-pid":
+		return errors.New("stop: the status command says running but printed no PID, and there is no stop command")
+	case "term-failed":
+		if msg := outputText(res.Stderr); msg != "" {
+			return fmt.Errorf("stop: kill -TERM %d failed: %s", rep.pid, msg)
+		}
+		return fmt.Errorf("stop: kill -TERM %d failed", rep.pid)
+	default:
+		return fmt.Errorf("stop: unknown result %q from the stop script", rep.result)
+	}
+}

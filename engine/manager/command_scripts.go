@@ -1,0 +1,195 @@
+package manager
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The scripts of the command manager. Each runs as one `sh -c` (or
+// `sudo -n sh -c`) on the host after the OMNI_* environment line, and the
+// ones whose result omni must interpret print a few key=value lines on
+// stdout. The user's commands are inserted as shell text on lines of their
+// own, inside a subshell or command substitution, so that their `exit`,
+// trailing comments or here-documents cannot break the script around them,
+// and with their stdout kept out of the report. Placeholders are replaced
+// in one pass, so user text that looks like a placeholder stays as it is.
+//
+// omni_pid is the first word of the status command's stdout when it is a
+// plausible PID (digits, not 0 or 1: never signal init or a process
+// group). A PID is alive when `ps -o stat=` lists it in a state other than
+// Z (zombie) or X (dead): a zombie has exited and only waits for its parent.
+
+// statusScript prints rc= (status command exit code), pid= and, when a PID
+// is known, etimes= (seconds since it started) and stat= (its ps state).
+const statusScript = `@ENV@
+omni_out=$(
+@STATUS@
+)
+omni_rc=$?
+set -f; set -- $omni_out; set +f
+omni_pid=${1-}
+case $omni_pid in ""|0*|1|*[!0-9]*) omni_pid= ;; esac
+echo "rc=$omni_rc"
+echo "pid=$omni_pid"
+if [ -n "$omni_pid" ]; then
+	set -f; set -- $(ps -o etimes=,stat= -p "$omni_pid" 2>/dev/null); set +f
+	echo "etimes=${1-}"
+	echo "stat=${2-}"
+fi
+`
+
+// stopScript prints pid= and result=, one of not-running, stopped (after
+// the graceful stop), killed (after SIGKILL), still-running, no-pid
+// (nothing to signal and no stop command), term-failed (SIGTERM refused
+// while the process lives); stop_rc= when a stop command ran.
+// @GRACE_TICKS@ is the grace period in 0.05 s steps, @GRACE_POLLS@ in
+// 0.25 s steps (re-running the status command is heavier than ps).
+const stopScript = `@ENV@
+omni_out=$(
+@STATUS@
+)
+omni_rc=$?
+set -f; set -- $omni_out; set +f
+omni_pid=${1-}
+case $omni_pid in ""|0*|1|*[!0-9]*) omni_pid= ;; esac
+echo "pid=$omni_pid"
+omni_alive() {
+	omni_st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	omni_st=${omni_st#"${omni_st%%[! ]*}"}
+	case $omni_st in ""|Z*|X*) return 1 ;; esac
+}
+omni_wait_gone() {
+	omni_i=0
+	while omni_alive "$omni_pid"; do
+		[ "$omni_i" -ge "$1" ] && return 1
+		sleep 0.05
+		omni_i=$((omni_i + 1))
+	done
+}
+if [ "$omni_rc" -ne 0 ] || { [ -n "$omni_pid" ] && ! omni_alive "$omni_pid"; }; then
+	echo result=not-running
+	exit 0
+fi
+@STOP@if omni_wait_gone @GRACE_TICKS@; then
+	echo result=stopped
+	exit 0
+fi
+kill -KILL "$omni_pid"
+if omni_wait_gone 100; then
+	echo result=killed
+else
+	echo result=still-running
+fi
+`
+
+// stopBySignal is the stop step without a stop command.
+const stopBySignal = `if [ -z "$omni_pid" ]; then
+	echo result=no-pid
+	exit 0
+fi
+if ! kill -TERM "$omni_pid"; then
+	if omni_alive "$omni_pid"; then
+		echo result=term-failed
+		exit 0
+	fi
+fi
+`
+
+// stopByCommand is the stop step with a stop command. Without a PID it
+// can only watch the status command until it fails.
+const stopByCommand = `(
+@STOPCMD@
+) >&2
+echo "stop_rc=$?"
+if [ -z "$omni_pid" ]; then
+	omni_i=0
+	while (
+@STATUS@
+	) >/dev/null 2>&1; do
+		if [ "$omni_i" -ge @GRACE_POLLS@ ]; then
+			echo result=still-running
+			exit 0
+		fi
+		sleep 0.25
+		omni_i=$((omni_i + 1))
+	done
+	echo result=stopped
+	exit 0
+fi
+`
+
+// Time steps of the stop script's loops.
+const (
+	stopTick = 50 * time.Millisecond
+	stopPoll = 250 * time.Millisecond
+)
+
+// steps is how many waits of step cover d (at least 0).
+func steps(d, step time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int((d + step - 1) / step)
+}
+
+// envLine sets and exports the OMNI_* variables; extra are more
+// NAME=already-quoted-value pairs.
+func (m *commandManager) envLine(extra ...string) string {
+	names := []string{"OMNI_HOST", "OMNI_SERVICE", "OMNI_ADDRESS"}
+	assigns := []string{
+		"OMNI_HOST=" + Quote(m.host),
+		"OMNI_SERVICE=" + Quote(m.service),
+		"OMNI_ADDRESS=" + Quote(m.address),
+	}
+	for _, kv := range extra {
+		name, _, _ := strings.Cut(kv, "=")
+		names = append(names, name)
+		assigns = append(assigns, kv)
+	}
+	return strings.Join(assigns, " ") + "; export " + strings.Join(names, " ")
+}
+
+func (m *commandManager) startScript() string {
+	return m.envLine() + "; " + m.commands.Start
+}
+
+func (m *commandManager) statusScript() string {
+	return strings.NewReplacer(
+		"@ENV@", m.envLine(),
+		"@STATUS@", m.commands.Status,
+	).Replace(statusScript)
+}
+
+func (m *commandManager) stopScript(grace time.Duration) string {
+	stop := stopBySignal
+	if strings.TrimSpace(m.commands.Stop) != "" {
+		stop = stopByCommand
+	}
+	// Two passes over our own text first, then one over the user's
+	// commands, so that their text is never rescanned.
+	script := strings.Replace(stopScript, "@STOP@", stop, 1)
+	return strings.NewReplacer(
+		"@ENV@", m.envLine(),
+		"@STATUS@", m.commands.Status,
+		"@STOPCMD@", m.commands.Stop,
+		"@GRACE_TICKS@", strconv.Itoa(steps(grace, stopTick)),
+		"@GRACE_POLLS@", strconv.Itoa(steps(grace, stopPoll)),
+	).Replace(script)
+}
+
+// logsScript exports OMNI_LINES (0 means all) and OMNI_FOLLOW (1 or 0).
+// Without a logs command it fails with a message on stderr.
+func (m *commandManager) logsScript(lines int, follow bool) string {
+	if strings.TrimSpace(m.commands.Logs) == "" {
+		return "echo " + Quote("omni: service "+m.service+" has no logs command") + " >&2; exit 2"
+	}
+	if lines < 0 {
+		lines = 0
+	}
+	followFlag := "0"
+	if follow {
+		followFlag = "1"
+	}
+	return m.envLine("OMNI_LINES="+strconv.Itoa(lines), "OMNI_FOLLOW="+followFlag) + "; " + m.commands.Logs
+}

@@ -1,0 +1,20 @@
+// Package manager drives one service on one host: it turns "start", "stop",
+// "status" and "logs" into the remote shell commands of the service's
+// manager (systemd or the inventory's own commands) and interprets what
+// they print.
+//
+// The package never opens a connection itself. It talks to a host through
+// the small [Runner] interface (one shell command in, stdout, stderr and the
+// exit code out), which the engine adapts to the SSH transport and the tests
+// implement with a local shell. Every value taken from the inventory is
+// shell-quoted with [Quote] before it goes into a command; the commands of
+// the `command` manager are trusted configuration and are inserted as shell
+// text, and integers omni formats itself (line counts, loop bounds) need no
+// quoting. When sudo is on, the whole command runs as `sudo -n sh -c
+// <quoted script>`, so that a missing sudo rule fails at once
+// ([ErrSudoRefused]) instead of waiting for a password.
+//
+// Remote commands assume a Linux host with a POSIX sh, procps ps (for
+// `ps -o etimes=,stat= -p PID`) and a sleep that accepts fractions of a
+// second.
+package manager

@@ -1,0 +1,167 @@
+package manager
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/omni-fleet/omni/inventory"
+)
+
+// Runner runs one shell command on a host. A non-zero exit is not an error.
+type Runner interface {
+	Run(ctx context.Context, cmd string) (Result, error)
+}
+
+// Result is what one remote command left behind.
+type Result struct {
+	Stdout, Stderr []byte
+	ExitCode       int
+}
+
+// State is a service's state as its manager reports it. "Running" is not
+// "healthy": health checks decide that.
+type State struct {
+	Running    bool
+	Status     string    // "running", "stopped", "failed", "activating", ... (lowercase)
+	PID        int       // main PID, 0 when none
+	Since      time.Time // when it became active (zero if unknown / not running)
+	LastActive time.Time // when it last stopped being active (zero if unknown)
+	NRestarts  int
+}
+
+// Manager drives one service on one host.
+type Manager interface {
+	Status(ctx context.Context, r Runner) (State, error)
+	Start(ctx context.Context, r Runner) error
+	// Stop sends the graceful stop (SIGTERM or the configured stop command), waits up to
+	// grace for the process to exit, then SIGKILLs it, then verifies it is stopped
+	// (a zombie counts as stopped). Returns an error naming what failed/timed out.
+	Stop(ctx context.Context, r Runner, grace time.Duration) error
+	// LogsCommand returns the remote command that prints the last `lines` lines (follow: keep streaming).
+	LogsCommand(lines int, follow bool) string
+}
+
+// Target is the (host, service) pair a Manager drives.
+type Target struct {
+	Host    *inventory.Host
+	Service *inventory.Service
+}
+
+// Manager names, as written in the inventory.
+const (
+	Systemd = "systemd"
+	Command = "command"
+)
+
+// ErrSudoRefused is wrapped by every error caused by `sudo -n` asking for a
+// password, which it cannot do: the login user has no NOPASSWD rule.
+var ErrSudoRefused = errors.New("sudo -n refused: no passwordless sudo rule for this user")
+
+// New returns the manager of t.Service on t.Host, chosen by
+// t.Service.Manager ("systemd", the default when empty, or "command").
+//
+// Commands run under `sudo -n` when either the service or the host asks
+// for it (Service.Sudo || Host.Sudo): sudo is a property of what the
+// service needs and of how the host is administered, and running a
+// command with sudo that did not need it is harmless while the reverse
+// fails. Both fields are already effective values (defaults applied), so
+// a service cannot opt out of a host's sudo.
+func New(t Target) (Manager, error) {
+	if t.Host == nil || t.Service == nil {
+		return nil, errors.New("manager: target needs a host and a service")
+	}
+	sudo := t.Service.Sudo || t.Host.Sudo
+	switch t.Service.Manager {
+	case Systemd, "":
+		unit := t.Service.Unit
+		if unit == "" {
+			unit = t.Service.Name + ".service"
+		}
+		return &systemdManager{unit: unit, sudo: sudo}, nil
+	case Command:
+		c := t.Service.Commands
+		if strings.TrimSpace(c.Start) == "" || strings.TrimSpace(c.Status) == "" {
+			return nil, fmt.Errorf("service %q: manager %q needs start and status commands", t.Service.Name, Command)
+		}
+		addr := t.Host.ServiceAddress
+		if addr == "" {
+			addr = "127.0.0.1"
+		}
+		return &commandManager{
+			host:     t.Host.Name,
+			service:  t.Service.Name,
+			address:  addr,
+			commands: c,
+			sudo:     sudo,
+		}, nil
+	default:
+		return nil, fmt.Errorf("service %q: unknown manager %q (want %q or %q)", t.Service.Name, t.Service.Manager, Systemd, Command)
+	}
+}
+
+// wrap turns a script into the remote command line: as is when it is a
+// plain command and sudo is off, `sh -c` when it needs a POSIX shell (the
+// login shell may not be one), `sudo -n sh -c` when sudo is on. -n makes a
+// missing sudo rule fail at once instead of waiting for a password.
+func wrap(script string, sudo, needShell bool) string {
+	switch {
+	case sudo:
+		return "sudo -n sh -c " + Quote(script)
+	case needShell:
+		return "sh -c " + Quote(script)
+	default:
+		return script
+	}
+}
+
+// CheckSudo returns an error wrapping ErrSudoRefused when stderr shows that
+// `sudo -n` wanted a password. Callers that run LogsCommand themselves use
+// it to report the same error as the other operations.
+func CheckSudo(stderr []byte) error {
+	if bytes.Contains(stderr, []byte("sudo: a password is required")) {
+		return ErrSudoRefused
+	}
+	return nil
+}
+
+// run runs cmd and turns a transport failure or a sudo refusal into an
+// error; any other exit code is left to the caller.
+func run(ctx context.Context, r Runner, cmd string) (Result, error) {
+	res, err := r.Run(ctx, cmd)
+	if err != nil {
+		return res, err
+	}
+	if err := CheckSudo(res.Stderr); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// exitError describes a failed command: "exit 1: Job for ... failed".
+func exitError(res Result) error {
+	msg := outputText(res.Stderr)
+	if msg == "" {
+		msg = outputText(res.Stdout)
+	}
+	if msg == "" {
+		return fmt.Errorf("exit %d", res.ExitCode)
+	}
+	return fmt.Errorf("exit %d: %s", res.ExitCode, msg)
+}
+
+// maxOutputInError bounds how much of a command's output an error carries.
+const maxOutputInError = 2000
+
+// outputText is b trimmed, cut to maxOutputInError bytes (keeping the end,
+// where the reason usually is).
+func outputText(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > maxOutputInError {
+		s = "…" + strings.ToValidUTF8(s[len(s)-maxOutputInError:], "")
+	}
+	return s
+}

@@ -1,0 +1,195 @@
+package manager
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// unitInfo is the parsed output of `systemctl show -p showProperties`.
+type unitInfo struct {
+	ActiveState   string
+	SubState      string
+	MainPID       int
+	ActiveEnter   time.Time
+	InactiveEnter time.Time
+	NRestarts     int
+}
+
+// parseShow reads systemctl's KEY=VALUE lines. Unknown keys are ignored
+// (systemctl prints the properties in its own order, not ours); an empty
+// MainPID or NRestarts (old systemd has no NRestarts) reads as 0.
+func parseShow(out []byte) (unitInfo, error) {
+	var info unitInfo
+	seen := false
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		key, value, ok := strings.Cut(strings.TrimRight(sc.Text(), "\r"), "=")
+		if !ok {
+			continue
+		}
+		var err error
+		switch key {
+		case "ActiveState":
+			info.ActiveState, seen = strings.ToLower(value), true
+		case "SubState":
+			info.SubState = value
+		case "MainPID":
+			info.MainPID, err = parseCount(value)
+		case "NRestarts":
+			info.NRestarts, err = parseCount(value)
+		case "ActiveEnterTimestamp":
+			info.ActiveEnter, err = parseSystemdTime(value)
+		case "InactiveEnterTimestamp":
+			info.InactiveEnter, err = parseSystemdTime(value)
+		}
+		if err != nil {
+			return unitInfo{}, fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	if !seen || info.ActiveState == "" {
+		return unitInfo{}, errors.New("no ActiveState in output")
+	}
+	return info, nil
+}
+
+func parseCount(s string) (int, error) {
+	if s == "" || s == "n/a" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("not a count: %q", s)
+	}
+	return n, nil
+}
+
+// state maps systemd's view to ours. Only active and reloading count as
+// running: activating (including auto-restart between crashes) is not
+// running yet, deactivating no longer.
+func (u unitInfo) state() State {
+	st := State{
+		PID:        u.MainPID,
+		LastActive: u.InactiveEnter,
+		NRestarts:  u.NRestarts,
+	}
+	switch u.ActiveState {
+	case "active":
+		st.Running, st.Status = true, "running"
+	case "reloading":
+		st.Running, st.Status = true, "reloading"
+	case "inactive":
+		st.Status = "stopped"
+	default: // failed, activating, deactivating, maintenance, ...
+		st.Status = u.ActiveState
+	}
+	if st.Running {
+		st.Since = u.ActiveEnter
+	}
+	return st
+}
+
+// parseSystemdTime parses systemd's default timestamp style,
+// "Tue 2025-03-18 15:45:27 UTC" (the weekday may be absent and seconds may
+// carry a fraction). Empty and "n/a" mean never and give the zero time.
+//
+// The zone is an abbreviation from the host's time zone, which Go alone
+// cannot resolve. It is taken as: UTC/GMT; a numeric "+04"/"+0530" (how
+// tzdata names many zones); a fixed table of common unambiguous
+// abbreviations (zoneOffsets); or this machine's own zone when it uses the
+// same abbreviation. Any other abbreviation (CST and IST mean several
+// zones) gives the zero time, "unknown", rather than a time that may be
+// hours off.
+func parseSystemdTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "n/a" {
+		return time.Time{}, nil
+	}
+	fields := strings.Fields(s)
+	if len(fields) == 4 {
+		fields = fields[1:] // weekday
+	}
+	if len(fields) != 3 {
+		return time.Time{}, fmt.Errorf("unrecognised timestamp %q", s)
+	}
+	wall := fields[0] + " " + fields[1]
+	const layout = "2006-01-02 15:04:05" // a fraction after the seconds is accepted too
+	if _, err := time.Parse(layout, wall); err != nil {
+		return time.Time{}, fmt.Errorf("unrecognised timestamp %q", s)
+	}
+	loc := zoneLocation(fields[2])
+	if loc == nil {
+		return time.Time{}, nil
+	}
+	return time.ParseInLocation(layout, wall, loc)
+}
+
+// zoneLocation resolves a zone abbreviation as parseSystemdTime documents,
+// or returns nil.
+func zoneLocation(abbr string) *time.Location {
+	switch abbr {
+	case "UTC", "GMT", "UCT", "Z":
+		return time.UTC
+	}
+	if off, ok := numericZone(abbr); ok {
+		return time.FixedZone(abbr, off)
+	}
+	if off, ok := zoneOffsets[abbr]; ok {
+		return time.FixedZone(abbr, off)
+	}
+	// Go resolves an abbreviation against the local zone: the result is in
+	// time.Local only when the local zone really uses it.
+	if t, err := time.ParseInLocation("MST", abbr, time.Local); err == nil && t.Location() == time.Local {
+		name, _ := t.Zone()
+		if name == abbr {
+			return time.Local
+		}
+	}
+	return nil
+}
+
+// numericZone parses "+04", "-03", "+0530", "+05:30".
+func numericZone(s string) (int, bool) {
+	if len(s) < 3 || (s[0] != '+' && s[0] != '-') {
+		return 0, false
+	}
+	digits := strings.ReplaceAll(s[1:], ":", "")
+	if len(digits) != 2 && len(digits) != 4 {
+		return 0, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	h, _ := strconv.Atoi(digits[:2])
+	m := 0
+	if len(digits) == 4 {
+		m, _ = strconv.Atoi(digits[2:])
+	}
+	off := h*3600 + m*60
+	if s[0] == '-' {
+		off = -off
+	}
+	return off, true
+}
+
+// zoneOffsets are common zone abbreviations of tzdata with one meaning
+// (CST and IST, each used by several zones, are left
+// out on purpose).
+var zoneOffsets = map[string]int{
+	"WET": 0, "WEST": 1 * 3600, "BST": 1 * 3600,
+	"CET": 1 * 3600, "CEST": 2 * 3600, "MET": 1 * 3600, "MEST": 2 * 3600,
+	"EET": 2 * 3600, "EEST": 3 * 3600, "MSK": 3 * 3600, "SAST": 2 * 3600,
+	"EST": -5 * 3600, "EDT": -4 * 3600, "CDT": -5 * 3600,
+	"MST": -7 * 3600, "MDT": -6 * 3600, "PST": -8 * 3600, "PDT": -7 * 3600,
+	"AKST": -9 * 3600, "AKDT": -8 * 3600, "HST": -10 * 3600,
+	"NST": -(3*3600 + 1800), "NDT": -(2*3600 + 1800),
+	"JST": 9 * 3600, "KST": 9 * 3600, "HKT": 8 * 3600, "PKT": 5 * 3600, "WIB": 7 * 3600,
+	"AWST": 8 * 3600, "ACST": 9*3600 + 1800, "ACDT": 10*3600 + 1800,
+	"AEST": 10 * 3600, "AEDT": 11 * 3600, "NZST": 12 * 3600, "NZDT": 13 * 3600,
+}

@@ -1,0 +1,11 @@
+package main
+
+import (
+	"os"
+
+	"github.com/omni-fleet/omni/internal/demosvc"
+)
+
+func main() {
+	os.Exit(demosvc.Main(os.Args[1:]))
+}
