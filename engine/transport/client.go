@@ -1,0 +1,386 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/melbahja/goph"
+	"golang.org/x/crypto/ssh"
+)
+
+// closeGrace bounds how long a cancelled command, or Pool.Close, waits for
+// the server to acknowledge a closed channel or connection.
+const closeGrace = 5 * time.Second
+
+// Client is one SSH connection to one host, shared by every caller through
+// the Pool that made it; it carries many sessions at once. The Pool closes it.
+type Client struct {
+	name    string
+	address string
+	ssh     *ssh.Client
+	goph    *goph.Client
+	lost    chan struct{} // closed once the connection has ended
+}
+
+func newClient(ep Endpoint, sshClient *ssh.Client, config *ssh.ClientConfig) *Client {
+	c := &Client{
+		name:    ep.Name,
+		address: ep.hostPort(),
+		ssh:     sshClient,
+		goph: &goph.Client{Client: sshClient, Config: &goph.Config{
+			Auth:     goph.Auth(config.Auth),
+			User:     ep.User,
+			Addr:     ep.Address,
+			Port:     uint(ep.Port),
+			Timeout:  ep.ConnectTimeout,
+			Callback: config.HostKeyCallback,
+		}},
+		lost: make(chan struct{}),
+	}
+	go func() {
+		_ = sshClient.Wait()
+		close(c.lost)
+	}()
+	return c
+}
+
+// Goph returns the connection wrapped for goph's helpers (SFTP upload and
+// download). Do not Close it: the Pool owns the connection.
+func (c *Client) Goph() *goph.Client { return c.goph }
+
+// Result is the outcome of a command that ran to completion.
+type Result struct {
+	Stdout, Stderr []byte
+	// ExitCode is the command's exit status; 128+n when killed by signal n.
+	ExitCode int
+}
+
+// Run runs cmd with the remote user's shell, which must be a POSIX shell,
+// and collects its output. A non-zero exit is reported in Result.ExitCode,
+// not as an error: the error is for transport failures (an *UnreachableError
+// when the connection is lost), and for ctx ending, which kills the command
+// and everything it started in its process group, and returns an error
+// wrapping ctx.Err(). Quote every value interpolated into cmd.
+//
+// So that it can be killed, the command is preceded by a line that reports
+// the shell's PID on stderr; Run takes that line out of the output.
+func (c *Client) Run(ctx context.Context, cmd string) (Result, error) {
+	var stdout, stderr bytes.Buffer
+	code, err := c.exec(ctx, cmd, &stdout, &stderr)
+	if err != nil {
+		return Result{ExitCode: -1}, err
+	}
+	return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: code}, nil
+}
+
+// Stream is Run writing the command's output to stdout and stderr as it
+// arrives (nil discards). The writers are never called concurrently, nor
+// after Stream returns. Ending ctx ends the command; Stream then returns
+// an error wrapping ctx.Err().
+func (c *Client) Stream(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
+	out := &guardedWriters{}
+	code, err := c.exec(ctx, cmd, out.writer(stdout), out.writer(stderr))
+	out.stop()
+	return code, err
+}
+
+func (c *Client) exec(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return -1, fmt.Errorf("%s: %w", c.name, err)
+	}
+	session, err := c.newSession(ctx)
+	if err != nil {
+		return -1, err
+	}
+	stderrPID := newPIDCapture(stderr)
+	session.Stdout, session.Stderr = stdout, stderrPID
+	if err := session.Start(withPIDReport(cmd)); err != nil {
+		session.Close()
+		return -1, c.transportError("start command", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- session.Wait() }()
+
+	select {
+	case err := <-done:
+		session.Close()
+		stderrPID.flush()
+		return c.exitCode(err)
+	case <-ctx.Done():
+		c.kill(session, stderrPID, done)
+		return -1, fmt.Errorf("%s: command interrupted: %w", c.name, ctx.Err())
+	}
+}
+
+// kill ends a running command and waits (boundedly) for its session to end.
+//
+// The SSH "signal" request alone is not enough: OpenSSH refuses it for root
+// logins ("session signalling requires privilege separation"), and it does
+// not acknowledge the closing of a session whose command still runs, which
+// would leave the command running and Session.Wait blocked. So the command's
+// process group, whose ID the command reported first thing, is also killed
+// from a second session.
+func (c *Client) kill(session *ssh.Session, stderrPID *pidCapture, done <-chan error) {
+	_ = session.Signal(ssh.SIGKILL)
+	select {
+	case <-stderrPID.decided:
+		if pid := stderrPID.pid; pid > 0 {
+			c.killProcessGroup(pid, done)
+		}
+	case <-done:
+	case <-c.lost:
+	case <-time.After(closeGrace):
+	}
+	_ = session.Close()
+	select {
+	case <-done:
+	case <-c.lost:
+	case <-time.After(closeGrace):
+		// The server does not answer: leave Wait to return when the
+		// connection closes.
+	}
+}
+
+// killProcessGroup kills the remote process group pgid, unless the command
+// has ended meanwhile (its group ID could then be reused).
+func (c *Client) killProcessGroup(pgid int, done <-chan error) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
+	defer cancel()
+	killer, err := c.newSession(ctx)
+	if err != nil {
+		return
+	}
+	defer killer.Close()
+	select {
+	case <-done:
+		return
+	default:
+	}
+	finished := make(chan struct{})
+	go func() {
+		// "kill -9 -PGID" is the form both dash and bash accept.
+		_ = killer.Run("kill -9 -" + strconv.Itoa(pgid) + " 2>/dev/null")
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		// The server does not answer: the deferred Close lets Run return
+		// if it ever does, and the connection's end if not.
+	}
+}
+
+// newSession opens a session, giving up when ctx ends. An abandoned session
+// is closed as soon as the server answers.
+func (c *Client) newSession(ctx context.Context) (*ssh.Session, error) {
+	type opened struct {
+		session *ssh.Session
+		err     error
+	}
+	result := make(chan opened, 1)
+	go func() {
+		session, err := c.ssh.NewSession()
+		result <- opened{session, err}
+	}()
+	select {
+	case r := <-result:
+		if r.err != nil {
+			return nil, c.transportError("open session", r.err)
+		}
+		return r.session, nil
+	case <-ctx.Done():
+		go func() {
+			if r := <-result; r.session != nil {
+				r.session.Close()
+			}
+		}()
+		return nil, fmt.Errorf("%s: open session: %w", c.name, ctx.Err())
+	}
+}
+
+func (c *Client) exitCode(err error) (int, error) {
+	var exitErr *ssh.ExitError
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.As(err, &exitErr):
+		return exitErr.ExitStatus(), nil
+	default: // *ssh.ExitMissingError included: we do not know how it ended
+		return -1, c.transportError("command", err)
+	}
+}
+
+// transportError reports a session failure as an *UnreachableError when
+// the connection is gone, so that callers can tell a lost host from a
+// failed command.
+func (c *Client) transportError(what string, err error) error {
+	select {
+	case <-c.lost:
+	case <-time.After(200 * time.Millisecond):
+		return fmt.Errorf("%s: %s: %w", c.name, what, err)
+	}
+	return &UnreachableError{Host: c.name, Address: c.address, Reason: "connection lost during " + what, Err: err}
+}
+
+// DialContext opens a TCP connection from the remote host to addr
+// (a direct-tcpip channel), for health checks of ports only the host can
+// reach. network is "tcp", "tcp4" or "tcp6".
+func (c *Client) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	conn, err := c.ssh.DialContext(ctx, network, addr)
+	switch {
+	case err == nil:
+		return conn, nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("%s: dial %s: %w", c.name, addr, ctx.Err())
+	case c.isLost():
+		return nil, &UnreachableError{Host: c.name, Address: c.address, Reason: "connection lost", Err: err}
+	default:
+		return nil, fmt.Errorf("%s: dial %s: %w", c.name, addr, &reasonError{dialReason(err, 0), err})
+	}
+}
+
+// reasonError says err in plainer words, keeping it for errors.As.
+type reasonError struct {
+	reason string
+	err    error
+}
+
+func (e *reasonError) Error() string { return e.reason }
+func (e *reasonError) Unwrap() error { return e.err }
+
+func (c *Client) isLost() bool {
+	select {
+	case <-c.lost:
+		return true
+	default:
+		return false
+	}
+}
+
+// close closes the connection and waits (briefly) for it to end.
+func (c *Client) close() error {
+	wasLost := c.isLost()
+	err := c.ssh.Close()
+	select {
+	case <-c.lost:
+	case <-time.After(closeGrace):
+	}
+	if wasLost || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+// guardedWriters serialises the writes of a session's stdout and stderr
+// copiers (which run concurrently, possibly into one writer) and drops
+// writes once stopped, so the caller's writers are not touched after Stream
+// returns.
+type guardedWriters struct {
+	mu      sync.Mutex
+	stopped bool
+}
+
+func (g *guardedWriters) writer(w io.Writer) io.Writer {
+	if w == nil {
+		w = io.Discard
+	}
+	return &guardedWriter{g, w}
+}
+
+func (g *guardedWriters) stop() {
+	g.mu.Lock()
+	g.stopped = true
+	g.mu.Unlock()
+}
+
+type guardedWriter struct {
+	guard *guardedWriters
+	w     io.Writer
+}
+
+func (gw *guardedWriter) Write(p []byte) (int, error) {
+	gw.guard.mu.Lock()
+	defer gw.guard.mu.Unlock()
+	if gw.guard.stopped {
+		return len(p), nil
+	}
+	return gw.w.Write(p)
+}
+
+// pidMarker starts the line with which a command reports, on stderr and
+// before anything else, the PID of the remote shell that runs it. sshd starts
+// every command in a session of its own, so that PID is also the process
+// group of the command and everything it starts.
+const pidMarker = "omni-transport-pid:"
+
+func withPIDReport(cmd string) string {
+	return "echo " + pidMarker + "$$ >&2\n" + cmd
+}
+
+// pidCapture takes the PID report off the head of a command's stderr and
+// passes everything else through. It is written by one goroutine at a time.
+type pidCapture struct {
+	w       io.Writer
+	head    []byte
+	pid     int           // valid once decided is closed; 0 if no report
+	decided chan struct{} // closed once the head has been dealt with
+	done    bool
+}
+
+func newPIDCapture(w io.Writer) *pidCapture {
+	if w == nil {
+		w = io.Discard
+	}
+	return &pidCapture{w: w, decided: make(chan struct{})}
+}
+
+func (p *pidCapture) Write(b []byte) (int, error) {
+	if p.done {
+		return p.w.Write(b)
+	}
+	p.head = append(p.head, b...)
+	line, rest, complete := bytes.Cut(p.head, []byte("\n"))
+	k := min(len(p.head), len(pidMarker))
+	if !complete && len(p.head) < len(pidMarker)+20 && string(p.head[:k]) == pidMarker[:k] {
+		return len(b), nil // the report may still be coming
+	}
+	if digits, ok := bytes.CutPrefix(line, []byte(pidMarker)); ok && complete {
+		if pid, err := strconv.Atoi(string(digits)); err == nil {
+			p.pid = pid
+		}
+	} else {
+		rest = p.head // no report: pass it all on
+	}
+	p.decide()
+	if len(rest) == 0 {
+		return len(b), nil
+	}
+	if _, err := p.w.Write(rest); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+func (p *pidCapture) decide() {
+	p.done = true
+	p.head = nil
+	close(p.decided)
+}
+
+// flush passes on what is held back once the command has ended.
+func (p *pidCapture) flush() {
+	if !p.done {
+		head := p.head
+		p.decide()
+		if len(head) > 0 {
+			_, _ = p.w.Write(head)
+		}
+	}
+}

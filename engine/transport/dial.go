@@ -1,0 +1,158 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// connect dials ep, through its bastion when it has one, and completes the
+// SSH handshake.
+func (p *Pool) connect(ctx context.Context, ep Endpoint) (*Client, error) {
+	conn, err := p.dialTCP(ctx, ep)
+	if err != nil {
+		return nil, err
+	}
+	sshClient, config, err := p.handshake(ctx, ep, conn)
+	if err != nil {
+		return nil, err
+	}
+	return newClient(ep, sshClient, config), nil
+}
+
+// dialTCP opens the byte stream the SSH connection runs over: a TCP
+// connection, or a direct-tcpip channel opened by the bastion.
+func (p *Pool) dialTCP(ctx context.Context, ep Endpoint) (net.Conn, error) {
+	if ep.Via == nil {
+		dialer := net.Dialer{Timeout: ep.ConnectTimeout}
+		conn, err := dialer.DialContext(ctx, "tcp", ep.hostPort())
+		if err != nil {
+			return nil, dialError(ctx, ep, "", err)
+		}
+		return conn, nil
+	}
+	bastion, err := p.Client(ctx, *ep.Via)
+	if err != nil {
+		return nil, fmt.Errorf("%s: via %s: %w", ep.Name, ep.Via.Name, err)
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, ep.ConnectTimeout)
+	defer cancel()
+	conn, err := bastion.ssh.DialContext(dialCtx, "tcp", ep.hostPort())
+	if err != nil {
+		return nil, dialError(ctx, ep, ep.Via.Name, err)
+	}
+	return conn, nil
+}
+
+func dialError(ctx context.Context, ep Endpoint, via string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s (%s): connect: %w", ep.Name, ep.hostPort(), ctx.Err())
+	}
+	reason := dialReason(err, ep.ConnectTimeout)
+	if via != "" {
+		reason = "via " + via + ": " + reason
+	}
+	return &UnreachableError{Host: ep.Name, Address: ep.hostPort(), Reason: reason, Err: err}
+}
+
+func dialReason(err error, timeout time.Duration) string {
+	var dnsErr *net.DNSError
+	var openErr *ssh.OpenChannelError
+	switch {
+	case isTimeout(err):
+		return fmt.Sprintf("timed out after %s connecting", timeout)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return "no route to host"
+	case errors.Is(err, syscall.ENETUNREACH):
+		return "network is unreachable"
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("cannot resolve %q: %s", dnsErr.Name, dnsErr.Err)
+	case errors.As(err, &openErr) && openErr.Reason == ssh.ConnectionFailed:
+		return strings.ToLower(openErr.Message) // OpenSSH says "Connection refused"
+	case errors.As(err, &openErr) && openErr.Reason == ssh.Prohibited:
+		return "forwarding refused by the bastion (AllowTcpForwarding?): " + openErr.Message
+	default:
+		return err.Error()
+	}
+}
+
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		(errors.As(err, &netErr) && netErr.Timeout())
+}
+
+// handshake runs the SSH handshake over conn within ep.ConnectTimeout,
+// closing conn if that passes or ctx ends first.
+func (p *Pool) handshake(ctx context.Context, ep Endpoint, conn net.Conn) (*ssh.Client, *ssh.ClientConfig, error) {
+	check, err := newHostKeyCheck(ep, p.opts.AcceptNewHostKeys, &p.fileMu)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	creds := p.credentials(ep)
+	config := &ssh.ClientConfig{
+		User:              ep.User,
+		Auth:              creds.methods(),
+		HostKeyCallback:   check.callback,
+		HostKeyAlgorithms: check.algorithms(),
+	}
+
+	handshakeCtx, cancel := context.WithTimeout(ctx, ep.ConnectTimeout)
+	defer cancel()
+	// A TCP conn enforces the deadline itself; a channel through a bastion
+	// does not support deadlines, hence also closing conn when the context
+	// ends, which covers cancellation of ctx too.
+	_ = conn.SetDeadline(time.Now().Add(ep.ConnectTimeout))
+	stop := context.AfterFunc(handshakeCtx, func() { conn.Close() })
+	clientConn, chans, reqs, err := ssh.NewClientConn(conn, ep.hostPort(), config)
+	interrupted := !stop()
+	if err == nil && interrupted {
+		clientConn.Close()
+		err = handshakeCtx.Err()
+	}
+	if err != nil {
+		conn.Close()
+		return nil, nil, handshakeError(ctx, ep, check, creds, handshakeCtx.Err() != nil, err)
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return ssh.NewClient(clientConn, chans, reqs), config, nil
+}
+
+func handshakeError(ctx context.Context, ep Endpoint, check *hostKeyCheck, creds *credentials, expired bool, err error) error {
+	unreachable := &UnreachableError{Host: ep.Name, Address: ep.hostPort(), Err: err}
+	switch {
+	case check.refused != nil:
+		return check.refused
+	case ctx.Err() != nil:
+		return fmt.Errorf("%s (%s): SSH handshake: %w", ep.Name, ep.hostPort(), ctx.Err())
+	case expired || isTimeout(err):
+		unreachable.Reason = fmt.Sprintf("timed out after %s during SSH handshake", ep.ConnectTimeout)
+	case isAuthFailure(err):
+		return &AuthError{Host: ep.Name, Address: ep.hostPort(), User: ep.User,
+			Tried: creds.tried, Skipped: creds.skipped, Err: err}
+	case errors.Is(err, io.EOF):
+		unreachable.Reason = "connection closed by the server during SSH handshake"
+	default:
+		unreachable.Reason = "SSH handshake failed: " + strings.TrimPrefix(err.Error(), "ssh: handshake failed: ")
+	}
+	return unreachable
+}
+
+// isAuthFailure recognises x/crypto's and OpenSSH's ways of saying no:
+// x/crypto has no error type for it.
+func isAuthFailure(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "unable to authenticate") ||
+		strings.Contains(msg, "Too many authentication failures")
+}

@@ -1,0 +1,23 @@
+// Package transport opens and shares the SSH connections omni uses to reach
+// the hosts of an inventory, and runs commands over them.
+//
+// A Pool holds one connection per host for the life of a command, dialled
+// on first use; hosts behind a bastion are reached through the bastion's own
+// pooled connection. Every dial verifies the host key against a known_hosts
+// file (never InsecureIgnoreHostKey), authenticates with ssh-agent and
+// identity files without ever prompting, and reports failures as typed
+// errors (*UnreachableError, *AuthError, *HostKeyError) that name the host.
+//
+// Commands run through Client.Run or Client.Stream, many at once on one
+// connection, with the remote user's (POSIX) shell: every value put into a
+// remote command must go through Quote (or Sudo). Cancelling the context of
+// a running command kills it on the remote host, with its process group,
+// which the SSH "signal" request alone cannot do against OpenSSH (it ignores
+// the request for root logins).
+//
+// golang.org/x/crypto/ssh does the protocol work; the connected *ssh.Client
+// is also wrapped in a goph.Client for callers that want goph's helpers
+// (SFTP upload and download). goph's own dialing is not used: it hard-codes
+// port 22, its timeout does not cover the handshake and it cannot hop
+// through a bastion.
+package transport

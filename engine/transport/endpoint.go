@@ -1,0 +1,148 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultConnectTimeout bounds the TCP connect and, separately, the SSH
+// handshake of an Endpoint whose ConnectTimeout is zero.
+const DefaultConnectTimeout = 10 * time.Second
+
+// Endpoint says how to reach one host.
+type Endpoint struct {
+	// Name is the inventory host name. It keys the Pool and appears in
+	// every error about the host.
+	Name string
+	// Address is a host name or IP address. It is also the name looked up
+	// in KnownHosts.
+	Address string
+	// Port defaults to 22.
+	Port int
+	// User defaults to the current user.
+	User string
+	// IdentityFiles are private keys to offer ("~/" is the home directory).
+	// When empty, the usual ~/.ssh/id_ed25519, id_ecdsa and id_rsa are
+	// offered if they exist.
+	IdentityFiles []string
+	// KnownHosts is the known_hosts file host keys are verified against,
+	// ~/.ssh/known_hosts by default.
+	KnownHosts string
+	// ConnectTimeout bounds the TCP connect and the SSH handshake, each;
+	// DefaultConnectTimeout when zero.
+	ConnectTimeout time.Duration
+	// Via is the bastion this host is reached through, itself dialled
+	// (and pooled) first. A bastion may have its own Via.
+	Via *Endpoint
+}
+
+// Options are the pool-wide connection settings.
+type Options struct {
+	// UseAgent offers the keys of the ssh-agent at SSH_AUTH_SOCK, when set.
+	UseAgent bool
+	// AcceptNewHostKeys appends the key of a host absent from known_hosts
+	// to that file instead of failing. A changed key still fails.
+	AcceptNewHostKeys bool
+}
+
+// hostPort is the address dialled and looked up in known_hosts.
+func (ep Endpoint) hostPort() string {
+	return net.JoinHostPort(ep.Address, strconv.Itoa(ep.Port))
+}
+
+// withDefaults fills in the zero fields of ep, and of its bastions.
+func (ep Endpoint) withDefaults() (Endpoint, error) {
+	if ep.Address == "" {
+		return ep, fmt.Errorf("transport: endpoint %q has no address", ep.Name)
+	}
+	if ep.Port == 0 {
+		ep.Port = 22
+	}
+	if ep.Name == "" {
+		ep.Name = ep.hostPort()
+	}
+	if ep.ConnectTimeout <= 0 {
+		ep.ConnectTimeout = DefaultConnectTimeout
+	}
+	if ep.User == "" {
+		name, err := currentUser()
+		if err != nil {
+			return ep, err
+		}
+		ep.User = name
+	}
+	home, homeErr := os.UserHomeDir()
+	inHome := func(path string) (string, error) {
+		if path != "~" && !strings.HasPrefix(path, "~/") {
+			return path, nil
+		}
+		if homeErr != nil {
+			return "", fmt.Errorf("%s: cannot expand %s: %w", ep.Name, path, homeErr)
+		}
+		return filepath.Join(home, path[1:]), nil
+	}
+	if ep.KnownHosts == "" {
+		ep.KnownHosts = "~/.ssh/known_hosts"
+	}
+	var err error
+	if ep.KnownHosts, err = inHome(ep.KnownHosts); err != nil {
+		return ep, err
+	}
+	if len(ep.IdentityFiles) == 0 && homeErr == nil {
+		ep.IdentityFiles = defaultIdentityFiles(home)
+	}
+	files := make([]string, len(ep.IdentityFiles))
+	for i, path := range ep.IdentityFiles {
+		if files[i], err = inHome(path); err != nil {
+			return ep, err
+		}
+	}
+	ep.IdentityFiles = files
+	if ep.Via != nil {
+		via, err := ep.Via.withDefaults()
+		if err != nil {
+			return ep, err
+		}
+		ep.Via = &via
+	}
+	return ep, nil
+}
+
+// defaultIdentityFiles mirrors OpenSSH: the standard key files that exist.
+func defaultIdentityFiles(home string) []string {
+	var files []string
+	for _, name := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+		path := filepath.Join(home, ".ssh", name)
+		if _, err := os.Stat(path); err == nil {
+			files = append(files, path)
+		}
+	}
+	return files
+}
+
+func currentUser() (string, error) {
+	u, err := user.Current()
+	if err == nil && u.Username != "" {
+		return u.Username, nil
+	}
+	if name := os.Getenv("USER"); name != "" {
+		return name, nil
+	}
+	return "", errors.New("transport: cannot tell the current user name; set the host's user")
+}
+
+// depth is the number of bastions in front of ep.
+func (ep Endpoint) depth() int {
+	n := 0
+	for via := ep.Via; via != nil; via = via.Via {
+		n++
+	}
+	return n
+}

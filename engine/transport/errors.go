@@ -1,0 +1,90 @@
+package transport
+
+import (
+	"fmt"
+	"strings"
+)
+
+// UnreachableError reports a host that could not be connected to: the TCP
+// connect failed or timed out, or the SSH handshake did not complete.
+type UnreachableError struct {
+	Host    string // inventory name
+	Address string // host:port dialled
+	Reason  string // short, human: "connection refused", "timed out after 10s during SSH handshake"
+	Err     error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("%s (%s): unreachable: %s", e.Host, e.Address, e.Reason)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// AuthError reports a server that refused every credential offered.
+type AuthError struct {
+	Host    string
+	Address string
+	User    string
+	// Tried lists the credentials offered: "ssh-agent" and key file paths.
+	Tried []string
+	// Skipped lists credentials that could not be offered, with the reason:
+	// "/home/x/.ssh/id_rsa (passphrase-protected; load it into ssh-agent)".
+	Skipped []string
+	Err     error
+}
+
+func (e *AuthError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s): authentication as %q refused: ", e.Host, e.Address, e.User)
+	if len(e.Tried) == 0 {
+		b.WriteString("no credentials to offer")
+	} else {
+		b.WriteString("tried " + strings.Join(e.Tried, ", "))
+	}
+	if len(e.Skipped) > 0 {
+		b.WriteString("; skipped " + strings.Join(e.Skipped, ", "))
+	}
+	return b.String()
+}
+
+func (e *AuthError) Unwrap() error { return e.Err }
+
+// HostKeyError reports a host key that known_hosts does not vouch for.
+type HostKeyError struct {
+	Host        string
+	Address     string
+	KeyType     string // of the key the server offered, e.g. "ssh-ed25519"
+	Fingerprint string // ssh.FingerprintSHA256 of the offered key
+	// Changed is true when known_hosts has other keys for this host: the
+	// key changed, or someone is in the middle. False means unknown host.
+	Changed bool
+	// Revoked is true when the offered key is marked @revoked.
+	Revoked bool
+	// KnownHosts is the file checked; Line is the line of the conflicting
+	// (or revoking) entry when Changed or Revoked.
+	KnownHosts string
+	Line       int
+	// FileMissing is true when KnownHosts does not exist.
+	FileMissing bool
+	Err         error
+}
+
+func (e *HostKeyError) Error() string {
+	key := e.KeyType + " " + e.Fingerprint
+	switch {
+	case e.Revoked:
+		return fmt.Sprintf("%s (%s): host key %s is REVOKED at %s:%d; connection refused",
+			e.Host, e.Address, key, e.KnownHosts, e.Line)
+	case e.Changed:
+		return fmt.Sprintf("%s (%s): HOST KEY HAS CHANGED: server offered %s, %s:%d has a different key"+
+			" — possible man-in-the-middle; connection refused", e.Host, e.Address, key, e.KnownHosts, e.Line)
+	case e.FileMissing:
+		return fmt.Sprintf("%s (%s): host key is not known: %s is not in %s, which does not exist"+
+			" (add it, or pass --accept-new-host-keys)", e.Host, e.Address, key, e.KnownHosts)
+	default:
+		return fmt.Sprintf("%s (%s): host key is not known: %s is not in %s"+
+			" (add it, or pass --accept-new-host-keys)", e.Host, e.Address, key, e.KnownHosts)
+	}
+}
+
+func (e *HostKeyError) Unwrap() error { return e.Err }

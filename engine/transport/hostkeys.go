@@ -1,0 +1,172 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// hostKeyCheck verifies the key one server offers during one handshake.
+type hostKeyCheck struct {
+	ep      Endpoint
+	db      ssh.HostKeyCallback // nil when the known_hosts file is missing
+	missing bool
+	accept  bool
+	fileMu  *sync.Mutex // serialises reads and appends of known_hosts files
+	// refused is the error the callback refused the key with, reported as
+	// is instead of x/crypto's "ssh: handshake failed" wrapping.
+	refused error
+}
+
+func newHostKeyCheck(ep Endpoint, accept bool, fileMu *sync.Mutex) (*hostKeyCheck, error) {
+	fileMu.Lock()
+	defer fileMu.Unlock()
+	h := &hostKeyCheck{ep: ep, accept: accept, fileMu: fileMu}
+	db, err := knownhosts.New(ep.KnownHosts)
+	switch {
+	case err == nil:
+		h.db = db
+	case errors.Is(err, fs.ErrNotExist):
+		h.missing = true
+	default:
+		return nil, fmt.Errorf("%s: reading known hosts: %w", ep.Name, err)
+	}
+	return h, nil
+}
+
+// algorithms returns the host key algorithms to negotiate: those of the keys
+// known_hosts lists for this host. Without the restriction the client and
+// server could agree on, say, ECDSA for a host known by its ed25519 key, and
+// the check would report a changed key. Nil (the defaults) for an unknown
+// host.
+func (h *hostKeyCheck) algorithms() []string {
+	if h.db == nil {
+		return nil
+	}
+	var keyErr *knownhosts.KeyError
+	if err := h.db(h.ep.hostPort(), placeholderAddr, probeKey{}); !errors.As(err, &keyErr) {
+		return nil
+	}
+	supported := ssh.SupportedAlgorithms().HostKeys
+	var algos []string
+	for _, known := range keyErr.Want {
+		for _, algo := range algorithmsForKeyType(known.Key.Type()) {
+			if slices.Contains(supported, algo) && !slices.Contains(algos, algo) {
+				algos = append(algos, algo)
+			}
+		}
+	}
+	return algos
+}
+
+func algorithmsForKeyType(keyType string) []string {
+	if keyType == ssh.KeyAlgoRSA {
+		// One RSA key signs with any of these; prefer SHA-2.
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+	}
+	return []string{keyType}
+}
+
+// callback is the ssh.HostKeyCallback of the handshake.
+func (h *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	var err error = &knownhosts.KeyError{} // no file: every key is unknown
+	if h.db != nil {
+		err = h.db(hostname, remote, key)
+	}
+	if err == nil {
+		return nil
+	}
+	refusal := &HostKeyError{
+		Host:        h.ep.Name,
+		Address:     h.ep.hostPort(),
+		KeyType:     key.Type(),
+		Fingerprint: ssh.FingerprintSHA256(key),
+		KnownHosts:  h.ep.KnownHosts,
+		FileMissing: h.missing,
+		Err:         err,
+	}
+	var keyErr *knownhosts.KeyError
+	var revoked *knownhosts.RevokedError
+	switch {
+	case errors.As(err, &revoked):
+		refusal.Revoked = true
+		refusal.KnownHosts, refusal.Line = revoked.Revoked.Filename, revoked.Revoked.Line
+	case errors.As(err, &keyErr) && len(keyErr.Want) > 0:
+		refusal.Changed = true
+		refusal.KnownHosts, refusal.Line = keyErr.Want[0].Filename, keyErr.Want[0].Line
+	case errors.As(err, &keyErr):
+		if h.accept {
+			if err := h.appendKey(key); err != nil {
+				h.refused = fmt.Errorf("%s (%s): accepting new host key %s %s: %w",
+					refusal.Host, refusal.Address, refusal.KeyType, refusal.Fingerprint, err)
+				return h.refused
+			}
+			return nil
+		}
+	default:
+		h.refused = fmt.Errorf("%s (%s): host key check: %w", refusal.Host, refusal.Address, err)
+		return h.refused
+	}
+	h.refused = refusal
+	return refusal
+}
+
+// appendKey records key for this host at the end of the known_hosts file,
+// creating the file (0600) and its directory (0700) when missing.
+func (h *hostKeyCheck) appendKey(key ssh.PublicKey) error {
+	h.fileMu.Lock()
+	defer h.fileMu.Unlock()
+	path := h.ep.KnownHosts
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	line := knownhosts.Line([]string{knownhosts.Normalize(h.ep.hostPort())}, key) + "\n"
+	if missing, err := lacksFinalNewline(f); err != nil {
+		f.Close()
+		return err
+	} else if missing {
+		line = "\n" + line
+	}
+	if _, err := f.WriteString(line); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func lacksFinalNewline(f *os.File) (bool, error) {
+	info, err := f.Stat()
+	if err != nil || info.Size() == 0 {
+		return false, err
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, info.Size()-1); err != nil && err != io.EOF {
+		return false, err
+	}
+	return last[0] != '\n', nil
+}
+
+// placeholderAddr stands in for the remote address when asking known_hosts
+// which keys it has for a host: the lookup is by host name.
+var placeholderAddr = &net.TCPAddr{IP: net.IPv4zero}
+
+// probeKey matches no known key, so looking it up returns every known key of
+// the host in a *knownhosts.KeyError.
+type probeKey struct{}
+
+func (probeKey) Type() string                        { return "omni-probe" }
+func (probeKey) Marshal() []byte                     { return []byte("omni-probe") }
+func (probeKey) Verify([]byte, *ssh.Signature) error { return errors.New("probe key verifies nothing") }

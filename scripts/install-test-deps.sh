@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs what `go test ./...` needs beyond Go: the OpenSSH server, whose
+# /usr/sbin/sshd the tests start as processes of their own on loopback
+# addresses (internal/sshtest). Idempotent: installs nothing when sshd is
+# there. The install does NOT start the system's ssh service.
+set -euo pipefail
+
+SSHD=/usr/sbin/sshd
+POLICY=/usr/sbin/policy-rc.d
+
+# as_root runs a command as root: directly when root, else through sudo -n
+# (never prompting: fails at once without a sudo rule).
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	else
+		sudo -n "$@"
+	fi
+}
+
+if [ -x "$SSHD" ]; then
+	echo "install-test-deps: $SSHD is already installed"
+else
+	if ! command -v apt-get >/dev/null 2>&1; then
+		echo "install-test-deps: $SSHD is missing and this is not an apt-based system;" >&2
+		echo "install-test-deps: install the OpenSSH server with your package manager" >&2
+		exit 1
+	fi
+
+	# Debian's maintainer scripts ask policy-rc.d whether they may start
+	# services; exit status 101 means "no". Create one only if there is none,
+	# and remove only the one created here.
+	created_policy=""
+	remove_policy() {
+		if [ -n "$created_policy" ]; then
+			as_root rm -f "$POLICY"
+		fi
+	}
+	trap remove_policy EXIT
+	if [ ! -e "$POLICY" ] && [ ! -L "$POLICY" ]; then
+		created_policy=yes
+		printf '#!/bin/sh\nexit 101\n' | as_root tee "$POLICY" >/dev/null
+		as_root chmod 0755 "$POLICY"
+	fi
+
+	echo "install-test-deps: installing openssh-server (the ssh service will not be started)"
+	as_root apt-get update
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y openssh-server
+
+	remove_policy
+	created_policy=""
+	trap - EXIT
+fi
+
+# sshd running as root needs its privilege separation directory, which lives
+# on a tmpfs on most systems (the tests create it too when run as root).
+if [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; then
+	as_root mkdir -p /run/sshd
+fi
+
+echo "install-test-deps: ok"
