@@ -159,7 +159,7 @@ func renderOutcome(s Streams, plan *engine.Plan, out *engine.Outcome) error {
 	case out.Err == nil:
 		fmt.Fprintf(s.Out, "✓ Service %s successfully!\n", verb.done)
 	default:
-		fmt.Fprintf(s.Err, "✗ Failed to %s %s on %s: %s\n", plan.Request.Action, plan.Service.Name, plan.Host.Name, indentContinuation(out.Err.Error()))
+		fmt.Fprintf(s.Err, "✗ Failed to %s %s on %s: %s\n", plan.Request.Action, plan.Service.Name, plan.Host.Name, indentContinuation(failure(out.Err)))
 	}
 	if recorded(out) {
 		fmt.Fprintln(s.Out)
@@ -182,4 +182,14 @@ func recorded(out *engine.Outcome) bool {
 		}
 	}
 	return false
+}
+
+// failure says what went wrong without repeating the host and service the
+// line already names: "health: http: GET ...: status 503, want 200".
+func failure(err error) string {
+	var step *engine.StepError
+	if errors.As(err, &step) {
+		return step.Step + ": " + step.Err.Error()
+	}
+	return err.Error()
 }

@@ -74,7 +74,7 @@ func (e *StepError) Unwrap() error { return e.Err }
 // HealthError is a health check that did not pass.
 type HealthError struct{ Report health.Report }
 
-func (e *HealthError) Error() string { return "health check failed: " + e.Report.Failure() }
+func (e *HealthError) Error() string { return e.Report.Failure() }
 
 // errNothingToDo ends a run early without failing it.
 var errNothingToDo = errors.New("nothing to do")

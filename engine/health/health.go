@@ -22,7 +22,7 @@ type ProcessFunc func(ctx context.Context) (alive bool, detail string, err error
 
 // Result is the outcome of one check.
 type Result struct {
-	Check    string `json:"check"` // "process", "port 7400", "http GET /healthz"
+	Check    string `json:"check"` // "process", "port 7400", "http"
 	Passed   bool   `json:"passed"`
 	Attempts int    `json:"attempts"`
 	Error    string `json:"error,omitempty"`
@@ -101,7 +101,7 @@ func Run(ctx context.Context, t Target) Report {
 	}
 	if h := t.Spec.HTTP; h != nil {
 		url := "http://" + net.JoinHostPort(t.Address, strconv.Itoa(h.Port)) + h.Path
-		checks = append(checks, check{"http GET " + h.Path, func(ctx context.Context) error {
+		checks = append(checks, check{"http", func(ctx context.Context) error {
 			return httpCheck(ctx, t.Dialer, url, h.Expect)
 		}})
 	}

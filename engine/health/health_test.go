@@ -51,7 +51,7 @@ func TestAllChecksPass(t *testing.T) {
 func TestFailuresSayWhichCheckAndWhy(t *testing.T) {
 	port := serve(t, 503)
 	r := Run(context.Background(), Target{Spec: spec(port, "/healthz", 200), Address: "127.0.0.1", Process: alive, Dialer: &net.Dialer{}})
-	want := "http GET /healthz: GET http://127.0.0.1:" + strconv.Itoa(port) + "/healthz: status 503, want 200 (after 3 attempts)"
+	want := "http: GET http://127.0.0.1:" + strconv.Itoa(port) + "/healthz: status 503, want 200 (after 3 attempts)"
 	if r.Passed() || r.Failure() != want {
 		t.Fatalf("failure %q, want %q", r.Failure(), want)
 	}

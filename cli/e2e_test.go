@@ -1,0 +1,263 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/omni-fleet/omni/internal/testfleet"
+)
+
+// omni runs the command line in-process against the fleet's inventory.
+func omni(t *testing.T, f *testfleet.Fleet, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	return omniCtx(context.Background(), t, f, false, "", args...)
+}
+
+func omniCtx(ctx context.Context, t *testing.T, f *testfleet.Fleet, tty bool, input string, args ...string) (string, string, int) {
+	t.Helper()
+	s, out, errOut := TestStreams(input, tty)
+	code := Run(ctx, append([]string{"-i", f.Inventory}, args...), s)
+	return out.String(), errOut.String(), code
+}
+
+func mustRun(t *testing.T, f *testfleet.Fleet, args ...string) string {
+	t.Helper()
+	out, errOut, code := omni(t, f, args...)
+	if code != 0 {
+		t.Fatalf("omni %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+var (
+	uptimeLine   = `Uptime:           0m \d+s\n`
+	restartBlock = regexp.MustCompile(`^🔄 Restarting api-gateway on primary-bastion\.\.\.
+✓ Service restarted successfully!
+
+Service Status:
+Name:             api-gateway
+Host:             primary-bastion
+Status:           Running
+` + uptimeLine + `Health Check:     Passed
+$`)
+	startBlock = regexp.MustCompile(`^🚀 Starting container-runtime on worker1\.\.\.
+✓ Service started successfully!
+
+Service Status:
+Name:             container-runtime
+Host:             worker1
+Status:           Running
+` + uptimeLine + `Health Check:     Passed
+$`)
+	stopBlock = regexp.MustCompile(`^⚠️ Stopping container-runtime on worker1\.\.\.
+This will affect all running containers on this host\.
+
+✓ Service stopped successfully!
+
+Service Status:
+Name:             container-runtime
+Host:             worker1
+Status:           Stopped
+Last Active:      \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC
+$`)
+)
+
+// TestServiceLifecycleOverSSH drives real services on two real sshd hosts,
+// the worker reached through the bastion, through the spec's three examples.
+func TestServiceLifecycleOverSSH(t *testing.T) {
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.0.41", WorkerAddr: "127.0.0.42"})
+
+	mustRun(t, f, "service", "start", "primary-bastion", "network-agent")
+	mustRun(t, f, "service", "start", "primary-bastion", "api-gateway")
+	mustRun(t, f, "service", "start", "worker1", "network-agent")
+
+	// restart: a new process, healthy, on the same port.
+	before := f.PID("primary-bastion", "api-gateway")
+	out := mustRun(t, f, "service", "restart", "primary-bastion", "api-gateway")
+	if !restartBlock.MatchString(out) {
+		t.Fatalf("restart output does not match the spec:\n%s", out)
+	}
+	after := f.PID("primary-bastion", "api-gateway")
+	if after == before || testfleet.Alive(before) || !testfleet.Alive(after) {
+		t.Fatalf("restart: pid %d -> %d (old alive %v, new alive %v)", before, after, testfleet.Alive(before), testfleet.Alive(after))
+	}
+	if !testfleet.Listening("127.0.0.41", f.Ports["api-gateway"]) {
+		t.Fatal("api-gateway does not listen after restart")
+	}
+
+	// start on the worker, through the bastion.
+	out = mustRun(t, f, "service", "start", "worker1", "container-runtime")
+	if !startBlock.MatchString(out) {
+		t.Fatalf("start output does not match the spec:\n%s", out)
+	}
+	pid := f.PID("worker1", "container-runtime")
+	if !testfleet.Alive(pid) || !testfleet.Listening("127.0.0.42", f.Ports["container-runtime"]) {
+		t.Fatalf("container-runtime not running on worker1 (pid %d)", pid)
+	}
+
+	// stop: confirmed with --yes (no terminal here), the process is gone.
+	out = mustRun(t, f, "service", "stop", "worker1", "container-runtime", "--yes")
+	if !stopBlock.MatchString(out) {
+		t.Fatalf("stop output does not match the spec:\n%s", out)
+	}
+	if testfleet.Alive(pid) || testfleet.Listening("127.0.0.42", f.Ports["container-runtime"]) {
+		t.Fatalf("container-runtime still running after stop (pid %d)", pid)
+	}
+
+	// The registry holds what omni saw.
+	var state struct {
+		Records []struct {
+			Host, Service, State string
+			LastActive           time.Time `json:"last_active"`
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(f.Dir, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &state); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range state.Records {
+		got[r.Host+"/"+r.Service] = r.State
+		if r.LastActive.IsZero() {
+			t.Errorf("%s/%s: no last active time", r.Host, r.Service)
+		}
+	}
+	if got["worker1/container-runtime"] != "stopped" || got["primary-bastion/api-gateway"] != "running" {
+		t.Fatalf("registry: %v", got)
+	}
+
+	// Starting what already runs changes nothing.
+	out = mustRun(t, f, "service", "start", "primary-bastion", "api-gateway")
+	if !strings.Contains(out, "✓ api-gateway is already running on primary-bastion; nothing to do.") || f.PID("primary-bastion", "api-gateway") != after {
+		t.Fatalf("start of a running service:\n%s", out)
+	}
+
+	// logs: the last lines of the service's own log.
+	out = mustRun(t, f, "service", "logs", "primary-bastion", "api-gateway", "-n", "3")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 3 {
+		t.Fatalf("logs -n 3 printed %d lines:\n%s", len(lines), out)
+	}
+
+	// logs --follow ends cleanly when the context is cancelled (Ctrl-C).
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var code int
+	var followOut string
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		followOut, _, code = omniCtx(ctx, t, f, false, "", "service", "logs", "primary-bastion", "api-gateway", "-n", "2", "-f")
+	}()
+	time.Sleep(700 * time.Millisecond)
+	cancel()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("logs --follow did not end after cancel")
+	}
+	if code != 0 || strings.Count(followOut, "\n") < 2 {
+		t.Fatalf("logs -f: exit %d, output:\n%s", code, followOut)
+	}
+}
+
+// TestStopWithoutTerminalRefuses: cron with no --yes must not hang and must
+// change nothing.
+func TestStopWithoutTerminalRefuses(t *testing.T) {
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.0.43", WorkerAddr: "127.0.0.44"})
+	mustRun(t, f, "service", "start", "worker1", "network-agent")
+	mustRun(t, f, "service", "start", "worker1", "container-runtime")
+	pid := f.PID("worker1", "container-runtime")
+
+	out, errOut, code := omni(t, f, "service", "stop", "worker1", "container-runtime")
+	if code != ExitRefused || !strings.Contains(errOut, "pass --yes") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if !strings.Contains(out, "This will affect all running containers on this host.") {
+		t.Fatalf("impact not shown:\n%s", out)
+	}
+	if !testfleet.Alive(pid) || f.PID("worker1", "container-runtime") != pid {
+		t.Fatal("the service was touched")
+	}
+
+	// On a terminal, answering anything but y refuses too.
+	_, errOut, code = omniCtx(context.Background(), t, f, true, "n\n", "service", "stop", "worker1", "container-runtime")
+	if code != ExitRefused || !testfleet.Alive(pid) {
+		t.Fatalf("answer n: exit %d, stderr %q, alive %v", code, errOut, testfleet.Alive(pid))
+	}
+	// And y goes ahead.
+	_, errOut, code = omniCtx(context.Background(), t, f, true, "y\n", "service", "stop", "worker1", "container-runtime")
+	if code != 0 || testfleet.Alive(pid) {
+		t.Fatalf("answer y: exit %d, stderr %q, alive %v", code, errOut, testfleet.Alive(pid))
+	}
+}
+
+// TestFailuresAreReported covers a failing health check, a dependency that
+// is down, and a start that times out: each names what failed and exits 1.
+func TestFailuresAreReported(t *testing.T) {
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.0.45", WorkerAddr: "127.0.0.46", Extra: []testfleet.Service{
+		{Name: "sick-api", Role: "bastion", Flags: "--unhealthy"},
+	}})
+
+	// Health check fails: exit 1, the block says which check and why.
+	out, errOut, code := omni(t, f, "service", "start", "primary-bastion", "sick-api")
+	if code != ExitFailed {
+		t.Fatalf("unhealthy start: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "Health Check:     Failed (http: GET http://127.0.0.45:") || !strings.Contains(out, "status 503, want 200") ||
+		!strings.Contains(errOut, "✗ Failed to start sick-api on primary-bastion: health: http: GET http://127.0.0.45:") {
+		t.Fatalf("unhealthy start output:\n%s\nstderr:\n%s", out, errOut)
+	}
+
+	// A required service is down: the dependent is not started.
+	out, errOut, code = omni(t, f, "service", "start", "worker1", "container-runtime")
+	if code != ExitFailed || !strings.Contains(errOut, "✗ Failed to start container-runtime on worker1: check-deps: required services are not running: network-agent (stopped); start them first") {
+		t.Fatalf("start with a dependency down: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if f.PID("worker1", "container-runtime") != 0 {
+		t.Fatal("container-runtime was started although network-agent is down")
+	}
+}
+
+// TestConnectionErrorsExit4 covers an unreachable host and a host whose key
+// is not the one in known_hosts; nothing runs on either.
+func TestConnectionErrorsExit4(t *testing.T) {
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.0.47", WorkerAddr: "127.0.0.48"})
+
+	// Wrong host key: known_hosts holds another server's key for the bastion's address.
+	other := filepath.Join(t.TempDir(), "known_hosts")
+	f.Worker.WriteKnownHosts(other)
+	b, _ := os.ReadFile(other)
+	wrong := strings.Replace(string(b), f.Worker.HostPort(), f.Bastion.HostPort(), 1)
+	wrong = strings.Replace(wrong, "[127.0.0.48]", "[127.0.0.47]", 1) + "\n"
+	good, _ := os.ReadFile(f.KnownHosts)
+	if err := os.WriteFile(f.KnownHosts, []byte(wrong), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := omni(t, f, "service", "start", "primary-bastion", "network-agent")
+	if code != ExitUnreachable || !strings.Contains(errOut, "primary-bastion") || !strings.Contains(errOut, "SHA256:") {
+		t.Fatalf("wrong host key: exit %d, stderr %q", code, errOut)
+	}
+	if f.PID("primary-bastion", "network-agent") != 0 {
+		t.Fatal("a command ran on a host whose key was wrong")
+	}
+	os.WriteFile(f.KnownHosts, good, 0o600)
+
+	// Unreachable: the worker's sshd is gone.
+	f.Worker.Stop()
+	_, errOut, code = omni(t, f, "service", "start", "worker1", "network-agent")
+	if code != ExitUnreachable || !strings.Contains(errOut, "worker1") || !strings.Contains(errOut, "127.0.0.48") {
+		t.Fatalf("unreachable: exit %d, stderr %q", code, errOut)
+	}
+}
