@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omni-fleet/omni/internal/sshtest"
 	"github.com/omni-fleet/omni/internal/testfleet"
 )
 
@@ -208,7 +209,18 @@ func TestStopWithoutTerminalRefuses(t *testing.T) {
 func TestFailuresAreReported(t *testing.T) {
 	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.0.45", WorkerAddr: "127.0.0.46", Extra: []testfleet.Service{
 		{Name: "sick-api", Role: "bastion", Flags: "--unhealthy"},
+		{Name: "stuck-svc", Role: "bastion", Raw: "    start_timeout: 1s\n    commands: {start: 'sleep 60', status: 'false'}"},
 	}})
+
+	// A start that hangs: the step is named, the remote command is killed.
+	began := time.Now()
+	_, stuckErr, stuckCode := omni(t, f, "service", "start", "primary-bastion", "stuck-svc")
+	if stuckCode != ExitFailed || !strings.Contains(stuckErr, "✗ Failed to start stuck-svc on primary-bastion: start: timed out after 1s") {
+		t.Fatalf("stuck start: exit %d, stderr %q", stuckCode, stuckErr)
+	}
+	if took := time.Since(began); took > 10*time.Second {
+		t.Fatalf("stuck start took %s", took)
+	}
 
 	// Health check fails: exit 1, the block says which check and why.
 	out, errOut, code := omni(t, f, "service", "start", "primary-bastion", "sick-api")
@@ -254,10 +266,37 @@ func TestConnectionErrorsExit4(t *testing.T) {
 	}
 	os.WriteFile(f.KnownHosts, good, 0o600)
 
+	// Refused authentication: a key the hosts do not know.
+	inv, _ := os.ReadFile(f.Inventory)
+	stranger := strings.Replace(string(inv), f.Bastion.IdentityFile, sshtest.NewKey(t), 1)
+	os.WriteFile(f.Inventory, []byte(stranger), 0o644)
+	_, errOut, code = omni(t, f, "service", "start", "primary-bastion", "network-agent")
+	if code != ExitUnreachable || !strings.Contains(errOut, "primary-bastion (127.0.0.47:") || !strings.Contains(errOut, "authentication as") {
+		t.Fatalf("refused auth: exit %d, stderr %q", code, errOut)
+	}
+	os.WriteFile(f.Inventory, inv, 0o644)
+
 	// Unreachable: the worker's sshd is gone.
 	f.Worker.Stop()
 	_, errOut, code = omni(t, f, "service", "start", "worker1", "network-agent")
 	if code != ExitUnreachable || !strings.Contains(errOut, "worker1") || !strings.Contains(errOut, "127.0.0.48") {
 		t.Fatalf("unreachable: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestDryRunTouchesNothing prints the plan and opens no connection: it
+// works even with every host down.
+func TestDryRunTouchesNothing(t *testing.T) {
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.0.49", WorkerAddr: "127.0.0.50"})
+	f.Bastion.Stop()
+	f.Worker.Stop()
+	out := mustRun(t, f, "service", "restart", "worker1", "container-runtime", "--dry-run")
+	for _, step := range []string{"stop", "verify-stopped", "start", "health", "record"} {
+		if !strings.Contains(out, " "+step+" ") {
+			t.Errorf("plan lacks step %s:\n%s", step, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(f.Dir, "state.json")); err == nil {
+		t.Error("dry run wrote the registry")
 	}
 }

@@ -31,6 +31,7 @@ type Service struct {
 	Role  string // all, bastion or worker
 	Keys  string // extra YAML keys of the service, e.g. "requires: [network-agent]"
 	Flags string // extra omni-demo-svc flags, e.g. "--unhealthy"
+	Raw   string // when set, the whole service body (indented 4 spaces) instead of a demo service
 }
 
 // Fleet is a running test fleet.
@@ -124,7 +125,7 @@ services:
 {{svc "container-runtime" ""}}
 {{range .Extra}}  {{.Name}}:
 {{if .Keys}}    {{.Keys}}
-{{end}}{{svc .Name .Flags}}
+{{end}}{{if .Raw}}{{.Raw}}{{else}}{{svc .Name .Flags}}{{end}}
 {{end}}`
 
 // ServiceYAML returns the manager and health keys of a demo service
