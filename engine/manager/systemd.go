@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -53,13 +54,56 @@ func (m *systemdManager) Start(ctx context.Context, r Runner) error {
 	return m.systemctl(ctx, r, "start")
 }
 
-// Stop runs `systemctl stop`, which waits for the job: systemd itself sends
-// the unit's KillSignal, waits TimeoutStopSec and SIGKILLs what is left, so
-// grace is not used (the unit file's timeout is the grace period). Stop then
-// checks that the unit is inactive or failed.
+// systemdStopScript stops the unit gracefully within omni's grace period,
+// whatever the unit's own TimeoutStopSec: it queues the stop (systemd sends
+// the unit's KillSignal, SIGTERM by default), waits up to the grace period
+// for the unit to go inactive or failed, then SIGKILLs what is left with
+// `systemctl kill` and waits up to 5 s more. It prints result=stopped,
+// killed or still-running. @TICKS@ is the grace period in 0.1 s steps.
+const systemdStopScript = `omni_unit=@UNIT@
+omni_gone() {
+	omni_i=0
+	while [ "$omni_i" -lt "$1" ]; do
+		case $(systemctl show -p ActiveState --value -- "$omni_unit") in inactive|failed) return 0 ;; esac
+		sleep 0.1
+		omni_i=$((omni_i + 1))
+	done
+	return 1
+}
+systemctl stop --no-block -- "$omni_unit" || exit $?
+if omni_gone @TICKS@; then
+	echo result=stopped
+	exit 0
+fi
+systemctl kill --signal=SIGKILL -- "$omni_unit" || exit $?
+if omni_gone 50; then
+	echo result=killed
+else
+	echo result=still-running
+fi
+`
+
+func (m *systemdManager) stopCommand(grace time.Duration) string {
+	ticks := steps(grace, 100*time.Millisecond)
+	if ticks < 1 {
+		ticks = 1
+	}
+	script := strings.NewReplacer("@UNIT@", Quote(m.unit), "@TICKS@", strconv.Itoa(ticks)).Replace(systemdStopScript)
+	return wrap(script, m.sudo, true)
+}
+
+// Stop stops the unit gracefully (SIGTERM, SIGKILL after grace), then
+// checks with systemctl show that it is inactive or failed.
 func (m *systemdManager) Stop(ctx context.Context, r Runner, grace time.Duration) error {
-	if err := m.systemctl(ctx, r, "stop"); err != nil {
-		return err
+	res, err := run(ctx, r, m.stopCommand(grace))
+	if err != nil {
+		return fmt.Errorf("systemctl stop %s: %w", m.unit, err)
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("systemctl stop %s: %w", m.unit, exitError(res))
+	}
+	if strings.Contains(string(res.Stdout), "result=still-running") {
+		return fmt.Errorf("stop: %s is still running after SIGKILL", m.unit)
 	}
 	info, err := m.show(ctx, r)
 	if err != nil {

@@ -54,7 +54,7 @@ func TestSystemdCommands(t *testing.T) {
 		{
 			name: "stop then verify", host: host, svc: svc, results: []Result{{}, stopped},
 			op:   stop(30 * time.Second),
-			want: []string{"systemctl stop -- 'omni-x.service'", wantShow},
+			want: []string{"sh -c " + Quote(string(readTestdata(t, "systemd/stop-30s.golden"))), wantShow},
 		},
 		{
 			name: "default unit", host: host, svc: defaultUnit,
@@ -82,7 +82,7 @@ func TestSystemdCommands(t *testing.T) {
 			name: "sudo stop", host: sudoHost, svc: svc, results: []Result{{}, stopped},
 			op: stop(time.Second),
 			want: []string{
-				`sudo -n sh -c 'systemctl stop -- '\''omni-x.service'\'''`,
+				"sudo -n sh -c " + Quote(string(readTestdata(t, "systemd/stop-1s.golden"))),
 				`sudo -n sh -c 'systemctl show -p ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts --no-pager -- '\''omni-x.service'\'''`,
 			},
 		},
