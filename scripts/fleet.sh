@@ -11,6 +11,9 @@ set -euo pipefail
 cmd=${1:-}; dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 up|down DIR" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
+# How long the demo services take to become ready and to stop (like real ones).
+ready_after=${OMNI_DEMO_READY_AFTER:-1s}
+stop_delay=${OMNI_DEMO_STOP_DELAY:-500ms}
 
 free_port() { # a free TCP port on address $1
   python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$1"
@@ -50,7 +53,7 @@ service() { # name port [flags]
   cat <<SVC
   $name:
     commands:
-      start: 'setsid nohup $dir/omni-demo-svc --name "\$OMNI_SERVICE" --listen "\$OMNI_ADDRESS:$port" --pidfile $files.pid --log $files.log --ready-after 1s --stop-delay 500ms $flags >/dev/null 2>&1 </dev/null &'
+      start: 'setsid nohup $dir/omni-demo-svc --name "\$OMNI_SERVICE" --listen "\$OMNI_ADDRESS:$port" --pidfile $files.pid --log $files.log --ready-after $ready_after --stop-delay $stop_delay $flags >/dev/null 2>&1 </dev/null &'
       status: 'cat $files.pid'
       logs: 'if [ "\$OMNI_FOLLOW" = 1 ]; then exec tail -n "\$OMNI_LINES" -f $files.log; else tail -n "\$OMNI_LINES" $files.log; fi'
     health:
