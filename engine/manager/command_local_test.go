@@ -5,6 +5,8 @@ package manager_test
 // free loopback port, processes that ignore SIGTERM, zombies.
 
 import (
+	"github.com/omni-fleet/omni/internal/shell"
+
 	"bytes"
 	"context"
 	"errors"
@@ -74,7 +76,7 @@ func newDemo(t *testing.T, flags ...string) *demo {
 	d := &demo{port: freePort(t), pidfile: filepath.Join(dir, "demo.pid"), logPath: filepath.Join(dir, "demo.log")}
 	d.flags = make([]string, len(flags))
 	for i, f := range flags {
-		d.flags[i] = manager.Quote(f)
+		d.flags[i] = shell.Quote(f)
 	}
 	d.setStopCommand(t, "")
 	t.Cleanup(func() { killPidfile(d.pidfile) })
@@ -83,15 +85,15 @@ func newDemo(t *testing.T, flags ...string) *demo {
 
 func (d *demo) setStopCommand(t *testing.T, stop string) {
 	t.Helper()
-	pidfile := manager.Quote(d.pidfile)
+	pidfile := shell.Quote(d.pidfile)
 	d.m = commandManager(t, inventory.Commands{
-		Start: "setsid nohup " + manager.Quote(demosvctest.Binary(t)) +
+		Start: "setsid nohup " + shell.Quote(demosvctest.Binary(t)) +
 			` --name "$OMNI_SERVICE" --listen "$OMNI_ADDRESS:` + strconv.Itoa(d.port) + `"` +
-			" --pidfile " + pidfile + " --log " + manager.Quote(d.logPath) + " " + strings.Join(d.flags, " ") +
+			" --pidfile " + pidfile + " --log " + shell.Quote(d.logPath) + " " + strings.Join(d.flags, " ") +
 			" >/dev/null 2>&1 </dev/null &",
 		Status: "cat " + pidfile + ` 2>/dev/null && kill -0 "$(cat ` + pidfile + `)"`,
 		Stop:   stop,
-		Logs:   `tail -n "$OMNI_LINES" ` + manager.Quote(d.logPath),
+		Logs:   `tail -n "$OMNI_LINES" ` + shell.Quote(d.logPath),
 	})
 }
 
@@ -283,7 +285,7 @@ func TestCommandManagerStopCommand(t *testing.T) {
 	marker := filepath.Join(dir, "stop-ran")
 	d := newDemo(t)
 	// The stop command finds the PID itself and leaves a marker.
-	d.setStopCommand(t, `touch `+manager.Quote(marker)+` && kill -TERM "$(cat `+manager.Quote(d.pidfile)+`)"`)
+	d.setStopCommand(t, `touch `+shell.Quote(marker)+` && kill -TERM "$(cat `+shell.Quote(d.pidfile)+`)"`)
 	d.start(t)
 	pid := d.pid(t)
 	if err := d.m.Stop(context.Background(), localRunner{}, 10*time.Second); err != nil {
@@ -304,11 +306,11 @@ func TestCommandManagerStopCommand(t *testing.T) {
 func zombieCommands(t *testing.T, child string) (cmds inventory.Commands, inner, outer string) {
 	dir := t.TempDir()
 	inner, outer = filepath.Join(dir, "inner.pid"), filepath.Join(dir, "outer.pid")
-	script := child + ` & echo $! >` + manager.Quote(inner) + `; echo $$ >` + manager.Quote(outer) + `; exec sleep 60`
+	script := child + ` & echo $! >` + shell.Quote(inner) + `; echo $$ >` + shell.Quote(outer) + `; exec sleep 60`
 	t.Cleanup(func() { killPidfile(outer); killPidfile(inner) })
 	return inventory.Commands{
-		Start:  "setsid sh -c " + manager.Quote(script) + " >/dev/null 2>&1 </dev/null &",
-		Status: "cat " + manager.Quote(inner) + ` 2>/dev/null && kill -0 "$(cat ` + manager.Quote(inner) + `)"`,
+		Start:  "setsid sh -c " + shell.Quote(script) + " >/dev/null 2>&1 </dev/null &",
+		Status: "cat " + shell.Quote(inner) + ` 2>/dev/null && kill -0 "$(cat ` + shell.Quote(inner) + `)"`,
 	}, inner, outer
 }
 
@@ -377,7 +379,7 @@ func TestCommandManagerStopLeavesZombie(t *testing.T) {
 
 func TestCommandManagerWithoutPID(t *testing.T) {
 	dir := t.TempDir()
-	flag := manager.Quote(filepath.Join(dir, "up"))
+	flag := shell.Quote(filepath.Join(dir, "up"))
 	cmds := inventory.Commands{Start: "touch " + flag, Status: "test -e " + flag, Stop: "rm " + flag}
 
 	m := commandManager(t, cmds)
@@ -429,7 +431,7 @@ func TestCommandManagerEnvironment(t *testing.T) {
 	m, err := manager.New(manager.Target{
 		Host: &inventory.Host{Name: "it's $(a) `host`", ServiceAddress: "10.0.0.1; echo pwned"},
 		Service: &inventory.Service{Name: "svc\"name", Manager: "command", Commands: inventory.Commands{
-			Start:  `printf '%s\n' "$OMNI_HOST" "$OMNI_SERVICE" "$OMNI_ADDRESS" >` + manager.Quote(out),
+			Start:  `printf '%s\n' "$OMNI_HOST" "$OMNI_SERVICE" "$OMNI_ADDRESS" >` + shell.Quote(out),
 			Status: "true",
 			Logs:   `echo "lines=$OMNI_LINES follow=$OMNI_FOLLOW service=$OMNI_SERVICE"`,
 		}},

@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"github.com/omni-fleet/omni/internal/shell"
+
 	"strconv"
 	"strings"
 	"time"
@@ -138,9 +140,9 @@ func steps(d, step time.Duration) int {
 func (m *commandManager) envLine(extra ...string) string {
 	names := []string{"OMNI_HOST", "OMNI_SERVICE", "OMNI_ADDRESS"}
 	assigns := []string{
-		"OMNI_HOST=" + Quote(m.host),
-		"OMNI_SERVICE=" + Quote(m.service),
-		"OMNI_ADDRESS=" + Quote(m.address),
+		"OMNI_HOST=" + shell.Quote(m.host),
+		"OMNI_SERVICE=" + shell.Quote(m.service),
+		"OMNI_ADDRESS=" + shell.Quote(m.address),
 	}
 	for _, kv := range extra {
 		name, _, _ := strings.Cut(kv, "=")
@@ -182,7 +184,7 @@ func (m *commandManager) stopScript(grace time.Duration) string {
 // Without a logs command it fails with a message on stderr.
 func (m *commandManager) logsScript(lines int, follow bool) string {
 	if strings.TrimSpace(m.commands.Logs) == "" {
-		return "echo " + Quote("omni: service "+m.service+" has no logs command") + " >&2; exit 2"
+		return "echo " + shell.Quote("omni: service "+m.service+" has no logs command") + " >&2; exit 2"
 	}
 	if lines < 0 {
 		lines = 0

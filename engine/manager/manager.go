@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"github.com/omni-fleet/omni/internal/shell"
+
 	"bytes"
 	"context"
 	"errors"
@@ -110,9 +112,9 @@ func New(t Target) (Manager, error) {
 func wrap(script string, sudo, needShell bool) string {
 	switch {
 	case sudo:
-		return "sudo -n sh -c " + Quote(script)
+		return "sudo -n sh -c " + shell.Quote(script)
 	case needShell:
-		return "sh -c " + Quote(script)
+		return "sh -c " + shell.Quote(script)
 	default:
 		return script
 	}

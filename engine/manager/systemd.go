@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"github.com/omni-fleet/omni/internal/shell"
+
 	"context"
 	"fmt"
 	"strconv"
@@ -22,7 +24,7 @@ func (m *systemdManager) command(cmd string) string {
 }
 
 func (m *systemdManager) statusCommand() string {
-	return m.command("systemctl show -p " + showProperties + " --no-pager -- " + Quote(m.unit))
+	return m.command("systemctl show -p " + showProperties + " --no-pager -- " + shell.Quote(m.unit))
 }
 
 func (m *systemdManager) Status(ctx context.Context, r Runner) (State, error) {
@@ -88,7 +90,7 @@ func (m *systemdManager) stopCommand(grace time.Duration) string {
 	if ticks < 1 {
 		ticks = 1
 	}
-	script := strings.NewReplacer("@UNIT@", Quote(m.unit), "@TICKS@", strconv.Itoa(ticks)).Replace(systemdStopScript)
+	script := strings.NewReplacer("@UNIT@", shell.Quote(m.unit), "@TICKS@", strconv.Itoa(ticks)).Replace(systemdStopScript)
 	return wrap(script, m.sudo, true)
 }
 
@@ -120,7 +122,7 @@ func (m *systemdManager) Stop(ctx context.Context, r Runner, grace time.Duration
 }
 
 func (m *systemdManager) systemctl(ctx context.Context, r Runner, verb string) error {
-	res, err := run(ctx, r, m.command("systemctl "+verb+" -- "+Quote(m.unit)))
+	res, err := run(ctx, r, m.command("systemctl "+verb+" -- "+shell.Quote(m.unit)))
 	if err != nil {
 		return fmt.Errorf("systemctl %s %s: %w", verb, m.unit, err)
 	}
@@ -136,7 +138,7 @@ func (m *systemdManager) LogsCommand(lines int, follow bool) string {
 	if lines > 0 {
 		n = strconv.Itoa(lines)
 	}
-	cmd := "journalctl -u " + Quote(m.unit) + " -n " + n + " --no-pager -o short-iso"
+	cmd := "journalctl -u " + shell.Quote(m.unit) + " -n " + n + " --no-pager -o short-iso"
 	if follow {
 		cmd += " -f"
 	}

@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"github.com/omni-fleet/omni/internal/shell"
+
 	"context"
 	"errors"
 	"os"
@@ -54,7 +56,7 @@ func TestSystemdCommands(t *testing.T) {
 		{
 			name: "stop then verify", host: host, svc: svc, results: []Result{{}, stopped},
 			op:   stop(30 * time.Second),
-			want: []string{"sh -c " + Quote(string(readTestdata(t, "systemd/stop-30s.golden"))), wantShow},
+			want: []string{"sh -c " + shell.Quote(string(readTestdata(t, "systemd/stop-30s.golden"))), wantShow},
 		},
 		{
 			name: "default unit", host: host, svc: defaultUnit,
@@ -82,7 +84,7 @@ func TestSystemdCommands(t *testing.T) {
 			name: "sudo stop", host: sudoHost, svc: svc, results: []Result{{}, stopped},
 			op: stop(time.Second),
 			want: []string{
-				"sudo -n sh -c " + Quote(string(readTestdata(t, "systemd/stop-1s.golden"))),
+				"sudo -n sh -c " + shell.Quote(string(readTestdata(t, "systemd/stop-1s.golden"))),
 				`sudo -n sh -c 'systemctl show -p ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts --no-pager -- '\''omni-x.service'\'''`,
 			},
 		},

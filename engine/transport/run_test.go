@@ -1,6 +1,8 @@
 package transport_test
 
 import (
+	"github.com/omni-fleet/omni/internal/shell"
+
 	"bytes"
 	"context"
 	"errors"
@@ -36,7 +38,7 @@ func TestRun(t *testing.T) {
 		{"stderr and non-zero exit are a result, not an error",
 			"echo oops >&2; exit 3", transport.Result{Stderr: []byte("oops\n"), ExitCode: 3}},
 		{"quoted argument arrives intact",
-			"printf %s " + transport.Quote(`it's "$HOME" $(id) `+"`id`"),
+			"printf %s " + shell.Quote(`it's "$HOME" $(id) `+"`id`"),
 			transport.Result{Stdout: []byte(`it's "$HOME" $(id) ` + "`id`")}},
 		{"killed by a signal", "kill -TERM $$", transport.Result{ExitCode: 128 + 15}},
 		{"does not wait for stdin", "cat", transport.Result{}},
