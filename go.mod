@@ -7,7 +7,6 @@ require (
 	github.com/melbahja/goph v1.5.2
 	github.com/olekukonko/tablewriter v1.1.5
 	golang.org/x/crypto v0.59.0
-	golang.org/x/sync v0.25.0
 	golang.org/x/term v0.48.0
 	gopkg.in/yaml.v3 v3.0.1
 )
