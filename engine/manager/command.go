@@ -40,10 +40,10 @@ func (m *commandManager) Status(ctx context.Context, r Runner) (State, error) {
 func (m *commandManager) Start(ctx context.Context, r Runner) error {
 	res, err := run(ctx, r, m.command(m.startScript()))
 	if err != nil {
-		return fmt.Errorf("start: %w", err)
+		return fmt.Errorf("start command: %w", err)
 	}
 	if res.ExitCode != 0 {
-		return fmt.Errorf("start: %w", exitError(res))
+		return fmt.Errorf("start command: %w", exitError(res))
 	}
 	return nil
 }
@@ -53,11 +53,11 @@ func (m *commandManager) Start(ctx context.Context, r Runner) error {
 func (m *commandManager) Stop(ctx context.Context, r Runner, grace time.Duration) error {
 	res, err := run(ctx, r, m.command(m.stopScript(grace)))
 	if err != nil {
-		return fmt.Errorf("stop: %w", err)
+		return fmt.Errorf("stop script: %w", err)
 	}
 	rep, err := parseStopReport(res.Stdout)
 	if err != nil {
-		return fmt.Errorf("stop: %w (script %v)", err, exitError(res))
+		return fmt.Errorf("stop script: %w (%v)", err, exitError(res))
 	}
 	return rep.err(grace, res)
 }

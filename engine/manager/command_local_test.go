@@ -403,7 +403,7 @@ func TestCommandManagerWithoutPID(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := m.Stop(context.Background(), localRunner{}, 500*time.Millisecond)
-	want := "stop: still running 500ms after the stop command (stop command exit 3: refusing to stop); no PID to SIGKILL"
+	want := "still running 500ms after the stop command (stop command exit 3: refusing to stop); no PID to SIGKILL"
 	if err == nil || err.Error() != want {
 		t.Errorf("error:\n got %v\nwant %s", err, want)
 	}
@@ -419,7 +419,7 @@ func TestCommandManagerWithoutPID(t *testing.T) {
 func TestCommandManagerStartFailure(t *testing.T) {
 	m := commandManager(t, inventory.Commands{Start: "echo 'cannot read /etc/demo.conf' >&2; exit 2", Status: "false"})
 	err := m.Start(context.Background(), localRunner{})
-	if want := "start: exit 2: cannot read /etc/demo.conf"; err == nil || err.Error() != want {
+	if want := "start command: exit 2: cannot read /etc/demo.conf"; err == nil || err.Error() != want {
 		t.Errorf("error:\n got %v\nwant %s", err, want)
 	}
 }

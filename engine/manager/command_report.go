@@ -121,17 +121,17 @@ func (rep stopReport) err(grace time.Duration, res Result) error {
 		return nil
 	case "still-running":
 		if rep.pid == 0 {
-			return fmt.Errorf("stop: still running %s after the stop command%s; no PID to SIGKILL", grace, failed)
+			return fmt.Errorf("still running %s after the stop command%s; no PID to SIGKILL", grace, failed)
 		}
-		return fmt.Errorf("stop: still running after SIGKILL (pid %d)%s", rep.pid, failed)
+		return fmt.Errorf("still running after SIGKILL (pid %d)%s", rep.pid, failed)
 	case "no-pid":
 		return errors.New("stop: the status command says running but printed no PID, and there is no stop command")
 	case "term-failed":
 		if msg := outputText(res.Stderr); msg != "" {
-			return fmt.Errorf("stop: kill -TERM %d failed: %s", rep.pid, msg)
+			return fmt.Errorf("kill -TERM %d failed: %s", rep.pid, msg)
 		}
-		return fmt.Errorf("stop: kill -TERM %d failed", rep.pid)
+		return fmt.Errorf("kill -TERM %d failed", rep.pid)
 	default:
-		return fmt.Errorf("stop: unknown result %q from the stop script", rep.result)
+		return fmt.Errorf("unknown result %q from the stop script", rep.result)
 	}
 }

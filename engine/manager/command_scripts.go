@@ -45,6 +45,10 @@ fi
 // the graceful stop), killed (after SIGKILL), still-running, no-pid
 // (nothing to signal and no stop command), term-failed (SIGTERM refused
 // while the process lives); stop_rc= when a stop command ran.
+// @GRACE_SECONDS@ is the grace period in whole seconds, rounded up: the
+// loops end after their count of steps or once that many seconds have
+// passed (probes take time too), whichever comes first, so the wait never
+// runs much past the grace period.
 // @GRACE_TICKS@ is the grace period in 0.05 s steps, @GRACE_POLLS@ in
 // 0.25 s steps (re-running the status command is heavier than ps).
 const stopScript = `@ENV@
@@ -63,8 +67,10 @@ omni_alive() {
 }
 omni_wait_gone() {
 	omni_i=0
+	omni_end=$(($(date +%s) + $2))
 	while omni_alive "$omni_pid"; do
 		[ "$omni_i" -ge "$1" ] && return 1
+		[ "$(date +%s)" -gt "$omni_end" ] && return 1
 		sleep 0.05
 		omni_i=$((omni_i + 1))
 	done
@@ -73,12 +79,12 @@ if [ "$omni_rc" -ne 0 ] || { [ -n "$omni_pid" ] && ! omni_alive "$omni_pid"; }; 
 	echo result=not-running
 	exit 0
 fi
-@STOP@if omni_wait_gone @GRACE_TICKS@; then
+@STOP@if omni_wait_gone @GRACE_TICKS@ @GRACE_SECONDS@; then
 	echo result=stopped
 	exit 0
 fi
 kill -KILL "$omni_pid"
-if omni_wait_gone 100; then
+if omni_wait_gone 100 5; then
 	echo result=killed
 else
 	echo result=still-running
@@ -106,10 +112,11 @@ const stopByCommand = `(
 echo "stop_rc=$?"
 if [ -z "$omni_pid" ]; then
 	omni_i=0
+	omni_end=$(($(date +%s) + @GRACE_SECONDS@))
 	while (
 @STATUS@
 	) >/dev/null 2>&1; do
-		if [ "$omni_i" -ge @GRACE_POLLS@ ]; then
+		if [ "$omni_i" -ge @GRACE_POLLS@ ] || [ "$(date +%s)" -gt "$omni_end" ]; then
 			echo result=still-running
 			exit 0
 		fi
@@ -177,6 +184,7 @@ func (m *commandManager) stopScript(grace time.Duration) string {
 		"@STOPCMD@", m.commands.Stop,
 		"@GRACE_TICKS@", strconv.Itoa(steps(grace, stopTick)),
 		"@GRACE_POLLS@", strconv.Itoa(steps(grace, stopPoll)),
+		"@GRACE_SECONDS@", strconv.Itoa(steps(grace, time.Second)),
 	).Replace(script)
 }
 

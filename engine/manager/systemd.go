@@ -17,7 +17,7 @@ type systemdManager struct {
 }
 
 // showProperties are the unit properties Status asks for, in one call.
-const showProperties = "ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts"
+const showProperties = "LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts"
 
 func (m *systemdManager) command(cmd string) string {
 	return wrap(cmd, m.sudo, false)
@@ -61,11 +61,14 @@ func (m *systemdManager) Start(ctx context.Context, r Runner) error {
 // the unit's KillSignal, SIGTERM by default), waits up to the grace period
 // for the unit to go inactive or failed, then SIGKILLs what is left with
 // `systemctl kill` and waits up to 5 s more. It prints result=stopped,
-// killed or still-running. @TICKS@ is the grace period in 0.1 s steps.
+// killed or still-running. @TICKS@ is the grace period in 0.1 s steps and
+// @SECONDS@ in whole seconds, rounded up: each wait ends at whichever comes
+// first, so slow probes cannot stretch it far past the grace period.
 const systemdStopScript = `omni_unit=@UNIT@
 omni_gone() {
 	omni_i=0
-	while [ "$omni_i" -lt "$1" ]; do
+	omni_end=$(($(date +%s) + $2))
+	while [ "$omni_i" -lt "$1" ] && [ "$(date +%s)" -le "$omni_end" ]; do
 		case $(systemctl show -p ActiveState --value -- "$omni_unit") in inactive|failed) return 0 ;; esac
 		sleep 0.1
 		omni_i=$((omni_i + 1))
@@ -73,12 +76,12 @@ omni_gone() {
 	return 1
 }
 systemctl stop --no-block -- "$omni_unit" || exit $?
-if omni_gone @TICKS@; then
+if omni_gone @TICKS@ @SECONDS@; then
 	echo result=stopped
 	exit 0
 fi
 systemctl kill --signal=SIGKILL -- "$omni_unit" || exit $?
-if omni_gone 50; then
+if omni_gone 50 5; then
 	echo result=killed
 else
 	echo result=still-running
@@ -90,7 +93,7 @@ func (m *systemdManager) stopCommand(grace time.Duration) string {
 	if ticks < 1 {
 		ticks = 1
 	}
-	script := strings.NewReplacer("@UNIT@", shell.Quote(m.unit), "@TICKS@", strconv.Itoa(ticks)).Replace(systemdStopScript)
+	script := strings.NewReplacer("@UNIT@", shell.Quote(m.unit), "@TICKS@", strconv.Itoa(ticks), "@SECONDS@", strconv.Itoa(steps(grace, time.Second))).Replace(systemdStopScript)
 	return wrap(script, m.sudo, true)
 }
 
@@ -105,20 +108,20 @@ func (m *systemdManager) Stop(ctx context.Context, r Runner, grace time.Duration
 		return fmt.Errorf("systemctl stop %s: %w", m.unit, exitError(res))
 	}
 	if strings.Contains(string(res.Stdout), "result=still-running") {
-		return fmt.Errorf("stop: %s is still running after SIGKILL", m.unit)
+		return fmt.Errorf("%s is still running after SIGKILL", m.unit)
 	}
 	info, err := m.show(ctx, r)
 	if err != nil {
-		return fmt.Errorf("stop: verify: %w", err)
+		return fmt.Errorf("verify: %w", err)
 	}
 	switch info.ActiveState {
 	case "inactive", "failed":
 		return nil
 	}
 	if info.MainPID != 0 {
-		return fmt.Errorf("stop: %s is still %s (%s, pid %d) after systemctl stop", m.unit, info.ActiveState, info.SubState, info.MainPID)
+		return fmt.Errorf("%s is still %s (%s, pid %d) after systemctl stop", m.unit, info.ActiveState, info.SubState, info.MainPID)
 	}
-	return fmt.Errorf("stop: %s is still %s (%s) after systemctl stop", m.unit, info.ActiveState, info.SubState)
+	return fmt.Errorf("%s is still %s (%s) after systemctl stop", m.unit, info.ActiveState, info.SubState)
 }
 
 func (m *systemdManager) systemctl(ctx context.Context, r Runner, verb string) error {

@@ -12,6 +12,7 @@ import (
 
 // unitInfo is the parsed output of `systemctl show -p showProperties`.
 type unitInfo struct {
+	LoadState     string // "loaded", "not-found", "masked", ...; empty from old fixtures
 	ActiveState   string
 	SubState      string
 	MainPID       int
@@ -34,6 +35,8 @@ func parseShow(out []byte) (unitInfo, error) {
 		}
 		var err error
 		switch key {
+		case "LoadState":
+			info.LoadState = strings.ToLower(value)
 		case "ActiveState":
 			info.ActiveState, seen = strings.ToLower(value), true
 		case "SubState":
@@ -53,6 +56,9 @@ func parseShow(out []byte) (unitInfo, error) {
 	}
 	if !seen || info.ActiveState == "" {
 		return unitInfo{}, errors.New("no ActiveState in output")
+	}
+	if info.LoadState == "not-found" {
+		return unitInfo{}, errors.New("unit is not installed on this host (LoadState=not-found): check the service's unit in the inventory")
 	}
 	return info, nil
 }

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"github.com/omni-fleet/omni/internal/shell"
+	"strings"
 
 	"context"
 	"errors"
@@ -14,7 +15,7 @@ import (
 	"github.com/omni-fleet/omni/inventory"
 )
 
-const wantShow = "systemctl show -p ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts --no-pager -- 'omni-x.service'"
+const wantShow = "systemctl show -p LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts --no-pager -- 'omni-x.service'"
 
 func readTestdata(t *testing.T, name string) []byte {
 	t.Helper()
@@ -77,7 +78,7 @@ func TestSystemdCommands(t *testing.T) {
 			name: "service sudo", host: host, svc: sudoSvc, results: []Result{active},
 			op: status,
 			want: []string{
-				`sudo -n sh -c 'systemctl show -p ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts --no-pager -- '\''omni-x.service'\'''`,
+				`sudo -n sh -c 'systemctl show -p LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts --no-pager -- '\''omni-x.service'\'''`,
 			},
 		},
 		{
@@ -85,7 +86,7 @@ func TestSystemdCommands(t *testing.T) {
 			op: stop(time.Second),
 			want: []string{
 				"sudo -n sh -c " + shell.Quote(string(readTestdata(t, "systemd/stop-1s.golden"))),
-				`sudo -n sh -c 'systemctl show -p ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts --no-pager -- '\''omni-x.service'\'''`,
+				`sudo -n sh -c 'systemctl show -p LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts --no-pager -- '\''omni-x.service'\'''`,
 			},
 		},
 	}
@@ -167,11 +168,6 @@ func TestParseShow(t *testing.T) {
 			wantState: State{Status: "stopped"},
 		},
 		{
-			file:      "not-found.txt",
-			wantInfo:  unitInfo{ActiveState: "inactive", SubState: "dead"},
-			wantState: State{Status: "stopped"},
-		},
-		{
 			file: "failed.txt",
 			wantInfo: unitInfo{ActiveState: "failed", SubState: "failed", NRestarts: 5,
 				ActiveEnter: utc("2025-03-18 15:45:27"), InactiveEnter: utc("2025-03-18 15:51:03")},
@@ -206,6 +202,7 @@ func TestParseShow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			tt.wantInfo.LoadState = "loaded"
 			if !sameUnitInfo(info, tt.wantInfo) {
 				t.Errorf("parseShow:\n got %+v\nwant %+v", info, tt.wantInfo)
 			}
@@ -213,6 +210,15 @@ func TestParseShow(t *testing.T) {
 				t.Errorf("state:\n got %+v\nwant %+v", st, tt.wantState)
 			}
 		})
+	}
+}
+
+// TestMissingUnitIsAnError: a typo in `unit:` or a host without the unit
+// must not read as "stopped" (stop would then say "already stopped").
+func TestMissingUnitIsAnError(t *testing.T) {
+	_, err := parseShow(readTestdata(t, "systemd/not-found.txt"))
+	if err == nil || !strings.Contains(err.Error(), "LoadState=not-found") {
+		t.Fatalf("err = %v", err)
 	}
 }
 
@@ -341,7 +347,7 @@ func TestSystemdErrors(t *testing.T) {
 		{
 			name: "stop leaves it deactivating", op: stop(time.Second),
 			results: []Result{{}, {Stdout: readTestdata(t, "systemd/deactivating.txt")}},
-			want:    "stop: omni-x.service is still deactivating (stop-sigterm, pid 4211) after systemctl stop",
+			want:    "omni-x.service is still deactivating (stop-sigterm, pid 4211) after systemctl stop",
 		},
 		{
 			name: "stop refused", op: stop(time.Second),
