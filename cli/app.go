@@ -56,12 +56,22 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 	addServiceCommands(app, g, s, &run)
 	addInventoryCommands(app, g, s, &run)
 
+	if len(args) == 0 {
+		app.Usage(nil)
+		return ExitUsage
+	}
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(s.Err, "omni: %v (see omni --help)\n", err)
 		return ExitUsage
 	}
 	err := run(ctx)
-	if err != nil && !errors.Is(err, errReported) {
+	var invalid inventory.ErrorList
+	switch {
+	case err == nil, errors.Is(err, errReported):
+	case errors.As(err, &invalid):
+		// FILE:LINE: message, one per line, for editors and CI annotations.
+		fmt.Fprintln(s.Err, invalid.Error())
+	default:
 		fmt.Fprintf(s.Err, "omni: %s\n", indentContinuation(err.Error()))
 	}
 	if errors.Is(err, errReported) {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -73,7 +74,7 @@ $`)
 // TestServiceLifecycleOverSSH drives real services on two real sshd hosts,
 // the worker reached through the bastion, through the spec's three examples.
 func TestServiceLifecycleOverSSH(t *testing.T) {
-	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.0.41", WorkerAddr: "127.0.0.42"})
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.1.41", WorkerAddr: "127.0.1.42"})
 
 	mustRun(t, f, "service", "start", "primary-bastion", "network-agent")
 	mustRun(t, f, "service", "start", "primary-bastion", "api-gateway")
@@ -89,7 +90,7 @@ func TestServiceLifecycleOverSSH(t *testing.T) {
 	if after == before || testfleet.Alive(before) || !testfleet.Alive(after) {
 		t.Fatalf("restart: pid %d -> %d (old alive %v, new alive %v)", before, after, testfleet.Alive(before), testfleet.Alive(after))
 	}
-	if !testfleet.Listening("127.0.0.41", f.Ports["api-gateway"]) {
+	if !testfleet.Listening("127.0.1.41", f.Ports["api-gateway"]) {
 		t.Fatal("api-gateway does not listen after restart")
 	}
 
@@ -99,7 +100,7 @@ func TestServiceLifecycleOverSSH(t *testing.T) {
 		t.Fatalf("start output does not match the spec:\n%s", out)
 	}
 	pid := f.PID("worker1", "container-runtime")
-	if !testfleet.Alive(pid) || !testfleet.Listening("127.0.0.42", f.Ports["container-runtime"]) {
+	if !testfleet.Alive(pid) || !testfleet.Listening("127.0.1.42", f.Ports["container-runtime"]) {
 		t.Fatalf("container-runtime not running on worker1 (pid %d)", pid)
 	}
 
@@ -108,7 +109,7 @@ func TestServiceLifecycleOverSSH(t *testing.T) {
 	if !stopBlock.MatchString(out) {
 		t.Fatalf("stop output does not match the spec:\n%s", out)
 	}
-	if testfleet.Alive(pid) || testfleet.Listening("127.0.0.42", f.Ports["container-runtime"]) {
+	if testfleet.Alive(pid) || testfleet.Listening("127.0.1.42", f.Ports["container-runtime"]) {
 		t.Fatalf("container-runtime still running after stop (pid %d)", pid)
 	}
 
@@ -149,34 +150,111 @@ func TestServiceLifecycleOverSSH(t *testing.T) {
 		t.Fatalf("logs -n 3 printed %d lines:\n%s", len(lines), out)
 	}
 
-	// logs --follow ends cleanly when the context is cancelled (Ctrl-C).
+	// logs --follow ends cleanly when the context is cancelled (Ctrl-C),
+	// once it has printed the last lines.
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var code int
-	var followOut string
-	wg.Add(1)
+	defer cancel()
+	follow := &lineWatcher{want: 2, reached: make(chan struct{})}
+	result := make(chan int, 1)
 	go func() {
-		defer wg.Done()
-		followOut, _, code = omniCtx(ctx, t, f, false, "", "service", "logs", "primary-bastion", "api-gateway", "-n", "2", "-f")
+		s := Streams{In: strings.NewReader(""), Out: follow, Err: io.Discard}
+		result <- Run(ctx, []string{"-i", f.Inventory, "service", "logs", "primary-bastion", "api-gateway", "-n", "2", "-f"}, s)
 	}()
-	time.Sleep(700 * time.Millisecond)
-	cancel()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-follow.reached:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("logs -f printed no lines; got %q", follow.String())
+	}
+	cancel()
+	select {
+	case code := <-result:
+		if code != 0 {
+			t.Fatalf("logs -f ended with exit %d after Ctrl-C", code)
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("logs --follow did not end after cancel")
 	}
-	if code != 0 || strings.Count(followOut, "\n") < 2 {
-		t.Fatalf("logs -f: exit %d, output:\n%s", code, followOut)
+}
+
+// lineWatcher is an output that signals once it has seen want lines.
+type lineWatcher struct {
+	mu      sync.Mutex
+	buf     strings.Builder
+	want    int
+	reached chan struct{}
+	once    sync.Once
+}
+
+func (w *lineWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Count(w.buf.String(), "\n") >= w.want {
+		w.once.Do(func() { close(w.reached) })
 	}
+	return len(p), nil
+}
+
+func (w *lineWatcher) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// TestInterruptedRestartRecordsWhatItLeft: SIGINT in the middle of a restart
+// exits 130, still reads the final state, and leaves the registry saying
+// what the service really is, not what it was before.
+func TestInterruptedRestartRecordsWhatItLeft(t *testing.T) {
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.1.51", WorkerAddr: "127.0.1.52", Extra: []testfleet.Service{
+		{Name: "slow-api", Role: "bastion", Flags: "--ready-after 2s"},
+	}})
+	mustRun(t, f, "service", "start", "primary-bastion", "slow-api")
+	before := f.PID("primary-bastion", "slow-api")
+	began := time.Now()
+
+	// Interrupt while the new process is still getting ready (health step).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(1200*time.Millisecond, cancel) // what SIGINT does to omni's root context
+	out, errOut, code := omniCtx(ctx, t, f, false, "", "service", "restart", "primary-bastion", "slow-api")
+	if code != ExitInterrupted {
+		t.Fatalf("exit %d, want 130\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "interrupted") || !strings.Contains(out, "Service Status:") {
+		t.Fatalf("interrupted restart output:\n%s\nstderr:\n%s", out, errOut)
+	}
+	after := f.PID("primary-bastion", "slow-api")
+	if after == before || !testfleet.Alive(after) {
+		t.Fatalf("expected a new process: pid %d -> %d", before, after)
+	}
+	var state struct {
+		Records []struct {
+			Host, Service, State, Health string
+			UpdatedAt                    time.Time `json:"updated_at"`
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(f.Dir, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &state); err != nil {
+		t.Fatalf("registry unreadable after the interrupt: %v", err)
+	}
+	for _, r := range state.Records {
+		if r.Service == "slow-api" {
+			if r.State != "running" || r.UpdatedAt.Before(began) || !strings.HasPrefix(r.Health, "failed") {
+				t.Fatalf("registry after the interrupt: %+v", r)
+			}
+			return
+		}
+	}
+	t.Fatal("no registry record for slow-api")
 }
 
 // TestStopWithoutTerminalRefuses: cron with no --yes must not hang and must
 // change nothing.
 func TestStopWithoutTerminalRefuses(t *testing.T) {
-	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.0.43", WorkerAddr: "127.0.0.44"})
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.1.43", WorkerAddr: "127.0.1.44"})
 	mustRun(t, f, "service", "start", "worker1", "network-agent")
 	mustRun(t, f, "service", "start", "worker1", "container-runtime")
 	pid := f.PID("worker1", "container-runtime")
@@ -207,7 +285,7 @@ func TestStopWithoutTerminalRefuses(t *testing.T) {
 // TestFailuresAreReported covers a failing health check, a dependency that
 // is down, and a start that times out: each names what failed and exits 1.
 func TestFailuresAreReported(t *testing.T) {
-	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.0.45", WorkerAddr: "127.0.0.46", Extra: []testfleet.Service{
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.1.45", WorkerAddr: "127.0.1.46", Extra: []testfleet.Service{
 		{Name: "sick-api", Role: "bastion", Flags: "--unhealthy"},
 		{Name: "stuck-svc", Role: "bastion", Raw: "    start_timeout: 1s\n    commands: {start: 'sleep 60', status: 'false'}"},
 	}})
@@ -227,8 +305,8 @@ func TestFailuresAreReported(t *testing.T) {
 	if code != ExitFailed {
 		t.Fatalf("unhealthy start: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if !strings.Contains(out, "Health Check:     Failed (http: GET http://127.0.0.45:") || !strings.Contains(out, "status 503, want 200") ||
-		!strings.Contains(errOut, "✗ Failed to start sick-api on primary-bastion: health: http: GET http://127.0.0.45:") {
+	if !strings.Contains(out, "Health Check:     Failed (http: GET http://127.0.1.45:") || !strings.Contains(out, "status 503, want 200") ||
+		!strings.Contains(errOut, "✗ Failed to start sick-api on primary-bastion: health: http: GET http://127.0.1.45:") {
 		t.Fatalf("unhealthy start output:\n%s\nstderr:\n%s", out, errOut)
 	}
 
@@ -245,14 +323,14 @@ func TestFailuresAreReported(t *testing.T) {
 // TestConnectionErrorsExit4 covers an unreachable host and a host whose key
 // is not the one in known_hosts; nothing runs on either.
 func TestConnectionErrorsExit4(t *testing.T) {
-	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.0.47", WorkerAddr: "127.0.0.48"})
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.1.47", WorkerAddr: "127.0.1.48"})
 
 	// Wrong host key: known_hosts holds another server's key for the bastion's address.
 	other := filepath.Join(t.TempDir(), "known_hosts")
 	f.Worker.WriteKnownHosts(other)
 	b, _ := os.ReadFile(other)
 	wrong := strings.Replace(string(b), f.Worker.HostPort(), f.Bastion.HostPort(), 1)
-	wrong = strings.Replace(wrong, "[127.0.0.48]", "[127.0.0.47]", 1) + "\n"
+	wrong = strings.Replace(wrong, "[127.0.1.48]", "[127.0.1.47]", 1) + "\n"
 	good, _ := os.ReadFile(f.KnownHosts)
 	if err := os.WriteFile(f.KnownHosts, []byte(wrong), 0o600); err != nil {
 		t.Fatal(err)
@@ -271,7 +349,7 @@ func TestConnectionErrorsExit4(t *testing.T) {
 	stranger := strings.Replace(string(inv), f.Bastion.IdentityFile, sshtest.NewKey(t), 1)
 	os.WriteFile(f.Inventory, []byte(stranger), 0o644)
 	_, errOut, code = omni(t, f, "service", "start", "primary-bastion", "network-agent")
-	if code != ExitUnreachable || !strings.Contains(errOut, "primary-bastion (127.0.0.47:") || !strings.Contains(errOut, "authentication as") {
+	if code != ExitUnreachable || !strings.Contains(errOut, "primary-bastion (127.0.1.47:") || !strings.Contains(errOut, "authentication as") {
 		t.Fatalf("refused auth: exit %d, stderr %q", code, errOut)
 	}
 	os.WriteFile(f.Inventory, inv, 0o644)
@@ -279,15 +357,23 @@ func TestConnectionErrorsExit4(t *testing.T) {
 	// Unreachable: the worker's sshd is gone.
 	f.Worker.Stop()
 	_, errOut, code = omni(t, f, "service", "start", "worker1", "network-agent")
-	if code != ExitUnreachable || !strings.Contains(errOut, "worker1") || !strings.Contains(errOut, "127.0.0.48") {
+	if code != ExitUnreachable || !strings.Contains(errOut, "worker1") || !strings.Contains(errOut, "127.0.1.48") {
 		t.Fatalf("unreachable: exit %d, stderr %q", code, errOut)
+	}
+
+	// The bastion is down: the worker behind it cannot be reached, and the
+	// error says so (this also proves the worker is reached through it).
+	f.Bastion.Stop()
+	_, errOut, code = omni(t, f, "service", "start", "worker1", "network-agent")
+	if code != ExitUnreachable || !strings.Contains(errOut, "worker1: via primary-bastion: primary-bastion (127.0.1.47:") {
+		t.Fatalf("bastion down: exit %d, stderr %q", code, errOut)
 	}
 }
 
 // TestDryRunTouchesNothing prints the plan and opens no connection: it
 // works even with every host down.
 func TestDryRunTouchesNothing(t *testing.T) {
-	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.0.49", WorkerAddr: "127.0.0.50"})
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.1.49", WorkerAddr: "127.0.1.50"})
 	f.Bastion.Stop()
 	f.Worker.Stop()
 	out := mustRun(t, f, "service", "restart", "worker1", "container-runtime", "--dry-run")

@@ -29,7 +29,9 @@ func writeStatusBlock(w io.Writer, plan *engine.Plan, out *engine.Outcome) {
 		}
 	}
 	if out.Health != nil {
-		if out.Health.Passed() {
+		if len(out.Health.Checks) == 0 {
+			field("Health Check", "None configured")
+		} else if out.Health.Passed() {
 			field("Health Check", "Passed")
 		} else {
 			field("Health Check", "Failed ("+out.Health.Failure()+")")

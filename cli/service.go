@@ -60,8 +60,8 @@ var verbs = map[string]struct{ icon, doing, done string }{
 // serviceRun plans the command, asks for confirmation when the plan needs
 // it, executes it and renders the spec's status block.
 func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOptions) error {
-	if opts.Lines < 0 {
-		return &usageError{"--lines must be zero or more"}
+	if opts.Action == "logs" && opts.Lines < 1 {
+		return &usageError{"--lines must be 1 or more"}
 	}
 	inv, err := loadInventory(g)
 	if err != nil {
@@ -89,7 +89,7 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 		fmt.Fprintf(s.Out, "%s %s %s on %s...\n", verb.icon, verb.doing, plan.Service.Name, plan.Host.Name)
 	}
 	if plan.Confirm != nil {
-		if err := confirm(s, plan, opts.Yes); err != nil {
+		if err := confirm(ctx, s, plan, opts.Yes); err != nil {
 			return err
 		}
 	}
@@ -112,8 +112,10 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	return renderOutcome(s, plan, out)
 }
 
-// confirm shows the impact and asks, or refuses when it cannot ask.
-func confirm(s Streams, plan *engine.Plan, yes bool) error {
+// confirm shows the impact and asks, or refuses when it cannot ask. The
+// question goes to stderr, so it is seen even when stdout is redirected;
+// Ctrl-C at the prompt ends the run (exit 130) without changing anything.
+func confirm(ctx context.Context, s Streams, plan *engine.Plan, yes bool) error {
 	c := plan.Confirm
 	if c.Impact != "" {
 		fmt.Fprintln(s.Out, c.Impact)
@@ -128,16 +130,22 @@ func confirm(s Streams, plan *engine.Plan, yes bool) error {
 	if !s.InTTY {
 		return &refusedError{fmt.Sprintf("refusing to %s without confirmation: no terminal to ask; pass --yes to confirm. Nothing was changed.", what)}
 	}
-	fmt.Fprint(s.Out, "Are you sure? [y/N] ")
-	answer, err := bufio.NewReader(s.In).ReadString('\n')
-	if err != nil && answer == "" {
+	fmt.Fprint(s.Err, "Are you sure? [y/N] ")
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(s.In).ReadString('\n')
+		answer <- line
+	}()
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(s.Err)
+		return fmt.Errorf("interrupted at the confirmation; nothing was changed: %w", ctx.Err())
+	case line := <-answer:
 		fmt.Fprintln(s.Out)
-		return &refusedError{fmt.Sprintf("not confirmed: did not %s. Nothing was changed.", what)}
-	}
-	fmt.Fprintln(s.Out)
-	switch strings.ToLower(strings.TrimSpace(answer)) {
-	case "y", "yes":
-		return nil
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "y", "yes":
+			return nil
+		}
 	}
 	return &refusedError{fmt.Sprintf("not confirmed: did not %s. Nothing was changed.", what)}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 
 	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/engine/transport"
@@ -35,10 +33,12 @@ func Endpoint(inv *inventory.Inventory, h *inventory.Host) transport.Endpoint {
 		Address:        h.Address,
 		Port:           h.Port,
 		User:           h.User,
-		IdentityFiles:  identityFiles(h.IdentityFile),
 		KnownHosts:     inv.Defaults.KnownHosts,
 		ConnectTimeout: inv.Defaults.ConnectTimeout,
 	}
+	if h.IdentityFile != "" {
+		ep.IdentityFiles = []string{h.IdentityFile}
+	} // else the transport offers ssh-agent and ~/.ssh/id_* like OpenSSH
 	if h.Via != "" {
 		if via, err := inv.Host(h.Via); err == nil {
 			bastion := Endpoint(inv, via)
@@ -46,25 +46,6 @@ func Endpoint(inv *inventory.Inventory, h *inventory.Host) transport.Endpoint {
 		}
 	}
 	return ep
-}
-
-// identityFiles is the inventory's key, or OpenSSH's default keys that exist.
-func identityFiles(configured string) []string {
-	if configured != "" {
-		return []string{configured}
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return nil
-	}
-	var files []string
-	for _, name := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
-		path := filepath.Join(home, ".ssh", name)
-		if _, err := os.Stat(path); err == nil {
-			files = append(files, path)
-		}
-	}
-	return files
 }
 
 type sshConn struct{ client *transport.Client }

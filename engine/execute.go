@@ -31,10 +31,9 @@ type Env struct {
 	Inventory *inventory.Inventory
 	Connector Connector
 	Registry  registry.Registry
-	Stdout    io.Writer          // logs output
-	Stderr    io.Writer          // logs output
-	Now       func() time.Time   // defaults to time.Now
-	OnStep    func(r StepResult) // called after each step, may be nil
+	Stdout    io.Writer        // logs output
+	Stderr    io.Writer        // logs output
+	Now       func() time.Time // defaults to time.Now
 }
 
 // StepResult is how one task went.
@@ -111,26 +110,36 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 }
 
 type execution struct {
-	ctx      context.Context
-	plan     *Plan
-	env      Env
-	mgr      manager.Manager
-	conn     Conn
-	out      *Outcome
-	stopped  time.Time // when the stop step saw the service go down
-	recorded bool
+	ctx     context.Context
+	plan    *Plan
+	env     Env
+	mgr     manager.Manager
+	conn    Conn
+	out     *Outcome
+	stopped time.Time // when the stop step saw the service go down
 }
 
-// finish runs the record step of the remaining tasks, whatever happened.
+// finish runs the record step of the remaining tasks, whatever happened,
+// so the registry says what the service was left as. After an interrupt it
+// still records, on a short context of its own.
 func (r *execution) finish(rest []Task) {
 	for _, task := range rest {
-		if task.Step == "record" && r.conn != nil && r.ctx.Err() == nil {
-			if err := r.step(task); err != nil && r.out.Err == nil {
-				r.out.Err = err
-			}
+		if task.Step != "record" || r.conn == nil {
+			continue
+		}
+		if r.ctx.Err() != nil {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), interruptedRecordTimeout)
+			defer cancel()
+			r.ctx = ctx
+		}
+		if err := r.step(task); err != nil && r.out.Err == nil {
+			r.out.Err = err
 		}
 	}
 }
+
+// interruptedRecordTimeout bounds the record step of an interrupted run.
+const interruptedRecordTimeout = 5 * time.Second
 
 func (r *execution) step(task Task) error {
 	ctx := r.ctx
@@ -141,7 +150,9 @@ func (r *execution) step(task Task) error {
 	}
 	began := r.env.Now()
 	var note string
-	err := r.connect(ctx)
+	// The connection has its own dial and handshake deadlines: it does not
+	// count against the step's timeout.
+	err := r.connect(r.ctx)
 	if err == nil {
 		note, err = r.do(ctx, task)
 	}
@@ -156,9 +167,6 @@ func (r *execution) step(task Task) error {
 	}
 	res := StepResult{Task: task, Duration: r.env.Now().Sub(began), Note: note, Err: err}
 	r.out.Steps = append(r.out.Steps, res)
-	if r.env.OnStep != nil {
-		r.env.OnStep(res)
-	}
 	return err
 }
 
@@ -191,7 +199,9 @@ func (r *execution) do(ctx context.Context, task Task) (string, error) {
 	case "check-deps":
 		return r.checkDeps(ctx, conn)
 	case "stop":
-		if st, err := r.mgr.Status(ctx, conn); err == nil && !st.Running && r.plan.Request.Action == "stop" {
+		// Only a service at rest has nothing to stop: one that is activating
+		// (a crash loop), deactivating or in maintenance still needs the stop.
+		if st, err := r.mgr.Status(ctx, conn); err == nil && atRest(st) && r.plan.Request.Action == "stop" {
 			r.out.Unchanged = "already stopped"
 			return "already stopped", errNothingToDo
 		}
@@ -242,6 +252,11 @@ func (r *execution) do(ctx context.Context, task Task) (string, error) {
 		return "", nil
 	}
 	return "", fmt.Errorf("unknown step %q", task.Step)
+}
+
+// atRest reports a service that is stopped and will stay so by itself.
+func atRest(st manager.State) bool {
+	return !st.Running && (st.Status == "stopped" || st.Status == "failed")
 }
 
 // checkDeps verifies that the services this one requires on the same host

@@ -110,6 +110,9 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 			task.Timeout = or(step.Timeout, recordTimeout)
 			task.Detail = "read the final state and update the service registry"
 		case "logs":
+			if svc.Manager == "command" && svc.Commands.Logs == "" {
+				return nil, &UsageError{fmt.Sprintf("service %q has no logs command in the inventory (commands.logs)", svc.Name)}
+			}
 			task.Timeout = step.Timeout
 			task.Detail = fmt.Sprintf("last %d lines", req.Lines)
 			if req.Follow {

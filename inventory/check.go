@@ -39,6 +39,37 @@ func (l *loader) check(inv *Inventory) {
 		l.checkRequires(inv, s)
 	}
 	l.checkCycles(inv)
+	l.checkSameHostRequires(inv)
+}
+
+// checkSameHostRequires reports a same-host requirement that cannot be met:
+// the required service is disabled, or a host that runs the service does not
+// run what it requires. Each requires entry is reported once, naming the
+// first such host.
+func (l *loader) checkSameHostRequires(inv *Inventory) {
+	for _, s := range inv.Services {
+		if !s.Enabled {
+			continue
+		}
+		for _, it := range l.requires[s] {
+			r := ParseRequirement(it.value)
+			dep := inv.services[r.Service]
+			if r.At != "" || dep == nil {
+				continue
+			}
+			if !dep.Enabled {
+				l.errorf(it.line, "service %q requires %q, which is disabled (enabled: false)", s.Name, dep.Name)
+				continue
+			}
+			for _, h := range inv.Hosts {
+				if inv.Runs(h, s.Name) && !inv.Runs(h, dep.Name) {
+					l.errorf(it.line, "service %q requires %q on the same host, but host %q (roles: %s) does not run it; for another host write %q",
+						s.Name, dep.Name, h.Name, strings.Join(h.Roles, ", "), dep.Name+"@ROLE")
+					break
+				}
+			}
+		}
+	}
 }
 
 func (l *loader) checkViaLoops(inv *Inventory) {

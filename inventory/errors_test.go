@@ -394,7 +394,7 @@ defaults:
 hosts:
   w1: {address: 10.0.0.1, roles: [r, r]}
 roles:
-  r: [a, a]
+  r: [a, a, b]
 services:
   a: {requires: [b, b]}
   b: {}
@@ -404,6 +404,36 @@ services:
 				`5: "a" is listed twice in role "r" (first at line 5)`,
 				`7: "b" is listed twice in requires in service "a" (first at line 7)`,
 			},
+		},
+		{
+			name: "same-host requirement the host does not run",
+			content: `version: 1
+hosts:
+  bastion1: {address: 10.0.0.1, roles: [bastion]}
+  worker1: {address: 10.0.0.2, roles: [worker]}
+roles:
+  bastion: [api]
+  worker: [runtime]
+services:
+  api: {requires: [runtime, runtime@worker]}
+  runtime: {}
+`,
+			want: []string{
+				`9: service "api" requires "runtime" on the same host, but host "bastion1" (roles: bastion) does not run it; for another host write "runtime@ROLE"`,
+			},
+		},
+		{
+			name: "requirement on a disabled service",
+			content: `version: 1
+hosts:
+  w1: {address: 10.0.0.1, roles: [r]}
+roles:
+  r: [a, b]
+services:
+  a: {requires: [b]}
+  b: {enabled: false}
+`,
+			want: []string{`7: service "a" requires "b", which is disabled (enabled: false)`},
 		},
 		{
 			name: "yaml syntax error",

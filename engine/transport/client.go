@@ -131,7 +131,7 @@ func (c *Client) kill(session *ssh.Session, stderrPID *pidCapture, done <-chan e
 	_ = session.Signal(ssh.SIGKILL)
 	select {
 	case <-stderrPID.decided:
-		if pid := stderrPID.pid; pid > 0 {
+		if pid := stderrPID.pid; pid > 1 { // never "kill -9 -1"
 			c.killProcessGroup(pid, done)
 		}
 	case <-done:
@@ -165,8 +165,11 @@ func (c *Client) killProcessGroup(pgid int, done <-chan error) {
 	}
 	finished := make(chan struct{})
 	go func() {
-		// "kill -9 -PGID" is the form both dash and bash accept.
-		_ = killer.Run("kill -9 -" + strconv.Itoa(pgid) + " 2>/dev/null")
+		// "kill -9 -PGID" is the form both dash and bash accept. A command
+		// run under `sudo -n` belongs to root: the login user cannot kill
+		// it, so try sudo -n (which never prompts) when the plain kill fails.
+		group := "-" + strconv.Itoa(pgid)
+		_ = killer.Run("kill -9 " + group + " 2>/dev/null || sudo -n kill -9 -- " + group + " 2>/dev/null")
 		close(finished)
 	}()
 	select {
@@ -186,7 +189,7 @@ func (c *Client) newSession(ctx context.Context) (*ssh.Session, error) {
 	}
 	result := make(chan opened, 1)
 	go func() {
-		session, err := c.ssh.NewSession()
+		session, err := c.goph.NewSession() // goph.Client wraps our own *ssh.Client
 		result <- opened{session, err}
 	}()
 	select {

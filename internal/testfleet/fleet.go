@@ -17,9 +17,10 @@ import (
 )
 
 // Options choose the fleet's loopback addresses; tests running at the same
-// time must use different ones.
+// time must use different ones. Packages keep to their own range: the cli
+// tests use 127.0.1.x, the transport and sshtest tests 127.0.0.x.
 type Options struct {
-	BastionAddr string // e.g. 127.0.0.41
+	BastionAddr string // e.g. 127.0.1.41
 	WorkerAddr  string // e.g. 127.0.0.42
 	// Extra services, run by the role each names.
 	Extra []Service
