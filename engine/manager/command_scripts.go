@@ -22,9 +22,9 @@ import (
 // group). A PID is alive when `ps -o stat=` lists it in a state other than
 // Z (zombie) or X (dead): a zombie has exited and only waits for its parent.
 
-// statusScript prints rc= (status command exit code), pid= and, when a PID
-// is known, etimes= (seconds since it started) and stat= (its ps state).
-const statusScript = `@ENV@
+// findPID runs the status command and sets omni_rc (its exit code) and
+// omni_pid (the first word of its output when that is a plausible PID).
+const findPID = `@ENV@
 omni_out=$(
 @STATUS@
 )
@@ -32,7 +32,11 @@ omni_rc=$?
 set -f; set -- $omni_out; set +f
 omni_pid=${1-}
 case $omni_pid in ""|0*|1|*[!0-9]*) omni_pid= ;; esac
-echo "rc=$omni_rc"
+`
+
+// statusScript prints rc= (status command exit code), pid= and, when a PID
+// is known, etimes= (seconds since it started) and stat= (its ps state).
+const statusScript = findPID + `echo "rc=$omni_rc"
 echo "pid=$omni_pid"
 if [ -n "$omni_pid" ]; then
 	set -f; set -- $(ps -o etimes=,stat= -p "$omni_pid" 2>/dev/null); set +f
@@ -51,15 +55,7 @@ fi
 // runs much past the grace period.
 // @GRACE_TICKS@ is the grace period in 0.05 s steps, @GRACE_POLLS@ in
 // 0.25 s steps (re-running the status command is heavier than ps).
-const stopScript = `@ENV@
-omni_out=$(
-@STATUS@
-)
-omni_rc=$?
-set -f; set -- $omni_out; set +f
-omni_pid=${1-}
-case $omni_pid in ""|0*|1|*[!0-9]*) omni_pid= ;; esac
-echo "pid=$omni_pid"
+const stopScript = findPID + `echo "pid=$omni_pid"
 omni_alive() {
 	omni_st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
 	omni_st=${omni_st#"${omni_st%%[! ]*}"}
