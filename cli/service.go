@@ -22,6 +22,7 @@ type serviceOptions struct {
 	DryRun  bool
 	Lines   int
 	Follow  bool
+	Verbose bool
 }
 
 func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, run *func(context.Context) error) {
@@ -43,6 +44,7 @@ func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, r
 		} else {
 			cmd.Flag("yes", "Do not ask for confirmation (needed without a terminal).").Short('y').BoolVar(&opts.Yes)
 			cmd.Flag("dry-run", "Print the planned tasks and change nothing.").BoolVar(&opts.DryRun)
+			cmd.Flag("verbose", "Print each step, its result and duration on stderr as it finishes.").Short('v').BoolVar(&opts.Verbose)
 		}
 		cmd.Action(func(*kingpin.ParseContext) error {
 			*run = func(ctx context.Context) error { return serviceRun(ctx, g, s, opts) }
@@ -105,6 +107,7 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 		Registry:  reg,
 		Stdout:    s.Out,
 		Stderr:    s.Err,
+		OnStep:    stepPrinter(s, opts.Verbose),
 	})
 	if opts.Action == "logs" {
 		return out.Err
@@ -200,4 +203,21 @@ func failure(err error) string {
 		return step.Step + ": " + step.Err.Error()
 	}
 	return err.Error()
+}
+
+// stepPrinter returns the --verbose progress callback: one line per step.
+func stepPrinter(s Streams, verbose bool) func(engine.StepResult) {
+	if !verbose {
+		return nil
+	}
+	return func(r engine.StepResult) {
+		mark, note := "✓", r.Note
+		if r.Err != nil {
+			mark, note = "✗", failure(r.Err)
+		}
+		if note != "" {
+			note = ": " + note
+		}
+		fmt.Fprintf(s.Err, "  %s %-15s %6.3fs%s\n", mark, r.Task.Step, r.Duration.Seconds(), note)
+	}
 }

@@ -31,9 +31,10 @@ type Env struct {
 	Inventory *inventory.Inventory
 	Connector Connector
 	Registry  registry.Registry
-	Stdout    io.Writer        // logs output
-	Stderr    io.Writer        // logs output
-	Now       func() time.Time // defaults to time.Now
+	Stdout    io.Writer          // logs output
+	Stderr    io.Writer          // logs output
+	Now       func() time.Time   // defaults to time.Now
+	OnStep    func(r StepResult) // called after each step (progress output); may be nil
 }
 
 // StepResult is how one task went.
@@ -167,6 +168,9 @@ func (r *execution) step(task Task) error {
 	}
 	res := StepResult{Task: task, Duration: r.env.Now().Sub(began), Note: note, Err: err}
 	r.out.Steps = append(r.out.Steps, res)
+	if r.env.OnStep != nil {
+		r.env.OnStep(res)
+	}
 	return err
 }
 
@@ -201,9 +205,11 @@ func (r *execution) do(ctx context.Context, task Task) (string, error) {
 	case "stop":
 		// Only a service at rest has nothing to stop: one that is activating
 		// (a crash loop), deactivating or in maintenance still needs the stop.
-		if st, err := r.mgr.Status(ctx, conn); err == nil && atRest(st) && r.plan.Request.Action == "stop" {
-			r.out.Unchanged = "already stopped"
-			return "already stopped", errNothingToDo
+		if r.plan.Request.Action == "stop" {
+			if st, err := r.mgr.Status(ctx, conn); err == nil && atRest(st) {
+				r.out.Unchanged = "already stopped"
+				return "already stopped", errNothingToDo
+			}
 		}
 		if err := r.mgr.Stop(ctx, conn, task.Grace); err != nil {
 			return "", err
