@@ -144,6 +144,17 @@ func TestServiceLifecycleOverSSH(t *testing.T) {
 		t.Fatalf("start of a running service:\n%s", out)
 	}
 
+	// --verbose: one line per step on stderr, in the playbook's order.
+	_, errOut, code := omni(t, f, "service", "restart", "primary-bastion", "api-gateway", "-v")
+	steps := regexp.MustCompile(`(?m)^  ✓ (\S+)\s+\d+\.\d{3}s`).FindAllStringSubmatch(errOut, -1)
+	var names []string
+	for _, m := range steps {
+		names = append(names, m[1])
+	}
+	if code != 0 || strings.Join(names, " ") != "stop verify-stopped start health record" {
+		t.Fatalf("restart -v: exit %d, steps %v\n%s", code, names, errOut)
+	}
+
 	// logs: the last lines of the service's own log.
 	out = mustRun(t, f, "service", "logs", "primary-bastion", "api-gateway", "-n", "3")
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 3 {
