@@ -23,6 +23,7 @@ type globalOptions struct {
 	Playbooks         string
 	Registry          string
 	AcceptNewHostKeys bool
+	Output            string // "text" or "json"
 }
 
 // terminated is how kingpin's --help/--version end a run without os.Exit.
@@ -52,9 +53,12 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 	app.Flag("registry", "Service registry file (default: the inventory's registry.path, else $XDG_STATE_HOME/omni/state.json).").Envar("OMNI_REGISTRY").StringVar(&g.Registry)
 	app.Flag("accept-new-host-keys", "Trust and record the keys of hosts not yet in known_hosts (changed keys are still refused).").BoolVar(&g.AcceptNewHostKeys)
 
+	app.Flag("output", "Output format of reports: text or json (stable, see docs/json.md).").Short('o').Default("text").EnumVar(&g.Output, "text", "json")
+
 	var run func(context.Context) error
 	addServiceCommands(app, g, s, &run)
 	addInventoryCommands(app, g, s, &run)
+	addLabCommands(app, g, s, &run)
 
 	if len(args) == 0 {
 		app.Usage(nil)
