@@ -69,19 +69,28 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 		return ExitUsage
 	}
 	err := run(ctx)
-	var invalid inventory.ErrorList
-	switch {
-	case err == nil, errors.Is(err, errReported):
-	case errors.As(err, &invalid):
-		// FILE:LINE: message, one per line, for editors and CI annotations.
-		fmt.Fprintln(s.Err, invalid.Error())
-	default:
-		fmt.Fprintf(s.Err, "omni: %s\n", indentContinuation(err.Error()))
-	}
+	code = exitCode(err)
 	if errors.Is(err, errReported) {
 		return reportedCode(err)
 	}
-	return exitCode(err)
+	if err == nil {
+		return ExitOK
+	}
+	var invalid inventory.ErrorList
+	if errors.As(err, &invalid) {
+		// FILE:LINE: message, one per line, for editors and CI annotations.
+		fmt.Fprintln(s.Err, invalid.Error())
+	} else {
+		fmt.Fprintf(s.Err, "omni: %s\n", indentContinuation(err.Error()))
+	}
+	if g.Output == "json" {
+		doc := errorDoc{Result: resultWord(code), ExitCode: code, Error: err.Error(), Errors: invErrors(invalid)}
+		if code == ExitUsage {
+			doc.Result = "error"
+		}
+		_ = writeJSON(s.Out, doc)
+	}
+	return code
 }
 
 // errReported marks an error already shown to the user; its code travels with it.

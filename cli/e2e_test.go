@@ -38,9 +38,11 @@ func mustRun(t *testing.T, f *testfleet.Fleet, args ...string) string {
 	return out
 }
 
+// The spec's blocks as omni prints them when stdout is not a terminal:
+// plain, without the emoji (on a terminal they lead the first line).
 var (
 	uptimeLine   = `Uptime:           0m \d+s\n`
-	restartBlock = regexp.MustCompile(`^🔄 Restarting api-gateway on primary-bastion\.\.\.
+	restartBlock = regexp.MustCompile(`^Restarting api-gateway on primary-bastion\.\.\.
 ✓ Service restarted successfully!
 
 Service Status:
@@ -49,7 +51,7 @@ Host:             primary-bastion
 Status:           Running
 ` + uptimeLine + `Health Check:     Passed
 $`)
-	startBlock = regexp.MustCompile(`^🚀 Starting container-runtime on worker1\.\.\.
+	startBlock = regexp.MustCompile(`^Starting container-runtime on worker1\.\.\.
 ✓ Service started successfully!
 
 Service Status:
@@ -58,7 +60,7 @@ Host:             worker1
 Status:           Running
 ` + uptimeLine + `Health Check:     Passed
 $`)
-	stopBlock = regexp.MustCompile(`^⚠️ Stopping container-runtime on worker1\.\.\.
+	stopBlock = regexp.MustCompile(`^Stopping container-runtime on worker1\.\.\.
 This will affect all running containers on this host\.
 
 ✓ Service stopped successfully!
@@ -93,6 +95,39 @@ func TestServiceLifecycleOverSSH(t *testing.T) {
 	if !testfleet.Listening("127.0.1.41", f.Ports["api-gateway"]) {
 		t.Fatal("api-gateway does not listen after restart")
 	}
+
+	// On a terminal the first line carries the spec's emoji.
+	out, errOut, code := omniCtx(context.Background(), t, f, true, "", "service", "restart", "primary-bastion", "api-gateway")
+	if code != 0 || !strings.HasPrefix(out, "🔄 ") || !restartBlock.MatchString(strings.TrimPrefix(out, "🔄 ")) {
+		t.Fatalf("restart on a terminal: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	// --output json: one document with the result, state, health and steps.
+	out = mustRun(t, f, "-o", "json", "service", "restart", "primary-bastion", "api-gateway")
+	var doc struct {
+		Command, Host, Service, Result string
+		ExitCode                       int `json:"exit_code"`
+		Status                         struct {
+			State         string
+			Running       bool
+			PID           int
+			UptimeSeconds *int64 `json:"uptime_seconds"`
+		}
+		Health struct{ Checks []struct{ Check string } }
+		Steps  []struct {
+			Step, Result string
+			DurationMS   int64 `json:"duration_ms"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("restart -o json is not JSON: %v\n%s", err, out)
+	}
+	if doc.Command != "restart" || doc.Result != "ok" || doc.ExitCode != 0 || !doc.Status.Running ||
+		doc.Status.PID != f.PID("primary-bastion", "api-gateway") || doc.Status.UptimeSeconds == nil ||
+		len(doc.Health.Checks) != 3 || len(doc.Steps) != 5 || doc.Steps[0].Step != "stop" || doc.Steps[4].Result != "ok" {
+		t.Fatalf("restart -o json: %+v\n%s", doc, out)
+	}
+	after = f.PID("primary-bastion", "api-gateway")
 
 	// start on the worker, through the bastion.
 	out = mustRun(t, f, "service", "start", "worker1", "container-runtime")
@@ -145,7 +180,7 @@ func TestServiceLifecycleOverSSH(t *testing.T) {
 	}
 
 	// --verbose: one line per step on stderr, in the playbook's order.
-	_, errOut, code := omni(t, f, "service", "restart", "primary-bastion", "api-gateway", "-v")
+	_, errOut, code = omni(t, f, "service", "restart", "primary-bastion", "api-gateway", "-v")
 	steps := regexp.MustCompile(`(?m)^  ✓ (\S+)\s+\d+\.\d{3}s`).FindAllStringSubmatch(errOut, -1)
 	var names []string
 	for _, m := range steps {

@@ -71,7 +71,7 @@ func TestSpecExamples(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.golden, func(t *testing.T) {
 			var out bytes.Buffer
-			s := Streams{In: terminalInput{bytes.NewBufferString(c.input), &out}, Out: &out, Err: &out, InTTY: true, OutTTY: true}
+			s := Streams{In: terminalInput{bytes.NewBufferString(c.input), &out}, Out: &out, Err: &out, InTTY: true, OutTTY: true, NoColor: true}
 			v := verbs[c.plan.Request.Action]
 			fmt.Fprintf(s.Out, "%s %s %s on %s...\n", v.icon, v.doing, c.plan.Service.Name, c.plan.Host.Name)
 			if c.plan.Confirm != nil {

@@ -28,6 +28,9 @@ func inventoryCheck(g *globalOptions, s Streams) error {
 	if _, err := loadPlaybooks(g); err != nil {
 		return err
 	}
+	if g.Output == "json" {
+		return writeJSON(s.Out, newInventoryDoc(g.Inventory, inv))
+	}
 	table := tablewriter.NewTable(s.Out)
 	table.Header("Host", "Address", "Via", "Roles", "Services")
 	for _, h := range inv.Hosts {
@@ -52,6 +55,6 @@ func inventoryCheck(g *globalOptions, s Streams) error {
 			enabled++
 		}
 	}
-	fmt.Fprintf(s.Out, "✓ %s is valid: %d hosts, %d roles, %d services (%d enabled).\n", g.Inventory, len(inv.Hosts), len(inv.Roles), len(inv.Services), enabled)
+	fmt.Fprintf(s.Out, "%s %s is valid: %d hosts, %d roles, %d services (%d enabled).\n", styleFor(s).paint(green, "✓"), g.Inventory, len(inv.Hosts), len(inv.Roles), len(inv.Services), enabled)
 	return nil
 }

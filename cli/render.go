@@ -12,16 +12,16 @@ import (
 )
 
 // writeStatusBlock prints the spec's "Service Status:" block.
-func writeStatusBlock(w io.Writer, plan *engine.Plan, out *engine.Outcome) {
+func writeStatusBlock(w io.Writer, st style, plan *engine.Plan, out *engine.Outcome) {
 	field := func(label, value string) { fmt.Fprintf(w, "%-18s%s\n", label+":", value) }
 	fmt.Fprintln(w, "Service Status:")
 	field("Name", plan.Service.Name)
 	field("Host", plan.Host.Name)
 	if out.State.Running {
-		field("Status", "Running")
+		field("Status", st.state("Running"))
 		field("Uptime", formatUptime(out.Uptime))
 	} else {
-		field("Status", capitalize(out.State.Status))
+		field("Status", st.state(capitalize(out.State.Status)))
 		if out.LastActive.IsZero() {
 			field("Last Active", "never seen running")
 		} else {
@@ -30,11 +30,11 @@ func writeStatusBlock(w io.Writer, plan *engine.Plan, out *engine.Outcome) {
 	}
 	if out.Health != nil {
 		if len(out.Health.Checks) == 0 {
-			field("Health Check", "None configured")
+			field("Health Check", st.state("None configured"))
 		} else if out.Health.Passed() {
-			field("Health Check", "Passed")
+			field("Health Check", st.state("Passed"))
 		} else {
-			field("Health Check", "Failed ("+out.Health.Failure()+")")
+			field("Health Check", st.state("Failed")+" ("+out.Health.Failure()+")")
 		}
 	}
 }

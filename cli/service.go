@@ -83,15 +83,26 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	if err != nil {
 		return err
 	}
+	jsonOut := g.Output == "json" && opts.Action != "logs"
 	if opts.DryRun {
+		if jsonOut {
+			return writeJSON(s.Out, newPlanDoc(plan))
+		}
 		return renderPlan(s.Out, plan)
 	}
+	// The narrative (header, impact) goes to stdout in text mode; with
+	// --output json stdout holds only the document, so it goes to stderr.
+	narrative := s
+	if jsonOut {
+		narrative.Out = s.Err
+	}
 	verb := verbs[opts.Action]
+	st := styleFor(s)
 	if opts.Action != "logs" {
-		fmt.Fprintf(s.Out, "%s %s %s on %s...\n", verb.icon, verb.doing, plan.Service.Name, plan.Host.Name)
+		fmt.Fprintf(narrative.Out, "%s%s %s on %s...\n", st.icon(verb.icon), verb.doing, plan.Service.Name, plan.Host.Name)
 	}
 	if plan.Confirm != nil {
-		if err := confirm(ctx, s, plan, opts.Yes); err != nil {
+		if err := confirm(ctx, narrative, plan, opts.Yes); err != nil {
 			return err
 		}
 	}
@@ -112,7 +123,33 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	if opts.Action == "logs" {
 		return out.Err
 	}
+	if jsonOut {
+		code := outcomeCode(out)
+		if err := writeJSON(s.Out, newServiceDoc(plan, out, code)); err != nil {
+			return err
+		}
+		if out.Err != nil {
+			fmt.Fprintf(s.Err, "omni: %s\n", out.Err)
+		}
+		return codeOnly(code)
+	}
 	return renderOutcome(s, plan, out)
+}
+
+// outcomeCode is the exit code of an executed plan.
+func outcomeCode(out *engine.Outcome) int {
+	if out.Err != nil && errors.Is(out.Err, context.Canceled) {
+		return ExitInterrupted
+	}
+	return exitCode(out.Err)
+}
+
+// codeOnly returns nil for success, else an already-reported error with code.
+func codeOnly(code int) error {
+	if code == ExitOK {
+		return nil
+	}
+	return reported{code}
 }
 
 // confirm shows the impact and asks, or refuses when it cannot ask. The
@@ -164,25 +201,20 @@ func capitalize(s string) string {
 // the run's error (already shown) with its exit code.
 func renderOutcome(s Streams, plan *engine.Plan, out *engine.Outcome) error {
 	verb := verbs[plan.Request.Action]
+	st := styleFor(s)
 	switch {
 	case out.Err == nil && out.Unchanged != "":
-		fmt.Fprintf(s.Out, "✓ %s is %s on %s; nothing to do.\n", plan.Service.Name, out.Unchanged, plan.Host.Name)
+		fmt.Fprintf(s.Out, "%s %s is %s on %s; nothing to do.\n", st.paint(green, "✓"), plan.Service.Name, out.Unchanged, plan.Host.Name)
 	case out.Err == nil:
-		fmt.Fprintf(s.Out, "✓ Service %s successfully!\n", verb.done)
+		fmt.Fprintf(s.Out, "%s Service %s successfully!\n", st.paint(green, "✓"), verb.done)
 	default:
-		fmt.Fprintf(s.Err, "✗ Failed to %s %s on %s: %s\n", plan.Request.Action, plan.Service.Name, plan.Host.Name, indentContinuation(failure(out.Err)))
+		fmt.Fprintf(s.Err, "%s Failed to %s %s on %s: %s\n", st.paint(red, "✗"), plan.Request.Action, plan.Service.Name, plan.Host.Name, indentContinuation(failure(out.Err)))
 	}
 	if recorded(out) {
 		fmt.Fprintln(s.Out)
-		writeStatusBlock(s.Out, plan, out)
+		writeStatusBlock(s.Out, st, plan, out)
 	}
-	if out.Err != nil {
-		if errors.Is(out.Err, context.Canceled) {
-			return reported{ExitInterrupted}
-		}
-		return reported{exitCode(out.Err)}
-	}
-	return nil
+	return codeOnly(outcomeCode(out))
 }
 
 // recorded reports whether the record step ran, so the state is known.

@@ -41,8 +41,8 @@ type Env struct {
 type StepResult struct {
 	Task     Task          `json:"task"`
 	Duration time.Duration `json:"duration"`
-	Note     string        `json:"note,omitempty"`
-	Err      error         `json:"-"`
+	Note     string        `json:"note,omitempty"` // e.g. "already running", "passed"
+	Err      error         `json:"-"`              // nil when the step succeeded
 }
 
 // Outcome is the result of executing a plan on one (host, service).
@@ -167,6 +167,9 @@ func (r *execution) step(task Task) error {
 		err = &StepError{Host: task.Host, Service: task.Service, Step: task.Step, Err: err}
 	}
 	res := StepResult{Task: task, Duration: r.env.Now().Sub(began), Note: note, Err: err}
+	if errors.Is(err, errNothingToDo) {
+		res.Err = nil // the step succeeded: it found there is nothing to do
+	}
 	r.out.Steps = append(r.out.Steps, res)
 	if r.env.OnStep != nil {
 		r.env.OnStep(res)

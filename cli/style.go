@@ -1,0 +1,47 @@
+package cli
+
+// style decides how text output looks: emoji and colour only on a terminal,
+// colour never when NO_COLOR is set (https://no-color.org) or TERM=dumb.
+// Output piped to a file or another program is plain.
+type style struct {
+	emoji  bool
+	colour bool
+}
+
+func styleFor(s Streams) style {
+	return style{emoji: s.OutTTY, colour: s.OutTTY && !s.NoColor}
+}
+
+// ANSI SGR colours.
+const (
+	green  = "32"
+	yellow = "33"
+	red    = "31"
+	bold   = "1"
+)
+
+func (st style) paint(code, text string) string {
+	if !st.colour || text == "" {
+		return text
+	}
+	return "\x1b[" + code + "m" + text + "\x1b[0m"
+}
+
+// icon returns "🔄 " on a terminal and "" elsewhere.
+func (st style) icon(emoji string) string {
+	if !st.emoji {
+		return ""
+	}
+	return emoji + " "
+}
+
+// state colours a status value: Running green, Stopped yellow, others red.
+func (st style) state(text string) string {
+	switch text {
+	case "Running", "Passed":
+		return st.paint(green, text)
+	case "Stopped", "None configured":
+		return st.paint(yellow, text)
+	}
+	return st.paint(red, text)
+}
