@@ -14,9 +14,6 @@ import (
 	"github.com/omni-fleet/omni/registry"
 )
 
-// Version is set at build time with -ldflags "-X github.com/omni-fleet/omni/cli.Version=...".
-var Version = "dev"
-
 // globalOptions are the flags every command takes.
 type globalOptions struct {
 	Inventory         string
@@ -34,7 +31,7 @@ type terminated struct{ code int }
 func Run(ctx context.Context, args []string, s Streams) (code int) {
 	app := kingpin.New("omni", "Manage the services of a fleet of hosts over SSH, from a YAML inventory.\n\n"+exitCodesHelp)
 	app.Writer(s.Out).ErrorWriter(s.Err).UsageWriter(s.Out)
-	app.Version(Version)
+	app.Version(versionString())
 	app.HelpFlag.Short('h')
 	app.Terminate(func(c int) { panic(terminated{c}) })
 	defer func() {
@@ -59,6 +56,7 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 	addServiceCommands(app, g, s, &run)
 	addInventoryCommands(app, g, s, &run)
 	addLabCommands(app, g, s, &run)
+	addCompletionCommands(app, s, &run)
 
 	if len(args) == 0 {
 		app.Usage(nil)

@@ -36,8 +36,8 @@ func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, r
 	for _, a := range actions {
 		opts := &serviceOptions{Action: a.name}
 		cmd := svc.Command(a.name, a.help)
-		cmd.Arg("HOST", "Host name from the inventory.").Required().StringVar(&opts.Host)
-		cmd.Arg("SERVICE", "Service name from the inventory.").Required().StringVar(&opts.Service)
+		cmd.Arg("HOST", "Host name from the inventory.").Required().HintAction(hostHints(g)).StringVar(&opts.Host)
+		cmd.Arg("SERVICE", "Service name from the inventory.").Required().HintAction(serviceHints(g, &opts.Host)).StringVar(&opts.Service)
 		if a.name == "logs" {
 			cmd.Flag("lines", "Number of lines to show.").Short('n').Default("50").IntVar(&opts.Lines)
 			cmd.Flag("follow", "Keep printing new lines until Ctrl-C.").Short('f').BoolVar(&opts.Follow)
