@@ -9,6 +9,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/omni-fleet/omni/engine/sshconfig"
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/playbooks"
 	"github.com/omni-fleet/omni/registry"
@@ -21,6 +22,7 @@ type globalOptions struct {
 	Registry          string
 	AcceptNewHostKeys bool
 	Output            string // "text" or "json"
+	SSHConfig         string // OpenSSH client config file, or "none"
 }
 
 // terminated is how kingpin's --help/--version end a run without os.Exit.
@@ -48,6 +50,7 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 	app.Flag("inventory", "Inventory file.").Short('i').Envar("OMNI_INVENTORY").Default("inventory.yaml").StringVar(&g.Inventory)
 	app.Flag("playbooks", "Directory whose start/stop/restart/logs.yaml override the built-in playbooks.").Envar("OMNI_PLAYBOOKS").StringVar(&g.Playbooks)
 	app.Flag("registry", "Service registry file (default: the inventory's registry.path, else $XDG_STATE_HOME/omni/state.json).").Envar("OMNI_REGISTRY").StringVar(&g.Registry)
+	app.Flag("ssh-config", "OpenSSH client config to honour (none: read none); the inventory wins where both say something.").Envar("OMNI_SSH_CONFIG").Default(sshconfig.DefaultPath()).StringVar(&g.SSHConfig)
 	app.Flag("accept-new-host-keys", "Trust and record the keys of hosts not yet in known_hosts (changed keys are still refused).").BoolVar(&g.AcceptNewHostKeys)
 
 	app.Flag("output", "Output format of reports: text or json (stable, see docs/json.md).").Short('o').Default("text").EnumVar(&g.Output, "text", "json")
@@ -143,4 +146,17 @@ func openRegistry(g *globalOptions, inv *inventory.Inventory) (registry.Registry
 		}
 	}
 	return registry.OpenFile(path)
+}
+
+// loadSSHConfig reads the OpenSSH client config named by --ssh-config and
+// prints what it ignores.
+func loadSSHConfig(g *globalOptions, s Streams) (*sshconfig.Config, error) {
+	cfg, err := sshconfig.Load(g.SSHConfig)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(s.Err, "omni: %s\n", w)
+	}
+	return cfg, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/engine/sshconfig"
 	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/inventory"
 )
@@ -46,13 +47,15 @@ func exitCode(err error) int {
 		unreachable *transport.UnreachableError
 		auth        *transport.AuthError
 		hostKey     *transport.HostKeyError
+		sshCfg      *sshconfig.Error
 	)
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &notFound), errors.As(err, &invalid), errors.As(err, &planErr), errors.As(err, &usage):
+	case errors.As(err, &notFound), errors.As(err, &invalid), errors.As(err, &planErr), errors.As(err, &usage),
+		errors.As(err, &sshCfg):
 		return ExitUsage
 	case errors.As(err, &refused):
 		return ExitRefused

@@ -110,11 +110,15 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	if err != nil {
 		return err
 	}
+	sshCfg, err := loadSSHConfig(g, s)
+	if err != nil {
+		return err
+	}
 	pool := transport.NewPool(transport.Options{UseAgent: true, AcceptNewHostKeys: g.AcceptNewHostKeys})
 	defer pool.Close()
 	out := engine.Execute(ctx, plan, engine.Env{
 		Inventory: inv,
-		Connector: &engine.SSHConnector{Pool: pool, Inventory: inv},
+		Connector: &engine.SSHConnector{Pool: pool, Inventory: inv, SSHConfig: sshCfg},
 		Registry:  reg,
 		Stdout:    s.Out,
 		Stderr:    s.Err,

@@ -38,6 +38,11 @@ type loader struct {
 	hostRefs map[*Host]*hostRefs
 	roleRefs map[*Role][]item    // services listed by each role
 	requires map[*Service][]item // requires entries of each service
+
+	// Connection settings the file states itself: in defaults, and on
+	// each host (defaults included).
+	explicitDefaults Explicit
+	explicit         map[*Host]Explicit
 }
 
 type hostRefs struct {

@@ -81,6 +81,7 @@ func Parse(path string, data []byte) (*Inventory, error) {
 		hostRefs: map[*Host]*hostRefs{},
 		roleRefs: map[*Role][]item{},
 		requires: map[*Service][]item{},
+		explicit: map[*Host]Explicit{},
 	}
 	inv := l.load(data)
 	if len(l.errs) > 0 {
@@ -167,6 +168,12 @@ func (l *loader) load(data []byte) *Inventory {
 		inv.Services = l.services(e, &inv.Defaults)
 	}
 	inv.index()
+	inv.explicit = make(map[string]Explicit, len(inv.Hosts))
+	for _, h := range inv.Hosts {
+		if _, ok := inv.explicit[h.Name]; !ok {
+			inv.explicit[h.Name] = l.explicit[h]
+		}
+	}
 	l.check(inv)
 	return inv
 }
@@ -208,19 +215,23 @@ func (l *loader) defaults(e entry) Defaults {
 	}
 	const where = "in defaults"
 	if x, ok := f["user"]; ok {
+		l.explicitDefaults.User = true
 		if v, ok := l.str(x, where); ok {
 			d.User = v
 		}
 	}
 	if x, ok := f["port"]; ok {
+		l.explicitDefaults.Port = true
 		if v, ok := l.port(x, where); ok {
 			d.Port = v
 		}
 	}
 	if x, ok := f["identity_file"]; ok {
+		l.explicitDefaults.IdentityFile = true
 		d.IdentityFile = l.path(x, where)
 	}
 	if x, ok := f["known_hosts"]; ok {
+		l.explicitDefaults.KnownHosts = true
 		d.KnownHosts = l.path(x, where)
 	} else {
 		home, err := os.UserHomeDir()

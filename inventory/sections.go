@@ -23,6 +23,8 @@ func (l *loader) hosts(section entry, d *Defaults) []*Host {
 		refs := &hostRefs{}
 		l.hostRefs[h] = refs
 		hosts = append(hosts, h)
+		explicit := l.explicitDefaults // and the host's own keys, below
+		l.explicit[h] = explicit
 
 		what := fmt.Sprintf("host %q", h.Name)
 		where := "in " + what
@@ -39,16 +41,19 @@ func (l *loader) hosts(section entry, d *Defaults) []*Host {
 			h.Address = v
 		}
 		if x, ok := f["port"]; ok {
+			explicit.Port = true
 			if v, ok := l.port(x, where); ok {
 				h.Port = v
 			}
 		}
 		if x, ok := f["user"]; ok {
+			explicit.User = true
 			if v, ok := l.str(x, where); ok {
 				h.User = v
 			}
 		}
 		if x, ok := f["identity_file"]; ok {
+			explicit.IdentityFile = true
 			h.IdentityFile = l.path(x, where)
 		}
 		if x, ok := f["roles"]; !ok {
@@ -76,6 +81,7 @@ func (l *loader) hosts(section entry, d *Defaults) []*Host {
 				h.ServiceAddress = v
 			}
 		}
+		l.explicit[h] = explicit
 		if h.User == "" {
 			l.errorf(e.line(), "%s has no user and the current user name is unknown: set user or defaults.user", what)
 		}

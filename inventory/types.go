@@ -17,6 +17,7 @@ type Inventory struct {
 	hosts    map[string]*Host
 	roles    map[string]*Role
 	services map[string]*Service
+	explicit map[string]Explicit // by host name; filled by Load and Parse
 }
 
 // Defaults apply to every host and service that does not say otherwise.

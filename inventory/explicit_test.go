@@ -1,0 +1,40 @@
+package inventory
+
+import "testing"
+
+func TestExplicit(t *testing.T) {
+	t.Setenv("USER", "alice")
+	t.Setenv("HOME", t.TempDir())
+	for _, tc := range []struct {
+		name     string
+		defaults string
+		host     string
+		want     Explicit
+	}{
+		{"nothing stated", "", "{address: a, roles: [all]}", Explicit{}},
+		{"host port", "", "{address: a, roles: [all], port: 22}", Explicit{Port: true}},
+		{"host user and key", "", "{address: a, roles: [all], user: bob, identity_file: k}", Explicit{User: true, IdentityFile: true}},
+		{"defaults", "defaults: {port: 2222, user: omni, identity_file: k, known_hosts: kh}\n", "{address: a, roles: [all]}",
+			Explicit{Port: true, User: true, IdentityFile: true, KnownHosts: true}},
+		{"defaults known_hosts only", "defaults: {known_hosts: kh, sudo: true}\n", "{address: a, roles: [all]}", Explicit{KnownHosts: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inv, err := Parse("inventory.yaml", []byte("version: 1\n"+tc.defaults+"hosts:\n  h: "+tc.host+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, _ := inv.Host("h")
+			if got := inv.Explicit(h); got != tc.want {
+				t.Errorf("Explicit = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+
+	t.Run("built by hand", func(t *testing.T) {
+		h := &Host{Name: "h", Address: "a", Port: 22, User: "u"}
+		inv := &Inventory{Hosts: []*Host{h}}
+		if got, want := inv.Explicit(h), (Explicit{Port: true, User: true}); got != want {
+			t.Errorf("Explicit = %+v, want %+v", got, want)
+		}
+	})
+}
