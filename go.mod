@@ -4,6 +4,8 @@ go 1.26.8
 
 require (
 	github.com/alecthomas/kingpin/v2 v2.4.0
+	github.com/gliderlabs/ssh v0.3.8
+	github.com/kevinburke/ssh_config v1.6.0
 	github.com/melbahja/goph v1.5.2
 	github.com/olekukonko/tablewriter v1.1.5
 	golang.org/x/crypto v0.59.0
@@ -18,8 +20,6 @@ require (
 	github.com/clipperhouse/displaywidth v0.10.0 // indirect
 	github.com/clipperhouse/uax29/v2 v2.6.0 // indirect
 	github.com/fatih/color v1.18.0 // indirect
-	github.com/gliderlabs/ssh v0.3.8 // indirect
-	github.com/kevinburke/ssh_config v1.6.0 // indirect
 	github.com/kr/fs v0.1.0 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect

@@ -60,7 +60,7 @@ func addLabCommands(app *kingpin.Application, g *globalOptions, s Streams, run *
 	upCmd := labCmd.Command("up", "Bring up the fleet of an inventory on this machine, in the background, start its services and write its lab inventory.")
 	upCmd.Flag("from", "Inventory whose fleet to reproduce.").Default(filepath.Join("examples", "inventory.yaml")).StringVar(&up.From)
 	upCmd.Flag("dir", labDirHelp).StringVar(&up.Dir)
-	upCmd.Flag("hosts", "Number of hosts: the inventory's, then workerN hosts (role worker, behind the workers' bastion). Default: the inventory's.").IntVar(&up.Hosts)
+	upCmd.Flag("hosts", "Number of hosts: the inventory's, then workerN hosts (role worker, behind the workers' bastion). Default: the inventory's.").PlaceHolder("N").IntVar(&up.Hosts)
 	upCmd.Flag("no-services", "Bring up the hosts only; start no service.").BoolVar(&up.NoServices)
 	upCmd.Flag("port", "SSH port of every lab host.").Default(strconv.Itoa(lab.DefaultPort)).IntVar(&up.Port)
 	upCmd.Flag("parallel", "How many services to start at once.").Default(strconv.Itoa(lab.DefaultParallel)).IntVar(&up.Parallel)
@@ -283,8 +283,8 @@ func renderLabUp(w io.Writer, sty style, res *lab.UpResult, opts *labUpOptions) 
 	fmt.Fprintln(w, "Try:")
 	fmt.Fprintf(w, "  %s inventory check\n", omni)
 	if direct, behind, ok := lab.Examples(inv); ok {
-		if opts.NoServices {
-			fmt.Fprintf(w, "  %s service start %s %s\n", omni, direct.Host, direct.Service)
+		if first, ok := lab.StartExample(inv); ok && opts.NoServices {
+			fmt.Fprintf(w, "  %s service start %s %s\n", omni, first.Host, first.Service)
 		}
 		fmt.Fprintf(w, "  %s service restart %s %s\n", omni, direct.Host, direct.Service)
 		yes := ""
@@ -297,6 +297,13 @@ func renderLabUp(w io.Writer, sty style, res *lab.UpResult, opts *labUpOptions) 
 	}
 	fmt.Fprintf(w, "  %s\n", labCmdLine("status", st.Dir))
 	fmt.Fprintf(w, "  %s\n", labCmdLine("down", st.Dir))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 func orDash(s string) string {
@@ -319,14 +326,16 @@ func labDown(g *globalOptions, s Streams, dir string) error {
 		fmt.Fprintf(s.Out, "No lab in %s; nothing to do.\n", res.Dir)
 	default:
 		what := "no process was running"
-		if n := len(res.Stopped); n > 0 {
-			what = fmt.Sprintf("stopped %d processes", n)
-			if res.ServePID > 0 {
-				what += fmt.Sprintf(" (serve pid %d and %d more)", res.ServePID, n-1)
-			}
-			if k := len(res.Killed); k > 0 {
-				what += fmt.Sprintf(", %d of them with SIGKILL", k)
-			}
+		switch n := len(res.Stopped); {
+		case res.ServePID > 0 && n > 1:
+			what = fmt.Sprintf("stopped its serve process (pid %d) and %s", res.ServePID, plural(n-1, "more process", "more processes"))
+		case res.ServePID > 0:
+			what = fmt.Sprintf("stopped its serve process (pid %d)", res.ServePID)
+		case n > 0:
+			what = "stopped " + plural(n, "process", "processes")
+		}
+		if k := len(res.Killed); k > 0 {
+			what += fmt.Sprintf(" (%d with SIGKILL)", k)
 		}
 		removed := "its files are left"
 		if res.Removed {

@@ -26,6 +26,8 @@ type config struct {
 	exitAfter     time.Duration
 	ignoreSIGTERM bool
 	unhealthy     bool
+	healthPath    string
+	healthStatus  int
 	pidfile       string
 	logPath       string
 }
@@ -40,7 +42,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.stopDelay, "stop-delay", 0, "on SIGTERM, stop accepting and wait this long before exiting")
 	fs.DurationVar(&c.exitAfter, "exit-after", 0, "crash (exit 1, pidfile left behind) after this long")
 	fs.BoolVar(&c.ignoreSIGTERM, "ignore-sigterm", false, "log and ignore SIGTERM (SIGINT still stops)")
-	fs.BoolVar(&c.unhealthy, "unhealthy", false, "answer GET /healthz with 503")
+	fs.BoolVar(&c.unhealthy, "unhealthy", false, "answer the health path with 503")
+	fs.StringVar(&c.healthPath, "health-path", "/healthz", "path of the health check (GET)")
+	fs.IntVar(&c.healthStatus, "health-status", http.StatusOK, "status the health path answers with when healthy")
 	fs.StringVar(&c.pidfile, "pidfile", "", "write the PID here, remove it on a clean exit")
 	fs.StringVar(&c.logPath, "log", "", "append timestamped log lines here (default: stderr)")
 	if err := fs.Parse(args); err != nil {
@@ -48,6 +52,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "omni-demo-svc: unexpected argument %q\n", fs.Arg(0))
+		return config{}, errors.New("usage")
+	}
+	if !strings.HasPrefix(c.healthPath, "/") {
+		fmt.Fprintf(stderr, "omni-demo-svc: --health-path %q must start with \"/\"\n", c.healthPath)
+		return config{}, errors.New("usage")
+	}
+	if c.healthStatus < 100 || c.healthStatus > 599 {
+		fmt.Fprintf(stderr, "omni-demo-svc: --health-status %d is not an HTTP status (100-599)\n", c.healthStatus)
 		return config{}, errors.New("usage")
 	}
 	return c, nil
@@ -185,18 +197,24 @@ func sigName(sig os.Signal) string {
 
 func (s *service) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, s.cfg.name+"\n")
+	})
+	// The health path is matched by hand, not as a mux pattern: it may be
+	// "/" or hold characters that patterns give a meaning to.
+	return s.logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != s.cfg.healthPath || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+			mux.ServeHTTP(w, r)
+			return
+		}
 		if s.cfg.unhealthy {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, "unhealthy")
 			return
 		}
+		w.WriteHeader(s.cfg.healthStatus)
 		io.WriteString(w, "ok")
-	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, s.cfg.name+"\n")
-	})
-	return s.logRequests(mux)
+	}))
 }
 
 // statusRecorder remembers the status a handler wrote, for the log.

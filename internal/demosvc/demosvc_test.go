@@ -184,6 +184,27 @@ func TestUnhealthy(t *testing.T) {
 	}
 }
 
+func TestHealthPathAndStatus(t *testing.T) {
+	addr := freeAddr(t)
+	startDemo(t, "--name", "probe", "--listen", addr, "--health-path", "/status/live", "--health-status", "204")
+	if code, _ := waitAnswer(t, "http://"+addr+"/status/live", 10*time.Second); code != http.StatusNoContent {
+		t.Errorf("GET /status/live = %d, want 204", code)
+	}
+	if code, _, _ := get("http://" + addr + "/healthz"); code != http.StatusNotFound {
+		t.Errorf("GET /healthz with another health path = %d, want 404", code)
+	}
+	if code, body, _ := get("http://" + addr + "/"); code != http.StatusOK || body != "probe\n" {
+		t.Errorf("GET / = %d %q", code, body)
+	}
+
+	// The health path may be the root itself.
+	root := freeAddr(t)
+	startDemo(t, "--listen", root, "--health-path", "/", "--unhealthy")
+	if code, body := waitAnswer(t, "http://"+root+"/", 10*time.Second); code != http.StatusServiceUnavailable {
+		t.Errorf("GET / as an unhealthy health path = %d %q, want 503", code, body)
+	}
+}
+
 func TestStopDelay(t *testing.T) {
 	addr := freeAddr(t)
 	p := startDemo(t, "--listen", addr, "--stop-delay", "700ms")
@@ -255,7 +276,8 @@ func TestListenFailure(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	for _, args := range [][]string{{"--no-such-flag"}, {"stray-argument"}, {"--ready-after", "soon"}} {
+	for _, args := range [][]string{{"--no-such-flag"}, {"stray-argument"}, {"--ready-after", "soon"},
+		{"--health-path", "healthz"}, {"--health-status", "42"}} {
 		if code := demosvc.Main(args); code != 2 {
 			t.Errorf("Main(%q) = %d, want 2", args, code)
 		}

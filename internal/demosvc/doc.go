@@ -1,9 +1,10 @@
 // Package demosvc is a small but real network service used by omni's tests
-// and local lab: a process that starts (optionally slowly), answers
-// GET /healthz, writes a pidfile and a log, stops gracefully on SIGTERM
-// (optionally slowly), and can be told to ignore SIGTERM, to report
-// itself unhealthy or to crash, so that every path of the service managers
-// and health checks can be exercised against a real process.
+// and local lab (`omni lab service` runs Main): a process that starts
+// (optionally slowly), answers GET /healthz (or its --health-path, with its
+// --health-status), writes a pidfile and a log, stops gracefully on SIGTERM
+// (optionally slowly), and can be told to ignore SIGTERM, to report itself
+// unhealthy or to crash, so that every path of the service managers and
+// health checks can be exercised against a real process.
 //
 // The program is cmd/omni-demo-svc; tests get a built binary from
 // demosvctest.Binary. With the `command` manager it is driven like this
