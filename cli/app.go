@@ -50,7 +50,7 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 	app.Flag("inventory", "Inventory file.").Short('i').Envar("OMNI_INVENTORY").Default("inventory.yaml").StringVar(&g.Inventory)
 	app.Flag("playbooks", "Directory whose start/stop/restart/logs.yaml override the built-in playbooks.").Envar("OMNI_PLAYBOOKS").StringVar(&g.Playbooks)
 	app.Flag("registry", "Service registry file (default: the inventory's registry.path, else $XDG_STATE_HOME/omni/state.json).").Envar("OMNI_REGISTRY").StringVar(&g.Registry)
-	app.Flag("ssh-config", "OpenSSH client config to honour (none: read none); the inventory wins where both say something.").Envar("OMNI_SSH_CONFIG").Default(sshconfig.DefaultPath()).StringVar(&g.SSHConfig)
+	app.Flag("ssh-config", "OpenSSH client config to honour, or none (default: the inventory's defaults.ssh_config, else ~/.ssh/config); the inventory wins where both say something.").Envar("OMNI_SSH_CONFIG").StringVar(&g.SSHConfig)
 	app.Flag("accept-new-host-keys", "Trust and record the keys of hosts not yet in known_hosts (changed keys are still refused).").BoolVar(&g.AcceptNewHostKeys)
 
 	app.Flag("output", "Output format of reports: text or json (stable, see docs/json.md).").Short('o').Default("text").EnumVar(&g.Output, "text", "json")
@@ -148,10 +148,18 @@ func openRegistry(g *globalOptions, inv *inventory.Inventory) (registry.Registry
 	return registry.OpenFile(path)
 }
 
-// loadSSHConfig reads the OpenSSH client config named by --ssh-config and
-// prints what it ignores.
-func loadSSHConfig(g *globalOptions, s Streams) (*sshconfig.Config, error) {
-	cfg, err := sshconfig.Load(g.SSHConfig)
+// loadSSHConfig reads the OpenSSH client config named by --ssh-config (or
+// OMNI_SSH_CONFIG), else by the inventory, else ~/.ssh/config, and prints
+// what it ignores.
+func loadSSHConfig(g *globalOptions, s Streams, inv *inventory.Inventory) (*sshconfig.Config, error) {
+	path := g.SSHConfig
+	if path == "" {
+		path = inv.Defaults.SSHConfig
+	}
+	if path == "" {
+		path = sshconfig.DefaultPath()
+	}
+	cfg, err := sshconfig.Load(path)
 	if err != nil {
 		return nil, err
 	}

@@ -110,7 +110,7 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	if err != nil {
 		return err
 	}
-	sshCfg, err := loadSSHConfig(g, s)
+	sshCfg, err := loadSSHConfig(g, s, inv)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,10 @@
 package inventory
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 func TestExplicit(t *testing.T) {
 	t.Setenv("USER", "alice")
@@ -37,4 +41,26 @@ func TestExplicit(t *testing.T) {
 			t.Errorf("Explicit = %+v, want %+v", got, want)
 		}
 	})
+}
+
+func TestSSHConfigDefault(t *testing.T) {
+	dir := t.TempDir()
+	for value, want := range map[string]string{
+		"none":          "none",
+		"ssh/config":    filepath.Join(dir, "ssh", "config"),
+		"/etc/omni/cfg": "/etc/omni/cfg",
+	} {
+		path := filepath.Join(dir, "inventory.yaml")
+		data := "version: 1\ndefaults: {ssh_config: " + value + "}\nhosts:\n  h1: {address: 10.0.0.1, roles: [r]}\nroles: {r: []}\nservices: {}\n"
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		inv, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inv.Defaults.SSHConfig != want {
+			t.Errorf("ssh_config: %s gave %q, want %q", value, inv.Defaults.SSHConfig, want)
+		}
+	}
 }

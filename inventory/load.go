@@ -41,7 +41,7 @@ var Managers = []string{"systemd", "command"}
 // Keys of each mapping, in documentation order.
 var (
 	topKeys      = []string{"version", "defaults", "registry", "hosts", "roles", "services"}
-	defaultsKeys = []string{"user", "port", "identity_file", "known_hosts", "sudo", "manager", "connect_timeout", "stop_grace", "start_timeout"}
+	defaultsKeys = []string{"user", "port", "identity_file", "known_hosts", "ssh_config", "sudo", "manager", "connect_timeout", "stop_grace", "start_timeout"}
 	registryKeys = []string{"path"}
 	hostKeys     = []string{"address", "port", "user", "identity_file", "roles", "via", "sudo", "service_address"}
 	serviceKeys  = []string{"enabled", "manager", "unit", "commands", "critical", "impact", "requires", "health", "stop_grace", "start_timeout", "sudo"}
@@ -239,6 +239,13 @@ func (l *loader) defaults(e entry) Defaults {
 			l.errorf(0, "cannot find the default known_hosts %s: %v; set defaults.known_hosts", DefaultKnownHosts, err)
 		} else {
 			d.KnownHosts = filepath.Join(home, ".ssh", "known_hosts")
+		}
+	}
+	if x, ok := f["ssh_config"]; ok {
+		if v, ok := l.str(x, where); ok && v == "none" {
+			d.SSHConfig = "none"
+		} else if ok {
+			d.SSHConfig = l.path(x, where)
 		}
 	}
 	if x, ok := f["sudo"]; ok {

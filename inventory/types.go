@@ -26,6 +26,7 @@ type Defaults struct {
 	Port           int           // default 22
 	IdentityFile   string        // absolute after loading ("~" expanded, relative to the inventory dir)
 	KnownHosts     string        // absolute after loading; default ~/.ssh/known_hosts
+	SSHConfig      string        // OpenSSH client config: absolute path, "none", or "" (the user's ~/.ssh/config)
 	Sudo           bool          // run manager commands with `sudo -n`
 	Manager        string        // "systemd" (default) or "command"
 	ConnectTimeout time.Duration // default 10s

@@ -154,6 +154,7 @@ type (
 		User           string `yaml:"user"`
 		IdentityFile   string `yaml:"identity_file"`
 		KnownHosts     string `yaml:"known_hosts"`
+		SSHConfig      string `yaml:"ssh_config"`
 		Sudo           bool   `yaml:"sudo"`
 		Manager        string `yaml:"manager"`
 		ConnectTimeout string `yaml:"connect_timeout"`
@@ -253,6 +254,7 @@ func labInventory(src *inventory.Inventory, p invParams) ([]byte, error) {
 			User:           p.User,
 			IdentityFile:   filepath.Join(p.Dir, clientKeyFile),
 			KnownHosts:     filepath.Join(p.Dir, knownHostsFile),
+			SSHConfig:      "none", // the lab is self-contained: the user's ~/.ssh/config must not reroute it
 			Sudo:           false,
 			Manager:        "command",
 			ConnectTimeout: duration(d.ConnectTimeout),
