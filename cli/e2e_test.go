@@ -125,7 +125,7 @@ func TestServiceLifecycleOverSSH(t *testing.T) {
 	}
 	if doc.Command != "restart" || doc.Result != "ok" || doc.ExitCode != 0 || !doc.Status.Running ||
 		doc.Status.PID != f.PID("primary-bastion", "api-gateway") || doc.Status.UptimeSeconds == nil ||
-		len(doc.Health.Checks) != 3 || len(doc.Steps) != 5 || doc.Steps[0].Step != "stop" || doc.Steps[4].Result != "ok" {
+		len(doc.Health.Checks) != 4 || doc.Health.Checks[3].Check != "dependency network-agent@primary-bastion" || len(doc.Steps) != 5 || doc.Steps[0].Step != "stop" || doc.Steps[4].Result != "ok" {
 		t.Fatalf("restart -o json: %+v\n%s", doc, out)
 	}
 	after = f.PID("primary-bastion", "api-gateway")
@@ -357,13 +357,13 @@ func TestFailuresAreReported(t *testing.T) {
 		t.Fatalf("unhealthy start output:\n%s\nstderr:\n%s", out, errOut)
 	}
 
-	// A required service is down: the dependent is not started.
-	out, errOut, code = omni(t, f, "service", "start", "worker1", "container-runtime")
-	if code != ExitFailed || !strings.Contains(errOut, "✗ Failed to start container-runtime on worker1: check-deps: required services are not running: network-agent (stopped); start them first") {
-		t.Fatalf("start with a dependency down: exit %d\n%s\n%s", code, out, errOut)
+	// A required service is down and --no-deps: refused, listing it, nothing started.
+	out, errOut, code = omni(t, f, "service", "start", "worker1", "container-runtime", "--no-deps")
+	if code != ExitFailed || !strings.Contains(errOut, "✗ Failed to start container-runtime on worker1: check-deps: required services are not running and healthy: network-agent@worker1 (stopped)") {
+		t.Fatalf("start --no-deps with a dependency down: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if f.PID("worker1", "container-runtime") != 0 {
-		t.Fatal("container-runtime was started although network-agent is down")
+	if f.PID("worker1", "container-runtime") != 0 || f.PID("worker1", "network-agent") != 0 {
+		t.Fatal("--no-deps started something")
 	}
 }
 

@@ -48,6 +48,7 @@ func exitCode(err error) int {
 		auth        *transport.AuthError
 		hostKey     *transport.HostKeyError
 		sshCfg      *sshconfig.Error
+		runRefused  *engine.RefusedError
 	)
 	switch {
 	case err == nil:
@@ -57,7 +58,7 @@ func exitCode(err error) int {
 	case errors.As(err, &notFound), errors.As(err, &invalid), errors.As(err, &planErr), errors.As(err, &usage),
 		errors.As(err, &sshCfg):
 		return ExitUsage
-	case errors.As(err, &refused):
+	case errors.As(err, &refused), errors.As(err, &runRefused):
 		return ExitRefused
 	case errors.As(err, &unreachable), errors.As(err, &auth), errors.As(err, &hostKey):
 		return ExitUnreachable

@@ -75,7 +75,7 @@ func TestSpecExamples(t *testing.T) {
 			v := verbs[c.plan.Request.Action]
 			fmt.Fprintf(s.Out, "%s %s %s on %s...\n", v.icon, v.doing, c.plan.Service.Name, c.plan.Host.Name)
 			if c.plan.Confirm != nil {
-				if err := confirm(context.Background(), s, c.plan, false); err != nil {
+				if err := confirm(context.Background(), s, c.plan, *c.plan.Confirm, false); err != nil {
 					t.Fatal(err)
 				}
 			}

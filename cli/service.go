@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -23,6 +24,8 @@ type serviceOptions struct {
 	Lines   int
 	Follow  bool
 	Verbose bool
+	NoDeps  bool
+	Cascade bool
 }
 
 func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, run *func(context.Context) error) {
@@ -45,6 +48,14 @@ func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, r
 			cmd.Flag("yes", "Do not ask for confirmation (needed without a terminal).").Short('y').BoolVar(&opts.Yes)
 			cmd.Flag("dry-run", "Print the planned tasks and change nothing.").BoolVar(&opts.DryRun)
 			cmd.Flag("verbose", "Print each step, its result and duration on stderr as it finishes.").Short('v').BoolVar(&opts.Verbose)
+		}
+		switch a.name {
+		case "start":
+			cmd.Flag("no-deps", "Refuse (exit 1, listing them) if a dependency is down, instead of starting it first.").BoolVar(&opts.NoDeps)
+		case "stop":
+			cmd.Flag("cascade", "Stop the running services that depend on this one first, in reverse dependency order.").BoolVar(&opts.Cascade)
+		case "restart":
+			cmd.Flag("cascade", "After the service is healthy again, restart the running services that depend on it, in dependency order.").BoolVar(&opts.Cascade)
 		}
 		cmd.Action(func(*kingpin.ParseContext) error {
 			*run = func(ctx context.Context) error { return serviceRun(ctx, g, s, opts) }
@@ -79,6 +90,7 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	}
 	plan, err := engine.NewPlan(inv, pb, engine.Request{
 		Action: opts.Action, Host: opts.Host, Service: opts.Service, Lines: opts.Lines, Follow: opts.Follow,
+		NoDeps: opts.NoDeps, Cascade: opts.Cascade,
 	})
 	if err != nil {
 		return err
@@ -101,11 +113,6 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	if opts.Action != "logs" {
 		fmt.Fprintf(narrative.Out, "%s%s %s on %s...\n", st.icon(verb.icon), verb.doing, plan.Service.Name, plan.Host.Name)
 	}
-	if plan.Confirm != nil {
-		if err := confirm(ctx, narrative, plan, opts.Yes); err != nil {
-			return err
-		}
-	}
 	reg, err := openRegistry(g, inv)
 	if err != nil {
 		return err
@@ -122,7 +129,10 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 		Registry:  reg,
 		Stdout:    s.Out,
 		Stderr:    s.Err,
-		OnStep:    stepPrinter(s, opts.Verbose),
+		OnStep:    stepPrinter(s, narrative.Out, plan, opts.Verbose),
+		Confirm: func(ctx context.Context, c engine.Confirmation) error {
+			return confirm(ctx, narrative, plan, c, opts.Yes)
+		},
 	})
 	if opts.Action == "logs" {
 		return out.Err
@@ -159,12 +169,22 @@ func codeOnly(code int) error {
 // confirm shows the impact and asks, or refuses when it cannot ask. The
 // question goes to stderr, so it is seen even when stdout is redirected;
 // Ctrl-C at the prompt ends the run (exit 130) without changing anything.
-func confirm(ctx context.Context, s Streams, plan *engine.Plan, yes bool) error {
-	c := plan.Confirm
-	if c.Impact != "" {
+func confirm(ctx context.Context, s Streams, plan *engine.Plan, c engine.Confirmation, yes bool) error {
+	switch {
+	case c.Impact != "":
 		fmt.Fprintln(s.Out, c.Impact)
-	} else {
+	case c.Reason != "":
 		fmt.Fprintf(s.Out, "%s.\n", capitalize(c.Reason))
+	}
+	if n := len(c.Running); n > 0 {
+		fmt.Fprintf(s.Out, "%s on %s on %s: %s\n", plural(n, "running service depends", "running services depend"),
+			plan.Service.Name, plan.Host.Name, instanceNames(c.Running))
+		if c.Cascade {
+			fmt.Fprintln(s.Out, "--cascade: they will be stopped first, in reverse dependency order.")
+		}
+	}
+	if len(c.Unknown) > 0 {
+		fmt.Fprintf(s.Out, "Could not check (host unreachable): %s\n", instanceNames(c.Unknown))
 	}
 	if yes {
 		fmt.Fprintln(s.Out)
@@ -172,7 +192,7 @@ func confirm(ctx context.Context, s Streams, plan *engine.Plan, yes bool) error 
 	}
 	what := fmt.Sprintf("%s %s on %s", plan.Request.Action, plan.Service.Name, plan.Host.Name)
 	if !s.InTTY {
-		return &refusedError{fmt.Sprintf("refusing to %s without confirmation: no terminal to ask; pass --yes to confirm. Nothing was changed.", what)}
+		return fmt.Errorf("refusing to %s without confirmation: no terminal to ask; pass --yes to confirm. Nothing was changed.", what)
 	}
 	fmt.Fprint(s.Err, "Are you sure? [y/N] ")
 	answer := make(chan string, 1)
@@ -191,7 +211,15 @@ func confirm(ctx context.Context, s Streams, plan *engine.Plan, yes bool) error 
 			return nil
 		}
 	}
-	return &refusedError{fmt.Sprintf("not confirmed: did not %s. Nothing was changed.", what)}
+	return fmt.Errorf("not confirmed: did not %s. Nothing was changed.", what)
+}
+
+func instanceNames(list []engine.Instance) string {
+	names := make([]string, len(list))
+	for i, x := range list {
+		names[i] = x.String()
+	}
+	return strings.Join(names, ", ")
 }
 
 func capitalize(s string) string {
@@ -241,19 +269,53 @@ func failure(err error) string {
 	return err.Error()
 }
 
-// stepPrinter returns the --verbose progress callback: one line per step.
-func stepPrinter(s Streams, verbose bool) func(engine.StepResult) {
-	if !verbose {
-		return nil
-	}
+// stepPrinter reports progress: with --verbose every step on stderr; in
+// any case, on the narrative stream, what was done to other services
+// (dependencies started, dependents stopped or restarted).
+func stepPrinter(s Streams, narrative io.Writer, plan *engine.Plan, verbose bool) func(engine.StepResult) {
+	target := engine.Instance{Host: plan.Host.Name, Service: plan.Service.Name}
 	return func(r engine.StepResult) {
-		mark, note := "✓", r.Note
-		if r.Err != nil {
-			mark, note = "✗", failure(r.Err)
+		if verbose {
+			mark, note := "✓", r.Note
+			if r.Err != nil {
+				mark, note = "✗", failure(r.Err)
+			}
+			if note != "" {
+				note = ": " + note
+			}
+			where := ""
+			if inst := (engine.Instance{Host: r.Task.Host, Service: r.Task.Service}); inst != target {
+				where = " " + inst.String()
+			}
+			fmt.Fprintf(s.Err, "  %s %-15s %6.3fs%s%s\n", mark, r.Task.Step, r.Duration.Seconds(), where, note)
 		}
-		if note != "" {
-			note = ": " + note
+		if line := dependencyLine(r, target); line != "" {
+			fmt.Fprintln(narrative, "  ↳ "+line)
 		}
-		fmt.Fprintf(s.Err, "  %s %-15s %6.3fs%s\n", mark, r.Task.Step, r.Duration.Seconds(), note)
 	}
+}
+
+// dependencyLine says what a step did to another service than the target,
+// or "" when there is nothing worth a line.
+func dependencyLine(r engine.StepResult, target engine.Instance) string {
+	t := r.Task
+	inst := engine.Instance{Host: t.Host, Service: t.Service}
+	if inst == target || t.Why == "" {
+		return ""
+	}
+	switch {
+	case r.Err != nil && (t.Step == "ensure" || t.Group != ""):
+		return fmt.Sprintf("✗ %s on %s: %s", t.Service, t.Host, failure(r.Err))
+	case strings.HasPrefix(r.Note, "skipped: ") && t.Step != "ensure":
+		if t.Step == "stop" {
+			return fmt.Sprintf("%s on %s %s", t.Service, t.Host, strings.TrimPrefix(r.Note, "skipped: "))
+		}
+	case t.Step == "ensure" && r.Note == "started":
+		return fmt.Sprintf("Started %s on %s (%s): healthy", t.Service, t.Host, t.Why)
+	case t.Step == "stop" && r.Note == "stopped" && strings.Contains(t.Why, "--cascade stop"):
+		return fmt.Sprintf("Stopped %s on %s (%s)", t.Service, t.Host, t.Why)
+	case t.Step == "health" && r.Note == "passed":
+		return fmt.Sprintf("Restarted %s on %s (%s): healthy", t.Service, t.Host, t.Why)
+	}
+	return ""
 }

@@ -35,6 +35,10 @@ type Env struct {
 	Stderr    io.Writer          // logs output
 	Now       func() time.Time   // defaults to time.Now
 	OnStep    func(r StepResult) // called after each step (progress output); may be nil
+	// Confirm is asked by the confirm step when the stop needs agreement
+	// (critical, impact text, running dependents). It returns nil to go on;
+	// any error ends the run before anything changed. Nil refuses.
+	Confirm func(ctx context.Context, c Confirmation) error
 }
 
 // StepResult is how one task went.
@@ -57,6 +61,9 @@ type Outcome struct {
 	Health     *health.Report // nil when no health step ran
 	Steps      []StepResult
 	Err        error // the first failure, a *StepError or a connection error
+	// NotRestarted lists the running dependents a restart without
+	// --cascade left as they were.
+	NotRestarted []Instance
 }
 
 // StepError is a step that failed on a host.
@@ -80,21 +87,21 @@ func (e *HealthError) Error() string { return e.Report.Failure() }
 var errNothingToDo = errors.New("nothing to do")
 
 // Execute runs the plan's tasks in order. After a failure it still runs the
-// record step, so the registry says what the service was left as.
+// target's record step, so the registry says what the service was left as.
 func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 	if env.Now == nil {
 		env.Now = time.Now
 	}
-	run := &execution{ctx: ctx, plan: plan, env: env, out: &Outcome{
-		Host: plan.Host.Name, Service: plan.Service.Name, Action: plan.Request.Action,
-	}}
-	run.mgr, run.out.Err = manager.New(manager.Target{Host: plan.Host, Service: plan.Service})
-	if run.out.Err != nil {
-		return run.out
+	run := &execution{ctx: ctx, plan: plan, env: env,
+		target: Instance{Host: plan.Host.Name, Service: plan.Service.Name},
+		conns:  map[string]Conn{}, mgrs: map[Instance]manager.Manager{},
+		groups: map[string]string{}, stopped: map[Instance]time.Time{},
+		out: &Outcome{Host: plan.Host.Name, Service: plan.Service.Name, Action: plan.Request.Action},
 	}
 	for i, task := range plan.Tasks {
-		if task.Step == "confirm" {
-			continue // decided before Execute: the caller asked
+		if skip, why := run.skipGroup(task); skip {
+			run.note(task, why)
+			continue
 		}
 		err := run.step(task)
 		if errors.Is(err, errNothingToDo) {
@@ -114,18 +121,21 @@ type execution struct {
 	ctx     context.Context
 	plan    *Plan
 	env     Env
-	mgr     manager.Manager
-	conn    Conn
+	target  Instance
+	conns   map[string]Conn              // host -> connection, one per host for the run
+	mgrs    map[Instance]manager.Manager // instance -> its manager
+	groups  map[string]string            // group -> "" (runs) or why it is skipped
+	running map[Instance]bool            // dependents found running (find-dependents)
+	stopped map[Instance]time.Time       // when the stop step saw an instance go down
 	out     *Outcome
-	stopped time.Time // when the stop step saw the service go down
 }
 
-// finish runs the record step of the remaining tasks, whatever happened,
-// so the registry says what the service was left as. After an interrupt it
-// still records, on a short context of its own.
+// finish runs the target's record step of the remaining tasks, whatever
+// happened, so the registry says what the service was left as. After an
+// interrupt it still records, on a short context of its own.
 func (r *execution) finish(rest []Task) {
 	for _, task := range rest {
-		if task.Step != "record" || r.conn == nil {
+		if task.Step != "record" || r.instance(task) != r.target || r.conns[task.Host] == nil {
 			continue
 		}
 		if r.ctx.Err() != nil {
@@ -142,6 +152,50 @@ func (r *execution) finish(rest []Task) {
 // interruptedRecordTimeout bounds the record step of an interrupted run.
 const interruptedRecordTimeout = 5 * time.Second
 
+func (r *execution) instance(t Task) Instance { return Instance{Host: t.Host, Service: t.Service} }
+
+// skipGroup decides, at the first task of a group, whether the group runs:
+// a role-level dependency already satisfied by a healthy instance, or a
+// cascade dependent that was not running, is left alone.
+func (r *execution) skipGroup(t Task) (bool, string) {
+	if t.Group == "" {
+		return false, ""
+	}
+	if why, decided := r.groups[t.Group]; decided {
+		return why != "", why
+	}
+	why := ""
+	switch {
+	case t.Step == "ensure" && t.Role != "" && t.Group == t.Service+"@"+t.Role:
+		// the role item itself decides on its own when it runs
+	case strings.Contains(t.Why, "--cascade"):
+		inst := r.instance(t)
+		if r.running != nil && !r.running[inst] {
+			why = "was not running: left as it is"
+		} else if r.running == nil {
+			st, err := r.status(r.ctx, inst)
+			if err == nil && atRest(st) {
+				why = "not running: left as it is"
+			}
+		}
+	default: // tasks of a role-level fallback: only if the role has no healthy instance
+		if inst, ok := r.healthyOnRole(t.Group); ok {
+			why = "not needed: " + t.Group + " satisfied by " + inst.String()
+		}
+	}
+	r.groups[t.Group] = why
+	return why != "", why
+}
+
+// note records a task that did not run, with why.
+func (r *execution) note(t Task, why string) {
+	res := StepResult{Task: t, Note: "skipped: " + why}
+	r.out.Steps = append(r.out.Steps, res)
+	if r.env.OnStep != nil {
+		r.env.OnStep(res)
+	}
+}
+
 func (r *execution) step(task Task) error {
 	ctx := r.ctx
 	if task.Timeout > 0 {
@@ -150,15 +204,15 @@ func (r *execution) step(task Task) error {
 		defer cancel()
 	}
 	began := r.env.Now()
-	var note string
 	// The connection has its own dial and handshake deadlines: it does not
 	// count against the step's timeout.
-	err := r.connect(r.ctx)
+	conn, err := r.conn(r.ctx, task.Host)
+	var note string
 	if err == nil {
-		note, err = r.do(ctx, task)
+		note, err = r.do(ctx, conn, task)
 	}
-	// Connection errors already name the host, its address and the reason.
-	if err != nil && !errors.Is(err, errNothingToDo) && r.conn != nil {
+	var refused *RefusedError
+	if err != nil && !errors.Is(err, errNothingToDo) && conn != nil && !errors.As(err, &refused) {
 		if ctx.Err() == context.DeadlineExceeded && r.ctx.Err() == nil {
 			err = fmt.Errorf("timed out after %s", task.Timeout)
 		} else if r.ctx.Err() != nil {
@@ -177,24 +231,123 @@ func (r *execution) step(task Task) error {
 	return err
 }
 
-// connect opens the host's connection on first use; one per run.
-func (r *execution) connect(ctx context.Context) error {
-	if r.conn != nil {
-		return nil
+// conn opens a host's connection on first use; one per host for the run.
+func (r *execution) conn(ctx context.Context, host string) (Conn, error) {
+	if c, ok := r.conns[host]; ok {
+		return c, nil
 	}
-	conn, err := r.env.Connector.Connect(ctx, r.plan.Host)
+	h, err := r.env.Inventory.Host(host)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r.conn = conn
-	return nil
+	c, err := r.env.Connector.Connect(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	r.conns[host] = c
+	return c, nil
 }
 
-func (r *execution) do(ctx context.Context, task Task) (string, error) {
-	conn := r.conn
+// manager returns the manager of an instance.
+func (r *execution) manager(inst Instance) (manager.Manager, error) {
+	if m, ok := r.mgrs[inst]; ok {
+		return m, nil
+	}
+	h, err := r.env.Inventory.Host(inst.Host)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := r.env.Inventory.Service(inst.Service)
+	if err != nil {
+		return nil, err
+	}
+	m, err := manager.New(manager.Target{Host: h, Service: svc})
+	if err != nil {
+		return nil, err
+	}
+	r.mgrs[inst] = m
+	return m, nil
+}
+
+// status reads an instance's state over its host's connection.
+func (r *execution) status(ctx context.Context, inst Instance) (manager.State, error) {
+	conn, err := r.conn(ctx, inst.Host)
+	if err != nil {
+		return manager.State{}, err
+	}
+	m, err := r.manager(inst)
+	if err != nil {
+		return manager.State{}, err
+	}
+	return m.Status(ctx, conn)
+}
+
+// healthy runs an instance's own health checks (it must be running).
+func (r *execution) healthy(ctx context.Context, inst Instance) (health.Report, error) {
+	conn, err := r.conn(ctx, inst.Host)
+	if err != nil {
+		return health.Report{}, err
+	}
+	m, err := r.manager(inst)
+	if err != nil {
+		return health.Report{}, err
+	}
+	h, _ := r.env.Inventory.Host(inst.Host)
+	svc, _ := r.env.Inventory.Service(inst.Service)
+	return health.Run(ctx, health.Target{
+		Spec:    svc.Health,
+		Address: h.ServiceAddress,
+		Dialer:  conn,
+		Process: func(ctx context.Context) (bool, string, error) {
+			st, err := m.Status(ctx, conn)
+			return st.Running, st.Status, err
+		},
+	}), nil
+}
+
+// runningAndHealthy checks one instance: "" when it is, else why not.
+func (r *execution) runningAndHealthy(ctx context.Context, inst Instance) (string, error) {
+	st, err := r.status(ctx, inst)
+	if err != nil {
+		return "", err
+	}
+	if !st.Running {
+		return st.Status, nil
+	}
+	rep, err := r.healthy(ctx, inst)
+	if err != nil {
+		return "", err
+	}
+	if !rep.Passed() {
+		return "unhealthy: " + rep.Failure(), nil
+	}
+	return "", nil
+}
+
+// healthyOnRole finds a running, healthy instance for a role-level
+// requirement "svc@role".
+func (r *execution) healthyOnRole(group string) (Instance, bool) {
+	svc, role, _ := strings.Cut(group, "@")
+	for _, inst := range newGraph(r.env.Inventory).roleInstances(svc, role) {
+		if why, err := r.runningAndHealthy(r.ctx, inst); err == nil && why == "" {
+			return inst, true
+		}
+	}
+	return Instance{}, false
+}
+
+func (r *execution) do(ctx context.Context, conn Conn, task Task) (string, error) {
+	inst := r.instance(task)
+	mgr, err := r.manager(inst)
+	if err != nil {
+		return "", err
+	}
+	isTarget := inst == r.target
 	switch task.Step {
+	case "confirm":
+		return r.confirm(ctx)
 	case "check-stopped":
-		st, err := r.mgr.Status(ctx, conn)
+		st, err := mgr.Status(ctx, conn)
 		if err != nil {
 			return "", err
 		}
@@ -204,23 +357,45 @@ func (r *execution) do(ctx context.Context, task Task) (string, error) {
 		}
 		return st.Status, nil
 	case "check-deps":
-		return r.checkDeps(ctx, conn)
+		return r.checkDeps(ctx)
+	case "ensure":
+		return r.ensure(ctx, task)
+	case "find-dependents":
+		r.running = map[Instance]bool{}
+		var names []string
+		for _, d := range r.plan.Dependents {
+			if st, err := r.status(ctx, d); err == nil && st.Running {
+				r.running[d] = true
+				names = append(names, d.String())
+			}
+		}
+		return "running: " + orNone(names), nil
+	case "report-dependents":
+		for _, d := range r.plan.Dependents {
+			if r.running[d] {
+				r.out.NotRestarted = append(r.out.NotRestarted, d)
+			}
+		}
+		return fmt.Sprintf("%d running dependents not restarted", len(r.out.NotRestarted)), nil
 	case "stop":
 		// Only a service at rest has nothing to stop: one that is activating
 		// (a crash loop), deactivating or in maintenance still needs the stop.
-		if r.plan.Request.Action == "stop" {
-			if st, err := r.mgr.Status(ctx, conn); err == nil && atRest(st) {
-				r.out.Unchanged = "already stopped"
-				return "already stopped", errNothingToDo
+		if r.plan.Request.Action == "stop" || !isTarget {
+			if st, err := mgr.Status(ctx, conn); err == nil && atRest(st) {
+				if isTarget {
+					r.out.Unchanged = "already stopped"
+					return "already stopped", errNothingToDo
+				}
+				return "already stopped", nil
 			}
 		}
-		if err := r.mgr.Stop(ctx, conn, task.Grace); err != nil {
+		if err := mgr.Stop(ctx, conn, task.Grace); err != nil {
 			return "", err
 		}
-		r.stopped = r.env.Now()
-		return "", nil
+		r.stopped[inst] = r.env.Now()
+		return "stopped", nil
 	case "verify-stopped":
-		st, err := r.mgr.Status(ctx, conn)
+		st, err := mgr.Status(ctx, conn)
 		if err != nil {
 			return "", err
 		}
@@ -229,26 +404,29 @@ func (r *execution) do(ctx context.Context, task Task) (string, error) {
 		}
 		return st.Status, nil
 	case "start":
-		return "", r.mgr.Start(ctx, conn)
+		if err := mgr.Start(ctx, conn); err != nil {
+			return "", err
+		}
+		return "started", nil
 	case "health":
-		report := health.Run(ctx, health.Target{
-			Spec:    r.plan.Service.Health,
-			Address: r.plan.Host.ServiceAddress,
-			Dialer:  conn,
-			Process: func(ctx context.Context) (bool, string, error) {
-				st, err := r.mgr.Status(ctx, conn)
-				return st.Running, st.Status, err
-			},
-		})
-		r.out.Health = &report
+		report, err := r.healthy(ctx, inst)
+		if err != nil {
+			return "", err
+		}
+		if report.Passed() {
+			report.Checks = append(report.Checks, r.dependencyChecks(ctx, inst)...)
+		}
+		if isTarget {
+			r.out.Health = &report
+		}
 		if !report.Passed() {
 			return "", &HealthError{Report: report}
 		}
 		return "passed", nil
 	case "record":
-		return "", r.record(ctx, conn)
+		return "", r.record(ctx, inst, isTarget)
 	case "logs":
-		code, err := conn.Stream(ctx, r.mgr.LogsCommand(r.plan.Request.Lines, r.plan.Request.Follow), r.env.Stdout, r.env.Stderr)
+		code, err := conn.Stream(ctx, mgr.LogsCommand(r.plan.Request.Lines, r.plan.Request.Follow), r.env.Stdout, r.env.Stderr)
 		if err != nil {
 			if r.plan.Request.Follow && errors.Is(err, context.Canceled) {
 				return "stopped following", nil // Ctrl-C ends a follow cleanly
@@ -263,79 +441,179 @@ func (r *execution) do(ctx context.Context, task Task) (string, error) {
 	return "", fmt.Errorf("unknown step %q", task.Step)
 }
 
+// RefusedError is a run the operator (or the lack of a terminal) did not
+// agree to; nothing was changed.
+type RefusedError struct{ Err error }
+
+func (e *RefusedError) Error() string { return e.Err.Error() }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// confirm finds the running dependents and asks, through Env.Confirm, when
+// the stop needs agreement.
+func (r *execution) confirm(ctx context.Context) (string, error) {
+	c := Confirmation{Cascade: r.plan.Request.Cascade}
+	if r.plan.Confirm != nil {
+		c.Reason, c.Impact = r.plan.Confirm.Reason, r.plan.Confirm.Impact
+	}
+	for _, d := range r.plan.Dependents {
+		st, err := r.status(ctx, d)
+		switch {
+		case err != nil:
+			c.Unknown = append(c.Unknown, d)
+		case st.Running:
+			c.Running = append(c.Running, d)
+		}
+	}
+	if c.Reason == "" && c.Impact == "" && len(c.Running) == 0 && len(c.Unknown) == 0 {
+		return "nothing to confirm", nil
+	}
+	if r.env.Confirm == nil {
+		return "", &RefusedError{errors.New("confirmation needed and no way to ask")}
+	}
+	if err := r.env.Confirm(ctx, c); err != nil {
+		return "", &RefusedError{err}
+	}
+	return "confirmed", nil
+}
+
+// checkDeps (--no-deps) verifies every dependency runs and is healthy, and
+// lists all that do not.
+func (r *execution) checkDeps(ctx context.Context) (string, error) {
+	var down []string
+	g := newGraph(r.env.Inventory)
+	for _, it := range g.ensureClosure(r.target) {
+		if it.group != "" && it.group != it.need.String() {
+			continue // a role fallback's own needs: not required as such
+		}
+		if it.need.role != "" {
+			if _, ok := r.healthyOnRole(it.need.String()); !ok {
+				down = append(down, it.need.String()+" (no healthy instance)")
+			}
+			continue
+		}
+		why, err := r.runningAndHealthy(ctx, it.need.inst)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", it.need, err)
+		}
+		if why != "" {
+			down = append(down, fmt.Sprintf("%s (%s)", it.need, why))
+		}
+	}
+	if len(down) > 0 {
+		return "", fmt.Errorf("required services are not running and healthy: %s; start them first, or run without --no-deps", strings.Join(down, ", "))
+	}
+	return "satisfied", nil
+}
+
+// ensure makes one dependency run and be healthy: left alone when it is,
+// started (and health-checked, and recorded) when it is stopped.
+func (r *execution) ensure(ctx context.Context, t Task) (string, error) {
+	inst := r.instance(t)
+	if t.Role != "" {
+		if found, ok := r.healthyOnRole(t.Service + "@" + t.Role); ok {
+			return "satisfied by " + found.String(), nil
+		}
+		if t.Host == "" {
+			return "", fmt.Errorf("no host with role %s runs %s", t.Role, t.Service)
+		}
+	}
+	why, err := r.runningAndHealthy(ctx, inst)
+	if err != nil {
+		return "", err
+	}
+	if why == "" {
+		return "running and healthy", nil
+	}
+	if strings.HasPrefix(why, "unhealthy") {
+		return "", fmt.Errorf("dependency %s is running but %s", inst, why)
+	}
+	mgr, _ := r.manager(inst)
+	conn, _ := r.conn(ctx, inst.Host)
+	if err := mgr.Start(ctx, conn); err != nil {
+		return "", fmt.Errorf("starting dependency %s: %w", inst, err)
+	}
+	rep, err := r.healthy(ctx, inst)
+	if err == nil && !rep.Passed() {
+		err = fmt.Errorf("dependency %s failed its health check: %s", inst, rep.Failure())
+	}
+	if recErr := r.record(ctx, inst, false); err == nil {
+		err = recErr
+	}
+	if err != nil {
+		return "", err
+	}
+	return "started", nil
+}
+
+// dependencyChecks is the spec's fourth health check: the services inst
+// requires are running and healthy.
+func (r *execution) dependencyChecks(ctx context.Context, inst Instance) []health.Result {
+	var out []health.Result
+	for _, n := range newGraph(r.env.Inventory).needs(inst) {
+		res := health.Result{Check: "dependency " + n.String(), Attempts: 1, Passed: true}
+		if n.role != "" {
+			if _, ok := r.healthyOnRole(n.String()); !ok {
+				res.Passed, res.Error = false, "no running and healthy instance"
+			}
+		} else if why, err := r.runningAndHealthy(ctx, n.inst); err != nil {
+			res.Passed, res.Error = false, err.Error()
+		} else if why != "" {
+			res.Passed, res.Error = false, why
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
 // atRest reports a service that is stopped and will stay so by itself.
 func atRest(st manager.State) bool {
 	return !st.Running && (st.Status == "stopped" || st.Status == "failed")
 }
 
-// checkDeps verifies that the services this one requires on the same host
-// are running. Requirements on other hosts or roles are not checked here.
-func (r *execution) checkDeps(ctx context.Context, conn Conn) (string, error) {
-	var down []string
-	for _, name := range r.plan.Service.Requires {
-		if strings.Contains(name, "@") {
-			continue
-		}
-		dep, err := r.env.Inventory.Service(name)
-		if err != nil {
-			return "", err
-		}
-		mgr, err := manager.New(manager.Target{Host: r.plan.Host, Service: dep})
-		if err != nil {
-			return "", err
-		}
-		st, err := mgr.Status(ctx, conn)
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", name, err)
-		}
-		if !st.Running {
-			down = append(down, fmt.Sprintf("%s (%s)", name, st.Status))
-		}
-	}
-	if len(down) > 0 {
-		return "", fmt.Errorf("required services are not running: %s; start them first", strings.Join(down, ", "))
-	}
-	return "satisfied", nil
-}
-
-// record reads the final state and writes it to the registry.
-func (r *execution) record(ctx context.Context, conn Conn) error {
-	st, err := r.mgr.Status(ctx, conn)
+// record reads an instance's final state and writes it to the registry;
+// for the target it also fills the outcome.
+func (r *execution) record(ctx context.Context, inst Instance, isTarget bool) error {
+	st, err := r.status(ctx, inst)
 	if err != nil {
 		return err
 	}
 	now := r.env.Now()
-	r.out.State = st
-	rec := registry.Record{Host: r.plan.Host.Name, Service: r.plan.Service.Name, State: st.Status, UpdatedAt: now.UTC()}
+	rec := registry.Record{Host: inst.Host, Service: inst.Service, State: st.Status, UpdatedAt: now.UTC()}
 	prev, hadPrev, err := r.env.Registry.Get(rec.Host, rec.Service)
 	if err != nil {
 		return err
 	}
+	var uptime time.Duration
 	if st.Running {
 		rec.LastActive = now.UTC()
 		rec.Since = st.Since.UTC()
 		if !st.Since.IsZero() {
-			r.out.Uptime = now.Sub(st.Since)
+			uptime = now.Sub(st.Since)
 		}
 	} else {
 		switch {
 		case !st.LastActive.IsZero(): // systemd knows when it went down
 			rec.LastActive = st.LastActive.UTC()
-		case !r.stopped.IsZero(): // we stopped it just now
-			rec.LastActive = r.stopped.UTC()
+		case !r.stopped[inst].IsZero(): // we stopped it just now
+			rec.LastActive = r.stopped[inst].UTC()
 		case hadPrev:
 			rec.LastActive = prev.LastActive
 		}
 		rec.Since = rec.LastActive
-		r.out.LastActive = rec.LastActive
 	}
 	if hadPrev && prev.State == rec.State && !prev.Since.IsZero() && rec.Since.IsZero() {
 		rec.Since = prev.Since
 	}
-	if h := r.out.Health; h != nil {
-		rec.Health = "passed"
-		if !h.Passed() {
-			rec.Health = "failed: " + h.Failure()
+	if isTarget {
+		r.out.State, r.out.Uptime = st, uptime
+		if !st.Running {
+			r.out.LastActive = rec.LastActive
+		}
+		if h := r.out.Health; h != nil {
+			rec.Health = "passed"
+			if !h.Passed() {
+				rec.Health = "failed: " + h.Failure()
+			}
 		}
 	}
 	return r.env.Registry.Put(rec)

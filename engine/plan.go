@@ -16,6 +16,8 @@ type Request struct {
 	Service string
 	Lines   int  // logs: how many lines
 	Follow  bool // logs: keep streaming
+	NoDeps  bool // start: refuse if a dependency is down instead of starting it
+	Cascade bool // stop: stop the dependents first; restart: restart them after
 }
 
 // Task is one playbook step bound to a (host, service).
@@ -26,12 +28,22 @@ type Task struct {
 	Timeout time.Duration `json:"timeout,omitempty"` // 0: no limit of its own
 	Grace   time.Duration `json:"grace,omitempty"`   // stop: SIGTERM → SIGKILL
 	Detail  string        `json:"detail"`            // what the step will do, for the plan table
+	Why     string        `json:"why,omitempty"`     // why a dependency or cascade added it
+	// Group ties the tasks of one dependency or dependent together: Execute
+	// decides once, at the group's first task, whether the group runs.
+	Group string `json:"group,omitempty"`
+	Role  string `json:"role,omitempty"` // ensure of svc@role: any instance on the role will do
 }
 
-// Confirmation is what must be shown, and agreed to, before the plan runs.
+// Confirmation is what must be shown, and agreed to, before anything
+// changes: the static part is known when planning, the running dependents
+// only at run time (the confirm step asks through Env.Confirm).
 type Confirmation struct {
-	Reason string // "container-runtime is a critical service"
-	Impact string // the service's impact text, may be empty
+	Reason  string     // "container-runtime is a critical service"
+	Impact  string     // the service's impact text, may be empty
+	Running []Instance // dependents found running (run time only)
+	Unknown []Instance // dependents whose state could not be read (run time only)
+	Cascade bool       // --cascade: the running dependents will be stopped too
 }
 
 // Plan is the ordered task list of one command.
@@ -41,7 +53,10 @@ type Plan struct {
 	Host     *inventory.Host
 	Service  *inventory.Service
 	Tasks    []Task
-	Confirm  *Confirmation // nil when no confirmation is needed
+	Confirm  *Confirmation // nil when no confirmation is needed (decided again at run time)
+	// Dependents are the instances that depend on the service, directly or
+	// not, in the order to stop them (each before what it needs).
+	Dependents []Instance
 }
 
 // UsageError is a request that cannot be planned: exit code 2.
@@ -75,55 +90,174 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 			host.Name, svc.Name, strings.Join(host.Roles, ", "), orNone(inv.HostServices(host)))}
 	}
 	plan := &Plan{Request: req, Playbook: pb.Name, Host: host, Service: svc}
+	g := newGraph(inv)
+	target := Instance{Host: host.Name, Service: svc.Name}
+	if req.Action == "stop" || req.Action == "restart" {
+		plan.Dependents = g.dependentClosure(target)
+	}
 	for _, step := range pb.Steps {
-		task := Task{Step: step.Name, Host: host.Name, Service: svc.Name}
 		switch step.Name {
 		case "confirm":
-			if !svc.Critical && svc.Impact == "" {
+			if !svc.Critical && svc.Impact == "" && len(plan.Dependents) == 0 {
 				continue // nothing to confirm: the step drops out of the plan
 			}
-			plan.Confirm = &Confirmation{Impact: svc.Impact}
-			if svc.Critical {
-				plan.Confirm.Reason = fmt.Sprintf("%s is a critical service", svc.Name)
+			var reasons []string
+			if svc.Critical || svc.Impact != "" {
+				plan.Confirm = &Confirmation{Impact: svc.Impact}
+				if svc.Critical {
+					plan.Confirm.Reason = fmt.Sprintf("%s is a critical service", svc.Name)
+				}
+				reasons = append(reasons, firstNonEmpty(svc.Impact, plan.Confirm.Reason))
 			}
-			task.Detail = "ask before going on: " + firstNonEmpty(svc.Impact, plan.Confirm.Reason)
-		case "check-stopped":
-			task.Timeout = or(step.Timeout, checkTimeout)
-			task.Detail = "verify " + svc.Name + " is stopped; if it is running there is nothing to do"
+			if n := len(plan.Dependents); n > 0 {
+				reasons = append(reasons, fmt.Sprintf("%d services depend on it (%s): listed if running", n, instanceList(plan.Dependents, 4)))
+			}
+			detail := "ask before going on: " + strings.Join(reasons, "; ")
+			plan.Tasks = append(plan.Tasks, Task{Step: "confirm", Host: host.Name, Service: svc.Name, Detail: detail})
 		case "check-deps":
-			task.Timeout = or(step.Timeout, checkTimeout)
-			task.Detail = "requires: " + orNone(svc.Requires)
+			plan.Tasks = append(plan.Tasks, dependencyTasks(g, inv, target, step, req.NoDeps)...)
 		case "stop":
-			task.Grace = or(step.Grace, svc.StopGrace)
-			task.Timeout = or(step.Timeout, task.Grace+stopMargin)
-			task.Detail = fmt.Sprintf("%s; SIGKILL after %s", stopHow(svc), task.Grace)
-		case "verify-stopped":
-			task.Timeout = or(step.Timeout, checkTimeout)
-			task.Detail = "the process is gone (a zombie counts as stopped)"
-		case "start":
-			task.Timeout = or(step.Timeout, svc.StartTimeout)
-			task.Detail = startHow(svc)
-		case "health":
-			task.Timeout = step.Timeout // the checks bound themselves; a playbook may cap them
-			task.Detail = describeHealth(svc.Health)
-		case "record":
-			task.Timeout = or(step.Timeout, recordTimeout)
-			task.Detail = "read the final state and update the service registry"
-		case "logs":
-			if svc.Manager == "command" && svc.Commands.Logs == "" {
+			if req.Action == "stop" && req.Cascade {
+				for _, d := range plan.Dependents {
+					plan.Tasks = append(plan.Tasks, cascadeTasks(inv, d, target, []string{"stop", "verify-stopped", "record"}, "stop")...)
+				}
+			}
+			if req.Action == "restart" && len(plan.Dependents) > 0 {
+				// Which dependents run is known only now, before anything changes.
+				plan.Tasks = append(plan.Tasks, Task{Step: "find-dependents", Host: host.Name, Service: svc.Name, Timeout: checkTimeout,
+					Detail: fmt.Sprintf("note which of its %d dependents run (%s)", len(plan.Dependents), instanceList(plan.Dependents, 4))})
+			}
+			plan.Tasks = append(plan.Tasks, stepTask(inv, step, host, svc, req))
+		default:
+			task := stepTask(inv, step, host, svc, req)
+			if task.Step == "" {
+				return nil, fmt.Errorf("%s: step %q is not supported by this version of omni", pb.Source, step.Name)
+			}
+			if task.Step == "logs" && svc.Manager == "command" && svc.Commands.Logs == "" {
 				return nil, &UsageError{fmt.Sprintf("service %q has no logs command in the inventory (commands.logs)", svc.Name)}
 			}
-			task.Timeout = step.Timeout
-			task.Detail = fmt.Sprintf("last %d lines", req.Lines)
-			if req.Follow {
-				task.Detail += ", then follow"
-			}
-		default:
-			return nil, fmt.Errorf("%s: step %q is not supported by this version of omni", pb.Source, step.Name)
+			plan.Tasks = append(plan.Tasks, task)
 		}
-		plan.Tasks = append(plan.Tasks, task)
+	}
+	if req.Action == "restart" && len(plan.Dependents) > 0 {
+		if req.Cascade {
+			for i := len(plan.Dependents) - 1; i >= 0; i-- { // dependencies first
+				plan.Tasks = append(plan.Tasks, cascadeTasks(inv, plan.Dependents[i], target, []string{"stop", "verify-stopped", "start", "health", "record"}, "restart")...)
+			}
+		} else {
+			plan.Tasks = append(plan.Tasks, Task{Step: "report-dependents", Host: host.Name, Service: svc.Name,
+				Detail: "list the running dependents that were not restarted (--cascade restarts them)"})
+		}
 	}
 	return plan, nil
+}
+
+// stepTask binds one playbook step to an instance, with its timeouts.
+func stepTask(inv *inventory.Inventory, step playbooks.Step, host *inventory.Host, svc *inventory.Service, req Request) Task {
+	task := Task{Step: step.Name, Host: host.Name, Service: svc.Name}
+	switch step.Name {
+	case "check-stopped":
+		task.Timeout = or(step.Timeout, checkTimeout)
+		task.Detail = "verify " + svc.Name + " is stopped; if it is running there is nothing to do"
+	case "stop":
+		task.Grace = or(step.Grace, svc.StopGrace)
+		task.Timeout = or(step.Timeout, task.Grace+stopMargin)
+		task.Detail = fmt.Sprintf("%s; SIGKILL after %s", stopHow(svc), task.Grace)
+	case "verify-stopped":
+		task.Timeout = or(step.Timeout, checkTimeout)
+		task.Detail = "the process is gone (a zombie counts as stopped)"
+	case "start":
+		task.Timeout = or(step.Timeout, svc.StartTimeout)
+		task.Detail = startHow(svc)
+	case "health":
+		task.Timeout = step.Timeout // the checks bound themselves; a playbook may cap them
+		task.Detail = describeHealth(svc.Health)
+		if len(svc.Requires) > 0 {
+			task.Detail += "; its requirements running and healthy: " + strings.Join(svc.Requires, ", ")
+		}
+	case "record":
+		task.Timeout = or(step.Timeout, recordTimeout)
+		task.Detail = "read the final state and update the service registry"
+	case "logs":
+		task.Timeout = step.Timeout
+		task.Detail = fmt.Sprintf("last %d lines", req.Lines)
+		if req.Follow {
+			task.Detail += ", then follow"
+		}
+	default:
+		return Task{}
+	}
+	return task
+}
+
+// dependencyTasks is what the start playbook's check-deps step becomes:
+// with --no-deps one check of every dependency; otherwise one ensure task
+// per dependency, transitively, each after what it needs.
+func dependencyTasks(g *graph, inv *inventory.Inventory, target Instance, step playbooks.Step, noDeps bool) []Task {
+	items := g.ensureClosure(target)
+	if len(items) == 0 {
+		return []Task{{Step: "check-deps", Host: target.Host, Service: target.Service, Timeout: or(step.Timeout, checkTimeout), Detail: "no dependencies"}}
+	}
+	if noDeps {
+		var names []string
+		for _, it := range items {
+			if it.group == "" || it.group == it.need.String() {
+				names = append(names, it.need.String())
+			}
+		}
+		return []Task{{Step: "check-deps", Host: target.Host, Service: target.Service, Timeout: or(step.Timeout, checkTimeout),
+			Detail: "--no-deps: refuse unless these run and are healthy: " + strings.Join(names, ", ")}}
+	}
+	var tasks []Task
+	for _, it := range items {
+		t := Task{Step: "ensure", Why: "required by " + it.by.String(), Group: it.group}
+		svc, _ := inv.Service(it.need.svc)
+		if it.need.role != "" {
+			t.Host, t.Service, t.Role = it.fallback.Host, it.need.svc, it.need.role
+			t.Detail = fmt.Sprintf("any %s on a %s host running and healthy; else start it on %s", it.need.svc, it.need.role, it.fallback.Host)
+			if it.fallback.Host == "" {
+				t.Detail = fmt.Sprintf("any %s on a %s host running and healthy (no host to start it on)", it.need.svc, it.need.role)
+			}
+		} else {
+			t.Host, t.Service = it.need.inst.Host, it.need.inst.Service
+			t.Detail = "running and healthy; if stopped, start it and check its health"
+		}
+		if it.group != "" && it.group != it.need.String() {
+			t.Why += " (only if no " + it.group + " is healthy)"
+		}
+		if svc != nil {
+			t.Timeout = svc.StartTimeout + checkTimeout
+		}
+		tasks = append(tasks, t)
+	}
+	return tasks
+}
+
+// cascadeTasks are the steps run on a dependent for --cascade.
+func cascadeTasks(inv *inventory.Inventory, d, target Instance, steps []string, verb string) []Task {
+	host, _ := inv.Host(d.Host)
+	svc, _ := inv.Service(d.Service)
+	var tasks []Task
+	for _, name := range steps {
+		t := stepTask(inv, playbooks.Step{Name: name}, host, svc, Request{})
+		t.Group = d.String()
+		t.Why = fmt.Sprintf("depends on %s (--cascade %s)", target, verb)
+		tasks = append(tasks, t)
+	}
+	return tasks
+}
+
+// instanceList names up to max instances, then how many more.
+func instanceList(list []Instance, max int) string {
+	var names []string
+	for i, x := range list {
+		if i == max {
+			names = append(names, fmt.Sprintf("and %d more", len(list)-max))
+			break
+		}
+		names = append(names, x.String())
+	}
+	return strings.Join(names, ", ")
 }
 
 func stopHow(svc *inventory.Service) string {

@@ -1,0 +1,295 @@
+package engine
+
+import (
+	"sort"
+
+	"github.com/omni-fleet/omni/inventory"
+)
+
+// Instance is one service on one host: the unit dependencies link.
+type Instance struct {
+	Host    string `json:"host"`
+	Service string `json:"service"`
+}
+
+func (i Instance) String() string { return i.Service + "@" + i.Host }
+
+// need is one resolved requirement of an instance: a definite instance, or
+// any instance of Service on a host with Role.
+type need struct {
+	inst Instance // set unless role is
+	role string
+	svc  string
+}
+
+func (n need) String() string {
+	if n.role != "" {
+		return n.svc + "@" + n.role
+	}
+	return n.inst.String()
+}
+
+// graph answers dependency questions over an inventory's instances. It
+// caches what each host runs, so planning stays linear in the fleet size.
+type graph struct {
+	inv        *inventory.Inventory
+	runs       map[*inventory.Host]map[string]bool
+	requiredBy map[string][]*inventory.Service // service -> services whose requires name it
+	hostIndex  map[string]int                  // declaration order, for stable output
+}
+
+func newGraph(inv *inventory.Inventory) *graph {
+	g := &graph{
+		inv:        inv,
+		runs:       map[*inventory.Host]map[string]bool{},
+		requiredBy: map[string][]*inventory.Service{},
+		hostIndex:  map[string]int{},
+	}
+	for i, h := range inv.Hosts {
+		g.hostIndex[h.Name] = i
+	}
+	for _, s := range inv.Services {
+		if !s.Enabled {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, r := range s.Requirements() {
+			if !seen[r.Service] {
+				seen[r.Service] = true
+				g.requiredBy[r.Service] = append(g.requiredBy[r.Service], s)
+			}
+		}
+	}
+	return g
+}
+
+func (g *graph) hostRuns(h *inventory.Host, svc string) bool {
+	set, ok := g.runs[h]
+	if !ok {
+		set = map[string]bool{}
+		for _, s := range g.inv.HostServices(h) {
+			set[s] = true
+		}
+		g.runs[h] = set
+	}
+	return set[svc]
+}
+
+func (g *graph) host(name string) *inventory.Host {
+	h, _ := g.inv.Host(name)
+	return h
+}
+
+// needs resolves the requirements of an instance.
+func (g *graph) needs(inst Instance) []need {
+	svc, err := g.inv.Service(inst.Service)
+	if err != nil {
+		return nil
+	}
+	var out []need
+	for _, r := range svc.Requirements() {
+		switch {
+		case r.Role != "":
+			out = append(out, need{role: r.Role, svc: r.Service})
+		case r.Host != "":
+			out = append(out, need{inst: Instance{Host: r.Host, Service: r.Service}, svc: r.Service})
+		default:
+			out = append(out, need{inst: Instance{Host: inst.Host, Service: r.Service}, svc: r.Service})
+		}
+	}
+	return out
+}
+
+// roleInstances lists the instances of svc on hosts with role, in host order.
+func (g *graph) roleInstances(svc, role string) []Instance {
+	var out []Instance
+	for _, h := range g.inv.HostsWithRole(role) {
+		if g.hostRuns(h, svc) {
+			out = append(out, Instance{Host: h.Name, Service: svc})
+		}
+	}
+	return out
+}
+
+// satisfies says whether target is (one of) what n asks for.
+func (g *graph) satisfies(n need, target Instance) bool {
+	if n.role == "" {
+		return n.inst == target
+	}
+	if n.svc != target.Service {
+		return false
+	}
+	h := g.host(target.Host)
+	if h == nil {
+		return false
+	}
+	if n.role == inventory.AllRole {
+		return true
+	}
+	for _, r := range h.Roles {
+		if r == n.role {
+			return true
+		}
+	}
+	return false
+}
+
+// dependents lists the instances that directly require target, in host
+// then service order.
+func (g *graph) dependents(target Instance) []Instance {
+	var out []Instance
+	for _, s := range g.requiredBy[target.Service] {
+		for _, r := range s.Requirements() {
+			if r.Service != target.Service {
+				continue
+			}
+			switch {
+			case r.Role == "" && r.Host == "": // same host
+				if h := g.host(target.Host); h != nil && g.hostRuns(h, s.Name) {
+					out = append(out, Instance{Host: target.Host, Service: s.Name})
+				}
+			case r.Host == target.Host || (r.Role != "" && g.satisfies(need{role: r.Role, svc: r.Service}, target)):
+				for _, h := range g.inv.Hosts {
+					if g.hostRuns(h, s.Name) {
+						out = append(out, Instance{Host: h.Name, Service: s.Name})
+					}
+				}
+			}
+		}
+	}
+	return g.sorted(dedup(out))
+}
+
+// dependentClosure returns every instance that depends on target, directly
+// or not, ordered so that each comes before what it depends on (the order
+// to stop them in). The target itself is not included.
+func (g *graph) dependentClosure(target Instance) []Instance {
+	in := map[Instance]bool{target: true}
+	order := []Instance{}
+	queue := []Instance{target}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		for _, d := range g.dependents(cur) {
+			if !in[d] {
+				in[d] = true
+				order = append(order, d)
+				queue = append(queue, d)
+			}
+		}
+	}
+	// Kahn's algorithm: an instance may be stopped once nothing in the
+	// closure that depends on it is still running.
+	waiting := map[Instance]int{} // how many closure members depend on it
+	for _, x := range order {
+		for _, n := range g.needs(x) {
+			for _, y := range g.needInstances(n) {
+				if in[y] && y != target {
+					waiting[y]++
+				}
+			}
+		}
+	}
+	var out []Instance
+	done := map[Instance]bool{}
+	for len(out) < len(order) {
+		progressed := false
+		for _, x := range order {
+			if done[x] || waiting[x] > 0 {
+				continue
+			}
+			done[x] = true
+			out = append(out, x)
+			progressed = true
+			for _, n := range g.needs(x) {
+				for _, y := range g.needInstances(n) {
+					if in[y] && y != target {
+						waiting[y]--
+					}
+				}
+			}
+		}
+		if !progressed { // impossible after Load's cycle check; keep going deterministically
+			for _, x := range order {
+				if !done[x] {
+					done[x] = true
+					out = append(out, x)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// needInstances is every instance that can satisfy n.
+func (g *graph) needInstances(n need) []Instance {
+	if n.role == "" {
+		return []Instance{n.inst}
+	}
+	return g.roleInstances(n.svc, n.role)
+}
+
+// ensureItem is one dependency a start must see running: an instance, or a
+// role-level requirement satisfied by any instance (Fallback is started
+// when none runs).
+type ensureItem struct {
+	need     need
+	by       Instance // the instance that requires it
+	fallback Instance // role-level: the instance to start when none runs
+	group    string   // role-level: the requirement the item belongs to ("" = always)
+}
+
+// ensureClosure lists what starting target needs, transitively, in the
+// order to ensure it: every item after the items it needs.
+func (g *graph) ensureClosure(target Instance) []ensureItem {
+	var out []ensureItem
+	seen := map[string]bool{}
+	var visit func(inst Instance, group string)
+	visit = func(inst Instance, group string) {
+		for _, n := range g.needs(inst) {
+			key := group + "|" + n.String()
+			if seen[key] || seen["|"+n.String()] {
+				continue
+			}
+			seen[key] = true
+			if n.role == "" {
+				visit(n.inst, group)
+				out = append(out, ensureItem{need: n, by: inst, group: group})
+				continue
+			}
+			item := ensureItem{need: n, by: inst, group: n.String()}
+			if cands := g.roleInstances(n.svc, n.role); len(cands) > 0 {
+				item.fallback = cands[0]
+				visit(item.fallback, item.group)
+			}
+			out = append(out, item)
+		}
+	}
+	visit(target, "")
+	return out
+}
+
+// sorted orders instances by host declaration order, then service name.
+func (g *graph) sorted(list []Instance) []Instance {
+	sort.SliceStable(list, func(i, j int) bool { return g.less(list[i], list[j]) })
+	return list
+}
+
+func (g *graph) less(a, b Instance) bool {
+	if a.Host != b.Host {
+		return g.hostIndex[a.Host] < g.hostIndex[b.Host]
+	}
+	return a.Service < b.Service
+}
+
+func dedup(list []Instance) []Instance {
+	seen := map[Instance]bool{}
+	out := list[:0]
+	for _, x := range list {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
