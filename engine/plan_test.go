@@ -35,8 +35,14 @@ func formatPlan(p *Plan) string {
 	if p.Confirm != nil {
 		fmt.Fprintf(&b, "confirm: reason=%q impact=%q\n", p.Confirm.Reason, p.Confirm.Impact)
 	}
+	if len(p.Dependents) > 0 {
+		fmt.Fprintf(&b, "dependents (stop order): %s\n", instanceList(p.Dependents, 100))
+	}
 	for i, t := range p.Tasks {
 		fmt.Fprintf(&b, "%d. %s %s/%s timeout=%s grace=%s: %s\n", i+1, t.Step, t.Host, t.Service, t.Timeout, t.Grace, t.Detail)
+		if t.Why != "" || t.Group != "" || t.Role != "" {
+			fmt.Fprintf(&b, "   why=%q group=%q role=%q\n", t.Why, t.Group, t.Role)
+		}
 	}
 	return b.String()
 }
@@ -50,9 +56,21 @@ func TestPlansOfTheExampleInventory(t *testing.T) {
 		{Action: "start", Host: "worker1", Service: "container-runtime"},
 		{Action: "stop", Host: "monitor1", Service: "metrics-collector"},
 		{Action: "logs", Host: "worker2", Service: "storage-agent", Lines: 100, Follow: true},
+		{Action: "start", Host: "monitor1", Service: "alert-manager"},
+		{Action: "start", Host: "worker1", Service: "container-runtime", NoDeps: true},
+		{Action: "stop", Host: "worker1", Service: "network-agent"},
+		{Action: "stop", Host: "worker1", Service: "network-agent", Cascade: true},
+		{Action: "restart", Host: "worker1", Service: "network-agent", Cascade: true},
+		{Action: "restart", Host: "primary-bastion", Service: "auth-service"},
 	}
 	for _, req := range cases {
 		name := fmt.Sprintf("%s-%s-%s", req.Action, req.Host, req.Service)
+		if req.Cascade {
+			name += "-cascade"
+		}
+		if req.NoDeps {
+			name += "-no-deps"
+		}
 		t.Run(name, func(t *testing.T) {
 			pb, err := set.Get(req.Action)
 			if err != nil {
