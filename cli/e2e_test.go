@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -457,4 +458,115 @@ func TestSSHConfigAlias(t *testing.T) {
 	if !testfleet.Alive(f.PID("primary-bastion", "network-agent")) || !testfleet.Alive(f.PID("worker1", "network-agent")) {
 		t.Fatal("services not started through the ssh_config alias")
 	}
+}
+
+// TestDependenciesOverSSH: the spec's "Service Dependencies" on real hosts:
+// resolution (a stopped dependency is started first), checks (stopping a
+// service others use needs confirmation), cascades (restart --cascade
+// restarts the dependents, in order, all healthy), and a dependency that
+// fails its health check stops the run before the dependent starts.
+func TestDependenciesOverSSH(t *testing.T) {
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.1.55", WorkerAddr: "127.0.1.56", Extra: []testfleet.Service{
+		{Name: "db", Role: "worker"},
+		{Name: "cache", Role: "worker", Keys: "requires: [db]"},
+		{Name: "app", Role: "worker", Keys: "requires: [cache, db, network-agent]"},
+		{Name: "sick-db", Role: "worker", Flags: "--unhealthy"},
+		{Name: "reporter", Role: "worker", Keys: "requires: [sick-db]"},
+	}})
+
+	// Resolution: starting app starts network-agent, db and cache first.
+	out := mustRun(t, f, "service", "start", "worker1", "app")
+	for _, dep := range []string{"network-agent", "db", "cache"} {
+		if !strings.Contains(out, "↳ Started "+dep+" on worker1 (required by ") || !testfleet.Alive(f.PID("worker1", dep)) {
+			t.Fatalf("start app did not start %s first:\n%s", dep, out)
+		}
+	}
+	if !startOrder(t, f, "db", "cache", "app") {
+		t.Fatalf("not started in dependency order:\n%s", out)
+	}
+	if !strings.Contains(out, "Health Check:     Passed") {
+		t.Fatalf("app not healthy:\n%s", out)
+	}
+
+	// Checks: stopping db, which cache and app use, without a terminal and
+	// without --yes is refused, names the running dependents, changes nothing.
+	pids := map[string]int{}
+	for _, s := range []string{"db", "cache", "app"} {
+		pids[s] = f.PID("worker1", s)
+	}
+	out, errOut, code := omni(t, f, "service", "stop", "worker1", "db")
+	if code != ExitRefused || !strings.Contains(out, "2 running services depend on db on worker1: app@worker1, cache@worker1") ||
+		!strings.Contains(errOut, "pass --yes") {
+		t.Fatalf("stop db with running dependents: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for s, pid := range pids {
+		if !testfleet.Alive(pid) || f.PID("worker1", s) != pid {
+			t.Fatalf("%s was touched by a refused stop", s)
+		}
+	}
+
+	// Cascade: restart db --cascade restarts cache then app, each healthy.
+	out = mustRun(t, f, "service", "restart", "worker1", "db", "--cascade")
+	for _, s := range []string{"db", "cache", "app"} {
+		if pid := f.PID("worker1", s); pid == pids[s] || !testfleet.Alive(pid) {
+			t.Fatalf("%s not restarted by the cascade (pid %d -> %d):\n%s", s, pids[s], pid, out)
+		}
+	}
+	if !strings.Contains(out, "↳ Restarted cache on worker1 (depends on db@worker1 (--cascade restart)): healthy") ||
+		strings.Index(out, "Restarted cache") > strings.Index(out, "Restarted app") || !startOrder(t, f, "db", "cache", "app") {
+		t.Fatalf("cascade order wrong:\n%s", out)
+	}
+	// Without --cascade the dependents are listed, not restarted.
+	before := f.PID("worker1", "app")
+	out = mustRun(t, f, "service", "restart", "worker1", "db")
+	if !strings.Contains(out, "Not restarted (pass --cascade to restart them too): app@worker1, cache@worker1") || f.PID("worker1", "app") != before {
+		t.Fatalf("restart without --cascade:\n%s", out)
+	}
+
+	// stop --cascade --yes: the dependents go first, then db.
+	out = mustRun(t, f, "service", "stop", "worker1", "db", "--cascade", "--yes")
+	for _, s := range []string{"db", "cache", "app"} {
+		if testfleet.Alive(pids[s]) || f.PID("worker1", s) != 0 && testfleet.Alive(f.PID("worker1", s)) {
+			t.Fatalf("%s still running after stop --cascade:\n%s", s, out)
+		}
+	}
+	if strings.Index(out, "Stopped app") > strings.Index(out, "Stopped cache") {
+		t.Fatalf("stop --cascade order wrong (app depends on cache):\n%s", out)
+	}
+
+	// A dependency that fails its health check stops the run before the
+	// dependent is started.
+	out, errOut, code = omni(t, f, "service", "start", "worker1", "reporter")
+	if code != ExitFailed || !strings.Contains(errOut, "dependency sick-db@worker1 failed its health check") {
+		t.Fatalf("start with an unhealthy dependency: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if f.PID("worker1", "reporter") != 0 {
+		t.Fatal("reporter was started although its dependency is unhealthy")
+	}
+}
+
+// startOrder reports whether the services' processes on worker1 started in
+// the given order (by their start time in /proc).
+func startOrder(t *testing.T, f *testfleet.Fleet, services ...string) bool {
+	t.Helper()
+	last := int64(-1)
+	for _, s := range services {
+		st := procStart(f.PID("worker1", s))
+		if st < last {
+			return false
+		}
+		last = st
+	}
+	return true
+}
+
+// procStart is a process's start time in clock ticks since boot.
+func procStart(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	v, _ := strconv.ParseInt(fields[19], 10, 64)
+	return v
 }

@@ -26,6 +26,8 @@ type serviceDoc struct {
 	Health    *health.Report `json:"health,omitempty"`    // when health checks ran
 	Steps     []stepDoc      `json:"steps,omitempty"`
 	Error     string         `json:"error,omitempty"`
+	// NotRestarted: running dependents a restart without --cascade left alone.
+	NotRestarted []string `json:"not_restarted,omitempty"`
 }
 
 type statusDoc struct {
@@ -40,6 +42,9 @@ type statusDoc struct {
 
 type stepDoc struct {
 	Step       string `json:"step"`
+	Host       string `json:"host"`    // the instance the step ran on: the target,
+	Service    string `json:"service"` // or a dependency or dependent
+	Why        string `json:"why,omitempty"`
 	Result     string `json:"result"` // ok, failed, unchanged
 	DurationMS int64  `json:"duration_ms"`
 	Note       string `json:"note,omitempty"`
@@ -54,7 +59,9 @@ type planDoc struct {
 	Playbook string   `json:"playbook"`
 	DryRun   bool     `json:"dry_run"`
 	Confirm  *confDoc `json:"confirm,omitempty"`
-	Tasks    []task   `json:"tasks"`
+	// Dependents: every instance that depends on the service, in stop order.
+	Dependents []string `json:"dependents,omitempty"`
+	Tasks      []task   `json:"tasks"`
 }
 
 type confDoc struct {
@@ -69,6 +76,8 @@ type task struct {
 	TimeoutMS int64  `json:"timeout_ms,omitempty"`
 	GraceMS   int64  `json:"grace_ms,omitempty"`
 	Detail    string `json:"detail"`
+	Why       string `json:"why,omitempty"`   // why a dependency or cascade added the task
+	Group     string `json:"group,omitempty"` // tasks of one dependency or dependent
 }
 
 // inventoryDoc is the result of `omni inventory check`.
@@ -173,8 +182,11 @@ func newServiceDoc(plan *engine.Plan, out *engine.Outcome, code int) serviceDoc 
 		}
 		doc.Status = st
 	}
+	for _, d := range out.NotRestarted {
+		doc.NotRestarted = append(doc.NotRestarted, d.String())
+	}
 	for _, r := range out.Steps {
-		sd := stepDoc{Step: r.Task.Step, Result: "ok", DurationMS: millis(r.Duration), Note: r.Note}
+		sd := stepDoc{Step: r.Task.Step, Host: r.Task.Host, Service: r.Task.Service, Why: r.Task.Why, Result: "ok", DurationMS: millis(r.Duration), Note: r.Note}
 		if r.Err != nil {
 			sd.Result, sd.Error = "failed", failure(r.Err)
 		}
@@ -188,8 +200,11 @@ func newPlanDoc(plan *engine.Plan) planDoc {
 	if c := plan.Confirm; c != nil {
 		doc.Confirm = &confDoc{Reason: c.Reason, Impact: c.Impact}
 	}
+	for _, d := range plan.Dependents {
+		doc.Dependents = append(doc.Dependents, d.String())
+	}
 	for _, t := range plan.Tasks {
-		doc.Tasks = append(doc.Tasks, task{Step: t.Step, Host: t.Host, Service: t.Service, TimeoutMS: millis(t.Timeout), GraceMS: millis(t.Grace), Detail: t.Detail})
+		doc.Tasks = append(doc.Tasks, task{Step: t.Step, Host: t.Host, Service: t.Service, TimeoutMS: millis(t.Timeout), GraceMS: millis(t.Grace), Detail: t.Detail, Why: t.Why, Group: t.Group})
 	}
 	return doc
 }

@@ -64,13 +64,13 @@ func formatTime(t time.Time) string {
 func renderPlan(w io.Writer, plan *engine.Plan) error {
 	fmt.Fprintf(w, "Plan: %s %s on %s (playbook %s), nothing will be changed:\n", plan.Request.Action, plan.Service.Name, plan.Host.Name, plan.Playbook)
 	table := tablewriter.NewTable(w)
-	table.Header("#", "Host", "Service", "Step", "Timeout", "Detail")
+	table.Header("#", "Host", "Service", "Step", "Timeout", "Detail", "Why")
 	for i, t := range plan.Tasks {
 		timeout := "-"
 		if t.Timeout > 0 {
 			timeout = t.Timeout.String()
 		}
-		if err := table.Append(strconv.Itoa(i+1), t.Host, t.Service, t.Step, timeout, t.Detail); err != nil {
+		if err := table.Append(strconv.Itoa(i+1), t.Host, t.Service, t.Step, timeout, t.Detail, t.Why); err != nil {
 			return err
 		}
 	}

@@ -246,6 +246,9 @@ func renderOutcome(s Streams, plan *engine.Plan, out *engine.Outcome) error {
 		fmt.Fprintln(s.Out)
 		writeStatusBlock(s.Out, st, plan, out)
 	}
+	if len(out.NotRestarted) > 0 {
+		fmt.Fprintf(s.Out, "\nNot restarted (pass --cascade to restart them too): %s\n", instanceNames(out.NotRestarted))
+	}
 	return codeOnly(outcomeCode(out))
 }
 

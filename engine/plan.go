@@ -107,7 +107,7 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 				if svc.Critical {
 					plan.Confirm.Reason = fmt.Sprintf("%s is a critical service", svc.Name)
 				}
-				reasons = append(reasons, firstNonEmpty(svc.Impact, plan.Confirm.Reason))
+				reasons = append(reasons, strings.TrimSuffix(firstNonEmpty(svc.Impact, plan.Confirm.Reason), "."))
 			}
 			if n := len(plan.Dependents); n > 0 {
 				reasons = append(reasons, fmt.Sprintf("%d services depend on it (%s): listed if running", n, instanceList(plan.Dependents, 4)))
