@@ -17,6 +17,7 @@ func addInventoryCommands(app *kingpin.Application, g *globalOptions, s Streams,
 			*run = func(context.Context) error { return inventoryCheck(g, s) }
 			return nil
 		})
+	addGraphCommand(inv, g, s, run)
 }
 
 // inventoryCheck validates the inventory and prints one row per host.
