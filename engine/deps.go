@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/omni-fleet/omni/inventory"
 )
@@ -33,17 +34,21 @@ func (n need) String() string {
 // caches what each host runs, so planning stays linear in the fleet size.
 type graph struct {
 	inv        *inventory.Inventory
-	runs       map[*inventory.Host]map[string]bool
+	runs       map[string]map[string]bool      // role list ("a,b") -> services run
 	requiredBy map[string][]*inventory.Service // service -> services whose requires name it
 	hostIndex  map[string]int                  // declaration order, for stable output
+	onRole     map[string][]Instance           // "svc@role" -> its instances
+	needsOf    map[string][]inventory.Requirement
 }
 
 func newGraph(inv *inventory.Inventory) *graph {
 	g := &graph{
 		inv:        inv,
-		runs:       map[*inventory.Host]map[string]bool{},
+		runs:       map[string]map[string]bool{},
 		requiredBy: map[string][]*inventory.Service{},
 		hostIndex:  map[string]int{},
+		onRole:     map[string][]Instance{},
+		needsOf:    map[string][]inventory.Requirement{},
 	}
 	for i, h := range inv.Hosts {
 		g.hostIndex[h.Name] = i
@@ -53,7 +58,8 @@ func newGraph(inv *inventory.Inventory) *graph {
 			continue
 		}
 		seen := map[string]bool{}
-		for _, r := range s.Requirements() {
+		g.needsOf[s.Name] = s.Requirements()
+		for _, r := range g.needsOf[s.Name] {
 			if !seen[r.Service] {
 				seen[r.Service] = true
 				g.requiredBy[r.Service] = append(g.requiredBy[r.Service], s)
@@ -63,14 +69,17 @@ func newGraph(inv *inventory.Inventory) *graph {
 	return g
 }
 
+// hostRuns says whether h runs svc. What a host runs depends only on its
+// roles, so the answer is cached per role list, not per host.
 func (g *graph) hostRuns(h *inventory.Host, svc string) bool {
-	set, ok := g.runs[h]
+	key := strings.Join(h.Roles, ",")
+	set, ok := g.runs[key]
 	if !ok {
 		set = map[string]bool{}
 		for _, s := range g.inv.HostServices(h) {
 			set[s] = true
 		}
-		g.runs[h] = set
+		g.runs[key] = set
 	}
 	return set[svc]
 }
@@ -82,12 +91,8 @@ func (g *graph) host(name string) *inventory.Host {
 
 // needs resolves the requirements of an instance.
 func (g *graph) needs(inst Instance) []need {
-	svc, err := g.inv.Service(inst.Service)
-	if err != nil {
-		return nil
-	}
 	var out []need
-	for _, r := range svc.Requirements() {
+	for _, r := range g.needsOf[inst.Service] {
 		switch {
 		case r.Role != "":
 			out = append(out, need{role: r.Role, svc: r.Service})
@@ -102,12 +107,17 @@ func (g *graph) needs(inst Instance) []need {
 
 // roleInstances lists the instances of svc on hosts with role, in host order.
 func (g *graph) roleInstances(svc, role string) []Instance {
+	key := svc + "@" + role
+	if list, ok := g.onRole[key]; ok {
+		return list
+	}
 	var out []Instance
 	for _, h := range g.inv.HostsWithRole(role) {
 		if g.hostRuns(h, svc) {
 			out = append(out, Instance{Host: h.Name, Service: svc})
 		}
 	}
+	g.onRole[key] = out
 	return out
 }
 
@@ -135,11 +145,14 @@ func (g *graph) satisfies(n need, target Instance) bool {
 }
 
 // dependents lists the instances that directly require target, in host
-// then service order.
+// then service order. A service that requires "svc@role" depends on the
+// target only when the target is the one instance of svc on that role: any
+// other instance would do as well, so stopping one of several takes nothing
+// away from it.
 func (g *graph) dependents(target Instance) []Instance {
 	var out []Instance
 	for _, s := range g.requiredBy[target.Service] {
-		for _, r := range s.Requirements() {
+		for _, r := range g.needsOf[s.Name] {
 			if r.Service != target.Service {
 				continue
 			}
@@ -148,7 +161,8 @@ func (g *graph) dependents(target Instance) []Instance {
 				if h := g.host(target.Host); h != nil && g.hostRuns(h, s.Name) {
 					out = append(out, Instance{Host: target.Host, Service: s.Name})
 				}
-			case r.Host == target.Host || (r.Role != "" && g.satisfies(need{role: r.Role, svc: r.Service}, target)):
+			case r.Host == target.Host || (r.Role != "" && g.satisfies(need{role: r.Role, svc: r.Service}, target) &&
+				len(g.roleInstances(r.Service, r.Role)) == 1):
 				for _, h := range g.inv.Hosts {
 					if g.hostRuns(h, s.Name) {
 						out = append(out, Instance{Host: h.Name, Service: s.Name})
@@ -164,55 +178,68 @@ func (g *graph) dependents(target Instance) []Instance {
 // or not, ordered so that each comes before what it depends on (the order
 // to stop them in). The target itself is not included.
 func (g *graph) dependentClosure(target Instance) []Instance {
-	in := map[Instance]bool{target: true}
-	order := []Instance{}
-	queue := []Instance{target}
-	for len(queue) > 0 {
-		cur := queue[0]
-		queue = queue[1:]
+	// Breadth first; order doubles as the queue. index maps each member to
+	// its place in order (the target is -1).
+	index := map[Instance]int{target: -1}
+	var order []Instance
+	for next, cur := 0, target; ; next++ {
 		for _, d := range g.dependents(cur) {
-			if !in[d] {
-				in[d] = true
+			if _, seen := index[d]; !seen {
+				index[d] = len(order)
 				order = append(order, d)
-				queue = append(queue, d)
 			}
 		}
+		if next >= len(order) {
+			break
+		}
+		cur = order[next]
 	}
 	// Kahn's algorithm: an instance may be stopped once nothing in the
 	// closure that depends on it is still running.
-	waiting := map[Instance]int{} // how many closure members depend on it
-	for _, x := range order {
-		for _, n := range g.needs(x) {
-			for _, y := range g.needInstances(n) {
-				if in[y] && y != target {
-					waiting[y]++
+	reqs := make([][]int, len(order))  // closure members each member needs
+	waiting := make([]int, len(order)) // how many closure members need it
+	link := func(i, j int) {
+		reqs[i] = append(reqs[i], j)
+		waiting[j]++
+	}
+	for i, x := range order {
+		for _, r := range g.needsOf[x.Service] { // g.needs without its allocations: this loop is hot
+			switch {
+			case r.Role != "":
+				for _, y := range g.roleInstances(r.Service, r.Role) {
+					if j, ok := index[y]; ok && j >= 0 {
+						link(i, j)
+					}
+				}
+			default:
+				host := x.Host
+				if r.Host != "" {
+					host = r.Host
+				}
+				if j, ok := index[Instance{Host: host, Service: r.Service}]; ok && j >= 0 {
+					link(i, j)
 				}
 			}
 		}
 	}
-	var out []Instance
-	done := map[Instance]bool{}
+	out := make([]Instance, 0, len(order))
+	done := make([]bool, len(order))
 	for len(out) < len(order) {
 		progressed := false
-		for _, x := range order {
-			if done[x] || waiting[x] > 0 {
+		for i, x := range order {
+			if done[i] || waiting[i] > 0 {
 				continue
 			}
-			done[x] = true
+			done[i], progressed = true, true
 			out = append(out, x)
-			progressed = true
-			for _, n := range g.needs(x) {
-				for _, y := range g.needInstances(n) {
-					if in[y] && y != target {
-						waiting[y]--
-					}
-				}
+			for _, j := range reqs[i] {
+				waiting[j]--
 			}
 		}
 		if !progressed { // impossible after Load's cycle check; keep going deterministically
-			for _, x := range order {
-				if !done[x] {
-					done[x] = true
+			for i, x := range order {
+				if !done[i] {
+					done[i] = true
 					out = append(out, x)
 				}
 			}

@@ -95,6 +95,15 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 	if req.Action == "stop" || req.Action == "restart" {
 		plan.Dependents = g.dependentClosure(target)
 	}
+	perDependent := 0 // tasks a --cascade adds per dependent
+	switch {
+	case req.Cascade && req.Action == "stop":
+		perDependent = 3
+	case req.Cascade && req.Action == "restart":
+		perDependent = 5
+	}
+	plan.Tasks = make([]Task, 0, len(pb.Steps)+2+perDependent*len(plan.Dependents))
+	templates := map[string][]Task{} // cascade tasks of a service, host left blank
 	for _, step := range pb.Steps {
 		switch step.Name {
 		case "confirm":
@@ -110,7 +119,7 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 				reasons = append(reasons, strings.TrimSuffix(firstNonEmpty(svc.Impact, plan.Confirm.Reason), "."))
 			}
 			if n := len(plan.Dependents); n > 0 {
-				reasons = append(reasons, fmt.Sprintf("%d services depend on it (%s): listed if running", n, instanceList(plan.Dependents, 4)))
+				reasons = append(reasons, fmt.Sprintf("%d %s on it (%s): listed if running", n, pluralWord(n, "service depends", "services depend"), instanceList(plan.Dependents, 4)))
 			}
 			detail := "ask before going on: " + strings.Join(reasons, "; ")
 			plan.Tasks = append(plan.Tasks, Task{Step: "confirm", Host: host.Name, Service: svc.Name, Detail: detail})
@@ -119,7 +128,7 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 		case "stop":
 			if req.Action == "stop" && req.Cascade {
 				for _, d := range plan.Dependents {
-					plan.Tasks = append(plan.Tasks, cascadeTasks(inv, d, target, []string{"stop", "verify-stopped", "record"}, "stop")...)
+					plan.Tasks = appendCascade(plan.Tasks, templates, inv, d, target, []string{"stop", "verify-stopped", "record"}, "stop")
 				}
 			}
 			if req.Action == "restart" && len(plan.Dependents) > 0 {
@@ -142,7 +151,7 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 	if req.Action == "restart" && len(plan.Dependents) > 0 {
 		if req.Cascade {
 			for i := len(plan.Dependents) - 1; i >= 0; i-- { // dependencies first
-				plan.Tasks = append(plan.Tasks, cascadeTasks(inv, plan.Dependents[i], target, []string{"stop", "verify-stopped", "start", "health", "record"}, "restart")...)
+				plan.Tasks = appendCascade(plan.Tasks, templates, inv, plan.Dependents[i], target, []string{"stop", "verify-stopped", "start", "health", "record"}, "restart")
 			}
 		} else {
 			plan.Tasks = append(plan.Tasks, Task{Step: "report-dependents", Host: host.Name, Service: svc.Name,
@@ -233,18 +242,36 @@ func dependencyTasks(g *graph, inv *inventory.Inventory, target Instance, step p
 	return tasks
 }
 
-// cascadeTasks are the steps run on a dependent for --cascade.
-func cascadeTasks(inv *inventory.Inventory, d, target Instance, steps []string, verb string) []Task {
-	host, _ := inv.Host(d.Host)
-	svc, _ := inv.Service(d.Service)
-	var tasks []Task
-	for _, name := range steps {
-		t := stepTask(inv, playbooks.Step{Name: name}, host, svc, Request{})
-		t.Group = d.String()
-		t.Why = fmt.Sprintf("depends on %s (--cascade %s)", target, verb)
+// appendCascade appends the steps run on a dependent for --cascade. The
+// tasks of a service are the same on every host but for the host and the
+// group, so they are built once per service (a fleet-wide cascade has tens
+// of thousands of dependents).
+func appendCascade(tasks []Task, templates map[string][]Task, inv *inventory.Inventory, d, target Instance, steps []string, verb string) []Task {
+	tmpl, ok := templates[d.Service]
+	if !ok {
+		host, _ := inv.Host(d.Host)
+		svc, _ := inv.Service(d.Service)
+		why := "depends on " + target.String() + " (--cascade " + verb + ")"
+		for _, name := range steps {
+			t := stepTask(inv, playbooks.Step{Name: name}, host, svc, Request{})
+			t.Why = why
+			tmpl = append(tmpl, t)
+		}
+		templates[d.Service] = tmpl
+	}
+	group := d.String()
+	for _, t := range tmpl {
+		t.Host, t.Group = d.Host, group
 		tasks = append(tasks, t)
 	}
 	return tasks
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // instanceList names up to max instances, then how many more.

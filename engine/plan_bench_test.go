@@ -35,7 +35,7 @@ var benchServices = []struct{ name, requires string }{
 	{"network-agent", ""},
 	{"log-shipper", "network-agent"},
 	{"metrics-agent", "network-agent"},
-	{"orchestrator-core", "network-agent, auth-service@bastion"},
+	{"orchestrator-core", "network-agent, auth-service@bastion, config-store@control"},
 	{"storage-agent", "network-agent"},
 	{"container-runtime", "network-agent, storage-agent"},
 	{"kubelet", "container-runtime, orchestrator-core"},
@@ -48,6 +48,7 @@ var benchServices = []struct{ name, requires string }{
 	{"dns-cache", "network-agent"},
 	{"audit-log", "log-shipper"},
 	{"session-proxy", "api-gateway"},
+	{"config-store", "network-agent"},
 }
 
 // fleetYAML writes the benchmark inventory as YAML text.
@@ -57,7 +58,10 @@ func fleetYAML(hosts, bastions int) []byte {
 	for i := 1; i <= bastions; i++ {
 		fmt.Fprintf(&b, "  bastion-%d: {address: 10.0.0.%d, roles: [bastion]}\n", i, i)
 	}
-	for i := 1; i <= hosts-bastions; i++ {
+	// One control host: its config-store is the only instance on its role, so
+	// every orchestrator-core in the fleet depends on that very instance.
+	b.WriteString("  control-1: {address: 10.0.1.1, roles: [control]}\n")
+	for i := 1; i <= hosts-bastions-1; i++ {
 		fmt.Fprintf(&b, "  worker-%05d: {address: 10.%d.%d.%d, roles: [worker], via: bastion-%d}\n",
 			i, 1+i/65536, i/256%256, i%256, 1+i%bastions)
 	}
@@ -65,6 +69,7 @@ func fleetYAML(hosts, bastions int) []byte {
 	b.WriteString("  all: [network-agent, log-shipper, metrics-agent, orchestrator-core]\n")
 	b.WriteString("  worker: [storage-agent, container-runtime, kubelet, ingress-proxy, app-sidecar, job-runner]\n")
 	b.WriteString("  bastion: [vault-agent, auth-service, api-gateway, dns-cache, audit-log, session-proxy]\n")
+	b.WriteString("  control: [config-store]\n")
 	b.WriteString("services:\n")
 	for _, s := range benchServices {
 		fmt.Fprintf(&b, "  %s:\n", s.name)
@@ -136,6 +141,17 @@ func BenchmarkLoadInventory10k(b *testing.B) {
 
 // (a) stop --cascade of the most depended-on instance: network-agent on a
 // bastion (the whole fleet's orchestrator-core and above depend on it).
+// The fleet-wide cascades: config-store on control-1 is required, through
+// config-store@control, by orchestrator-core on all 10,000 hosts, and so
+// transitively by everything above it.
+func BenchmarkPlanCascadeStopFleetWide(b *testing.B) {
+	benchPlan(b, Request{Action: "stop", Host: "control-1", Service: "config-store", Cascade: true})
+}
+
+func BenchmarkPlanCascadeRestartFleetWide(b *testing.B) {
+	benchPlan(b, Request{Action: "restart", Host: "control-1", Service: "config-store", Cascade: true})
+}
+
 func BenchmarkPlanCascadeStopBastion(b *testing.B) {
 	benchPlan(b, Request{Action: "stop", Host: "bastion-1", Service: "network-agent", Cascade: true})
 }
