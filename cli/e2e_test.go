@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -260,11 +261,16 @@ func TestInterruptedRestartRecordsWhatItLeft(t *testing.T) {
 	before := f.PID("primary-bastion", "slow-api")
 	began := time.Now()
 
-	// Interrupt while the new process is still getting ready (health step).
+	// Interrupt while the new process is still getting ready: once -v has
+	// reported the start step done, cancel, as SIGINT does to omni's root
+	// context (the health step then waits for a service that needs 2 s).
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	time.AfterFunc(1200*time.Millisecond, cancel) // what SIGINT does to omni's root context
-	out, errOut, code := omniCtx(ctx, t, f, false, "", "service", "restart", "primary-bastion", "slow-api")
+	var outBuf bytes.Buffer
+	errW := &cancelOn{marker: "✓ start ", cancel: cancel}
+	s := Streams{In: strings.NewReader(""), Out: &outBuf, Err: errW, NoColor: true}
+	code := Run(ctx, []string{"-i", f.Inventory, "service", "restart", "primary-bastion", "slow-api", "-v"}, s)
+	out, errOut := outBuf.String(), errW.String()
 	if code != ExitInterrupted {
 		t.Fatalf("exit %d, want 130\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -569,4 +575,28 @@ func procStart(pid int) int64 {
 	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
 	v, _ := strconv.ParseInt(fields[19], 10, 64)
 	return v
+}
+
+// cancelOn is an output that calls cancel once it has seen marker.
+type cancelOn struct {
+	mu     sync.Mutex
+	buf    strings.Builder
+	marker string
+	cancel func()
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf.Write(p)
+	if strings.Contains(c.buf.String(), c.marker) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+func (c *cancelOn) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
 }

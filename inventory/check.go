@@ -47,6 +47,20 @@ func (l *loader) check(inv *Inventory) {
 // run what it requires. Each requires entry is reported once, naming the
 // first such host.
 func (l *loader) checkSameHostRequires(inv *Inventory) {
+	// What each host runs, computed once per distinct role list.
+	byRoles := map[string]map[string]bool{}
+	runs := func(h *Host, svc string) bool {
+		key := strings.Join(h.Roles, ",")
+		set, ok := byRoles[key]
+		if !ok {
+			set = map[string]bool{}
+			for _, name := range inv.HostServices(h) {
+				set[name] = true
+			}
+			byRoles[key] = set
+		}
+		return set[svc]
+	}
 	for _, s := range inv.Services {
 		if !s.Enabled {
 			continue
@@ -54,18 +68,38 @@ func (l *loader) checkSameHostRequires(inv *Inventory) {
 		for _, it := range l.requires[s] {
 			r := ParseRequirement(it.value)
 			dep := inv.services[r.Service]
-			if r.At != "" || dep == nil {
+			if dep == nil {
 				continue
 			}
 			if !dep.Enabled {
-				l.errorf(it.line, "service %q requires %q, which is disabled (enabled: false)", s.Name, dep.Name)
+				if r.At == "" { // a qualified one is shown as such by `inventory graph`
+					l.errorf(it.line, "service %q requires %q, which is disabled (enabled: false)", s.Name, dep.Name)
+				}
 				continue
 			}
-			for _, h := range inv.Hosts {
-				if inv.Runs(h, s.Name) && !inv.Runs(h, dep.Name) {
-					l.errorf(it.line, "service %q requires %q on the same host, but host %q (roles: %s) does not run it; for another host write %q",
-						s.Name, dep.Name, h.Name, strings.Join(h.Roles, ", "), dep.Name+"@ROLE")
-					break
+			switch {
+			case r.At == "":
+				for _, h := range inv.Hosts {
+					if runs(h, s.Name) && !runs(h, dep.Name) {
+						l.errorf(it.line, "service %q requires %q on the same host, but host %q (roles: %s) does not run it; for another host write %q",
+							s.Name, dep.Name, h.Name, strings.Join(h.Roles, ", "), dep.Name+"@ROLE")
+						break
+					}
+				}
+			case inv.hosts[r.At] != nil:
+				if h := inv.hosts[r.At]; !runs(h, dep.Name) {
+					l.errorf(it.line, "service %q requires %q, but host %q (roles: %s) does not run %q", s.Name, it.value, h.Name, strings.Join(h.Roles, ", "), dep.Name)
+				}
+			default:
+				found := false
+				for _, h := range inv.HostsWithRole(r.At) {
+					if runs(h, dep.Name) {
+						found = true
+						break
+					}
+				}
+				if !found && (inv.roles[r.At] != nil || r.At == AllRole) {
+					l.errorf(it.line, "service %q requires %q, but no host with role %q runs %q", s.Name, it.value, r.At, dep.Name)
 				}
 			}
 		}

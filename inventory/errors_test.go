@@ -257,7 +257,7 @@ services:
 hosts:
   worker1: {address: 10.0.0.1, roles: [worker]}
 roles:
-  worker: [api]
+  worker: [api, db]
 services:
   api:
     requires: [db@workr1, db@wroker, db@worker1, db@worker, db@all]
@@ -420,6 +420,24 @@ services:
 `,
 			want: []string{
 				`9: service "api" requires "runtime" on the same host, but host "bastion1" (roles: bastion) does not run it; for another host write "runtime@ROLE"`,
+			},
+		},
+		{
+			name: "requirement on a host or role that does not run the service",
+			content: `version: 1
+hosts:
+  h1: {address: 10.0.0.1, roles: [web]}
+  h2: {address: 10.0.0.2, roles: [db]}
+roles:
+  web: [api]
+  db: [pg]
+services:
+  api: {requires: [pg@h1, pg@web, pg@db, pg@h2]}
+  pg: {}
+`,
+			want: []string{
+				`9: service "api" requires "pg@h1", but host "h1" (roles: web) does not run "pg"`,
+				`9: service "api" requires "pg@web", but no host with role "web" runs "pg"`,
 			},
 		},
 		{
