@@ -284,6 +284,12 @@ func (r *execution) status(ctx context.Context, inst Instance) (manager.State, e
 
 // healthy runs an instance's own health checks (it must be running).
 func (r *execution) healthy(ctx context.Context, inst Instance) (health.Report, error) {
+	return r.healthyKnowing(ctx, inst, nil)
+}
+
+// healthyKnowing is healthy when the caller has just read the state: the
+// process check's first attempt uses it instead of asking the host again.
+func (r *execution) healthyKnowing(ctx context.Context, inst Instance, known *manager.State) (health.Report, error) {
 	conn, err := r.conn(ctx, inst.Host)
 	if err != nil {
 		return health.Report{}, err
@@ -299,6 +305,11 @@ func (r *execution) healthy(ctx context.Context, inst Instance) (health.Report, 
 		Address: h.ServiceAddress,
 		Dialer:  conn,
 		Process: func(ctx context.Context) (bool, string, error) {
+			if known != nil {
+				st := *known
+				known = nil
+				return st.Running, st.Status, nil
+			}
 			st, err := m.Status(ctx, conn)
 			return st.Running, st.Status, err
 		},
@@ -314,7 +325,7 @@ func (r *execution) runningAndHealthy(ctx context.Context, inst Instance) (strin
 	if !st.Running {
 		return st.Status, nil
 	}
-	rep, err := r.healthy(ctx, inst)
+	rep, err := r.healthyKnowing(ctx, inst, &st)
 	if err != nil {
 		return "", err
 	}

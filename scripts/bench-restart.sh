@@ -21,13 +21,15 @@ port=$(sed -n 's/.*primary-bastion: {address: 127.0.0.61, port: \([0-9]*\),.*/\1
 start=$(sed -n '/^  api-gateway:/,/start:/s/^      start: .\(.*\).$/\1/p' inventory.yaml | sed "s/''/'/g")
 files="$dir/run/primary-bastion.api-gateway"
 # The same steps omni runs, as one script: SIGTERM, wait until gone (a zombie
-# counts), start, wait for the process, port and HTTP check to pass.
+# counts), start, wait for the process, port and HTTP check to pass, then
+# check the service it requires (network-agent) runs and answers.
 script="OMNI_HOST=primary-bastion OMNI_SERVICE=api-gateway OMNI_ADDRESS=127.0.0.61; export OMNI_HOST OMNI_SERVICE OMNI_ADDRESS
 pid=\$(cat $files.pid); kill -TERM \$pid
 while st=\$(ps -o stat= -p \$pid) && [ \"\${st#Z}\" = \"\$st\" ]; do sleep 0.05; done
 $start
 i=0; until curl -fsS -o /dev/null http://127.0.0.61:17402/healthz; do i=\$((i+1)); [ \$i -lt 30 ] || exit 1; sleep 0.1; done
-kill -0 \$(cat $files.pid)"
+kill -0 \$(cat $files.pid)
+kill -0 \$(cat $dir/run/primary-bastion.network-agent.pid) && curl -fsS -o /dev/null http://127.0.0.61:17401/healthz"
 printf '%s\n' "$script" > ssh-restart.script
 ssh_cmd=(ssh -q -i client_key -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=known_hosts
   -o ControlMaster=no -o ControlPath=none -p "$port" "$(id -un)@127.0.0.61" "$script")

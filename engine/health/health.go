@@ -136,7 +136,7 @@ func retry(ctx context.Context, spec inventory.Health, name string, fn func(cont
 		}
 		if i < attempts-1 {
 			select {
-			case <-time.After(spec.Interval):
+			case <-time.After(pause(i, spec.Interval)):
 			case <-ctx.Done():
 			}
 		}
@@ -176,4 +176,17 @@ func httpCheck(ctx context.Context, d Dialer, url string, expect int) error {
 		return fmt.Errorf("GET %s: status %d, want %d", url, resp.StatusCode, expect)
 	}
 	return nil
+}
+
+// firstPause is the wait after a first failed attempt. A service that was
+// just started usually needs milliseconds, not a whole interval, to open its
+// port: the pauses start short and double up to the configured interval.
+const firstPause = 25 * time.Millisecond
+
+func pause(attempt int, interval time.Duration) time.Duration {
+	d := firstPause << attempt
+	if d <= 0 || d > interval {
+		return interval
+	}
+	return d
 }

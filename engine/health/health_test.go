@@ -93,3 +93,19 @@ func TestRetriesUntilTheServiceComesUp(t *testing.T) {
 		t.Fatalf("report %+v", r)
 	}
 }
+
+func TestPausesStartShortAndGrowToTheInterval(t *testing.T) {
+	var got []time.Duration
+	for i := 0; i < 6; i++ {
+		got = append(got, pause(i, 500*time.Millisecond))
+	}
+	want := []time.Duration{25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 500 * time.Millisecond}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("pauses %v, want %v", got, want)
+		}
+	}
+	if pause(0, 10*time.Millisecond) != 10*time.Millisecond || pause(70, time.Second) != time.Second {
+		t.Fatal("pause must never exceed the interval, nor overflow")
+	}
+}
