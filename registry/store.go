@@ -1,0 +1,90 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Store is the full service registry: records (Registry), the history of
+// operations, and the run lock. Implementations: the embedded bbolt store
+// (default, one file) and etcd (for teams running omni from several
+// machines). Both pass the same conformance tests.
+type Store interface {
+	Registry
+
+	// BeginEvent records an operation as it starts, marked incomplete, and
+	// returns its ID. A run that dies (SIGKILL) leaves it incomplete.
+	BeginEvent(ev Event) (string, error)
+	// FinishEvent replaces the event ev.ID with its final form (Complete true).
+	FinishEvent(ev Event) error
+	// Events returns events, newest first, filtered by q.
+	Events(q EventQuery) ([]Event, error)
+
+	// Lock takes the run lock on every key (host/service pairs) for owner,
+	// waiting up to wait (0: fail at once) for keys another live run holds.
+	// A crashed run's lock is reclaimed (bbolt: its process is gone or its
+	// heartbeat is stale; etcd: its lease expired). It returns a *LockedError
+	// naming the holder when it cannot take them. The returned unlock
+	// releases them; it is safe to call more than once.
+	Lock(ctx context.Context, keys []string, owner Owner, wait time.Duration) (unlock func() error, err error)
+
+	Close() error
+}
+
+// Event is one operation: who ran what, where, each step and the result.
+type Event struct {
+	ID       string      `json:"id"`
+	Started  time.Time   `json:"started"`
+	Finished time.Time   `json:"finished,omitzero"`
+	Operator string      `json:"operator"` // user@machine
+	Command  string      `json:"command"`  // "restart", "stop --cascade", ...
+	Host     string      `json:"host"`
+	Service  string      `json:"service"`
+	Steps    []EventStep `json:"steps,omitempty"`
+	Result   string      `json:"result"` // ok, unchanged, failed, refused, interrupted, unreachable; "incomplete" while running or if the run died
+	Error    string      `json:"error,omitempty"`
+	Complete bool        `json:"complete"`
+}
+
+// EventStep is one step of an operation.
+type EventStep struct {
+	Step     string        `json:"step"`
+	Host     string        `json:"host"`
+	Service  string        `json:"service"`
+	Result   string        `json:"result"` // ok, failed, skipped
+	Note     string        `json:"note,omitempty"`
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// EventQuery filters Events. Zero values match everything.
+type EventQuery struct {
+	Host    string
+	Service string
+	Since   time.Time
+	Limit   int // 0: no limit
+}
+
+// Owner identifies a run holding locks.
+type Owner struct {
+	Operator string    `json:"operator"` // user@machine
+	PID      int       `json:"pid"`
+	Machine  string    `json:"machine"` // hostname, for stale detection of local PIDs
+	Command  string    `json:"command"`
+	Since    time.Time `json:"since"`
+}
+
+// LockedError is a lock another run holds: exit code 5.
+type LockedError struct {
+	Key    string
+	Holder Owner
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("%s is locked by %s (pid %d on %s, %q) since %s", e.Key, e.Holder.Operator, e.Holder.PID,
+		e.Holder.Machine, e.Holder.Command, e.Holder.Since.UTC().Format("2006-01-02 15:04:05 UTC"))
+}
+
+// LockKey is the lock key of a service on a host.
+func LockKey(host, service string) string { return host + "/" + service }
