@@ -64,3 +64,26 @@ func TestSSHConfigDefault(t *testing.T) {
 		}
 	}
 }
+
+func TestRegistryEtcd(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "inventory.yaml")
+	good := "version: 1\nregistry:\n  etcd: {endpoints: [\"http://127.0.0.1:2379\"], prefix: /fleet/}\nhosts: {}\nroles: {}\nservices: {}\n"
+	os.WriteFile(path, []byte(good), 0o644)
+	inv, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := inv.Registry.Etcd; e == nil || len(e.Endpoints) != 1 || e.Prefix != "/fleet" {
+		t.Fatalf("etcd config %+v", inv.Registry.Etcd)
+	}
+	bad := "version: 1\nregistry:\n  path: r.db\n  etcd: {prefix: fleet}\nhosts: {}\nroles: {}\nservices: {}\n"
+	os.WriteFile(path, []byte(bad), 0o644)
+	_, err = Load(path)
+	want := path + ":4: registry.etcd needs endpoints, e.g. [\"https://10.20.0.5:2379\"]\n" +
+		path + ":4: registry.etcd.prefix \"fleet\" must start with /\n" +
+		path + ":4: registry: give path (embedded store) or etcd, not both"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error:\n%v\nwant:\n%s", err, want)
+	}
+}

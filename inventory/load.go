@@ -42,7 +42,8 @@ var Managers = []string{"systemd", "command"}
 var (
 	topKeys      = []string{"version", "defaults", "registry", "hosts", "roles", "services"}
 	defaultsKeys = []string{"user", "port", "identity_file", "known_hosts", "ssh_config", "sudo", "manager", "connect_timeout", "stop_grace", "start_timeout"}
-	registryKeys = []string{"path"}
+	registryKeys = []string{"path", "etcd"}
+	etcdKeys     = []string{"endpoints", "prefix"}
 	hostKeys     = []string{"address", "port", "user", "identity_file", "roles", "via", "sudo", "service_address"}
 	serviceKeys  = []string{"enabled", "manager", "unit", "commands", "critical", "impact", "requires", "health", "stop_grace", "start_timeout", "sudo"}
 	commandKeys  = []string{"start", "stop", "status", "logs"}
@@ -326,6 +327,31 @@ func (l *loader) registry(e entry) RegistryConfig {
 	f, _ := l.fields(e.val, e.line(), "registry", registryKeys...)
 	if x, ok := f["path"]; ok {
 		r.Path = l.path(x, "in registry")
+	}
+	if x, ok := f["etcd"]; ok {
+		ef, _ := l.fields(x.val, x.line(), "registry.etcd", etcdKeys...)
+		etcd := &EtcdConfig{Prefix: "/omni"}
+		if y, ok := ef["endpoints"]; ok {
+			items, _ := l.list(y.val, y.line(), "registry.etcd.endpoints")
+			for _, it := range l.uniq(items, "registry.etcd.endpoints") {
+				etcd.Endpoints = append(etcd.Endpoints, it.value)
+			}
+		}
+		if len(etcd.Endpoints) == 0 {
+			l.errorf(x.line(), "registry.etcd needs endpoints, e.g. [\"https://10.20.0.5:2379\"]")
+		}
+		if y, ok := ef["prefix"]; ok {
+			if v, ok := l.str(y, "in registry.etcd"); ok {
+				if !strings.HasPrefix(v, "/") {
+					l.errorf(y.line(), "registry.etcd.prefix %q must start with /", v)
+				}
+				etcd.Prefix = strings.TrimRight(v, "/")
+			}
+		}
+		if r.Path != "" {
+			l.errorf(x.line(), "registry: give path (embedded store) or etcd, not both")
+		}
+		r.Etcd = etcd
 	}
 	return r
 }

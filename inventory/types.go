@@ -36,7 +36,14 @@ type Defaults struct {
 
 // RegistryConfig says where the service registry lives.
 type RegistryConfig struct {
-	Path string // absolute after loading; empty means the default state directory
+	Path string      // embedded store: absolute after loading; empty means the default state directory
+	Etcd *EtcdConfig // etcd, for teams running omni from several machines; nil: the embedded store
+}
+
+// EtcdConfig is the registry on an etcd cluster.
+type EtcdConfig struct {
+	Endpoints []string
+	Prefix    string // key prefix, default /omni
 }
 
 // Host is one machine of the fleet.
