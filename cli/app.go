@@ -134,18 +134,16 @@ func loadPlaybooks(g *globalOptions) (*playbooks.Set, error) {
 	return set, nil
 }
 
-func openRegistry(g *globalOptions, inv *inventory.Inventory) (registry.Registry, error) {
-	path := g.Registry
-	if path == "" {
-		path = inv.Registry.Path
+// openStore opens the service registry: --registry, else the inventory's
+// registry (embedded path or etcd), else the default embedded store.
+func openStore(ctx context.Context, g *globalOptions, inv *inventory.Inventory) (registry.Store, error) {
+	if g.Registry != "" {
+		return registry.Open(ctx, g.Registry, nil)
 	}
-	if path == "" {
-		var err error
-		if path, err = registry.DefaultPath(); err != nil {
-			return nil, err
-		}
+	if e := inv.Registry.Etcd; e != nil {
+		return registry.Open(ctx, "", &registry.EtcdConfig{Endpoints: e.Endpoints, Prefix: e.Prefix})
 	}
-	return registry.OpenFile(path)
+	return registry.Open(ctx, inv.Registry.Path, nil)
 }
 
 // loadSSHConfig reads the OpenSSH client config named by --ssh-config (or

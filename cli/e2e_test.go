@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/internal/sshtest"
+	"github.com/omni-fleet/omni/registry"
 	"github.com/omni-fleet/omni/internal/testfleet"
 )
 
@@ -152,21 +153,8 @@ func TestServiceLifecycleOverSSH(t *testing.T) {
 	}
 
 	// The registry holds what omni saw.
-	var state struct {
-		Records []struct {
-			Host, Service, State string
-			LastActive           time.Time `json:"last_active"`
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(f.Dir, "state.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &state); err != nil {
-		t.Fatal(err)
-	}
 	got := map[string]string{}
-	for _, r := range state.Records {
+	for _, r := range registryRecords(t, f) {
 		got[r.Host+"/"+r.Service] = r.State
 		if r.LastActive.IsZero() {
 			t.Errorf("%s/%s: no last active time", r.Host, r.Service)
@@ -267,7 +255,9 @@ func TestInterruptedRestartRecordsWhatItLeft(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var outBuf bytes.Buffer
-	errW := &cancelOn{marker: "✓ start ", cancel: cancel}
+	// (300 ms later: the new process has written its pidfile, not yet listened.)
+	var once sync.Once
+	errW := &cancelOn{marker: "✓ start ", cancel: func() { once.Do(func() { time.AfterFunc(300*time.Millisecond, cancel) }) }}
 	s := Streams{In: strings.NewReader(""), Out: &outBuf, Err: errW, NoColor: true}
 	code := Run(ctx, []string{"-i", f.Inventory, "service", "restart", "primary-bastion", "slow-api", "-v"}, s)
 	out, errOut := outBuf.String(), errW.String()
@@ -281,20 +271,7 @@ func TestInterruptedRestartRecordsWhatItLeft(t *testing.T) {
 	if after == before || !testfleet.Alive(after) {
 		t.Fatalf("expected a new process: pid %d -> %d", before, after)
 	}
-	var state struct {
-		Records []struct {
-			Host, Service, State, Health string
-			UpdatedAt                    time.Time `json:"updated_at"`
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(f.Dir, "state.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &state); err != nil {
-		t.Fatalf("registry unreadable after the interrupt: %v", err)
-	}
-	for _, r := range state.Records {
+	for _, r := range registryRecords(t, f) {
 		if r.Service == "slow-api" {
 			if r.State != "running" || r.UpdatedAt.Before(began) || !strings.HasPrefix(r.Health, "failed") {
 				t.Fatalf("registry after the interrupt: %+v", r)
@@ -599,4 +576,19 @@ func (c *cancelOn) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.buf.String()
+}
+
+// registryRecords reads the fleet's registry as omni left it.
+func registryRecords(t *testing.T, f *testfleet.Fleet) []registry.Record {
+	t.Helper()
+	reg, err := registry.Open(context.Background(), filepath.Join(f.Dir, "state.json"), nil)
+	if err != nil {
+		t.Fatalf("registry unreadable: %v", err)
+	}
+	defer reg.Close()
+	recs, err := reg.List()
+	if err != nil {
+		t.Fatalf("registry unreadable: %v", err)
+	}
+	return recs
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/omni-fleet/omni/engine/sshconfig"
 	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/inventory"
+	"github.com/omni-fleet/omni/registry"
 )
 
 // Exit codes, documented in --help and the README.
@@ -49,6 +50,7 @@ func exitCode(err error) int {
 		hostKey     *transport.HostKeyError
 		sshCfg      *sshconfig.Error
 		runRefused  *engine.RefusedError
+		locked      *registry.LockedError
 	)
 	switch {
 	case err == nil:
@@ -58,7 +60,7 @@ func exitCode(err error) int {
 	case errors.As(err, &notFound), errors.As(err, &invalid), errors.As(err, &planErr), errors.As(err, &usage),
 		errors.As(err, &sshCfg):
 		return ExitUsage
-	case errors.As(err, &refused), errors.As(err, &runRefused):
+	case errors.As(err, &refused), errors.As(err, &runRefused), errors.As(err, &locked):
 		return ExitRefused
 	case errors.As(err, &unreachable), errors.As(err, &auth), errors.As(err, &hostKey):
 		return ExitUnreachable

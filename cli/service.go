@@ -6,30 +6,36 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	osuser "os/user"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/registry"
 )
 
 // serviceOptions are the flags and arguments of `omni service ACTION HOST SERVICE`.
 type serviceOptions struct {
-	Action  string
-	Host    string
-	Service string
-	Yes     bool
-	DryRun  bool
-	Lines   int
-	Follow  bool
-	Verbose bool
-	NoDeps  bool
-	Cascade bool
+	Action      string
+	Host        string
+	Service     string
+	Yes         bool
+	DryRun      bool
+	Lines       int
+	Follow      bool
+	Verbose     bool
+	NoDeps      bool
+	Cascade     bool
+	LockTimeout time.Duration
 }
 
 func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, run *func(context.Context) error) {
-	svc := app.Command("service", "Start, stop, restart a service on a host, or read its logs.")
+	svc := app.Command("service", "Start, stop, restart a service on a host, read its logs, its status and its history.")
+	addStatusCommands(svc, g, s, run)
 	actions := []struct{ name, help string }{
 		{"start", "Start a stopped service: check its dependencies, start it, health-check it."},
 		{"stop", "Stop a service gracefully (SIGTERM, then SIGKILL after its grace period)."},
@@ -48,6 +54,7 @@ func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, r
 			cmd.Flag("yes", "Do not ask for confirmation (needed without a terminal).").Short('y').BoolVar(&opts.Yes)
 			cmd.Flag("dry-run", "Print the planned tasks and change nothing.").BoolVar(&opts.DryRun)
 			cmd.Flag("verbose", "Print each step, its result and duration on stderr as it finishes.").Short('v').BoolVar(&opts.Verbose)
+			cmd.Flag("lock-timeout", "How long to wait for another run that holds one of the services (0: fail at once, exit 5).").Default("0s").DurationVar(&opts.LockTimeout)
 		}
 		switch a.name {
 		case "start":
@@ -113,9 +120,25 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	if opts.Action != "logs" {
 		fmt.Fprintf(narrative.Out, "%s%s %s on %s...\n", st.icon(verb.icon), verb.doing, plan.Service.Name, plan.Host.Name)
 	}
-	reg, err := openRegistry(g, inv)
+	reg, err := openStore(ctx, g, inv)
 	if err != nil {
 		return err
+	}
+	defer reg.Close()
+	// The run lock: every (host, service) the plan touches, before anything
+	// is touched. Another run holding one of them: exit 5, naming it.
+	owner := runOwner(opts)
+	unlock, err := reg.Lock(ctx, lockKeys(plan), owner, opts.LockTimeout)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	event := registry.Event{Started: time.Now().UTC(), Operator: owner.Operator, Command: owner.Command,
+		Host: plan.Host.Name, Service: plan.Service.Name, Result: "incomplete"}
+	if opts.Action != "logs" {
+		if event.ID, err = reg.BeginEvent(event); err != nil {
+			return err
+		}
 	}
 	sshCfg, err := loadSSHConfig(g, s, inv)
 	if err != nil {
@@ -136,6 +159,9 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	})
 	if opts.Action == "logs" {
 		return out.Err
+	}
+	if err := reg.FinishEvent(finishedEvent(event, out, outcomeCode(out))); err != nil {
+		fmt.Fprintf(s.Err, "omni: the operation ran but its history could not be recorded: %v\n", err)
 	}
 	if jsonOut {
 		code := outcomeCode(out)
@@ -321,4 +347,63 @@ func dependencyLine(r engine.StepResult, target engine.Instance) string {
 		return fmt.Sprintf("Restarted %s on %s (%s): healthy", t.Service, t.Host, t.Why)
 	}
 	return ""
+}
+
+// lockKeys are the (host, service) pairs a plan touches.
+func lockKeys(plan *engine.Plan) []string {
+	seen := map[string]bool{}
+	var keys []string
+	add := func(host, service string) {
+		k := registry.LockKey(host, service)
+		if host != "" && !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	add(plan.Host.Name, plan.Service.Name)
+	for _, t := range plan.Tasks {
+		add(t.Host, t.Service)
+	}
+	return keys
+}
+
+// runOwner says who runs: user@machine, this process, the command.
+func runOwner(opts *serviceOptions) registry.Owner {
+	machine, _ := os.Hostname()
+	user := os.Getenv("USER")
+	if u, err := osuser.Current(); err == nil {
+		user = u.Username
+	}
+	command := opts.Action
+	if opts.Cascade {
+		command += " --cascade"
+	}
+	if opts.NoDeps {
+		command += " --no-deps"
+	}
+	return registry.Owner{Operator: user + "@" + machine, PID: os.Getpid(), Machine: machine,
+		Command: command + " " + opts.Host + " " + opts.Service, Since: time.Now().UTC()}
+}
+
+// finishedEvent is the event's final form: each step and the result.
+func finishedEvent(ev registry.Event, out *engine.Outcome, code int) registry.Event {
+	ev.Finished, ev.Complete = time.Now().UTC(), true
+	ev.Result = resultWord(code)
+	if code == ExitOK && out.Unchanged != "" {
+		ev.Result = "unchanged"
+	}
+	if out.Err != nil {
+		ev.Error = out.Err.Error()
+	}
+	for _, r := range out.Steps {
+		st := registry.EventStep{Step: r.Task.Step, Host: r.Task.Host, Service: r.Task.Service, Result: "ok", Note: r.Note, Duration: r.Duration}
+		switch {
+		case r.Err != nil:
+			st.Result, st.Error = "failed", failure(r.Err)
+		case strings.HasPrefix(r.Note, "skipped"):
+			st.Result = "skipped"
+		}
+		ev.Steps = append(ev.Steps, st)
+	}
+	return ev
 }

@@ -33,19 +33,22 @@ type Registry interface {
 	List() ([]Record, error)
 }
 
-// DefaultPath is $XDG_STATE_HOME/omni/state.json, or ~/.local/state/omni/state.json.
+// DefaultPath is where the embedded store lives by default:
+// $XDG_STATE_HOME/omni/registry.db, or ~/.local/state/omni/registry.db.
 func DefaultPath() (string, error) {
 	if dir := os.Getenv("XDG_STATE_HOME"); dir != "" {
-		return filepath.Join(dir, "omni", "state.json"), nil
+		return filepath.Join(dir, "omni", "registry.db"), nil
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return "", fmt.Errorf("registry: no state directory: %w", err)
 	}
-	return filepath.Join(home, ".local", "state", "omni", "state.json"), nil
+	return filepath.Join(home, ".local", "state", "omni", "registry.db"), nil
 }
 
-// File is a Registry kept in one JSON file.
+// File is a Registry kept in one JSON file: records only, no history, no
+// locks. It remains for the callers not yet moved to Store (OpenFile);
+// new code uses Open.
 type File struct {
 	path string
 }

@@ -115,11 +115,16 @@ func Run(ctx context.Context, t Target) Report {
 	return report
 }
 
+// retry runs fn until it passes or the check's waiting budget, retries ×
+// interval, is spent. The pauses start short (see pause), so a service that
+// comes up quickly is seen at once; the budget, and so the longest wait for
+// a slow one, stays what the inventory says.
 func retry(ctx context.Context, spec inventory.Health, name string, fn func(context.Context) error) Result {
 	res := Result{Check: name}
-	attempts := 1 + spec.Retries
+	budget := time.Duration(spec.Retries) * spec.Interval
+	var waited time.Duration
 	var last error
-	for i := 0; i < attempts; i++ {
+	for i := 0; ; i++ {
 		res.Attempts = i + 1
 		actx, cancel := context.WithTimeout(ctx, spec.Timeout)
 		last = fn(actx)
@@ -131,15 +136,15 @@ func retry(ctx context.Context, spec inventory.Health, name string, fn func(cont
 			res.Passed = true
 			return res
 		}
-		if ctx.Err() != nil {
+		p := pause(i, spec.Interval)
+		if ctx.Err() != nil || waited+p > budget {
 			break
 		}
-		if i < attempts-1 {
-			select {
-			case <-time.After(pause(i, spec.Interval)):
-			case <-ctx.Done():
-			}
+		select {
+		case <-time.After(p):
+		case <-ctx.Done():
 		}
+		waited += p
 	}
 	res.Error = last.Error()
 	if res.Attempts > 1 {

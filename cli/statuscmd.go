@@ -1,0 +1,273 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/olekukonko/tablewriter"
+
+	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/inventory"
+	"github.com/omni-fleet/omni/registry"
+)
+
+// addStatusCommands registers `omni service status` and `omni service history`.
+func addStatusCommands(svc *kingpin.CmdClause, g *globalOptions, s Streams, run *func(context.Context) error) {
+	var target, service string
+	forks := 20
+	status := svc.Command("status", "Live state of services (state, PID, uptime, health) beside what the registry last recorded.")
+	status.Arg("TARGET", "A host or a role (default: every host).").HintAction(hostHints(g)).StringVar(&target)
+	status.Arg("SERVICE", "One service (default: every service the hosts run).").HintAction(serviceHints(g, &target)).StringVar(&service)
+	status.Flag("forks", "Hosts queried at once.").Default("20").IntVar(&forks)
+	status.Action(func(*kingpin.ParseContext) error {
+		*run = func(ctx context.Context) error { return statusRun(ctx, g, s, target, service, forks) }
+		return nil
+	})
+
+	var htarget, hservice string
+	var since time.Duration
+	limit := 50
+	history := svc.Command("history", "The recorded operations, newest first.")
+	history.Arg("TARGET", "A host or a role (default: every host).").HintAction(hostHints(g)).StringVar(&htarget)
+	history.Arg("SERVICE", "One service.").HintAction(serviceHints(g, &htarget)).StringVar(&hservice)
+	history.Flag("since", "Only operations newer than this, e.g. 24h.").DurationVar(&since)
+	history.Flag("limit", "At most this many operations (0: all).").Default("50").IntVar(&limit)
+	history.Action(func(*kingpin.ParseContext) error {
+		*run = func(ctx context.Context) error { return historyRun(ctx, g, s, htarget, hservice, since, limit) }
+		return nil
+	})
+}
+
+// selectInstances resolves [TARGET] [SERVICE] to instances, in inventory order.
+func selectInstances(inv *inventory.Inventory, target, service string) ([]engine.Instance, error) {
+	var hosts []*inventory.Host
+	switch {
+	case target == "":
+		hosts = inv.Hosts
+	default:
+		if h, err := inv.Host(target); err == nil {
+			hosts = []*inventory.Host{h}
+		} else if _, ok := inv.Role(target); ok || target == inventory.AllRole {
+			hosts = inv.HostsWithRole(target)
+		} else {
+			return nil, err
+		}
+	}
+	if service != "" {
+		if _, err := inv.Service(service); err != nil {
+			return nil, err
+		}
+	}
+	var out []engine.Instance
+	for _, h := range hosts {
+		for _, name := range inv.HostServices(h) {
+			if service == "" || name == service {
+				out = append(out, engine.Instance{Host: h.Name, Service: name})
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, &usageError{fmt.Sprintf("no host of %q runs %q", orAll(target), service)}
+	}
+	return out, nil
+}
+
+func orAll(s string) string {
+	if s == "" {
+		return "the inventory"
+	}
+	return s
+}
+
+// statusRow is one line of `omni service status` (and its JSON).
+type statusRow struct {
+	Host           string     `json:"host"`
+	Service        string     `json:"service"`
+	State          string     `json:"state"` // running, stopped, failed, ..., unreachable
+	PID            int        `json:"pid,omitempty"`
+	UptimeSeconds  *int64     `json:"uptime_seconds,omitempty"`
+	Health         string     `json:"health,omitempty"` // passed, failed: why; empty when not running
+	Error          string     `json:"error,omitempty"`
+	RecordedState  string     `json:"recorded_state,omitempty"`
+	RecordedAt     *time.Time `json:"recorded_at,omitempty"`
+	LastActive     *time.Time `json:"last_active,omitempty"`
+	RecordedHealth string     `json:"recorded_health,omitempty"`
+}
+
+func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service string, forks int) error {
+	inv, err := loadInventory(g)
+	if err != nil {
+		return err
+	}
+	instances, err := selectInstances(inv, target, service)
+	if err != nil {
+		return err
+	}
+	reg, err := openStore(ctx, g, inv)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	sshCfg, err := loadSSHConfig(g, s, inv)
+	if err != nil {
+		return err
+	}
+	pool := transport.NewPool(transport.Options{UseAgent: true, AcceptNewHostKeys: g.AcceptNewHostKeys})
+	defer pool.Close()
+	live := engine.LiveStatus(ctx, inv, instances, &engine.SSHConnector{Pool: pool, Inventory: inv, SSHConfig: sshCfg}, forks)
+	records, err := reg.List()
+	if err != nil {
+		return err
+	}
+	recorded := map[engine.Instance]registry.Record{}
+	for _, r := range records {
+		recorded[engine.Instance{Host: r.Host, Service: r.Service}] = r
+	}
+	rows := make([]statusRow, 0, len(live))
+	unreachable := 0
+	for _, l := range live {
+		row := statusRow{Host: l.Host, Service: l.Service, State: l.State.Status, PID: l.State.PID}
+		if l.Err != nil {
+			row.State, row.Error = "unknown", l.Err.Error()
+			unreachable++
+		}
+		if l.State.Running {
+			up := int64(l.Uptime / time.Second)
+			row.UptimeSeconds = &up
+		}
+		if l.Health != nil {
+			row.Health = "passed"
+			if len(l.Health.Checks) == 0 {
+				row.Health = "none configured"
+			} else if !l.Health.Passed() {
+				row.Health = "failed: " + l.Health.Failure()
+			}
+		}
+		if r, ok := recorded[l.Instance]; ok {
+			row.RecordedState, row.RecordedHealth = r.State, r.Health
+			at, last := r.UpdatedAt, r.LastActive
+			row.RecordedAt = &at
+			if !last.IsZero() {
+				row.LastActive = &last
+			}
+		}
+		rows = append(rows, row)
+	}
+	code := ExitOK
+	if unreachable > 0 {
+		code = ExitUnreachable
+	}
+	if g.Output == "json" {
+		if err := writeJSON(s.Out, map[string]any{"services": rows, "exit_code": code}); err != nil {
+			return err
+		}
+		return codeOnly(code)
+	}
+	st := styleFor(s)
+	table := tablewriter.NewTable(s.Out)
+	table.Header("Host", "Service", "State", "PID", "Uptime", "Health", "Recorded", "Last Active")
+	for _, r := range rows {
+		pid, up, rec, last := "-", "-", "-", "-"
+		if r.PID > 0 {
+			pid = strconv.Itoa(r.PID)
+		}
+		if r.UptimeSeconds != nil {
+			up = formatUptime(time.Duration(*r.UptimeSeconds) * time.Second)
+		}
+		if r.RecordedState != "" {
+			rec = r.RecordedState + " at " + formatTime(*r.RecordedAt)
+		}
+		if r.LastActive != nil {
+			last = formatTime(*r.LastActive)
+		}
+		state := r.State
+		if r.Error != "" {
+			state = "unknown: " + r.Error
+		}
+		health := r.Health
+		if health == "" {
+			health = "-"
+		}
+		if err := table.Append(r.Host, r.Service, st.state(capitalize(state)), pid, up, health, rec, last); err != nil {
+			return err
+		}
+	}
+	if err := table.Render(); err != nil {
+		return err
+	}
+	if unreachable > 0 {
+		fmt.Fprintf(s.Err, "omni: %d services could not be read (host unreachable); see the State column\n", unreachable)
+	}
+	return codeOnly(code)
+}
+
+func historyRun(ctx context.Context, g *globalOptions, s Streams, target, service string, since time.Duration, limit int) error {
+	inv, err := loadInventory(g)
+	if err != nil {
+		return err
+	}
+	q := registry.EventQuery{Service: service, Limit: limit}
+	hosts := map[string]bool{}
+	if target != "" {
+		instances, err := selectInstances(inv, target, service)
+		if err != nil {
+			return err
+		}
+		for _, i := range instances {
+			hosts[i.Host] = true
+		}
+		if len(hosts) == 1 {
+			q.Host = instances[0].Host
+		}
+	}
+	if since > 0 {
+		q.Since = time.Now().Add(-since)
+	}
+	reg, err := openStore(ctx, g, inv)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	if len(hosts) > 1 {
+		q.Limit = 0 // filter by role below, then limit
+	}
+	events, err := reg.Events(q)
+	if err != nil {
+		return err
+	}
+	if len(hosts) > 1 {
+		kept := events[:0]
+		for _, e := range events {
+			if hosts[e.Host] && (limit == 0 || len(kept) < limit) {
+				kept = append(kept, e)
+			}
+		}
+		events = kept
+	}
+	if g.Output == "json" {
+		if events == nil {
+			events = []registry.Event{}
+		}
+		return writeJSON(s.Out, map[string]any{"events": events})
+	}
+	table := tablewriter.NewTable(s.Out)
+	table.Header("Started", "Operator", "Command", "Host", "Service", "Result", "Duration", "Error")
+	for _, e := range events {
+		dur := "-"
+		if !e.Finished.IsZero() {
+			dur = e.Finished.Sub(e.Started).Round(time.Millisecond).String()
+		}
+		result := e.Result
+		if !e.Complete {
+			result = "incomplete"
+		}
+		if err := table.Append(formatTime(e.Started), e.Operator, e.Command, e.Host, e.Service, result, dur, e.Error); err != nil {
+			return err
+		}
+	}
+	return table.Render()
+}

@@ -1,0 +1,107 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/omni-fleet/omni/engine/health"
+	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/inventory"
+)
+
+// InstanceStatus is the live state of one service on one host.
+type InstanceStatus struct {
+	Instance
+	State  manager.State
+	Uptime time.Duration
+	Health *health.Report // one attempt of each check, when it runs
+	Err    error          // the host could not be reached, or status failed
+}
+
+// LiveStatus reads the state of each service on each host, hosts in
+// parallel (at most forks at once, one connection each), with one attempt
+// of each health check for the services that run. Rows come back in the
+// order of hosts, then services.
+func LiveStatus(ctx context.Context, inv *inventory.Inventory, targets []Instance, conn Connector, forks int) []InstanceStatus {
+	rows := make([]InstanceStatus, len(targets))
+	byHost := map[string][]int{}
+	var hosts []string
+	for i, t := range targets {
+		rows[i].Instance = t
+		if _, ok := byHost[t.Host]; !ok {
+			hosts = append(hosts, t.Host)
+		}
+		byHost[t.Host] = append(byHost[t.Host], i)
+	}
+	var g errgroup.Group
+	if forks < 1 {
+		forks = 1
+	}
+	g.SetLimit(forks)
+	var mu sync.Mutex
+	for _, name := range hosts {
+		g.Go(func() error {
+			h, err := inv.Host(name)
+			var c Conn
+			if err == nil {
+				c, err = conn.Connect(ctx, h)
+			}
+			for _, i := range byHost[name] {
+				row := rows[i]
+				if err != nil {
+					row.Err = err
+				} else {
+					row = liveStatus(ctx, inv, h, c, row)
+				}
+				mu.Lock()
+				rows[i] = row
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return rows
+}
+
+func liveStatus(ctx context.Context, inv *inventory.Inventory, h *inventory.Host, c Conn, row InstanceStatus) InstanceStatus {
+	svc, err := inv.Service(row.Service)
+	if err != nil {
+		row.Err = err
+		return row
+	}
+	m, err := manager.New(manager.Target{Host: h, Service: svc})
+	if err != nil {
+		row.Err = err
+		return row
+	}
+	st, err := m.Status(ctx, c)
+	if err != nil {
+		row.Err = err
+		return row
+	}
+	row.State = st
+	if st.Running && !st.Since.IsZero() {
+		row.Uptime = time.Since(st.Since)
+	}
+	if st.Running {
+		spec := svc.Health
+		spec.Retries, spec.StartPeriod = 0, 0 // a status is a look, not a wait
+		known := &st
+		rep := health.Run(ctx, health.Target{Spec: spec, Address: h.ServiceAddress, Dialer: c,
+			Process: func(ctx context.Context) (bool, string, error) {
+				if known != nil {
+					s := *known
+					known = nil
+					return s.Running, s.Status, nil
+				}
+				s, err := m.Status(ctx, c)
+				return s.Running, s.Status, err
+			}})
+		row.Health = &rep
+	}
+	return row
+}

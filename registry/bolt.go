@@ -1,0 +1,397 @@
+package registry
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+var (
+	recordsBucket = []byte("records")
+	eventsBucket  = []byte("events")
+	locksBucket   = []byte("locks")
+)
+
+const (
+	// boltFileTimeout is how long an operation waits for the file lock
+	// that bbolt holds while another process has the file open. omni holds
+	// it for one transaction (milliseconds); a process that holds it longer
+	// is stuck, and the operation fails naming the file.
+	boltFileTimeout = 5 * time.Second
+	// boltLockTTL is how old the heartbeat of a run on another machine may
+	// be before its locks count as stale.
+	boltLockTTL = 30 * time.Second
+)
+
+// Bolt is the embedded Store: one bbolt file, no server. Each operation
+// opens the file, runs one transaction and closes it, because bbolt keeps
+// an exclusive lock on the file for as long as it is open: that way several
+// omni processes share the store, each waiting at most milliseconds for
+// the others. Within a process, operations on the same file take turns on
+// a mutex instead. Every change is one bbolt transaction, so a crash or a
+// SIGKILL leaves the file as it was before or after it.
+type Bolt struct {
+	path    string
+	machine string        // this machine, as owners name it
+	timeout time.Duration // file lock wait
+	ttl     time.Duration // heartbeat age of a stale lock from another machine
+	mu      *sync.RWMutex // shared by this process's handles on path
+	// openFile, when set, replaces os.OpenFile (tests).
+	openFile func(string, int, os.FileMode) (*os.File, error)
+
+	closed atomic.Bool
+	heldMu sync.Mutex
+	held   map[*boltLock]struct{}
+}
+
+// pathMutexes serialises the handles of this process on one file.
+var pathMutexes sync.Map // absolute path → *sync.RWMutex
+
+// OpenBolt returns the store kept in the bbolt file at path, creating the
+// file and its directory when missing. A file that cannot be written, is
+// not a registry, or is corrupt is an error naming it and saying what to do.
+func OpenBolt(path string) (*Bolt, error) { return openBolt(path, nil) }
+
+// openBolt is OpenBolt with tweak applied before the first open (tests).
+func openBolt(path string, tweak func(*Bolt)) (*Bolt, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("registry %s: cannot create its directory: %w", abs, err)
+	}
+	mu, _ := pathMutexes.LoadOrStore(abs, new(sync.RWMutex))
+	b := &Bolt{
+		path:    abs,
+		machine: thisMachine(),
+		timeout: boltFileTimeout,
+		ttl:     boltLockTTL,
+		mu:      mu.(*sync.RWMutex),
+		held:    map[*boltLock]struct{}{},
+	}
+	if tweak != nil {
+		tweak(b)
+	}
+	if err := b.init(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// init creates the buckets, which also checks that the file is a writable
+// bbolt database.
+func (b *Bolt) init() error {
+	return b.tx(true, func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{recordsBucket, eventsBucket, locksBucket} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Path is the file the store lives in.
+func (b *Bolt) Path() string { return b.path }
+
+// Close releases the locks this handle still holds. Operations after
+// Close fail.
+func (b *Bolt) Close() error {
+	if b.closed.Swap(true) {
+		return nil
+	}
+	b.heldMu.Lock()
+	held := make([]*boltLock, 0, len(b.held))
+	for l := range b.held {
+		held = append(held, l)
+	}
+	b.heldMu.Unlock()
+	var errs []error
+	for _, l := range held {
+		errs = append(errs, l.unlock())
+	}
+	return errors.Join(errs...)
+}
+
+var errClosed = errors.New("registry: store is closed")
+
+// tx opens the file (read-only unless write), runs fn in one transaction
+// and closes the file.
+func (b *Bolt) tx(write bool, fn func(*bolt.Tx) error) (err error) {
+	if write {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+	} else {
+		b.mu.RLock()
+		defer b.mu.RUnlock()
+	}
+	opts := &bolt.Options{Timeout: b.timeout, ReadOnly: !write, OpenFile: b.openFile}
+	db, err := bolt.Open(b.path, 0o600, opts)
+	if err != nil {
+		return b.openError(err)
+	}
+	defer func() {
+		if cerr := db.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("registry %s: %w", b.path, cerr)
+		}
+	}()
+	// bbolt panics on some damaged pages: report it as a corrupt file.
+	defer func() {
+		if p := recover(); p != nil {
+			err = b.corrupt(fmt.Errorf("%v", p))
+		}
+	}()
+	if write {
+		err = db.Update(fn)
+	} else {
+		err = db.View(fn)
+	}
+	if errors.Is(err, bolterrors.ErrChecksum) || errors.Is(err, bolterrors.ErrInvalid) {
+		return b.corrupt(err)
+	}
+	return err
+}
+
+// openError explains why bolt.Open failed.
+func (b *Bolt) openError(err error) error {
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return fmt.Errorf("registry %s is busy: another process has kept it open for over %s (a stuck omni, or a tool "+
+			"such as bbolt); stop that process and try again", b.path, b.timeout)
+	case errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("registry %s is not writable (%v): fix its permissions, or use another file "+
+			"(--registry, or registry.path in the inventory)", b.path, err)
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("registry %s has disappeared: %w", b.path, err)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum),
+		errors.Is(err, bolterrors.ErrVersionMismatch), strings.Contains(err.Error(), "file size too small"):
+		return b.corrupt(err)
+	}
+	return fmt.Errorf("registry %s: %w", b.path, err)
+}
+
+func (b *Bolt) corrupt(err error) error {
+	if head, rerr := readHead(b.path, 64); rerr == nil && bytes.HasPrefix(bytes.TrimSpace(head), []byte("{")) {
+		return fmt.Errorf("registry %s is a JSON registry of an older omni, not a database; move it aside "+
+			"(mv %s %s.json) to start a new one", b.path, b.path, b.path)
+	}
+	return fmt.Errorf("registry %s is corrupt (%v); move it aside (mv %s %s.corrupt) to start a new one",
+		b.path, err, b.path, b.path)
+}
+
+func readHead(path string, n int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, n)
+	m, err := f.Read(buf)
+	return buf[:m], err
+}
+
+// bucket returns the bucket name of tx, creating it in a writable
+// transaction; nil when a read-only transaction finds none.
+func bucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
+	if tx.Writable() {
+		return tx.CreateBucketIfNotExists(name)
+	}
+	return tx.Bucket(name), nil
+}
+
+func (b *Bolt) check() error {
+	if b.closed.Load() {
+		return errClosed
+	}
+	return nil
+}
+
+// Get implements Registry.
+func (b *Bolt) Get(host, service string) (Record, bool, error) {
+	var rec Record
+	var ok bool
+	if err := b.check(); err != nil {
+		return rec, false, err
+	}
+	err := b.tx(false, func(tx *bolt.Tx) error {
+		bkt, _ := bucket(tx, recordsBucket)
+		if bkt == nil {
+			return nil
+		}
+		v := bkt.Get([]byte(LockKey(host, service)))
+		if v == nil {
+			return nil
+		}
+		ok = true
+		return b.decode("record", v, &rec)
+	})
+	return rec, ok, err
+}
+
+// Put implements Registry.
+func (b *Bolt) Put(rec Record) error {
+	if err := b.check(); err != nil {
+		return err
+	}
+	if rec.Host == "" || rec.Service == "" {
+		return fmt.Errorf("registry: record without host or service: %+v", rec)
+	}
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return b.tx(true, func(tx *bolt.Tx) error {
+		bkt, err := bucket(tx, recordsBucket)
+		if err != nil {
+			return err
+		}
+		return bkt.Put([]byte(LockKey(rec.Host, rec.Service)), v)
+	})
+}
+
+// List implements Registry.
+func (b *Bolt) List() ([]Record, error) {
+	if err := b.check(); err != nil {
+		return nil, err
+	}
+	var out []Record
+	err := b.tx(false, func(tx *bolt.Tx) error {
+		bkt, _ := bucket(tx, recordsBucket)
+		if bkt == nil {
+			return nil
+		}
+		return bkt.ForEach(func(_, v []byte) error {
+			var rec Record
+			if err := b.decode("record", v, &rec); err != nil {
+				return err
+			}
+			out = append(out, rec)
+			return nil
+		})
+	})
+	sortRecords(out)
+	return out, err
+}
+
+// sortRecords orders records by host then service. (Keys "host/service"
+// do not sort that way: "a-b/x" < "a/x".)
+func sortRecords(recs []Record) {
+	slices.SortFunc(recs, func(a, b Record) int {
+		if c := strings.Compare(a.Host, b.Host); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Service, b.Service)
+	})
+}
+
+func (b *Bolt) decode(what string, v []byte, into any) error {
+	if err := json.Unmarshal(v, into); err != nil {
+		return b.corrupt(fmt.Errorf("bad %s: %v", what, err))
+	}
+	return nil
+}
+
+// BeginEvent implements Store.
+func (b *Bolt) BeginEvent(ev Event) (string, error) {
+	if err := b.check(); err != nil {
+		return "", err
+	}
+	ev = beginning(ev)
+	err := b.tx(true, func(tx *bolt.Tx) error {
+		bkt, err := bucket(tx, eventsBucket)
+		if err != nil {
+			return err
+		}
+		seq, err := bkt.NextSequence()
+		if err != nil {
+			return err
+		}
+		ev.ID = eventID(ev.Started, uint32(seq))
+		v, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		return bkt.Put([]byte(ev.ID), v)
+	})
+	if err != nil {
+		return "", err
+	}
+	return ev.ID, nil
+}
+
+// FinishEvent implements Store.
+func (b *Bolt) FinishEvent(ev Event) error {
+	if err := b.check(); err != nil {
+		return err
+	}
+	return b.tx(true, func(tx *bolt.Tx) error {
+		bkt, err := bucket(tx, eventsBucket)
+		if err != nil {
+			return err
+		}
+		v := bkt.Get([]byte(ev.ID))
+		if v == nil {
+			return fmt.Errorf("registry %s: no event %q", b.path, ev.ID)
+		}
+		var old Event
+		if err := b.decode("event", v, &old); err != nil {
+			return err
+		}
+		v, err = json.Marshal(finishing(ev, old))
+		if err != nil {
+			return err
+		}
+		return bkt.Put([]byte(ev.ID), v)
+	})
+}
+
+// Events implements Store. It walks the events from the newest and stops
+// at q.Since or once it has q.Limit.
+func (b *Bolt) Events(q EventQuery) ([]Event, error) {
+	if err := b.check(); err != nil {
+		return nil, err
+	}
+	var out []Event
+	err := b.tx(false, func(tx *bolt.Tx) error {
+		bkt, _ := bucket(tx, eventsBucket)
+		if bkt == nil {
+			return nil
+		}
+		var stop []byte
+		if !q.Since.IsZero() {
+			stop = []byte(sinceKey(q.Since))
+		}
+		c := bkt.Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			if stop != nil && bytes.Compare(k, stop) < 0 {
+				break
+			}
+			var ev Event
+			if err := b.decode("event", v, &ev); err != nil {
+				return err
+			}
+			if !q.matches(&ev) {
+				continue
+			}
+			out = append(out, ev)
+			if q.Limit > 0 && len(out) == q.Limit {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,78 @@
+package registry
+
+import (
+	"fmt"
+	"time"
+)
+
+// ResultIncomplete is the Result of an event that was begun and not (yet)
+// finished: the run is still going, or it died.
+const ResultIncomplete = "incomplete"
+
+// idTimeLayout is the time part of an event ID: fixed width, UTC, so the
+// byte order of IDs is the order of their start times.
+const idTimeLayout = "20060102T150405.000000000Z"
+
+// eventID is the ID of an event started at started: its start time, then a
+// suffix that tells apart events started in the same nanosecond (a store
+// sequence in bbolt, a checked random number in etcd). Both stores keep
+// events under their ID, so a reverse scan of the keys is newest first.
+func eventID(started time.Time, suffix uint32) string {
+	return started.UTC().Format(idTimeLayout) + fmt.Sprintf("-%08x", suffix)
+}
+
+// sinceKey is the smallest event ID of an event started at or after t.
+func sinceKey(t time.Time) string { return t.UTC().Format(idTimeLayout) }
+
+// beginning is ev as BeginEvent stores it: started (now when unset),
+// incomplete.
+func beginning(ev Event) Event {
+	if ev.Started.IsZero() {
+		ev.Started = time.Now()
+	}
+	if y := ev.Started.UTC().Year(); y < 1000 || y > 9999 {
+		ev.Started = time.Now() // keeps IDs fixed width, hence sortable
+	}
+	ev.Complete = false
+	ev.Result = ResultIncomplete
+	return ev
+}
+
+// finishing is ev as FinishEvent stores it over old: complete, finished
+// (now when unset), with old's start time when ev has none.
+func finishing(ev, old Event) Event {
+	if ev.Started.IsZero() {
+		ev.Started = old.Started
+	}
+	if ev.Finished.IsZero() {
+		ev.Finished = time.Now()
+	}
+	ev.Complete = true
+	return ev
+}
+
+// matches says whether ev passes the filters of q other than Limit. An
+// event matches a host (and service) when the event itself is about it or
+// when one of its steps is: a cascade started on one service shows in the
+// history of every service it touched.
+func (q EventQuery) matches(ev *Event) bool {
+	if !q.Since.IsZero() && ev.Started.Before(q.Since) {
+		return false
+	}
+	if q.Host == "" && q.Service == "" {
+		return true
+	}
+	if q.about(ev.Host, ev.Service) {
+		return true
+	}
+	for _, s := range ev.Steps {
+		if q.about(s.Host, s.Service) {
+			return true
+		}
+	}
+	return false
+}
+
+func (q EventQuery) about(host, service string) bool {
+	return (q.Host == "" || q.Host == host) && (q.Service == "" || q.Service == service)
+}

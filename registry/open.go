@@ -1,0 +1,31 @@
+package registry
+
+import "context"
+
+// Open opens the Store omni uses: the etcd cluster of etcd when it is not
+// nil, else the bbolt file at path (DefaultPath when path is empty).
+func Open(ctx context.Context, path string, etcd *EtcdConfig) (Store, error) {
+	if etcd != nil {
+		s, err := OpenEtcd(ctx, *etcd)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	if path == "" {
+		var err error
+		if path, err = DefaultPath(); err != nil {
+			return nil, err
+		}
+	}
+	s, err := OpenBolt(path)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+var (
+	_ Store = (*Bolt)(nil)
+	_ Store = (*Etcd)(nil)
+)
