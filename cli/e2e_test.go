@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/internal/sshtest"
-	"github.com/omni-fleet/omni/registry"
 	"github.com/omni-fleet/omni/internal/testfleet"
+	"github.com/omni-fleet/omni/registry"
 )
 
 // omni runs the command line in-process against the fleet's inventory.
