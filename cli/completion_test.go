@@ -37,7 +37,7 @@ func TestCompletionFromTheInventory(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-i", inv, "service"}, "start stop restart logs"},
+		{[]string{"-i", inv, "service"}, "start stop restart logs status history"},
 		{[]string{"-i", inv, "service", "restart"}, // hosts, then roles
 			"primary-bastion secondary-bastion worker1 worker2 worker3 monitor1 all bastion worker monitoring"},
 		{[]string{"-i", inv, "service", "restart", "wor"}, "worker1 worker2 worker3 worker"},

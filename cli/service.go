@@ -35,7 +35,7 @@ type serviceOptions struct {
 
 func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, run *func(context.Context) error) {
 	svc := app.Command("service", "Start, stop, restart a service on a host, read its logs, its status and its history.")
-	addStatusCommands(svc, g, s, run)
+	defer addStatusCommands(svc, g, s, run)
 	actions := []struct{ name, help string }{
 		{"start", "Start a stopped service: check its dependencies, start it, health-check it."},
 		{"stop", "Stop a service gracefully (SIGTERM, then SIGKILL after its grace period)."},

@@ -76,14 +76,20 @@ func retryLock(ctx context.Context, wait time.Duration, try func() (*LockedError
 		return err
 	}
 	deadline := time.Now().Add(wait)
+	var last *LockedError
 	for {
 		held, err := try()
+		if err != nil && ctx.Err() != nil && last != nil {
+			// Interrupted in the middle of a try, while waiting.
+			return fmt.Errorf("%w (stopped waiting: %w)", last, ctx.Err())
+		}
 		if err != nil {
 			return err
 		}
 		if held == nil {
 			return nil
 		}
+		last = held
 		left := time.Until(deadline)
 		if left <= 0 {
 			return held

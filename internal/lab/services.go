@@ -52,10 +52,11 @@ func startServices(ctx context.Context, inv *inventory.Inventory, regPath string
 	if err != nil {
 		return nil, err
 	}
-	reg, err := registry.OpenFile(regPath)
+	reg, err := registry.Open(ctx, regPath, nil)
 	if err != nil {
 		return nil, err
 	}
+	defer reg.Close()
 	pool := transport.NewPool(transport.Options{}) // the lab key only, no agent
 	defer pool.Close()
 	env := engine.Env{
