@@ -374,10 +374,14 @@ func (b *Bolt) Events(q EventQuery) ([]Event, error) {
 		if !q.Since.IsZero() {
 			stop = []byte(sinceKey(q.Since))
 		}
+		may := q.mayMatch()
 		c := bkt.Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
 			if stop != nil && bytes.Compare(k, stop) < 0 {
 				break
+			}
+			if !may(v) {
+				continue
 			}
 			var ev Event
 			if err := b.decode("event", v, &ev); err != nil {

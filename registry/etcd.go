@@ -300,6 +300,7 @@ func (s *Etcd) Events(q EventQuery) ([]Event, error) {
 		from = base + sinceKey(q.Since)
 	}
 	var out []Event
+	may := q.mayMatch()
 	for {
 		ctx, cancel := s.ctx()
 		resp, err := s.cli.Get(ctx, from, clientv3.WithRange(end), clientv3.WithLimit(etcdPage),
@@ -309,6 +310,9 @@ func (s *Etcd) Events(q EventQuery) ([]Event, error) {
 			return nil, s.errorf("%w", err)
 		}
 		for _, kv := range resp.Kvs {
+			if !may(kv.Value) {
+				continue
+			}
 			var ev Event
 			if err := s.decode("event", string(kv.Key), kv.Value, &ev); err != nil {
 				return nil, err

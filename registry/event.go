@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -75,4 +77,25 @@ func (q EventQuery) matches(ev *Event) bool {
 
 func (q EventQuery) about(host, service string) bool {
 	return (q.Host == "" || q.Host == host) && (q.Service == "" || q.Service == service)
+}
+
+// mayMatch returns a quick test on an encoded event: false when it cannot
+// match q because the host or service asked for occurs nowhere in it. It
+// spares decoding most events of a long history; matches decides.
+func (q EventQuery) mayMatch() func(v []byte) bool {
+	var needles [][]byte
+	for _, s := range []string{q.Host, q.Service} {
+		if s != "" {
+			b, _ := json.Marshal(s) // encoded as in the event
+			needles = append(needles, b)
+		}
+	}
+	return func(v []byte) bool {
+		for _, n := range needles {
+			if !bytes.Contains(v, n) {
+				return false
+			}
+		}
+		return true
+	}
 }
