@@ -49,7 +49,7 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 	g := &globalOptions{}
 	app.Flag("inventory", "Inventory file.").Short('i').Envar("OMNI_INVENTORY").Default("inventory.yaml").StringVar(&g.Inventory)
 	app.Flag("playbooks", "Directory whose start/stop/restart/logs.yaml override the built-in playbooks.").Envar("OMNI_PLAYBOOKS").StringVar(&g.Playbooks)
-	app.Flag("registry", "Service registry file (default: the inventory's registry.path, else $XDG_STATE_HOME/omni/state.json).").Envar("OMNI_REGISTRY").StringVar(&g.Registry)
+	app.Flag("registry", "Service registry file (default: the inventory's registry.path, else $XDG_STATE_HOME/omni/registry.db).").Envar("OMNI_REGISTRY").StringVar(&g.Registry)
 	app.Flag("ssh-config", "OpenSSH client config to honour, or none (default: the inventory's defaults.ssh_config, else ~/.ssh/config); the inventory wins where both say something.").Envar("OMNI_SSH_CONFIG").StringVar(&g.SSHConfig)
 	app.Flag("accept-new-host-keys", "Trust and record the keys of hosts not yet in known_hosts (changed keys are still refused).").BoolVar(&g.AcceptNewHostKeys)
 

@@ -97,7 +97,7 @@ func (b *Bolt) alive(e lockEntry, now time.Time) bool {
 	return now.Sub(e.Heartbeat) < b.ttl
 }
 
-// update applies fn to the lock entries of keys that still carry token;
+// updateLocks applies fn to the lock entries of keys that still carry token;
 // fn returns false to delete the entry.
 func (b *Bolt) updateLocks(keys []string, token string, fn func(*lockEntry) bool) error {
 	return b.tx(true, func(tx *bolt.Tx) error {
