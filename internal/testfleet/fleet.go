@@ -211,8 +211,20 @@ func Listening(addr string, port int) bool {
 	return true
 }
 
-// killServices stops every service process the fleet started, by PID.
+// killServices stops every service process the fleet started, by PID:
+// those of the pidfiles, and any whose command line names the fleet's run
+// directory (one may not have written its pidfile yet).
 func (f *Fleet) killServices() {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 1 {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && strings.Contains(string(b), f.RunDir+"/") {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 	pids, _ := filepath.Glob(filepath.Join(f.RunDir, "*.pid"))
 	for _, p := range pids {
 		b, err := os.ReadFile(p)
