@@ -17,7 +17,7 @@
 //     under a prefix; locks are attached to a lease that expires when
 //     their run dies.
 //
-// Open picks one of them from the configuration. File, the earlier JSON
-// registry (records only), remains for callers not yet moved to Store.
+// Open picks one of them from the configuration. A registry file of the
+// earlier JSON format is refused with a clear message, never misread.
 // docs/registry.md describes the store for users.
 package registry

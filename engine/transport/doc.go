@@ -4,7 +4,7 @@
 // A Pool holds one connection per host for the life of a command, dialled
 // on first use; hosts behind a bastion are reached through the bastion's own
 // pooled connection. Every dial verifies the host key against a known_hosts
-// file (never InsecureIgnoreHostKey), authenticates with ssh-agent and
+// file (host-key checking is never skipped), authenticates with ssh-agent and
 // identity files without ever prompting, and reports failures as typed
 // errors (*UnreachableError, *AuthError, *HostKeyError) that name the host.
 //
