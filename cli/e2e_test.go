@@ -311,6 +311,11 @@ func TestStopWithoutTerminalRefuses(t *testing.T) {
 	if code != 0 || testfleet.Alive(pid) {
 		t.Fatalf("answer y: exit %d, stderr %q, alive %v", code, errOut, testfleet.Alive(pid))
 	}
+	// Stopping it again changes nothing, so cron gets no question and exit 0.
+	out, errOut, code = omni(t, f, "service", "stop", "worker1", "container-runtime")
+	if code != 0 || !strings.Contains(out, "✓ container-runtime is already stopped on worker1; nothing to do.") {
+		t.Fatalf("stop of a stopped service: exit %d\n%s\n%s", code, out, errOut)
+	}
 }
 
 // TestFailuresAreReported covers a failing health check, a dependency that

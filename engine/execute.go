@@ -462,6 +462,13 @@ func (e *RefusedError) Unwrap() error { return e.Err }
 // confirm finds the running dependents and asks, through Env.Confirm, when
 // the stop needs agreement.
 func (r *execution) confirm(ctx context.Context) (string, error) {
+	// A stop of a service already at rest changes nothing: no question.
+	if r.plan.Request.Action == "stop" {
+		if st, err := r.status(ctx, r.target); err == nil && atRest(st) {
+			r.out.Unchanged = "already stopped"
+			return "already stopped", errNothingToDo
+		}
+	}
 	c := Confirmation{Cascade: r.plan.Request.Cascade}
 	if r.plan.Confirm != nil {
 		c.Reason, c.Impact = r.plan.Confirm.Reason, r.plan.Confirm.Impact
