@@ -95,7 +95,7 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 	run := &execution{ctx: ctx, plan: plan, env: env,
 		target: Instance{Host: plan.Host.Name, Service: plan.Service.Name},
 		conns:  map[string]Conn{}, mgrs: map[Instance]manager.Manager{},
-		groups: map[string]string{}, stopped: map[Instance]time.Time{},
+		groups: map[string]string{}, stopped: map[Instance]time.Time{}, deps: newGraph(env.Inventory),
 		out: &Outcome{Host: plan.Host.Name, Service: plan.Service.Name, Action: plan.Request.Action},
 	}
 	for i, task := range plan.Tasks {
@@ -127,6 +127,7 @@ type execution struct {
 	groups  map[string]string            // group -> "" (runs) or why it is skipped
 	running map[Instance]bool            // dependents found running (find-dependents)
 	stopped map[Instance]time.Time       // when the stop step saw an instance go down
+	deps    *graph                       // the inventory's dependency graph, built once
 	out     *Outcome
 }
 
@@ -300,8 +301,15 @@ func (r *execution) healthyKnowing(ctx context.Context, inst Instance, known *ma
 	}
 	h, _ := r.env.Inventory.Host(inst.Host)
 	svc, _ := r.env.Inventory.Service(inst.Service)
+	return runHealth(ctx, svc.Health, h, m, conn, known), nil
+}
+
+// runHealth runs a service's health checks on a host. When the caller has
+// just read the state (known), the process check's first attempt uses it
+// instead of asking the host again.
+func runHealth(ctx context.Context, spec inventory.Health, h *inventory.Host, m manager.Manager, conn Conn, known *manager.State) health.Report {
 	return health.Run(ctx, health.Target{
-		Spec:    svc.Health,
+		Spec:    spec,
 		Address: h.ServiceAddress,
 		Dialer:  conn,
 		Process: func(ctx context.Context) (bool, string, error) {
@@ -313,7 +321,7 @@ func (r *execution) healthyKnowing(ctx context.Context, inst Instance, known *ma
 			st, err := m.Status(ctx, conn)
 			return st.Running, st.Status, err
 		},
-	}), nil
+	})
 }
 
 // runningAndHealthy checks one instance: "" when it is, else why not.
@@ -339,7 +347,7 @@ func (r *execution) runningAndHealthy(ctx context.Context, inst Instance) (strin
 // requirement "svc@role".
 func (r *execution) healthyOnRole(group string) (Instance, bool) {
 	svc, role, _ := strings.Cut(group, "@")
-	for _, inst := range newGraph(r.env.Inventory).roleInstances(svc, role) {
+	for _, inst := range r.deps.roleInstances(svc, role) {
 		if why, err := r.runningAndHealthy(r.ctx, inst); err == nil && why == "" {
 			return inst, true
 		}
@@ -498,8 +506,7 @@ func (r *execution) confirm(ctx context.Context) (string, error) {
 // lists all that do not.
 func (r *execution) checkDeps(ctx context.Context) (string, error) {
 	var down []string
-	g := newGraph(r.env.Inventory)
-	for _, it := range g.ensureClosure(r.target) {
+	for _, it := range r.deps.ensureClosure(r.target) {
 		if it.group != "" && it.group != it.need.String() {
 			continue // a role fallback's own needs: not required as such
 		}
@@ -567,7 +574,7 @@ func (r *execution) ensure(ctx context.Context, t Task) (string, error) {
 // requires are running and healthy.
 func (r *execution) dependencyChecks(ctx context.Context, inst Instance) []health.Result {
 	var out []health.Result
-	for _, n := range newGraph(r.env.Inventory).needs(inst) {
+	for _, n := range r.deps.needs(inst) {
 		res := health.Result{Check: "dependency " + n.String(), Attempts: 1, Passed: true}
 		if n.role != "" {
 			if _, ok := r.healthyOnRole(n.String()); !ok {

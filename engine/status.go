@@ -90,17 +90,7 @@ func liveStatus(ctx context.Context, inv *inventory.Inventory, h *inventory.Host
 	if st.Running {
 		spec := svc.Health
 		spec.Retries, spec.StartPeriod = 0, 0 // a status is a look, not a wait
-		known := &st
-		rep := health.Run(ctx, health.Target{Spec: spec, Address: h.ServiceAddress, Dialer: c,
-			Process: func(ctx context.Context) (bool, string, error) {
-				if known != nil {
-					s := *known
-					known = nil
-					return s.Running, s.Status, nil
-				}
-				s, err := m.Status(ctx, c)
-				return s.Running, s.Status, err
-			}})
+		rep := runHealth(ctx, spec, h, m, c, &st)
 		row.Health = &rep
 	}
 	return row

@@ -52,8 +52,7 @@ type Bolt struct {
 	openFile func(string, int, os.FileMode) (*os.File, error)
 
 	closed atomic.Bool
-	heldMu sync.Mutex
-	held   map[*boltLock]struct{}
+	held   heldLocks[*boltLock]
 }
 
 // pathMutexes serialises the handles of this process on one file.
@@ -80,7 +79,6 @@ func openBolt(path string, tweak func(*Bolt)) (*Bolt, error) {
 		timeout: boltFileTimeout,
 		ttl:     boltLockTTL,
 		mu:      mu.(*sync.RWMutex),
-		held:    map[*boltLock]struct{}{},
 	}
 	if tweak != nil {
 		tweak(b)
@@ -113,17 +111,7 @@ func (b *Bolt) Close() error {
 	if b.closed.Swap(true) {
 		return nil
 	}
-	b.heldMu.Lock()
-	held := make([]*boltLock, 0, len(b.held))
-	for l := range b.held {
-		held = append(held, l)
-	}
-	b.heldMu.Unlock()
-	var errs []error
-	for _, l := range held {
-		errs = append(errs, l.unlock())
-	}
-	return errors.Join(errs...)
+	return b.held.unlockAll()
 }
 
 var errClosed = errors.New("registry: store is closed")

@@ -41,9 +41,7 @@ func (b *Bolt) Lock(ctx context.Context, keys []string, owner Owner, wait time.D
 		return nil, err
 	}
 	l := &boltLock{b: b, keys: keys, token: entry.Token, stop: make(chan struct{}), done: make(chan struct{})}
-	b.heldMu.Lock()
-	b.held[l] = struct{}{}
-	b.heldMu.Unlock()
+	b.held.add(l)
 	go l.heartbeat(max(b.ttl/3, time.Millisecond))
 	return l.unlock, nil
 }
@@ -176,8 +174,6 @@ func (l *boltLock) unlock() error {
 		return err
 	}
 	l.released = true
-	l.b.heldMu.Lock()
-	delete(l.b.held, l)
-	l.b.heldMu.Unlock()
+	l.b.held.remove(l)
 	return nil
 }

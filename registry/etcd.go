@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,8 +49,7 @@ type Etcd struct {
 	machine   string
 
 	closed atomic.Bool
-	heldMu sync.Mutex
-	held   map[*etcdLock]struct{}
+	held   heldLocks[*etcdLock]
 }
 
 // OpenEtcd connects to the cluster of cfg and checks that it answers
@@ -86,7 +84,6 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 		timeout:   max(cfg.DialTimeout, 10*time.Second),
 		ttl:       cfg.LockTTL,
 		machine:   thisMachine(),
-		held:      map[*etcdLock]struct{}{},
 	}
 	cli, err := clientv3.New(ccfg)
 	if err != nil {
@@ -111,18 +108,7 @@ func (s *Etcd) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	s.heldMu.Lock()
-	held := make([]*etcdLock, 0, len(s.held))
-	for l := range s.held {
-		held = append(held, l)
-	}
-	s.heldMu.Unlock()
-	var errs []error
-	for _, l := range held {
-		errs = append(errs, l.unlock())
-	}
-	errs = append(errs, s.cli.Close())
-	return errors.Join(errs...)
+	return errors.Join(s.held.unlockAll(), s.cli.Close())
 }
 
 func (s *Etcd) check() error {

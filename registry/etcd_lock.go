@@ -55,9 +55,7 @@ func (s *Etcd) Lock(ctx context.Context, keys []string, owner Owner, wait time.D
 		l.unlock()
 		return nil, err
 	}
-	s.heldMu.Lock()
-	s.held[l] = struct{}{}
-	s.heldMu.Unlock()
+	s.held.add(l)
 	return l.unlock, nil
 }
 
@@ -146,8 +144,6 @@ func (l *etcdLock) unlock() error {
 		return l.s.errorf("unlock: %w", err)
 	}
 	l.released = true
-	l.s.heldMu.Lock()
-	delete(l.s.held, l)
-	l.s.heldMu.Unlock()
+	l.s.held.remove(l)
 	return nil
 }
