@@ -13,8 +13,20 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], cli.System())
-	stop()
+	// The first SIGINT or SIGTERM ends ctx: a single-host command stops, a
+	// fleet run touches no new host and lets the hosts in flight finish.
+	// A second one also cancels the steps in flight.
+	ctx, cancel := context.WithCancel(context.Background())
+	hard, cancelHard := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		cancel()
+		<-signals
+		cancelHard()
+	}()
+	code := cli.Run(cli.WithHardStop(ctx, hard), os.Args[1:], cli.System())
+	signal.Stop(signals)
 	os.Exit(code)
 }

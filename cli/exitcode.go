@@ -41,6 +41,7 @@ func (e *usageError) Error() string { return e.msg }
 func exitCode(err error) int {
 	var (
 		notFound    *inventory.NotFoundError
+		badTarget   *inventory.TargetError
 		invalid     inventory.ErrorList
 		planErr     *engine.UsageError
 		usage       *usageError
@@ -57,7 +58,7 @@ func exitCode(err error) int {
 		return ExitOK
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &notFound), errors.As(err, &invalid), errors.As(err, &planErr), errors.As(err, &usage),
+	case errors.As(err, &notFound), errors.As(err, &badTarget), errors.As(err, &invalid), errors.As(err, &planErr), errors.As(err, &usage),
 		errors.As(err, &sshCfg):
 		return ExitUsage
 	case errors.As(err, &refused), errors.As(err, &runRefused), errors.As(err, &locked):

@@ -31,6 +31,16 @@ type serviceOptions struct {
 	NoDeps      bool
 	Cascade     bool
 	LockTimeout time.Duration
+
+	// Fleet runs: a target of several hosts.
+	Forks          int
+	Rolling        bool
+	RollingSet     bool // --rolling or --no-rolling was given
+	Batch          string
+	MaxUnavailable string
+	MaxFailures    string
+	MinReady       time.Duration
+	Resume         bool
 }
 
 func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, run *func(context.Context) error) {
@@ -45,7 +55,7 @@ func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, r
 	for _, a := range actions {
 		opts := &serviceOptions{Action: a.name}
 		cmd := svc.Command(a.name, a.help)
-		cmd.Arg("HOST", "Host name from the inventory.").Required().HintAction(hostHints(g)).StringVar(&opts.Host)
+		cmd.Arg("HOST", "A host, a role, a glob over host names (worker*), a comma list of these, or all.").Required().HintAction(hostHints(g)).StringVar(&opts.Host)
 		cmd.Arg("SERVICE", "Service name from the inventory.").Required().HintAction(serviceHints(g, &opts.Host)).StringVar(&opts.Service)
 		if a.name == "logs" {
 			cmd.Flag("lines", "Number of lines to show.").Short('n').Default("50").IntVar(&opts.Lines)
@@ -55,6 +65,15 @@ func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, r
 			cmd.Flag("dry-run", "Print the planned tasks and change nothing.").BoolVar(&opts.DryRun)
 			cmd.Flag("verbose", "Print each step, its result and duration on stderr as it finishes.").Short('v').BoolVar(&opts.Verbose)
 			cmd.Flag("lock-timeout", "How long to wait for another run that holds one of the services (0: fail at once, exit 5).").Default("0s").DurationVar(&opts.LockTimeout)
+		}
+		cmd.Flag("forks", "Fleet targets: hosts acted on at once.").Default("20").IntVar(&opts.Forks)
+		if a.name != "logs" {
+			cmd.Flag("rolling", "Fleet targets: act in health-gated batches (the default for a restart of a critical service on more than one host; --no-rolling: all at once, --forks at a time).").IsSetByUser(&opts.RollingSet).BoolVar(&opts.Rolling)
+			cmd.Flag("batch", "Rolling: hosts per batch, N or N% of the target.").Default("1").StringVar(&opts.Batch)
+			cmd.Flag("max-unavailable", "Rolling: instances that may be down at once, N or N%, counting those already down before the run (default: the batch size).").StringVar(&opts.MaxUnavailable)
+			cmd.Flag("max-failures", "Fleet targets: failed or unreachable hosts tolerated, N or N%; one more and no new host is touched.").Default("0").StringVar(&opts.MaxFailures)
+			cmd.Flag("min-ready", "Rolling: how long each host of a batch must stay healthy (same PID, no restart by its manager) before the next batch; 0 to not wait.").Default("5s").DurationVar(&opts.MinReady)
+			cmd.Flag("resume", "Act only on the hosts the last run of this command on this target failed or did not reach (read from the registry).").BoolVar(&opts.Resume)
 		}
 		switch a.name {
 		case "start":
@@ -94,6 +113,9 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	pb, err := books.Get(opts.Action)
 	if err != nil {
 		return err
+	}
+	if opts.Resume || !inv.IsHost(opts.Host) {
+		return fleetRun(ctx, g, s, opts, inv, pb)
 	}
 	plan, err := engine.NewPlan(inv, pb, engine.Request{
 		Action: opts.Action, Host: opts.Host, Service: opts.Service, Lines: opts.Lines, Follow: opts.Follow,

@@ -20,7 +20,7 @@ func addStatusCommands(svc *kingpin.CmdClause, g *globalOptions, s Streams, run 
 	var target, service string
 	forks := 20
 	status := svc.Command("status", "Live state of services (state, PID, uptime, health) beside what the registry last recorded.")
-	status.Arg("TARGET", "A host or a role (default: every host).").HintAction(hostHints(g)).StringVar(&target)
+	status.Arg("TARGET", "A host, a role, a glob (worker*), a comma list, or all (default: every host).").HintAction(hostHints(g)).StringVar(&target)
 	status.Arg("SERVICE", "One service (default: every service the hosts run).").HintAction(serviceHints(g, &target)).StringVar(&service)
 	status.Flag("forks", "Hosts queried at once.").Default("20").IntVar(&forks)
 	status.Action(func(*kingpin.ParseContext) error {
@@ -32,7 +32,7 @@ func addStatusCommands(svc *kingpin.CmdClause, g *globalOptions, s Streams, run 
 	var since time.Duration
 	limit := 50
 	history := svc.Command("history", "The recorded operations, newest first.")
-	history.Arg("TARGET", "A host or a role (default: every host).").HintAction(hostHints(g)).StringVar(&htarget)
+	history.Arg("TARGET", "A host, a role, a glob (worker*), a comma list, or all (default: every host).").HintAction(hostHints(g)).StringVar(&htarget)
 	history.Arg("SERVICE", "One service.").HintAction(serviceHints(g, &htarget)).StringVar(&hservice)
 	history.Flag("since", "Only operations newer than this, e.g. 24h.").DurationVar(&since)
 	history.Flag("limit", "At most this many operations (0: all).").Default("50").IntVar(&limit)
@@ -44,16 +44,10 @@ func addStatusCommands(svc *kingpin.CmdClause, g *globalOptions, s Streams, run 
 
 // selectInstances resolves [TARGET] [SERVICE] to instances, in inventory order.
 func selectInstances(inv *inventory.Inventory, target, service string) ([]engine.Instance, error) {
-	var hosts []*inventory.Host
-	switch {
-	case target == "":
-		hosts = inv.Hosts
-	default:
-		if h, err := inv.Host(target); err == nil {
-			hosts = []*inventory.Host{h}
-		} else if _, ok := inv.Role(target); ok || target == inventory.AllRole {
-			hosts = inv.HostsWithRole(target)
-		} else {
+	hosts := inv.Hosts
+	if target != "" {
+		var err error
+		if hosts, err = inv.Select(target); err != nil {
 			return nil, err
 		}
 	}

@@ -45,6 +45,22 @@ type Event struct {
 	Result   string      `json:"result"` // ok, unchanged, failed, refused, interrupted, unreachable; "incomplete" while running or if the run died
 	Error    string      `json:"error,omitempty"`
 	Complete bool        `json:"complete"`
+
+	// A fleet run (a target of several hosts) records one event of its own
+	// and one event per host it acted on; the host events carry its ID in
+	// Run. The fleet event has no Host but the Target as given and, once
+	// finished, each host's result (done, unchanged, failed, unreachable,
+	// interrupted, untouched). `--resume` reads them.
+	Run    string       `json:"run,omitempty"`
+	Target string       `json:"target,omitempty"`
+	Hosts  []HostResult `json:"hosts,omitempty"`
+}
+
+// HostResult is how a fleet run left one host.
+type HostResult struct {
+	Host   string `json:"host"`
+	Result string `json:"result"`
+	Error  string `json:"error,omitempty"`
 }
 
 // EventStep is one step of an operation.

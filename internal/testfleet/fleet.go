@@ -22,6 +22,9 @@ import (
 type Options struct {
 	BastionAddr string // e.g. 127.0.1.41
 	WorkerAddr  string // e.g. 127.0.0.42
+	// MoreWorkers are the addresses of worker2, worker3, ...: hosts of role
+	// worker behind the bastion, each a real sshd of its own.
+	MoreWorkers []string
 	// Extra services, run by the role each names.
 	Extra []Service
 }
@@ -44,7 +47,8 @@ type Fleet struct {
 	Demo       string // path of the omni-demo-svc binary
 	Bastion    *sshtest.Server
 	Worker     *sshtest.Server
-	Ports      map[string]int // service name -> port
+	Workers    []*sshtest.Server // worker2, worker3, ... (Options.MoreWorkers)
+	Ports      map[string]int    // service name -> port
 	t          testing.TB
 }
 
@@ -68,6 +72,11 @@ func Start(t testing.TB, opts Options) *Fleet {
 	f.KnownHosts = filepath.Join(f.Dir, "known_hosts")
 	f.Bastion.WriteKnownHosts(f.KnownHosts)
 	f.Worker.WriteKnownHosts(f.KnownHosts)
+	for _, addr := range opts.MoreWorkers {
+		w := sshtest.Start(t, sshtest.Options{Addr: addr})
+		w.WriteKnownHosts(f.KnownHosts)
+		f.Workers = append(f.Workers, w)
+	}
 	t.Cleanup(f.killServices)
 
 	names := []string{}
@@ -78,7 +87,7 @@ func Start(t testing.TB, opts Options) *Fleet {
 		names = append(names, extra.Name)
 	}
 	for _, name := range names {
-		f.Ports[name] = freePort(t, opts.BastionAddr, opts.WorkerAddr)
+		f.Ports[name] = freePort(t, append([]string{opts.BastionAddr, opts.WorkerAddr}, opts.MoreWorkers...)...)
 	}
 	f.Inventory = filepath.Join(f.Dir, "inventory.yaml")
 	f.writeInventory(opts)
@@ -108,7 +117,13 @@ hosts:
     roles: [worker]
     via: primary-bastion
     service_address: {{.Worker.Addr}}
-roles:
+{{range $i, $w := .Workers}}  worker{{add $i 2}}:
+    address: {{$w.Addr}}
+    port: {{$w.Port}}
+    roles: [worker]
+    via: primary-bastion
+    service_address: {{$w.Addr}}
+{{end}}roles:
   all: [{{join .Roles.all}}]
   bastion: [{{join .Roles.bastion}}]
   worker: [{{join .Roles.worker}}]
@@ -131,12 +146,13 @@ services:
 
 // ServiceYAML returns the manager and health keys of a demo service
 // listening on its fleet port, indented for the services: mapping. flags
-// are extra omni-demo-svc flags (e.g. "--unhealthy").
+// are extra omni-demo-svc flags (e.g. "--unhealthy"); SetFlags adds flags
+// for one host only.
 func (f *Fleet) ServiceYAML(name, flags string) string {
 	files := filepath.Join(f.RunDir, `"$OMNI_HOST.$OMNI_SERVICE"`)
 	port := f.Ports[name]
-	start := fmt.Sprintf(`setsid nohup %s --name "$OMNI_SERVICE" --listen "$OMNI_ADDRESS:%d" --pidfile %s.pid --log %s.log --ready-after 200ms --stop-delay 100ms %s >/dev/null 2>&1 </dev/null &`,
-		f.Demo, port, files, files, flags)
+	start := fmt.Sprintf(`setsid nohup %s --name "$OMNI_SERVICE" --listen "$OMNI_ADDRESS:%d" --pidfile %s.pid --log %s.log --ready-after 200ms --stop-delay 100ms %s $(cat %s.flags 2>/dev/null) >/dev/null 2>&1 </dev/null &`,
+		f.Demo, port, files, files, flags, files)
 	logs := fmt.Sprintf(`if [ "$OMNI_FOLLOW" = 1 ]; then exec tail -n "$OMNI_LINES" -f %s.log; else tail -n "$OMNI_LINES" %s.log; fi`, files, files)
 	return fmt.Sprintf(`    commands:
       start: '%s'
@@ -164,16 +180,30 @@ func (f *Fleet) writeInventory(opts Options) {
 	tmpl := template.Must(template.New("inv").Funcs(template.FuncMap{
 		"join": func(s []string) string { return strings.Join(s, ", ") },
 		"svc":  f.ServiceYAML,
+		"add":  func(a, b int) int { return a + b },
 	}).Parse(inventoryTemplate))
 	var b strings.Builder
 	err := tmpl.Execute(&b, map[string]any{
 		"User": f.Bastion.User, "Key": f.Bastion.IdentityFile, "KnownHosts": f.KnownHosts, "Dir": f.Dir,
-		"Bastion": f.Bastion, "Worker": f.Worker, "Roles": roles, "Extra": opts.Extra,
+		"Bastion": f.Bastion, "Worker": f.Worker, "Workers": f.Workers, "Roles": roles, "Extra": opts.Extra,
 	})
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	if err := os.WriteFile(f.Inventory, []byte(b.String()), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// SetFlags gives host's service extra omni-demo-svc flags from its next
+// start on ("" removes them): one unhealthy host in a fleet.
+func (f *Fleet) SetFlags(host, service, flags string) {
+	path := filepath.Join(f.RunDir, host+"."+service+".flags")
+	if flags == "" {
+		os.Remove(path)
+		return
+	}
+	if err := os.WriteFile(path, []byte(flags+"\n"), 0o644); err != nil {
 		f.t.Fatal(err)
 	}
 }

@@ -1,0 +1,302 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/olekukonko/tablewriter"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/engine/fleet"
+	"github.com/omni-fleet/omni/engine/health"
+	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/inventory"
+)
+
+// fleetDoc is the result of a fleet run: `omni service start|stop|restart
+// TARGET SERVICE` where TARGET is not one host.
+type fleetDoc struct {
+	Command        string         `json:"command"`
+	Target         string         `json:"target"`
+	Service        string         `json:"service"`
+	Mode           string         `json:"mode,omitempty"` // parallel or rolling
+	Forks          int            `json:"forks,omitempty"`
+	Batch          int            `json:"batch,omitempty"`
+	MaxUnavailable int            `json:"max_unavailable,omitempty"`
+	MaxFailures    int            `json:"max_failures"`
+	MinReadyMS     int64          `json:"min_ready_ms,omitempty"`
+	Result         string         `json:"result"` // ok, partial, failed, unreachable, refused, interrupted, unchanged
+	ExitCode       int            `json:"exit_code"`
+	Aborted        string         `json:"aborted,omitempty"` // why no new host was touched
+	Interrupted    bool           `json:"interrupted,omitempty"`
+	Summary        map[string]int `json:"summary"` // result -> hosts
+	Hosts          []fleetHostDoc `json:"hosts"`
+	Skipped        []string       `json:"skipped,omitempty"` // hosts of the target that do not run the service
+}
+
+type fleetHostDoc struct {
+	Host       string         `json:"host"`
+	Service    string         `json:"service"`
+	Batch      int            `json:"batch,omitempty"`
+	Result     string         `json:"result"` // done, unchanged, failed, unreachable, interrupted, untouched
+	DurationMS int64          `json:"duration_ms"`
+	Error      string         `json:"error,omitempty"`
+	Ready      string         `json:"min_ready,omitempty"`
+	Status     *statusDoc     `json:"status,omitempty"`
+	Health     *health.Report `json:"health,omitempty"`
+	Steps      []stepDoc      `json:"steps,omitempty"`
+}
+
+func newFleetDoc(opts *serviceOptions, fo fleet.Options, targets []fleet.Target, rep *fleet.Report, skipped []string, code int) fleetDoc {
+	doc := fleetDoc{Command: opts.Action, Target: opts.Host, Service: opts.Service, Mode: "parallel", Forks: fo.Forks,
+		MaxFailures: fo.MaxFailures, Result: fleetResultWord(code), ExitCode: code, Aborted: rep.Aborted,
+		Interrupted: rep.Interrupted, Summary: map[string]int{}, Hosts: []fleetHostDoc{}, Skipped: skipped}
+	if fo.Rolling {
+		doc.Mode, doc.Batch, doc.MaxUnavailable, doc.MinReadyMS = "rolling", fo.Batch, fo.MaxUnavailable, millis(fo.MinReady)
+	}
+	for i, h := range rep.Hosts {
+		doc.Summary[string(h.Result)]++
+		hd := fleetHostDoc{Host: h.Host, Service: h.Service, Batch: h.Batch, Result: string(h.Result), DurationMS: millis(h.Duration), Ready: h.Ready}
+		if h.Err != nil {
+			hd.Error = failure(h.Err)
+		}
+		if out := h.Outcome; out != nil {
+			sd := newServiceDoc(targets[i].Plan, out, outcomeCode(out))
+			hd.Status, hd.Health, hd.Steps = sd.Status, sd.Health, sd.Steps
+		}
+		doc.Hosts = append(doc.Hosts, hd)
+	}
+	return doc
+}
+
+// renderFleetTable prints one row per host and a summary.
+func renderFleetTable(s Streams, opts *serviceOptions, fo fleet.Options, rep *fleet.Report, code int) error {
+	st := styleFor(s)
+	table := tablewriter.NewTable(s.Out)
+	header := []any{"Host", "Service", "Result", "State", "Uptime", "Health", "Duration", "Error"}
+	if fo.Rolling {
+		header = append([]any{"Batch"}, header...)
+	}
+	table.Header(header...)
+	for _, h := range rep.Hosts {
+		state, up, hc, dur, batch := "-", "-", "-", "-", "-"
+		if out := h.Outcome; out != nil && recorded(out) {
+			state = capitalize(out.State.Status)
+			if out.State.Running {
+				up = formatUptime(out.Uptime)
+			}
+			if out.Health != nil {
+				hc = "Passed"
+				if !out.Health.Passed() {
+					hc = "Failed"
+				}
+			}
+		}
+		if h.Result == fleet.Failed && strings.HasPrefix(errText(h.Err), "min-ready") {
+			hc = "Failed"
+		}
+		if h.Duration > 0 {
+			dur = h.Duration.Round(time.Millisecond).String()
+		}
+		if h.Batch > 0 {
+			batch = strconv.Itoa(h.Batch)
+		}
+		result := string(h.Result)
+		if h.Result.Succeeded() {
+			result = st.paint(green, result)
+		} else {
+			result = st.paint(red, result)
+		}
+		row := []any{h.Host, h.Service, result, st.state(state), up, st.state(hc), dur, errText(h.Err)}
+		if fo.Rolling {
+			row = append([]any{batch}, row...)
+		}
+		if err := table.Append(row...); err != nil {
+			return err
+		}
+	}
+	if err := table.Render(); err != nil {
+		return err
+	}
+	fmt.Fprintln(s.Out, fleetSummary(opts, rep))
+	for _, r := range []fleet.Result{fleet.Failed, fleet.Unreachable, fleet.Interrupted, fleet.Untouched} {
+		if names := hostsWith(rep, r); len(names) > 0 {
+			fmt.Fprintf(s.Out, "%s: %s\n", capitalize(string(r)), strings.Join(names, ", "))
+		}
+	}
+	if rep.Aborted != "" {
+		fmt.Fprintf(s.Out, "Aborted: %s\n", rep.Aborted)
+	}
+	if rep.Interrupted {
+		fmt.Fprintln(s.Out, "Interrupted: no new host was touched after the signal.")
+	}
+	if code != ExitOK && rep.Count(fleet.Untouched)+rep.Failures() > 0 && opts.Action != "logs" {
+		fmt.Fprintf(s.Out, "To finish the job: omni service %s %s %s --resume\n", opts.Action, opts.Host, opts.Service)
+	}
+	return nil
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return failure(err)
+}
+
+// fleetSummary is one line: "restart api-gateway on 4 hosts: 3 done, 1 failed".
+func fleetSummary(opts *serviceOptions, rep *fleet.Report) string {
+	var parts []string
+	for _, r := range []fleet.Result{fleet.Done, fleet.Unchanged, fleet.Failed, fleet.Unreachable, fleet.Interrupted, fleet.Untouched} {
+		if n := rep.Count(r); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, r))
+		}
+	}
+	return fmt.Sprintf("%s %s on %s of %s: %s", opts.Action, opts.Service, plural(len(rep.Hosts), "host", "hosts"), opts.Host, strings.Join(parts, ", "))
+}
+
+func hostsWith(rep *fleet.Report, r fleet.Result) []string {
+	var names []string
+	for _, h := range rep.Hosts {
+		if h.Result == r {
+			names = append(names, h.Host)
+		}
+	}
+	return names
+}
+
+// renderFleetPlan is --dry-run for a fleet: how the hosts will be taken,
+// then each host's tasks.
+func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo fleet.Options, targets []fleet.Target) error {
+	if g.Output == "json" {
+		plans := make([]planDoc, len(targets))
+		for i, t := range targets {
+			plans[i] = newPlanDoc(t.Plan)
+		}
+		doc := map[string]any{"command": opts.Action, "target": opts.Host, "service": opts.Service, "dry_run": true,
+			"mode": map[bool]string{true: "rolling", false: "parallel"}[fo.Rolling], "forks": fo.Forks,
+			"max_failures": fo.MaxFailures, "plans": plans}
+		if fo.Rolling {
+			doc["batch"], doc["max_unavailable"], doc["min_ready_ms"] = fo.Batch, fo.MaxUnavailable, millis(fo.MinReady)
+		}
+		return writeJSON(s.Out, doc)
+	}
+	names := make([]string, len(targets))
+	for i, t := range targets {
+		names[i] = t.Host
+	}
+	if fo.Rolling {
+		fmt.Fprintf(s.Out, "Rolling %s of %s on %d hosts, in batches of %d (max-unavailable %d, counting instances already down; min-ready %s; max-failures %d): %s\n\n",
+			opts.Action, opts.Service, len(targets), fo.Batch, fo.MaxUnavailable, fo.MinReady, fo.MaxFailures, strings.Join(names, ", "))
+	} else {
+		fmt.Fprintf(s.Out, "%s %s on %d hosts, %d at a time (max-failures %d): %s\n\n",
+			capitalize(opts.Action), opts.Service, len(targets), fo.Forks, fo.MaxFailures, strings.Join(names, ", "))
+	}
+	for i, t := range targets {
+		if i > 0 {
+			fmt.Fprintln(s.Out)
+		}
+		if err := renderPlan(s.Out, t.Plan); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fleetLogs prints the logs of every host, each line prefixed with its
+// host; with --follow it streams them all until Ctrl-C.
+func fleetLogs(ctx context.Context, g *globalOptions, s Streams, opts *serviceOptions, inv *inventory.Inventory, targets []fleet.Target) error {
+	if opts.Forks < 1 {
+		return &usageError{"--forks must be 1 or more"}
+	}
+	sshCfg, err := loadSSHConfig(g, s, inv)
+	if err != nil {
+		return err
+	}
+	pool := transport.NewPool(transport.Options{UseAgent: true, AcceptNewHostKeys: g.AcceptNewHostKeys})
+	defer pool.Close()
+	conn := &engine.SSHConnector{Pool: pool, Inventory: inv, SSHConfig: sshCfg}
+	width := 0
+	for _, t := range targets {
+		width = max(width, len(t.Host))
+	}
+	var mu sync.Mutex
+	var eg errgroup.Group
+	eg.SetLimit(opts.Forks)
+	if opts.Follow {
+		eg.SetLimit(len(targets)) // every host streams at once
+	}
+	errs := make([]error, len(targets))
+	for i, t := range targets {
+		eg.Go(func() error {
+			prefix := fmt.Sprintf("%-*s | ", width, t.Host)
+			out := &prefixWriter{mu: &mu, w: s.Out, prefix: prefix}
+			errOut := &prefixWriter{mu: &mu, w: s.Err, prefix: prefix}
+			res := engine.Execute(ctx, t.Plan, engine.Env{Inventory: inv, Connector: conn, Stdout: out, Stderr: errOut})
+			out.flush()
+			errOut.flush()
+			errs[i] = res.Err
+			return nil
+		})
+	}
+	_ = eg.Wait()
+	failed, unreachable := 0, 0
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		failed++
+		if exitCode(err) == ExitUnreachable {
+			unreachable++
+		}
+		fmt.Fprintf(s.Err, "omni: %s: %s\n", targets[i].Host, err)
+	}
+	switch {
+	case ctx.Err() != nil && !opts.Follow:
+		return reported{ExitInterrupted}
+	case failed == 0:
+		return nil
+	case failed < len(targets):
+		return reported{ExitPartial}
+	case unreachable == failed:
+		return reported{ExitUnreachable}
+	}
+	return reported{ExitFailed}
+}
+
+// prefixWriter writes whole lines, each with a prefix, one writer at a time.
+type prefixWriter struct {
+	mu     *sync.Mutex
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		p.mu.Lock()
+		_, err := fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf[:i])
+		p.mu.Unlock()
+		p.buf = p.buf[i+1:]
+		if err != nil {
+			return len(b), err
+		}
+	}
+}
+
+func (p *prefixWriter) flush() {
+	if len(p.buf) > 0 {
+		_, _ = p.Write([]byte("\n"))
+	}
+}

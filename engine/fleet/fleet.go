@@ -1,0 +1,414 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/registry"
+)
+
+// Options are a run's budgets, already resolved against the target's size.
+type Options struct {
+	Forks          int           // hosts acted on at once (parallel runs, and within a batch)
+	Rolling        bool          // batches, each health-gated; otherwise all hosts, Forks at a time
+	Batch          int           // rolling: hosts per batch (at least 1)
+	MaxUnavailable int           // rolling: instances down at once, counting those down before the run (at least 1)
+	MaxFailures    int           // failed hosts tolerated; one more and no new host is touched
+	MinReady       time.Duration // rolling: how long a host must stay healthy before the next batch
+}
+
+// Target is one host's plan.
+type Target struct {
+	Host string
+	Plan *engine.Plan
+}
+
+// Instance is the plan's (host, service).
+func (t Target) Instance() engine.Instance {
+	return engine.Instance{Host: t.Host, Service: t.Plan.Service.Name}
+}
+
+// Result is how the run left a host.
+type Result string
+
+// The results of a host. Failed, Unreachable and Interrupted count against
+// --max-failures.
+const (
+	Done        Result = "done"
+	Unchanged   Result = "unchanged" // nothing to do ("already running")
+	Failed      Result = "failed"
+	Unreachable Result = "unreachable"
+	Interrupted Result = "interrupted" // its plan was cancelled mid-way
+	Untouched   Result = "untouched"   // the run never acted on it
+)
+
+// Succeeded reports a host the run finished with.
+func (r Result) Succeeded() bool { return r == Done || r == Unchanged }
+
+// HostReport is one host's part of the run.
+type HostReport struct {
+	Host     string
+	Service  string
+	Batch    int // 1-based; 0 for a host no batch took
+	Result   Result
+	Outcome  *engine.Outcome // nil when its plan did not run
+	Started  time.Time
+	Duration time.Duration // its plan, plus the min-ready watch
+	Err      error         // why it failed
+	Ready    string        // the min-ready watch: "healthy for 5s", or why it stopped
+	// Before is its state when a rolling run began (nil for parallel runs).
+	Before *engine.InstanceStatus
+}
+
+// Report is the whole run.
+type Report struct {
+	Hosts       []*HostReport // in target order
+	Batches     int           // batches started (rolling)
+	Aborted     string        // why the run stopped touching new hosts; "" if it did not
+	Interrupted bool          // drain ended before the run did
+}
+
+// Count returns how many hosts ended with result r.
+func (rep *Report) Count(r Result) int {
+	n := 0
+	for _, h := range rep.Hosts {
+		if h.Result == r {
+			n++
+		}
+	}
+	return n
+}
+
+// Failures counts the failed, unreachable and interrupted hosts.
+func (rep *Report) Failures() int {
+	return rep.Count(Failed) + rep.Count(Unreachable) + rep.Count(Interrupted)
+}
+
+// EventKind says what happened.
+type EventKind string
+
+// What a run reports as it goes.
+const (
+	EventPreflight EventKind = "preflight" // rolling: the state of every host was read
+	EventBatch     EventKind = "batch"     // a batch starts: Hosts
+	EventStart     EventKind = "start"     // a host's plan starts
+	EventStep      EventKind = "step"      // a step of a host's plan finished: Step
+	EventReady     EventKind = "ready"     // a host's min-ready watch starts
+	EventFinish    EventKind = "finish"    // a host is finished: Report
+	EventAbort     EventKind = "abort"     // no new host will be touched: Msg
+	EventDrain     EventKind = "drain"     // interrupted: no new host; in-flight hosts finish
+)
+
+// Event is one line of progress.
+type Event struct {
+	Time    time.Time
+	Kind    EventKind
+	Batch   int // the batch, 1-based (rolling)
+	Batches int // batches expected in all, as far as known now
+	Hosts   []string
+	Host    string
+	Step    *engine.StepResult
+	Report  *HostReport
+	Msg     string
+}
+
+// ExecFunc runs one host's plan. onStep must be called after each step.
+type ExecFunc func(ctx context.Context, t Target, onStep func(engine.StepResult)) *engine.Outcome
+
+// StatusFunc reads the live state of instances, with one attempt of each
+// health check of those that run (engine.LiveStatus).
+type StatusFunc func(ctx context.Context, instances []engine.Instance) []engine.InstanceStatus
+
+// Runner runs a fleet operation.
+type Runner struct {
+	Targets []Target
+	Opts    Options
+	Exec    ExecFunc
+	Status  StatusFunc
+	// Registry, when set, records the state of a host that failed its
+	// min-ready watch (Exec recorded it healthy).
+	Registry registry.Registry
+	// OnEvent reports progress. It is called from several goroutines, one
+	// call at a time.
+	OnEvent func(Event)
+	Now     func() time.Time
+
+	mu  sync.Mutex
+	rep *Report
+}
+
+// Run acts on every target, as the options say. When drain ends no new
+// host is touched and in-flight hosts finish their plan (each step bounded
+// by its timeout); when ctx ends, in-flight steps are cancelled too.
+func (r *Runner) Run(drain, ctx context.Context) *Report {
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.Opts.Forks < 1 {
+		r.Opts.Forks = 1
+	}
+	r.rep = &Report{Hosts: make([]*HostReport, len(r.Targets))}
+	for i, t := range r.Targets {
+		r.rep.Hosts[i] = &HostReport{Host: t.Host, Service: t.Plan.Service.Name, Result: Untouched}
+	}
+	stopDrainWatch := context.AfterFunc(drain, func() {
+		r.emit(Event{Kind: EventDrain, Msg: "interrupted: no new host will be touched; hosts in flight finish their steps"})
+	})
+	defer stopDrainWatch()
+	if r.Opts.Rolling {
+		r.rolling(drain, ctx)
+	} else {
+		r.parallel(drain, ctx)
+	}
+	r.rep.Interrupted = drain.Err() != nil
+	return r.rep
+}
+
+func (r *Runner) emit(ev Event) {
+	if r.OnEvent == nil {
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = r.Now()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.OnEvent(ev)
+}
+
+// failures counts the failed hosts so far.
+func (r *Runner) failures() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rep.Failures()
+}
+
+// tooManyFailures says why the run stops, or "".
+func (r *Runner) tooManyFailures() string {
+	if n := r.failures(); n > r.Opts.MaxFailures {
+		return fmt.Sprintf("%d %s failed, more than --max-failures %d: no new host was touched",
+			n, plural(n, "host", "hosts"), r.Opts.MaxFailures)
+	}
+	return ""
+}
+
+func (r *Runner) abort(why string) {
+	r.rep.Aborted = why
+	r.emit(Event{Kind: EventAbort, Msg: why})
+}
+
+// parallel runs every host, Forks at a time, in target order.
+func (r *Runner) parallel(drain, ctx context.Context) {
+	slots := make(chan struct{}, r.Opts.Forks)
+	var wg sync.WaitGroup
+	for i := range r.Targets {
+		select {
+		case slots <- struct{}{}:
+		case <-drain.Done():
+		}
+		if drain.Err() != nil {
+			break
+		}
+		if why := r.tooManyFailures(); why != "" {
+			r.abort(why)
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			r.runHost(ctx, drain, i, 0)
+		}()
+	}
+	wg.Wait()
+}
+
+// rolling runs batches: each starts once every host of the one before
+// passed its health checks and stayed healthy for MinReady.
+func (r *Runner) rolling(drain, ctx context.Context) {
+	instances := make([]engine.Instance, len(r.Targets))
+	for i, t := range r.Targets {
+		instances[i] = t.Instance()
+	}
+	// Preflight: what is already down counts against --max-unavailable;
+	// a host that cannot be reached is a failure before anything starts.
+	before := r.Status(ctx, instances)
+	down := make([]bool, len(r.Targets))
+	var pending []int
+	for i := range before {
+		st := before[i]
+		hr := r.rep.Hosts[i]
+		hr.Before = &st
+		down[i] = st.Err != nil || !st.State.Running || (st.Health != nil && !st.Health.Passed())
+		if st.Err != nil {
+			hr.Result, hr.Err = resultOf(st.Err), st.Err
+			r.emit(Event{Kind: EventFinish, Host: hr.Host, Report: hr})
+			continue
+		}
+		pending = append(pending, i)
+	}
+	r.emit(Event{Kind: EventPreflight, Msg: r.preflightNote(down)})
+	batch := 0
+	for len(pending) > 0 {
+		if drain.Err() != nil {
+			return
+		}
+		if why := r.tooManyFailures(); why != "" {
+			r.abort(why)
+			return
+		}
+		room := r.Opts.MaxUnavailable - count(down)
+		var take, rest []int
+		for _, i := range pending {
+			cost := 1
+			if down[i] {
+				cost = 0 // already counted as unavailable
+			}
+			if len(take) < r.Opts.Batch && cost <= room {
+				take = append(take, i)
+				room -= cost
+			} else {
+				rest = append(rest, i)
+			}
+		}
+		if len(take) == 0 {
+			r.abort(fmt.Sprintf("--max-unavailable %d: %d of %d instances are unavailable (%s); taking down another would exceed it: no new host was touched",
+				r.Opts.MaxUnavailable, count(down), len(down), r.downNames(down)))
+			return
+		}
+		pending = rest
+		batch++
+		r.rep.Batches = batch
+		hosts := make([]string, len(take))
+		for k, i := range take {
+			hosts[k] = r.Targets[i].Host
+		}
+		r.emit(Event{Kind: EventBatch, Batch: batch, Batches: batch + ceilDiv(len(pending), r.Opts.Batch), Hosts: hosts})
+		slots := make(chan struct{}, r.Opts.Forks)
+		var wg sync.WaitGroup
+		for _, i := range take {
+			slots <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				r.runHost(ctx, drain, i, batch)
+			}()
+		}
+		wg.Wait()
+		for _, i := range take {
+			down[i] = !r.rep.Hosts[i].Result.Succeeded()
+		}
+	}
+}
+
+func (r *Runner) preflightNote(down []bool) string {
+	n := count(down)
+	if n == 0 {
+		return fmt.Sprintf("all %d instances running and healthy", len(down))
+	}
+	return fmt.Sprintf("%d of %d instances already unavailable (%s); they count against --max-unavailable %d",
+		n, len(down), r.downNames(down), r.Opts.MaxUnavailable)
+}
+
+func (r *Runner) downNames(down []bool) string {
+	var names []string
+	for i, d := range down {
+		if d {
+			names = append(names, r.Targets[i].Host+" "+r.why(i))
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// why says in a word why a host counts as unavailable.
+func (r *Runner) why(i int) string {
+	hr := r.rep.Hosts[i]
+	switch {
+	case hr.Result != Untouched && !hr.Result.Succeeded():
+		return string(hr.Result)
+	case hr.Before == nil:
+		return "down"
+	case hr.Before.Err != nil:
+		return "unreachable"
+	case !hr.Before.State.Running:
+		return hr.Before.State.Status
+	default:
+		return "unhealthy"
+	}
+}
+
+// runHost runs one host's plan, then (rolling) watches it for MinReady.
+func (r *Runner) runHost(ctx, drain context.Context, i, batch int) {
+	t := r.Targets[i]
+	hr := r.rep.Hosts[i]
+	started := r.Now()
+	r.mu.Lock()
+	hr.Batch, hr.Started = batch, started
+	r.mu.Unlock()
+	r.emit(Event{Kind: EventStart, Batch: batch, Host: t.Host})
+	out := r.Exec(ctx, t, func(res engine.StepResult) {
+		r.emit(Event{Kind: EventStep, Batch: batch, Host: t.Host, Step: &res})
+	})
+	result, err := Done, out.Err
+	switch {
+	case out.Err != nil:
+		result = resultOf(out.Err)
+	case out.Unchanged != "":
+		result = Unchanged
+	}
+	ready := ""
+	if result == Done && r.Opts.Rolling && r.Opts.MinReady > 0 {
+		r.emit(Event{Kind: EventReady, Batch: batch, Host: t.Host, Msg: fmt.Sprintf("watching for --min-ready %s", r.Opts.MinReady)})
+		ready, err = r.watchReady(ctx, drain, t, out)
+		if err != nil {
+			result = Failed
+		}
+	}
+	r.mu.Lock()
+	hr.Result, hr.Outcome, hr.Err, hr.Ready = result, out, err, ready
+	hr.Duration = r.Now().Sub(started)
+	r.mu.Unlock()
+	r.emit(Event{Kind: EventFinish, Batch: batch, Host: t.Host, Report: hr})
+}
+
+// resultOf classifies a host's failure.
+func resultOf(err error) Result {
+	var (
+		unreachable *transport.UnreachableError
+		auth        *transport.AuthError
+		hostKey     *transport.HostKeyError
+	)
+	switch {
+	case errors.Is(err, context.Canceled):
+		return Interrupted
+	case errors.As(err, &unreachable), errors.As(err, &auth), errors.As(err, &hostKey):
+		return Unreachable
+	}
+	return Failed
+}
+
+func count(flags []bool) int {
+	n := 0
+	for _, f := range flags {
+		if f {
+			n++
+		}
+	}
+	return n
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

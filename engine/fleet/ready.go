@@ -1,0 +1,85 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/engine/manager"
+)
+
+// readyPolls is how many times the min-ready watch looks in its window, at
+// most once a second and at least every 100 ms.
+const readyPolls = 5
+
+// watchReady watches a host that just passed its health checks for
+// MinReady: it fails when the service stops, its main PID changes or its
+// manager restarted it (systemd's NRestarts), the signs of a crash loop, or
+// when a health check fails. It returns a note for the report.
+func (r *Runner) watchReady(ctx, drain context.Context, t Target, out *engine.Outcome) (string, error) {
+	base := out.State
+	window := r.Opts.MinReady
+	every := min(max(window/readyPolls, 100*time.Millisecond), time.Second)
+	began := r.Now()
+	deadline := began.Add(window)
+	inst := t.Instance()
+	for {
+		wait := min(every, deadline.Sub(r.Now()))
+		if wait > 0 {
+			timer := time.NewTimer(wait)
+			select {
+			case <-timer.C:
+			case <-drain.Done():
+				timer.Stop()
+				return fmt.Sprintf("watched %s of --min-ready %s, then interrupted", r.Now().Sub(began).Round(time.Millisecond), window), nil
+			}
+		}
+		st := r.Status(ctx, []engine.Instance{inst})[0]
+		if err := readyFailure(base, st, window); err != nil {
+			r.recordFailure(st, err)
+			return "", err
+		}
+		if !r.Now().Before(deadline) {
+			return fmt.Sprintf("stayed healthy for --min-ready %s", window), nil
+		}
+	}
+}
+
+// readyFailure says why a host is not ready after all, or nil.
+func readyFailure(base manager.State, st engine.InstanceStatus, window time.Duration) error {
+	switch {
+	case st.Err != nil:
+		return fmt.Errorf("min-ready: could not read its state: %w", st.Err)
+	case !st.State.Running:
+		return fmt.Errorf("min-ready: crash loop: %s within --min-ready %s of its restart", st.State.Status, window)
+	case base.PID != 0 && st.State.PID != 0 && st.State.PID != base.PID:
+		return fmt.Errorf("min-ready: crash loop: its PID changed from %d to %d within --min-ready %s", base.PID, st.State.PID, window)
+	case st.State.NRestarts > base.NRestarts:
+		return fmt.Errorf("min-ready: crash loop: its manager restarted it %d times within --min-ready %s", st.State.NRestarts-base.NRestarts, window)
+	case st.Health != nil && !st.Health.Passed():
+		return fmt.Errorf("min-ready: health check failed within --min-ready %s: %s", window, st.Health.Failure())
+	}
+	return nil
+}
+
+// recordFailure writes what the watch saw to the registry: the plan had
+// recorded the service running and healthy.
+func (r *Runner) recordFailure(st engine.InstanceStatus, why error) {
+	if r.Registry == nil || st.Err != nil {
+		return
+	}
+	now := r.Now().UTC()
+	rec, _, err := r.Registry.Get(st.Host, st.Service)
+	if err != nil {
+		return
+	}
+	rec.Host, rec.Service, rec.State, rec.Health, rec.UpdatedAt = st.Host, st.Service, st.State.Status, "failed: "+why.Error(), now
+	if st.State.Running {
+		rec.LastActive = now
+		if !st.State.Since.IsZero() {
+			rec.Since = st.State.Since.UTC()
+		}
+	}
+	_ = r.Registry.Put(rec)
+}
