@@ -259,7 +259,11 @@ func historyRun(ctx context.Context, g *globalOptions, s Streams, target, servic
 		if !e.Complete {
 			result = "incomplete"
 		}
-		if err := table.Append(formatTime(e.Started), e.Operator, e.Command, e.Host, e.Service, result, dur, e.Error); err != nil {
+		host := e.Host
+		if host == "" && e.Target != "" {
+			host = fmt.Sprintf("%s (%d hosts)", e.Target, len(e.Hosts)) // a fleet run; its hosts have events of their own
+		}
+		if err := table.Append(formatTime(e.Started), e.Operator, e.Command, host, e.Service, result, dur, e.Error); err != nil {
 			return err
 		}
 	}

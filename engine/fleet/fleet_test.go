@@ -1,0 +1,260 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/inventory"
+)
+
+// sim is a fleet whose hosts are simulated: the scheduler's decisions
+// (batches, budgets, aborts) are what these tests check; the end-to-end
+// tests in package cli run the same scheduler over real sshd hosts.
+type sim struct {
+	mu      sync.Mutex
+	down    map[string]bool   // not running before the run
+	fail    map[string]error  // the plan fails with this
+	pidFlip map[string]bool   // the PID changes after the restart (crash loop)
+	order   []string          // hosts in the order their plans started
+	active  int               // plans running now
+	peak    int               // most plans running at once
+	events  []Event           // what the runner reported
+	onStart func(host string) // called as a plan starts
+}
+
+func newSim() *sim {
+	return &sim{down: map[string]bool{}, fail: map[string]error{}, pidFlip: map[string]bool{}}
+}
+
+func (s *sim) runner(n int, opts Options) *Runner {
+	svc := &inventory.Service{Name: "app"}
+	var targets []Target
+	for i := 1; i <= n; i++ {
+		h := fmt.Sprintf("h%d", i)
+		targets = append(targets, Target{Host: h, Plan: &engine.Plan{Host: &inventory.Host{Name: h}, Service: svc}})
+	}
+	return &Runner{Targets: targets, Opts: opts, Exec: s.exec, Status: s.status,
+		OnEvent: func(ev Event) { s.events = append(s.events, ev) }}
+}
+
+func (s *sim) exec(ctx context.Context, t Target, onStep func(engine.StepResult)) *engine.Outcome {
+	s.mu.Lock()
+	s.order = append(s.order, t.Host)
+	s.active++
+	s.peak = max(s.peak, s.active)
+	hook := s.onStart
+	s.mu.Unlock()
+	if hook != nil {
+		hook(t.Host)
+	}
+	time.Sleep(20 * time.Millisecond)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.active--
+	onStep(engine.StepResult{Task: engine.Task{Step: "restart", Host: t.Host}})
+	if err := s.fail[t.Host]; err != nil {
+		return &engine.Outcome{Host: t.Host, Err: err}
+	}
+	s.down[t.Host] = false
+	return &engine.Outcome{Host: t.Host, State: manager.State{Running: true, Status: "running", PID: 100}}
+}
+
+func (s *sim) status(ctx context.Context, instances []engine.Instance) []engine.InstanceStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]engine.InstanceStatus, len(instances))
+	for i, inst := range instances {
+		out[i].Instance = inst
+		switch {
+		case errors.Is(s.fail[inst.Host], errUnreachable):
+			out[i].Err = s.fail[inst.Host]
+		case s.down[inst.Host]:
+			out[i].State = manager.State{Status: "stopped"}
+		case s.pidFlip[inst.Host]:
+			out[i].State = manager.State{Running: true, Status: "running", PID: 101, NRestarts: 1}
+		default:
+			out[i].State = manager.State{Running: true, Status: "running", PID: 100}
+		}
+	}
+	return out
+}
+
+var errUnreachable = &transport.UnreachableError{Host: "h", Err: errors.New("connection refused")}
+
+func (s *sim) batches() [][]string {
+	var out [][]string
+	for _, ev := range s.events {
+		if ev.Kind == EventBatch {
+			out = append(out, ev.Hosts)
+		}
+	}
+	return out
+}
+
+func results(rep *Report) string {
+	var parts []string
+	for _, h := range rep.Hosts {
+		parts = append(parts, h.Host+"="+string(h.Result))
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestRollingBatchesInOrder(t *testing.T) {
+	s := newSim()
+	rep := s.runner(5, Options{Forks: 10, Rolling: true, Batch: 2, MaxUnavailable: 2}).Run(context.Background(), context.Background())
+	if got := fmt.Sprint(s.batches()); got != "[[h1 h2] [h3 h4] [h5]]" {
+		t.Fatalf("batches %s", got)
+	}
+	if s.peak > 2 {
+		t.Fatalf("%d plans ran at once, batch is 2", s.peak)
+	}
+	if results(rep) != "h1=done h2=done h3=done h4=done h5=done" || rep.Aborted != "" || rep.Batches != 3 {
+		t.Fatalf("report: %s, aborted %q", results(rep), rep.Aborted)
+	}
+}
+
+// Instances already down count against --max-unavailable: with h2 down
+// and a budget of 1, h2 goes first alone (it costs nothing more), then the
+// others one at a time, never two down at once.
+func TestMaxUnavailableCountsHostsAlreadyDown(t *testing.T) {
+	s := newSim()
+	s.down["h2"] = true
+	rep := s.runner(4, Options{Forks: 10, Rolling: true, Batch: 2, MaxUnavailable: 1}).Run(context.Background(), context.Background())
+	if got := fmt.Sprint(s.batches()); got != "[[h2] [h1] [h3] [h4]]" {
+		t.Fatalf("batches %s", got)
+	}
+	if results(rep) != "h1=done h2=done h3=done h4=done" {
+		t.Fatalf("report: %s", results(rep))
+	}
+	if pre := s.events[0]; pre.Kind != EventPreflight || !strings.Contains(pre.Msg, "1 of 4 instances already unavailable (h2 stopped)") {
+		t.Fatalf("preflight event: %+v", pre)
+	}
+}
+
+// A host that was down and fails again keeps the budget used: nothing else
+// may go down, so the run stops touching hosts.
+func TestMaxUnavailableExhausted(t *testing.T) {
+	s := newSim()
+	s.down["h1"] = true
+	s.fail["h1"] = errors.New("health: port 80: connection refused")
+	rep := s.runner(3, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1, MaxFailures: 1}).Run(context.Background(), context.Background())
+	if results(rep) != "h1=failed h2=untouched h3=untouched" || !strings.Contains(rep.Aborted, "--max-unavailable 1: 1 of 3 instances are unavailable (h1 failed)") {
+		t.Fatalf("report: %s, aborted %q", results(rep), rep.Aborted)
+	}
+}
+
+func TestMaxFailures(t *testing.T) {
+	for _, c := range []struct {
+		max  int
+		want string
+	}{
+		{0, "h1=done h2=failed h3=untouched h4=untouched h5=untouched"},
+		{1, "h1=done h2=failed h3=done h4=failed h5=untouched"},
+		{2, "h1=done h2=failed h3=done h4=failed h5=done"},
+	} {
+		s := newSim()
+		s.fail["h2"] = errors.New("boom")
+		s.fail["h4"] = errors.New("boom")
+		rep := s.runner(5, Options{Forks: 1, Rolling: true, Batch: 1, MaxUnavailable: 1, MaxFailures: c.max}).Run(context.Background(), context.Background())
+		// A failed host stays down, using the budget; raise it so only
+		// --max-failures decides here.
+		if c.max > 0 {
+			s = newSim()
+			s.fail["h2"] = errors.New("boom")
+			s.fail["h4"] = errors.New("boom")
+			rep = s.runner(5, Options{Forks: 1, Rolling: true, Batch: 1, MaxUnavailable: 3, MaxFailures: c.max}).Run(context.Background(), context.Background())
+		}
+		if results(rep) != c.want {
+			t.Errorf("--max-failures %d: %s, want %s", c.max, results(rep), c.want)
+		}
+	}
+}
+
+// An unreachable host is a failure from the preflight on: with
+// --max-failures 0 nothing is touched at all.
+func TestUnreachableCountsAsFailure(t *testing.T) {
+	s := newSim()
+	s.fail["h3"] = errUnreachable
+	rep := s.runner(3, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1}).Run(context.Background(), context.Background())
+	if results(rep) != "h1=untouched h2=untouched h3=unreachable" || len(s.order) != 0 {
+		t.Fatalf("report: %s; plans run: %v", results(rep), s.order)
+	}
+	s = newSim()
+	s.fail["h3"] = errUnreachable
+	rep = s.runner(3, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 2, MaxFailures: 1}).Run(context.Background(), context.Background())
+	if results(rep) != "h1=done h2=done h3=unreachable" {
+		t.Fatalf("report: %s", results(rep))
+	}
+}
+
+func TestCrashLoopWithinMinReady(t *testing.T) {
+	s := newSim()
+	s.pidFlip["h1"] = true
+	rep := s.runner(2, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1, MinReady: 300 * time.Millisecond}).Run(context.Background(), context.Background())
+	h1 := rep.Hosts[0]
+	if h1.Result != Failed || h1.Err == nil || !strings.Contains(h1.Err.Error(), "PID changed from 100 to 101") || rep.Hosts[1].Result != Untouched {
+		t.Fatalf("report: %s; h1 err %v", results(rep), h1.Err)
+	}
+}
+
+func TestMinReadyWaitsBeforeTheNextBatch(t *testing.T) {
+	s := newSim()
+	began := map[string]time.Time{}
+	s.onStart = func(h string) { s.mu.Lock(); began[h] = time.Now(); s.mu.Unlock() }
+	rep := s.runner(2, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1, MinReady: 300 * time.Millisecond}).Run(context.Background(), context.Background())
+	if gap := began["h2"].Sub(began["h1"]); gap < 300*time.Millisecond {
+		t.Fatalf("h2 started %s after h1, want >= min-ready 300ms", gap)
+	}
+	if rep.Hosts[0].Ready != "stayed healthy for --min-ready 300ms" {
+		t.Fatalf("ready note %q", rep.Hosts[0].Ready)
+	}
+}
+
+func TestParallelRespectsForks(t *testing.T) {
+	s := newSim()
+	rep := s.runner(10, Options{Forks: 3}).Run(context.Background(), context.Background())
+	if s.peak > 3 || s.peak < 2 || rep.Count(Done) != 10 || len(s.batches()) != 0 {
+		t.Fatalf("peak %d, done %d", s.peak, rep.Count(Done))
+	}
+}
+
+// Drain (the first SIGINT): no new host; the one in flight finishes.
+func TestDrainTouchesNoNewHost(t *testing.T) {
+	s := newSim()
+	drain, stop := context.WithCancel(context.Background())
+	s.onStart = func(h string) {
+		if h == "h2" {
+			stop()
+		}
+	}
+	rep := s.runner(4, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1}).Run(drain, context.Background())
+	if results(rep) != "h1=done h2=done h3=untouched h4=untouched" || !rep.Interrupted {
+		t.Fatalf("report: %s, interrupted %v", results(rep), rep.Interrupted)
+	}
+	if !slices.ContainsFunc(s.events, func(e Event) bool { return e.Kind == EventDrain }) {
+		t.Fatal("no drain event")
+	}
+}
+
+func TestParseCount(t *testing.T) {
+	for in, want := range map[string]int{"3": 3, "0": 0, "25%": 2, "100%": 10, "5%": 0} {
+		c, err := ParseCount(in)
+		if err != nil || c.Of(10) != want {
+			t.Errorf("ParseCount(%q).Of(10) = %d, %v; want %d", in, c.Of(10), err, want)
+		}
+	}
+	for _, bad := range []string{"", "-1", "x", "101%", "1.5"} {
+		if _, err := ParseCount(bad); err == nil {
+			t.Errorf("ParseCount(%q): no error", bad)
+		}
+	}
+}
