@@ -22,9 +22,12 @@ const (
 	ExitInterrupted = 130 // SIGINT/SIGTERM
 )
 
-const exitCodesHelp = `Exit codes: 0 success; 1 failed (a step or health check); 2 usage or inventory error;
-3 partial (some targets failed); 4 host unreachable, authentication refused or host key
-not trusted; 5 refused (not confirmed, or no terminal to confirm: pass --yes); 130 interrupted.`
+const exitCodesHelp = `Exit codes: 0 success; 1 failed (a step or health check); 2 usage or inventory
+error; 3 partial (a fleet run: some hosts done, others failed, unreachable or untouched);
+4 host unreachable, authentication refused or host key not trusted; 5 refused (not
+confirmed, no terminal to confirm: pass --yes, or another run holds the lock); 130
+interrupted (a fleet run: the first SIGINT/SIGTERM touches no new host, a second cancels
+the steps in flight).`
 
 // refusedError is a run omni declined to start: exit 5.
 type refusedError struct{ msg string }

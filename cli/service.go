@@ -44,7 +44,9 @@ type serviceOptions struct {
 }
 
 func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, run *func(context.Context) error) {
-	svc := app.Command("service", "Start, stop, restart a service on a host, read its logs, its status and its history.")
+	svc := app.Command("service", "Start, stop, restart a service on a host, read its logs, its status and its history. "+
+		"HOST may also be a role, a glob (worker*), a comma list or all: the hosts then run in parallel (--forks), "+
+		"or in health-gated batches (--rolling, the default for a restart of a critical service), one table row each.")
 	defer addStatusCommands(svc, g, s, run)
 	actions := []struct{ name, help string }{
 		{"start", "Start a stopped service: check its dependencies, start it, health-check it."},
