@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -90,7 +91,7 @@ func hostHints(g *globalOptions) func() []string {
 		if err != nil {
 			return nil
 		}
-		return append(inv.HostNames(), inv.RoleNames()...)
+		return inv.TargetNames()
 	}
 }
 
@@ -100,9 +101,18 @@ func serviceHints(g *globalOptions, host *string) func() []string {
 		if err != nil {
 			return nil
 		}
-		if h, err := inv.Host(*host); err == nil {
-			return inv.HostServices(h)
+		hosts, err := inv.Select(*host)
+		if err != nil {
+			return inv.ServiceNames()
 		}
-		return inv.ServiceNames()
+		var names []string
+		for _, h := range hosts {
+			for _, s := range inv.HostServices(h) {
+				if !slices.Contains(names, s) {
+					names = append(names, s)
+				}
+			}
+		}
+		return names
 	}
 }

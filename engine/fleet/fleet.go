@@ -294,6 +294,11 @@ func (r *Runner) rolling(drain, ctx context.Context) {
 		var wg sync.WaitGroup
 		for _, i := range take {
 			slots <- struct{}{}
+			// A batch wider than --forks: its later hosts wait for a slot,
+			// and are not started once the run must stop.
+			if drain.Err() != nil || r.tooManyFailures() != "" {
+				break
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -303,7 +308,9 @@ func (r *Runner) rolling(drain, ctx context.Context) {
 		}
 		wg.Wait()
 		for _, i := range take {
-			down[i] = !r.rep.Hosts[i].Result.Succeeded()
+			if res := r.rep.Hosts[i].Result; res != Untouched {
+				down[i] = !res.Succeeded()
+			}
 		}
 	}
 }
