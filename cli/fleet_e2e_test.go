@@ -259,6 +259,12 @@ func TestFleetTargets(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "2 unchanged") {
 		t.Fatalf("start again: exit %d\n%s\n%s", code, out, errOut)
 	}
+	// On a terminal: the live view (redrawn in place), finished hosts above it.
+	out, errOut, code = omniCtx(context.Background(), t, f, true, "", "service", "start", "worker*", "container-runtime")
+	if code != 0 || !strings.Contains(errOut, "\x1b[") || !strings.Contains(errOut, "Starting: ") ||
+		!strings.Contains(errOut, "✓ worker1: unchanged in ") || strings.Contains(errOut, "Z worker1") {
+		t.Fatalf("live view: exit %d\n%q", code, errOut)
+	}
 	out, errOut, code = omni(t, f, "service", "logs", "worker1,worker2", "container-runtime", "-n", "3")
 	if code != 0 || !regexp.MustCompile(`(?m)^worker1 \| .*\n`).MatchString(out) || !regexp.MustCompile(`(?m)^worker2 \| `).MatchString(out) {
 		t.Fatalf("logs: exit %d\n%s\n%s", code, out, errOut)
@@ -279,6 +285,12 @@ func TestFleetTargets(t *testing.T) {
 		if testfleet.Alive(f.PID(w, "container-runtime")) {
 			t.Fatalf("%s: container-runtime still running", w)
 		}
+	}
+	// --dry-run: how the hosts would be taken, each host's plan, no change.
+	out, errOut, code = omni(t, f, "service", "restart", "worker", "container-runtime", "--dry-run", "--batch", "50%")
+	if code != 0 || !strings.Contains(out, "Rolling restart of container-runtime on 2 hosts, in batches of 1 (max-unavailable 1") ||
+		strings.Count(out, "Plan: restart container-runtime on worker") != 2 {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
 	}
 	// A typo in a target is an error with a suggestion, and changes nothing.
 	_, errOut, code = omni(t, f, "service", "restart", "wroker*,wroker1", "network-agent")
