@@ -129,6 +129,17 @@ type execution struct {
 	stopped map[Instance]time.Time       // when the stop step saw an instance go down
 	deps    *graph                       // the inventory's dependency graph, built once
 	out     *Outcome
+	// fresh is what the step just finished established about an instance,
+	// for the step right after it: a stop that verified the process gone,
+	// or the state a passing health check's process check read. It saves
+	// the next step an SSH session to read what is already known.
+	fresh *freshState
+}
+
+// freshState is an instance's state as the previous step left it known.
+type freshState struct {
+	inst  Instance
+	state manager.State
 }
 
 // finish runs the target's record step of the remaining tasks, whatever
@@ -205,12 +216,17 @@ func (r *execution) step(task Task) error {
 		defer cancel()
 	}
 	began := r.env.Now()
+	known := r.fresh // valid for this step only
+	r.fresh = nil
 	// The connection has its own dial and handshake deadlines: it does not
 	// count against the step's timeout.
 	conn, err := r.conn(r.ctx, task.Host)
 	var note string
 	if err == nil {
-		note, err = r.do(ctx, conn, task)
+		note, err = r.do(ctx, conn, task, known)
+	}
+	if err != nil {
+		r.fresh = nil
 	}
 	var refused *RefusedError
 	if err != nil && !errors.Is(err, errNothingToDo) && conn != nil && !errors.As(err, &refused) {
@@ -288,9 +304,19 @@ func (r *execution) healthy(ctx context.Context, inst Instance) (health.Report, 
 	return r.healthyKnowing(ctx, inst, nil)
 }
 
+// healthySeen is healthy that keeps the last state the process check read.
+func (r *execution) healthySeen(ctx context.Context, inst Instance, seen *manager.State) (health.Report, error) {
+	return r.healthCheck(ctx, inst, nil, seen)
+}
+
 // healthyKnowing is healthy when the caller has just read the state: the
 // process check's first attempt uses it instead of asking the host again.
 func (r *execution) healthyKnowing(ctx context.Context, inst Instance, known *manager.State) (health.Report, error) {
+	return r.healthCheck(ctx, inst, known, nil)
+}
+
+// healthCheck runs an instance's own health checks; see runHealthSeen.
+func (r *execution) healthCheck(ctx context.Context, inst Instance, known, seen *manager.State) (health.Report, error) {
 	conn, err := r.conn(ctx, inst.Host)
 	if err != nil {
 		return health.Report{}, err
@@ -301,13 +327,19 @@ func (r *execution) healthyKnowing(ctx context.Context, inst Instance, known *ma
 	}
 	h, _ := r.env.Inventory.Host(inst.Host)
 	svc, _ := r.env.Inventory.Service(inst.Service)
-	return runHealth(ctx, svc.Health, h, m, conn, known), nil
+	return runHealthSeen(ctx, svc.Health, h, m, conn, known, seen), nil
 }
 
 // runHealth runs a service's health checks on a host. When the caller has
 // just read the state (known), the process check's first attempt uses it
 // instead of asking the host again.
 func runHealth(ctx context.Context, spec inventory.Health, h *inventory.Host, m manager.Manager, conn Conn, known *manager.State) health.Report {
+	return runHealthSeen(ctx, spec, h, m, conn, known, nil)
+}
+
+// runHealthSeen is runHealth that also keeps in seen (when not nil) the
+// last state the process check read.
+func runHealthSeen(ctx context.Context, spec inventory.Health, h *inventory.Host, m manager.Manager, conn Conn, known, seen *manager.State) health.Report {
 	return health.Run(ctx, health.Target{
 		Spec:    spec,
 		Address: h.ServiceAddress,
@@ -319,6 +351,9 @@ func runHealth(ctx context.Context, spec inventory.Health, h *inventory.Host, m 
 				return st.Running, st.Status, nil
 			}
 			st, err := m.Status(ctx, conn)
+			if err == nil && seen != nil {
+				*seen = st
+			}
 			return st.Running, st.Status, err
 		},
 	})
@@ -355,7 +390,15 @@ func (r *execution) healthyOnRole(group string) (Instance, bool) {
 	return Instance{}, false
 }
 
-func (r *execution) do(ctx context.Context, conn Conn, task Task) (string, error) {
+// knownState returns the state the previous step established for inst.
+func knownState(known *freshState, inst Instance) (manager.State, bool) {
+	if known == nil || known.inst != inst {
+		return manager.State{}, false
+	}
+	return known.state, true
+}
+
+func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshState) (string, error) {
 	inst := r.instance(task)
 	mgr, err := r.manager(inst)
 	if err != nil {
@@ -412,8 +455,13 @@ func (r *execution) do(ctx context.Context, conn Conn, task Task) (string, error
 			return "", err
 		}
 		r.stopped[inst] = r.env.Now()
+		// Stop returns nil only once it has seen the process gone.
+		r.fresh = &freshState{inst: inst, state: manager.State{Status: "stopped"}}
 		return "stopped", nil
 	case "verify-stopped":
+		if st, ok := knownState(known, inst); ok && !st.Running {
+			return "stopped (verified by the stop step: the process is gone)", nil
+		}
 		st, err := mgr.Status(ctx, conn)
 		if err != nil {
 			return "", err
@@ -428,7 +476,8 @@ func (r *execution) do(ctx context.Context, conn Conn, task Task) (string, error
 		}
 		return "started", nil
 	case "health":
-		report, err := r.healthy(ctx, inst)
+		var seen manager.State
+		report, err := r.healthySeen(ctx, inst, &seen)
 		if err != nil {
 			return "", err
 		}
@@ -441,8 +490,14 @@ func (r *execution) do(ctx context.Context, conn Conn, task Task) (string, error
 		if !report.Passed() {
 			return "", &HealthError{Report: report}
 		}
+		if seen.Running {
+			r.fresh = &freshState{inst: inst, state: seen}
+		}
 		return "passed", nil
 	case "record":
+		if st, ok := knownState(known, inst); ok {
+			return "", r.recordState(inst, isTarget, st)
+		}
 		return "", r.record(ctx, inst, isTarget)
 	case "logs":
 		code, err := conn.Stream(ctx, mgr.LogsCommand(r.plan.Request.Lines, r.plan.Request.Follow), r.env.Stdout, r.env.Stderr)
@@ -602,6 +657,11 @@ func (r *execution) record(ctx context.Context, inst Instance, isTarget bool) er
 	if err != nil {
 		return err
 	}
+	return r.recordState(inst, isTarget, st)
+}
+
+// recordState writes an instance's state, just read, to the registry.
+func (r *execution) recordState(inst Instance, isTarget bool, st manager.State) error {
 	now := r.env.Now()
 	rec := registry.Record{Host: inst.Host, Service: inst.Service, State: st.Status, UpdatedAt: now.UTC()}
 	prev, hadPrev, err := r.env.Registry.Get(rec.Host, rec.Service)
