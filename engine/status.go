@@ -24,7 +24,9 @@ type InstanceStatus struct {
 // LiveStatus reads the state of each service on each host, hosts in
 // parallel (at most forks at once, one connection each), with one attempt
 // of each health check for the services that run. Rows come back in the
-// order of hosts, then services.
+// order of hosts, then services. A host's connection is released (see
+// Releaser) as soon as its services have been read, so that at most about
+// forks connections are open at once, not one per host.
 func LiveStatus(ctx context.Context, inv *inventory.Inventory, targets []Instance, conn Connector, forks int) []InstanceStatus {
 	rows := make([]InstanceStatus, len(targets))
 	byHost := map[string][]int{}
@@ -60,6 +62,9 @@ func LiveStatus(ctx context.Context, inv *inventory.Inventory, targets []Instanc
 				rows[i] = row
 				mu.Unlock()
 			}
+			if r, ok := conn.(Releaser); ok && err == nil {
+				r.Release(c)
+			}
 			return nil
 		})
 	}
@@ -94,4 +99,21 @@ func liveStatus(ctx context.Context, inv *inventory.Inventory, h *inventory.Host
 		row.Health = &rep
 	}
 	return row
+}
+
+// Releaser is a Connector that can let go of a connection once its caller
+// is done with it.
+type Releaser interface {
+	// Release says that the caller will not use conn, which Connect
+	// returned, again.
+	Release(conn Conn)
+}
+
+// Release implements Releaser: the pool closes the connection once no
+// caller uses it any more, except a bastion's, which stays open until the
+// pool closes.
+func (c *SSHConnector) Release(conn Conn) {
+	if s, ok := conn.(sshConn); ok {
+		c.Pool.Release(s.client)
+	}
 }

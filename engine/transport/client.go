@@ -27,6 +27,7 @@ type Client struct {
 	ssh     *ssh.Client
 	goph    *goph.Client
 	lost    chan struct{} // closed once the connection has ended
+	entry   *poolEntry    // the Pool's record of it, for Release
 }
 
 func newClient(ep Endpoint, sshClient *ssh.Client, config *ssh.ClientConfig) *Client {

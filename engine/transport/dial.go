@@ -43,6 +43,7 @@ func (p *Pool) dialTCP(ctx context.Context, ep Endpoint) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: via %s: %w", ep.Name, ep.Via.Name, err)
 	}
+	p.throughBastion(bastion)
 	dialCtx, cancel := context.WithTimeout(ctx, ep.ConnectTimeout)
 	defer cancel()
 	conn, err := bastion.ssh.DialContext(dialCtx, "tcp", ep.hostPort())
@@ -95,7 +96,7 @@ func isTimeout(err error) bool {
 // handshake runs the SSH handshake over conn within ep.ConnectTimeout,
 // closing conn if that passes or ctx ends first.
 func (p *Pool) handshake(ctx context.Context, ep Endpoint, conn net.Conn) (*ssh.Client, *ssh.ClientConfig, error) {
-	check, err := newHostKeyCheck(ep, p.opts.AcceptNewHostKeys, &p.fileMu)
+	check, err := newHostKeyCheck(ep, p.opts.AcceptNewHostKeys, p.knownHosts)
 	if err != nil {
 		conn.Close()
 		return nil, nil, err

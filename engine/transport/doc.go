@@ -2,11 +2,14 @@
 // the hosts of an inventory, and runs commands over them.
 //
 // A Pool holds one connection per host for the life of a command, dialled
-// on first use; hosts behind a bastion are reached through the bastion's own
-// pooled connection. Every dial verifies the host key against a known_hosts
-// file (host-key checking is never skipped), authenticates with ssh-agent and
-// identity files without ever prompting, and reports failures as typed
-// errors (*UnreachableError, *AuthError, *HostKeyError) that name the host.
+// on first use, unless its callers release it (Pool.Release) once done, as
+// a status of many hosts does; hosts behind a bastion are reached through
+// the bastion's own pooled connection. Every dial verifies the host key
+// against a known_hosts file (host-key checking is never skipped), which the
+// pool parses once and reads again whenever the file changes;
+// authenticates with ssh-agent and identity files without ever prompting;
+// and reports failures as typed errors (*UnreachableError, *AuthError,
+// *HostKeyError) that name the host.
 //
 // Commands run through Client.Run or Client.Stream, many at once on one
 // connection, with the remote user's (POSIX) shell: every value put into a

@@ -7,3 +7,11 @@ func (p *Pool) Dials(name string) int {
 	defer p.mu.Unlock()
 	return p.dials[name]
 }
+
+// KnownHostsReads reports how many times the pool has parsed a known_hosts
+// file.
+func (p *Pool) KnownHostsReads() int {
+	p.knownHosts.mu.Lock()
+	defer p.knownHosts.mu.Unlock()
+	return p.knownHosts.reads
+}

@@ -4,12 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -17,30 +15,21 @@ import (
 
 // hostKeyCheck verifies the key one server offers during one handshake.
 type hostKeyCheck struct {
-	ep      Endpoint
-	db      ssh.HostKeyCallback // nil when the known_hosts file is missing
-	missing bool
-	accept  bool
-	fileMu  *sync.Mutex // serialises reads and appends of known_hosts files
+	ep     Endpoint
+	file   *knownHostsFile // ep.KnownHosts as it was when the dial began
+	accept bool
+	cache  *knownHostsCache
 	// refused is the error the callback refused the key with, reported as
 	// is instead of x/crypto's "ssh: handshake failed" wrapping.
 	refused error
 }
 
-func newHostKeyCheck(ep Endpoint, accept bool, fileMu *sync.Mutex) (*hostKeyCheck, error) {
-	fileMu.Lock()
-	defer fileMu.Unlock()
-	h := &hostKeyCheck{ep: ep, accept: accept, fileMu: fileMu}
-	db, err := knownhosts.New(ep.KnownHosts)
-	switch {
-	case err == nil:
-		h.db = db
-	case errors.Is(err, fs.ErrNotExist):
-		h.missing = true
-	default:
+func newHostKeyCheck(ep Endpoint, accept bool, cache *knownHostsCache) (*hostKeyCheck, error) {
+	file, err := cache.get(ep.KnownHosts)
+	if err != nil {
 		return nil, fmt.Errorf("%s: reading known hosts: %w", ep.Name, err)
 	}
-	return h, nil
+	return &hostKeyCheck{ep: ep, file: file, accept: accept, cache: cache}, nil
 }
 
 // algorithms returns the host key algorithms to negotiate: those of the keys
@@ -49,11 +38,8 @@ func newHostKeyCheck(ep Endpoint, accept bool, fileMu *sync.Mutex) (*hostKeyChec
 // the check would report a changed key. Nil (the defaults) for an unknown
 // host.
 func (h *hostKeyCheck) algorithms() []string {
-	if h.db == nil {
-		return nil
-	}
 	var keyErr *knownhosts.KeyError
-	if err := h.db(h.ep.hostPort(), placeholderAddr, probeKey{}); !errors.As(err, &keyErr) {
+	if err := h.file.check(h.ep.hostPort(), placeholderAddr, probeKey{}); !errors.As(err, &keyErr) {
 		return nil
 	}
 	supported := ssh.SupportedAlgorithms().HostKeys
@@ -78,9 +64,19 @@ func algorithmsForKeyType(keyType string) []string {
 
 // callback is the ssh.HostKeyCallback of the handshake.
 func (h *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.PublicKey) error {
-	var err error = &knownhosts.KeyError{} // no file: every key is unknown
-	if h.db != nil {
-		err = h.db(hostname, remote, key)
+	file := h.file
+	err := file.check(hostname, remote, key)
+	var keyErr *knownhosts.KeyError
+	if h.accept && errors.As(err, &keyErr) && len(keyErr.Want) == 0 {
+		// Unknown: record it, unless the file as it is now knows the host
+		// (another connection recorded it meanwhile, with this key or not).
+		var fileErr error
+		err, file, fileErr = h.cache.acceptNew(h.ep.KnownHosts, hostname, remote, key)
+		if fileErr != nil {
+			h.refused = fmt.Errorf("%s (%s): accepting new host key %s %s: %w",
+				h.ep.Name, h.ep.hostPort(), key.Type(), ssh.FingerprintSHA256(key), fileErr)
+			return h.refused
+		}
 	}
 	if err == nil {
 		return nil
@@ -91,10 +87,9 @@ func (h *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.Public
 		KeyType:     key.Type(),
 		Fingerprint: ssh.FingerprintSHA256(key),
 		KnownHosts:  h.ep.KnownHosts,
-		FileMissing: h.missing,
+		FileMissing: file.missing,
 		Err:         err,
 	}
-	var keyErr *knownhosts.KeyError
 	var revoked *knownhosts.RevokedError
 	switch {
 	case errors.As(err, &revoked):
@@ -103,15 +98,7 @@ func (h *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.Public
 	case errors.As(err, &keyErr) && len(keyErr.Want) > 0:
 		refusal.Changed = true
 		refusal.KnownHosts, refusal.Line = keyErr.Want[0].Filename, keyErr.Want[0].Line
-	case errors.As(err, &keyErr):
-		if h.accept {
-			if err := h.appendKey(key); err != nil {
-				h.refused = fmt.Errorf("%s (%s): accepting new host key %s %s: %w",
-					refusal.Host, refusal.Address, refusal.KeyType, refusal.Fingerprint, err)
-				return h.refused
-			}
-			return nil
-		}
+	case errors.As(err, &keyErr): // unknown, and not accepted
 	default:
 		h.refused = fmt.Errorf("%s (%s): host key check: %w", refusal.Host, refusal.Address, err)
 		return h.refused
@@ -120,12 +107,10 @@ func (h *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.Public
 	return refusal
 }
 
-// appendKey records key for this host at the end of the known_hosts file,
-// creating the file (0600) and its directory (0700) when missing.
-func (h *hostKeyCheck) appendKey(key ssh.PublicKey) error {
-	h.fileMu.Lock()
-	defer h.fileMu.Unlock()
-	path := h.ep.KnownHosts
+// appendKnownHost records key for hostPort at the end of the known_hosts
+// file at path, creating the file (0600) and its directory (0700) when
+// missing. The caller holds the cache's lock.
+func appendKnownHost(path, hostPort string, key ssh.PublicKey) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
@@ -133,7 +118,7 @@ func (h *hostKeyCheck) appendKey(key ssh.PublicKey) error {
 	if err != nil {
 		return err
 	}
-	line := knownhosts.Line([]string{knownhosts.Normalize(h.ep.hostPort())}, key) + "\n"
+	line := knownhosts.Line([]string{knownhosts.Normalize(hostPort)}, key) + "\n"
 	if missing, err := lacksFinalNewline(f); err != nil {
 		f.Close()
 		return err

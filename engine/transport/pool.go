@@ -16,10 +16,11 @@ import (
 var ErrPoolClosed = errors.New("transport: pool is closed")
 
 // Pool holds one SSH connection per host name, dialled on first use and
-// kept until Close. Concurrent callers asking for the same host share one
-// dial. A failed dial is remembered, so every later call for the host fails
-// the same way at once, unless it failed because its caller's context
-// ended. A connection that drops is dialled again on the next call.
+// kept until Close, or until every caller that got it has released it
+// (Release). Concurrent callers asking for the same host share one dial. A
+// failed dial is remembered, so every later call for the host fails the
+// same way at once, unless it failed because its caller's context ended. A
+// connection that drops is dialled again on the next call.
 type Pool struct {
 	opts Options
 
@@ -27,8 +28,11 @@ type Pool struct {
 	closed bool
 	conns  map[string]*poolEntry // by Endpoint.Name
 	dials  map[string]int        // dials started, by host name (tests)
+	// releasing counts the connections Release is closing: Close waits
+	// for them.
+	releasing sync.WaitGroup
 
-	fileMu sync.Mutex // known_hosts reads and appends
+	knownHosts *knownHostsCache // parsed known_hosts files, and their appends
 
 	authMu     sync.Mutex
 	agentConn  net.Conn
@@ -44,6 +48,13 @@ type poolEntry struct {
 	// abandoned: the dial failed because its caller's context ended.
 	abandoned bool
 	depth     int // bastions in front: Close closes deeper hosts first
+	// users counts the Client calls that returned client and were not
+	// released yet. bastion is set once a connection has been dialled
+	// through this one: it then stays open until Close. released is set
+	// once Release has taken it out of the pool to close it.
+	users    int
+	bastion  bool
+	released bool
 }
 
 // NewPool returns an empty pool.
@@ -53,6 +64,7 @@ func NewPool(opts Options) *Pool {
 		conns:      make(map[string]*poolEntry),
 		dials:      make(map[string]int),
 		identities: make(map[string]identityFile),
+		knownHosts: newKnownHostsCache(),
 	}
 }
 
@@ -96,8 +108,63 @@ func (p *Pool) Client(ctx context.Context, ep Endpoint) (*Client, error) {
 		if entry.err != nil {
 			return nil, entry.err
 		}
+		p.mu.Lock()
+		released := entry.released
+		if !released {
+			entry.users++
+		}
+		p.mu.Unlock()
+		if released {
+			continue // released while this caller waited: dial again
+		}
 		return entry.client, nil
 	}
+}
+
+// Release tells the pool that the caller is done with c, which Client
+// returned. Once every caller that got c has released it, the pool closes
+// the connection (in the background; Close waits for it), and the next
+// Client call for the host dials again. A connection through which another
+// host has been reached (a bastion) is not closed before Close. Callers that
+// never release a connection keep it until Close, as do the others that got
+// the same one. Using c after releasing it is an error.
+//
+// Releasing each host's connection as soon as it is done keeps the number of
+// open connections, and their memory (buffers, goroutines), at the number of
+// hosts worked on at once instead of the number of hosts worked on in all.
+func (p *Pool) Release(c *Client) {
+	if c == nil || c.entry == nil {
+		return
+	}
+	entry := c.entry
+	p.mu.Lock()
+	if entry.users > 0 {
+		entry.users--
+	}
+	if entry.users > 0 || entry.bastion || entry.released || p.closed {
+		p.mu.Unlock()
+		return
+	}
+	entry.released = true
+	if p.conns[c.name] == entry {
+		delete(p.conns, c.name)
+	}
+	p.releasing.Add(1)
+	p.mu.Unlock()
+	go func() {
+		defer p.releasing.Done()
+		_ = c.close()
+	}()
+}
+
+// throughBastion marks c as a bastion: a connection goes through it, so
+// Release must not close it.
+func (p *Pool) throughBastion(c *Client) {
+	p.mu.Lock()
+	if c.entry != nil {
+		c.entry.bastion = true
+	}
+	p.mu.Unlock()
 }
 
 // dial connects for the first caller and publishes the outcome in entry.
@@ -107,6 +174,9 @@ func (p *Pool) dial(ctx context.Context, ep Endpoint, entry *poolEntry) {
 	p.mu.Lock()
 	if err == nil && p.closed {
 		orphan, client, err = client, nil, ErrPoolClosed
+	}
+	if client != nil {
+		client.entry = entry
 	}
 	if err != nil && ctx.Err() != nil {
 		// Not the host's fault: let the next caller try again.
@@ -133,7 +203,8 @@ func (e *poolEntry) settled() bool {
 }
 
 // Close closes every connection, hosts before the bastions they go through,
-// and the ssh-agent connection. Later calls to Client fail.
+// and the ssh-agent connection, and waits for the connections Release is
+// closing. Later calls to Client fail.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -156,6 +227,7 @@ func (p *Pool) Close() error {
 			errs = append(errs, fmt.Errorf("%s: close: %w", entry.client.name, err))
 		}
 	}
+	p.releasing.Wait()
 	p.authMu.Lock()
 	if p.agentConn != nil {
 		p.agentConn.Close()

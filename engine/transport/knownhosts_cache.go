@@ -1,0 +1,129 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// knownHostsCache parses each known_hosts file once per pool, not once per
+// connection: on a fleet of N hosts sharing one file, parsing it for every
+// handshake costs O(N²) and kept a parsed copy per open connection.
+//
+// Every lookup checks the file first (one stat): when its size, mtime,
+// device or inode differ from those of the parsed copy, or the file
+// appeared or disappeared, the file is read again. Appending a key
+// (AcceptNewHostKeys) goes through the cache and drops the parsed copy, so
+// the next handshake sees the new key. A parsed copy is immutable, and
+// shared by the handshakes that took it.
+type knownHostsCache struct {
+	mu    sync.Mutex // held while a file is stat'ed, read or appended to
+	files map[string]*knownHostsFile
+	reads int // files parsed (tests)
+}
+
+// knownHostsFile is one file as it was read.
+type knownHostsFile struct {
+	id      fileID
+	db      ssh.HostKeyCallback // nil when missing
+	missing bool                // the file does not exist
+}
+
+// fileID tells whether a file changed since it was read: its size and
+// mtime, and the file itself (os.SameFile: device and inode), which an
+// editor or `ssh-keygen -R` replaces by renaming a new file over it.
+type fileID struct {
+	size  int64
+	mtime time.Time
+	info  fs.FileInfo
+}
+
+func (id fileID) same(other fileID) bool {
+	return id.size == other.size && id.mtime.Equal(other.mtime) && os.SameFile(id.info, other.info)
+}
+
+func statID(info fs.FileInfo) fileID {
+	return fileID{size: info.Size(), mtime: info.ModTime(), info: info}
+}
+
+func newKnownHostsCache() *knownHostsCache {
+	return &knownHostsCache{files: make(map[string]*knownHostsFile)}
+}
+
+// get returns the file at path as it is now, parsed.
+func (c *knownHostsCache) get(path string) (*knownHostsFile, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.getLocked(path)
+}
+
+func (c *knownHostsCache) getLocked(path string) (*knownHostsFile, error) {
+	info, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		delete(c.files, path)
+		return &knownHostsFile{missing: true}, nil
+	case err != nil:
+		delete(c.files, path)
+		return nil, err
+	}
+	id := statID(info)
+	if f := c.files[path]; f != nil && f.id.same(id) {
+		return f, nil
+	}
+	// Stat'ed before it is read: a change made while it is read gives the
+	// file another identity, so the next lookup reads it again.
+	db, err := knownhosts.New(path)
+	c.reads++
+	switch {
+	case errors.Is(err, fs.ErrNotExist): // removed since the stat
+		delete(c.files, path)
+		return &knownHostsFile{missing: true}, nil
+	case err != nil:
+		delete(c.files, path)
+		return nil, err
+	}
+	f := &knownHostsFile{id: id, db: db}
+	c.files[path] = f
+	return f, nil
+}
+
+// check looks key up for hostname in f; every key is unknown when the file
+// is missing.
+func (f *knownHostsFile) check(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	if f.db == nil {
+		return &knownhosts.KeyError{}
+	}
+	return f.db(hostname, remote, key)
+}
+
+// acceptNew records key as hostPort's in the file at path, unless the file
+// as it is now (another connection may have written it meanwhile) already
+// says something about that host. It returns the file's verdict on the key
+// (nil: known, or recorded now; else why it is refused) and the state of
+// the file the verdict comes from; or the error of reading the file again
+// or of appending to it.
+func (c *knownHostsCache) acceptNew(path, hostPort string, remote net.Addr, key ssh.PublicKey) (verdict error, f *knownHostsFile, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f, err = c.getLocked(path); err != nil {
+		return nil, nil, fmt.Errorf("reading known hosts: %w", err)
+	}
+	verdict = f.check(hostPort, remote, key)
+	var keyErr *knownhosts.KeyError
+	if !errors.As(verdict, &keyErr) || len(keyErr.Want) > 0 {
+		return verdict, f, nil // known now, changed, revoked, or another failure
+	}
+	if err := appendKnownHost(path, hostPort, key); err != nil {
+		return nil, nil, err
+	}
+	delete(c.files, path) // the next lookup reads the key just written
+	return nil, f, nil
+}
