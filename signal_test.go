@@ -102,12 +102,12 @@ func TestSignalsDuringARollingRestart(t *testing.T) {
 		return m
 	}
 
-	// SIGTERM (cron's timeout, a shutdown) once the second batch began: the
+	// SIGTERM (cron's timeout, a shutdown) once worker2's restart began: the
 	// host in flight finishes its restart, no other host is touched.
 	before := pids()
 	var once sync.Once
 	w := startOmni(t, bin, func(w *watched, line string) {
-		if strings.Contains(line, "batch 2/4") {
+		if strings.Contains(line, "worker2: Restarting") {
 			once.Do(func() { w.signal(syscall.SIGTERM) })
 		}
 	}, append(inv, "service", "restart", "worker", "container-runtime", "--min-ready", "0")...)

@@ -190,7 +190,7 @@ func TestInterruptedRollingRestart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var once sync.Once
-	errW := &cancelOn{marker: "batch 2/4", cancel: func() { once.Do(cancel) }}
+	errW := &cancelOn{marker: "worker2: Restarting", cancel: func() { once.Do(cancel) }}
 	var outBuf strings.Builder
 	s := Streams{In: strings.NewReader(""), Out: &outBuf, Err: errW, NoColor: true}
 	code := Run(ctx, []string{"-i", f.Inventory, "service", "restart", "worker", "container-runtime", "--min-ready", "0"}, s)
