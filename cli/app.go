@@ -9,7 +9,9 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/sshconfig"
+	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/playbooks"
 	"github.com/omni-fleet/omni/registry"
@@ -165,4 +167,15 @@ func loadSSHConfig(g *globalOptions, s Streams, inv *inventory.Inventory) (*sshc
 		fmt.Fprintf(s.Err, "omni: %s\n", w)
 	}
 	return cfg, nil
+}
+
+// connector is how a command reaches hosts: the SSH client config and a
+// pool with one connection per host. close closes the connections.
+func connector(g *globalOptions, s Streams, inv *inventory.Inventory) (conn *engine.SSHConnector, close func(), err error) {
+	sshCfg, err := loadSSHConfig(g, s, inv)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool := transport.NewPool(transport.Options{UseAgent: true, AcceptNewHostKeys: g.AcceptNewHostKeys})
+	return &engine.SSHConnector{Pool: pool, Inventory: inv, SSHConfig: sshCfg}, func() { pool.Close() }, nil
 }

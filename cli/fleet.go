@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"strings"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/fleet"
-	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/playbooks"
 	"github.com/omni-fleet/omni/registry"
@@ -99,13 +97,11 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 	if runEvent.ID, err = reg.BeginEvent(runEvent); err != nil {
 		return err
 	}
-	sshCfg, err := loadSSHConfig(g, s, inv)
+	conn, closeConns, err := connector(g, s, inv)
 	if err != nil {
 		return err
 	}
-	pool := transport.NewPool(transport.Options{UseAgent: true, AcceptNewHostKeys: g.AcceptNewHostKeys})
-	defer pool.Close()
-	conn := &engine.SSHConnector{Pool: pool, Inventory: inv, SSHConfig: sshCfg}
+	defer closeConns()
 
 	prog := newProgress(s, opts, fo, len(targets))
 	runner := &fleet.Runner{
@@ -229,23 +225,11 @@ func confirmFleet(ctx context.Context, s Streams, opts *serviceOptions, svc *inv
 	if !s.InTTY {
 		return &refusedError{fmt.Sprintf("refusing to %s without confirmation: no terminal to ask; pass --yes to confirm. Nothing was changed.", what)}
 	}
-	fmt.Fprint(s.Err, "Are you sure? [y/N] ")
-	answer := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(s.In).ReadString('\n')
-		answer <- line
-	}()
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(s.Err)
-		return fmt.Errorf("interrupted at the confirmation; nothing was changed: %w", ctx.Err())
-	case line := <-answer:
-		switch strings.ToLower(strings.TrimSpace(line)) {
-		case "y", "yes":
-			return nil
-		}
+	err := ask(ctx, s, what)
+	if err != nil && ctx.Err() == nil {
+		return &refusedError{err.Error()}
 	}
-	return &refusedError{fmt.Sprintf("not confirmed: did not %s. Nothing was changed.", what)}
+	return err
 }
 
 // resumeTargets keeps the targets the last run of the same command on the

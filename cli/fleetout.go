@@ -16,7 +16,6 @@ import (
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/fleet"
 	"github.com/omni-fleet/omni/engine/health"
-	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/inventory"
 )
 
@@ -215,13 +214,11 @@ func fleetLogs(ctx context.Context, g *globalOptions, s Streams, opts *serviceOp
 	if opts.Forks < 1 {
 		return &usageError{"--forks must be 1 or more"}
 	}
-	sshCfg, err := loadSSHConfig(g, s, inv)
+	conn, closeConns, err := connector(g, s, inv)
 	if err != nil {
 		return err
 	}
-	pool := transport.NewPool(transport.Options{UseAgent: true, AcceptNewHostKeys: g.AcceptNewHostKeys})
-	defer pool.Close()
-	conn := &engine.SSHConnector{Pool: pool, Inventory: inv, SSHConfig: sshCfg}
+	defer closeConns()
 	width := 0
 	for _, t := range targets {
 		width = max(width, len(t.Host))

@@ -14,7 +14,6 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/omni-fleet/omni/engine"
-	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/registry"
 )
 
@@ -164,15 +163,14 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 			return err
 		}
 	}
-	sshCfg, err := loadSSHConfig(g, s, inv)
+	conn, closeConns, err := connector(g, s, inv)
 	if err != nil {
 		return err
 	}
-	pool := transport.NewPool(transport.Options{UseAgent: true, AcceptNewHostKeys: g.AcceptNewHostKeys})
-	defer pool.Close()
+	defer closeConns()
 	out := engine.Execute(ctx, plan, engine.Env{
 		Inventory: inv,
-		Connector: &engine.SSHConnector{Pool: pool, Inventory: inv, SSHConfig: sshCfg},
+		Connector: conn,
 		Registry:  reg,
 		Stdout:    s.Out,
 		Stderr:    s.Err,
@@ -244,6 +242,17 @@ func confirm(ctx context.Context, s Streams, plan *engine.Plan, c engine.Confirm
 	if !s.InTTY {
 		return fmt.Errorf("refusing to %s without confirmation: no terminal to ask; pass --yes to confirm. Nothing was changed.", what)
 	}
+	err := ask(ctx, s, what)
+	if ctx.Err() == nil {
+		fmt.Fprintln(s.Out)
+	}
+	return err
+}
+
+// ask asks "Are you sure? [y/N]" on stderr and waits for the answer or
+// for ctx (Ctrl-C): nil for yes; otherwise an error saying that nothing
+// was changed (wrapping ctx's error when interrupted).
+func ask(ctx context.Context, s Streams, what string) error {
 	fmt.Fprint(s.Err, "Are you sure? [y/N] ")
 	answer := make(chan string, 1)
 	go func() {
@@ -255,7 +264,6 @@ func confirm(ctx context.Context, s Streams, plan *engine.Plan, c engine.Confirm
 		fmt.Fprintln(s.Err)
 		return fmt.Errorf("interrupted at the confirmation; nothing was changed: %w", ctx.Err())
 	case line := <-answer:
-		fmt.Fprintln(s.Out)
 		switch strings.ToLower(strings.TrimSpace(line)) {
 		case "y", "yes":
 			return nil

@@ -10,7 +10,6 @@ import (
 	"github.com/olekukonko/tablewriter"
 
 	"github.com/omni-fleet/omni/engine"
-	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/registry"
 )
@@ -106,13 +105,12 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 		return err
 	}
 	defer reg.Close()
-	sshCfg, err := loadSSHConfig(g, s, inv)
+	conn, closeConns, err := connector(g, s, inv)
 	if err != nil {
 		return err
 	}
-	pool := transport.NewPool(transport.Options{UseAgent: true, AcceptNewHostKeys: g.AcceptNewHostKeys})
-	defer pool.Close()
-	live := engine.LiveStatus(ctx, inv, instances, &engine.SSHConnector{Pool: pool, Inventory: inv, SSHConfig: sshCfg}, forks)
+	defer closeConns()
+	live := engine.LiveStatus(ctx, inv, instances, conn, forks)
 	records, err := reg.List()
 	if err != nil {
 		return err
