@@ -16,15 +16,17 @@
 # ansible runs status once, which brings up its ControlPersist masters.
 # Then R rounds, each omni, pssh, ansible for status, then for restart, so
 # drift hits all three. ansible takes part in A of the R rounds, spread
-# evenly (A defaults to 3: one ansible run on 50 hosts costs about a minute
-# of CPU on two cores, and 7 of each would take the script past 10
-# minutes; pass A = R for all). Prints each run, then the median wall time
+# evenly (A defaults to 2: one ansible run on 50 hosts costs over a minute
+# of CPU, control and hosts, on two cores, 50 s or more of wall time, and
+# 7 of each would take the script far past 10 minutes; pass A = R for
+# all). With the defaults the script takes about 12 minutes on an idle
+# 2-core machine, more when it is shared. Prints each run, then the median wall time
 # and median control-side CPU time (user+sys of the tool and every child
 # it waited for, from wait4), the CPU the run cost the hosts, the ratios
 # and the targets:
 #   omni wall <= 0.8 x pssh, omni wall <= 0.2 x ansible, omni CPU <= 0.1 x pssh
 #
-#   scripts/bench-fleet.sh [N] [R] [A]      (defaults 50, 7 and 3)
+#   scripts/bench-fleet.sh [N] [R] [A]      (defaults 50, 7 and 2)
 #
 # Environment: OMNI_BENCH_RUN_TIMEOUT (default 300 s) ends a run that takes
 # longer (it counts as failed); OMNI_BENCH_HOLD=1 keeps the fleet up until Enter (to time
@@ -36,7 +38,7 @@
 set -euo pipefail
 n=${1:-50}
 runs=${2:-7}
-aruns=${3:-3}
+aruns=${3:-2}
 case $n$runs$aruns in *[!0-9]*) echo "usage: $0 [N] [RUNS] [ANSIBLE_RUNS]" >&2; exit 2 ;; esac
 [ "$n" -ge 1 ] && [ "$runs" -ge 1 ] && [ "$aruns" -ge 1 ] || { echo "usage: $0 [N] [RUNS] [ANSIBLE_RUNS], each at least 1" >&2; exit 2; }
 [ "$aruns" -le "$runs" ] || aruns=$runs
