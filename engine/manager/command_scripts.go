@@ -19,12 +19,57 @@ import (
 //
 // omni_pid is the first word of the status command's stdout when it is a
 // plausible PID (digits, not 0 or 1: never signal init or a process
-// group). A PID is alive when `ps -o stat=` lists it in a state other than
-// Z (zombie) or X (dead): a zombie has exited and only waits for its parent.
+// group). A PID is alive when it exists in a state other than Z (zombie)
+// or X (dead): a zombie has exited and only waits for its parent.
+//
+// The probes read /proc with the shell's own `read` and start no process:
+// `ps -p PID` reads the /proc entry of every process on the host (tens of
+// milliseconds on a busy one) and the stop loop probes 20 times a second.
+// Hosts without /proc/self/stat fall back to ps.
+
+// probes defines two shell functions.
+//
+// omni_ps PID sets omni_st to the process's state letter (R, S, D, Z, …)
+// and omni_et to the seconds since it started, or returns 1 when there is
+// no such process. /proc/PID/stat is "pid (comm) state ppid …" with the
+// start time as field 22, in clock ticks since boot; comm may hold spaces
+// and parentheses, so the fields are counted after its last ") ". Linux's
+// user-visible clock tick (USER_HZ) is 100 on every architecture it still
+// supports, which makes /proc/uptime's centiseconds and start ticks the
+// same unit.
+//
+// omni_now sets omni_t to a count of whole seconds that only goes up
+// (the host's uptime, or the clock where there is no /proc).
+const probes = `if [ -r /proc/self/stat ] && [ -r /proc/uptime ]; then
+	omni_ps() {
+		{ read -r omni_l <"/proc/$1/stat"; } 2>/dev/null || return 1
+		omni_l=${omni_l##*") "}
+		set -f; set -- $omni_l; set +f
+		[ "$#" -ge 20 ] || return 1
+		omni_st=$1
+		shift 19
+		read -r omni_up omni_l </proc/uptime
+		omni_up=${omni_up%.*}${omni_up#*.}
+		omni_et=$(( (omni_up - $1) / 100 ))
+		[ "$omni_et" -ge 0 ] || omni_et=0
+	}
+	omni_now() {
+		read -r omni_t omni_l </proc/uptime
+		omni_t=${omni_t%.*}
+	}
+else
+	omni_ps() {
+		set -f; set -- $(ps -o stat=,etimes= -p "$1" 2>/dev/null); set +f
+		[ -n "${1-}" ] || return 1
+		omni_st=$1 omni_et=${2-}
+	}
+	omni_now() { omni_t=$(date +%s); }
+fi`
 
 // findPID runs the status command and sets omni_rc (its exit code) and
 // omni_pid (the first word of its output when that is a plausible PID).
 const findPID = `@ENV@
+` + probes + `
 omni_out=$(
 @STATUS@
 )
@@ -35,13 +80,13 @@ case $omni_pid in ""|0*|1|*[!0-9]*) omni_pid= ;; esac
 `
 
 // statusScript prints rc= (status command exit code), pid= and, when a PID
-// is known, etimes= (seconds since it started) and stat= (its ps state).
+// names a process, etimes= (seconds since it started) and stat= (its
+// state letter, as ps prints it first).
 const statusScript = findPID + `echo "rc=$omni_rc"
 echo "pid=$omni_pid"
-if [ -n "$omni_pid" ]; then
-	set -f; set -- $(ps -o etimes=,stat= -p "$omni_pid" 2>/dev/null); set +f
-	echo "etimes=${1-}"
-	echo "stat=${2-}"
+if [ -n "$omni_pid" ] && omni_ps "$omni_pid"; then
+	echo "etimes=$omni_et"
+	echo "stat=$omni_st"
 fi
 `
 
@@ -57,16 +102,17 @@ fi
 // 0.25 s steps (re-running the status command is heavier than ps).
 const stopScript = findPID + `echo "pid=$omni_pid"
 omni_alive() {
-	omni_st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	omni_st=${omni_st#"${omni_st%%[! ]*}"}
+	omni_ps "$1" || return 1
 	case $omni_st in ""|Z*|X*) return 1 ;; esac
 }
 omni_wait_gone() {
 	omni_i=0
-	omni_end=$(($(date +%s) + $2))
+	omni_now
+	omni_end=$((omni_t + $2))
 	while omni_alive "$omni_pid"; do
 		[ "$omni_i" -ge "$1" ] && return 1
-		[ "$(date +%s)" -gt "$omni_end" ] && return 1
+		omni_now
+		[ "$omni_t" -gt "$omni_end" ] && return 1
 		sleep 0.05
 		omni_i=$((omni_i + 1))
 	done
@@ -108,11 +154,13 @@ const stopByCommand = `(
 echo "stop_rc=$?"
 if [ -z "$omni_pid" ]; then
 	omni_i=0
-	omni_end=$(($(date +%s) + @GRACE_SECONDS@))
+	omni_now
+	omni_end=$((omni_t + @GRACE_SECONDS@))
 	while (
 @STATUS@
 	) >/dev/null 2>&1; do
-		if [ "$omni_i" -ge @GRACE_POLLS@ ] || [ "$(date +%s)" -gt "$omni_end" ]; then
+		omni_now
+		if [ "$omni_i" -ge @GRACE_POLLS@ ] || [ "$omni_t" -gt "$omni_end" ]; then
 			echo result=still-running
 			exit 0
 		fi

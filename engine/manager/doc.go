@@ -14,7 +14,8 @@
 // <quoted script>`, so that a missing sudo rule fails at once
 // ([ErrSudoRefused]) instead of waiting for a password.
 //
-// Remote commands assume a Linux host with a POSIX sh, procps ps (for
-// `ps -o etimes=,stat= -p PID`) and a sleep that accepts fractions of a
-// second.
+// Remote commands assume a POSIX sh and a sleep that accepts fractions of a
+// second. They read process states from /proc with the shell's own `read`
+// (no process started per probe); on a host without /proc they use procps
+// `ps -o stat=,etimes= -p PID` instead.
 package manager
