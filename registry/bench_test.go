@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,5 +166,39 @@ func BenchmarkPut(b *testing.B) {
 		if err := s.Put(rec); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkFleetRestart50Hosts records what a restart of 50 hosts at once
+// writes: per host, its event begun, its record, its event finished, the
+// hosts' writes arriving together as they do under --forks 50.
+//
+//	go test -run XXX -bench FleetRestart -count 7 ./registry/
+func BenchmarkFleetRestart50Hosts(b *testing.B) {
+	s, err := OpenBolt(filepath.Join(b.TempDir(), "registry.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for i := range 50 {
+			wg.Go(func() {
+				ev := restartEvent(i)
+				id, err := s.BeginEvent(ev)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if err := s.Put(Record{Host: ev.Host, Service: ev.Service, State: "running", UpdatedAt: time.Now()}); err != nil {
+					b.Error(err)
+				}
+				ev.ID, ev.Result = id, "ok"
+				if err := s.FinishEvent(ev); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		wg.Wait()
 	}
 }

@@ -40,14 +40,15 @@ const (
 // an exclusive lock on the file for as long as it is open: that way several
 // omni processes share the store, each waiting at most milliseconds for
 // the others. Within a process, operations on the same file take turns on
-// a mutex instead. Every change is one bbolt transaction, so a crash or a
-// SIGKILL leaves the file as it was before or after it.
+// a mutex instead, and writes that wait for their turn are committed
+// together (see update). Every change is one bbolt transaction, so a crash
+// or a SIGKILL leaves the file as it was before or after it.
 type Bolt struct {
 	path    string
 	machine string        // this machine, as owners name it
 	timeout time.Duration // file lock wait
 	ttl     time.Duration // heartbeat age of a stale lock from another machine
-	mu      *sync.RWMutex // shared by this process's handles on path
+	file    *sharedFile   // shared by this process's handles on path
 	// openFile, when set, replaces os.OpenFile (tests).
 	openFile func(string, int, os.FileMode) (*os.File, error)
 
@@ -55,8 +56,16 @@ type Bolt struct {
 	held   heldLocks[*boltLock]
 }
 
-// pathMutexes serialises the handles of this process on one file.
-var pathMutexes sync.Map // absolute path → *sync.RWMutex
+// sharedFiles serialises the handles of this process on one file.
+var sharedFiles sync.Map // absolute path → *sharedFile
+
+// sharedFile is what this process's handles on one file share: the mutex
+// its operations take turns on, and the writes waiting for their turn.
+type sharedFile struct {
+	mu      sync.RWMutex
+	queueMu sync.Mutex
+	queue   []*write
+}
 
 // OpenBolt returns the store kept in the bbolt file at path, creating the
 // file and its directory when missing. A file that cannot be written, is
@@ -72,13 +81,13 @@ func openBolt(path string, tweak func(*Bolt)) (*Bolt, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("registry %s: cannot create its directory: %w", abs, err)
 	}
-	mu, _ := pathMutexes.LoadOrStore(abs, new(sync.RWMutex))
+	file, _ := sharedFiles.LoadOrStore(abs, new(sharedFile))
 	b := &Bolt{
 		path:    abs,
 		machine: thisMachine(),
 		timeout: boltFileTimeout,
 		ttl:     boltLockTTL,
-		mu:      mu.(*sync.RWMutex),
+		file:    file.(*sharedFile),
 	}
 	if tweak != nil {
 		tweak(b)
@@ -116,16 +125,19 @@ func (b *Bolt) Close() error {
 
 var errClosed = errors.New("registry: store is closed")
 
-// tx opens the file (read-only unless write), runs fn in one transaction
-// and closes the file.
-func (b *Bolt) tx(write bool, fn func(*bolt.Tx) error) (err error) {
+// tx runs fn in one transaction: a read-only one, or a write (see update).
+func (b *Bolt) tx(write bool, fn func(*bolt.Tx) error) error {
 	if write {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-	} else {
-		b.mu.RLock()
-		defer b.mu.RUnlock()
+		return b.update(fn)
 	}
+	b.file.mu.RLock()
+	defer b.file.mu.RUnlock()
+	return b.open(false, fn)
+}
+
+// open opens the file (read-only unless write), runs fn in one
+// transaction and closes the file. The caller holds b.file.mu.
+func (b *Bolt) open(write bool, fn func(*bolt.Tx) error) (err error) {
 	opts := &bolt.Options{Timeout: b.timeout, ReadOnly: !write, OpenFile: b.openFile}
 	db, err := bolt.Open(b.path, 0o600, opts)
 	if err != nil {

@@ -52,6 +52,7 @@ var selfStart = sync.OnceValue(func() uint64 { return procStart(os.Getpid()) })
 func (b *Bolt) tryLock(keys []string, entry lockEntry) (*LockedError, error) {
 	var held *LockedError
 	err := b.tx(true, func(tx *bolt.Tx) error {
+		held = nil // the write may run twice (see update)
 		bkt, err := bucket(tx, locksBucket)
 		if err != nil {
 			return err
