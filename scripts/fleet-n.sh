@@ -188,6 +188,9 @@ import socket, sys
 n, port = int(sys.argv[1]), int(sys.argv[2])
 for k in range(1, n + 1):
     s = socket.socket()
+    # As the service does (Go sets it): connections of a fleet just taken
+    # down may linger in TIME_WAIT; only a listener makes the port busy.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         s.bind(("127.0.5.%d" % k, port))
     except OSError as e:
