@@ -28,6 +28,10 @@ type Client struct {
 	goph    *goph.Client
 	lost    chan struct{} // closed once the connection has ended
 	entry   *poolEntry    // the Pool's record of it, for Release
+
+	shellMu sync.Mutex   // held while a command runs in shell
+	shell   *remoteShell // the shell Run uses (see shell.go), nil until the first Run
+	noShell bool         // the server refused the shell's session
 }
 
 func newClient(ep Endpoint, sshClient *ssh.Client, config *ssh.ClientConfig) *Client {
@@ -63,16 +67,25 @@ type Result struct {
 	ExitCode int
 }
 
-// Run runs cmd with the remote user's shell, which must be a POSIX shell,
-// and collects its output. A non-zero exit is reported in Result.ExitCode,
-// not as an error: the error is for transport failures (an *UnreachableError
-// when the connection is lost), and for ctx ending, which kills the command
-// and everything it started in its process group, and returns an error
-// wrapping ctx.Err(). Quote every value interpolated into cmd.
+// Run runs cmd with a POSIX shell on the host and collects its output. A
+// non-zero exit is reported in Result.ExitCode, not as an error: the error
+// is for transport failures (an *UnreachableError when the connection is
+// lost), and for ctx ending, which kills the command and everything it
+// started in its process group, and returns an error wrapping ctx.Err().
+// Quote every value interpolated into cmd.
 //
-// So that it can be killed, the command is preceded by a line that reports
-// the shell's PID on stderr; Run takes that line out of the output.
+// Commands run one at a time in one long-lived remote shell per connection,
+// each in an `sh -c` of its own (see shell.go). A Run that finds that
+// shell busy runs cmd in a session of its own, with the login shell (also
+// POSIX), preceded by a line that reports the shell's PID on stderr so
+// that it can be killed; Run takes that line out of the output.
 func (c *Client) Run(ctx context.Context, cmd string) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{ExitCode: -1}, fmt.Errorf("%s: %w", c.name, err)
+	}
+	if res, ok, err := c.runInShell(ctx, cmd); ok {
+		return res, err
+	}
 	var stdout, stderr bytes.Buffer
 	code, err := c.exec(ctx, cmd, &stdout, &stderr)
 	if err != nil {

@@ -12,8 +12,10 @@
 // *HostKeyError) that name the host.
 //
 // Commands run through Client.Run or Client.Stream, many at once on one
-// connection, with the remote user's (POSIX) shell: every value put into a
-// remote command must go through Quote (or Sudo). Cancelling the context of
+// connection, with a POSIX shell: every value put into a remote command
+// must go through Quote (or Sudo). Run feeds its commands, one at a time,
+// to one long-lived remote shell per connection, so that a restart costs
+// the host one SSH session rather than one per step (shell.go). Cancelling the context of
 // a running command kills it on the remote host, with its process group,
 // which the SSH "signal" request alone cannot do against OpenSSH (it ignores
 // the request for root logins).

@@ -1,0 +1,248 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/omni-fleet/omni/internal/shell"
+	"golang.org/x/crypto/ssh"
+)
+
+// A Client runs the commands of Run through one long-lived remote shell:
+// one SSH session, opened at the first Run, fed one command at a time on
+// its stdin. A session costs the host a process of sshd's and a login
+// shell; a command in the shell costs a fork and a small sh. A restart
+// runs three or more commands on a host, a status of many services more.
+//
+// Each command is sent as
+//
+//	(exec sh -c 'CMD' </dev/null 2>&3 3>&-)
+//	printf '\nMARK %d\n' "$?"
+//	printf '\nMARK\n' >&3
+//
+// The shell starts with `exec 3>&2 2>/dev/null`: fd 3 is the session's
+// stderr, where the command's stderr goes, and the shell's own notices go
+// nowhere, such as the "Terminated" it prints when the command is killed
+// by a signal. The command runs in a subshell so that those notices are
+// printed while the shell's fd 2 is /dev/null (dash applies a simple
+// command's redirections in the parent).
+//
+// MARK is random for each shell, so that no output can forge it:
+// the command's stdout is what precedes "\nMARK" on the session's stdout,
+// its exit code follows it, and its stderr is what precedes "\nMARK" on
+// the session's stderr. The command runs in an `sh -c` of its own, so its
+// `exit`, `$$`, syntax errors and variables stay its own, and it reads
+// /dev/null, not the commands after it. Run does not wait for processes the
+// command left in the background, even when they keep its output open; if
+// they write to it later, that output is taken as the next command's.
+//
+// Only one command runs in the shell at a time: a Run that finds it busy
+// opens a session of its own, as does every Stream. When ctx ends during a
+// command, the shell's whole process group is killed (as a session's is,
+// see kill) and the next Run starts a new shell. A server that refuses the
+// shell's session gets one session per command from then on.
+
+// remoteShell is one long-lived remote shell and the readers of its output.
+type remoteShell struct {
+	c       *Client
+	session *ssh.Session
+	stdin   io.WriteCloser
+	mark    string
+	pgid    int
+	stdout  chan frame    // one frame per command, closed at the end of the output
+	stderr  chan frame    // the same for stderr
+	ended   chan error    // closed once the session has ended
+	quit    chan struct{} // closed when the shell is dropped: readers stop
+	once    sync.Once
+	dead    bool // killed, ended or out of step: start another
+}
+
+// frame is one command's output on one stream, and what followed the
+// mark on its line (" CODE" on stdout, "" on stderr).
+type frame struct {
+	data []byte
+	tail string
+}
+
+// runInShell runs cmd in the connection's shell, starting one when there
+// is none. ok is false when it did not send cmd at all (the shell is busy
+// or cannot be started): the caller then runs it in a session of its own.
+func (c *Client) runInShell(ctx context.Context, cmd string) (res Result, ok bool, err error) {
+	if !c.shellMu.TryLock() {
+		return Result{}, false, nil
+	}
+	defer c.shellMu.Unlock()
+	if c.noShell {
+		return Result{}, false, nil
+	}
+	if c.shell == nil || c.shell.dead {
+		sh, err := c.startShell(ctx)
+		if err != nil {
+			if ctx.Err() == nil && !c.isLost() {
+				c.noShell = true // refused: one session per command from now on
+			}
+			return Result{}, false, nil
+		}
+		c.shell = sh
+	}
+	return c.shell.run(ctx, cmd)
+}
+
+// startShell opens the session, starts sh in it and reads its PID, which
+// is also its process group: sshd starts each session's command in a
+// session of its own, and the login shell execs sh.
+func (c *Client) startShell(ctx context.Context) (*remoteShell, error) {
+	var nonce [16]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return nil, err
+	}
+	session, err := c.newSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sh := &remoteShell{
+		c: c, session: session, mark: "omni-shell-" + hex.EncodeToString(nonce[:]),
+		stdout: make(chan frame), stderr: make(chan frame),
+		ended: make(chan error), quit: make(chan struct{}),
+	}
+	stdin, err1 := session.StdinPipe()
+	stdout, err2 := session.StdoutPipe()
+	stderr, err3 := session.StderrPipe()
+	if err := errors.Join(err1, err2, err3); err != nil {
+		session.Close()
+		return nil, err
+	}
+	sh.stdin = stdin
+	if err := session.Start("exec sh"); err != nil {
+		session.Close()
+		return nil, c.transportError("start shell", err)
+	}
+	go sh.read(stdout, sh.stdout)
+	go sh.read(stderr, sh.stderr)
+	go func() {
+		_ = session.Wait()
+		close(sh.ended)
+	}()
+	res, sent, err := sh.exchange(ctx, "exec 3>&2 2>/dev/null; echo $$")
+	pid, perr := strconv.Atoi(strings.TrimSpace(string(res.Stdout)))
+	if err != nil || !sent || perr != nil || pid <= 1 || res.ExitCode != 0 {
+		sh.drop()
+		if err == nil {
+			err = fmt.Errorf("%s: the shell did not report its PID: %q", c.name, res.Stdout)
+		}
+		return nil, err
+	}
+	sh.pgid = pid
+	return sh, nil
+}
+
+// run runs cmd in its own sh in the shell.
+func (sh *remoteShell) run(ctx context.Context, cmd string) (Result, bool, error) {
+	return sh.exchange(ctx, "(exec sh -c "+shell.Quote(cmd)+" </dev/null 2>&3 3>&-)")
+}
+
+// exchange sends line (shell text) with the marks after it and collects
+// its output. sent is false when nothing reached the shell.
+func (sh *remoteShell) exchange(ctx context.Context, line string) (res Result, sent bool, err error) {
+	script := line + "\nprintf '\\n%s %d\\n' " + sh.mark + ` "$?"` + "\nprintf '\\n%s\\n' " + sh.mark + " >&3\n"
+	if n, err := sh.stdin.Write([]byte(script)); err != nil {
+		sh.drop()
+		if n == 0 {
+			return Result{}, false, nil
+		}
+		return Result{ExitCode: -1}, true, sh.c.transportError("command", err)
+	}
+	res.ExitCode = -1
+	out, errs := sh.stdout, sh.stderr
+	for out != nil || errs != nil {
+		var f frame
+		var open bool
+		select {
+		case f, open = <-out:
+			out = nil
+			if open {
+				res.Stdout = f.data
+				if res.ExitCode, err = strconv.Atoi(strings.TrimSpace(f.tail)); err != nil {
+					sh.drop()
+					return Result{ExitCode: -1}, true, fmt.Errorf("%s: bad exit status %q from the shell", sh.c.name, f.tail)
+				}
+			}
+		case f, open = <-errs:
+			errs = nil
+			res.Stderr = f.data
+		case <-ctx.Done():
+			sh.kill()
+			return Result{ExitCode: -1}, true, fmt.Errorf("%s: command interrupted: %w", sh.c.name, ctx.Err())
+		}
+		if !open { // the session ended before the command did
+			sh.drop()
+			return Result{ExitCode: -1}, true, sh.c.transportError("command", io.ErrUnexpectedEOF)
+		}
+	}
+	return res, true, nil
+}
+
+// read splits one output stream of the shell into frames.
+func (sh *remoteShell) read(r io.Reader, frames chan<- frame) {
+	defer close(frames)
+	sep := []byte("\n" + sh.mark)
+	var buf []byte
+	chunk := make([]byte, 32<<10)
+	from := 0 // where to look for sep next
+	for {
+		n, err := r.Read(chunk)
+		buf = append(buf, chunk[:n]...)
+		for {
+			i := bytes.Index(buf[from:], sep)
+			if i < 0 {
+				from = max(0, len(buf)-len(sep)+1)
+				break
+			}
+			i += from
+			j := bytes.IndexByte(buf[i+len(sep):], '\n')
+			if j < 0 { // the mark's line is not complete yet
+				from = i
+				break
+			}
+			f := frame{data: bytes.Clone(buf[:i]), tail: string(buf[i+len(sep) : i+len(sep)+j])}
+			select {
+			case frames <- f:
+			case <-sh.quit:
+				return
+			}
+			buf = buf[i+len(sep)+j+1:]
+			from = 0
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// kill ends the shell with its process group: the command in flight and
+// everything it started (see Client.kill).
+func (sh *remoteShell) kill() {
+	_ = sh.session.Signal(ssh.SIGKILL)
+	if sh.pgid > 1 { // never "kill -9 -1", nor -0 (the killer's own group)
+		sh.c.killProcessGroup(sh.pgid, sh.ended)
+	}
+	sh.drop()
+}
+
+// drop closes the shell's session; the next Run starts another shell.
+func (sh *remoteShell) drop() {
+	sh.dead = true
+	sh.once.Do(func() {
+		close(sh.quit)
+		_ = sh.stdin.Close()
+		_ = sh.session.Close()
+	})
+}
