@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/omni-fleet/omni/internal/shell"
 	"golang.org/x/crypto/ssh"
@@ -96,7 +97,8 @@ func (c *Client) runInShell(ctx context.Context, cmd string) (res Result, ok boo
 	return c.shell.run(ctx, cmd)
 }
 
-// startShell opens the session, starts sh in it and reads its PID, which
+// startShell opens the session and starts sh in it. The shell's first
+// lines, sent with the first command, save fd 2 and report its PID, which
 // is also its process group: sshd starts each session's command in a
 // session of its own, and the login shell execs sh.
 func (c *Client) startShell(ctx context.Context) (*remoteShell, error) {
@@ -131,28 +133,21 @@ func (c *Client) startShell(ctx context.Context) (*remoteShell, error) {
 		_ = session.Wait()
 		close(sh.ended)
 	}()
-	res, sent, err := sh.exchange(ctx, "exec 3>&2 2>/dev/null; echo $$")
-	pid, perr := strconv.Atoi(strings.TrimSpace(string(res.Stdout)))
-	if err != nil || !sent || perr != nil || pid <= 1 || res.ExitCode != 0 {
-		sh.drop()
-		if err == nil {
-			err = fmt.Errorf("%s: the shell did not report its PID: %q", c.name, res.Stdout)
-		}
-		return nil, err
-	}
-	sh.pgid = pid
 	return sh, nil
 }
 
-// run runs cmd in its own sh in the shell.
-func (sh *remoteShell) run(ctx context.Context, cmd string) (Result, bool, error) {
-	return sh.exchange(ctx, "(exec sh -c "+shell.Quote(cmd)+" </dev/null 2>&3 3>&-)")
-}
+// startLine is the shell's own first line: see the comment at the top.
+const startLine = "exec 3>&2 2>/dev/null; echo $$"
 
-// exchange sends line (shell text) with the marks after it and collects
-// its output. sent is false when nothing reached the shell.
-func (sh *remoteShell) exchange(ctx context.Context, line string) (res Result, sent bool, err error) {
-	script := line + "\nprintf '\\n%s %d\\n' " + sh.mark + ` "$?"` + "\nprintf '\\n%s\\n' " + sh.mark + " >&3\n"
+// run runs cmd in its own sh in the shell. The first command goes with
+// the shell's start line, in the same write: no round trip is spent on
+// starting the shell.
+func (sh *remoteShell) run(ctx context.Context, cmd string) (Result, bool, error) {
+	script := sh.framed("(exec sh -c " + shell.Quote(cmd) + " </dev/null 2>&3 3>&-)")
+	first := sh.pgid == 0
+	if first {
+		script = sh.framed(startLine) + script
+	}
 	if n, err := sh.stdin.Write([]byte(script)); err != nil {
 		sh.drop()
 		if n == 0 {
@@ -160,6 +155,31 @@ func (sh *remoteShell) exchange(ctx context.Context, line string) (res Result, s
 		}
 		return Result{ExitCode: -1}, true, sh.c.transportError("command", err)
 	}
+	if first {
+		res, err := sh.collect(ctx)
+		if err != nil {
+			return res, true, err
+		}
+		pid, perr := strconv.Atoi(strings.TrimSpace(string(res.Stdout)))
+		if perr != nil || pid <= 1 {
+			sh.drop()
+			return Result{ExitCode: -1}, true, fmt.Errorf("%s: the remote shell did not start: it printed %q, %q",
+				sh.c.name, res.Stdout, res.Stderr)
+		}
+		sh.pgid = pid
+	}
+	res, err := sh.collect(ctx)
+	return res, true, err
+}
+
+// framed is line followed by the lines that print the marks.
+func (sh *remoteShell) framed(line string) string {
+	return line + "\nprintf '\\n%s %d\\n' " + sh.mark + ` "$?"` + "\nprintf '\\n%s\\n' " + sh.mark + " >&3\n"
+}
+
+// collect waits for the next frame on stdout and on stderr: one command's
+// output and exit code. When ctx ends first, it kills the shell.
+func (sh *remoteShell) collect(ctx context.Context) (res Result, err error) {
 	res.ExitCode = -1
 	out, errs := sh.stdout, sh.stderr
 	for out != nil || errs != nil {
@@ -172,22 +192,22 @@ func (sh *remoteShell) exchange(ctx context.Context, line string) (res Result, s
 				res.Stdout = f.data
 				if res.ExitCode, err = strconv.Atoi(strings.TrimSpace(f.tail)); err != nil {
 					sh.drop()
-					return Result{ExitCode: -1}, true, fmt.Errorf("%s: bad exit status %q from the shell", sh.c.name, f.tail)
+					return Result{ExitCode: -1}, fmt.Errorf("%s: bad exit status %q from the shell", sh.c.name, f.tail)
 				}
 			}
 		case f, open = <-errs:
 			errs = nil
 			res.Stderr = f.data
 		case <-ctx.Done():
-			sh.kill()
-			return Result{ExitCode: -1}, true, fmt.Errorf("%s: command interrupted: %w", sh.c.name, ctx.Err())
+			sh.kill(out == nil && sh.pgid == 0, res.Stdout)
+			return Result{ExitCode: -1}, fmt.Errorf("%s: command interrupted: %w", sh.c.name, ctx.Err())
 		}
 		if !open { // the session ended before the command did
 			sh.drop()
-			return Result{ExitCode: -1}, true, sh.c.transportError("command", io.ErrUnexpectedEOF)
+			return Result{ExitCode: -1}, sh.c.transportError("command", io.ErrUnexpectedEOF)
 		}
 	}
-	return res, true, nil
+	return res, nil
 }
 
 // read splits one output stream of the shell into frames.
@@ -228,11 +248,27 @@ func (sh *remoteShell) read(r io.Reader, frames chan<- frame) {
 }
 
 // kill ends the shell with its process group: the command in flight and
-// everything it started (see Client.kill).
-func (sh *remoteShell) kill() {
+// everything it started (see Client.kill). When the shell's PID is not
+// known yet, it waits (boundedly) for the start line's report, unless
+// that has just been read (gotPID, with pidOut the report).
+func (sh *remoteShell) kill(gotPID bool, pidOut []byte) {
 	_ = sh.session.Signal(ssh.SIGKILL)
-	if sh.pgid > 1 { // never "kill -9 -1", nor -0 (the killer's own group)
-		sh.c.killProcessGroup(sh.pgid, sh.ended)
+	pgid := sh.pgid
+	if pgid == 0 {
+		if !gotPID {
+			select {
+			case f, ok := <-sh.stdout:
+				if ok {
+					pidOut = f.data
+				}
+			case <-sh.ended:
+			case <-time.After(closeGrace):
+			}
+		}
+		pgid, _ = strconv.Atoi(strings.TrimSpace(string(pidOut)))
+	}
+	if pgid > 1 { // never "kill -9 -1", nor -0 (the killer's own group)
+		sh.c.killProcessGroup(pgid, sh.ended)
 	}
 	sh.drop()
 }

@@ -181,3 +181,26 @@ func TestCancelledShellCommandKillsItAndTheNextRunWorks(t *testing.T) {
 		t.Errorf("the next Run ran in shell %q, want a new one (the old was %s)", got, first)
 	}
 }
+
+// The first command goes out with the shell's start line: cancelling it
+// still kills it.
+func TestCancelledFirstCommandIsKilled(t *testing.T) {
+	t.Parallel()
+	srv := sshtest.Start(t, sshtest.Options{Addr: "127.0.0.24"})
+	client := connect(t, newPool(t, transport.Options{}), srv.Endpoint("worker1"))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := client.Run(ctx, "sleep 33.25"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run: %v, want context.DeadlineExceeded", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for processRunning("sleep", "33.25") {
+		if time.Now().After(deadline) {
+			t.Fatal("the first command still runs 5s after cancellation")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if res := run(t, client, "echo alive"); string(res.Stdout) != "alive\n" {
+		t.Errorf("Run after the cancel printed %q", res.Stdout)
+	}
+}
