@@ -35,7 +35,7 @@ func (c *SSHConnector) Connect(ctx context.Context, h *inventory.Host) (Conn, er
 	if err != nil {
 		return nil, err
 	}
-	return sshConn{client}, nil
+	return sshConn{client: client}, nil
 }
 
 // Endpoint describes how to reach host h, bastions included, from the
@@ -315,11 +315,26 @@ func pick[T comparable](explicit bool, inv, config, fallback T) T {
 	}
 }
 
-type sshConn struct{ client *transport.Client }
+// sshConn is a host's connection as a Conn. once says that its caller
+// runs a single command on it (see transport.Client.RunOnce).
+type sshConn struct {
+	client *transport.Client
+	once   bool
+}
 
 func (s sshConn) Run(ctx context.Context, cmd string) (manager.Result, error) {
-	res, err := s.client.Run(ctx, cmd)
+	run := s.client.Run
+	if s.once {
+		run = s.client.RunOnce
+	}
+	res, err := run(ctx, cmd)
 	return manager.Result{Stdout: res.Stdout, Stderr: res.Stderr, ExitCode: res.ExitCode}, err
+}
+
+// Once implements OneCommand.
+func (s sshConn) Once() Conn {
+	s.once = true
+	return s
 }
 
 func (s sshConn) Stream(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {

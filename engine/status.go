@@ -51,6 +51,10 @@ func LiveStatus(ctx context.Context, inv *inventory.Inventory, targets []Instanc
 			if err == nil {
 				c, err = conn.Connect(ctx, h)
 			}
+			// One service: one remote command (its status) on this host.
+			if o, ok := c.(OneCommand); ok && err == nil && len(byHost[name]) == 1 {
+				c = o.Once()
+			}
 			for _, i := range byHost[name] {
 				row := rows[i]
 				if err != nil {
@@ -99,6 +103,12 @@ func liveStatus(ctx context.Context, inv *inventory.Inventory, h *inventory.Host
 		row.Health = &rep
 	}
 	return row
+}
+
+// OneCommand is a Conn that can be told its caller will run a single
+// remote command on it, which it can then run more cheaply for the host.
+type OneCommand interface {
+	Once() Conn
 }
 
 // Releaser is a Connector that can let go of a connection once its caller

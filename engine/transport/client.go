@@ -83,15 +83,35 @@ func (c *Client) Run(ctx context.Context, cmd string) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{ExitCode: -1}, fmt.Errorf("%s: %w", c.name, err)
 	}
-	if res, ok, err := c.runInShell(ctx, cmd); ok {
+	if res, ok, err := c.runInShell(ctx, cmd, true); ok {
 		return res, err
 	}
+	return c.runSession(ctx, cmd)
+}
+
+// runSession runs cmd in a session of its own.
+func (c *Client) runSession(ctx context.Context, cmd string) (Result, error) {
 	var stdout, stderr bytes.Buffer
 	code, err := c.exec(ctx, cmd, &stdout, &stderr)
 	if err != nil {
 		return Result{ExitCode: -1}, err
 	}
 	return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: code}, nil
+}
+
+// RunOnce is Run for a caller that will run only this one command on the
+// connection, such as a status of one service: it does not start the
+// long-lived shell, which for a single command would cost the host one
+// process more than a session of its own. A shell that is already there
+// and idle is used.
+func (c *Client) RunOnce(ctx context.Context, cmd string) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{ExitCode: -1}, fmt.Errorf("%s: %w", c.name, err)
+	}
+	if res, ok, err := c.runInShell(ctx, cmd, false); ok {
+		return res, err
+	}
+	return c.runSession(ctx, cmd)
 }
 
 // Stream is Run writing the command's output to stdout and stderr as it

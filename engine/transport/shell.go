@@ -74,9 +74,10 @@ type frame struct {
 }
 
 // runInShell runs cmd in the connection's shell, starting one when there
-// is none. ok is false when it did not send cmd at all (the shell is busy
-// or cannot be started): the caller then runs it in a session of its own.
-func (c *Client) runInShell(ctx context.Context, cmd string) (res Result, ok bool, err error) {
+// is none and start is true. ok is false when it did not send cmd at all
+// (no shell, or it is busy or cannot be started): the caller then runs it
+// in a session of its own.
+func (c *Client) runInShell(ctx context.Context, cmd string, start bool) (res Result, ok bool, err error) {
 	if !c.shellMu.TryLock() {
 		return Result{}, false, nil
 	}
@@ -85,6 +86,9 @@ func (c *Client) runInShell(ctx context.Context, cmd string) (res Result, ok boo
 		return Result{}, false, nil
 	}
 	if c.shell == nil || c.shell.dead {
+		if !start {
+			return Result{}, false, nil
+		}
 		sh, err := c.startShell(ctx)
 		if err != nil {
 			if ctx.Err() == nil && !c.isLost() {

@@ -204,3 +204,31 @@ func TestCancelledFirstCommandIsKilled(t *testing.T) {
 		t.Errorf("Run after the cancel printed %q", res.Stdout)
 	}
 }
+
+// RunOnce, for a single command, does not start the shell; once there is
+// one, it uses it.
+func TestRunOnce(t *testing.T) {
+	t.Parallel()
+	srv := sshtest.Start(t, sshtest.Options{Addr: "127.0.0.25", ExtraConfig: "LogLevel VERBOSE"})
+	client := connect(t, newPool(t, transport.Options{}), srv.Endpoint("worker1"))
+	once := func() string {
+		t.Helper()
+		res, err := client.RunOnce(testContext(t), "echo $PPID; echo to-stderr >&2; exit 3")
+		if err != nil || res.ExitCode != 3 || string(res.Stderr) != "to-stderr\n" {
+			t.Fatalf("RunOnce = %+v, %v", res, err)
+		}
+		return strings.TrimSpace(string(res.Stdout))
+	}
+	once()
+	once()
+	if n := sessions(t, srv); n != 2 {
+		t.Errorf("two RunOnce opened %d sessions, want 2 (one each, no shell)", n)
+	}
+	sh := shellPID(t, client) // Run starts the shell: one more session
+	if got := once(); got != sh {
+		t.Errorf("RunOnce ran in %s with the idle shell %s there", got, sh)
+	}
+	if n := sessions(t, srv); n != 3 {
+		t.Errorf("%d sessions in all, want 3", n)
+	}
+}
