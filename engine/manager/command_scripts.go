@@ -38,8 +38,8 @@ import (
 // supports, which makes /proc/uptime's centiseconds and start ticks the
 // same unit.
 //
-// omni_now sets omni_t to a count of whole seconds that only goes up
-// (the host's uptime, or the clock where there is no /proc).
+// omni_now sets omni_t to a count of centiseconds that only goes up
+// (the host's uptime; where there is no /proc, the clock's seconds × 100).
 const probes = `if [ -r /proc/self/stat ] && [ -r /proc/uptime ]; then
 	omni_ps() {
 		{ read -r omni_l <"/proc/$1/stat"; } 2>/dev/null || return 1
@@ -55,7 +55,7 @@ const probes = `if [ -r /proc/self/stat ] && [ -r /proc/uptime ]; then
 	}
 	omni_now() {
 		read -r omni_t omni_l </proc/uptime
-		omni_t=${omni_t%.*}
+		omni_t=${omni_t%.*}${omni_t#*.}
 	}
 else
 	omni_ps() {
@@ -63,7 +63,7 @@ else
 		[ -n "${1-}" ] || return 1
 		omni_st=$1 omni_et=${2-}
 	}
-	omni_now() { omni_t=$(date +%s); }
+	omni_now() { omni_t=$(($(date +%s) * 100)); }
 fi`
 
 // findPID runs the status command and sets omni_rc (its exit code) and
@@ -94,39 +94,48 @@ fi
 // the graceful stop), killed (after SIGKILL), still-running, no-pid
 // (nothing to signal and no stop command), term-failed (SIGTERM refused
 // while the process lives); stop_rc= when a stop command ran.
-// @GRACE_SECONDS@ is the grace period in whole seconds, rounded up: the
-// loops end after their count of steps or once that many seconds have
-// passed (probes take time too), whichever comes first, so the wait never
-// runs much past the grace period.
-// @GRACE_TICKS@ is the grace period in 0.05 s steps, @GRACE_POLLS@ in
-// 0.25 s steps (re-running the status command is heavier than ps).
+// @GRACE_CS@ is the grace period in centiseconds, rounded up. The waits
+// end once that long has passed on the host's clock, or once their sleeps
+// add up to it (where the clock counts whole seconds only), whichever
+// comes first, so the wait never runs much past the grace period.
+//
+// omni_wait_gone sleeps 0.01 s, then twice as long each time, up to 0.2 s:
+// a process that exits at once is seen at once, and one that takes a few
+// seconds costs the host a dozen `sleep` processes, not one every 0.05 s.
+// On a host that is short of CPU, that polling was a large part of a
+// restart's cost. Without a PID, the status command is re-run every
+// 0.25 s.
 const stopScript = findPID + `echo "pid=$omni_pid"
 omni_alive() {
 	omni_ps "$1" || return 1
 	case $omni_st in ""|Z*|X*) return 1 ;; esac
 }
 omni_wait_gone() {
-	omni_i=0
 	omni_now
-	omni_end=$((omni_t + $2))
+	omni_end=$((omni_t + $1))
+	omni_slept=0
+	omni_nap=1
 	while omni_alive "$omni_pid"; do
-		[ "$omni_i" -ge "$1" ] && return 1
 		omni_now
-		[ "$omni_t" -gt "$omni_end" ] && return 1
-		sleep 0.05
-		omni_i=$((omni_i + 1))
+		[ "$omni_t" -ge "$omni_end" ] && return 1
+		[ "$omni_slept" -ge "$1" ] && return 1
+		[ "$omni_nap" -le "$(($1 - omni_slept))" ] || omni_nap=$(($1 - omni_slept))
+		sleep "$((omni_nap / 100)).$((omni_nap / 10 % 10))$((omni_nap % 10))"
+		omni_slept=$((omni_slept + omni_nap))
+		omni_nap=$((omni_nap * 2))
+		[ "$omni_nap" -le 20 ] || omni_nap=20
 	done
 }
 if [ "$omni_rc" -ne 0 ] || { [ -n "$omni_pid" ] && ! omni_alive "$omni_pid"; }; then
 	echo result=not-running
 	exit 0
 fi
-@STOP@if omni_wait_gone @GRACE_TICKS@ @GRACE_SECONDS@; then
+@STOP@if omni_wait_gone @GRACE_CS@; then
 	echo result=stopped
 	exit 0
 fi
 kill -KILL "$omni_pid"
-if omni_wait_gone 100 5; then
+if omni_wait_gone 500; then
 	echo result=killed
 else
 	echo result=still-running
@@ -153,30 +162,24 @@ const stopByCommand = `(
 ) >&2
 echo "stop_rc=$?"
 if [ -z "$omni_pid" ]; then
-	omni_i=0
+	omni_slept=0
 	omni_now
-	omni_end=$((omni_t + @GRACE_SECONDS@))
+	omni_end=$((omni_t + @GRACE_CS@))
 	while (
 @STATUS@
 	) >/dev/null 2>&1; do
 		omni_now
-		if [ "$omni_i" -ge @GRACE_POLLS@ ] || [ "$omni_t" -gt "$omni_end" ]; then
+		if [ "$omni_slept" -ge @GRACE_CS@ ] || [ "$omni_t" -ge "$omni_end" ]; then
 			echo result=still-running
 			exit 0
 		fi
 		sleep 0.25
-		omni_i=$((omni_i + 1))
+		omni_slept=$((omni_slept + 25))
 	done
 	echo result=stopped
 	exit 0
 fi
 `
-
-// Time steps of the stop script's loops.
-const (
-	stopTick = 50 * time.Millisecond
-	stopPoll = 250 * time.Millisecond
-)
 
 // steps is how many waits of step cover d (at least 0).
 func steps(d, step time.Duration) int {
@@ -226,9 +229,7 @@ func (m *commandManager) stopScript(grace time.Duration) string {
 		"@ENV@", m.envLine(),
 		"@STATUS@", m.commands.Status,
 		"@STOPCMD@", m.commands.Stop,
-		"@GRACE_TICKS@", strconv.Itoa(steps(grace, stopTick)),
-		"@GRACE_POLLS@", strconv.Itoa(steps(grace, stopPoll)),
-		"@GRACE_SECONDS@", strconv.Itoa(steps(grace, time.Second)),
+		"@GRACE_CS@", strconv.Itoa(steps(grace, 10*time.Millisecond)),
 	).Replace(script)
 }
 
