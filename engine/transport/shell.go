@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,8 @@ import (
 //	printf '\nMARK %d\n' "$?"
 //	printf '\nMARK\n' >&3
 //
+// (a CMD that is itself `sh -c 'SCRIPT'` or `sudo -n sh -c 'SCRIPT'`, as
+// the service managers send, is exec'd as it stands: see ownShell).
 // The shell starts with `exec 3>&2 2>/dev/null`: fd 3 is the session's
 // stderr, where the command's stderr goes, and the shell's own notices go
 // nowhere, such as the "Terminated" it prints when the command is killed
@@ -143,11 +146,21 @@ func (c *Client) startShell(ctx context.Context) (*remoteShell, error) {
 // startLine is the shell's own first line: see the comment at the top.
 const startLine = "exec 3>&2 2>/dev/null; echo $$"
 
+// ownShell matches a command that already runs its script in an sh of its
+// own: `sh -c WORD` or `sudo -n sh -c WORD`, WORD one single-quoted word
+// as Quote writes it (what the service managers send). The shell can exec
+// such a command as it stands: wrapping it in one more `sh -c` would do
+// the same with one more process.
+var ownShell = regexp.MustCompile(`^(?:sudo -n )?sh -c (?:'[^']*'|\\')+$`)
+
 // run runs cmd in its own sh in the shell. The first command goes with
 // the shell's start line, in the same write: no round trip is spent on
 // starting the shell.
 func (sh *remoteShell) run(ctx context.Context, cmd string) (Result, bool, error) {
-	script := sh.framed("(exec sh -c " + shell.Quote(cmd) + " </dev/null 2>&3 3>&-)")
+	if !ownShell.MatchString(cmd) {
+		cmd = "sh -c " + shell.Quote(cmd)
+	}
+	script := sh.framed("(exec " + cmd + " </dev/null 2>&3 3>&-)")
 	first := sh.pgid == 0
 	if first {
 		script = sh.framed(startLine) + script
