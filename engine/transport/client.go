@@ -357,7 +357,13 @@ func (gw *guardedWriter) Write(p []byte) (int, error) {
 // group of the command and everything it starts.
 const pidMarker = "omni-transport-pid:"
 
+// withPIDReport is cmd preceded by its PID report. A command that runs its script in an sh of its own (see ownShell) is
+// exec'd by the login shell, which keeps the PID (bash 5.1 and later do
+// that by themselves for a last command; older shells would fork).
 func withPIDReport(cmd string) string {
+	if ownShell.MatchString(cmd) {
+		cmd = "exec " + cmd
+	}
 	return "echo " + pidMarker + "$$ >&2\n" + cmd
 }
 

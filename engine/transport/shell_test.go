@@ -220,7 +220,12 @@ func TestRunOnce(t *testing.T) {
 		return strings.TrimSpace(string(res.Stdout))
 	}
 	once()
-	once()
+	// A command in an sh of its own is exec'd by the login shell (bash
+	// here), not run in a fork of it: its parent is sshd's session process.
+	res, err := client.RunOnce(testContext(t), "sh -c "+shell.Quote("cat /proc/$PPID/comm"))
+	if err != nil || string(res.Stdout) != "sshd\n" {
+		t.Errorf("sh -c ran under %q (%v), want directly under sshd", res.Stdout, err)
+	}
 	if n := sessions(t, srv); n != 2 {
 		t.Errorf("two RunOnce opened %d sessions, want 2 (one each, no shell)", n)
 	}
