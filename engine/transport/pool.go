@@ -153,6 +153,7 @@ func (p *Pool) Release(c *Client) {
 	p.mu.Unlock()
 	go func() {
 		defer p.releasing.Done()
+		c.endShell()
 		_ = c.close()
 	}()
 }
@@ -220,6 +221,12 @@ func (p *Pool) Close() error {
 	}
 	p.mu.Unlock()
 
+	// The hosts' shells first, all at once: one round trip in all.
+	var shells sync.WaitGroup
+	for _, entry := range open {
+		shells.Go(entry.client.endShell)
+	}
+	shells.Wait()
 	slices.SortFunc(open, func(a, b *poolEntry) int { return cmp.Compare(b.depth, a.depth) })
 	var errs []error
 	for _, entry := range open {

@@ -290,6 +290,32 @@ func (sh *remoteShell) kill(gotPID bool, pidOut []byte) {
 	sh.drop()
 }
 
+// shellEndWait bounds how long closing a connection waits for its shell
+// to exit.
+const shellEndWait = 2 * time.Second
+
+// endShell ends the connection's shell, when it has one that is idle, and
+// waits (boundedly) until it has exited: the shell then ends on the host
+// before the connection does, and sshd reaps it, instead of it outliving
+// the connection for a moment and being reaped by init. One round trip.
+func (c *Client) endShell() {
+	if !c.shellMu.TryLock() {
+		return // a command runs in it: closing the connection ends both
+	}
+	defer c.shellMu.Unlock()
+	sh := c.shell
+	if sh == nil || sh.dead {
+		return
+	}
+	_ = sh.stdin.Close() // the shell reads the end of its input and exits
+	select {
+	case <-sh.ended:
+	case <-c.lost:
+	case <-time.After(shellEndWait):
+	}
+	sh.drop()
+}
+
 // drop closes the shell's session; the next Run starts another shell.
 func (sh *remoteShell) drop() {
 	sh.dead = true

@@ -237,3 +237,22 @@ func TestRunOnce(t *testing.T) {
 		t.Errorf("%d sessions in all, want 3", n)
 	}
 }
+
+// Closing the pool ends the shell on the host before the connection: by
+// the time Close returns, the shell has exited.
+func TestCloseEndsTheShell(t *testing.T) {
+	t.Parallel()
+	srv := sshtest.Start(t, sshtest.Options{Addr: "127.0.0.26"})
+	pool := transport.NewPool(transport.Options{})
+	client := connect(t, pool, srv.Endpoint("worker1"))
+	pid, err := strconv.Atoi(shellPID(t, client))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("the shell %d still runs after Close", pid)
+	}
+}
