@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what `go test ./...` needs beyond Go: the OpenSSH server, whose
 # /usr/sbin/sshd the tests start as processes of their own on loopback
-# addresses (internal/sshtest). Idempotent: installs nothing when sshd is
-# there. The install does NOT start the system's ssh service.
+# addresses (internal/sshtest), and systemd and sudo for the systemd hosts
+# (internal/systemdtest). Idempotent: installs nothing when they are there.
+# The install does NOT start any service (policy-rc.d says no).
 set -euo pipefail
 
 SSHD=/usr/sbin/sshd
@@ -18,12 +19,19 @@ as_root() {
 	fi
 }
 
-if [ -x "$SSHD" ]; then
-	echo "install-test-deps: $SSHD is already installed"
+# What is missing: the OpenSSH server; systemd and sudo, for the tests of
+# the systemd manager, which boot systemd hosts in namespaces of their own
+# (internal/systemdtest) and log in to them as a user with sudo.
+need=()
+[ -x "$SSHD" ] || need+=(openssh-server)
+[ -x /lib/systemd/systemd ] || need+=(systemd)
+[ -x /usr/bin/sudo ] || need+=(sudo)
+if [ ${#need[@]} -eq 0 ]; then
+	echo "install-test-deps: $SSHD, systemd and sudo are already installed"
 else
 	if ! command -v apt-get >/dev/null 2>&1; then
-		echo "install-test-deps: $SSHD is missing and this is not an apt-based system;" >&2
-		echo "install-test-deps: install the OpenSSH server with your package manager" >&2
+		echo "install-test-deps: ${need[*]} missing and this is not an apt-based system;" >&2
+		echo "install-test-deps: install them with your package manager" >&2
 		exit 1
 	fi
 
@@ -43,9 +51,9 @@ else
 		as_root chmod 0755 "$POLICY"
 	fi
 
-	echo "install-test-deps: installing openssh-server (the ssh service will not be started)"
+	echo "install-test-deps: installing ${need[*]} (no service will be started)"
 	as_root apt-get update
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y openssh-server
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
 
 	remove_policy
 	created_policy=""
