@@ -1,0 +1,250 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/omni-fleet/omni/internal/demosvc/demosvctest"
+	"github.com/omni-fleet/omni/internal/sshtest"
+	"github.com/omni-fleet/omni/internal/systemdtest"
+)
+
+// The systemd manager against real systemd: two hosts booted by
+// systemdtest (systemd as PID 1 of namespaces of their own, on a
+// throw-away root), each running the demo service as a unit. sd1 is
+// reached as root; sd2 as the user deploy, with `sudo -n`.
+
+const sdPort = 17601
+
+// sdFleet is the two hosts and an inventory for them.
+type sdFleet struct {
+	hosts     map[string]*systemdtest.Host
+	inventory string
+}
+
+func (f *sdFleet) omni(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	s, out, errOut := TestStreams("", false)
+	code := Run(context.Background(), append([]string{"-i", f.inventory}, args...), s)
+	return out.String(), errOut.String(), code
+}
+
+// units are the host's units: demo (healthy), broken (cannot start) and
+// flaky (crashes 1.5 s after each start; systemd restarts it). systemd
+// unloads an inactive unit that nothing refers to, and its timestamps
+// with it; on a real host the units omni manages are enabled, so their
+// target refers to them. Here refs (active, started at boot) refers to
+// them with After=, which keeps them loaded without starting them.
+func units(addr string) map[string]string {
+	svc := "/usr/local/bin/omni-demo-svc"
+	return map[string]string{
+		"/etc/systemd/system/refs.service": "[Unit]\nAfter=demo.service broken.service flaky.service\n\n" +
+			"[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n",
+		"/etc/systemd/system/demo.service": "[Unit]\nDescription=omni demo\n\n[Service]\nExecStart=" + svc +
+			" --name demo --listen " + addr + ":" + strconv.Itoa(sdPort) + "\n",
+		"/etc/systemd/system/broken.service": "[Unit]\nDescription=cannot start\n\n[Service]\nType=exec\nExecStart=/usr/local/bin/no-such-program\n",
+		"/etc/systemd/system/flaky.service": "[Unit]\nDescription=crash loop\nStartLimitIntervalSec=0\n\n[Service]\nExecStart=" + svc +
+			" --name flaky --listen " + addr + ":" + strconv.Itoa(sdPort+1) + " --exit-after 1500ms\nRestart=on-failure\nRestartSec=300ms\n",
+	}
+}
+
+func bootSystemdFleet(t *testing.T) *sdFleet {
+	t.Helper()
+	bin := demosvctest.Binary(t)
+	f := &sdFleet{hosts: map[string]*systemdtest.Host{}}
+	addrs := map[string]string{"sd1": "127.0.9.11", "sd2": "127.0.9.12"}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, addr := range addrs {
+		wg.Go(func() {
+			h := systemdtest.Boot(t, systemdtest.Options{
+				Name: "omni-e2e-" + name, Addr: addr, Files: units(addr),
+				Executables: map[string]string{"/usr/local/bin/omni-demo-svc": bin},
+				Users:       []string{"deploy"}, Enable: []string{"refs.service"},
+			})
+			mu.Lock()
+			f.hosts[name] = h
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	dir := t.TempDir()
+	var known []byte
+	for _, name := range []string{"sd1", "sd2"} {
+		b, err := os.ReadFile(f.hosts[name].KnownHostsFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		known = append(known, b...)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "known_hosts"), known, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	health := func(port int) string {
+		p := strconv.Itoa(port)
+		return "    health: {process: true, port: " + p + ", http: {port: " + p + ", path: /healthz}, retries: 20, interval: 250ms, timeout: 2s}\n"
+	}
+	inv := `version: 1
+defaults:
+  identity_file: ` + sshtest.ClientKey(t) + `
+  known_hosts: known_hosts
+  manager: systemd
+  stop_grace: 5s
+  start_timeout: 20s
+registry:
+  path: registry.db
+hosts:
+  sd1: {address: 127.0.9.11, port: 22, user: root, sudo: false, roles: [worker], service_address: 127.0.9.11}
+  sd2: {address: 127.0.9.12, port: 22, user: deploy, sudo: true, roles: [worker], service_address: 127.0.9.12}
+roles:
+  worker: [demo, broken, flaky]
+services:
+  demo:
+    critical: true
+` + health(sdPort) + `  broken:
+    health: {process: true}
+  flaky:
+` + health(sdPort+1)
+	f.inventory = filepath.Join(dir, "inventory.yaml")
+	if err := os.WriteFile(f.inventory, []byte(inv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// show reads properties of a unit on a host with systemctl.
+func show(t *testing.T, h *systemdtest.Host, unit string, props ...string) map[string]string {
+	t.Helper()
+	out := h.Run(t, "systemctl show -p "+strings.Join(props, ",")+" -- "+unit)
+	m := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// TestSystemdManager drives real systemd units over SSH: start, status
+// from systemctl show, logs from the journal, restart, stop; a unit that
+// cannot start; the same as a non-root user through sudo -n; a rolling
+// restart of both hosts; a crash loop under Restart=on-failure.
+func TestSystemdManager(t *testing.T) {
+	f := bootSystemdFleet(t)
+	sd1, sd2 := f.hosts["sd1"], f.hosts["sd2"]
+
+	t.Run("start, status, logs, restart, stop as root", func(t *testing.T) {
+		out, errOut, code := f.omni(t, "service", "start", "sd1", "demo")
+		if code != 0 || !strings.Contains(out, "✓ Service started successfully!") || !strings.Contains(out, "Health Check:     Passed") {
+			t.Fatalf("start: exit %d\n%s%s", code, out, errOut)
+		}
+		p := show(t, sd1, "demo.service", "ActiveState", "MainPID", "ActiveEnterTimestampMonotonic")
+		if p["ActiveState"] != "active" || p["MainPID"] == "0" {
+			t.Fatalf("after start: %v", p)
+		}
+
+		time.Sleep(2 * time.Second) // an uptime to read
+		out, errOut, code = f.omni(t, "service", "status", "sd1", "demo", "-o", "json")
+		if code != 0 {
+			t.Fatalf("status: exit %d\n%s%s", code, out, errOut)
+		}
+		mainPID, _ := strconv.Atoi(p["MainPID"])
+		if !strings.Contains(out, `"running"`) || !strings.Contains(out, strconv.Itoa(mainPID)) {
+			t.Fatalf("status does not show the unit running with its MainPID %d:\n%s", mainPID, out)
+		}
+		// Uptime comes from ActiveEnterTimestamp: a few seconds, not the
+		// host's (or the process's) age.
+		out, _, _ = f.omni(t, "service", "status", "sd1", "demo")
+		if !regexp.MustCompile(`│ sd1 +│ demo +│ Running │ ` + p["MainPID"] + ` +│ 0m [2-9]s +│ passed`).MatchString(out) {
+			t.Errorf("status, want running, pid %s, up 2 to 9 s, healthy:\n%s", p["MainPID"], out)
+		}
+
+		out, errOut, code = f.omni(t, "service", "logs", "sd1", "demo", "-n", "20")
+		if code != 0 || !strings.Contains(out, "demo") || !strings.Contains(out, "listening") {
+			t.Errorf("logs (journalctl): exit %d\n%s%s", code, out, errOut)
+		}
+
+		out, errOut, code = f.omni(t, "service", "restart", "sd1", "demo")
+		q := show(t, sd1, "demo.service", "ActiveState", "MainPID")
+		if code != 0 || q["ActiveState"] != "active" || q["MainPID"] == p["MainPID"] {
+			t.Fatalf("restart: exit %d, unit %v (was pid %s)\n%s%s", code, q, p["MainPID"], out, errOut)
+		}
+
+		out, errOut, code = f.omni(t, "service", "stop", "sd1", "demo", "--yes")
+		r := show(t, sd1, "demo.service", "ActiveState", "InactiveEnterTimestamp")
+		if code != 0 || r["ActiveState"] != "inactive" {
+			t.Fatalf("stop: exit %d, unit %v\n%s%s", code, r, out, errOut)
+		}
+		// Last Active comes from InactiveEnterTimestamp ("Thu 2026-11-26
+		// 13:28:53 UTC"), to the second.
+		ts := strings.Fields(r["InactiveEnterTimestamp"])
+		if len(ts) < 3 {
+			t.Fatalf("InactiveEnterTimestamp: %v", r)
+		}
+		inactive := strings.Join(ts[1:3], " ")
+		out, _, _ = f.omni(t, "service", "status", "sd1", "demo")
+		if !regexp.MustCompile(`│ sd1 +│ demo +│ Stopped │ .*│ ` + regexp.QuoteMeta(inactive) + ` UTC │`).MatchString(out) {
+			t.Errorf("status of the stopped unit, want Last Active %s:\n%s", inactive, out)
+		}
+	})
+
+	t.Run("a unit that cannot start", func(t *testing.T) {
+		out, errOut, code := f.omni(t, "service", "start", "sd1", "broken")
+		if code != 1 || !strings.Contains(out+errOut, "broken.service") {
+			t.Fatalf("start broken: exit %d, want 1 naming the unit\n%s%s", code, out, errOut)
+		}
+		if s := show(t, sd1, "broken.service", "ActiveState")["ActiveState"]; s != "failed" {
+			t.Errorf("broken.service is %s", s)
+		}
+	})
+
+	t.Run("sudo -n as a non-root user", func(t *testing.T) {
+		out, errOut, code := f.omni(t, "service", "start", "sd2", "demo")
+		if code != 0 || show(t, sd2, "demo.service", "ActiveState")["ActiveState"] != "active" {
+			t.Fatalf("start as deploy with sudo: exit %d\n%s%s", code, out, errOut)
+		}
+	})
+
+	t.Run("rolling restart of both hosts", func(t *testing.T) {
+		if _, errOut, code := f.omni(t, "service", "start", "worker", "demo"); code != 0 {
+			t.Fatalf("start both: %d\n%s", code, errOut)
+		}
+		before := map[string]string{}
+		for name, h := range f.hosts {
+			before[name] = show(t, h, "demo.service", "MainPID")["MainPID"]
+		}
+		out, errOut, code := f.omni(t, "service", "restart", "worker", "demo", "--min-ready", "1s")
+		if code != 0 || !strings.Contains(errOut, "batch 1/2: sd1") || !strings.Contains(errOut, "batch 2/2: sd2") {
+			t.Fatalf("rolling restart: exit %d\n%s%s", code, out, errOut)
+		}
+		for name, h := range f.hosts {
+			p := show(t, h, "demo.service", "ActiveState", "MainPID")
+			if p["ActiveState"] != "active" || p["MainPID"] == before[name] {
+				t.Errorf("%s after the rolling restart: %v (was pid %s)", name, p, before[name])
+			}
+		}
+	})
+
+	t.Run("a crash loop under Restart=on-failure", func(t *testing.T) {
+		out, errOut, code := f.omni(t, "service", "restart", "worker", "flaky", "--rolling", "--max-unavailable", "2", "--min-ready", "3s", "-o", "json")
+		if code != 1 || !strings.Contains(out, "crash loop") {
+			t.Fatalf("crash loop: exit %d, want 1 with the crash loop reported\n%s%s", code, out, errOut)
+		}
+		if !strings.Contains(out, `"untouched"`) {
+			t.Errorf("sd2 should be untouched after sd1's crash loop:\n%s", out)
+		}
+		if n, _ := strconv.Atoi(show(t, sd1, "flaky.service", "NRestarts")["NRestarts"]); n < 1 {
+			t.Errorf("systemd restarted flaky %d times", n)
+		}
+	})
+}
