@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what the tests need (openssh-server), then
-# vets and runs every test. CI runs exactly this through .ci/run.
+# The whole test suite: installs what the tests need (openssh-server,
+# systemd, sudo), then vets and runs every test. CI runs exactly this
+# through .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-test-deps.sh
