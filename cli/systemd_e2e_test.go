@@ -145,7 +145,8 @@ func TestSystemdManager(t *testing.T) {
 
 	t.Run("start, status, logs, restart, stop as root", func(t *testing.T) {
 		out, errOut, code := f.omni(t, "service", "start", "sd1", "demo")
-		if code != 0 || !strings.Contains(out, "✓ Service started successfully!") || !strings.Contains(out, "Health Check:     Passed") {
+		if code != 0 || !strings.Contains(out, "✓ Service started successfully!") ||
+			!regexp.MustCompile(`Status:           Running\nUptime:           0m \ds\nHealth Check:     Passed\n`).MatchString(out) {
 			t.Fatalf("start: exit %d\n%s%s", code, out, errOut)
 		}
 		p := show(t, sd1, "demo.service", "ActiveState", "MainPID", "ActiveEnterTimestampMonotonic")
@@ -192,6 +193,9 @@ func TestSystemdManager(t *testing.T) {
 			t.Fatalf("InactiveEnterTimestamp: %v", r)
 		}
 		inactive := strings.Join(ts[1:3], " ")
+		if !strings.Contains(out, "Status:           Stopped\nLast Active:      "+inactive+" UTC\n") {
+			t.Errorf("stop's status block, want Last Active %s:\n%s", inactive, out)
+		}
 		out, _, _ = f.omni(t, "service", "status", "sd1", "demo")
 		if !regexp.MustCompile(`│ sd1 +│ demo +│ Stopped │ .*│ ` + regexp.QuoteMeta(inactive) + ` UTC │`).MatchString(out) {
 			t.Errorf("status of the stopped unit, want Last Active %s:\n%s", inactive, out)
