@@ -2,6 +2,7 @@ package systemdtest
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -33,5 +34,26 @@ func TestBoot(t *testing.T) {
 	}
 	if out := h.Run(t, "su -s /bin/sh deploy -c 'sudo -n id -u'"); strings.TrimSpace(out) != "0" {
 		t.Errorf("sudo -n as deploy: %q", out)
+	}
+}
+
+// TestBootSaysWhyNot: where the machine cannot boot a host, Boot fails the
+// test and says why, plainly. Run as an unprivileged user (this test
+// binary again, under setpriv), Boot must fail with the reason.
+func TestBootSaysWhyNot(t *testing.T) {
+	if os.Getenv("SYSTEMDTEST_AS_NOBODY") == "1" {
+		Boot(t, Options{Name: "omni-sd-never", Addr: "127.0.9.2"})
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("this test drops root to show the failure: run it as root")
+	}
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		os.Args[0], "-test.run=^TestBootSaysWhyNot$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SYSTEMDTEST_AS_NOBODY=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "this machine cannot boot a systemd host: booting systemd in namespaces needs root") ||
+		!strings.Contains(string(out), "--- FAIL: TestBootSaysWhyNot") {
+		t.Fatalf("as nobody: %v\n%s", err, out)
 	}
 }
