@@ -80,17 +80,18 @@ type Result struct {
 // POSIX), preceded by a line that reports the shell's PID on stderr so
 // that it can be killed; Run takes that line out of the output.
 func (c *Client) Run(ctx context.Context, cmd string) (Result, error) {
+	return c.run(ctx, cmd, true)
+}
+
+// run runs cmd in the connection's shell (starting one when startShell is
+// true and there is none), else in a session of its own.
+func (c *Client) run(ctx context.Context, cmd string, startShell bool) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{ExitCode: -1}, fmt.Errorf("%s: %w", c.name, err)
 	}
-	if res, ok, err := c.runInShell(ctx, cmd, true); ok {
+	if res, ok, err := c.runInShell(ctx, cmd, startShell); ok {
 		return res, err
 	}
-	return c.runSession(ctx, cmd)
-}
-
-// runSession runs cmd in a session of its own.
-func (c *Client) runSession(ctx context.Context, cmd string) (Result, error) {
 	var stdout, stderr bytes.Buffer
 	code, err := c.exec(ctx, cmd, &stdout, &stderr)
 	if err != nil {
@@ -105,13 +106,7 @@ func (c *Client) runSession(ctx context.Context, cmd string) (Result, error) {
 // process more than a session of its own. A shell that is already there
 // and idle is used.
 func (c *Client) RunOnce(ctx context.Context, cmd string) (Result, error) {
-	if err := ctx.Err(); err != nil {
-		return Result{ExitCode: -1}, fmt.Errorf("%s: %w", c.name, err)
-	}
-	if res, ok, err := c.runInShell(ctx, cmd, false); ok {
-		return res, err
-	}
-	return c.runSession(ctx, cmd)
+	return c.run(ctx, cmd, false)
 }
 
 // Stream is Run writing the command's output to stdout and stderr as it

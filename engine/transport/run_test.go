@@ -183,13 +183,7 @@ func TestCancelledRunKillsTheCommandAndLeaksNothing(t *testing.T) {
 		t.Errorf("goroutines: %d before Run, %d after\n%s", before, after, goroutineDump())
 	}
 	// The server is local: the remote sleep is a process of this machine.
-	deadline := time.Now().Add(3 * time.Second)
-	for processRunning("sleep", "31.25") {
-		if time.Now().After(deadline) {
-			t.Fatal("the remote command still runs 3s after cancellation")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitGone(t, 3*time.Second, "sleep", "31.25")
 	// The connection is still good.
 	if res := run(t, client, "echo alive"); string(res.Stdout) != "alive\n" {
 		t.Errorf("Run after a cancel printed %q", res.Stdout)
@@ -322,6 +316,19 @@ func goroutineDump() string {
 
 // processRunning reports whether a process of this machine has exactly
 // the arguments args.
+// waitGone fails the test unless the local process with exactly args
+// (the remote command of a test server) has ended within limit.
+func waitGone(t *testing.T, limit time.Duration, args ...string) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for processRunning(args...) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still runs %s after cancellation", strings.Join(args, " "), limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func processRunning(args ...string) bool {
 	want := strings.Join(args, "\x00") + "\x00"
 	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
