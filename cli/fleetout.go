@@ -191,7 +191,7 @@ func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo fleet
 		names[i] = t.Host
 	}
 	if fo.Rolling {
-		fmt.Fprintf(s.Out, "Rolling %s of %s on %d hosts, in batches of %d (max-unavailable %d, counting instances already down; min-ready %s; max-failures %d): %s\n\n",
+		fmt.Fprintf(s.Out, "Rolling %s of %s on %d hosts, in batches of %d (max-unavailable %d; instances already down go first, and count against it until back; min-ready %s; max-failures %d): %s\n\n",
 			opts.Action, opts.Service, len(targets), fo.Batch, fo.MaxUnavailable, fo.MinReady, fo.MaxFailures, strings.Join(names, ", "))
 	} else {
 		fmt.Fprintf(s.Out, "%s %s on %d hosts, %d at a time (max-failures %d): %s\n\n",

@@ -86,7 +86,11 @@ func (p *progress) event(ev fleet.Event) {
 		p.println(ev.Time, "preflight: "+ev.Msg)
 	case fleet.EventBatch:
 		p.batch, p.batches = ev.Batch, ev.Batches
-		p.println(ev.Time, fmt.Sprintf("batch %d/%d: %s", ev.Batch, ev.Batches, strings.Join(ev.Hosts, ", ")))
+		line := fmt.Sprintf("batch %d/%d: %s", ev.Batch, ev.Batches, strings.Join(ev.Hosts, ", "))
+		if ev.Msg != "" {
+			line += " (" + ev.Msg + ")"
+		}
+		p.println(ev.Time, line)
 	case fleet.EventStart:
 		p.inflight = append(p.inflight, ev.Host)
 		p.since[ev.Host] = ev.Time

@@ -17,8 +17,8 @@ import (
 type Options struct {
 	Forks          int           // hosts acted on at once (parallel runs, and within a batch)
 	Rolling        bool          // batches, each health-gated; otherwise all hosts, Forks at a time
-	Batch          int           // rolling: hosts per batch (at least 1)
-	MaxUnavailable int           // rolling: instances down at once, counting those down before the run (at least 1)
+	Batch          int           // rolling: healthy hosts per batch (at least 1); those already down go first, in one batch
+	MaxUnavailable int           // rolling: healthy instances are taken down only while fewer than this are down, counting those already down (at least 1)
 	MaxFailures    int           // failed hosts tolerated; one more and no new host is touched
 	MinReady       time.Duration // rolling: how long a host must stay healthy before the next batch
 }
@@ -231,86 +231,116 @@ func (r *Runner) parallel(drain, ctx context.Context) {
 
 // rolling runs batches: each starts once every host of the one before
 // passed its health checks and stayed healthy for MinReady.
+//
+// The instances already unavailable at the preflight (not running, or
+// failing a health check) go first, all in one batch (Forks at a time):
+// restarting an instance that is down makes nothing less available, so
+// they spend none of MaxUnavailable, as Kubernetes' deployment controller
+// replaces unavailable pods first. The healthy instances follow in batches
+// of at most Batch, and a healthy instance is taken down only while fewer
+// than MaxUnavailable instances are down, counting those still down (a
+// host that failed to come back, an unreachable one). So the number of
+// instances down never exceeds max(MaxUnavailable, those already down).
 func (r *Runner) rolling(drain, ctx context.Context) {
 	instances := make([]engine.Instance, len(r.Targets))
 	for i, t := range r.Targets {
 		instances[i] = t.Instance()
 	}
-	// Preflight: what is already down counts against --max-unavailable;
-	// a host that cannot be reached is a failure before anything starts.
+	// Preflight: what is already down goes first and counts against
+	// --max-unavailable until it is back; a host that cannot be reached is
+	// a failure before anything starts (and, its state unknown, counts as
+	// down).
 	before := r.Status(ctx, instances)
 	down := make([]bool, len(r.Targets))
-	var pending []int
+	var downFirst, healthy []int
 	for i := range before {
 		st := before[i]
 		hr := r.rep.Hosts[i]
 		hr.Before = &st
 		down[i] = st.Err != nil || !st.State.Running || (st.Health != nil && !st.Health.Passed())
-		if st.Err != nil {
+		switch {
+		case st.Err != nil:
 			hr.Result, hr.Err = resultOf(st.Err), st.Err
 			r.emit(Event{Kind: EventFinish, Host: hr.Host, Report: hr})
-			continue
+		case down[i]:
+			downFirst = append(downFirst, i)
+		default:
+			healthy = append(healthy, i)
 		}
-		pending = append(pending, i)
 	}
 	r.emit(Event{Kind: EventPreflight, Msg: r.preflightNote(down)})
+	// Healthy hosts per batch when nothing else is down: for the estimate
+	// of the number of batches.
+	step := max(min(r.Opts.Batch, r.Opts.MaxUnavailable), 1)
 	batch := 0
-	for len(pending) > 0 {
-		if drain.Err() != nil {
+	if len(downFirst) > 0 {
+		if !r.mayGoOn(drain) {
 			return
 		}
-		if why := r.tooManyFailures(); why != "" {
-			r.abort(why)
+		batch++
+		r.runBatch(ctx, drain, downFirst, batch, batch+ceilDiv(len(healthy), step), down,
+			"already unavailable: they go first, spending none of --max-unavailable")
+	}
+	for len(healthy) > 0 {
+		if !r.mayGoOn(drain) {
 			return
 		}
-		room := r.Opts.MaxUnavailable - count(down)
-		var take, rest []int
-		for _, i := range pending {
-			cost := 1
-			if down[i] {
-				cost = 0 // already counted as unavailable
-			}
-			if len(take) < r.Opts.Batch && cost <= room {
-				take = append(take, i)
-				room -= cost
-			} else {
-				rest = append(rest, i)
-			}
-		}
-		if len(take) == 0 {
+		n := min(r.Opts.Batch, r.Opts.MaxUnavailable-count(down), len(healthy))
+		if n < 1 {
 			r.abort(fmt.Sprintf("--max-unavailable %d: %d of %d instances are unavailable (%s); taking down another would exceed it: no new host was touched",
 				r.Opts.MaxUnavailable, count(down), len(down), r.downNames(down)))
 			return
 		}
-		pending = rest
+		take := healthy[:n]
+		healthy = healthy[n:]
 		batch++
-		r.rep.Batches = batch
-		hosts := make([]string, len(take))
-		for k, i := range take {
-			hosts[k] = r.Targets[i].Host
+		r.runBatch(ctx, drain, take, batch, batch+ceilDiv(len(healthy), step), down, "")
+	}
+}
+
+// mayGoOn says whether the run may start another batch, and records why
+// not when too many hosts failed.
+func (r *Runner) mayGoOn(drain context.Context) bool {
+	if drain.Err() != nil {
+		return false
+	}
+	if why := r.tooManyFailures(); why != "" {
+		r.abort(why)
+		return false
+	}
+	return true
+}
+
+// runBatch runs the hosts take, Forks at a time, and waits for them; then
+// down says which of them are down: those that did not succeed.
+func (r *Runner) runBatch(ctx, drain context.Context, take []int, batch, batches int, down []bool, note string) {
+	r.rep.Batches = batch
+	hosts := make([]string, len(take))
+	for k, i := range take {
+		hosts[k] = r.Targets[i].Host
+	}
+	r.emit(Event{Kind: EventBatch, Batch: batch, Batches: batches, Hosts: hosts, Msg: note})
+	slots := make(chan struct{}, r.Opts.Forks)
+	var wg sync.WaitGroup
+	for _, i := range take {
+		slots <- struct{}{}
+		// A batch wider than --forks: its later hosts wait for a slot,
+		// and are not started once the run must stop.
+		if drain.Err() != nil || r.tooManyFailures() != "" {
+			break
 		}
-		r.emit(Event{Kind: EventBatch, Batch: batch, Batches: batch + ceilDiv(len(pending), r.Opts.Batch), Hosts: hosts})
-		slots := make(chan struct{}, r.Opts.Forks)
-		var wg sync.WaitGroup
-		for _, i := range take {
-			slots <- struct{}{}
-			// A batch wider than --forks: its later hosts wait for a slot,
-			// and are not started once the run must stop.
-			if drain.Err() != nil || r.tooManyFailures() != "" {
-				break
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-slots }()
-				r.runHost(ctx, drain, i, batch)
-			}()
-		}
-		wg.Wait()
-		for _, i := range take {
-			if res := r.rep.Hosts[i].Result; res != Untouched {
-				down[i] = !res.Succeeded()
-			}
+		down[i] = true // taken down (or still down) from now on
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			r.runHost(ctx, drain, i, batch)
+		}()
+	}
+	wg.Wait()
+	for _, i := range take {
+		if res := r.rep.Hosts[i].Result; res != Untouched {
+			down[i] = !res.Succeeded()
 		}
 	}
 }
@@ -320,7 +350,7 @@ func (r *Runner) preflightNote(down []bool) string {
 	if n == 0 {
 		return fmt.Sprintf("all %d instances running and healthy", len(down))
 	}
-	return fmt.Sprintf("%d of %d instances already unavailable (%s); they count against --max-unavailable %d",
+	return fmt.Sprintf("%d of %d instances already unavailable (%s); they go first, and count against --max-unavailable %d until they are back",
 		n, len(down), r.downNames(down), r.Opts.MaxUnavailable)
 }
 

@@ -29,6 +29,13 @@ type sim struct {
 	peak    int               // most plans running at once
 	events  []Event           // what the runner reported
 	onStart func(host string) // called as a plan starts
+	hosts   []string          // every host of the fleet
+	// The availability bound: a plan that starts on a healthy host while
+	// budget or more instances are down is a violation; peakDown is the
+	// most instances down at once (down before the run included).
+	budget     int
+	peakDown   int
+	violations []string
 }
 
 func newSim() *sim {
@@ -41,7 +48,9 @@ func (s *sim) runner(n int, opts Options) *Runner {
 	for i := 1; i <= n; i++ {
 		h := fmt.Sprintf("h%d", i)
 		targets = append(targets, Target{Host: h, Plan: &engine.Plan{Host: &inventory.Host{Name: h}, Service: svc}})
+		s.hosts = append(s.hosts, h)
 	}
+	s.budget = opts.MaxUnavailable
 	return &Runner{Targets: targets, Opts: opts, Exec: s.exec, Status: s.status,
 		OnEvent: func(ev Event) { s.events = append(s.events, ev) }}
 }
@@ -49,6 +58,13 @@ func (s *sim) runner(n int, opts Options) *Runner {
 func (s *sim) exec(ctx context.Context, t Target, onStep func(engine.StepResult)) *engine.Outcome {
 	s.mu.Lock()
 	s.order = append(s.order, t.Host)
+	if !s.down[t.Host] {
+		if n := s.downCount(); n >= s.budget {
+			s.violations = append(s.violations, fmt.Sprintf("%s taken down while %d of budget %d were down", t.Host, n, s.budget))
+		}
+		s.down[t.Host] = true
+	}
+	s.peakDown = max(s.peakDown, s.downCount())
 	s.active++
 	s.peak = max(s.peak, s.active)
 	hook := s.onStart
@@ -66,6 +82,17 @@ func (s *sim) exec(ctx context.Context, t Target, onStep func(engine.StepResult)
 	}
 	s.down[t.Host] = false
 	return &engine.Outcome{Host: t.Host, State: manager.State{Running: true, Status: "running", PID: 100}}
+}
+
+// downCount counts the instances down now; s.mu held.
+func (s *sim) downCount() int {
+	n := 0
+	for _, h := range s.hosts {
+		if s.down[h] || errors.Is(s.fail[h], errUnreachable) {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *sim) status(ctx context.Context, instances []engine.Instance) []engine.InstanceStatus {
@@ -137,6 +164,81 @@ func TestMaxUnavailableCountsHostsAlreadyDown(t *testing.T) {
 	}
 	if pre := s.events[0]; pre.Kind != EventPreflight || !strings.Contains(pre.Msg, "1 of 4 instances already unavailable (h2 stopped)") {
 		t.Fatalf("preflight event: %+v", pre)
+	}
+}
+
+// The instances already down go first, in one batch, spending none of
+// --max-unavailable; then the healthy ones, each taken down only while
+// fewer than the budget are down. The number down never exceeds
+// max(--max-unavailable, the number down before the run).
+func TestRollingWithInstancesAlreadyDown(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		n              int
+		down           []string
+		batch, maxUnav int
+		forks          int
+		want           string // the batches
+	}{
+		{"2 of 4 down, max-unavailable 1", 4, []string{"h2", "h4"}, 1, 1, 10, "[[h2 h4] [h1] [h3]]"},
+		{"all 4 down, max-unavailable 1", 4, []string{"h1", "h2", "h3", "h4"}, 1, 1, 10, "[[h1 h2 h3 h4]]"},
+		{"1 of 4 down, max-unavailable 1", 4, []string{"h3"}, 1, 1, 10, "[[h3] [h1] [h2] [h4]]"},
+		{"3 of 5 down, max-unavailable 2, batch 2", 5, []string{"h1", "h3", "h5"}, 2, 2, 10, "[[h1 h3 h5] [h2 h4]]"},
+		{"2 of 6 down, batch 3, max-unavailable 2", 6, []string{"h5", "h6"}, 3, 2, 10, "[[h5 h6] [h1 h2] [h3 h4]]"},
+		{"3 down, forks 2", 4, []string{"h1", "h2", "h4"}, 1, 1, 2, "[[h1 h2 h4] [h3]]"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSim()
+			for _, h := range c.down {
+				s.down[h] = true
+			}
+			rep := s.runner(c.n, Options{Forks: c.forks, Rolling: true, Batch: c.batch, MaxUnavailable: c.maxUnav}).Run(context.Background(), context.Background())
+			if got := fmt.Sprint(s.batches()); got != c.want {
+				t.Errorf("batches %s, want %s", got, c.want)
+			}
+			if rep.Count(Done) != c.n || rep.Aborted != "" || rep.Batches != len(s.batches()) {
+				t.Errorf("report: %s, aborted %q, %d batches", results(rep), rep.Aborted, rep.Batches)
+			}
+			if bound := max(c.maxUnav, len(c.down)); s.peakDown > bound || len(s.violations) > 0 {
+				t.Errorf("%d instances down at once, bound %d; %v", s.peakDown, bound, s.violations)
+			}
+			if s.peak > c.forks {
+				t.Errorf("%d plans at once, --forks %d", s.peak, c.forks)
+			}
+			if ev := s.events[1]; len(c.down) > 0 && (ev.Kind != EventBatch || !strings.Contains(ev.Msg, "spending none of --max-unavailable")) {
+				t.Errorf("first batch event: %+v", ev)
+			}
+		})
+	}
+}
+
+// A down instance that fails to come back is a failure per --max-failures
+// and stays down, using the budget: with 2 of 4 down, one of them failing
+// and --max-failures 1, the other comes back, and no healthy instance may
+// go down while the failed one is down with --max-unavailable 1.
+func TestRollingDownInstanceFailsToComeBack(t *testing.T) {
+	s := newSim()
+	s.down["h2"], s.down["h4"] = true, true
+	s.fail["h4"] = errors.New("health: port 80: connection refused")
+	rep := s.runner(4, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1, MaxFailures: 1}).Run(context.Background(), context.Background())
+	if results(rep) != "h1=untouched h2=done h3=untouched h4=failed" || !strings.Contains(rep.Aborted, "--max-unavailable 1: 1 of 4 instances are unavailable (h4 failed)") {
+		t.Fatalf("report: %s, aborted %q", results(rep), rep.Aborted)
+	}
+	// With --max-unavailable 2 the healthy ones go, one at a time.
+	s = newSim()
+	s.down["h2"], s.down["h4"] = true, true
+	s.fail["h4"] = errors.New("boom")
+	rep = s.runner(4, Options{Forks: 10, Rolling: true, Batch: 2, MaxUnavailable: 2, MaxFailures: 1}).Run(context.Background(), context.Background())
+	if results(rep) != "h1=done h2=done h3=done h4=failed" || fmt.Sprint(s.batches()) != "[[h2 h4] [h1] [h3]]" || len(s.violations) > 0 {
+		t.Fatalf("report: %s, batches %v, %v", results(rep), s.batches(), s.violations)
+	}
+	// --max-failures 0: the failure stops the run before a healthy host.
+	s = newSim()
+	s.down["h2"], s.down["h4"] = true, true
+	s.fail["h2"] = errors.New("boom")
+	rep = s.runner(4, Options{Forks: 1, Rolling: true, Batch: 1, MaxUnavailable: 1}).Run(context.Background(), context.Background())
+	if results(rep) != "h1=untouched h2=failed h3=untouched h4=untouched" || !strings.Contains(rep.Aborted, "--max-failures 0") {
+		t.Fatalf("report: %s, aborted %q", results(rep), rep.Aborted)
 	}
 }
 
