@@ -125,6 +125,15 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 		Status: func(ctx context.Context, instances []engine.Instance) []engine.InstanceStatus {
 			return engine.LiveStatus(ctx, inv, instances, conn, fo.Forks)
 		},
+		// The host's connection, from its plan to the end of its min-ready
+		// watch; then let go (Execute and LiveStatus release their own).
+		Hold: func(ctx context.Context, t fleet.Target) func() {
+			c, err := conn.Connect(ctx, t.Plan.Host)
+			if err != nil {
+				return func() {} // its plan meets the same error, and says so
+			}
+			return func() { conn.Release(c) }
+		},
 	}
 	rep := runner.Run(ctx, hardStop(ctx))
 	prog.close()

@@ -88,6 +88,9 @@ var errNothingToDo = errors.New("nothing to do")
 
 // Execute runs the plan's tasks in order. After a failure it still runs the
 // target's record step, so the registry says what the service was left as.
+// When it returns it releases every connection it opened (when the
+// Connector is a Releaser): a host another caller still uses stays
+// connected, any other is let go, its remote shell ended.
 func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 	if env.Now == nil {
 		env.Now = time.Now
@@ -98,6 +101,7 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 		groups: map[string]string{}, stopped: map[Instance]time.Time{}, deps: newGraph(env.Inventory),
 		out: &Outcome{Host: plan.Host.Name, Service: plan.Service.Name, Action: plan.Request.Action},
 	}
+	defer run.release()
 	for i, task := range plan.Tasks {
 		if skip, why := run.skipGroup(task); skip {
 			run.note(task, why)
@@ -263,6 +267,18 @@ func (r *execution) conn(ctx context.Context, host string) (Conn, error) {
 	}
 	r.conns[host] = c
 	return c, nil
+}
+
+// release lets go of the run's connections, after their last use.
+func (r *execution) release() {
+	rel, ok := r.env.Connector.(Releaser)
+	if !ok {
+		return
+	}
+	for host, c := range r.conns {
+		rel.Release(c)
+		delete(r.conns, host)
+	}
 }
 
 // manager returns the manager of an instance.

@@ -134,6 +134,11 @@ type Runner struct {
 	// Registry, when set, records the state of a host that failed its
 	// min-ready watch (Exec recorded it healthy).
 	Registry registry.Registry
+	// Hold, when set, is called as a host's part of the run starts, and
+	// the function it returns once that part is over: its plan, and its
+	// min-ready watch. The CLI holds the host's connection in between, so
+	// that the plan and the watch share one, and lets it go at once after.
+	Hold func(ctx context.Context, t Target) (release func())
 	// OnEvent reports progress. It is called from several goroutines, one
 	// call at a time.
 	OnEvent func(Event)
@@ -390,6 +395,10 @@ func (r *Runner) runHost(ctx, drain context.Context, i, batch int) {
 	hr.Batch, hr.Started = batch, started
 	r.mu.Unlock()
 	r.emit(Event{Kind: EventStart, Batch: batch, Host: t.Host})
+	release := func() {}
+	if r.Hold != nil {
+		release = r.Hold(ctx, t)
+	}
 	out := r.Exec(ctx, t, func(res engine.StepResult) {
 		r.emit(Event{Kind: EventStep, Batch: batch, Host: t.Host, Step: &res})
 	})
@@ -408,6 +417,7 @@ func (r *Runner) runHost(ctx, drain context.Context, i, batch int) {
 			result = Failed
 		}
 	}
+	release() // this host is done: let its connection go
 	r.mu.Lock()
 	hr.Result, hr.Outcome, hr.Err, hr.Ready = result, out, err, ready
 	hr.Duration = r.Now().Sub(started)
