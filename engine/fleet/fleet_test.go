@@ -360,3 +360,58 @@ func TestParseCount(t *testing.T) {
 		}
 	}
 }
+
+// Hold keeps a host's connection from the start of its plan to the end of
+// its min-ready watch, and is let go before the host is reported finished:
+// in rolling and parallel runs alike, one hold per host, all released.
+func TestHoldSpansPlanAndMinReady(t *testing.T) {
+	for _, opts := range []Options{
+		{Forks: 10, Rolling: true, Batch: 2, MaxUnavailable: 2, MinReady: 200 * time.Millisecond},
+		{Forks: 3},
+	} {
+		s := newSim()
+		r := s.runner(4, opts)
+		var mu sync.Mutex
+		var log []string
+		held := map[string]bool{}
+		r.Hold = func(_ context.Context, tg Target) func() {
+			mu.Lock()
+			defer mu.Unlock()
+			held[tg.Host] = true
+			log = append(log, "hold "+tg.Host)
+			return func() {
+				mu.Lock()
+				defer mu.Unlock()
+				held[tg.Host] = false
+				log = append(log, "release "+tg.Host)
+			}
+		}
+		status := r.Status
+		r.Status = func(ctx context.Context, insts []engine.Instance) []engine.InstanceStatus {
+			mu.Lock()
+			if len(insts) == 1 && !held[insts[0].Host] {
+				t.Errorf("rolling %v: the min-ready watch read %s without holding it", opts.Rolling, insts[0].Host)
+			}
+			mu.Unlock()
+			return status(ctx, insts)
+		}
+		r.OnEvent = func(ev Event) {
+			if ev.Kind == EventFinish {
+				mu.Lock()
+				if held[ev.Host] {
+					t.Errorf("rolling %v: %s reported finished while still held", opts.Rolling, ev.Host)
+				}
+				mu.Unlock()
+			}
+		}
+		rep := r.Run(context.Background(), context.Background())
+		if rep.Count(Done) != 4 || len(log) != 8 {
+			t.Fatalf("rolling %v: %s; holds %v", opts.Rolling, results(rep), log)
+		}
+		for h, on := range held {
+			if on {
+				t.Errorf("rolling %v: %s never released", opts.Rolling, h)
+			}
+		}
+	}
+}
