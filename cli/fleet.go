@@ -301,7 +301,7 @@ func commandAction(command string) string {
 
 // fleetCode is a fleet run's exit code: 130 interrupted; 0 every host
 // done; 3 some done, others not; 4 none done and every failure a host that
-// could not be reached; 5 none done and none failed (the budget refused);
+// could not be reached; 5 none done and none failed (nothing was touched);
 // 1 otherwise.
 func fleetCode(rep *fleet.Report) int {
 	ok := rep.Count(fleet.Done) + rep.Count(fleet.Unchanged)
