@@ -17,7 +17,7 @@ import (
 type Options struct {
 	Forks          int           // hosts acted on at once (parallel runs, and within a batch)
 	Rolling        bool          // batches, each health-gated; otherwise all hosts, Forks at a time
-	Batch          int           // rolling: healthy hosts per batch (at least 1); those already down go first, in one batch
+	Batch          int           // rolling: hosts per batch (at least 1); those already down go first
 	MaxUnavailable int           // rolling: healthy instances are taken down only while fewer than this are down, counting those already down (at least 1)
 	MaxFailures    int           // failed hosts tolerated; one more and no new host is touched
 	MinReady       time.Duration // rolling: how long a host must stay healthy before the next batch
@@ -238,14 +238,16 @@ func (r *Runner) parallel(drain, ctx context.Context) {
 // passed its health checks and stayed healthy for MinReady.
 //
 // The instances already unavailable at the preflight (not running, or
-// failing a health check) go first, all in one batch (Forks at a time):
-// restarting an instance that is down makes nothing less available, so
-// they spend none of MaxUnavailable, as Kubernetes' deployment controller
-// replaces unavailable pods first. The healthy instances follow in batches
-// of at most Batch, and a healthy instance is taken down only while fewer
-// than MaxUnavailable instances are down, counting those still down (a
-// host that failed to come back, an unreachable one). So the number of
-// instances down never exceeds max(MaxUnavailable, those already down).
+// failing a health check) go first, in batches of Batch: restarting an
+// instance that is down makes nothing less available, so they spend none
+// of MaxUnavailable, as Kubernetes' deployment controller replaces
+// unavailable pods first; Batch still sets the pace, so a release that
+// does not come up is found on the first batch, not on every host. The
+// healthy instances follow in batches of at most Batch, and a healthy
+// instance is taken down only while fewer than MaxUnavailable instances
+// are down, counting those still down (a host that failed to come back, an
+// unreachable one). So the number of instances down never exceeds
+// max(MaxUnavailable, those already down).
 func (r *Runner) rolling(drain, ctx context.Context) {
 	instances := make([]engine.Instance, len(r.Targets))
 	for i, t := range r.Targets {
@@ -278,13 +280,16 @@ func (r *Runner) rolling(drain, ctx context.Context) {
 	// of the number of batches.
 	step := max(min(r.Opts.Batch, r.Opts.MaxUnavailable), 1)
 	batch := 0
-	if len(downFirst) > 0 {
+	for len(downFirst) > 0 {
 		if !r.mayGoOn(drain) {
 			return
 		}
+		n := min(r.Opts.Batch, len(downFirst))
+		take := downFirst[:n]
+		downFirst = downFirst[n:]
 		batch++
-		r.runBatch(ctx, drain, downFirst, batch, batch+ceilDiv(len(healthy), step), down,
-			"already unavailable: they go first, spending none of --max-unavailable")
+		r.runBatch(ctx, drain, take, batch, batch+ceilDiv(len(downFirst), r.Opts.Batch)+ceilDiv(len(healthy), step), down,
+			"already unavailable: restarted first, spending none of --max-unavailable")
 	}
 	for len(healthy) > 0 {
 		if !r.mayGoOn(drain) {

@@ -167,7 +167,7 @@ func TestMaxUnavailableCountsHostsAlreadyDown(t *testing.T) {
 	}
 }
 
-// The instances already down go first, in one batch, spending none of
+// The instances already down go first, in batches of --batch, spending none of
 // --max-unavailable; then the healthy ones, each taken down only while
 // fewer than the budget are down. The number down never exceeds
 // max(--max-unavailable, the number down before the run).
@@ -180,12 +180,13 @@ func TestRollingWithInstancesAlreadyDown(t *testing.T) {
 		forks          int
 		want           string // the batches
 	}{
-		{"2 of 4 down, max-unavailable 1", 4, []string{"h2", "h4"}, 1, 1, 10, "[[h2 h4] [h1] [h3]]"},
-		{"all 4 down, max-unavailable 1", 4, []string{"h1", "h2", "h3", "h4"}, 1, 1, 10, "[[h1 h2 h3 h4]]"},
+		{"2 of 4 down, max-unavailable 1", 4, []string{"h2", "h4"}, 1, 1, 10, "[[h2] [h4] [h1] [h3]]"},
+		{"all 4 down, max-unavailable 1", 4, []string{"h1", "h2", "h3", "h4"}, 1, 1, 10, "[[h1] [h2] [h3] [h4]]"},
 		{"1 of 4 down, max-unavailable 1", 4, []string{"h3"}, 1, 1, 10, "[[h3] [h1] [h2] [h4]]"},
-		{"3 of 5 down, max-unavailable 2, batch 2", 5, []string{"h1", "h3", "h5"}, 2, 2, 10, "[[h1 h3 h5] [h2 h4]]"},
+		{"3 of 5 down, max-unavailable 2, batch 2", 5, []string{"h1", "h3", "h5"}, 2, 2, 10, "[[h1 h3] [h5] [h2 h4]]"},
 		{"2 of 6 down, batch 3, max-unavailable 2", 6, []string{"h5", "h6"}, 3, 2, 10, "[[h5 h6] [h1 h2] [h3 h4]]"},
-		{"3 down, forks 2", 4, []string{"h1", "h2", "h4"}, 1, 1, 2, "[[h1 h2 h4] [h3]]"},
+		{"all 4 down, batch 4, max-unavailable 1, forks 2", 4, []string{"h1", "h2", "h3", "h4"}, 4, 1, 2, "[[h1 h2 h3 h4]]"},
+		{"3 down, batch 3, max-unavailable 1", 4, []string{"h1", "h2", "h4"}, 3, 1, 10, "[[h1 h2 h4] [h3]]"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newSim()
@@ -205,7 +206,7 @@ func TestRollingWithInstancesAlreadyDown(t *testing.T) {
 			if s.peak > c.forks {
 				t.Errorf("%d plans at once, --forks %d", s.peak, c.forks)
 			}
-			if ev := s.events[1]; len(c.down) > 0 && (ev.Kind != EventBatch || !strings.Contains(ev.Msg, "spending none of --max-unavailable")) {
+			if ev := s.events[1]; len(c.down) > 0 && (ev.Kind != EventBatch || !strings.Contains(ev.Msg, "restarted first, spending none of --max-unavailable")) {
 				t.Errorf("first batch event: %+v", ev)
 			}
 		})
