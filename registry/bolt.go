@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -52,6 +53,7 @@ type Bolt struct {
 	file    *sharedFile   // shared by this process's handles on path
 	// openFile, when set, replaces os.OpenFile (tests).
 	openFile func(string, int, os.FileMode) (*os.File, error)
+	noSync   bool // tests: no fsync
 
 	closed atomic.Bool
 	held   heldLocks[*boltLock]
@@ -199,19 +201,21 @@ func (b *Bolt) guarded(write bool, fn func(*bolt.Tx) error) (err error) {
 	if openFile == nil {
 		openFile = os.OpenFile
 	}
-	opts := &bolt.Options{Timeout: b.timeout, ReadOnly: !write, OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
+	opts := &bolt.Options{Timeout: b.timeout, ReadOnly: !write, NoSync: b.noSync, OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
 		f, err := openFile(name, flag, mode)
 		file = f
 		return f, err
 	}}
 	defer func() {
 		if p := recover(); p != nil {
-			// The db is left as it is: closing it could wait for locks the
-			// panic left held. Closing its file releases the flock.
+			// A panic inside Open leaves the db without a handle: unlock
+			// its file (its memory map, leaked, would keep the flock
+			// alive past the close) and close it.
 			if file != nil {
+				syscall.Flock(int(file.Fd()), syscall.LOCK_UN)
 				file.Close()
 			}
-			err = b.damaged(fmt.Errorf("%v", p))
+			err = b.damaged(panicCause(p))
 		}
 	}()
 	db, err := bolt.Open(b.path, 0o600, opts)
@@ -232,6 +236,15 @@ func (b *Bolt) guarded(write bool, fn func(*bolt.Tx) error) (err error) {
 		return b.damaged(err)
 	}
 	return err
+}
+
+// panicCause describes what bbolt panicked with: a memory fault is a read
+// past the end of the file (it was cut short) or of its memory map.
+func panicCause(p any) error {
+	if f, ok := p.(interface{ Addr() uintptr }); ok {
+		return fmt.Errorf("a read past the end of the file: memory fault at %#x (%v)", f.Addr(), p)
+	}
+	return fmt.Errorf("%v", p)
 }
 
 // bucket returns the bucket name of tx, creating it in a writable

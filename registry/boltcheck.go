@@ -21,6 +21,7 @@ const (
 	metaSize        = 64 // magic .. checksum
 	branchPage      = 0x01
 	leafPage        = 0x02
+	metaPage        = 0x04
 	freelistPage    = 0x10
 	bucketLeafFlag  = 0x01
 	noFreelist      = ^uint64(0)
@@ -204,6 +205,13 @@ func checkFile(r io.ReaderAt, size int64) error {
 	f := &boltFile{m: m, data: make([]byte, m.hwm*m.pageSize)}
 	if _, err := r.ReadAt(f.data, 0); err != nil {
 		return err
+	}
+	// bbolt's check asserts the headers of the meta pages too.
+	for id := range uint64(2) {
+		h := f.data[id*m.pageSize:]
+		if got, flags := le.Uint64(h), le.Uint16(h[8:]); got != id || flags != metaPage {
+			return fmt.Errorf("meta page %d: header says page %d of type %#x", id, got, flags)
+		}
 	}
 	c := &checker{f: f, state: make([]byte, m.hwm)}
 	c.state[0], c.state[1] = inUse, inUse
