@@ -20,7 +20,8 @@ import (
 )
 
 // TestUnusableRegistryTouchesNoHost: with a registry file that is cut to
-// half, has a flipped byte in its freelist or in a tree page, is read-only,
+// half, has a flipped byte in its freelist, in a tree page or in a record
+// (which omni used to find only after the restart), is read-only,
 // sits in a read-only directory, or is held open by another process, every
 // command that changes or reads services (restart, start, stop, a fleet
 // restart, status, history) ends with the registry's exit code, a message
@@ -87,6 +88,23 @@ func TestUnusableRegistryTouchesNoHost(t *testing.T) {
 		return b
 	}
 
+	// A record whose JSON no longer reads: a flipped byte in its value
+	// (in every copy of it, the live one and those in free pages).
+	rec := []byte(`{"host":"primary-bastion","service":"api-gateway","state":`)
+	badRecord := bytes.Clone(good)
+	n := 0
+	for at := 0; ; n++ {
+		i := bytes.Index(badRecord[at:], rec)
+		if i < 0 {
+			break
+		}
+		badRecord[at+i] ^= 0xFF
+		at += i + 1
+	}
+	if n == 0 {
+		t.Fatalf("no record of api-gateway in the registry")
+	}
+
 	type regCase struct {
 		name, path string
 		code       int
@@ -97,16 +115,17 @@ func TestUnusableRegistryTouchesNoHost(t *testing.T) {
 		{"cut to half", write("half.db", good[:len(good)/2]), ExitUsage, damagedHint},
 		{"freelist page flipped", write("freelist.db", flip(freelist, 8)), ExitUsage, damagedHint},
 		{"root page flipped", write("root.db", flip(root, 0)), ExitUsage, damagedHint},
+		{"record does not read", write("record.db", badRecord), ExitUsage, damagedHint},
 		{"read-only file", write("readonly.db", good), ExitUsage, []string{" is not writable (", "--registry"}},
 		{"read-only directory", filepath.Join(dir, "locked", "registry.db"), ExitUsage, []string{" is not writable (", "--registry"}},
 		{"busy", write("busy.db", good), ExitRefused, []string{" is busy: another process has kept it open", "try again"}},
 	}
-	readOnly(t, cases[3].path)
-	if err := os.Mkdir(filepath.Dir(cases[4].path), 0o700); err != nil {
+	readOnly(t, cases[4].path)
+	if err := os.Mkdir(filepath.Dir(cases[5].path), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	readOnly(t, filepath.Dir(cases[4].path))
-	holder, err := bolt.Open(cases[5].path, 0o600, nil) // another process's hold, as far as omni can tell
+	readOnly(t, filepath.Dir(cases[5].path))
+	holder, err := bolt.Open(cases[6].path, 0o600, nil) // another process's hold, as far as omni can tell
 	if err != nil {
 		t.Fatal(err)
 	}
