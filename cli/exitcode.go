@@ -15,7 +15,7 @@ import (
 const (
 	ExitOK          = 0   // everything succeeded
 	ExitFailed      = 1   // a step or health check failed
-	ExitUsage       = 2   // bad usage, or the inventory/playbooks are invalid
+	ExitUsage       = 2   // bad usage, the inventory/playbooks are invalid, or the registry file cannot be used
 	ExitPartial     = 3   // some targets failed, others succeeded
 	ExitUnreachable = 4   // a host could not be reached, authenticated or trusted
 	ExitRefused     = 5   // not confirmed, or would need a prompt without a terminal
@@ -23,9 +23,10 @@ const (
 )
 
 const exitCodesHelp = `Exit codes: 0 success; 1 failed (a step or health check); 2 usage or inventory
-error; 3 partial (a fleet run: some hosts done, others failed, unreachable or untouched);
+error, or a registry file that cannot be read or written (damaged, read-only); 3 partial (a fleet run: some hosts done, others failed, unreachable or untouched);
 4 host unreachable, authentication refused or host key not trusted; 5 refused (not
-confirmed, no terminal to confirm: pass --yes, or another run holds the lock); 130
+confirmed, no terminal to confirm: pass --yes, another run holds the lock, or another
+process holds the registry file); 130
 interrupted (a fleet run: the first SIGINT/SIGTERM touches no new host, a second cancels
 the steps in flight).`
 
@@ -55,6 +56,8 @@ func exitCode(err error) int {
 		sshCfg      *sshconfig.Error
 		runRefused  *engine.RefusedError
 		locked      *registry.LockedError
+		regFile     *registry.FileError
+		step        *engine.StepError
 	)
 	switch {
 	case err == nil:
@@ -63,6 +66,14 @@ func exitCode(err error) int {
 		return ExitInterrupted
 	case errors.As(err, &notFound), errors.As(err, &badTarget), errors.As(err, &invalid), errors.As(err, &planErr), errors.As(err, &usage),
 		errors.As(err, &sshCfg):
+		return ExitUsage
+	case errors.As(err, &regFile) && !errors.As(err, &step):
+		// Found when the registry is opened and checked, before any host
+		// is touched: nothing changed. Busy is another process, as a held
+		// lock is (try again later); the rest needs the file fixed.
+		if regFile.Problem == registry.FileBusy {
+			return ExitRefused
+		}
 		return ExitUsage
 	case errors.As(err, &refused), errors.As(err, &runRefused), errors.As(err, &locked):
 		return ExitRefused

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -51,6 +53,7 @@ type Bolt struct {
 	file    *sharedFile   // shared by this process's handles on path
 	// openFile, when set, replaces os.OpenFile (tests).
 	openFile func(string, int, os.FileMode) (*os.File, error)
+	noSync   bool // tests: no fsync
 
 	closed atomic.Bool
 	held   heldLocks[*boltLock]
@@ -69,7 +72,9 @@ type sharedFile struct {
 
 // OpenBolt returns the store kept in the bbolt file at path, creating the
 // file and its directory when missing. A file that cannot be written, is
-// not a registry, or is corrupt is an error naming it and saying what to do.
+// not a registry, or is damaged is a *FileError naming it and saying what
+// to do; the whole file is checked here (see init), before the caller
+// touches anything.
 func OpenBolt(path string) (*Bolt, error) { return openBolt(path, nil) }
 
 // openBolt is OpenBolt with tweak applied before the first open (tests).
@@ -98,16 +103,25 @@ func openBolt(path string, tweak func(*Bolt)) (*Bolt, error) {
 	return b, nil
 }
 
-// init creates the buckets, which also checks that the file is a writable
-// bbolt database.
+// init is the check of the file when the store is opened, before
+// anything else: the whole file (checkFile), then one write transaction
+// that creates the buckets, reads every record and commits, so that a file
+// that cannot be read or written is found out before any host is touched.
 func (b *Bolt) init() error {
-	return b.tx(true, func(tx *bolt.Tx) error {
+	b.file.mu.Lock()
+	defer b.file.mu.Unlock()
+	if err := b.precheck(checkFile); err != nil {
+		return err
+	}
+	return b.guarded(true, func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{recordsBucket, eventsBucket, locksBucket} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		return nil
+		return tx.Bucket(recordsBucket).ForEach(func(_, v []byte) error {
+			return b.decode("record", v, new(Record))
+		})
 	})
 }
 
@@ -137,21 +151,80 @@ func (b *Bolt) tx(write bool, fn func(*bolt.Tx) error) error {
 
 // open opens the file (read-only unless write), runs fn in one
 // transaction and closes the file. The caller holds b.file.mu.
-func (b *Bolt) open(write bool, fn func(*bolt.Tx) error) (err error) {
-	opts := &bolt.Options{Timeout: b.timeout, ReadOnly: !write, OpenFile: b.openFile}
+func (b *Bolt) open(write bool, fn func(*bolt.Tx) error) error {
+	if err := b.precheck(checkMeta); err != nil {
+		return err
+	}
+	return b.guarded(write, fn)
+}
+
+// precheck checks the file with check before bbolt maps it into memory
+// and trusts what it finds there: a page beyond the end of the file would
+// kill the process (SIGBUS), a freelist page that is not one panics. It
+// holds a shared lock on the file meanwhile, so that it does not read a
+// write half done. A missing or empty file passes: bbolt creates it.
+func (b *Bolt) precheck(check func(io.ReaderAt, int64) error) error {
+	f, err := os.Open(b.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return b.openError(err, true)
+	}
+	defer f.Close()
+	if err := flockShared(f, b.timeout); err != nil {
+		return b.openError(err, true)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("registry %s: %w", b.path, err)
+	}
+	if info.Size() == 0 {
+		return nil
+	}
+	if !info.Mode().IsRegular() {
+		return b.damaged(fmt.Errorf("not a regular file (%s)", info.Mode().Type()))
+	}
+	if err := check(f, info.Size()); err != nil {
+		return b.damaged(err)
+	}
+	return nil
+}
+
+// guarded opens the file with bbolt and runs fn in one transaction, with
+// a memory fault (a read past the end of a file cut short after the
+// check) or a panic of bbolt on a damaged page turned into an error.
+func (b *Bolt) guarded(write bool, fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	var file *os.File // bbolt's, to release its lock after a panic
+	openFile := b.openFile
+	if openFile == nil {
+		openFile = os.OpenFile
+	}
+	opts := &bolt.Options{Timeout: b.timeout, ReadOnly: !write, NoSync: b.noSync, OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
+		f, err := openFile(name, flag, mode)
+		file = f
+		return f, err
+	}}
+	defer func() {
+		if p := recover(); p != nil {
+			// A panic inside Open leaves the db without a handle: unlock
+			// its file (its memory map, leaked, would keep the flock
+			// alive past the close) and close it.
+			if file != nil {
+				syscall.Flock(int(file.Fd()), syscall.LOCK_UN)
+				file.Close()
+			}
+			err = b.damaged(panicCause(p))
+		}
+	}()
 	db, err := bolt.Open(b.path, 0o600, opts)
 	if err != nil {
-		return b.openError(err)
+		return b.openError(err, false)
 	}
 	defer func() {
 		if cerr := db.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("registry %s: %w", b.path, cerr)
-		}
-	}()
-	// bbolt panics on some damaged pages: report it as a corrupt file.
-	defer func() {
-		if p := recover(); p != nil {
-			err = b.corrupt(fmt.Errorf("%v", p))
 		}
 	}()
 	if write {
@@ -160,47 +233,18 @@ func (b *Bolt) open(write bool, fn func(*bolt.Tx) error) (err error) {
 		err = db.View(fn)
 	}
 	if errors.Is(err, bolterrors.ErrChecksum) || errors.Is(err, bolterrors.ErrInvalid) {
-		return b.corrupt(err)
+		return b.damaged(err)
 	}
 	return err
 }
 
-// openError explains why bolt.Open failed.
-func (b *Bolt) openError(err error) error {
-	switch {
-	case errors.Is(err, bolterrors.ErrTimeout):
-		return fmt.Errorf("registry %s is busy: another process has kept it open for over %s (a stuck omni, or a tool "+
-			"such as bbolt); stop that process and try again", b.path, b.timeout)
-	case errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS):
-		return fmt.Errorf("registry %s is not writable (%v): fix its permissions, or use another file "+
-			"(--registry, or registry.path in the inventory)", b.path, err)
-	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("registry %s has disappeared: %w", b.path, err)
-	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum),
-		errors.Is(err, bolterrors.ErrVersionMismatch), strings.Contains(err.Error(), "file size too small"):
-		return b.corrupt(err)
+// panicCause describes what bbolt panicked with: a memory fault is a read
+// past the end of the file (it was cut short) or of its memory map.
+func panicCause(p any) error {
+	if f, ok := p.(interface{ Addr() uintptr }); ok {
+		return fmt.Errorf("a read past the end of the file: memory fault at %#x (%v)", f.Addr(), p)
 	}
-	return fmt.Errorf("registry %s: %w", b.path, err)
-}
-
-func (b *Bolt) corrupt(err error) error {
-	if head, rerr := readHead(b.path, 64); rerr == nil && bytes.HasPrefix(bytes.TrimSpace(head), []byte("{")) {
-		return fmt.Errorf("registry %s is a JSON registry of an older omni, not a database; move it aside "+
-			"(mv %s %s.json) to start a new one", b.path, b.path, b.path)
-	}
-	return fmt.Errorf("registry %s is corrupt (%v); move it aside (mv %s %s.corrupt) to start a new one",
-		b.path, err, b.path, b.path)
-}
-
-func readHead(path string, n int) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	buf := make([]byte, n)
-	m, err := f.Read(buf)
-	return buf[:m], err
+	return fmt.Errorf("%v", p)
 }
 
 // bucket returns the bucket name of tx, creating it in a writable
@@ -299,7 +343,7 @@ func sortRecords(recs []Record) {
 
 func (b *Bolt) decode(what string, v []byte, into any) error {
 	if err := json.Unmarshal(v, into); err != nil {
-		return b.corrupt(fmt.Errorf("bad %s: %v", what, err))
+		return b.damaged(fmt.Errorf("a %s that does not read: %v", what, err))
 	}
 	return nil
 }

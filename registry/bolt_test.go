@@ -90,9 +90,9 @@ func TestBoltCorruptFile(t *testing.T) {
 	f.Close()
 
 	for path, want := range map[string]string{
-		garbage:  "is corrupt",
-		short:    "is corrupt",
-		damaged:  "is corrupt",
+		garbage:  "is damaged",
+		short:    "is damaged",
+		damaged:  "is damaged",
 		jsonFile: "is a JSON registry of an older omni",
 	} {
 		_, err := OpenBolt(path)

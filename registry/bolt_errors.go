@@ -1,0 +1,123 @@
+package registry
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// FileProblem says why a registry file cannot be used.
+type FileProblem int
+
+// The problems of a registry file.
+const (
+	// FileDamaged: not a whole bbolt database (cut short, overwritten,
+	// bytes flipped), or a record in it that does not read.
+	FileDamaged FileProblem = iota + 1
+	// FileOldFormat: the JSON registry of an older omni.
+	FileOldFormat
+	// FileNotReadable: it cannot be read (permissions).
+	FileNotReadable
+	// FileNotWritable: it (or its directory) cannot be written: permissions,
+	// a read-only file system.
+	FileNotWritable
+	// FileBusy: another process has held it open for longer than the wait.
+	FileBusy
+)
+
+// FileError is a registry file that cannot be read or written. omni opens
+// and checks the file before it touches any host, so this error at the
+// start of a command means nothing was changed. Its message names the
+// file and says what to do.
+type FileError struct {
+	Path    string
+	Problem FileProblem
+	Err     error // the cause
+}
+
+func (e *FileError) Error() string {
+	p := e.Path
+	switch e.Problem {
+	case FileOldFormat:
+		return fmt.Sprintf("registry %s is a JSON registry of an older omni, not a database; move it aside "+
+			"(mv %s %s.json) to start a new one", p, p, p)
+	case FileNotReadable, FileNotWritable:
+		what := "readable"
+		if e.Problem == FileNotWritable {
+			what = "writable"
+		}
+		return fmt.Sprintf("registry %s is not %s (%v): fix its permissions or those of its directory, "+
+			"or use another file (--registry, or registry.path in the inventory)", p, what, e.Err)
+	case FileBusy:
+		return fmt.Sprintf("registry %s is busy: %v; stop that process and try again", p, e.Err)
+	}
+	return fmt.Sprintf("registry %s is damaged (%v): restore it from a backup, or move it aside "+
+		"(mv %s %s.corrupt) to start a new one, or use another file (--registry)", p, e.Err, p, p)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// damaged is the error of a file that is not a whole database.
+func (b *Bolt) damaged(err error) error {
+	if head, rerr := readHead(b.path, 64); rerr == nil && bytes.HasPrefix(bytes.TrimSpace(head), []byte("{")) {
+		return &FileError{Path: b.path, Problem: FileOldFormat, Err: err}
+	}
+	return &FileError{Path: b.path, Problem: FileDamaged, Err: err}
+}
+
+// openError explains why the file could not be opened (for writing
+// unless read).
+func (b *Bolt) openError(err error, read bool) error {
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return &FileError{Path: b.path, Problem: FileBusy, Err: fmt.Errorf("another process has kept it open for over %s "+
+			"(a stuck omni, or a tool such as bbolt)", b.timeout)}
+	case errors.Is(err, os.ErrPermission) && read:
+		return &FileError{Path: b.path, Problem: FileNotReadable, Err: err}
+	case errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS):
+		return &FileError{Path: b.path, Problem: FileNotWritable, Err: err}
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("registry %s has disappeared: %w", b.path, err)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum),
+		errors.Is(err, bolterrors.ErrVersionMismatch), strings.Contains(err.Error(), "file size too small"):
+		return b.damaged(err)
+	}
+	return fmt.Errorf("registry %s: %w", b.path, err)
+}
+
+func readHead(path string, n int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, n)
+	m, err := f.Read(buf)
+	return buf[:m], err
+}
+
+// flockShared takes a shared lock on f, waiting at most timeout for a
+// process that holds it exclusively (bbolt's writers do). The lock goes
+// with f's descriptor.
+func flockShared(f *os.File, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if err != syscall.EWOULDBLOCK {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return bolterrors.ErrTimeout
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
