@@ -98,7 +98,7 @@ services:
 
 	// 1s to the first unanswered keepalive, 2s window, slack; the stop
 	// step's own bound is 22s.
-	const within = 8 * time.Second
+	const within = 10 * time.Second
 	select {
 	case o := <-done:
 		took := time.Since(dropped)

@@ -37,7 +37,9 @@ type Client struct {
 	noShell bool         // the server refused the shell's session
 }
 
-func newClient(ep Endpoint, sshClient *ssh.Client, config *ssh.ClientConfig) *Client {
+// newClient wraps a connection made to ep, through bastion when not nil,
+// and starts watching it: its end, keepalives, and the bastion's end.
+func newClient(ep Endpoint, sshClient *ssh.Client, config *ssh.ClientConfig, bastion *Client) *Client {
 	c := &Client{
 		name:    ep.Name,
 		address: ep.hostPort(),
@@ -54,8 +56,11 @@ func newClient(ep Endpoint, sshClient *ssh.Client, config *ssh.ClientConfig) *Cl
 	}
 	go func() {
 		_ = sshClient.Wait()
-		c.markLost("")
+		c.markLost(viaReason(bastion)) // the bastion's end may end this one first
 	}()
+	if bastion != nil {
+		go c.watchBastion(bastion)
+	}
 	if ep.ServerAliveInterval > 0 {
 		go c.keepAlive(ep.ServerAliveInterval, ep.ServerAliveCountMax)
 	}

@@ -30,11 +30,7 @@ func (p *Pool) connect(ctx context.Context, ep Endpoint) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := newClient(ep, sshClient, config)
-	if bastion != nil {
-		go client.watchBastion(bastion)
-	}
-	return client, nil
+	return newClient(ep, sshClient, config, bastion), nil
 }
 
 // dialTCP opens the byte stream the SSH connection runs over: a TCP

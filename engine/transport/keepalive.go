@@ -57,13 +57,22 @@ func (c *Client) keepAlive(interval time.Duration, countMax int) {
 func (c *Client) watchBastion(bastion *Client) {
 	select {
 	case <-bastion.lost:
-		why := "connection lost"
-		if bastion.lostReason != "" {
-			why = bastion.lostReason
-		}
-		c.declareLost("via " + bastion.name + ": " + why)
+		c.declareLost(viaReason(bastion))
 	case <-c.lost:
 	}
+}
+
+// viaReason is why a connection through bastion was lost when the bastion
+// was: "via NAME: its reason"; "" when bastion is nil or not lost.
+func viaReason(bastion *Client) string {
+	if bastion == nil || !bastion.isLost() {
+		return ""
+	}
+	why := "connection lost"
+	if bastion.lostReason != "" {
+		why = bastion.lostReason
+	}
+	return "via " + bastion.name + ": " + why
 }
 
 // declareLost marks the connection lost, for the reason given, and closes

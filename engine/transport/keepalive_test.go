@@ -20,7 +20,7 @@ const (
 	// lostWithin bounds how long after the link drops a command on it
 	// fails: the tick that sends the first unanswered keepalive, the
 	// window (2 s), and slack for a loaded machine.
-	lostWithin = testAliveInterval + testAliveInterval*testAliveCountMax + 4*time.Second
+	lostWithin = testAliveInterval + testAliveInterval*testAliveCountMax + 6*time.Second
 )
 
 // behindProxy is srv's endpoint reached through a black-hole proxy of its
