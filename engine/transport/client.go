@@ -100,6 +100,9 @@ func (c *Client) run(ctx context.Context, cmd string, startShell bool) (Result, 
 	if err := ctx.Err(); err != nil {
 		return Result{ExitCode: -1}, fmt.Errorf("%s: %w", c.name, err)
 	}
+	if c.isLost() {
+		return Result{ExitCode: -1}, c.lostError("connection lost", io.ErrUnexpectedEOF)
+	}
 	if res, ok, err := c.runInShell(ctx, cmd, startShell); ok {
 		return res, err
 	}
@@ -134,6 +137,9 @@ func (c *Client) Stream(ctx context.Context, cmd string, stdout, stderr io.Write
 func (c *Client) exec(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return -1, fmt.Errorf("%s: %w", c.name, err)
+	}
+	if c.isLost() {
+		return -1, c.lostError("connection lost", io.ErrUnexpectedEOF)
 	}
 	session, err := c.newSession(ctx)
 	if err != nil {
