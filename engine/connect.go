@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/engine/sshconfig"
@@ -154,6 +155,7 @@ func (r *resolver) host(h *inventory.Host, hop sshconfig.Jump, noVia bool, line 
 			return transport.Endpoint{}, err
 		}
 	}
+	ep.ServerAliveInterval, ep.ServerAliveCountMax = keepalive(explicit, h.ServerAliveInterval, h.ServerAliveCountMax, sc)
 
 	switch {
 	case noVia:
@@ -196,6 +198,8 @@ func (r *resolver) alias(hop sshconfig.Jump, noVia bool, line int) (transport.En
 		User:           pick(hop.User != "", hop.User, sc.User, ""),
 		ConnectTimeout: r.inv.Defaults.ConnectTimeout,
 	}
+	ep.ServerAliveInterval, ep.ServerAliveCountMax = keepalive(r.inv.ExplicitDefaults(),
+		r.inv.Defaults.ServerAliveInterval, r.inv.Defaults.ServerAliveCountMax, sc)
 	if sc.HostName != "" {
 		ep.Address = sc.HostName
 	}
@@ -299,6 +303,19 @@ func (r *resolver) tokens() sshconfig.Tokens {
 		}
 	}
 	return *r.local
+}
+
+// keepalive returns the keepalive settings of a connection, as
+// transport.Endpoint takes them: the inventory's when it states them
+// (interval 0 there means none), else ssh_config's ServerAliveInterval and
+// ServerAliveCountMax, else the inventory's built-in defaults (a zero is
+// the transport's default).
+func keepalive(explicit inventory.Explicit, interval time.Duration, countMax int, sc sshconfig.Host) (time.Duration, int) {
+	if explicit.ServerAliveInterval && interval == 0 {
+		interval = -1 // stated: no keepalives
+	}
+	return pick(explicit.ServerAliveInterval, interval, sc.ServerAliveInterval, interval),
+		pick(explicit.ServerAliveCountMax, countMax, sc.ServerAliveCountMax, countMax)
 }
 
 // pick returns the inventory's value when it is explicit, else the first

@@ -10,6 +10,10 @@ type Explicit struct {
 	User         bool // user, on the host or in defaults
 	IdentityFile bool // identity_file, on the host or in defaults
 	KnownHosts   bool // defaults.known_hosts
+	// server_alive_interval and server_alive_count_max, on the host or in
+	// defaults
+	ServerAliveInterval bool
+	ServerAliveCountMax bool
 }
 
 // Explicit reports which connection settings of h the inventory states.
@@ -25,5 +29,27 @@ func (inv *Inventory) Explicit(h *Host) Explicit {
 		User:         h.User != "",
 		IdentityFile: h.IdentityFile != "",
 		KnownHosts:   inv.Defaults.KnownHosts != "",
+		// A hand-built host's zero interval is "not stated", not "off".
+		ServerAliveInterval: h.ServerAliveInterval != 0,
+		ServerAliveCountMax: h.ServerAliveCountMax != 0,
+	}
+}
+
+// ExplicitDefaults reports which connection settings the inventory's
+// defaults section states, for hosts that are not in the inventory (a
+// ProxyJump hop known only to ssh_config). For an Inventory built by hand,
+// a setting counts as explicit when it is not the zero value.
+func (inv *Inventory) ExplicitDefaults() Explicit {
+	if inv.explicitDefaults != nil {
+		return *inv.explicitDefaults
+	}
+	d := inv.Defaults
+	return Explicit{
+		Port:                d.Port != 0,
+		User:                d.User != "",
+		IdentityFile:        d.IdentityFile != "",
+		KnownHosts:          d.KnownHosts != "",
+		ServerAliveInterval: d.ServerAliveInterval != 0,
+		ServerAliveCountMax: d.ServerAliveCountMax != 0,
 	}
 }

@@ -27,6 +27,16 @@ const (
 	DefaultStopGrace      = 30 * time.Second
 	DefaultStartTimeout   = 60 * time.Second
 	DefaultServiceAddress = "127.0.0.1"
+	// Keepalives: one every 10 s, the connection declared lost after 3 go
+	// unanswered (30 s). OpenSSH sends none by default; omni does, so that
+	// a host whose link dies does not hold a run until the kernel's TCP
+	// timeout. (The same values as transport's defaults.)
+	DefaultServerAliveInterval = 10 * time.Second
+	DefaultServerAliveCountMax = 3
+	// MinServerAliveInterval is the shortest interval accepted, 0 aside.
+	MinServerAliveInterval = time.Second
+	// MaxServerAliveCountMax is the largest server_alive_count_max.
+	MaxServerAliveCountMax = 100
 
 	DefaultHealthTimeout  = 2 * time.Second
 	DefaultHealthRetries  = 10
@@ -41,10 +51,10 @@ var Managers = []string{"systemd", "command"}
 // Keys of each mapping, in documentation order.
 var (
 	topKeys      = []string{"version", "defaults", "registry", "hosts", "roles", "services"}
-	defaultsKeys = []string{"user", "port", "identity_file", "known_hosts", "ssh_config", "sudo", "manager", "connect_timeout", "stop_grace", "start_timeout"}
+	defaultsKeys = []string{"user", "port", "identity_file", "known_hosts", "ssh_config", "sudo", "manager", "connect_timeout", "stop_grace", "start_timeout", "server_alive_interval", "server_alive_count_max"}
 	registryKeys = []string{"path", "etcd"}
 	etcdKeys     = []string{"endpoints", "prefix"}
-	hostKeys     = []string{"address", "port", "user", "identity_file", "roles", "via", "sudo", "service_address"}
+	hostKeys     = []string{"address", "port", "user", "identity_file", "roles", "via", "sudo", "service_address", "server_alive_interval", "server_alive_count_max"}
 	serviceKeys  = []string{"enabled", "manager", "unit", "commands", "critical", "impact", "requires", "health", "stop_grace", "start_timeout", "sudo"}
 	commandKeys  = []string{"start", "stop", "status", "logs"}
 	healthKeys   = []string{"process", "port", "http", "timeout", "retries", "interval", "start_period"}
@@ -169,6 +179,8 @@ func (l *loader) load(data []byte) *Inventory {
 		inv.Services = l.services(e, &inv.Defaults)
 	}
 	inv.index()
+	explicitDefaults := l.explicitDefaults
+	inv.explicitDefaults = &explicitDefaults
 	inv.explicit = make(map[string]Explicit, len(inv.Hosts))
 	for _, h := range inv.Hosts {
 		if _, ok := inv.explicit[h.Name]; !ok {
@@ -203,12 +215,14 @@ func (inv *Inventory) index() {
 
 func (l *loader) defaults(e entry) Defaults {
 	d := Defaults{
-		User:           currentUser(),
-		Port:           DefaultPort,
-		Manager:        DefaultManager,
-		ConnectTimeout: DefaultConnectTimeout,
-		StopGrace:      DefaultStopGrace,
-		StartTimeout:   DefaultStartTimeout,
+		User:                currentUser(),
+		Port:                DefaultPort,
+		Manager:             DefaultManager,
+		ConnectTimeout:      DefaultConnectTimeout,
+		StopGrace:           DefaultStopGrace,
+		StartTimeout:        DefaultStartTimeout,
+		ServerAliveInterval: DefaultServerAliveInterval,
+		ServerAliveCountMax: DefaultServerAliveCountMax,
 	}
 	var f map[string]entry
 	if e.key != nil {
@@ -272,7 +286,30 @@ func (l *loader) defaults(e entry) Defaults {
 			d.StartTimeout = v
 		}
 	}
+	if x, ok := f["server_alive_interval"]; ok {
+		l.explicitDefaults.ServerAliveInterval = true
+		if v, ok := l.aliveInterval(x, where); ok {
+			d.ServerAliveInterval = v
+		}
+	}
+	if x, ok := f["server_alive_count_max"]; ok {
+		l.explicitDefaults.ServerAliveCountMax = true
+		if v, ok := l.intRange(x, where, 1, MaxServerAliveCountMax); ok {
+			d.ServerAliveCountMax = v
+		}
+	}
 	return d
+}
+
+// aliveInterval decodes server_alive_interval: 0 (no keepalives), or a
+// duration of at least MinServerAliveInterval.
+func (l *loader) aliveInterval(e entry, where string) (time.Duration, bool) {
+	v, ok := l.duration(e, where, false)
+	if ok && v > 0 && v < MinServerAliveInterval {
+		l.invalid(e, where, "%s is too short: use 0 (no keepalives) or at least %s", v, MinServerAliveInterval)
+		return 0, false
+	}
+	return v, ok
 }
 
 func currentUser() string {

@@ -100,6 +100,9 @@ func TestLoadValid(t *testing.T) {
 		ConnectTimeout: 10 * time.Second,
 		StopGrace:      45 * time.Second,
 		StartTimeout:   60 * time.Second,
+
+		ServerAliveInterval: 10 * time.Second,
+		ServerAliveCountMax: 3,
 	}
 	if inv.Path != path || inv.Version != 1 {
 		t.Errorf("Path, Version = %q, %d", inv.Path, inv.Version)
@@ -113,11 +116,11 @@ func TestLoadValid(t *testing.T) {
 
 	wantHosts := []*Host{
 		{Name: "zeta", Address: "10.0.0.9", Port: 22, User: "alice", IdentityFile: filepath.Join(dir, "keys/deploy"),
-			Roles: []string{"db"}, Sudo: true, ServiceAddress: "127.0.0.1", Line: 9},
+			Roles: []string{"db"}, Sudo: true, ServiceAddress: "127.0.0.1", Line: 9, ServerAliveInterval: 10 * time.Second, ServerAliveCountMax: 3},
 		{Name: "edge", Address: "203.0.113.10", Port: 2222, User: "admin", IdentityFile: "/etc/omni/edge_key",
-			Roles: []string{"web", "db"}, Sudo: false, ServiceAddress: "127.0.0.1", Line: 12},
+			Roles: []string{"web", "db"}, Sudo: false, ServiceAddress: "127.0.0.1", Line: 12, ServerAliveInterval: 10 * time.Second, ServerAliveCountMax: 3},
 		{Name: "alpha", Address: "10.0.0.1", Port: 22, User: "alice", IdentityFile: filepath.Join(dir, "keys/deploy"),
-			Roles: []string{"web"}, Via: "edge", Sudo: true, ServiceAddress: "10.0.0.1", Line: 19},
+			Roles: []string{"web"}, Via: "edge", Sudo: true, ServiceAddress: "10.0.0.1", Line: 19, ServerAliveInterval: 10 * time.Second, ServerAliveCountMax: 3},
 	}
 	if !reflect.DeepEqual(inv.Hosts, wantHosts) {
 		for i := range inv.Hosts {

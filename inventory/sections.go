@@ -19,6 +19,9 @@ func (l *loader) hosts(section entry, d *Defaults) []*Host {
 			IdentityFile:   d.IdentityFile,
 			Sudo:           d.Sudo,
 			ServiceAddress: DefaultServiceAddress,
+
+			ServerAliveInterval: d.ServerAliveInterval,
+			ServerAliveCountMax: d.ServerAliveCountMax,
 		}
 		refs := &hostRefs{}
 		l.hostRefs[h] = refs
@@ -79,6 +82,18 @@ func (l *loader) hosts(section entry, d *Defaults) []*Host {
 		if x, ok := f["service_address"]; ok {
 			if v, ok := l.str(x, where); ok {
 				h.ServiceAddress = v
+			}
+		}
+		if x, ok := f["server_alive_interval"]; ok {
+			explicit.ServerAliveInterval = true
+			if v, ok := l.aliveInterval(x, where); ok {
+				h.ServerAliveInterval = v
+			}
+		}
+		if x, ok := f["server_alive_count_max"]; ok {
+			explicit.ServerAliveCountMax = true
+			if v, ok := l.intRange(x, where, 1, MaxServerAliveCountMax); ok {
+				h.ServerAliveCountMax = v
 			}
 		}
 		l.explicit[h] = explicit

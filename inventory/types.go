@@ -18,6 +18,8 @@ type Inventory struct {
 	roles    map[string]*Role
 	services map[string]*Service
 	explicit map[string]Explicit // by host name; filled by Load and Parse
+	// explicitDefaults: what the defaults section states; filled by Load and Parse
+	explicitDefaults *Explicit
 }
 
 // Defaults apply to every host and service that does not say otherwise.
@@ -32,6 +34,12 @@ type Defaults struct {
 	ConnectTimeout time.Duration // default 10s
 	StopGrace      time.Duration // default 30s: SIGTERM → SIGKILL
 	StartTimeout   time.Duration // default 60s
+	// ServerAliveInterval and ServerAliveCountMax are the keepalives of
+	// every connection, as OpenSSH's keys of the same names: one every
+	// interval (0: none), the connection declared lost after count max
+	// unanswered. Defaults 10s and 3.
+	ServerAliveInterval time.Duration
+	ServerAliveCountMax int
 }
 
 // RegistryConfig says where the service registry lives.
@@ -57,7 +65,11 @@ type Host struct {
 	Via            string // name of a bastion host, or ""
 	Sudo           bool   // effective
 	ServiceAddress string // address the host's services listen on, from the host's own view; default 127.0.0.1
-	Line           int    // line of the host's key in the file
+	// ServerAliveInterval (0: no keepalives) and ServerAliveCountMax are
+	// the host's keepalives: its own keys, else the defaults'.
+	ServerAliveInterval time.Duration
+	ServerAliveCountMax int
+	Line                int // line of the host's key in the file
 }
 
 // Role groups services; role "all" applies to every host.

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	ssh_config "github.com/kevinburke/ssh_config"
 )
@@ -183,6 +184,12 @@ type Host struct {
 	// ProxyLine is the line of the ProxyJump or ProxyCommand directive
 	// applied, 0 when not known.
 	ProxyLine int
+	// ServerAliveInterval is ServerAliveInterval: 0 when unset, negative
+	// when set to 0 (no keepalives), as transport.Endpoint has it.
+	ServerAliveInterval time.Duration
+	// ServerAliveCountMax is ServerAliveCountMax, 0 when unset. A 0 in
+	// the file is 1: ssh then gives up at the first unanswered interval.
+	ServerAliveCountMax int
 }
 
 // Lookup returns the settings for alias, the host name as typed after
@@ -222,6 +229,23 @@ func (c *Config) Lookup(alias string) (Host, error) {
 		if first := strings.Fields(v); len(first) > 0 && first[0] != "none" {
 			h.KnownHostsFile = first[0]
 		}
+	}
+	if v, line, ok := c.first(alias, "ServerAliveInterval"); ok {
+		d, err := ParseTime(v)
+		if err != nil {
+			return h, c.errorf(line, "ServerAliveInterval %q: %v", v, err)
+		}
+		h.ServerAliveInterval = d
+		if d == 0 {
+			h.ServerAliveInterval = -1
+		}
+	}
+	if v, line, ok := c.first(alias, "ServerAliveCountMax"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return h, c.errorf(line, "ServerAliveCountMax %q is not a count (0 or more)", v)
+		}
+		h.ServerAliveCountMax = max(n, 1)
 	}
 	if key, v, line, ok := c.firstOf(alias, "ProxyJump", "ProxyCommand"); ok {
 		h.ProxyLine = line

@@ -1,7 +1,7 @@
 // Package sshconfig reads the OpenSSH client configuration (~/.ssh/config)
 // for the settings omni honours when it connects to a host: HostName, Port,
-// User, IdentityFile, ProxyJump (and ProxyCommand, only to refuse it) and
-// UserKnownHostsFile.
+// User, IdentityFile, ProxyJump (and ProxyCommand, only to refuse it),
+// UserKnownHostsFile, ServerAliveInterval and ServerAliveCountMax.
 //
 // github.com/kevinburke/ssh_config parses the file and matches Host
 // patterns; like OpenSSH, the first value found for a key wins, in file

@@ -26,15 +26,20 @@ type Client struct {
 	address string
 	ssh     *ssh.Client
 	goph    *goph.Client
-	lost    chan struct{} // closed once the connection has ended
+	lost    chan struct{} // closed once the connection has ended or been declared dead (markLost)
 	entry   *poolEntry    // the Pool's record of it, for Release
+
+	lostOnce   sync.Once
+	lostReason string // why it was declared dead, "" if it just ended; set before lost is closed
 
 	shellMu sync.Mutex   // held while a command runs in shell
 	shell   *remoteShell // the shell Run uses (see shell.go), nil until the first Run
 	noShell bool         // the server refused the shell's session
 }
 
-func newClient(ep Endpoint, sshClient *ssh.Client, config *ssh.ClientConfig) *Client {
+// newClient wraps a connection made to ep, through bastion when not nil,
+// and starts watching it: its end, keepalives, and the bastion's end.
+func newClient(ep Endpoint, sshClient *ssh.Client, config *ssh.ClientConfig, bastion *Client) *Client {
 	c := &Client{
 		name:    ep.Name,
 		address: ep.hostPort(),
@@ -51,8 +56,14 @@ func newClient(ep Endpoint, sshClient *ssh.Client, config *ssh.ClientConfig) *Cl
 	}
 	go func() {
 		_ = sshClient.Wait()
-		close(c.lost)
+		c.markLost(viaReason(bastion)) // the bastion's end may end this one first
 	}()
+	if bastion != nil {
+		go c.watchBastion(bastion)
+	}
+	if ep.ServerAliveInterval > 0 {
+		go c.keepAlive(ep.ServerAliveInterval, ep.ServerAliveCountMax)
+	}
 	return c
 }
 
@@ -89,6 +100,9 @@ func (c *Client) run(ctx context.Context, cmd string, startShell bool) (Result, 
 	if err := ctx.Err(); err != nil {
 		return Result{ExitCode: -1}, fmt.Errorf("%s: %w", c.name, err)
 	}
+	if c.isLost() {
+		return Result{ExitCode: -1}, c.lostError("connection lost", io.ErrUnexpectedEOF)
+	}
 	if res, ok, err := c.runInShell(ctx, cmd, startShell); ok {
 		return res, err
 	}
@@ -124,6 +138,9 @@ func (c *Client) exec(ctx context.Context, cmd string, stdout, stderr io.Writer)
 	if err := ctx.Err(); err != nil {
 		return -1, fmt.Errorf("%s: %w", c.name, err)
 	}
+	if c.isLost() {
+		return -1, c.lostError("connection lost", io.ErrUnexpectedEOF)
+	}
 	session, err := c.newSession(ctx)
 	if err != nil {
 		return -1, err
@@ -145,6 +162,18 @@ func (c *Client) exec(ctx context.Context, cmd string, stdout, stderr io.Writer)
 	case <-ctx.Done():
 		c.kill(session, stderrPID, done)
 		return -1, fmt.Errorf("%s: command interrupted: %w", c.name, ctx.Err())
+	case <-c.lost:
+		select {
+		case err := <-done: // it ended first
+			session.Close()
+			stderrPID.flush()
+			return c.exitCode(err)
+		default:
+		}
+		// Declared dead (keepalives): the session's reads may not end
+		// before the connection's close gets through, if ever.
+		go session.Close()
+		return -1, c.transportError("command", io.ErrUnexpectedEOF)
 	}
 }
 
@@ -227,6 +256,13 @@ func (c *Client) newSession(ctx context.Context) (*ssh.Session, error) {
 			return nil, c.transportError("open session", r.err)
 		}
 		return r.session, nil
+	case <-c.lost:
+		go func() {
+			if r := <-result; r.session != nil {
+				r.session.Close()
+			}
+		}()
+		return nil, c.transportError("open session", io.ErrUnexpectedEOF)
 	case <-ctx.Done():
 		go func() {
 			if r := <-result; r.session != nil {
@@ -258,7 +294,16 @@ func (c *Client) transportError(what string, err error) error {
 	case <-time.After(200 * time.Millisecond):
 		return fmt.Errorf("%s: %s: %w", c.name, what, err)
 	}
-	return &UnreachableError{Host: c.name, Address: c.address, Reason: "connection lost during " + what, Err: err}
+	return c.lostError("connection lost during "+what, err)
+}
+
+// lostError is the *UnreachableError of a lost connection; reason is
+// followed by why it was declared dead, if it was.
+func (c *Client) lostError(reason string, err error) *UnreachableError {
+	if c.lostReason != "" {
+		reason += ": " + c.lostReason
+	}
+	return &UnreachableError{Host: c.name, Address: c.address, Reason: reason, Err: err}
 }
 
 // DialContext opens a TCP connection from the remote host to addr
@@ -272,7 +317,7 @@ func (c *Client) DialContext(ctx context.Context, network, addr string) (net.Con
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("%s: dial %s: %w", c.name, addr, ctx.Err())
 	case c.isLost():
-		return nil, &UnreachableError{Host: c.name, Address: c.address, Reason: "connection lost", Err: err}
+		return nil, c.lostError("connection lost", err)
 	default:
 		return nil, fmt.Errorf("%s: dial %s: %w", c.name, addr, &reasonError{dialReason(err, 0), err})
 	}

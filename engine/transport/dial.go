@@ -16,8 +16,13 @@ import (
 
 // connect dials ep, through its bastion when it has one, and completes the
 // SSH handshake.
+//
+// Each phase has its deadline, ep.ConnectTimeout: the TCP connect (or the
+// bastion's opening of the channel), then the handshake. The connection
+// then sends keepalives (see keepAlive), and a host reached through a
+// bastion is declared lost with it.
 func (p *Pool) connect(ctx context.Context, ep Endpoint) (*Client, error) {
-	conn, err := p.dialTCP(ctx, ep)
+	conn, bastion, err := p.dialTCP(ctx, ep)
 	if err != nil {
 		return nil, err
 	}
@@ -25,32 +30,33 @@ func (p *Pool) connect(ctx context.Context, ep Endpoint) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newClient(ep, sshClient, config), nil
+	return newClient(ep, sshClient, config, bastion), nil
 }
 
 // dialTCP opens the byte stream the SSH connection runs over: a TCP
-// connection, or a direct-tcpip channel opened by the bastion.
-func (p *Pool) dialTCP(ctx context.Context, ep Endpoint) (net.Conn, error) {
+// connection, or a direct-tcpip channel opened by the bastion, which it
+// returns too.
+func (p *Pool) dialTCP(ctx context.Context, ep Endpoint) (net.Conn, *Client, error) {
 	if ep.Via == nil {
 		dialer := net.Dialer{Timeout: ep.ConnectTimeout}
 		conn, err := dialer.DialContext(ctx, "tcp", ep.hostPort())
 		if err != nil {
-			return nil, dialError(ctx, ep, "", err)
+			return nil, nil, dialError(ctx, ep, "", err)
 		}
-		return conn, nil
+		return conn, nil, nil
 	}
 	bastion, err := p.Client(ctx, *ep.Via)
 	if err != nil {
-		return nil, fmt.Errorf("%s: via %s: %w", ep.Name, ep.Via.Name, err)
+		return nil, nil, fmt.Errorf("%s: via %s: %w", ep.Name, ep.Via.Name, err)
 	}
 	p.throughBastion(bastion)
 	dialCtx, cancel := context.WithTimeout(ctx, ep.ConnectTimeout)
 	defer cancel()
 	conn, err := bastion.ssh.DialContext(dialCtx, "tcp", ep.hostPort())
 	if err != nil {
-		return nil, dialError(ctx, ep, ep.Via.Name, err)
+		return nil, nil, dialError(ctx, ep, ep.Via.Name, err)
 	}
-	return conn, nil
+	return conn, bastion, nil
 }
 
 func dialError(ctx context.Context, ep Endpoint, via string, err error) error {
@@ -111,23 +117,51 @@ func (p *Pool) handshake(ctx context.Context, ep Endpoint, conn net.Conn) (*ssh.
 
 	handshakeCtx, cancel := context.WithTimeout(ctx, ep.ConnectTimeout)
 	defer cancel()
-	// A TCP conn enforces the deadline itself; a channel through a bastion
-	// does not support deadlines, hence also closing conn when the context
-	// ends, which covers cancellation of ctx too.
+	// A TCP conn enforces the deadline itself. A channel through a bastion
+	// does not support deadlines, and closing it only sends the bastion a
+	// close, which a dead bastion never answers: the handshake runs in a
+	// goroutine of its own, left to end with conn, and is abandoned when
+	// the context ends (which covers cancellation of ctx too).
 	_ = conn.SetDeadline(time.Now().Add(ep.ConnectTimeout))
-	stop := context.AfterFunc(handshakeCtx, func() { conn.Close() })
-	clientConn, chans, reqs, err := ssh.NewClientConn(conn, ep.hostPort(), config)
-	interrupted := !stop()
-	if err == nil && interrupted {
-		clientConn.Close()
-		err = handshakeCtx.Err()
+	type handshaken struct {
+		conn  ssh.Conn
+		chans <-chan ssh.NewChannel
+		reqs  <-chan *ssh.Request
+		err   error
 	}
-	if err != nil {
+	done := make(chan handshaken, 1)
+	go func() {
+		clientConn, chans, reqs, err := ssh.NewClientConn(conn, ep.hostPort(), config)
+		done <- handshaken{clientConn, chans, reqs, err}
+	}()
+	var h handshaken
+	select {
+	case h = <-done:
+		if h.err == nil && handshakeCtx.Err() != nil {
+			h.conn.Close()
+			h.err = handshakeCtx.Err()
+		}
+	case <-handshakeCtx.Done():
 		conn.Close()
-		return nil, nil, handshakeError(ctx, ep, check, creds, handshakeCtx.Err() != nil, err)
+		go func() {
+			if late := <-done; late.err == nil {
+				late.conn.Close()
+			}
+		}()
+		// Not handshakeError: the abandoned handshake may still be
+		// checking the host key.
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("%s (%s): SSH handshake: %w", ep.Name, ep.hostPort(), ctx.Err())
+		}
+		return nil, nil, &UnreachableError{Host: ep.Name, Address: ep.hostPort(), Err: handshakeCtx.Err(),
+			Reason: fmt.Sprintf("timed out after %s during SSH handshake", ep.ConnectTimeout)}
+	}
+	if h.err != nil {
+		conn.Close()
+		return nil, nil, handshakeError(ctx, ep, check, creds, handshakeCtx.Err() != nil, h.err)
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return ssh.NewClient(clientConn, chans, reqs), config, nil
+	return ssh.NewClient(h.conn, h.chans, h.reqs), config, nil
 }
 
 func handshakeError(ctx context.Context, ep Endpoint, check *hostKeyCheck, creds *credentials, expired bool, err error) error {

@@ -9,7 +9,12 @@
 // pool parses once and reads again whenever the file changes;
 // authenticates with ssh-agent and identity files without ever prompting;
 // and reports failures as typed errors (*UnreachableError, *AuthError,
-// *HostKeyError) that name the host.
+// *HostKeyError) that name the host. Connecting is bounded by the
+// endpoint's ConnectTimeout, the TCP connect and the handshake each; once
+// connected, keepalives (ServerAliveInterval × ServerAliveCountMax, as in
+// OpenSSH, on by default) find a dead link, and the connection, with every
+// command on it and every connection through it, is then lost: an
+// *UnreachableError that says why (keepalive.go).
 //
 // Commands run through Client.Run or Client.Stream, many at once on one
 // connection, with a POSIX shell: every value put into a remote command

@@ -16,6 +16,17 @@ import (
 // handshake of an Endpoint whose ConnectTimeout is zero.
 const DefaultConnectTimeout = 10 * time.Second
 
+// Keepalive defaults, for an Endpoint whose ServerAliveInterval or
+// ServerAliveCountMax is zero: a keepalive every 10 s, and the connection
+// declared dead after 3 in a row go unanswered (30 s). OpenSSH sends none
+// by default (ServerAliveInterval 0), which suits an interactive session
+// that should survive a laptop's sleep; a run nobody watches must not wait
+// for the kernel's TCP timeout (about 15 minutes) to notice a dead host.
+const (
+	DefaultServerAliveInterval = 10 * time.Second
+	DefaultServerAliveCountMax = 3
+)
+
 // Endpoint says how to reach one host.
 type Endpoint struct {
 	// Name is the inventory host name. It keys the Pool and appears in
@@ -38,6 +49,17 @@ type Endpoint struct {
 	// ConnectTimeout bounds the TCP connect and the SSH handshake, each;
 	// DefaultConnectTimeout when zero.
 	ConnectTimeout time.Duration
+	// ServerAliveInterval is how often a keepalive (an SSH global request
+	// "keepalive@openssh.com" that the server must answer) is sent, as
+	// OpenSSH's ServerAliveInterval; DefaultServerAliveInterval when zero,
+	// none when negative.
+	ServerAliveInterval time.Duration
+	// ServerAliveCountMax is how many keepalives in a row may go
+	// unanswered: the next tick declares the connection dead and closes it
+	// (ServerAliveInterval × ServerAliveCountMax after the first unanswered
+	// one), failing what runs on it with an *UnreachableError.
+	// DefaultServerAliveCountMax when zero or negative.
+	ServerAliveCountMax int
 	// Via is the bastion this host is reached through, itself dialled
 	// (and pooled) first. A bastion may have its own Via.
 	Via *Endpoint
@@ -70,6 +92,12 @@ func (ep Endpoint) withDefaults() (Endpoint, error) {
 	}
 	if ep.ConnectTimeout <= 0 {
 		ep.ConnectTimeout = DefaultConnectTimeout
+	}
+	if ep.ServerAliveInterval == 0 {
+		ep.ServerAliveInterval = DefaultServerAliveInterval
+	}
+	if ep.ServerAliveCountMax <= 0 {
+		ep.ServerAliveCountMax = DefaultServerAliveCountMax
 	}
 	if ep.User == "" {
 		name, err := currentUser()

@@ -27,10 +27,13 @@ func TestEndpointDefaults(t *testing.T) {
 		IdentityFiles:  []string{filepath.Join(home, ".ssh", "id_rsa")}, // only the default that exists
 		KnownHosts:     filepath.Join(home, ".ssh", "known_hosts"),
 		ConnectTimeout: DefaultConnectTimeout,
+		// Keepalives on by default, unlike OpenSSH.
+		ServerAliveInterval: DefaultServerAliveInterval, ServerAliveCountMax: DefaultServerAliveCountMax,
 		Via: &Endpoint{Name: "bastion", Address: "b", Port: 2222, User: got.Via.User,
-			IdentityFiles:  []string{filepath.Join(home, ".ssh", "id_rsa")},
-			KnownHosts:     filepath.Join(home, ".ssh", "known_hosts"),
-			ConnectTimeout: DefaultConnectTimeout},
+			IdentityFiles:       []string{filepath.Join(home, ".ssh", "id_rsa")},
+			KnownHosts:          filepath.Join(home, ".ssh", "known_hosts"),
+			ConnectTimeout:      DefaultConnectTimeout,
+			ServerAliveInterval: DefaultServerAliveInterval, ServerAliveCountMax: DefaultServerAliveCountMax},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("withDefaults:\n got %+v\nwant %+v", got, want)
@@ -49,6 +52,11 @@ func TestEndpointDefaults(t *testing.T) {
 	}
 	if want := filepath.Join(home, "fleet/known_hosts"); got.KnownHosts != want {
 		t.Errorf("KnownHosts = %s, want %s", got.KnownHosts, want)
+	}
+
+	// A negative interval turns keepalives off: it is kept.
+	if got, _ := (Endpoint{Name: "w", Address: "w", User: "u", ServerAliveInterval: -1}).withDefaults(); got.ServerAliveInterval != -1 {
+		t.Errorf("ServerAliveInterval -1 became %s", got.ServerAliveInterval)
 	}
 
 	if _, err := (Endpoint{Name: "w"}).withDefaults(); err == nil || err.Error() != `transport: endpoint "w" has no address` {

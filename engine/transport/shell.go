@@ -218,6 +218,12 @@ func (sh *remoteShell) collect(ctx context.Context) (res Result, err error) {
 		case <-ctx.Done():
 			sh.kill(out == nil && sh.pgid == 0, res.Stdout)
 			return Result{ExitCode: -1}, fmt.Errorf("%s: command interrupted: %w", sh.c.name, ctx.Err())
+		case <-sh.c.lost:
+			// Declared dead (keepalives): the shell's output may never
+			// end, nor its session's close get through.
+			sh.dead = true
+			go sh.release()
+			return Result{ExitCode: -1}, sh.c.transportError("command", io.ErrUnexpectedEOF)
 		}
 		if !open { // the session ended before the command did
 			sh.drop()
@@ -319,6 +325,12 @@ func (c *Client) endShell() {
 // drop closes the shell's session; the next Run starts another shell.
 func (sh *remoteShell) drop() {
 	sh.dead = true
+	sh.release()
+}
+
+// release closes the shell's session, once; drop without marking the
+// shell dead, for a goroutine of its own.
+func (sh *remoteShell) release() {
 	sh.once.Do(func() {
 		close(sh.quit)
 		_ = sh.stdin.Close()
