@@ -471,7 +471,9 @@ func TestCommandManagerHungStopCommand(t *testing.T) {
 	pid := d.pid(t)
 	const grace = time.Second
 	began := time.Now()
-	if err := d.m.Stop(context.Background(), localRunner{}, grace); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second) // the old script waited forever
+	defer cancel()
+	if err := d.m.Stop(ctx, localRunner{}, grace); err != nil {
 		t.Fatal(err)
 	}
 	if elapsed := time.Since(began); elapsed < grace || elapsed > grace+5*time.Second {
@@ -510,7 +512,9 @@ func TestCommandManagerHungStopCommandWithoutPID(t *testing.T) {
 		t.Fatal(err)
 	}
 	began := time.Now()
-	err := m.Stop(context.Background(), localRunner{}, time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err := m.Stop(ctx, localRunner{}, time.Second)
 	if elapsed := time.Since(began); elapsed > 6*time.Second {
 		t.Errorf("Stop took %s", elapsed)
 	}
