@@ -231,7 +231,7 @@ func (r *execution) step(task Task) error {
 	var refused *RefusedError
 	if err != nil && !errors.Is(err, errNothingToDo) && conn != nil && !errors.As(err, &refused) {
 		if ctx.Err() == context.DeadlineExceeded && r.ctx.Err() == nil {
-			err = fmt.Errorf("timed out after %s", task.Timeout)
+			err = &TimeoutError{After: task.Timeout}
 		} else if r.ctx.Err() != nil {
 			err = fmt.Errorf("interrupted: %w", r.ctx.Err())
 		}
@@ -261,6 +261,7 @@ func (r *execution) conn(ctx context.Context, host string) (Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	c = withBound(c, commandTimeout(r.env.Inventory))
 	r.conns[host] = c
 	return c, nil
 }
@@ -500,6 +501,9 @@ func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshSt
 		}
 		return "", r.record(ctx, inst, isTarget)
 	case "logs":
+		if r.plan.Request.Follow {
+			ctx = unbounded(ctx) // until Ctrl-C
+		}
 		code, err := conn.Stream(ctx, mgr.LogsCommand(r.plan.Request.Lines, r.plan.Request.Follow), r.env.Stdout, r.env.Stderr)
 		if err != nil {
 			if r.plan.Request.Follow && errors.Is(err, context.Canceled) {

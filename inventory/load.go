@@ -26,6 +26,9 @@ const (
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultStopGrace      = 30 * time.Second
 	DefaultStartTimeout   = 60 * time.Second
+	// DefaultCommandTimeout bounds each remote command that has no bound of
+	// its own (status, logs without -f, the check and record steps).
+	DefaultCommandTimeout = 30 * time.Second
 	DefaultServiceAddress = "127.0.0.1"
 
 	DefaultHealthTimeout  = 2 * time.Second
@@ -41,7 +44,7 @@ var Managers = []string{"systemd", "command"}
 // Keys of each mapping, in documentation order.
 var (
 	topKeys      = []string{"version", "defaults", "registry", "hosts", "roles", "services"}
-	defaultsKeys = []string{"user", "port", "identity_file", "known_hosts", "ssh_config", "sudo", "manager", "connect_timeout", "stop_grace", "start_timeout"}
+	defaultsKeys = []string{"user", "port", "identity_file", "known_hosts", "ssh_config", "sudo", "manager", "connect_timeout", "stop_grace", "start_timeout", "command_timeout"}
 	registryKeys = []string{"path", "etcd"}
 	etcdKeys     = []string{"endpoints", "prefix"}
 	hostKeys     = []string{"address", "port", "user", "identity_file", "roles", "via", "sudo", "service_address"}
@@ -209,6 +212,7 @@ func (l *loader) defaults(e entry) Defaults {
 		ConnectTimeout: DefaultConnectTimeout,
 		StopGrace:      DefaultStopGrace,
 		StartTimeout:   DefaultStartTimeout,
+		CommandTimeout: DefaultCommandTimeout,
 	}
 	var f map[string]entry
 	if e.key != nil {
@@ -270,6 +274,11 @@ func (l *loader) defaults(e entry) Defaults {
 	if x, ok := f["start_timeout"]; ok {
 		if v, ok := l.duration(x, where, true); ok {
 			d.StartTimeout = v
+		}
+	}
+	if x, ok := f["command_timeout"]; ok {
+		if v, ok := l.duration(x, where, true); ok {
+			d.CommandTimeout = v
 		}
 	}
 	return d

@@ -32,6 +32,9 @@ type Defaults struct {
 	ConnectTimeout time.Duration // default 10s
 	StopGrace      time.Duration // default 30s: SIGTERM → SIGKILL
 	StartTimeout   time.Duration // default 60s
+	// CommandTimeout bounds each remote command with no bound of its own:
+	// a status, logs without --follow, the check and record steps. Default 30s.
+	CommandTimeout time.Duration
 }
 
 // RegistryConfig says where the service registry lives.
