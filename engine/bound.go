@@ -11,10 +11,10 @@ import (
 
 // Every remote command omni runs has a deadline. A step's own timeout
 // (stop: grace + 20s, start: start_timeout, ...) bounds the commands of
-// that step; a command that has no deadline of its own (a status of
-// `omni service status`, the logs of `omni service logs` without -f, the
-// status reads of the dependency checks) gets the inventory's
-// command_timeout. The bound is applied here, where the engine hands a
+// that step, a health check's timeout each attempt's; a command without
+// one (the status of `omni service status`, the logs of `omni service
+// logs` without -f, the status reads of the dependency checks) gets the
+// inventory's command_timeout. The bound is applied here, where the engine hands a
 // host's connection to the managers and health checks, and nowhere else.
 // When it expires the transport kills the command's remote process group.
 
@@ -26,18 +26,32 @@ type TimeoutError struct {
 
 func (e *TimeoutError) Error() string { return fmt.Sprintf("timed out after %s", e.After) }
 
-// unboundedKey marks a context whose remote commands may run until it
-// ends: `omni service logs -f`, which Ctrl-C ends.
-type unboundedKey struct{}
+// boundKey marks a context whose deadline is already the bound of the
+// commands run with it (ownBound), or that must have none (unbounded).
+type boundKey struct{}
 
-// unbounded returns ctx marked so that boundedConn leaves its commands
-// without the command timeout.
-func unbounded(ctx context.Context) context.Context {
-	return context.WithValue(ctx, unboundedKey{}, true)
+const (
+	boundOwn  = 1 // a step's timeout, a health attempt's: keep it
+	boundNone = 2 // logs -f: until Ctrl-C
+)
+
+// ownBound marks ctx, which carries a step's (or a health attempt's)
+// timeout, so that boundedConn keeps that deadline, even a longer one,
+// instead of adding the command timeout.
+func ownBound(ctx context.Context) context.Context {
+	return context.WithValue(ctx, boundKey{}, boundOwn)
 }
 
-// boundedConn is a Conn whose commands run with bound as their deadline
-// when the caller's context has none.
+// unbounded marks ctx so that boundedConn leaves its commands without a
+// deadline: `omni service logs -f`, which Ctrl-C ends.
+func unbounded(ctx context.Context) context.Context {
+	return context.WithValue(ctx, boundKey{}, boundNone)
+}
+
+// boundedConn is a Conn whose commands end within bound, or sooner when
+// the caller's context ends, unless the context is marked with a bound
+// of its own (ownBound) or none (unbounded). A deadline the caller merely
+// inherited, such as a whole run's, does not replace the bound.
 type boundedConn struct {
 	Conn
 	bound time.Duration
@@ -55,7 +69,7 @@ func withBound(c Conn, bound time.Duration) Conn {
 // limit returns the context a command runs with, and done, which turns
 // the error of a command cut short by the bound into a *TimeoutError.
 func (b boundedConn) limit(ctx context.Context) (context.Context, func(error) error) {
-	if _, has := ctx.Deadline(); has || ctx.Value(unboundedKey{}) != nil {
+	if ctx.Value(boundKey{}) != nil {
 		return ctx, func(err error) error { return err }
 	}
 	cctx, cancel := context.WithTimeout(ctx, b.bound)

@@ -47,9 +47,18 @@ func TestBoundedConn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*bound)
 	defer cancel()
 	began = time.Now()
-	_, err = c.Run(ctx, "stop")
+	_, err = c.Run(ownBound(ctx), "stop")
 	if errors.As(err, &timeout) || !errors.Is(err, context.DeadlineExceeded) || time.Since(began) < 4*bound {
 		t.Errorf("Run with a deadline of its own: %v after %s, want the caller's deadline", err, time.Since(began))
+	}
+
+	// An inherited deadline (a whole run's, a cron wrapper's) does not
+	// replace the bound.
+	ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	began = time.Now()
+	if _, err = c.Run(ctx, "status"); !errors.As(err, &timeout) || time.Since(began) > 2*time.Second {
+		t.Errorf("Run with an inherited deadline: %v after %s, want timed out after 50ms", err, time.Since(began))
 	}
 
 	// logs -f: no bound; the caller ends it.

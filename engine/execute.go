@@ -214,6 +214,7 @@ func (r *execution) step(task Task) error {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, task.Timeout)
 		defer cancel()
+		ctx = ownBound(ctx)
 	}
 	began := r.env.Now()
 	known := r.fresh // valid for this step only
@@ -346,6 +347,7 @@ func runHealthSeen(ctx context.Context, spec inventory.Health, h *inventory.Host
 		Address: h.ServiceAddress,
 		Dialer:  conn,
 		Process: func(ctx context.Context) (bool, string, error) {
+			ctx = ownBound(ctx) // the check's timeout bounds each attempt
 			if known != nil {
 				st := *known
 				known = nil
