@@ -120,12 +120,12 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 		recorded[engine.Instance{Host: r.Host, Service: r.Service}] = r
 	}
 	rows := make([]statusRow, 0, len(live))
-	unreachable := 0
+	var failed []engine.InstanceStatus
 	for _, l := range live {
 		row := statusRow{Host: l.Host, Service: l.Service, State: l.State.Status, PID: l.State.PID}
 		if l.Err != nil {
 			row.State, row.Error = "unknown", l.Err.Error()
-			unreachable++
+			failed = append(failed, l)
 		}
 		if l.State.Running {
 			up := int64(l.Uptime / time.Second)
@@ -149,10 +149,7 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 		}
 		rows = append(rows, row)
 	}
-	code := ExitOK
-	if unreachable > 0 {
-		code = ExitUnreachable
-	}
+	code := statusExitCode(failed)
 	if g.Output == "json" {
 		if err := writeJSON(s.Out, map[string]any{"services": rows, "exit_code": code}); err != nil {
 			return err
@@ -191,10 +188,30 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 	if err := table.Render(); err != nil {
 		return err
 	}
-	if unreachable > 0 {
-		fmt.Fprintf(s.Err, "omni: %d services could not be read (host unreachable); see the State column\n", unreachable)
+	for _, l := range failed {
+		fmt.Fprintf(s.Err, "omni: %s: %s: %v\n", l.Host, l.Service, l.Err)
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(s.Err, "omni: %d of %d services could not be read; see the State column\n", len(failed), len(rows))
 	}
 	return codeOnly(code)
+}
+
+// statusExitCode is the exit code of a status whose failed rows are
+// failed: 0 when there are none, 4 when every one is a host that could
+// not be reached (or authenticated, or trusted), else 1: a host that
+// answered but whose status command failed or timed out is not
+// unreachable.
+func statusExitCode(failed []engine.InstanceStatus) int {
+	if len(failed) == 0 {
+		return ExitOK
+	}
+	for _, l := range failed {
+		if exitCode(l.Err) != ExitUnreachable {
+			return ExitFailed
+		}
+	}
+	return ExitUnreachable
 }
 
 func historyRun(ctx context.Context, g *globalOptions, s Streams, target, service string, since time.Duration, limit int) error {

@@ -218,6 +218,7 @@ func (r *execution) step(task Task) error {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, task.Timeout)
 		defer cancel()
+		ctx = ownBound(ctx)
 	}
 	began := r.env.Now()
 	known := r.fresh // valid for this step only
@@ -235,7 +236,7 @@ func (r *execution) step(task Task) error {
 	var refused *RefusedError
 	if err != nil && !errors.Is(err, errNothingToDo) && conn != nil && !errors.As(err, &refused) {
 		if ctx.Err() == context.DeadlineExceeded && r.ctx.Err() == nil {
-			err = fmt.Errorf("timed out after %s", task.Timeout)
+			err = &TimeoutError{After: task.Timeout}
 		} else if r.ctx.Err() != nil {
 			err = fmt.Errorf("interrupted: %w", r.ctx.Err())
 		}
@@ -265,6 +266,7 @@ func (r *execution) conn(ctx context.Context, host string) (Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	c = withBound(c, commandTimeout(r.env.Inventory))
 	r.conns[host] = c
 	return c, nil
 }
@@ -361,6 +363,7 @@ func runHealthSeen(ctx context.Context, spec inventory.Health, h *inventory.Host
 		Address: h.ServiceAddress,
 		Dialer:  conn,
 		Process: func(ctx context.Context) (bool, string, error) {
+			ctx = ownBound(ctx) // the check's timeout bounds each attempt
 			if known != nil {
 				st := *known
 				known = nil
@@ -516,6 +519,9 @@ func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshSt
 		}
 		return "", r.record(ctx, inst, isTarget)
 	case "logs":
+		if r.plan.Request.Follow {
+			ctx = unbounded(ctx) // until Ctrl-C
+		}
 		code, err := conn.Stream(ctx, mgr.LogsCommand(r.plan.Request.Lines, r.plan.Request.Follow), r.env.Stdout, r.env.Stderr)
 		if err != nil {
 			if r.plan.Request.Follow && errors.Is(err, context.Canceled) {

@@ -64,12 +64,21 @@ type UsageError struct{ Msg string }
 
 func (e *UsageError) Error() string { return e.Msg }
 
-// Timeouts of the steps that have no duration of their own in the inventory.
-const (
-	checkTimeout  = 30 * time.Second
-	stopMargin    = 20 * time.Second // after the grace period: SIGKILL and verification
-	recordTimeout = 30 * time.Second
-)
+// stopMargin is the stop step's time after the grace period: SIGKILL and
+// its verification (at most 5 s), and the status command the stop script
+// runs first.
+const stopMargin = 20 * time.Second
+
+// commandTimeout is the inventory's command_timeout: the bound of the steps
+// that read a state (check-stopped, verify-stopped, check-deps,
+// find-dependents, record) and of every remote command without a bound of
+// its own (see withBound).
+func commandTimeout(inv *inventory.Inventory) time.Duration {
+	if inv != nil && inv.Defaults.CommandTimeout > 0 {
+		return inv.Defaults.CommandTimeout
+	}
+	return inventory.DefaultCommandTimeout
+}
 
 // NewPlan binds the playbook's steps to the requested host and service. It
 // does no I/O.
@@ -133,7 +142,7 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 			}
 			if req.Action == "restart" && len(plan.Dependents) > 0 {
 				// Which dependents run is known only now, before anything changes.
-				plan.Tasks = append(plan.Tasks, Task{Step: "find-dependents", Host: host.Name, Service: svc.Name, Timeout: checkTimeout,
+				plan.Tasks = append(plan.Tasks, Task{Step: "find-dependents", Host: host.Name, Service: svc.Name, Timeout: commandTimeout(inv),
 					Detail: fmt.Sprintf("note which of its %d dependents run (%s)", len(plan.Dependents), instanceList(plan.Dependents, 4))})
 			}
 			plan.Tasks = append(plan.Tasks, stepTask(inv, step, host, svc, req))
@@ -166,14 +175,14 @@ func stepTask(inv *inventory.Inventory, step playbooks.Step, host *inventory.Hos
 	task := Task{Step: step.Name, Host: host.Name, Service: svc.Name}
 	switch step.Name {
 	case "check-stopped":
-		task.Timeout = or(step.Timeout, checkTimeout)
+		task.Timeout = or(step.Timeout, commandTimeout(inv))
 		task.Detail = "verify " + svc.Name + " is stopped; if it is running there is nothing to do"
 	case "stop":
 		task.Grace = or(step.Grace, svc.StopGrace)
 		task.Timeout = or(step.Timeout, task.Grace+stopMargin)
 		task.Detail = fmt.Sprintf("%s; SIGKILL after %s", stopHow(svc), task.Grace)
 	case "verify-stopped":
-		task.Timeout = or(step.Timeout, checkTimeout)
+		task.Timeout = or(step.Timeout, commandTimeout(inv))
 		task.Detail = "the process is gone (a zombie counts as stopped)"
 	case "start":
 		task.Timeout = or(step.Timeout, svc.StartTimeout)
@@ -185,10 +194,13 @@ func stepTask(inv *inventory.Inventory, step playbooks.Step, host *inventory.Hos
 			task.Detail += "; its requirements running and healthy: " + strings.Join(svc.Requires, ", ")
 		}
 	case "record":
-		task.Timeout = or(step.Timeout, recordTimeout)
+		task.Timeout = or(step.Timeout, commandTimeout(inv))
 		task.Detail = "read the final state and update the service registry"
 	case "logs":
 		task.Timeout = step.Timeout
+		if !req.Follow {
+			task.Timeout = or(step.Timeout, commandTimeout(inv))
+		}
 		task.Detail = fmt.Sprintf("last %d lines", req.Lines)
 		if req.Follow {
 			task.Detail += ", then follow"
@@ -205,7 +217,7 @@ func stepTask(inv *inventory.Inventory, step playbooks.Step, host *inventory.Hos
 func dependencyTasks(g *graph, inv *inventory.Inventory, target Instance, step playbooks.Step, noDeps bool) []Task {
 	items := g.ensureClosure(target)
 	if len(items) == 0 {
-		return []Task{{Step: "check-deps", Host: target.Host, Service: target.Service, Timeout: or(step.Timeout, checkTimeout), Detail: "no dependencies"}}
+		return []Task{{Step: "check-deps", Host: target.Host, Service: target.Service, Timeout: or(step.Timeout, commandTimeout(inv)), Detail: "no dependencies"}}
 	}
 	if noDeps {
 		var names []string
@@ -214,7 +226,7 @@ func dependencyTasks(g *graph, inv *inventory.Inventory, target Instance, step p
 				names = append(names, it.need.String())
 			}
 		}
-		return []Task{{Step: "check-deps", Host: target.Host, Service: target.Service, Timeout: or(step.Timeout, checkTimeout),
+		return []Task{{Step: "check-deps", Host: target.Host, Service: target.Service, Timeout: or(step.Timeout, commandTimeout(inv)),
 			Detail: "--no-deps: refuse unless these run and are healthy: " + strings.Join(names, ", ")}}
 	}
 	var tasks []Task
@@ -235,7 +247,7 @@ func dependencyTasks(g *graph, inv *inventory.Inventory, target Instance, step p
 			t.Why += " (only if no " + it.group + " is healthy)"
 		}
 		if svc != nil {
-			t.Timeout = svc.StartTimeout + checkTimeout
+			t.Timeout = svc.StartTimeout + commandTimeout(inv)
 		}
 		tasks = append(tasks, t)
 	}

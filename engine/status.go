@@ -51,10 +51,12 @@ func LiveStatus(ctx context.Context, inv *inventory.Inventory, targets []Instanc
 			if err == nil {
 				c, err = conn.Connect(ctx, h)
 			}
+			connected := c
 			// One service: one remote command (its status) on this host.
 			if o, ok := c.(OneCommand); ok && err == nil && len(byHost[name]) == 1 {
 				c = o.Once()
 			}
+			c = withBound(c, commandTimeout(inv))
 			for _, i := range byHost[name] {
 				row := rows[i]
 				if err != nil {
@@ -67,7 +69,7 @@ func LiveStatus(ctx context.Context, inv *inventory.Inventory, targets []Instanc
 				mu.Unlock()
 			}
 			if r, ok := conn.(Releaser); ok && err == nil {
-				r.Release(c)
+				r.Release(connected)
 			}
 			return nil
 		})

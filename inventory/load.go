@@ -26,6 +26,9 @@ const (
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultStopGrace      = 30 * time.Second
 	DefaultStartTimeout   = 60 * time.Second
+	// DefaultCommandTimeout bounds each remote command that has no bound of
+	// its own (status, logs without -f, the check and record steps).
+	DefaultCommandTimeout = 30 * time.Second
 	DefaultServiceAddress = "127.0.0.1"
 	// Keepalives: one every 10 s, the connection declared lost after 3 go
 	// unanswered (30 s). OpenSSH sends none by default; omni does, so that
@@ -51,7 +54,7 @@ var Managers = []string{"systemd", "command"}
 // Keys of each mapping, in documentation order.
 var (
 	topKeys      = []string{"version", "defaults", "registry", "hosts", "roles", "services"}
-	defaultsKeys = []string{"user", "port", "identity_file", "known_hosts", "ssh_config", "sudo", "manager", "connect_timeout", "stop_grace", "start_timeout", "server_alive_interval", "server_alive_count_max"}
+	defaultsKeys = []string{"user", "port", "identity_file", "known_hosts", "ssh_config", "sudo", "manager", "connect_timeout", "stop_grace", "start_timeout", "command_timeout", "server_alive_interval", "server_alive_count_max"}
 	registryKeys = []string{"path", "etcd"}
 	etcdKeys     = []string{"endpoints", "prefix"}
 	hostKeys     = []string{"address", "port", "user", "identity_file", "roles", "via", "sudo", "service_address", "server_alive_interval", "server_alive_count_max"}
@@ -223,6 +226,7 @@ func (l *loader) defaults(e entry) Defaults {
 		StartTimeout:        DefaultStartTimeout,
 		ServerAliveInterval: DefaultServerAliveInterval,
 		ServerAliveCountMax: DefaultServerAliveCountMax,
+		CommandTimeout:      DefaultCommandTimeout,
 	}
 	var f map[string]entry
 	if e.key != nil {
@@ -296,6 +300,11 @@ func (l *loader) defaults(e entry) Defaults {
 		l.explicitDefaults.ServerAliveCountMax = true
 		if v, ok := l.intRange(x, where, 1, MaxServerAliveCountMax); ok {
 			d.ServerAliveCountMax = v
+		}
+	}
+	if x, ok := f["command_timeout"]; ok {
+		if v, ok := l.duration(x, where, true); ok {
+			d.CommandTimeout = v
 		}
 	}
 	return d

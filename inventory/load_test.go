@@ -100,6 +100,7 @@ func TestLoadValid(t *testing.T) {
 		ConnectTimeout: 10 * time.Second,
 		StopGrace:      45 * time.Second,
 		StartTimeout:   60 * time.Second,
+		CommandTimeout: 30 * time.Second,
 
 		ServerAliveInterval: 10 * time.Second,
 		ServerAliveCountMax: 3,

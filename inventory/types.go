@@ -34,6 +34,9 @@ type Defaults struct {
 	ConnectTimeout time.Duration // default 10s
 	StopGrace      time.Duration // default 30s: SIGTERM → SIGKILL
 	StartTimeout   time.Duration // default 60s
+	// CommandTimeout bounds each remote command with no bound of its own:
+	// a status, logs without --follow, the check and record steps. Default 30s.
+	CommandTimeout time.Duration
 	// ServerAliveInterval and ServerAliveCountMax are the keepalives of
 	// every connection, as OpenSSH's keys of the same names: one every
 	// interval (0: none), the connection declared lost after count max

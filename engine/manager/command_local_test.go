@@ -457,3 +457,77 @@ func TestCommandManagerEnvironment(t *testing.T) {
 		t.Errorf("logs command printed %q, want %q", res.Stdout, want)
 	}
 }
+
+// TestCommandManagerHungStopCommand: a stop command that never returns is
+// bounded by the grace period. It is killed with the processes it
+// started, the service gets SIGKILL, and the stop succeeds.
+func TestCommandManagerHungStopCommand(t *testing.T) {
+	dir := t.TempDir()
+	pids := filepath.Join(dir, "stop.pids")
+	d := newDemo(t, "--ignore-sigterm")
+	// The stop command records its shell's PID and its child's, then waits forever.
+	d.setStopCommand(t, `echo $$ >>`+shell.Quote(pids)+`; sleep 3600 & echo $! >>`+shell.Quote(pids)+`; wait`)
+	d.start(t)
+	pid := d.pid(t)
+	const grace = time.Second
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second) // the old script waited forever
+	defer cancel()
+	if err := d.m.Stop(ctx, localRunner{}, grace); err != nil {
+		t.Fatal(err)
+	}
+	if elapsed := time.Since(began); elapsed < grace || elapsed > grace+5*time.Second {
+		t.Errorf("Stop took %s, want the %s grace and then SIGKILL", elapsed, grace)
+	}
+	if !processGone(pid) {
+		t.Errorf("service pid %d alive after Stop", pid)
+	}
+	b, err := os.ReadFile(pids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopPids := strings.Fields(string(b))
+	if len(stopPids) != 2 {
+		t.Fatalf("stop command pids %q, want its shell's and its sleep's", stopPids)
+	}
+	for _, p := range stopPids {
+		n, _ := strconv.Atoi(p)
+		if !processGone(n) {
+			t.Errorf("stop command process %d left running (%s)", n, psStat(n))
+			syscall.Kill(n, syscall.SIGKILL)
+		}
+	}
+}
+
+// TestCommandManagerHungStopCommandWithoutPID: without a PID, a stop
+// command that never returns is killed after the grace period and the
+// error says so.
+func TestCommandManagerHungStopCommandWithoutPID(t *testing.T) {
+	dir := t.TempDir()
+	flag := shell.Quote(filepath.Join(dir, "up"))
+	pids := filepath.Join(dir, "stop.pids")
+	m := commandManager(t, inventory.Commands{Start: "touch " + flag, Status: "test -e " + flag,
+		Stop: `echo $$ >>` + shell.Quote(pids) + `; sleep 3600 & echo $! >>` + shell.Quote(pids) + `; wait`})
+	if err := m.Start(context.Background(), localRunner{}); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err := m.Stop(ctx, localRunner{}, time.Second)
+	if elapsed := time.Since(began); elapsed > 6*time.Second {
+		t.Errorf("Stop took %s", elapsed)
+	}
+	want := "still running 1s after the stop command (the stop command had not ended after the 1s grace period: killed); no PID to SIGKILL"
+	if err == nil || err.Error() != want {
+		t.Errorf("error:\n got %v\nwant %s", err, want)
+	}
+	b, _ := os.ReadFile(pids)
+	for _, p := range strings.Fields(string(b)) {
+		n, _ := strconv.Atoi(p)
+		if !processGone(n) {
+			t.Errorf("stop command process %d left running", n)
+			syscall.Kill(n, syscall.SIGKILL)
+		}
+	}
+}

@@ -82,11 +82,14 @@ type stopReport struct {
 	pid    int
 	result string
 	stopRC int // exit code of the stop command, -1 when none ran
+	// stopKilled: the stop command still ran at the end of the grace
+	// period, and was killed with what it started.
+	stopKilled bool
 }
 
 func parseStopReport(out []byte) (stopReport, error) {
 	kv := parseReport(out)
-	rep := stopReport{result: kv["result"], stopRC: -1}
+	rep := stopReport{result: kv["result"], stopRC: -1, stopKilled: kv["stop_killed"] == "1"}
 	if rep.result == "" {
 		return stopReport{}, errors.New("no result= line in the stop script's output")
 	}
@@ -109,7 +112,9 @@ func parseStopReport(out []byte) (stopReport, error) {
 // command and of kill.
 func (rep stopReport) err(grace time.Duration, res Result) error {
 	var failed string
-	if rep.stopRC > 0 {
+	if rep.stopKilled {
+		failed = fmt.Sprintf(" (the stop command had not ended after the %s grace period: killed)", grace)
+	} else if rep.stopRC > 0 {
 		failed = fmt.Sprintf(" (stop command exit %d", rep.stopRC)
 		if msg := outputText(res.Stderr); msg != "" {
 			failed += ": " + msg

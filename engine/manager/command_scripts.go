@@ -29,8 +29,9 @@ import (
 
 // probes defines two shell functions.
 //
-// omni_ps PID sets omni_st to the process's state letter (R, S, D, Z, …)
-// and omni_et to the seconds since it started, or returns 1 when there is
+// omni_ps PID sets omni_st to the process's state letter (R, S, D, Z, …),
+// omni_et to the seconds since it started and omni_pg to its process
+// group, or returns 1 when there is
 // no such process. /proc/PID/stat is "pid (comm) state ppid …" with the
 // start time as field 22, in clock ticks since boot; comm may hold spaces
 // and parentheses, so the fields are counted after its last ") ". Linux's
@@ -46,7 +47,7 @@ const probes = `if [ -r /proc/self/stat ] && [ -r /proc/uptime ]; then
 		omni_l=${omni_l##*") "}
 		set -f; set -- $omni_l; set +f
 		[ "$#" -ge 20 ] || return 1
-		omni_st=$1
+		omni_st=$1 omni_pg=$3
 		shift 19
 		read -r omni_up omni_l </proc/uptime
 		omni_up=${omni_up%.*}${omni_up#*.}
@@ -59,9 +60,9 @@ const probes = `if [ -r /proc/self/stat ] && [ -r /proc/uptime ]; then
 	}
 else
 	omni_ps() {
-		set -f; set -- $(ps -o stat=,etimes= -p "$1" 2>/dev/null); set +f
+		set -f; set -- $(ps -o stat=,etimes=,pgid= -p "$1" 2>/dev/null); set +f
 		[ -n "${1-}" ] || return 1
-		omni_st=$1 omni_et=${2-}
+		omni_st=$1 omni_et=${2-} omni_pg=${3-}
 	}
 	omni_now() { omni_t=$(($(date +%s) * 100)); }
 fi`
@@ -93,11 +94,21 @@ fi
 // stopScript prints pid= and result=, one of not-running, stopped (after
 // the graceful stop), killed (after SIGKILL), still-running, no-pid
 // (nothing to signal and no stop command), term-failed (SIGTERM refused
-// while the process lives); stop_rc= when a stop command ran.
+// while the process lives); stop_rc= when a stop command ran, and
+// stop_killed=1 when it was still running at the end of the grace period.
 // @GRACE_CS@ is the grace period in centiseconds, rounded up. The waits
 // end once that long has passed on the host's clock, or once their sleeps
 // add up to it (where the clock counts whole seconds only), whichever
 // comes first, so the wait never runs much past the grace period.
+//
+// The grace period bounds the stop command too: it runs in the background
+// while the script waits for the service's process, and when the grace
+// period is over it is killed with every process it started
+// (omni_kill_tree), whether or not the service stopped. Then the
+// service's main PID gets SIGKILL, and its process group too when the
+// process leads one (a service started with setsid: its workers). A stop
+// command that hangs thus costs the grace period, not the step's timeout,
+// and leaves nothing running behind it.
 //
 // omni_wait_gone sleeps 0.01 s, then twice as long each time, up to 0.2 s:
 // a process that exits at once is seen at once, and one that takes a few
@@ -106,16 +117,23 @@ fi
 // restart's cost. Without a PID, the status command is re-run every
 // 0.25 s.
 const stopScript = findPID + `echo "pid=$omni_pid"
+omni_spid=
 omni_alive() {
 	omni_ps "$1" || return 1
 	case $omni_st in ""|Z*|X*) return 1 ;; esac
+}
+omni_busy() {
+	if [ -n "$omni_pid" ] && omni_alive "$omni_pid"; then
+		return 0
+	fi
+	[ -n "$omni_spid" ] && omni_alive "$omni_spid"
 }
 omni_wait_gone() {
 	omni_now
 	omni_end=$((omni_t + $1))
 	omni_slept=0
 	omni_nap=1
-	while omni_alive "$omni_pid"; do
+	while omni_busy; do
 		omni_now
 		[ "$omni_t" -ge "$omni_end" ] && return 1
 		[ "$omni_slept" -ge "$1" ] && return 1
@@ -126,21 +144,78 @@ omni_wait_gone() {
 		[ "$omni_nap" -le 20 ] || omni_nap=20
 	done
 }
+` + killTree + `
+omni_stop_done() {
+	[ -n "$omni_spid" ] || return 0
+	if omni_alive "$omni_spid"; then
+		omni_kill_tree "$omni_spid"
+		echo stop_killed=1
+	fi
+	wait "$omni_spid"
+	echo "stop_rc=$?"
+	omni_spid=
+}
 if [ "$omni_rc" -ne 0 ] || { [ -n "$omni_pid" ] && ! omni_alive "$omni_pid"; }; then
 	echo result=not-running
 	exit 0
 fi
-@STOP@if omni_wait_gone @GRACE_CS@; then
+@STOP@omni_wait_gone @GRACE_CS@
+omni_stop_done
+if ! omni_alive "$omni_pid"; then
 	echo result=stopped
 	exit 0
 fi
-kill -KILL "$omni_pid"
+if [ "$omni_pg" = "$omni_pid" ]; then
+	kill -KILL "-$omni_pid" 2>/dev/null
+fi
+omni_alive "$omni_pid" && kill -KILL "$omni_pid"
 if omni_wait_gone 500; then
 	echo result=killed
 else
 	echo result=still-running
 fi
 `
+
+// killTree defines omni_kill_tree PID, which stops (SIGSTOP) PID and every
+// process below it, parent before children so that none can fork a
+// process it would miss, then kills them all (SIGKILL). The processes are
+// found by their parent PID in /proc (or ps where there is no /proc).
+// A process that left the tree (a daemon re-parented to init) is not
+// found; it stays in the script's process group, which omni kills when
+// the step's own timeout ends.
+const killTree = `omni_kill_tree() {
+	omni_tree=" $1 "
+	kill -STOP "$1" 2>/dev/null
+	omni_more=1
+	while [ -n "$omni_more" ]; do
+		omni_more=
+		if [ -r /proc/self/stat ]; then
+			for omni_f in /proc/[0-9]*/stat; do
+				{ read -r omni_l <"$omni_f"; } 2>/dev/null || continue
+				omni_c=${omni_l%% *}
+				omni_l=${omni_l##*") "}
+				set -f; set -- $omni_l; set +f
+				omni_tree_add "$omni_c" "${2-}"
+			done
+		else
+			set -f; set -- $(ps -A -o pid= -o ppid= 2>/dev/null); set +f
+			while [ "$#" -ge 2 ]; do
+				omni_tree_add "$1" "$2"
+				shift 2
+			done
+		fi
+	done
+	kill -KILL $omni_tree 2>/dev/null
+}
+omni_tree_add() {
+	case $omni_tree in *" $1 "*) return ;; esac
+	case $omni_tree in *" $2 "*)
+		omni_tree="$omni_tree$1 "
+		kill -STOP "$1" 2>/dev/null
+		omni_more=1
+		;;
+	esac
+}`
 
 // stopBySignal is the stop step without a stop command.
 const stopBySignal = `if [ -z "$omni_pid" ]; then
@@ -155,12 +230,14 @@ if ! kill -TERM "$omni_pid"; then
 fi
 `
 
-// stopByCommand is the stop step with a stop command. Without a PID it
-// can only watch the status command until it fails.
+// stopByCommand is the stop step with a stop command, started in the
+// background (see stopScript). Without a PID it can only watch the status
+// command until it fails, then give the stop command the rest of the grace
+// period to end.
 const stopByCommand = `(
 @STOPCMD@
-) >&2
-echo "stop_rc=$?"
+) >&2 &
+omni_spid=$!
 if [ -z "$omni_pid" ]; then
 	omni_slept=0
 	omni_now
@@ -170,12 +247,18 @@ if [ -z "$omni_pid" ]; then
 	) >/dev/null 2>&1; do
 		omni_now
 		if [ "$omni_slept" -ge @GRACE_CS@ ] || [ "$omni_t" -ge "$omni_end" ]; then
+			omni_stop_done
 			echo result=still-running
 			exit 0
 		fi
 		sleep 0.25
 		omni_slept=$((omni_slept + 25))
 	done
+	omni_now
+	omni_left=$((omni_end - omni_t))
+	[ "$omni_left" -le $((@GRACE_CS@ - omni_slept)) ] || omni_left=$((@GRACE_CS@ - omni_slept))
+	[ "$omni_left" -le 0 ] || omni_wait_gone "$omni_left"
+	omni_stop_done
 	echo result=stopped
 	exit 0
 fi
