@@ -15,7 +15,7 @@ func (l *loader) check(inv *Inventory) {
 		}
 		for _, it := range l.roleRefs[r] {
 			if inv.services[it.value] == nil {
-				l.errorf(it.line, "service %q is not defined%s", it.value, didYouMean(Suggest(it.value, inv.ServiceNames())))
+				l.errorf(it.line, "service %q is not defined%s", it.value, l.suggest(it.value, inv.ServiceNames))
 			}
 		}
 	}
@@ -23,7 +23,7 @@ func (l *loader) check(inv *Inventory) {
 		refs := l.hostRefs[h]
 		for _, it := range refs.roles {
 			if it.value != AllRole && inv.roles[it.value] == nil {
-				l.errorf(it.line, "role %q is not defined%s", it.value, didYouMean(Suggest(it.value, inv.RoleNames())))
+				l.errorf(it.line, "role %q is not defined%s", it.value, l.suggest(it.value, inv.RoleNames))
 			}
 		}
 		switch via := refs.via; {
@@ -31,7 +31,7 @@ func (l *loader) check(inv *Inventory) {
 		case via.value == h.Name:
 			l.errorf(via.line, "host %q cannot be its own bastion (via)", h.Name)
 		case inv.hosts[via.value] == nil:
-			l.errorf(via.line, "host %q is not defined%s", via.value, didYouMean(Suggest(via.value, inv.HostNames())))
+			l.errorf(via.line, "host %q is not defined%s", via.value, l.suggest(via.value, inv.HostNames))
 		}
 	}
 	l.checkViaLoops(inv)
@@ -153,7 +153,7 @@ func (l *loader) checkRequires(inv *Inventory, s *Service) {
 			continue
 		}
 		if inv.services[r.Service] == nil {
-			l.errorf(it.line, "service %q is not defined%s", r.Service, didYouMean(Suggest(r.Service, inv.ServiceNames())))
+			l.errorf(it.line, "service %q is not defined%s", r.Service, l.suggest(r.Service, inv.ServiceNames))
 		}
 		switch {
 		case r.At == "":
@@ -162,8 +162,8 @@ func (l *loader) checkRequires(inv *Inventory, s *Service) {
 		case inv.roles[r.At] != nil || r.At == AllRole:
 			r.Role = r.At
 		default:
-			names := append(inv.HostNames(), inv.RoleNames()...)
-			l.errorf(it.line, "host or role %q is not defined%s", r.At, didYouMean(Suggest(r.At, names)))
+			names := func() []string { return append(inv.HostNames(), inv.RoleNames()...) }
+			l.errorf(it.line, "host or role %q is not defined%s", r.At, l.suggest(r.At, names))
 		}
 		s.requirements = append(s.requirements, r)
 	}

@@ -1,0 +1,149 @@
+package inventory
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"gopkg.in/yaml.v3"
+)
+
+// An inventory comes from git: colleagues and pull requests. Whatever it
+// holds, loading it must end in bounded time and memory, accepted or
+// rejected with FILE:LINE. These are the bounds (docs/reliability.md).
+const (
+	// MaxBytes is the largest inventory file read. A real inventory of
+	// 1,000 hosts is about 150 KiB; yaml.v3 needs up to ~200 bytes of memory
+	// per node, and a hostile file can hold one node per byte.
+	MaxBytes = 1 << 20
+
+	// MaxAliasNodes bounds alias and merge (<<) expansion: the nodes reached
+	// through aliases, counted as if each alias were replaced by a copy of
+	// its anchor (nested aliases included). Anchors that each merge or
+	// repeat the previous one twice grow exponentially ("billion laughs");
+	// real inventories reach a few thousand nodes through aliases.
+	MaxAliasNodes = 200_000
+
+	// maxErrors is how many problems one load reports; the rest are
+	// summed up in one last line.
+	maxErrors = 100
+)
+
+// readLimited reads at most MaxBytes of the file at path; a longer file
+// (or an endless one such as /dev/zero) is an ErrorList naming it.
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read inventory: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read inventory: %w", err)
+	}
+	if len(data) > MaxBytes {
+		return nil, tooLarge(path)
+	}
+	return data, nil
+}
+
+func tooLarge(path string) ErrorList {
+	return ErrorList{{File: path, Msg: fmt.Sprintf("the inventory is larger than %d bytes (1 MiB), the most omni reads; an inventory of 1,000 hosts is about 150 KiB", MaxBytes)}}
+}
+
+// aliasCheck walks a parsed document once, in document order, before any
+// of it is decoded. It rejects an alias that refers to a node containing
+// it (a merge of the mapping it sits in, or of a list holding it), which
+// would make any expansion endless, and counts the nodes aliases and
+// merges would expand to, rejecting the alias that takes the count past
+// MaxAliasNodes. Each node is walked once: the expanded size of an anchor
+// is remembered, so the check itself is linear in the file.
+type aliasCheck struct {
+	open     map[*yaml.Node]bool // nodes being walked: the ancestors of the current one
+	size     map[*yaml.Node]int  // nodes walked: how many nodes each expands to (at most limit+1)
+	expanded int                 // nodes reached through aliases so far
+	limit    int
+	line     int // the offending alias, once found
+	msg      string
+}
+
+// checkAliases returns the line of the first offending alias and what is
+// wrong with it, or 0 and "" when the document is within bounds.
+func checkAliases(doc *yaml.Node, limit int) (int, string) {
+	c := &aliasCheck{open: map[*yaml.Node]bool{}, size: map[*yaml.Node]int{}, limit: limit}
+	c.walk(doc, false)
+	return c.line, c.msg
+}
+
+// walk returns how many nodes n expands to, capped at limit+1 so that
+// exponential sizes do not overflow. merge says n is the value of a merge
+// key or an item of such a value, for the messages.
+func (c *aliasCheck) walk(n *yaml.Node, merge bool) int {
+	if n == nil || c.msg != "" {
+		return 0
+	}
+	if s, ok := c.size[n]; ok {
+		return s
+	}
+	c.open[n] = true
+	total := 1
+	for i, child := range n.Content {
+		childMerge := false
+		switch n.Kind {
+		case yaml.MappingNode:
+			childMerge = i%2 == 1 && isMergeKey(n.Content[i-1])
+		case yaml.SequenceNode:
+			childMerge = merge
+		}
+		total = c.add(total, c.walk(child, childMerge))
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil && c.msg == "" {
+		total = c.add(total, c.alias(n, merge))
+	}
+	delete(c.open, n)
+	c.size[n] = total
+	return total
+}
+
+// alias checks one alias and returns the size of its anchor.
+func (c *aliasCheck) alias(n *yaml.Node, merge bool) int {
+	what := "alias *" + n.Value
+	if merge {
+		what = "merge (<<) of *" + n.Value
+	}
+	t := n.Alias
+	if c.open[t] {
+		c.fail(n.Line, "%s refers to %s that contains it (&%s at line %d): a merge or alias cannot include itself", what, kindOf(t), n.Value, t.Line)
+		return 0
+	}
+	s := c.walk(t, false) // already walked (anchors come before their aliases), so remembered
+	c.expanded = c.add(c.expanded, s)
+	if c.expanded > c.limit {
+		c.fail(n.Line, "%s makes the inventory too large: with its aliases and merges expanded it would have more than %d nodes (the limit); anchors that merge or repeat earlier ones multiply, so write these values out instead", what, c.limit)
+		return 0
+	}
+	return s
+}
+
+func (c *aliasCheck) fail(line int, format string, args ...any) {
+	if c.msg == "" {
+		c.line, c.msg = max(line, 1), fmt.Sprintf(format, args...)
+	}
+}
+
+// add sums sizes, saturating just past the limit.
+func (c *aliasCheck) add(a, b int) int {
+	return min(a+b, c.limit+1)
+}
+
+func kindOf(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.DocumentNode:
+		return "the document"
+	}
+	return "a node"
+}
