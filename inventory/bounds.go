@@ -24,6 +24,11 @@ const (
 	// real inventories reach a few thousand nodes through aliases.
 	MaxAliasNodes = 200_000
 
+	// MaxInstances bounds the (distinct role list, service) pairs the
+	// checks look at: hosts with the same roles count once. 1,000 hosts
+	// of 50 services each is at most 50,000.
+	MaxInstances = 1_000_000
+
 	// maxErrors is how many problems one load reports; the rest are
 	// summed up in one last line.
 	maxErrors = 100
@@ -59,8 +64,8 @@ func tooLarge(path string) ErrorList {
 // MaxAliasNodes. Each node is walked once: the expanded size of an anchor
 // is remembered, so the check itself is linear in the file.
 type aliasCheck struct {
-	open     map[*yaml.Node]bool // nodes being walked: the ancestors of the current one
-	size     map[*yaml.Node]int  // nodes walked: how many nodes each expands to (at most limit+1)
+	open     map[*yaml.Node]bool // anchored nodes being walked: ancestors of the current one
+	size     map[*yaml.Node]int  // anchored nodes walked: how many nodes each expands to (at most limit+1)
 	expanded int                 // nodes reached through aliases so far
 	limit    int
 	line     int // the offending alias, once found
@@ -82,10 +87,15 @@ func (c *aliasCheck) walk(n *yaml.Node, merge bool) int {
 	if n == nil || c.msg != "" {
 		return 0
 	}
-	if s, ok := c.size[n]; ok {
-		return s
+	// Only anchored nodes can be reached again, through an alias: only
+	// they are remembered.
+	anchored := n.Anchor != ""
+	if anchored {
+		if s, ok := c.size[n]; ok {
+			return s
+		}
+		c.open[n] = true
 	}
-	c.open[n] = true
 	total := 1
 	for i, child := range n.Content {
 		childMerge := false
@@ -100,8 +110,10 @@ func (c *aliasCheck) walk(n *yaml.Node, merge bool) int {
 	if n.Kind == yaml.AliasNode && n.Alias != nil && c.msg == "" {
 		total = c.add(total, c.alias(n, merge))
 	}
-	delete(c.open, n)
-	c.size[n] = total
+	if anchored {
+		delete(c.open, n)
+		c.size[n] = total
+	}
 	return total
 }
 
@@ -112,6 +124,13 @@ func (c *aliasCheck) alias(n *yaml.Node, merge bool) int {
 		what = "merge (<<) of *" + n.Value
 	}
 	t := n.Alias
+	if t.Anchor == "" {
+		// Not from yaml.v3's parser, which sets the anchor of every
+		// node an alias refers to; without it the walk could not
+		// tell a cycle.
+		c.fail(n.Line, "%s refers to a node without an anchor", what)
+		return 0
+	}
 	if c.open[t] {
 		c.fail(n.Line, "%s refers to %s that contains it (&%s at line %d): a merge or alias cannot include itself", what, kindOf(t), n.Value, t.Line)
 		return 0
