@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omni-fleet/omni/internal/yamlbound"
 	"gopkg.in/yaml.v3"
 )
 
@@ -144,7 +145,7 @@ func (l *loader) load(data []byte) *Inventory {
 		l.syntaxError(err, data)
 		return nil
 	}
-	if line, msg := checkAliases(&doc, MaxAliasNodes); msg != "" {
+	if line, msg := yamlbound.Check(&doc, MaxAliasNodes, "the inventory"); msg != "" {
 		l.errorf(line, "%s", msg)
 		return nil
 	}
