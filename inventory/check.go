@@ -15,7 +15,7 @@ func (l *loader) check(inv *Inventory) {
 		}
 		for _, it := range l.roleRefs[r] {
 			if inv.services[it.value] == nil {
-				l.errorf(it.line, "service %q is not defined%s", it.value, didYouMean(Suggest(it.value, inv.ServiceNames())))
+				l.errorf(it.line, "service %q is not defined%s", it.value, l.suggest(it.value, inv.ServiceNames))
 			}
 		}
 	}
@@ -23,7 +23,7 @@ func (l *loader) check(inv *Inventory) {
 		refs := l.hostRefs[h]
 		for _, it := range refs.roles {
 			if it.value != AllRole && inv.roles[it.value] == nil {
-				l.errorf(it.line, "role %q is not defined%s", it.value, didYouMean(Suggest(it.value, inv.RoleNames())))
+				l.errorf(it.line, "role %q is not defined%s", it.value, l.suggest(it.value, inv.RoleNames))
 			}
 		}
 		switch via := refs.via; {
@@ -31,7 +31,7 @@ func (l *loader) check(inv *Inventory) {
 		case via.value == h.Name:
 			l.errorf(via.line, "host %q cannot be its own bastion (via)", h.Name)
 		case inv.hosts[via.value] == nil:
-			l.errorf(via.line, "host %q is not defined%s", via.value, didYouMean(Suggest(via.value, inv.HostNames())))
+			l.errorf(via.line, "host %q is not defined%s", via.value, l.suggest(via.value, inv.HostNames))
 		}
 	}
 	l.checkViaLoops(inv)
@@ -46,18 +46,64 @@ func (l *loader) check(inv *Inventory) {
 // the required service is disabled, or a host that runs the service does not
 // run what it requires. Each requires entry is reported once, naming the
 // first such host.
+//
+// Hosts with the same roles run the same services, so each distinct role
+// list (a group) is looked at once, through the first host that has it, and
+// each requirement looks only at the groups that run its service: the cost
+// grows with the (group, service) pairs, not with hosts times requirements.
+// Those pairs are bounded first (MaxInstances).
 func (l *loader) checkSameHostRequires(inv *Inventory) {
-	// What each host runs, computed once per distinct role list.
-	byRoles := map[string]map[string]bool{}
-	runs := func(h *Host, svc string) bool {
+	type group struct {
+		host *Host
+		runs map[string]bool
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	withRole := map[string][]*group{} // AllRole: every group
+	instances := 0
+	for _, h := range inv.Hosts {
 		key := strings.Join(h.Roles, ",")
-		set, ok := byRoles[key]
+		if byKey[key] != nil {
+			continue
+		}
+		g := &group{host: h}
+		byKey[key] = g
+		groups = append(groups, g)
+		withRole[AllRole] = append(withRole[AllRole], g)
+		seen := map[string]bool{}
+		for _, r := range append([]string{AllRole}, h.Roles...) {
+			if role := inv.roles[r]; role != nil && !seen[r] {
+				seen[r] = true
+				if r != AllRole {
+					withRole[r] = append(withRole[r], g)
+				}
+				if instances += len(role.Services); instances > MaxInstances {
+					l.errorf(h.Line, "host %q takes the inventory past %d (role list, service) pairs, the most omni checks: group services in fewer, larger roles", h.Name, MaxInstances)
+					return
+				}
+			}
+		}
+	}
+	runners := map[string][]*group{} // service -> the groups that run it, in host order
+	for _, g := range groups {
+		g.runs = map[string]bool{}
+		for _, name := range inv.HostServices(g.host) {
+			g.runs[name] = true
+			runners[name] = append(runners[name], g)
+		}
+	}
+	// onRole[role][svc]: some host with the role runs svc; computed once per role.
+	onRole := map[string]map[string]bool{}
+	runsOnRole := func(role, svc string) bool {
+		set, ok := onRole[role]
 		if !ok {
 			set = map[string]bool{}
-			for _, name := range inv.HostServices(h) {
-				set[name] = true
+			for _, g := range withRole[role] {
+				for name := range g.runs {
+					set[name] = true
+				}
 			}
-			byRoles[key] = set
+			onRole[role] = set
 		}
 		return set[svc]
 	}
@@ -79,26 +125,19 @@ func (l *loader) checkSameHostRequires(inv *Inventory) {
 			}
 			switch {
 			case r.At == "":
-				for _, h := range inv.Hosts {
-					if runs(h, s.Name) && !runs(h, dep.Name) {
+				for _, g := range runners[s.Name] {
+					if h := g.host; !g.runs[dep.Name] {
 						l.errorf(it.line, "service %q requires %q on the same host, but host %q (roles: %s) does not run it; for another host write %q",
 							s.Name, dep.Name, h.Name, strings.Join(h.Roles, ", "), dep.Name+"@ROLE")
 						break
 					}
 				}
 			case inv.hosts[r.At] != nil:
-				if h := inv.hosts[r.At]; !runs(h, dep.Name) {
+				if h := inv.hosts[r.At]; !byKey[strings.Join(h.Roles, ",")].runs[dep.Name] {
 					l.errorf(it.line, "service %q requires %q, but host %q (roles: %s) does not run %q", s.Name, it.value, h.Name, strings.Join(h.Roles, ", "), dep.Name)
 				}
 			default:
-				found := false
-				for _, h := range inv.HostsWithRole(r.At) {
-					if runs(h, dep.Name) {
-						found = true
-						break
-					}
-				}
-				if !found && (inv.roles[r.At] != nil || r.At == AllRole) {
+				if !runsOnRole(r.At, dep.Name) && (inv.roles[r.At] != nil || r.At == AllRole) {
 					l.errorf(it.line, "service %q requires %q, but no host with role %q runs %q", s.Name, it.value, r.At, dep.Name)
 				}
 			}
@@ -153,7 +192,7 @@ func (l *loader) checkRequires(inv *Inventory, s *Service) {
 			continue
 		}
 		if inv.services[r.Service] == nil {
-			l.errorf(it.line, "service %q is not defined%s", r.Service, didYouMean(Suggest(r.Service, inv.ServiceNames())))
+			l.errorf(it.line, "service %q is not defined%s", r.Service, l.suggest(r.Service, inv.ServiceNames))
 		}
 		switch {
 		case r.At == "":
@@ -162,8 +201,8 @@ func (l *loader) checkRequires(inv *Inventory, s *Service) {
 		case inv.roles[r.At] != nil || r.At == AllRole:
 			r.Role = r.At
 		default:
-			names := append(inv.HostNames(), inv.RoleNames()...)
-			l.errorf(it.line, "host or role %q is not defined%s", r.At, didYouMean(Suggest(r.At, names)))
+			names := func() []string { return append(inv.HostNames(), inv.RoleNames()...) }
+			l.errorf(it.line, "host or role %q is not defined%s", r.At, l.suggest(r.At, names))
 		}
 		s.requirements = append(s.requirements, r)
 	}

@@ -30,9 +30,14 @@ type item struct {
 
 // loader carries what Load needs while decoding one file.
 type loader struct {
-	file string // the path as given, for messages
-	dir  string // absolute directory of the file, for relative paths
-	errs ErrorList
+	file    string // the path as given, for messages
+	dir     string // absolute directory of the file, for relative paths
+	errs    ErrorList
+	dropped int // problems past maxErrors, counted but not kept
+
+	// merged remembers the entries a mapping gives to a merge (<<), so a
+	// mapping merged from many places is expanded once.
+	merged map[*yaml.Node][]entry
 
 	// Lines of references, for the cross-checks once everything is decoded.
 	hostRefs map[*Host]*hostRefs
@@ -51,7 +56,23 @@ type hostRefs struct {
 }
 
 func (l *loader) errorf(line int, format string, args ...any) {
+	if l.full() {
+		l.dropped++
+		return
+	}
 	l.errs = append(l.errs, &Error{File: l.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// full says maxErrors problems are already reported: further ones are only
+// counted, and costly hints (did you mean) are not worth computing.
+func (l *loader) full() bool { return len(l.errs) >= maxErrors }
+
+// suggest is Suggest, skipped once the report is full.
+func (l *loader) suggest(name string, candidates func() []string) string {
+	if l.full() {
+		return ""
+	}
+	return didYouMean(Suggest(name, candidates()))
 }
 
 // invalid reports a bad value for key e in the place described by where
@@ -123,10 +144,9 @@ func (l *loader) pairs(n *yaml.Node, dup func(key *yaml.Node, first int)) []entr
 }
 
 func (l *loader) mergeSource(k, v *yaml.Node) []entry {
-	ignoreDup := func(*yaml.Node, int) {} // reported where the anchored mapping is written
 	switch v.Kind {
 	case yaml.MappingNode:
-		return l.pairs(v, ignoreDup)
+		return l.mergedPairs(v)
 	case yaml.SequenceNode:
 		var out []entry
 		for _, m := range v.Content {
@@ -134,12 +154,27 @@ func (l *loader) mergeSource(k, v *yaml.Node) []entry {
 				l.errorf(m.Line, "a merge (<<) takes mappings, got %s", describe(m))
 				continue
 			}
-			out = append(out, l.pairs(m, ignoreDup)...)
+			out = append(out, l.mergedPairs(m)...)
 		}
 		return out
 	}
 	l.errorf(k.Line, "a merge (<<) takes a mapping or a list of mappings, got %s", describe(v))
 	return nil
+}
+
+// mergedPairs is pairs(m) for a merge, computed once per mapping: the
+// problems in m are reported once, however often it is merged.
+func (l *loader) mergedPairs(m *yaml.Node) []entry {
+	if out, ok := l.merged[m]; ok {
+		return out
+	}
+	if l.merged == nil {
+		l.merged = map[*yaml.Node][]entry{}
+	}
+	l.merged[m] = nil                           // checkAliases has refused a mapping that merges itself; this keeps a cycle finite anyway
+	out := l.pairs(m, func(*yaml.Node, int) {}) // duplicates are reported where m is written
+	l.merged[m] = out
+	return out
 }
 
 // fields decodes n as a mapping of known keys (nothing counts as an empty
@@ -159,7 +194,7 @@ func (l *loader) fields(n *yaml.Node, line int, what string, known ...string) (m
 	}
 	for _, e := range l.pairs(n, dup) {
 		if !slices.Contains(known, e.name()) {
-			l.errorf(e.line(), "unknown key %q in %s%s", e.name(), what, didYouMean(Suggest(e.name(), known)))
+			l.errorf(e.line(), "unknown key %q in %s%s", e.name(), what, l.suggest(e.name(), func() []string { return known }))
 			continue
 		}
 		out[e.name()] = e

@@ -3,6 +3,7 @@ package inventory
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Error is one problem in an inventory file, at a line.
@@ -61,9 +62,16 @@ func Suggest(name string, candidates []string) string {
 	if limit > 3 {
 		limit = 3
 	}
+	n := utf8.RuneCountInString(name)
+	if n > maxNameLen+limit {
+		return "" // no name is that long: not a typo of one
+	}
 	best, bestDist := "", limit+1
 	for _, c := range candidates {
-		if c == name {
+		// The distance is at least the difference in length: skip
+		// candidates too long or short to be close before paying for
+		// the comparison.
+		if c == name || len(c) > 4*(n+limit) || abs(utf8.RuneCountInString(c)-n) > limit {
 			continue
 		}
 		if d := editDistance(strings.ToLower(name), strings.ToLower(c)); d < bestDist {
@@ -71,6 +79,16 @@ func Suggest(name string, candidates []string) string {
 		}
 	}
 	return best
+}
+
+// maxNameLen is the longest valid name (nameRE).
+const maxNameLen = 63
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // editDistance counts the insertions, deletions, substitutions and swaps of

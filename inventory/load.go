@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omni-fleet/omni/internal/yamlbound"
 	"gopkg.in/yaml.v3"
 )
 
@@ -75,16 +76,19 @@ func validName(s string) bool { return nameRE.MatchString(s) }
 // as "PATH:LINE: message" with PATH as given. A file that cannot be read gives
 // the os error, wrapped.
 func Load(path string) (*Inventory, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path)
 	if err != nil {
-		return nil, fmt.Errorf("read inventory: %w", err)
+		return nil, err
 	}
 	return Parse(path, data)
 }
 
 // Parse is Load for content already in memory; path names it in messages
-// and anchors its relative paths.
+// and anchors its relative paths. Content larger than MaxBytes is refused.
 func Parse(path string, data []byte) (*Inventory, error) {
+	if len(data) > MaxBytes {
+		return nil, tooLarge(path)
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("inventory %s: %w", path, err)
@@ -100,6 +104,9 @@ func Parse(path string, data []byte) (*Inventory, error) {
 	inv := l.load(data)
 	if len(l.errs) > 0 {
 		sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Line < l.errs[j].Line })
+		if l.dropped > 0 {
+			l.errs = append(l.errs, &Error{File: l.file, Msg: fmt.Sprintf("%d more problems not shown (omni shows the first %d it finds)", l.dropped, maxErrors)})
+		}
 		return nil, l.errs
 	}
 	return inv, nil
@@ -149,6 +156,10 @@ func (l *loader) load(data []byte) *Inventory {
 		return nil
 	} else if !errors.Is(err, io.EOF) {
 		l.syntaxError(err, data)
+		return nil
+	}
+	if line, msg := yamlbound.Check(&doc, MaxAliasNodes, "the inventory"); msg != "" {
+		l.errorf(line, "%s", msg)
 		return nil
 	}
 	root := resolve(&doc)

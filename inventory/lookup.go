@@ -69,13 +69,15 @@ func (inv *Inventory) ServiceNames() []string {
 // duplicates.
 func (inv *Inventory) HostServices(h *Host) []string {
 	var out []string
+	seen := map[string]bool{}
 	add := func(role string) {
 		r := inv.findRole(role)
 		if r == nil {
 			return
 		}
 		for _, name := range r.Services {
-			if s := inv.findService(name); s != nil && s.Enabled && !slices.Contains(out, name) {
+			if s := inv.findService(name); s != nil && s.Enabled && !seen[name] {
+				seen[name] = true
 				out = append(out, name)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omni-fleet/omni/internal/yamlbound"
 	"gopkg.in/yaml.v3"
 )
 
@@ -76,7 +78,7 @@ func load(base fs.FS, baseName string, override fs.FS, overrideDir ...string) (*
 		file := name + ".yaml"
 		data, source := []byte(nil), ""
 		if override != nil {
-			if b, err := fs.ReadFile(override, file); err == nil {
+			if b, err := readLimited(override, file, overrideDir[0]); err == nil {
 				data, source = b, filepath.Join(overrideDir[0], file)
 			} else if !errors.Is(err, fs.ErrNotExist) {
 				return nil, err
@@ -99,6 +101,32 @@ func load(base fs.FS, baseName string, override fs.FS, overrideDir ...string) (*
 		set.byName[name] = pb
 	}
 	return set, nil
+}
+
+// MaxBytes is the largest playbook file read: a playbook is a few lines,
+// and an override comes from the same repository as the inventory.
+const MaxBytes = 1 << 20
+
+// MaxAliasNodes is the most nodes a playbook's aliases and merges may
+// expand to (see internal/yamlbound).
+const MaxAliasNodes = 10_000
+
+// readLimited reads at most MaxBytes of name; a longer file (or an endless
+// one) is an error naming it.
+func readLimited(fsys fs.FS, name, dir string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxBytes {
+		return nil, fmt.Errorf("%s: the playbook is larger than %d bytes (1 MiB), the most omni reads", filepath.Join(dir, name), MaxBytes)
+	}
+	return data, nil
 }
 
 // Get returns the playbook called name.
@@ -124,6 +152,13 @@ type file struct {
 
 // Parse reads one playbook; errors carry source:line.
 func Parse(source string, data []byte) (*Playbook, error) {
+	// Aliases and merges are bounded before anything is decoded.
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err == nil {
+		if line, msg := yamlbound.Check(&doc, MaxAliasNodes, "the playbook"); msg != "" {
+			return nil, fmt.Errorf("%s:%d: %s", source, line, msg)
+		}
+	} // else the decode below reports the syntax error
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

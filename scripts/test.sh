@@ -12,3 +12,7 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go test -count=1 -timeout 15m ./...
+# A short fuzz run of inventory loading (merge keys, aliases, any bytes):
+# it must never panic or hang. Crashers land in inventory/testdata/fuzz
+# and are replayed by the go test line above from then on.
+go test -run='^$' -fuzz='^FuzzParse$' -fuzztime=10s ./inventory/
