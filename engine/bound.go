@@ -66,6 +66,15 @@ func withBound(c Conn, bound time.Duration) Conn {
 	return boundedConn{Conn: c, bound: bound}
 }
 
+// unwrapConn returns the connection a boundedConn wraps (c itself when it
+// is not one): the one its Connector handed out, and takes back (Release).
+func unwrapConn(c Conn) Conn {
+	if b, ok := c.(boundedConn); ok {
+		return b.Conn
+	}
+	return c
+}
+
 // limit returns the context a command runs with, and done, which turns
 // the error of a command cut short by the bound into a *TimeoutError.
 func (b boundedConn) limit(ctx context.Context) (context.Context, func(error) error) {

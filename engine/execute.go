@@ -278,7 +278,7 @@ func (r *execution) release() {
 		return
 	}
 	for host, c := range r.conns {
-		rel.Release(c)
+		rel.Release(unwrapConn(c))
 		delete(r.conns, host)
 	}
 }
