@@ -173,5 +173,5 @@ func BenchmarkPlanCascadeRestartWorker(b *testing.B) {
 
 // (c) start of the service with the deepest dependency chain.
 func BenchmarkPlanStartDeepest(b *testing.B) {
-	benchPlan(b, Request{Action: "start", Host: "worker-09995", Service: "job-runner"})
+	benchPlan(b, Request{Action: "start", Host: "worker-09994", Service: "job-runner"})
 }
