@@ -145,24 +145,40 @@ func (g *graph) satisfies(n need, target Instance) bool {
 }
 
 // dependents lists the instances that directly require target, in host
-// then service order. A service that requires "svc@role" depends on the
-// target only when the target is the one instance of svc on that role: any
-// other instance would do as well, so stopping one of several takes nothing
-// away from it.
-func (g *graph) dependents(target Instance) []Instance {
+// then service order, when target and the instances already lost are
+// stopped. A service that requires "svc@role" depends on the target only
+// when no other instance of svc on that role is left: lostOnRole counts,
+// per "svc@role", the lost instances seen so far (dependents adds target
+// to it), so the last instance of a role to go is the one that takes the
+// requirement away. Stopping one of several instances takes nothing away.
+func (g *graph) dependents(target Instance, lostOnRole map[string]int) []Instance {
 	var out []Instance
+	var counted map[string]bool // role requirements target was counted for
 	for _, s := range g.requiredBy[target.Service] {
 		for _, r := range g.needsOf[s.Name] {
 			if r.Service != target.Service {
 				continue
 			}
+			lost := false
 			switch {
 			case r.Role == "" && r.Host == "": // same host
 				if h := g.host(target.Host); h != nil && g.hostRuns(h, s.Name) {
 					out = append(out, Instance{Host: target.Host, Service: s.Name})
 				}
-			case r.Host == target.Host || (r.Role != "" && g.satisfies(need{role: r.Role, svc: r.Service}, target) &&
-				len(g.roleInstances(r.Service, r.Role)) == 1):
+			case r.Host != "":
+				lost = r.Host == target.Host
+			case g.satisfies(need{role: r.Role, svc: r.Service}, target):
+				key := r.Service + "@" + r.Role
+				if !counted[key] {
+					if counted == nil {
+						counted = map[string]bool{}
+					}
+					counted[key] = true
+					lostOnRole[key]++
+				}
+				lost = lostOnRole[key] == len(g.roleInstances(r.Service, r.Role))
+			}
+			if lost {
 				for _, h := range g.inv.Hosts {
 					if g.hostRuns(h, s.Name) {
 						out = append(out, Instance{Host: h.Name, Service: s.Name})
@@ -174,25 +190,32 @@ func (g *graph) dependents(target Instance) []Instance {
 	return g.sorted(dedup(out))
 }
 
-// dependentClosure returns every instance that depends on target, directly
-// or not, ordered so that each comes before what it depends on (the order
-// to stop them in). The target itself is not included.
-func (g *graph) dependentClosure(target Instance) []Instance {
-	// Breadth first; order doubles as the queue. index maps each member to
-	// its place in order (the target is -1).
-	index := map[Instance]int{target: -1}
+// dependentClosure returns every instance that depends on one of targets,
+// directly or not, and would lose it if all of targets stopped together,
+// ordered so that each comes before what it depends on (the order to stop
+// them in). The targets themselves are not included.
+func (g *graph) dependentClosure(targets ...Instance) []Instance {
+	// Breadth first over the lost instances: the targets, then each
+	// dependent found. index maps each dependent to its place in order (a
+	// target is -1).
+	index := make(map[Instance]int, len(targets))
+	queue := make([]Instance, 0, len(targets))
+	for _, t := range targets {
+		if _, dup := index[t]; !dup {
+			index[t] = -1
+			queue = append(queue, t)
+		}
+	}
+	lostOnRole := map[string]int{}
 	var order []Instance
-	for next, cur := 0, target; ; next++ {
-		for _, d := range g.dependents(cur) {
+	for next := 0; next < len(queue); next++ {
+		for _, d := range g.dependents(queue[next], lostOnRole) {
 			if _, seen := index[d]; !seen {
 				index[d] = len(order)
 				order = append(order, d)
+				queue = append(queue, d)
 			}
 		}
-		if next >= len(order) {
-			break
-		}
-		cur = order[next]
 	}
 	// Kahn's algorithm: an instance may be stopped once nothing in the
 	// closure that depends on it is still running.
