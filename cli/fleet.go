@@ -73,10 +73,14 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 			return nil
 		}
 	}
-	if opts.DryRun {
-		return renderFleetPlan(s, g, opts, fo, targets)
+	var impact []engine.Instance
+	if opts.Action == "stop" || opts.Action == "restart" {
+		impact = fleetImpact(inv, targets)
 	}
-	if err := confirmFleet(ctx, s, opts, svc, targets); err != nil {
+	if opts.DryRun {
+		return renderFleetPlan(s, g, opts, fo, targets, impact)
+	}
+	if err := confirmFleet(ctx, s, opts, svc, targets, impact); err != nil {
 		return err
 	}
 	owner := runOwner(opts)
@@ -153,7 +157,7 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 		fmt.Fprintf(s.Err, "omni: the run finished but its history could not be recorded: %v\n", err)
 	}
 	if jsonOut {
-		if err := writeJSON(s.Out, newFleetDoc(opts, fo, targets, rep, skipped, code)); err != nil {
+		if err := writeJSON(s.Out, newFleetDoc(opts, fo, targets, rep, skipped, code, impact)); err != nil {
 			return err
 		}
 		return codeOnly(code)
@@ -200,11 +204,13 @@ func fleetOptions(opts *serviceOptions, svc *inventory.Service, hosts int) (flee
 
 // confirmFleet asks once for the whole fleet when a stop of one of its
 // hosts would ask: a critical service, an impact text, or services that
-// depend on it. Without a terminal it refuses (exit 5) unless --yes.
-func confirmFleet(ctx context.Context, s Streams, opts *serviceOptions, svc *inventory.Service, targets []fleet.Target) error {
-	need := false
+// depend on it. It names every dependent that loses the service on every
+// host (impact: fleetImpact). Without a terminal it refuses (exit 5)
+// unless --yes.
+func confirmFleet(ctx context.Context, s Streams, opts *serviceOptions, svc *inventory.Service, targets []fleet.Target, impact []engine.Instance) error {
+	need := len(impact) > 0
 	for _, t := range targets {
-		if t.Plan.Confirm != nil || (opts.Action == "stop" && len(t.Plan.Dependents) > 0) {
+		if t.Plan.Confirm != nil || len(t.Plan.Dependents) > 0 {
 			need = true
 		}
 	}
@@ -222,11 +228,7 @@ func confirmFleet(ctx context.Context, s Streams, opts *serviceOptions, svc *inv
 	} else if svc.Critical {
 		fmt.Fprintf(w, "%s is critical.\n", svc.Name)
 	}
-	if opts.Cascade {
-		fmt.Fprintln(w, "--cascade: the running services that depend on it will be stopped first.")
-	} else if len(targets[0].Plan.Dependents) > 0 {
-		fmt.Fprintf(w, "Services that depend on it (on %s: %s) will lose it.\n", targets[0].Host, instanceNames(targets[0].Plan.Dependents))
-	}
+	writeImpact(w, opts, svc.Name, targets, impact)
 	if opts.Yes {
 		return nil
 	}

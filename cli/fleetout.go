@@ -38,6 +38,9 @@ type fleetDoc struct {
 	Summary        map[string]int `json:"summary"` // result -> hosts
 	Hosts          []fleetHostDoc `json:"hosts"`
 	Skipped        []string       `json:"skipped,omitempty"` // hosts of the target that do not run the service
+	// Dependents: every instance that loses the service when all the hosts
+	// stop it together (stop, restart), in stop order.
+	Dependents []string `json:"dependents,omitempty"`
 }
 
 type fleetHostDoc struct {
@@ -51,12 +54,16 @@ type fleetHostDoc struct {
 	Status     *statusDoc     `json:"status,omitempty"`
 	Health     *health.Report `json:"health,omitempty"`
 	Steps      []stepDoc      `json:"steps,omitempty"`
+	// NotRestarted: the host's running dependents a restart without
+	// --cascade left alone (as in the one-host document).
+	NotRestarted []string `json:"not_restarted,omitempty"`
 }
 
-func newFleetDoc(opts *serviceOptions, fo fleet.Options, targets []fleet.Target, rep *fleet.Report, skipped []string, code int) fleetDoc {
+func newFleetDoc(opts *serviceOptions, fo fleet.Options, targets []fleet.Target, rep *fleet.Report, skipped []string, code int, impact []engine.Instance) fleetDoc {
 	doc := fleetDoc{Command: opts.Action, Target: opts.Host, Service: opts.Service, Mode: "parallel", Forks: fo.Forks,
 		MaxFailures: fo.MaxFailures, Result: fleetResultWord(code), ExitCode: code, Aborted: rep.Aborted,
-		Interrupted: rep.Interrupted, Summary: map[string]int{}, Hosts: []fleetHostDoc{}, Skipped: skipped}
+		Interrupted: rep.Interrupted, Summary: map[string]int{}, Hosts: []fleetHostDoc{}, Skipped: skipped,
+		Dependents: instanceStrings(impact)}
 	if fo.Rolling {
 		doc.Mode, doc.Batch, doc.MaxUnavailable, doc.MinReadyMS = "rolling", fo.Batch, fo.MaxUnavailable, millis(fo.MinReady)
 	}
@@ -68,7 +75,7 @@ func newFleetDoc(opts *serviceOptions, fo fleet.Options, targets []fleet.Target,
 		}
 		if out := h.Outcome; out != nil {
 			sd := newServiceDoc(targets[i].Plan, out, outcomeCode(out))
-			hd.Status, hd.Health, hd.Steps = sd.Status, sd.Health, sd.Steps
+			hd.Status, hd.Health, hd.Steps, hd.NotRestarted = sd.Status, sd.Health, sd.Steps, sd.NotRestarted
 		}
 		doc.Hosts = append(doc.Hosts, hd)
 	}
@@ -130,6 +137,9 @@ func renderFleetTable(s Streams, opts *serviceOptions, fo fleet.Options, rep *fl
 			fmt.Fprintf(s.Out, "%s: %s\n", capitalize(string(r)), strings.Join(names, ", "))
 		}
 	}
+	if left := notRestarted(rep); len(left) > 0 {
+		writeInstances(s.Out, "Not restarted (pass --cascade to restart them too)", left)
+	}
 	if rep.Aborted != "" {
 		fmt.Fprintf(s.Out, "Aborted: %s\n", rep.Aborted)
 	}
@@ -140,6 +150,25 @@ func renderFleetTable(s Streams, opts *serviceOptions, fo fleet.Options, rep *fl
 		fmt.Fprintf(s.Out, "To finish the job: omni service %s %s %s --resume\n", opts.Action, opts.Host, opts.Service)
 	}
 	return nil
+}
+
+// notRestarted is every host's running dependents that a restart without
+// --cascade left alone, in host order, each once.
+func notRestarted(rep *fleet.Report) []engine.Instance {
+	var out []engine.Instance
+	seen := map[engine.Instance]bool{}
+	for _, h := range rep.Hosts {
+		if h.Outcome == nil {
+			continue
+		}
+		for _, d := range h.Outcome.NotRestarted {
+			if !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
+		}
+	}
+	return out
 }
 
 func errText(err error) string {
@@ -172,7 +201,7 @@ func hostsWith(rep *fleet.Report, r fleet.Result) []string {
 
 // renderFleetPlan is --dry-run for a fleet: how the hosts will be taken,
 // then each host's tasks.
-func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo fleet.Options, targets []fleet.Target) error {
+func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo fleet.Options, targets []fleet.Target, impact []engine.Instance) error {
 	if g.Output == "json" {
 		plans := make([]planDoc, len(targets))
 		for i, t := range targets {
@@ -181,6 +210,9 @@ func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo fleet
 		doc := map[string]any{"command": opts.Action, "target": opts.Host, "service": opts.Service, "dry_run": true,
 			"mode": map[bool]string{true: "rolling", false: "parallel"}[fo.Rolling], "forks": fo.Forks,
 			"max_failures": fo.MaxFailures, "plans": plans}
+		if len(impact) > 0 {
+			doc["dependents"] = instanceStrings(impact)
+		}
 		if fo.Rolling {
 			doc["batch"], doc["max_unavailable"], doc["min_ready_ms"] = fo.Batch, fo.MaxUnavailable, millis(fo.MinReady)
 		}
@@ -196,6 +228,10 @@ func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo fleet
 	} else {
 		fmt.Fprintf(s.Out, "%s %s on %d hosts, %d at a time (max-failures %d): %s\n\n",
 			capitalize(opts.Action), opts.Service, len(targets), fo.Forks, fo.MaxFailures, strings.Join(names, ", "))
+	}
+	if len(impact) > 0 {
+		writeImpact(s.Out, opts, opts.Service, targets, impact)
+		fmt.Fprintln(s.Out)
 	}
 	for i, t := range targets {
 		if i > 0 {
