@@ -193,29 +193,31 @@ func (g *graph) dependents(target Instance, lostOnRole map[string]int) []Instanc
 // dependentClosure returns every instance that depends on one of targets,
 // directly or not, and would lose it if all of targets stopped together,
 // ordered so that each comes before what it depends on (the order to stop
-// them in). The targets themselves are not included.
+// them in). The targets themselves are not included; each must be given
+// once.
 func (g *graph) dependentClosure(targets ...Instance) []Instance {
 	// Breadth first over the lost instances: the targets, then each
-	// dependent found. index maps each dependent to its place in order (a
-	// target is -1).
+	// dependent found (order doubles as the queue). index maps each
+	// dependent to its place in order (a target is -1).
 	index := make(map[Instance]int, len(targets))
-	queue := make([]Instance, 0, len(targets))
 	for _, t := range targets {
-		if _, dup := index[t]; !dup {
-			index[t] = -1
-			queue = append(queue, t)
-		}
+		index[t] = -1
 	}
 	lostOnRole := map[string]int{}
 	var order []Instance
-	for next := 0; next < len(queue); next++ {
-		for _, d := range g.dependents(queue[next], lostOnRole) {
+	visit := func(cur Instance) {
+		for _, d := range g.dependents(cur, lostOnRole) {
 			if _, seen := index[d]; !seen {
 				index[d] = len(order)
 				order = append(order, d)
-				queue = append(queue, d)
 			}
 		}
+	}
+	for _, t := range targets {
+		visit(t)
+	}
+	for next := 0; next < len(order); next++ {
+		visit(order[next])
 	}
 	// Kahn's algorithm: an instance may be stopped once nothing in the
 	// closure that depends on it is still running.

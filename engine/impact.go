@@ -20,7 +20,7 @@ func Impact(inv *inventory.Inventory, targets []Instance) []Instance {
 	}
 	g := newGraph(inv)
 	// Host order, so the answer does not depend on the order targets came in.
-	return g.dependentClosure(g.sorted(append([]Instance(nil), targets...))...)
+	return g.dependentClosure(dedup(g.sorted(append([]Instance(nil), targets...)))...)
 }
 
 // InstanceGroup is the instances of one service: the hosts it runs on.

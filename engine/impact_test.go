@@ -80,3 +80,22 @@ func TestDescribeInstances(t *testing.T) {
 		t.Fatalf("count: %s", got)
 	}
 }
+
+// BenchmarkImpactFleetWide: the impact of stopping auth-service on every
+// bastion of the 10,000-host fleet at once: every host's orchestrator-core,
+// through the role-level requirement, and everything above it.
+func BenchmarkImpactFleetWide(b *testing.B) {
+	inv, _ := loadBenchFleet(b)
+	var targets []Instance
+	for _, h := range inv.HostsWithRole("bastion") {
+		targets = append(targets, Instance{Host: h.Name, Service: "auth-service"})
+	}
+	n := len(Impact(inv, targets))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		Impact(inv, targets)
+	}
+	b.ReportMetric(float64(len(targets)), "targets")
+	b.ReportMetric(float64(n), "dependents")
+}
