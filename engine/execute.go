@@ -511,7 +511,7 @@ func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshSt
 		if !report.Passed() {
 			var err error = &HealthError{Report: report}
 			if r.started[inst] {
-				err = r.withTail(inst, mgr, conn, err)
+				err = healthTail(report, r.withTail(inst, mgr, conn, err))
 			}
 			return "", err
 		}
@@ -643,7 +643,7 @@ func (r *execution) ensure(ctx context.Context, t Task) (string, error) {
 	r.started[inst] = true
 	rep, err := r.healthy(ctx, inst)
 	if err == nil && !rep.Passed() {
-		err = r.withTail(inst, mgr, conn, fmt.Errorf("dependency %s failed its health check: %s", inst, rep.Failure()))
+		err = healthTail(rep, r.withTail(inst, mgr, conn, fmt.Errorf("dependency %s failed its health check: %s", inst, rep.Failure())))
 	}
 	if recErr := r.record(ctx, inst, false); err == nil {
 		err = recErr

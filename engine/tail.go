@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/engine/manager"
 )
 
@@ -45,4 +46,23 @@ func keepTail(err, next error) error {
 		return &manager.LogError{Err: next, Tail: le.Tail}
 	}
 	return next
+}
+
+// healthTail keeps the log tail of a failed health check, but its Reason
+// only when the failure is that the service does not run (its process
+// check failed: it died right after its start). A service that runs but
+// answers badly (HTTP 503) is explained by the check's own error first;
+// the last line of its log need not say why, and is only context.
+func healthTail(report health.Report, err error) error {
+	var le *manager.LogError
+	if !errors.As(err, &le) {
+		return err
+	}
+	for _, c := range report.Checks {
+		if c.Check == "process" && !c.Passed {
+			return err
+		}
+	}
+	le.Tail.Reason = ""
+	return err
 }
