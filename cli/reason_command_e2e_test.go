@@ -34,7 +34,7 @@ func TestCommandFailedStartSaysWhy(t *testing.T) {
       logs: 'tail -n "$OMNI_LINES" ` + log + `'`
 	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.1.171", WorkerAddr: "127.0.1.172",
 		MoreWorkers: []string{"127.0.1.173"},
-		Extra: []testfleet.Service{{Name: "dies", Role: "worker", Raw: dies}, {Name: "badconf", Role: "worker", Raw: badconf}}})
+		Extra:       []testfleet.Service{{Name: "dies", Role: "worker", Raw: dies}, {Name: "badconf", Role: "worker", Raw: badconf}}})
 
 	for _, c := range []struct{ action, service, step, reason string }{
 		{"start", "dies", "health", bindErr},
