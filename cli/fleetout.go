@@ -50,6 +50,7 @@ type fleetHostDoc struct {
 	Result     string         `json:"result"` // done, unchanged, failed, unreachable, interrupted, untouched
 	DurationMS int64          `json:"duration_ms"`
 	Error      string         `json:"error,omitempty"`
+	Reason     string         `json:"reason,omitempty"` // the service's own last words, from its log tail
 	Ready      string         `json:"min_ready,omitempty"`
 	Status     *statusDoc     `json:"status,omitempty"`
 	Health     *health.Report `json:"health,omitempty"`
@@ -72,6 +73,7 @@ func newFleetDoc(opts *serviceOptions, fo fleet.Options, targets []fleet.Target,
 		hd := fleetHostDoc{Host: h.Host, Service: h.Service, Batch: h.Batch, Result: string(h.Result), DurationMS: millis(h.Duration), Ready: h.Ready}
 		if h.Err != nil {
 			hd.Error = failure(h.Err)
+			hd.Reason, _, _ = tailFields(h.Err)
 		}
 		if out := h.Outcome; out != nil {
 			sd := newServiceDoc(targets[i].Plan, out, outcomeCode(out))
@@ -171,11 +173,10 @@ func notRestarted(rep *fleet.Report) []engine.Instance {
 	return out
 }
 
+// errText is a host's failure for its table row: in short, the step and
+// the service's own last words when its log tail has them.
 func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return failure(err)
+	return shortFailure(err)
 }
 
 // fleetSummary is one line: "restart api-gateway on 4 hosts: 3 done, 1 failed".

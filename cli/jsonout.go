@@ -26,6 +26,9 @@ type serviceDoc struct {
 	Health    *health.Report `json:"health,omitempty"`    // when health checks ran
 	Steps     []stepDoc      `json:"steps,omitempty"`
 	Error     string         `json:"error,omitempty"`
+	// Reason: the service's own last words when it failed to start (the
+	// failed step's log tail has the lines around it).
+	Reason string `json:"reason,omitempty"`
 	// NotRestarted: running dependents a restart without --cascade left alone.
 	NotRestarted []string `json:"not_restarted,omitempty"`
 }
@@ -49,6 +52,14 @@ type stepDoc struct {
 	DurationMS int64  `json:"duration_ms"`
 	Note       string `json:"note,omitempty"`
 	Error      string `json:"error,omitempty"`
+	// The log tail of a failed start, or of a failed health check right
+	// after a start: the service's last words, the last lines of its log
+	// (LogSource says which: the journal since the start, the logs
+	// command), or why they could not be read.
+	Reason       string   `json:"reason,omitempty"`
+	LogTail      []string `json:"log_tail,omitempty"`
+	LogSource    string   `json:"log_source,omitempty"`
+	LogTailError string   `json:"log_tail_error,omitempty"`
 }
 
 // planDoc is the result of --dry-run.
@@ -166,6 +177,7 @@ func newServiceDoc(plan *engine.Plan, out *engine.Outcome, code int) serviceDoc 
 	}
 	if out.Err != nil {
 		doc.Error = out.Err.Error()
+		doc.Reason, _, _ = tailFields(out.Err)
 	}
 	if recorded(out) {
 		st := &statusDoc{State: out.State.Status, Running: out.State.Running, PID: out.State.PID, Restarts: out.State.NRestarts}
@@ -189,6 +201,10 @@ func newServiceDoc(plan *engine.Plan, out *engine.Outcome, code int) serviceDoc 
 		sd := stepDoc{Step: r.Task.Step, Host: r.Task.Host, Service: r.Task.Service, Why: r.Task.Why, Result: "ok", DurationMS: millis(r.Duration), Note: r.Note}
 		if r.Err != nil {
 			sd.Result, sd.Error = "failed", failure(r.Err)
+			sd.Reason, sd.LogTail, sd.LogTailError = tailFields(r.Err)
+			if t := logTail(r.Err); t != nil {
+				sd.LogSource = t.Source
+			}
 		}
 		doc.Steps = append(doc.Steps, sd)
 	}

@@ -149,6 +149,9 @@ func (p *progress) finish(ev fleet.Event) {
 		why := ""
 		if h.Err != nil {
 			why = ": " + failure(h.Err)
+			if t := logTail(h.Err); t != nil && t.Reason != "" {
+				why += "\n    log: " + t.Reason
+			}
 		}
 		text = fmt.Sprintf("%s %s: %s%s%s", p.st.paint(red, "✗"), h.Host, strings.ToUpper(string(h.Result)), inDuration(h), why)
 	}

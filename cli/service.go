@@ -299,6 +299,7 @@ func renderOutcome(s Streams, plan *engine.Plan, out *engine.Outcome) error {
 		fmt.Fprintf(s.Out, "%s Service %s successfully!\n", st.paint(green, "✓"), verb.done)
 	default:
 		fmt.Fprintf(s.Err, "%s Failed to %s %s on %s: %s\n", st.paint(red, "✗"), plan.Request.Action, plan.Service.Name, plan.Host.Name, indentContinuation(failure(out.Err)))
+		writeLogTail(s.Err, out.Err)
 	}
 	if recorded(out) {
 		fmt.Fprintln(s.Out)
@@ -426,12 +427,14 @@ func finishedEvent(ev registry.Event, out *engine.Outcome, code int) registry.Ev
 	}
 	if out.Err != nil {
 		ev.Error = out.Err.Error()
+		ev.Reason, _, _ = tailFields(out.Err)
 	}
 	for _, r := range out.Steps {
 		st := registry.EventStep{Step: r.Task.Step, Host: r.Task.Host, Service: r.Task.Service, Result: "ok", Note: r.Note, Duration: r.Duration}
 		switch {
 		case r.Err != nil:
 			st.Result, st.Error = "failed", failure(r.Err)
+			st.Reason, st.LogTail, st.LogTailError = tailFields(r.Err)
 		case strings.HasPrefix(r.Note, "skipped"):
 			st.Result = "skipped"
 		}

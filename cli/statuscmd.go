@@ -278,7 +278,7 @@ func historyRun(ctx context.Context, g *globalOptions, s Streams, target, servic
 		if host == "" && e.Target != "" {
 			host = fmt.Sprintf("%s (%d hosts)", e.Target, len(e.Hosts)) // a fleet run; its hosts have events of their own
 		}
-		if err := table.Append(formatTime(e.Started), e.Operator, e.Command, host, e.Service, result, dur, e.Error); err != nil {
+		if err := table.Append(formatTime(e.Started), e.Operator, e.Command, host, e.Service, result, dur, historyError(e)); err != nil {
 			return err
 		}
 	}

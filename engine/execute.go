@@ -98,7 +98,7 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 	run := &execution{ctx: ctx, plan: plan, env: env,
 		target: Instance{Host: plan.Host.Name, Service: plan.Service.Name},
 		conns:  map[string]Conn{}, mgrs: map[Instance]manager.Manager{},
-		groups: map[string]string{}, stopped: map[Instance]time.Time{}, deps: newGraph(env.Inventory),
+		groups: map[string]string{}, stopped: map[Instance]time.Time{}, started: map[Instance]bool{}, deps: newGraph(env.Inventory),
 		out: &Outcome{Host: plan.Host.Name, Service: plan.Service.Name, Action: plan.Request.Action},
 	}
 	defer run.release()
@@ -131,6 +131,7 @@ type execution struct {
 	groups  map[string]string            // group -> "" (runs) or why it is skipped
 	running map[Instance]bool            // dependents found running (find-dependents)
 	stopped map[Instance]time.Time       // when the stop step saw an instance go down
+	started map[Instance]bool            // instances this run started (their log tail explains a failed health check)
 	deps    *graph                       // the inventory's dependency graph, built once
 	out     *Outcome
 	// fresh is what the step just finished established about an instance,
@@ -236,7 +237,7 @@ func (r *execution) step(task Task) error {
 	var refused *RefusedError
 	if err != nil && !errors.Is(err, errNothingToDo) && conn != nil && !errors.As(err, &refused) {
 		if ctx.Err() == context.DeadlineExceeded && r.ctx.Err() == nil {
-			err = &TimeoutError{After: task.Timeout}
+			err = keepTail(err, &TimeoutError{After: task.Timeout})
 		} else if r.ctx.Err() != nil {
 			err = fmt.Errorf("interrupted: %w", r.ctx.Err())
 		}
@@ -491,8 +492,9 @@ func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshSt
 		return st.Status, nil
 	case "start":
 		if err := mgr.Start(ctx, conn); err != nil {
-			return "", err
+			return "", r.withTail(inst, mgr, conn, err)
 		}
+		r.started[inst] = true
 		return "started", nil
 	case "health":
 		var seen manager.State
@@ -507,7 +509,11 @@ func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshSt
 			r.out.Health = &report
 		}
 		if !report.Passed() {
-			return "", &HealthError{Report: report}
+			var err error = &HealthError{Report: report}
+			if r.started[inst] {
+				err = healthTail(report, r.withTail(inst, mgr, conn, err))
+			}
+			return "", err
 		}
 		if seen.Running {
 			r.fresh = &freshState{inst: inst, state: seen}
@@ -632,11 +638,12 @@ func (r *execution) ensure(ctx context.Context, t Task) (string, error) {
 	mgr, _ := r.manager(inst)
 	conn, _ := r.conn(ctx, inst.Host)
 	if err := mgr.Start(ctx, conn); err != nil {
-		return "", fmt.Errorf("starting dependency %s: %w", inst, err)
+		return "", fmt.Errorf("starting dependency %s: %w", inst, r.withTail(inst, mgr, conn, err))
 	}
+	r.started[inst] = true
 	rep, err := r.healthy(ctx, inst)
 	if err == nil && !rep.Passed() {
-		err = fmt.Errorf("dependency %s failed its health check: %s", inst, rep.Failure())
+		err = healthTail(rep, r.withTail(inst, mgr, conn, fmt.Errorf("dependency %s failed its health check: %s", inst, rep.Failure())))
 	}
 	if recErr := r.record(ctx, inst, false); err == nil {
 		err = recErr

@@ -44,7 +44,10 @@ type Event struct {
 	Steps    []EventStep `json:"steps,omitempty"`
 	Result   string      `json:"result"` // ok, unchanged, failed, refused, interrupted, unreachable; "incomplete" while running or if the run died
 	Error    string      `json:"error,omitempty"`
-	Complete bool        `json:"complete"`
+	// Reason is the service's own last words when it failed to start
+	// (the reason of the failed step's log tail).
+	Reason   string `json:"reason,omitempty"`
+	Complete bool   `json:"complete"`
 
 	// A fleet run (a target of several hosts) records one event of its own
 	// and one event per host it acted on; the host events carry its ID in
@@ -72,6 +75,12 @@ type EventStep struct {
 	Note     string        `json:"note,omitempty"`
 	Error    string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
+	// The log tail of a failed start (or of a failed health check right
+	// after one): the service's last words (Reason), the last lines of its
+	// log, or why they could not be read.
+	Reason       string   `json:"reason,omitempty"`
+	LogTail      []string `json:"log_tail,omitempty"`
+	LogTailError string   `json:"log_tail_error,omitempty"`
 }
 
 // EventQuery filters Events. Zero values match everything.

@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/omni-fleet/omni/inventory"
@@ -66,4 +67,23 @@ func (m *commandManager) Stop(ctx context.Context, r Runner, grace time.Duration
 // and OMNI_FOLLOW (1 or 0) exported.
 func (m *commandManager) LogsCommand(lines int, follow bool) string {
 	return m.command(m.logsScript(lines, follow))
+}
+
+// LogTail runs the logs command with OMNI_LINES=TailLines (OMNI_FOLLOW=0)
+// and keeps its last lines. The logs command has no notion of time: its
+// lines may be older than the start that failed.
+func (m *commandManager) LogTail(ctx context.Context, r Runner) LogTail {
+	const source = "the logs command"
+	if strings.TrimSpace(m.commands.Logs) == "" {
+		return LogTail{Source: source, Err: "the service has no logs command"}
+	}
+	res, err := run(ctx, r, m.LogsCommand(TailLines, false))
+	if err != nil {
+		return LogTail{Source: source, Err: err.Error()}
+	}
+	t := plainTail(source, res.Stdout)
+	if res.ExitCode != 0 && len(t.Lines) == 0 {
+		t.Err = exitError(res).Error()
+	}
+	return t
 }

@@ -14,6 +14,11 @@
 // <quoted script>`, so that a missing sudo rule fails at once
 // ([ErrSudoRefused]) instead of waiting for a password.
 //
+// A failure to start says why in the service's own words: a [LogError]
+// carries its [LogTail], the last lines of its log (the journal since the
+// start for systemd, read in the start's own round trip; the logs command
+// for the command manager, read by [Tailer.LogTail]).
+//
 // Remote commands assume a POSIX sh and a sleep that accepts fractions of a
 // second. They read process states from /proc with the shell's own `read`
 // (no process started per probe); on a host without /proc they use procps

@@ -3,6 +3,7 @@ package manager
 import (
 	"github.com/omni-fleet/omni/internal/shell"
 
+	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -14,6 +15,9 @@ import (
 type systemdManager struct {
 	unit string
 	sudo bool
+	// since is the host's clock when Start last ran (epoch seconds, maybe
+	// with a fraction): LogTail reads the journal from then on.
+	since string
 }
 
 // showProperties are the unit properties Status asks for, in one call.
@@ -51,9 +55,101 @@ func (m *systemdManager) show(ctx context.Context, r Runner) (unitInfo, error) {
 }
 
 // Start runs `systemctl start`, which returns when the start job is done
-// (for Type=simple, as soon as the process is forked).
+// (for Type=simple, as soon as the process is forked). The same round trip
+// notes the host's clock first (LogTail reads the journal from then on)
+// and, when the start fails, reads the journal's tail: the error carries
+// the unit's own words (a *LogError), not only systemctl's "Job for X
+// failed; see journalctl -xeu X".
 func (m *systemdManager) Start(ctx context.Context, r Runner) error {
-	return m.systemctl(ctx, r, "start")
+	res, err := run(ctx, r, m.startCommand())
+	if err != nil {
+		return fmt.Errorf("systemctl start %s: %w", m.unit, err)
+	}
+	report, journal, _ := bytes.Cut(res.Stdout, []byte(journalMarker+"\n"))
+	if since := parseReport(report)["since"]; validSince(since) {
+		m.since = since
+	}
+	if res.ExitCode != 0 {
+		res.Stdout = nil // the report and the journal are not systemctl's words
+		err := fmt.Errorf("systemctl start %s: %w", m.unit, exitError(res))
+		return &LogError{Err: err, Tail: journalTail(m.tailSource(), journal)}
+	}
+	return nil
+}
+
+// journalMarker separates the start script's report from the journal's
+// tail on its stdout.
+const journalMarker = "omni-journal-tail:"
+
+// systemdTailScript defines omni_tail, which prints the unit's journal
+// since omni_since (the host's clock when omni started it; all of it when
+// empty) as JSON, one entry a line: the last few entries, _PID and MESSAGE
+// only. The unit's own lines reach the journal through journald's stream
+// sockets a moment after systemctl returns: it waits up to 1 s for the
+// first of them (a unit that wrote nothing costs that second).
+const systemdTailScript = `omni_tail() {
+	set -- -u "$omni_unit"
+	[ -z "$omni_since" ] || set -- "$@" --since "@$omni_since"
+	omni_i=0
+	while [ "$omni_i" -lt 10 ] && [ -z "$(journalctl _SYSTEMD_UNIT="$omni_unit" ${omni_since:+--since "@$omni_since"} -q -n 1 -o cat --no-pager 2>/dev/null)" ]; do
+		sleep 0.1
+		omni_i=$((omni_i + 1))
+	done
+	echo ` + journalMarker + `
+	journalctl "$@" -q -n @FETCH@ --no-pager -o json --output-fields=_PID,MESSAGE 2>&1
+}
+`
+
+// systemdStartScript prints since= (the host's clock, to the microsecond
+// where date has %N) and starts the unit; when the start fails it prints
+// the journal's tail after journalMarker and exits with systemctl's code.
+const systemdStartScript = `omni_unit=@UNIT@
+omni_since=$(date +%s.%N 2>/dev/null)
+case $omni_since in *.[0-9][0-9][0-9][0-9][0-9][0-9]*) omni_since=${omni_since%???} ;; *) omni_since=$(date +%s) ;; esac
+echo "since=$omni_since"
+systemctl start -- "$omni_unit" && exit 0
+omni_rc=$?
+` + systemdTailScript + `omni_tail
+exit "$omni_rc"
+`
+
+func (m *systemdManager) startCommand() string {
+	return wrap(m.script(systemdStartScript), m.sudo, true)
+}
+
+// script fills a script's unit and the number of entries it reads.
+func (m *systemdManager) script(s string) string {
+	return strings.NewReplacer("@UNIT@", shell.Quote(m.unit), "@FETCH@", strconv.Itoa(tailFetch)).Replace(s)
+}
+
+// validSince accepts the host clock's "1700000000" or "1700000000.123456".
+func validSince(s string) bool {
+	whole, frac, _ := strings.Cut(s, ".")
+	return whole != "" && strings.Trim(whole, "0123456789") == "" && strings.Trim(frac, "0123456789") == ""
+}
+
+func (m *systemdManager) tailSource() string {
+	if m.since == "" {
+		return "journalctl -u " + m.unit
+	}
+	return "journalctl -u " + m.unit + " since the start"
+}
+
+// LogTail reads the unit's journal since this manager's last Start (the
+// whole journal of the unit when it did not start it): the last TailLines
+// lines, the reason being the last one the unit's own processes wrote.
+func (m *systemdManager) LogTail(ctx context.Context, r Runner) LogTail {
+	script := "omni_unit=@UNIT@\nomni_since=" + shell.Quote(m.since) + "\n" + systemdTailScript + "omni_tail\n"
+	res, err := run(ctx, r, wrap(m.script(script), m.sudo, true))
+	if err != nil {
+		return LogTail{Source: m.tailSource(), Err: err.Error()}
+	}
+	_, journal, _ := bytes.Cut(res.Stdout, []byte(journalMarker+"\n"))
+	t := journalTail(m.tailSource(), journal)
+	if t.Empty() && res.ExitCode != 0 {
+		t.Err = exitError(res).Error()
+	}
+	return t
 }
 
 // systemdStopScript stops the unit gracefully within omni's grace period,
@@ -122,17 +218,6 @@ func (m *systemdManager) Stop(ctx context.Context, r Runner, grace time.Duration
 		return fmt.Errorf("%s is still %s (%s, pid %d) after systemctl stop", m.unit, info.ActiveState, info.SubState, info.MainPID)
 	}
 	return fmt.Errorf("%s is still %s (%s) after systemctl stop", m.unit, info.ActiveState, info.SubState)
-}
-
-func (m *systemdManager) systemctl(ctx context.Context, r Runner, verb string) error {
-	res, err := run(ctx, r, m.command("systemctl "+verb+" -- "+shell.Quote(m.unit)))
-	if err != nil {
-		return fmt.Errorf("systemctl %s %s: %w", verb, m.unit, err)
-	}
-	if res.ExitCode != 0 {
-		return fmt.Errorf("systemctl %s %s: %w", verb, m.unit, exitError(res))
-	}
-	return nil
 }
 
 // LogsCommand returns a journalctl command; lines <= 0 means all lines.

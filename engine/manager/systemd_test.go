@@ -52,7 +52,7 @@ func TestSystemdCommands(t *testing.T) {
 		{
 			name: "start", host: host, svc: svc,
 			op:   start,
-			want: []string{"systemctl start -- 'omni-x.service'"},
+			want: []string{"sh -c " + shell.Quote(startScript(t, "omni-x.service"))},
 		},
 		{
 			name: "stop then verify", host: host, svc: svc, results: []Result{{}, stopped},
@@ -62,17 +62,17 @@ func TestSystemdCommands(t *testing.T) {
 		{
 			name: "default unit", host: host, svc: defaultUnit,
 			op:   start,
-			want: []string{"systemctl start -- 'api-gateway.service'"},
+			want: []string{"sh -c " + shell.Quote(startScript(t, "api-gateway.service"))},
 		},
 		{
 			name: "odd unit name is one quoted word", host: host, svc: oddUnit,
 			op:   start,
-			want: []string{`systemctl start -- 'odd unit'\''$(reboot)` + "`id`" + `.service'`},
+			want: []string{"sh -c " + shell.Quote(startScript(t, "odd unit'$(reboot)`id`.service"))},
 		},
 		{
 			name: "host sudo", host: sudoHost, svc: svc,
 			op:   start,
-			want: []string{`sudo -n sh -c 'systemctl start -- '\''omni-x.service'\'''`},
+			want: []string{"sudo -n sh -c " + shell.Quote(startScript(t, "omni-x.service"))},
 		},
 		{
 			name: "service sudo", host: host, svc: sudoSvc, results: []Result{active},
@@ -101,6 +101,17 @@ func TestSystemdCommands(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startScript is the start script of testdata/systemd/start.golden
+// (written for omni-x.service) for unit, quoted once in its first line.
+func startScript(t *testing.T, unit string) string {
+	script := string(readTestdata(t, "systemd/start.golden"))
+	first, rest, _ := strings.Cut(script, "\n")
+	if first != "omni_unit='omni-x.service'" {
+		t.Fatalf("start.golden begins with %q", first)
+	}
+	return "omni_unit=" + shell.Quote(unit) + "\n" + rest
 }
 
 func status(m Manager, r Runner) error {

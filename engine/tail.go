@@ -1,0 +1,68 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/omni-fleet/omni/engine/health"
+	"github.com/omni-fleet/omni/engine/manager"
+)
+
+// maxTailTimeout bounds the read of a failed service's log tail (and the
+// inventory's command_timeout, when shorter, bounds it instead): the
+// failure is already known, the tail only explains it.
+const maxTailTimeout = 10 * time.Second
+
+// withTail returns err carrying the service's log tail (a
+// *manager.LogError): the last lines of its log, read over conn, which say
+// why a start or the health check after it failed. An error that already
+// carries one (systemd reads it in the start's own round trip) is
+// returned as it is, and so is err after an interrupt (Ctrl-C: no more
+// remote commands). Reading the tail has a deadline of its own, so a
+// step that timed out still gets it.
+func (r *execution) withTail(inst Instance, m manager.Manager, conn Conn, err error) error {
+	var le *manager.LogError
+	if err == nil || errors.As(err, &le) || r.ctx.Err() != nil {
+		return err
+	}
+	tailer, ok := m.(manager.Tailer)
+	if !ok || conn == nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, min(maxTailTimeout, commandTimeout(r.env.Inventory)))
+	defer cancel()
+	tail := tailer.LogTail(ownBound(ctx), conn)
+	if tail.Empty() {
+		return err
+	}
+	return &manager.LogError{Err: err, Tail: tail}
+}
+
+// keepTail returns next carrying the log tail err carried, if any.
+func keepTail(err, next error) error {
+	var le *manager.LogError
+	if errors.As(err, &le) {
+		return &manager.LogError{Err: next, Tail: le.Tail}
+	}
+	return next
+}
+
+// healthTail keeps the log tail of a failed health check, but its Reason
+// only when the failure is that the service does not run (its process
+// check failed: it died right after its start). A service that runs but
+// answers badly (HTTP 503) is explained by the check's own error first;
+// the last line of its log need not say why, and is only context.
+func healthTail(report health.Report, err error) error {
+	var le *manager.LogError
+	if !errors.As(err, &le) {
+		return err
+	}
+	for _, c := range report.Checks {
+		if c.Check == "process" && !c.Passed {
+			return err
+		}
+	}
+	le.Tail.Reason = ""
+	return err
+}
