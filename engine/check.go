@@ -213,3 +213,28 @@ func DependencyProblems(rep *health.Report) []DependencyProblem {
 	}
 	return out
 }
+
+// DepsPolicy is what a plan does with a dependency it finds down before it
+// acts.
+type DepsPolicy int
+
+// The policies: a stop does not need its dependencies; a start or restart
+// starts the stopped ones first, or, with --no-deps, refuses.
+const (
+	DepsIgnored DepsPolicy = iota
+	DepsStarted
+	DepsRefused
+)
+
+// DependencyPolicy says what the plan does with a dependency found down.
+func (p *Plan) DependencyPolicy() DepsPolicy {
+	for _, t := range p.Tasks {
+		switch {
+		case t.Step == "ensure":
+			return DepsStarted
+		case t.Step == "check-deps" && p.Request.NoDeps:
+			return DepsRefused
+		}
+	}
+	return DepsIgnored
+}
