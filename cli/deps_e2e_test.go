@@ -14,6 +14,7 @@ import (
 // service is touched; restart starts the dependency first, then restarts
 // the service, healthy.
 func TestRestartSatisfiesDependenciesFirst(t *testing.T) {
+	t.Parallel()
 	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.1.176", WorkerAddr: "127.0.1.177"})
 	mustRun(t, f, "service", "start", "worker1", "container-runtime") // and network-agent, its dependency
 	mustRun(t, f, "service", "stop", "worker1", "network-agent", "--yes")
@@ -64,5 +65,48 @@ func TestRestartSatisfiesDependenciesFirst(t *testing.T) {
 	}
 	if procStart(f.PID("worker1", "network-agent")) > procStart(f.PID("worker1", "container-runtime")) {
 		t.Fatal("network-agent was started after container-runtime")
+	}
+}
+
+// TestRollingRestartPreflightNamesDependencyDown: network-agent, which
+// container-runtime requires, is stopped on worker2. The preflight names
+// it (host and service). With --no-deps nothing is touched (exit 1); without,
+// worker2 goes first (it is unavailable) and its restart starts network-agent
+// first, then the healthy hosts follow.
+func TestRollingRestartPreflightNamesDependencyDown(t *testing.T) {
+	t.Parallel()
+	f := fourWorkers(t, 171)
+	mustRun(t, f, "service", "stop", "worker2", "network-agent", "--yes")
+	before := pids(f, "container-runtime")
+
+	out, errOut, code := omni(t, f, "service", "restart", "worker", "container-runtime", "--no-deps", "--min-ready", "0s")
+	if code != ExitFailed || !strings.Contains(errOut, "preflight: worker2: network-agent (required) is stopped: --no-deps: it will not be started") ||
+		!strings.Contains(out, "no host was touched") {
+		t.Fatalf("rolling restart --no-deps with a dependency down: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for w, pid := range pids(f, "container-runtime") {
+		if pid != before[w] || !testfleet.Alive(pid) {
+			t.Fatalf("--no-deps: %s was touched (pid %d -> %d)", w, before[w], pid)
+		}
+	}
+	if testfleet.Alive(f.PID("worker2", "network-agent")) {
+		t.Fatal("--no-deps started network-agent on worker2")
+	}
+
+	out, errOut, code = omni(t, f, "service", "restart", "worker", "container-runtime", "--batch", "3", "--min-ready", "0s")
+	if code != ExitOK || !strings.Contains(errOut, "preflight: worker2: network-agent (required) is stopped: it will be started first") {
+		t.Fatalf("rolling restart with a dependency down: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if batches := batchLine.FindAllStringSubmatch(errOut, -1); len(batches) != 2 || !strings.HasPrefix(batches[0][3], "worker2 (") || batches[1][3] != "worker1, worker3, worker4" {
+		t.Fatalf("worker2, unavailable, should go first: %q\n%s", batches, errOut)
+	}
+	for w, pid := range pids(f, "container-runtime") {
+		if pid == before[w] || !testfleet.Alive(pid) {
+			t.Fatalf("%s not restarted (pid %d -> %d)\n%s", w, before[w], pid, errOut)
+		}
+	}
+	if !testfleet.Alive(f.PID("worker2", "network-agent")) ||
+		!strings.Contains(errOut, "worker2: ↳ Started network-agent on worker2 (required by container-runtime@worker2): healthy") {
+		t.Fatalf("network-agent on worker2 was not started, or not said:\n%s", errOut)
 	}
 }
