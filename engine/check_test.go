@@ -44,7 +44,9 @@ func (c scriptedConn) Run(_ context.Context, cmd string) (manager.Result, error)
 	return manager.Result{Stdout: []byte("rc=1\npid=\n")}, nil
 }
 
-func (c scriptedConn) Stream(context.Context, string, io.Writer, io.Writer) (int, error) { return 0, nil }
+func (c scriptedConn) Stream(context.Context, string, io.Writer, io.Writer) (int, error) {
+	return 0, nil
+}
 
 func (c scriptedConn) DialContext(context.Context, string, string) (net.Conn, error) {
 	return nil, errors.New("no dialling in this test")
