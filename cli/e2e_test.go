@@ -128,7 +128,7 @@ func TestServiceLifecycleOverSSH(t *testing.T) {
 	}
 	if doc.Command != "restart" || doc.Result != "ok" || doc.ExitCode != 0 || !doc.Status.Running ||
 		doc.Status.PID != f.PID("primary-bastion", "api-gateway") || doc.Status.UptimeSeconds == nil ||
-		len(doc.Health.Checks) != 4 || doc.Health.Checks[3].Check != "dependency network-agent@primary-bastion" || len(doc.Steps) != 5 || doc.Steps[0].Step != "stop" || doc.Steps[4].Result != "ok" {
+		len(doc.Health.Checks) != 4 || doc.Health.Checks[3].Check != "dependency network-agent@primary-bastion" || len(doc.Steps) != 6 || doc.Steps[0].Step != "ensure" || doc.Steps[1].Step != "stop" || doc.Steps[5].Result != "ok" {
 		t.Fatalf("restart -o json: %+v\n%s", doc, out)
 	}
 	after = f.PID("primary-bastion", "api-gateway")
@@ -177,7 +177,7 @@ func TestServiceLifecycleOverSSH(t *testing.T) {
 	for _, m := range steps {
 		names = append(names, m[1])
 	}
-	if code != 0 || strings.Join(names, " ") != "stop verify-stopped start health record" {
+	if code != 0 || strings.Join(names, " ") != "ensure stop verify-stopped start health record" {
 		t.Fatalf("restart -v: exit %d, steps %v\n%s", code, names, errOut)
 	}
 

@@ -140,7 +140,7 @@ func TestRollingRestartAbortsAndResumes(t *testing.T) {
 		!strings.Contains(doc.Hosts[0].Error, "crash loop") || doc.Hosts[1].Result != "untouched" || doc.Summary["untouched"] != 3 {
 		t.Fatalf("crash loop document:\n%s", out)
 	}
-	if len(doc.Hosts[0].Steps) == 0 || doc.Hosts[0].Steps[0].Step != "stop" {
+	if len(doc.Hosts[0].Steps) < 2 || doc.Hosts[0].Steps[0].Step != "ensure" || doc.Hosts[0].Steps[1].Step != "stop" {
 		t.Fatalf("the document lacks the host's steps:\n%s", out)
 	}
 	for _, r := range registryRecords(t, f) {

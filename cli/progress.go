@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/fleet"
 )
 
@@ -114,6 +115,10 @@ func (p *progress) event(ev fleet.Event) {
 				where = " " + r.Task.Service + "@" + r.Task.Host
 			}
 			p.println(ev.Time, fmt.Sprintf("%s:   %s %s %.3fs%s%s", ev.Host, mark, r.Task.Step, r.Duration.Seconds(), where, note))
+		}
+		// What the host's run did to other services (a dependency started).
+		if line := dependencyLine(*r, engine.Instance{Host: ev.Host, Service: p.service}); line != "" {
+			p.println(ev.Time, ev.Host+": ↳ "+line)
 		}
 	case fleet.EventReady:
 		p.step[ev.Host] = "min-ready"

@@ -50,7 +50,7 @@ func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, r
 	actions := []struct{ name, help string }{
 		{"start", "Start a stopped service: check its dependencies, start it, health-check it."},
 		{"stop", "Stop a service gracefully (SIGTERM, then SIGKILL after its grace period)."},
-		{"restart", "Gracefully stop, start again and health-check a service."},
+		{"restart", "Start its stopped dependencies, then gracefully stop, start again and health-check a service."},
 		{"logs", "Show a service's recent logs."},
 	}
 	for _, a := range actions {
@@ -82,6 +82,7 @@ func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, r
 		case "stop":
 			cmd.Flag("cascade", "Stop the running services that depend on this one first, in reverse dependency order.").BoolVar(&opts.Cascade)
 		case "restart":
+			cmd.Flag("no-deps", "Refuse (exit 1, listing them) if a dependency is down, before anything is stopped, instead of starting it first.").BoolVar(&opts.NoDeps)
 			cmd.Flag("cascade", "After the service is healthy again, restart the running services that depend on it, in dependency order.").BoolVar(&opts.Cascade)
 		}
 		cmd.Action(func(*kingpin.ParseContext) error {

@@ -101,6 +101,7 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 		groups: map[string]string{}, stopped: map[Instance]time.Time{}, started: map[Instance]bool{}, deps: newGraph(env.Inventory),
 		out: &Outcome{Host: plan.Host.Name, Service: plan.Service.Name, Action: plan.Request.Action},
 	}
+	run.check = &checker{inv: env.Inventory, deps: run.deps, conn: run.conn, mgr: run.manager}
 	defer run.release()
 	for i, task := range plan.Tasks {
 		if skip, why := run.skipGroup(task); skip {
@@ -133,6 +134,7 @@ type execution struct {
 	stopped map[Instance]time.Time       // when the stop step saw an instance go down
 	started map[Instance]bool            // instances this run started (their log tail explains a failed health check)
 	deps    *graph                       // the inventory's dependency graph, built once
+	check   *checker                     // health, as status and the preflight see it
 	out     *Outcome
 	// fresh is what the step just finished established about an instance,
 	// for the step right after it: a stop that verified the process gone,
@@ -196,7 +198,7 @@ func (r *execution) skipGroup(t Task) (bool, string) {
 			}
 		}
 	default: // tasks of a role-level fallback: only if the role has no healthy instance
-		if inst, ok := r.healthyOnRole(t.Group); ok {
+		if inst, ok := r.check.healthyOnRole(r.ctx, t.Group); ok {
 			why = "not needed: " + t.Group + " satisfied by " + inst.String()
 		}
 	}
@@ -318,46 +320,10 @@ func (r *execution) status(ctx context.Context, inst Instance) (manager.State, e
 	return m.Status(ctx, conn)
 }
 
-// healthy runs an instance's own health checks (it must be running).
-func (r *execution) healthy(ctx context.Context, inst Instance) (health.Report, error) {
-	return r.healthyKnowing(ctx, inst, nil)
-}
-
-// healthySeen is healthy that keeps the last state the process check read.
-func (r *execution) healthySeen(ctx context.Context, inst Instance, seen *manager.State) (health.Report, error) {
-	return r.healthCheck(ctx, inst, nil, seen)
-}
-
-// healthyKnowing is healthy when the caller has just read the state: the
-// process check's first attempt uses it instead of asking the host again.
-func (r *execution) healthyKnowing(ctx context.Context, inst Instance, known *manager.State) (health.Report, error) {
-	return r.healthCheck(ctx, inst, known, nil)
-}
-
-// healthCheck runs an instance's own health checks; see runHealthSeen.
-func (r *execution) healthCheck(ctx context.Context, inst Instance, known, seen *manager.State) (health.Report, error) {
-	conn, err := r.conn(ctx, inst.Host)
-	if err != nil {
-		return health.Report{}, err
-	}
-	m, err := r.manager(inst)
-	if err != nil {
-		return health.Report{}, err
-	}
-	h, _ := r.env.Inventory.Host(inst.Host)
-	svc, _ := r.env.Inventory.Service(inst.Service)
-	return runHealthSeen(ctx, svc.Health, h, m, conn, known, seen), nil
-}
-
-// runHealth runs a service's health checks on a host. When the caller has
-// just read the state (known), the process check's first attempt uses it
-// instead of asking the host again.
-func runHealth(ctx context.Context, spec inventory.Health, h *inventory.Host, m manager.Manager, conn Conn, known *manager.State) health.Report {
-	return runHealthSeen(ctx, spec, h, m, conn, known, nil)
-}
-
-// runHealthSeen is runHealth that also keeps in seen (when not nil) the
-// last state the process check read.
+// runHealthSeen runs a service's own health checks on a host. When the
+// caller has just read the state (known), the process check's first
+// attempt uses it instead of asking the host again; seen (when not nil)
+// keeps the last state the process check read.
 func runHealthSeen(ctx context.Context, spec inventory.Health, h *inventory.Host, m manager.Manager, conn Conn, known, seen *manager.State) health.Report {
 	return health.Run(ctx, health.Target{
 		Spec:    spec,
@@ -377,37 +343,6 @@ func runHealthSeen(ctx context.Context, spec inventory.Health, h *inventory.Host
 			return st.Running, st.Status, err
 		},
 	})
-}
-
-// runningAndHealthy checks one instance: "" when it is, else why not.
-func (r *execution) runningAndHealthy(ctx context.Context, inst Instance) (string, error) {
-	st, err := r.status(ctx, inst)
-	if err != nil {
-		return "", err
-	}
-	if !st.Running {
-		return st.Status, nil
-	}
-	rep, err := r.healthyKnowing(ctx, inst, &st)
-	if err != nil {
-		return "", err
-	}
-	if !rep.Passed() {
-		return "unhealthy: " + rep.Failure(), nil
-	}
-	return "", nil
-}
-
-// healthyOnRole finds a running, healthy instance for a role-level
-// requirement "svc@role".
-func (r *execution) healthyOnRole(group string) (Instance, bool) {
-	svc, role, _ := strings.Cut(group, "@")
-	for _, inst := range r.deps.roleInstances(svc, role) {
-		if why, err := r.runningAndHealthy(r.ctx, inst); err == nil && why == "" {
-			return inst, true
-		}
-	}
-	return Instance{}, false
 }
 
 // knownState returns the state the previous step established for inst.
@@ -498,12 +433,9 @@ func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshSt
 		return "started", nil
 	case "health":
 		var seen manager.State
-		report, err := r.healthySeen(ctx, inst, &seen)
+		report, err := r.check.Check(ctx, inst, nil, &seen)
 		if err != nil {
 			return "", err
-		}
-		if report.Passed() {
-			report.Checks = append(report.Checks, r.dependencyChecks(ctx, inst)...)
 		}
 		if isTarget {
 			r.out.Health = &report
@@ -594,12 +526,12 @@ func (r *execution) checkDeps(ctx context.Context) (string, error) {
 			continue // a role fallback's own needs: not required as such
 		}
 		if it.need.role != "" {
-			if _, ok := r.healthyOnRole(it.need.String()); !ok {
+			if _, ok := r.check.healthyOnRole(ctx, it.need.String()); !ok {
 				down = append(down, it.need.String()+" (no healthy instance)")
 			}
 			continue
 		}
-		why, err := r.runningAndHealthy(ctx, it.need.inst)
+		why, err := r.check.runningAndHealthy(ctx, it.need.inst)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", it.need, err)
 		}
@@ -618,14 +550,14 @@ func (r *execution) checkDeps(ctx context.Context) (string, error) {
 func (r *execution) ensure(ctx context.Context, t Task) (string, error) {
 	inst := r.instance(t)
 	if t.Role != "" {
-		if found, ok := r.healthyOnRole(t.Service + "@" + t.Role); ok {
+		if found, ok := r.check.healthyOnRole(ctx, t.Service+"@"+t.Role); ok {
 			return "satisfied by " + found.String(), nil
 		}
 		if t.Host == "" {
 			return "", fmt.Errorf("no host with role %s runs %s", t.Role, t.Service)
 		}
 	}
-	why, err := r.runningAndHealthy(ctx, inst)
+	why, err := r.check.runningAndHealthy(ctx, inst)
 	if err != nil {
 		return "", err
 	}
@@ -641,7 +573,7 @@ func (r *execution) ensure(ctx context.Context, t Task) (string, error) {
 		return "", fmt.Errorf("starting dependency %s: %w", inst, r.withTail(inst, mgr, conn, err))
 	}
 	r.started[inst] = true
-	rep, err := r.healthy(ctx, inst)
+	rep, err := r.check.own(ctx, inst, nil, nil)
 	if err == nil && !rep.Passed() {
 		err = healthTail(rep, r.withTail(inst, mgr, conn, fmt.Errorf("dependency %s failed its health check: %s", inst, rep.Failure())))
 	}
@@ -652,26 +584,6 @@ func (r *execution) ensure(ctx context.Context, t Task) (string, error) {
 		return "", err
 	}
 	return "started", nil
-}
-
-// dependencyChecks is the spec's fourth health check: the services inst
-// requires are running and healthy.
-func (r *execution) dependencyChecks(ctx context.Context, inst Instance) []health.Result {
-	var out []health.Result
-	for _, n := range r.deps.needs(inst) {
-		res := health.Result{Check: "dependency " + n.String(), Attempts: 1, Passed: true}
-		if n.role != "" {
-			if _, ok := r.healthyOnRole(n.String()); !ok {
-				res.Passed, res.Error = false, "no running and healthy instance"
-			}
-		} else if why, err := r.runningAndHealthy(ctx, n.inst); err != nil {
-			res.Passed, res.Error = false, err.Error()
-		} else if why != "" {
-			res.Passed, res.Error = false, why
-		}
-		out = append(out, res)
-	}
-	return out
 }
 
 // atRest reports a service that is stopped and will stay so by itself.

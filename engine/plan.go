@@ -16,7 +16,7 @@ type Request struct {
 	Service string
 	Lines   int  // logs: how many lines
 	Follow  bool // logs: keep streaming
-	NoDeps  bool // start: refuse if a dependency is down instead of starting it
+	NoDeps  bool // start, restart: refuse if a dependency is down instead of starting it
 	Cascade bool // stop: stop the dependents first; restart: restart them after
 }
 
@@ -211,7 +211,7 @@ func stepTask(inv *inventory.Inventory, step playbooks.Step, host *inventory.Hos
 	return task
 }
 
-// dependencyTasks is what the start playbook's check-deps step becomes:
+// dependencyTasks is what the check-deps step (start, restart) becomes:
 // with --no-deps one check of every dependency; otherwise one ensure task
 // per dependency, transitively, each after what it needs.
 func dependencyTasks(g *graph, inv *inventory.Inventory, target Instance, step playbooks.Step, noDeps bool) []Task {

@@ -17,13 +17,14 @@ type InstanceStatus struct {
 	Instance
 	State  manager.State
 	Uptime time.Duration
-	Health *health.Report // one attempt of each check, when it runs
+	Health *health.Report // one attempt of each check, dependencies included, when it runs
 	Err    error          // the host could not be reached, or status failed
 }
 
 // LiveStatus reads the state of each service on each host, hosts in
 // parallel (at most forks at once, one connection each), with one attempt
-// of each health check for the services that run. Rows come back in the
+// of each health check for the services that run: process, port, HTTP and
+// the dependency check, the same checks as the health step (see checker). Rows come back in the
 // order of hosts, then services. A host's connection is released (see
 // Releaser) as soon as its services have been read, so that at most about
 // forks connections are open at once, not one per host.
@@ -44,6 +45,7 @@ func LiveStatus(ctx context.Context, inv *inventory.Inventory, targets []Instanc
 	}
 	g.SetLimit(forks)
 	var mu sync.Mutex
+	deps, memo := newGraph(inv), newLookMemo()
 	for _, name := range hosts {
 		g.Go(func() error {
 			h, err := inv.Host(name)
@@ -52,22 +54,26 @@ func LiveStatus(ctx context.Context, inv *inventory.Inventory, targets []Instanc
 				c, err = conn.Connect(ctx, h)
 			}
 			connected := c
-			// One service: one remote command (its status) on this host.
-			if o, ok := c.(OneCommand); ok && err == nil && len(byHost[name]) == 1 {
+			// One service without requirements: one remote command (its
+			// status) on this host.
+			if o, ok := c.(OneCommand); ok && err == nil && len(byHost[name]) == 1 && !hasRequirements(inv, rows[byHost[name][0]].Service) {
 				c = o.Once()
 			}
 			c = withBound(c, commandTimeout(inv))
+			look := &hostLook{inv: inv, host: name, own: c, conn: conn}
+			chk := &checker{inv: inv, deps: deps, conn: look.connect, mgr: look.manager, look: memo}
 			for _, i := range byHost[name] {
 				row := rows[i]
 				if err != nil {
 					row.Err = err
 				} else {
-					row = liveStatus(ctx, inv, h, c, row)
+					row = liveStatus(ctx, chk, c, row)
 				}
 				mu.Lock()
 				rows[i] = row
 				mu.Unlock()
 			}
+			look.release()
 			if r, ok := conn.(Releaser); ok && err == nil {
 				r.Release(connected)
 			}
@@ -78,13 +84,73 @@ func LiveStatus(ctx context.Context, inv *inventory.Inventory, targets []Instanc
 	return rows
 }
 
-func liveStatus(ctx context.Context, inv *inventory.Inventory, h *inventory.Host, c Conn, row InstanceStatus) InstanceStatus {
-	svc, err := inv.Service(row.Service)
-	if err != nil {
-		row.Err = err
-		return row
+// hasRequirements says whether the service requires others.
+func hasRequirements(inv *inventory.Inventory, service string) bool {
+	svc, err := inv.Service(service)
+	return err == nil && len(svc.Requires) > 0
+}
+
+// hostLook is what the look at one host's services uses: the host's own
+// connection, and those of the hosts its services require, opened on
+// first use and let go once the host is done.
+type hostLook struct {
+	inv    *inventory.Inventory
+	host   string
+	own    Conn
+	conn   Connector
+	others map[string]Conn
+}
+
+func (l *hostLook) connect(ctx context.Context, host string) (Conn, error) {
+	if host == l.host {
+		return l.own, nil
 	}
-	m, err := manager.New(manager.Target{Host: h, Service: svc})
+	if c, ok := l.others[host]; ok {
+		return c, nil
+	}
+	h, err := l.inv.Host(host)
+	if err != nil {
+		return nil, err
+	}
+	c, err := l.conn.Connect(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	if l.others == nil {
+		l.others = map[string]Conn{}
+	}
+	c = withBound(c, commandTimeout(l.inv))
+	l.others[host] = c
+	return c, nil
+}
+
+func (l *hostLook) manager(inst Instance) (manager.Manager, error) {
+	h, err := l.inv.Host(inst.Host)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := l.inv.Service(inst.Service)
+	if err != nil {
+		return nil, err
+	}
+	return manager.New(manager.Target{Host: h, Service: svc})
+}
+
+// release lets go of the other hosts' connections.
+func (l *hostLook) release() {
+	r, ok := l.conn.(Releaser)
+	for host, c := range l.others {
+		if ok {
+			r.Release(unwrapConn(c))
+		}
+		delete(l.others, host)
+	}
+}
+
+// liveStatus reads one service's state and, when it runs, its health as
+// the health step defines it (see checker), one attempt of each check.
+func liveStatus(ctx context.Context, chk *checker, c Conn, row InstanceStatus) InstanceStatus {
+	m, err := chk.mgr(row.Instance)
 	if err != nil {
 		row.Err = err
 		return row
@@ -98,12 +164,24 @@ func liveStatus(ctx context.Context, inv *inventory.Inventory, h *inventory.Host
 	if st.Running && !st.Since.IsZero() {
 		row.Uptime = time.Since(st.Since)
 	}
-	if st.Running {
-		spec := svc.Health
-		spec.Retries, spec.StartPeriod = 0, 0 // a status is a look, not a wait
-		rep := runHealth(ctx, spec, h, m, c, &st)
-		row.Health = &rep
+	if !st.Running {
+		chk.remember(row.Instance, st.Status)
+		return row
 	}
+	rep, err := chk.own(ctx, row.Instance, &st, nil)
+	if err != nil {
+		row.Err = err
+		return row
+	}
+	why := ""
+	if !rep.Passed() {
+		why = "unhealthy: " + rep.Failure()
+	}
+	chk.remember(row.Instance, why) // a dependency of a later row
+	if rep.Passed() {
+		rep.Checks = append(rep.Checks, chk.dependencyChecks(ctx, row.Instance)...)
+	}
+	row.Health = &rep
 	return row
 }
 

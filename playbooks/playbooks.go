@@ -25,7 +25,7 @@ var builtin embed.FS
 var Steps = map[string]string{
 	"confirm":        "warn about the impact and ask for confirmation (critical service or impact text)",
 	"check-stopped":  "verify the service is stopped; if it already runs there is nothing to do",
-	"check-deps":     "verify the services it requires are running",
+	"check-deps":     "the services it requires run and are healthy: stopped ones are started first (--no-deps: refuse instead)",
 	"stop":           "graceful stop: SIGTERM (or the stop command), SIGKILL after the grace period",
 	"verify-stopped": "verify the process is gone (a zombie counts as stopped)",
 	"start":          "start the service",

@@ -15,7 +15,7 @@ func TestBuiltinPlaybooksFollowTheSpec(t *testing.T) {
 	want := map[string][]string{
 		"start":   {"check-stopped", "check-deps", "start", "health", "record"},
 		"stop":    {"confirm", "stop", "verify-stopped", "record"},
-		"restart": {"stop", "verify-stopped", "start", "health", "record"},
+		"restart": {"check-deps", "stop", "verify-stopped", "start", "health", "record"},
 		"logs":    {"logs"},
 	}
 	for name, steps := range want {

@@ -256,7 +256,8 @@ func (r *Runner) rolling(drain, ctx context.Context) {
 	// Preflight: what is already down goes first and counts against
 	// --max-unavailable until it is back; a host that cannot be reached is
 	// a failure before anything starts (and, its state unknown, counts as
-	// down).
+	// down). Health is the health step's: a host whose service requires
+	// one that is down is unhealthy (see dependencyPreflight).
 	before := r.Status(ctx, instances)
 	down := make([]bool, len(r.Targets))
 	var downFirst, healthy []int
@@ -274,6 +275,9 @@ func (r *Runner) rolling(drain, ctx context.Context) {
 		default:
 			healthy = append(healthy, i)
 		}
+	}
+	if !r.dependencyPreflight(before) {
+		return
 	}
 	r.emit(Event{Kind: EventPreflight, Msg: r.preflightNote(down)})
 	// Healthy hosts per batch when nothing else is down: for the estimate
@@ -386,6 +390,8 @@ func (r *Runner) why(i int) string {
 		return "unreachable"
 	case !hr.Before.State.Running:
 		return hr.Before.State.Status
+	case hr.Before.Health != nil && hr.Before.Health.Failure() != "":
+		return "unhealthy (" + hr.Before.Health.Failure() + ")"
 	default:
 		return "unhealthy"
 	}

@@ -1,0 +1,240 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/omni-fleet/omni/engine/health"
+	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/inventory"
+)
+
+// checker is the one definition of an instance's health, shared by the
+// health step, `service status` (LiveStatus) and the rolling preflight
+// (which reads LiveStatus): the service's own checks (process, port, HTTP,
+// as its inventory entry configures them) and then, when they pass, the
+// dependency check: every instance it requires is running and passes its
+// own checks (a role-level requirement: some instance on the role does).
+//
+// A step checks with the inventory's retries and start period; a look
+// (status, preflight) makes one attempt of each check, so that a status
+// of a thousand hosts does not wait on each, and remembers what it found
+// of a dependency for the rest of the look.
+type checker struct {
+	inv  *inventory.Inventory
+	deps *graph
+	conn func(ctx context.Context, host string) (Conn, error)
+	mgr  func(inst Instance) (manager.Manager, error)
+	look *lookMemo // nil: a step's check, with retries
+}
+
+// lookMemo is what one look found of the instances it read: "" for
+// running and healthy, else why not. Shared by the hosts of one
+// LiveStatus, which are read in parallel.
+type lookMemo struct {
+	mu    sync.Mutex
+	whyOf map[Instance]string
+	roles map[string]Instance // "svc@role" -> its healthy instance ("" host: none)
+}
+
+func newLookMemo() *lookMemo {
+	return &lookMemo{whyOf: map[Instance]string{}, roles: map[string]Instance{}}
+}
+
+// unreadable starts the dependency check's error when the dependency's
+// state could not be read: the run cannot say whether it would fix it.
+const unreadable = "could not be read: "
+
+// DependencyCheck prefixes the name of the dependency check of each
+// requirement: "dependency network-agent@worker1".
+const DependencyCheck = "dependency "
+
+// Check runs inst's health: its own checks, then the dependency check. When
+// the caller has just read the state (known), the process check's first
+// attempt uses it; seen, when not nil, keeps the last state the process
+// check read.
+func (c *checker) Check(ctx context.Context, inst Instance, known, seen *manager.State) (health.Report, error) {
+	rep, err := c.own(ctx, inst, known, seen)
+	if err != nil || !rep.Passed() {
+		return rep, err
+	}
+	rep.Checks = append(rep.Checks, c.dependencyChecks(ctx, inst)...)
+	return rep, nil
+}
+
+// own runs inst's own checks: process, port, HTTP.
+func (c *checker) own(ctx context.Context, inst Instance, known, seen *manager.State) (health.Report, error) {
+	conn, err := c.conn(ctx, inst.Host)
+	if err != nil {
+		return health.Report{}, err
+	}
+	m, err := c.mgr(inst)
+	if err != nil {
+		return health.Report{}, err
+	}
+	h, err := c.inv.Host(inst.Host)
+	if err != nil {
+		return health.Report{}, err
+	}
+	svc, err := c.inv.Service(inst.Service)
+	if err != nil {
+		return health.Report{}, err
+	}
+	spec := svc.Health
+	if c.look != nil {
+		spec.Retries, spec.StartPeriod = 0, 0 // a look, not a wait
+	}
+	return runHealthSeen(ctx, spec, h, m, conn, known, seen), nil
+}
+
+// runningAndHealthy checks one instance, without its own dependencies: ""
+// when it runs and passes its own checks, else why not ("stopped",
+// "unhealthy: http: ...").
+func (c *checker) runningAndHealthy(ctx context.Context, inst Instance) (string, error) {
+	if c.look != nil {
+		c.look.mu.Lock()
+		why, ok := c.look.whyOf[inst]
+		c.look.mu.Unlock()
+		if ok {
+			return why, nil
+		}
+	}
+	conn, err := c.conn(ctx, inst.Host)
+	if err != nil {
+		return "", err
+	}
+	m, err := c.mgr(inst)
+	if err != nil {
+		return "", err
+	}
+	st, err := m.Status(ctx, conn)
+	if err != nil {
+		return "", err
+	}
+	why := st.Status
+	if st.Running {
+		rep, err := c.own(ctx, inst, &st, nil)
+		if err != nil {
+			return "", err
+		}
+		why = ""
+		if !rep.Passed() {
+			why = "unhealthy: " + rep.Failure()
+		}
+	}
+	c.remember(inst, why)
+	return why, nil
+}
+
+// remember keeps, during a look, what was found of inst.
+func (c *checker) remember(inst Instance, why string) {
+	if c.look == nil {
+		return
+	}
+	c.look.mu.Lock()
+	c.look.whyOf[inst] = why
+	c.look.mu.Unlock()
+}
+
+// healthyOnRole finds a running, healthy instance for a role-level
+// requirement "svc@role".
+func (c *checker) healthyOnRole(ctx context.Context, group string) (Instance, bool) {
+	if c.look != nil {
+		c.look.mu.Lock()
+		inst, ok := c.look.roles[group]
+		c.look.mu.Unlock()
+		if ok {
+			return inst, inst.Host != ""
+		}
+	}
+	svc, role, _ := strings.Cut(group, "@")
+	var found Instance
+	for _, inst := range c.deps.roleInstances(svc, role) {
+		if why, err := c.runningAndHealthy(ctx, inst); err == nil && why == "" {
+			found = inst
+			break
+		}
+	}
+	if c.look != nil {
+		c.look.mu.Lock()
+		c.look.roles[group] = found
+		c.look.mu.Unlock()
+	}
+	return found, found.Host != ""
+}
+
+// dependencyChecks is the spec's fourth health check: the services inst
+// requires are running and healthy. One result per requirement, named
+// DependencyCheck + the requirement; its error is the dependency's state
+// ("stopped"), "unhealthy: ...", "no running and healthy instance" or
+// unreadable + why.
+func (c *checker) dependencyChecks(ctx context.Context, inst Instance) []health.Result {
+	var out []health.Result
+	for _, n := range c.deps.needs(inst) {
+		res := health.Result{Check: DependencyCheck + n.String(), Attempts: 1, Passed: true}
+		if n.role != "" {
+			if _, ok := c.healthyOnRole(ctx, n.String()); !ok {
+				res.Passed, res.Error = false, "no running and healthy instance"
+			}
+		} else if why, err := c.runningAndHealthy(ctx, n.inst); err != nil {
+			res.Passed, res.Error = false, unreadable+err.Error()
+		} else if why != "" {
+			res.Passed, res.Error = false, why
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+// DependencyProblem is a failed dependency check of a health report.
+type DependencyProblem struct {
+	Need string // "network-agent@worker2", or "db@database" for a role
+	Why  string // "stopped", "unhealthy: http: ...", ...
+	// Startable: a start or restart (without --no-deps) starts it first:
+	// it is not running, as opposed to running but unhealthy, or unread.
+	Startable bool
+}
+
+// DependencyProblems lists the failed dependency checks of rep (nil
+// report: none).
+func DependencyProblems(rep *health.Report) []DependencyProblem {
+	if rep == nil {
+		return nil
+	}
+	var out []DependencyProblem
+	for _, c := range rep.Checks {
+		need, ok := strings.CutPrefix(c.Check, DependencyCheck)
+		if !ok || c.Passed {
+			continue
+		}
+		out = append(out, DependencyProblem{Need: need, Why: c.Error,
+			Startable: !strings.HasPrefix(c.Error, "unhealthy") && !strings.HasPrefix(c.Error, unreadable)})
+	}
+	return out
+}
+
+// DepsPolicy is what a plan does with a dependency it finds down before it
+// acts.
+type DepsPolicy int
+
+// The policies: a stop does not need its dependencies; a start or restart
+// starts the stopped ones first, or, with --no-deps, refuses.
+const (
+	DepsIgnored DepsPolicy = iota
+	DepsStarted
+	DepsRefused
+)
+
+// DependencyPolicy says what the plan does with a dependency found down.
+func (p *Plan) DependencyPolicy() DepsPolicy {
+	for _, t := range p.Tasks {
+		switch {
+		case t.Step == "ensure":
+			return DepsStarted
+		case t.Step == "check-deps" && p.Request.NoDeps:
+			return DepsRefused
+		}
+	}
+	return DepsIgnored
+}
