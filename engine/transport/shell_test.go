@@ -167,9 +167,13 @@ func TestCancelledShellCommandKillsItAndTheNextRunWorks(t *testing.T) {
 		t.Fatalf("Run: %v, want context.DeadlineExceeded", err)
 	}
 	waitGone(t, 5*time.Second, "sleep", "32.75")
+	// The shell dies with the group, but sshd reaps it a moment later, and
+	// a zombie still answers kill(pid, 0): wait for it, as waitGone does.
 	old, _ := strconv.Atoi(first)
-	if err := syscall.Kill(old, 0); err == nil {
-		t.Errorf("the old shell %d still runs", old)
+	for deadline := time.Now().Add(5 * time.Second); pidRunning(old); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the old shell %d still runs 5s after the cancel", old)
+		}
 	}
 	if got := shellPID(t, client); got == first || got == "" {
 		t.Errorf("the next Run ran in shell %q, want a new one (the old was %s)", got, first)
@@ -243,4 +247,14 @@ func TestCloseEndsTheShell(t *testing.T) {
 	if err := syscall.Kill(pid, 0); err == nil {
 		t.Errorf("the shell %d still runs after Close", pid)
 	}
+}
+
+// pidRunning reports whether pid is a live process: not gone, not a zombie.
+func pidRunning(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
 }
