@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -178,7 +179,7 @@ func Parse(source string, data []byte) (*Playbook, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
-		return nil, yamlError(source, err)
+		return nil, yamlError(source, data, err)
 	}
 	if f.Name == "" {
 		return nil, fmt.Errorf("%s: missing name", source)
@@ -191,7 +192,7 @@ func Parse(source string, data []byte) (*Playbook, error) {
 	for _, node := range f.Steps {
 		var raw fileStep
 		if err := node.Decode(&raw); err != nil {
-			return nil, yamlError(source, err)
+			return nil, yamlError(source, data, err)
 		}
 		if err := checkKeys(&node); err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", source, node.Line, err)
@@ -272,7 +273,7 @@ var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 var unknownField = regexp.MustCompile(`^field (\S+) not found in type .*$`)
 
 // yamlError turns yaml.v3's "line N: msg" errors into "source:N: msg".
-func yamlError(source string, err error) error {
+func yamlError(source string, data []byte, err error) error {
 	msgs := []string{err.Error()}
 	var typeErr *yaml.TypeError
 	if errors.As(err, &typeErr) {
@@ -286,5 +287,6 @@ func yamlError(source string, err error) error {
 	if f := unknownField.FindStringSubmatch(msg); f != nil {
 		msg = fmt.Sprintf("unknown key %q (known: name, description, steps)", f[1])
 	}
-	return fmt.Errorf("%s:%s: %s", source, m[1], msg)
+	line, _ := strconv.Atoi(m[1])
+	return fmt.Errorf("%s:%d: %s", source, yamlbound.ErrorLine(data, line, msg), msg)
 }

@@ -56,6 +56,7 @@ func TestParseErrors(t *testing.T) {
 			`x.yaml:2: unknown key "stepz" (known: name, description, steps)`},
 		{"syntax", "name: stop\nsteps: [\n", `x.yaml:2: did not find expected node content`},
 		{"no steps", "name: stop\n", `x.yaml: playbook "stop" has no steps`},
+		{"tab", "name: stop\nsteps:\n  - step: stop\n    timeout: 3s\n\tgrace: 2s\n", `x.yaml:5: found a tab character that violates indentation`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
