@@ -36,7 +36,8 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 	app := kingpin.New("omni", "Manage the services of a fleet of hosts over SSH, from a YAML inventory.\n\n"+exitCodesHelp)
 	app.Writer(s.Out).ErrorWriter(s.Err).UsageWriter(s.Out)
 	app.Version(versionString())
-	app.HelpFlag.Short('h')
+	app.HelpFlag.Short('h').Help("Show context-sensitive help (also try --help-long; omni man prints the man page).")
+	app.UsageFuncs(usageFuncs())
 	app.Terminate(func(c int) { panic(terminated{c}) })
 	defer func() {
 		if r := recover(); r != nil {
