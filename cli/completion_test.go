@@ -128,3 +128,18 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("--version printed %q", out)
 	}
 }
+
+// TestServiceArgumentIsATarget: help names the first argument of the
+// service commands TARGET (it takes a host, a role, a glob, a list or
+// all), and completion still offers the inventory's targets for it.
+func TestServiceArgumentIsATarget(t *testing.T) {
+	for _, action := range []string{"start", "stop", "restart", "logs", "status", "history"} {
+		s, out, _ := TestStreams("", false)
+		if code := Run(context.Background(), []string{"service", action, "--help"}, s); code != 0 {
+			t.Fatalf("%s --help: exit %d", action, code)
+		}
+		if help := out.String(); strings.Contains(help, "<HOST>") || !strings.Contains(help, "TARGET>") {
+			t.Errorf("service %s --help should name TARGET, not HOST:\n%s", action, help)
+		}
+	}
+}
