@@ -87,6 +87,12 @@ Health Check:     Passed
 			t.Errorf("try.sh output lacks\n%s\n--- output ---\n%s", want, got)
 		}
 	}
+	// The lab is gone when the script ends: it prints no "Try:" commands
+	// for it, and says how to bring up one that stays.
+	if strings.Contains(got, "Try:") || !strings.Contains(got, "The lab is down and its directory removed") ||
+		!strings.Contains(got, "./omni lab up --from examples/inventory.yaml") {
+		t.Errorf("try.sh should not offer commands for the lab it removed, and should say how to bring one up:\n%s", got)
+	}
 	// Nothing the lab started may outlive it: no process whose environment
 	// or command line names the temporary directory.
 	if left := processesMentioning(tmp); len(left) > 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -36,7 +37,8 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 	app := kingpin.New("omni", "Manage the services of a fleet of hosts over SSH, from a YAML inventory.\n\n"+exitCodesHelp)
 	app.Writer(s.Out).ErrorWriter(s.Err).UsageWriter(s.Out)
 	app.Version(versionString())
-	app.HelpFlag.Short('h')
+	app.HelpFlag.Short('h').Help("Show context-sensitive help (also try --help-long; omni man prints the man page).")
+	app.UsageFuncs(usageFuncs())
 	app.Terminate(func(c int) { panic(terminated{c}) })
 	defer func() {
 		if r := recover(); r != nil {
@@ -176,6 +178,12 @@ func connector(g *globalOptions, s Streams, inv *inventory.Inventory) (conn *eng
 	if err != nil {
 		return nil, nil, err
 	}
-	pool := transport.NewPool(transport.Options{UseAgent: true, AcceptNewHostKeys: g.AcceptNewHostKeys})
+	var mu sync.Mutex // dials run at once; one line each
+	pool := transport.NewPool(transport.Options{UseAgent: true, AcceptNewHostKeys: g.AcceptNewHostKeys,
+		OnNewHostKey: func(k transport.NewHostKey) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(s.Err, "omni: %s (%s): trusted a new host key, %s %s, added to %s\n", k.Host, k.Address, k.KeyType, k.Fingerprint, k.KnownHosts)
+		}})
 	return &engine.SSHConnector{Pool: pool, Inventory: inv, SSHConfig: sshCfg}, func() { pool.Close() }, nil
 }

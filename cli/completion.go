@@ -67,7 +67,10 @@ func addCompletionCommands(app *kingpin.Application, s Streams, run *func(contex
 		return nil
 	})
 	app.Command("man", "Print omni's man page (troff): omni man | man -l -").Action(func(*kingpin.ParseContext) error {
-		*run = func(context.Context) error { return writeTemplate(app, s, kingpin.ManPageTemplate) }
+		*run = func(context.Context) error {
+			app.UsageFuncs(mergeFuncs(usageFuncs(), manFuncs()))
+			return writeTemplate(app, s, manPage(manSummary))
+		}
 		return nil
 	})
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"regexp"
@@ -74,9 +75,45 @@ func TestCompletionScriptsAndManPage(t *testing.T) {
 		}
 	}
 	s, out, _ := TestStreams("", false)
-	if code := Run(context.Background(), []string{"man"}, s); code != 0 || !strings.HasPrefix(out.String(), ".TH omni 1") ||
+	if code := Run(context.Background(), []string{"man"}, s); code != 0 || !strings.HasPrefix(out.String(), `.TH "OMNI" 1 `) ||
 		!strings.Contains(out.String(), "service restart") {
 		t.Fatalf("man: exit %d\n%s", code, out)
+	}
+	// NAME is "omni \- summary", as man(7) and apropos want; the
+	// sections a man page has are there, every exit code in EXIT STATUS.
+	page := out.String()
+	for _, want := range []string{
+		"\n.SH NAME\nomni \\- manage the services of a fleet of hosts over SSH",
+		"\n.SH \"EXIT STATUS\"\n", "\n.SH ENVIRONMENT\n", "\n.SH EXAMPLES\n",
+		"\n.B OMNI_INVENTORY\n", "\n.B omni service status all\n",
+		"\\fB--no-deps\\fR", "\\fB--[no\\-]rolling\\fR",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("man page has no %q", want)
+		}
+	}
+	exit := page[strings.Index(page, "EXIT STATUS"):strings.Index(page, ".SH ENVIRONMENT")]
+	for _, code := range []int{ExitOK, ExitFailed, ExitUsage, ExitPartial, ExitUnreachable, ExitRefused, ExitInterrupted} {
+		if !strings.Contains(exit, fmt.Sprintf("\n.B %d\n", code)) {
+			t.Errorf("EXIT STATUS has no %d", code)
+		}
+	}
+}
+
+// TestHelpShowsNoDepsAsTyped: a bool flag named no-X shows as --no-X, not
+// kingpin's --[no-]no-X; only --rolling, whose negation means something,
+// keeps the [no-] form.
+func TestHelpShowsNoDepsAsTyped(t *testing.T) {
+	s, out, _ := TestStreams("", false)
+	if code := Run(context.Background(), []string{"service", "start", "--help"}, s); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	help := out.String()
+	if !regexp.MustCompile(`(?m)^\s+--no-deps\s`).MatchString(help) || strings.Contains(help, "[no-]no-deps") {
+		t.Errorf("help should show --no-deps:\n%s", help)
+	}
+	if strings.Contains(help, "--[no-]yes") || !strings.Contains(help, "--[no-]rolling") {
+		t.Errorf("only --rolling is negatable in help:\n%s", help)
 	}
 }
 
@@ -89,5 +126,20 @@ func TestVersion(t *testing.T) {
 	}
 	if !regexp.MustCompile(`^omni v1\.2\.3 \(commit abc1234, go1\.\d+`).MatchString(out.String()) {
 		t.Fatalf("--version printed %q", out)
+	}
+}
+
+// TestServiceArgumentIsATarget: help names the first argument of the
+// service commands TARGET (it takes a host, a role, a glob, a list or
+// all), and completion still offers the inventory's targets for it.
+func TestServiceArgumentIsATarget(t *testing.T) {
+	for _, action := range []string{"start", "stop", "restart", "logs", "status", "history"} {
+		s, out, _ := TestStreams("", false)
+		if code := Run(context.Background(), []string{"service", action, "--help"}, s); code != 0 {
+			t.Fatalf("%s --help: exit %d", action, code)
+		}
+		if help := out.String(); strings.Contains(help, "<HOST>") || !strings.Contains(help, "TARGET>") {
+			t.Errorf("service %s --help should name TARGET, not HOST:\n%s", action, help)
+		}
 	}
 }

@@ -181,16 +181,18 @@ func fleetOptions(opts *serviceOptions, svc *inventory.Service, hosts int) (flee
 	if opts.RollingSet {
 		fo.Rolling = opts.Rolling
 	}
-	batch, err := fleet.ParseCount(opts.Batch)
+	batch, err := positiveCount("--batch", opts.Batch)
 	if err != nil {
-		return fo, &usageError{"--batch: " + err.Error()}
+		return fo, err
 	}
+	// A share that rounds down to 0 hosts (10% of 5) is 1, as Ansible's
+	// serial is; an explicit 0 was refused above.
 	fo.Batch = max(batch.Of(hosts), 1)
 	fo.MaxUnavailable = fo.Batch
 	if opts.MaxUnavailable != "" {
-		mu, err := fleet.ParseCount(opts.MaxUnavailable)
+		mu, err := positiveCount("--max-unavailable", opts.MaxUnavailable)
 		if err != nil {
-			return fo, &usageError{"--max-unavailable: " + err.Error()}
+			return fo, err
 		}
 		fo.MaxUnavailable = max(mu.Of(hosts), 1)
 	}
@@ -200,6 +202,20 @@ func fleetOptions(opts *serviceOptions, svc *inventory.Service, hosts int) (flee
 	}
 	fo.MaxFailures = mf.Of(hosts)
 	return fo, nil
+}
+
+// positiveCount reads a count that must be at least 1: a batch of 0 hosts
+// would never finish, and with no surge a max-unavailable of 0 would take
+// no host down (Kubernetes gives 0 a meaning only with maxSurge).
+func positiveCount(flag, value string) (fleet.Count, error) {
+	c, err := fleet.ParseCount(value)
+	if err != nil {
+		return c, &usageError{flag + ": " + err.Error()}
+	}
+	if c.N == 0 {
+		return c, &usageError{fmt.Sprintf("%s must be at least 1 (got %s): a rolling run takes at least one host down at a time", flag, c)}
+	}
+	return c, nil
 }
 
 // confirmFleet asks once for the whole fleet when a stop of one of its

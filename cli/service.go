@@ -17,7 +17,7 @@ import (
 	"github.com/omni-fleet/omni/registry"
 )
 
-// serviceOptions are the flags and arguments of `omni service ACTION HOST SERVICE`.
+// serviceOptions are the flags and arguments of `omni service ACTION TARGET SERVICE`.
 type serviceOptions struct {
 	Action      string
 	Host        string
@@ -56,7 +56,7 @@ func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, r
 	for _, a := range actions {
 		opts := &serviceOptions{Action: a.name}
 		cmd := svc.Command(a.name, a.help)
-		cmd.Arg("HOST", "A host, a role, a glob over host names (worker*), a comma list of these, or all.").Required().HintAction(hostHints(g)).StringVar(&opts.Host)
+		cmd.Arg("TARGET", "A host, a role, a glob over host names (worker*), a comma list of these, or all.").Required().HintAction(hostHints(g)).StringVar(&opts.Host)
 		cmd.Arg("SERVICE", "Service name from the inventory.").Required().HintAction(serviceHints(g, &opts.Host)).StringVar(&opts.Service)
 		if a.name == "logs" {
 			cmd.Flag("lines", "Number of lines to show.").Short('n').Default("50").IntVar(&opts.Lines)

@@ -1,5 +1,7 @@
 package cli
 
+import "strings"
+
 // style decides how text output looks: emoji and colour only on a terminal,
 // colour never when NO_COLOR is set (https://no-color.org) or TERM=dumb.
 // Output piped to a file or another program is plain.
@@ -20,11 +22,20 @@ const (
 	bold   = "1"
 )
 
+// paint colours text. Each line is coloured on its own and reset before
+// its newline, so a colour never runs into the next line, a pager's
+// status line or the prompt after a trailing "\n".
 func (st style) paint(code, text string) string {
 	if !st.colour || text == "" {
 		return text
 	}
-	return "\x1b[" + code + "m" + text + "\x1b[0m"
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = "\x1b[" + code + "m" + l + "\x1b[0m"
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // icon returns "🔄 " on a terminal and "" elsewhere.

@@ -463,6 +463,12 @@ hosts:
 			want: []string{`4: invalid YAML: found character that cannot start any token`},
 		},
 		{
+			// yaml.v3 says line 3, where the scalar before the tab started.
+			name:    "tab in the indentation",
+			content: "version: 1\nhosts:\n  worker1:\n    address: 10.0.0.1\n\troles: [r]\n",
+			want:    []string{`5: invalid YAML: found a tab character that violates indentation`},
+		},
+		{
 			name: "yaml syntax error on the first line",
 			content: `version: [1
 `,

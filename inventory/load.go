@@ -119,7 +119,7 @@ func (l *loader) syntaxError(err error, data []byte) {
 	msg := err.Error()
 	if m := yamlErrorRE.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		l.errorf(line, "invalid YAML: %s", m[2])
+		l.errorf(yamlbound.ErrorLine(data, line, m[2]), "invalid YAML: %s", m[2])
 		return
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ type Playbook struct {
 	Description string
 	Steps       []Step
 	Source      string // file the playbook was read from ("builtin:restart.yaml" or a path)
+	StepsLine   int    // line of the steps: key
 }
 
 // Step is one step of a playbook. A zero Timeout or Grace means "the service's own value".
@@ -76,31 +78,43 @@ func load(base fs.FS, baseName string, override fs.FS, overrideDir ...string) (*
 	set := &Set{byName: map[string]*Playbook{}}
 	for _, name := range Required {
 		file := name + ".yaml"
-		data, source := []byte(nil), ""
+		b, err := fs.ReadFile(base, file)
+		if err != nil {
+			return nil, fmt.Errorf("playbook %s: %w", name, err)
+		}
+		pb, err := parseNamed(baseName+file, b, name)
+		if err != nil {
+			return nil, err
+		}
+		must := required(pb)
 		if override != nil {
 			if b, err := readLimited(override, file, overrideDir[0]); err == nil {
-				data, source = b, filepath.Join(overrideDir[0], file)
+				if pb, err = parseNamed(filepath.Join(overrideDir[0], file), b, name); err != nil {
+					return nil, err
+				}
 			} else if !errors.Is(err, fs.ErrNotExist) {
 				return nil, err
 			}
 		}
-		if data == nil {
-			b, err := fs.ReadFile(base, file)
-			if err != nil {
-				return nil, fmt.Errorf("playbook %s: %w", name, err)
-			}
-			data, source = b, baseName+file
-		}
-		pb, err := Parse(source, data)
-		if err != nil {
+		// The built-ins pass too: their order is the rule's reference.
+		if err := checkSafety(pb, must); err != nil {
 			return nil, err
-		}
-		if pb.Name != name {
-			return nil, fmt.Errorf("%s: name is %q, want %q (the file name)", source, pb.Name, name)
 		}
 		set.byName[name] = pb
 	}
 	return set, nil
+}
+
+// parseNamed parses a playbook file that must be called name.
+func parseNamed(source string, data []byte, name string) (*Playbook, error) {
+	pb, err := Parse(source, data)
+	if err != nil {
+		return nil, err
+	}
+	if pb.Name != name {
+		return nil, fmt.Errorf("%s: name is %q, want %q (the file name)", source, pb.Name, name)
+	}
+	return pb, nil
 }
 
 // MaxBytes is the largest playbook file read: a playbook is a few lines,
@@ -154,21 +168,23 @@ type file struct {
 func Parse(source string, data []byte) (*Playbook, error) {
 	// Aliases and merges are bounded before anything is decoded.
 	var doc yaml.Node
+	stepsLine := 0
 	if err := yaml.Unmarshal(data, &doc); err == nil {
 		if line, msg := yamlbound.Check(&doc, MaxAliasNodes, "the playbook"); msg != "" {
 			return nil, fmt.Errorf("%s:%d: %s", source, line, msg)
 		}
+		stepsLine = keyLine(&doc, "steps")
 	} // else the decode below reports the syntax error
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
-		return nil, yamlError(source, err)
+		return nil, yamlError(source, data, err)
 	}
 	if f.Name == "" {
 		return nil, fmt.Errorf("%s: missing name", source)
 	}
-	pb := &Playbook{Name: f.Name, Description: f.Description, Source: source}
+	pb := &Playbook{Name: f.Name, Description: f.Description, Source: source, StepsLine: stepsLine}
 	if len(f.Steps) == 0 {
 		return nil, fmt.Errorf("%s: playbook %q has no steps", source, f.Name)
 	}
@@ -176,7 +192,7 @@ func Parse(source string, data []byte) (*Playbook, error) {
 	for _, node := range f.Steps {
 		var raw fileStep
 		if err := node.Decode(&raw); err != nil {
-			return nil, yamlError(source, err)
+			return nil, yamlError(source, data, err)
 		}
 		if err := checkKeys(&node); err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", source, node.Line, err)
@@ -202,6 +218,20 @@ func Parse(source string, data []byte) (*Playbook, error) {
 		pb.Steps = append(pb.Steps, st)
 	}
 	return pb, nil
+}
+
+// keyLine is the line of a top-level key of the document, 0 if absent.
+func keyLine(doc *yaml.Node, key string) int {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return 0
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i].Line
+		}
+	}
+	return 0
 }
 
 // checkKeys rejects unknown keys in a step mapping (Node.Decode does not apply KnownFields).
@@ -243,7 +273,7 @@ var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 var unknownField = regexp.MustCompile(`^field (\S+) not found in type .*$`)
 
 // yamlError turns yaml.v3's "line N: msg" errors into "source:N: msg".
-func yamlError(source string, err error) error {
+func yamlError(source string, data []byte, err error) error {
 	msgs := []string{err.Error()}
 	var typeErr *yaml.TypeError
 	if errors.As(err, &typeErr) {
@@ -257,5 +287,6 @@ func yamlError(source string, err error) error {
 	if f := unknownField.FindStringSubmatch(msg); f != nil {
 		msg = fmt.Sprintf("unknown key %q (known: name, description, steps)", f[1])
 	}
-	return fmt.Errorf("%s:%s: %s", source, m[1], msg)
+	line, _ := strconv.Atoi(m[1])
+	return fmt.Errorf("%s:%d: %s", source, yamlbound.ErrorLine(data, line, msg), msg)
 }

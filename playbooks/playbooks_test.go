@@ -56,6 +56,7 @@ func TestParseErrors(t *testing.T) {
 			`x.yaml:2: unknown key "stepz" (known: name, description, steps)`},
 		{"syntax", "name: stop\nsteps: [\n", `x.yaml:2: did not find expected node content`},
 		{"no steps", "name: stop\n", `x.yaml: playbook "stop" has no steps`},
+		{"tab", "name: stop\nsteps:\n  - step: stop\n    timeout: 3s\n\tgrace: 2s\n", `x.yaml:5: found a tab character that violates indentation`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -69,7 +70,7 @@ func TestParseErrors(t *testing.T) {
 
 func TestOverrideDirReplacesOnePlaybook(t *testing.T) {
 	dir := t.TempDir()
-	custom := "name: stop\nsteps:\n  - step: stop\n    grace: 5s\n  - step: record\n"
+	custom := "name: stop\nsteps:\n  - step: confirm\n  - step: stop\n    grace: 5s\n  - step: record\n"
 	if err := os.WriteFile(filepath.Join(dir, "stop.yaml"), []byte(custom), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestOverrideDirReplacesOnePlaybook(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop, _ := set.Get("stop")
-	if len(stop.Steps) != 2 || stop.Steps[0].Grace != 5*time.Second || stop.Source != filepath.Join(dir, "stop.yaml") {
+	if len(stop.Steps) != 3 || stop.Steps[1].Grace != 5*time.Second || stop.Source != filepath.Join(dir, "stop.yaml") {
 		t.Fatalf("override not applied: %+v", stop)
 	}
 	restart, _ := set.Get("restart")

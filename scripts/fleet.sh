@@ -87,7 +87,7 @@ defaults:
   stop_grace: 10s
   start_timeout: 20s
 registry:
-  path: state.json
+  path: registry.db
 hosts:
   primary-bastion: {address: 127.0.0.61, port: $bastion_port, roles: [bastion], service_address: 127.0.0.61}
   worker1: {address: 127.0.0.62, port: $worker_port, roles: [worker], via: primary-bastion, service_address: 127.0.0.62}

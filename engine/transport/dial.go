@@ -102,7 +102,7 @@ func isTimeout(err error) bool {
 // handshake runs the SSH handshake over conn within ep.ConnectTimeout,
 // closing conn if that passes or ctx ends first.
 func (p *Pool) handshake(ctx context.Context, ep Endpoint, conn net.Conn) (*ssh.Client, *ssh.ClientConfig, error) {
-	check, err := newHostKeyCheck(ep, p.opts.AcceptNewHostKeys, p.knownHosts)
+	check, err := newHostKeyCheck(ep, p.opts, p.knownHosts)
 	if err != nil {
 		conn.Close()
 		return nil, nil, err

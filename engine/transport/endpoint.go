@@ -72,6 +72,19 @@ type Options struct {
 	// AcceptNewHostKeys appends the key of a host absent from known_hosts
 	// to that file instead of failing. A changed key still fails.
 	AcceptNewHostKeys bool
+	// OnNewHostKey, when set, is told of each key AcceptNewHostKeys added
+	// to a known_hosts file, once per key written. It may be called from
+	// several dials at once.
+	OnNewHostKey func(NewHostKey)
+}
+
+// NewHostKey is a host key omni trusted on first use and recorded.
+type NewHostKey struct {
+	Host        string // the inventory's name of the host
+	Address     string // host:port, as recorded in known_hosts
+	KeyType     string // e.g. ssh-ed25519
+	Fingerprint string // SHA256:...
+	KnownHosts  string // the file the key was appended to
 }
 
 // hostPort is the address dialled and looked up in known_hosts.

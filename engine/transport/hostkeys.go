@@ -18,18 +18,19 @@ type hostKeyCheck struct {
 	ep     Endpoint
 	file   *knownHostsFile // ep.KnownHosts as it was when the dial began
 	accept bool
+	added  func(NewHostKey) // Options.OnNewHostKey
 	cache  *knownHostsCache
 	// refused is the error the callback refused the key with, reported as
 	// is instead of x/crypto's "ssh: handshake failed" wrapping.
 	refused error
 }
 
-func newHostKeyCheck(ep Endpoint, accept bool, cache *knownHostsCache) (*hostKeyCheck, error) {
+func newHostKeyCheck(ep Endpoint, opts Options, cache *knownHostsCache) (*hostKeyCheck, error) {
 	file, err := cache.get(ep.KnownHosts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading known hosts: %w", ep.Name, err)
 	}
-	return &hostKeyCheck{ep: ep, file: file, accept: accept, cache: cache}, nil
+	return &hostKeyCheck{ep: ep, file: file, accept: opts.AcceptNewHostKeys, added: opts.OnNewHostKey, cache: cache}, nil
 }
 
 // algorithms returns the host key algorithms to negotiate: those of the keys
@@ -71,11 +72,16 @@ func (h *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.Public
 		// Unknown: record it, unless the file as it is now knows the host
 		// (another connection recorded it meanwhile, with this key or not).
 		var fileErr error
-		err, file, fileErr = h.cache.acceptNew(h.ep.KnownHosts, hostname, remote, key)
+		var added bool
+		err, file, added, fileErr = h.cache.acceptNew(h.ep.KnownHosts, hostname, remote, key)
 		if fileErr != nil {
 			h.refused = fmt.Errorf("%s (%s): accepting new host key %s %s: %w",
 				h.ep.Name, h.ep.hostPort(), key.Type(), ssh.FingerprintSHA256(key), fileErr)
 			return h.refused
+		}
+		if added && h.added != nil {
+			h.added(NewHostKey{Host: h.ep.Name, Address: h.ep.hostPort(), KeyType: key.Type(),
+				Fingerprint: ssh.FingerprintSHA256(key), KnownHosts: h.ep.KnownHosts})
 		}
 	}
 	if err == nil {

@@ -108,22 +108,22 @@ func (f *knownHostsFile) check(hostname string, remote net.Addr, key ssh.PublicK
 // as it is now (another connection may have written it meanwhile) already
 // says something about that host. It returns the file's verdict on the key
 // (nil: known, or recorded now; else why it is refused) and the state of
-// the file the verdict comes from; or the error of reading the file again
-// or of appending to it.
-func (c *knownHostsCache) acceptNew(path, hostPort string, remote net.Addr, key ssh.PublicKey) (verdict error, f *knownHostsFile, err error) {
+// the file the verdict comes from, and whether the key was appended now; or
+// the error of reading the file again or of appending to it.
+func (c *knownHostsCache) acceptNew(path, hostPort string, remote net.Addr, key ssh.PublicKey) (verdict error, f *knownHostsFile, added bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if f, err = c.getLocked(path); err != nil {
-		return nil, nil, fmt.Errorf("reading known hosts: %w", err)
+		return nil, nil, false, fmt.Errorf("reading known hosts: %w", err)
 	}
 	verdict = f.check(hostPort, remote, key)
 	var keyErr *knownhosts.KeyError
 	if !errors.As(verdict, &keyErr) || len(keyErr.Want) > 0 {
-		return verdict, f, nil // known now, changed, revoked, or another failure
+		return verdict, f, false, nil // known now, changed, revoked, or another failure
 	}
 	if err := appendKnownHost(path, hostPort, key); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	delete(c.files, path) // the next lookup reads the key just written
-	return nil, f, nil
+	return nil, f, true, nil
 }

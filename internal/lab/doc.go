@@ -45,7 +45,7 @@
 //	client_key      the client's private key (0600), client_key.pub
 //	known_hosts     one line per host: [addr]:port ssh-ed25519 ...
 //	inventory.yaml  the lab inventory: the source fleet with lab addresses, keys, command managers
-//	state.json      omni's service registry for the lab
+//	registry.db     omni's service registry for the lab (a bbolt file; state.json in older labs)
 //	run/, logs/     the services' pidfiles and logs (HOST.SERVICE.pid, HOST.SERVICE.log)
 //	lab.log         serve's own log
 //

@@ -18,17 +18,22 @@ const (
 	clientKeyFile  = "client_key"
 	knownHostsFile = "known_hosts"
 	inventoryFile  = "inventory.yaml"
-	registryFile   = "state.json"
-	logFile        = "lab.log"
-	lockFile       = ".lock"
-	runDir         = "run"
-	logsDir        = "logs"
+	registryFile   = "registry.db" // a bbolt file, as registry.Open makes
+	// legacyRegistryFile is the registry's name in labs made before it was
+	// called registry.db (it was a bbolt file then too); up and down
+	// remove it with the rest.
+	legacyRegistryFile = "state.json"
+	logFile            = "lab.log"
+	lockFile           = ".lock"
+	runDir             = "run"
+	logsDir            = "logs"
 )
 
 // labFiles are the files and directories Down removes.
 var labFiles = []string{
 	stateFile, serveFile, endpointsFile, clientKeyFile, clientKeyFile + ".pub",
-	knownHostsFile, inventoryFile, registryFile, registryFile + ".lock", logFile, runDir, logsDir, lockFile,
+	knownHostsFile, inventoryFile, registryFile, registryFile + ".lock", legacyRegistryFile, legacyRegistryFile + ".lock",
+	logFile, runDir, logsDir, lockFile,
 }
 
 // EnvDir is the environment variable every command run through the lab's

@@ -1,0 +1,95 @@
+package playbooks
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// override writes file in a fresh directory and loads it over the built-ins.
+func override(t *testing.T, file, content string) (*Set, string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, file)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := LoadDir(dir)
+	return set, path, err
+}
+
+// TestOverrideCannotDropASafetyStep: an override may reorder and time the
+// steps, but the confirmation, the dependency check and the registry record
+// of the built-in stay, in an order where they still protect: confirm and
+// check-deps before the first step that changes the service, record last.
+// Each refusal names FILE:LINE.
+func TestOverrideCannotDropASafetyStep(t *testing.T) {
+	for _, tc := range []struct{ name, file, content, want string }{
+		{"stop without confirm", "stop.yaml",
+			"name: stop\nsteps:\n  - step: stop\n  - step: verify-stopped\n  - step: record\n",
+			`stop.yaml:2: the stop playbook has no "confirm" step: an override may reorder steps and change their timeouts, but not drop a safety step (the built-in stop has confirm, record)`},
+		{"stop without record", "stop.yaml",
+			"name: stop\nsteps:\n  - step: confirm\n  - step: stop\n",
+			`stop.yaml:2: the stop playbook has no "record" step`},
+		{"stop with neither", "stop.yaml",
+			"name: stop\ndescription: x\nsteps:\n  - step: stop\n",
+			`stop.yaml:3: the stop playbook has no "confirm" or "record" step`},
+		{"start without check-deps", "start.yaml",
+			"name: start\nsteps:\n  - step: check-stopped\n  - step: start\n  - step: health\n  - step: record\n",
+			`start.yaml:2: the start playbook has no "check-deps" step`},
+		{"start without record", "start.yaml",
+			"name: start\nsteps:\n  - step: check-deps\n  - step: start\n",
+			`start.yaml:2: the start playbook has no "record" step`},
+		{"restart without record", "restart.yaml",
+			"name: restart\nsteps:\n  - step: stop\n  - step: start\n",
+			`restart.yaml:2: the restart playbook has no "record" step`},
+		{"confirm after stop", "stop.yaml",
+			"name: stop\nsteps:\n  - step: stop\n  - step: confirm\n  - step: record\n",
+			`stop.yaml:4: step "confirm" must come before "stop" (line 3): it must decide before anything changes`},
+		{"check-deps after start", "start.yaml",
+			"name: start\nsteps:\n  - step: start\n  - step: check-deps\n  - step: record\n",
+			`start.yaml:4: step "check-deps" must come before "start" (line 3)`},
+		{"record not last", "start.yaml",
+			"name: start\nsteps:\n  - step: check-deps\n  - step: start\n  - step: record\n  - step: health\n",
+			`start.yaml:5: step "record" must be the last step ("health" follows it at line 6)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, path, err := override(t, tc.file, tc.content)
+			want := filepath.Join(filepath.Dir(path), tc.want)
+			if err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Fatalf("error\n got: %v\nwant: %s", err, want)
+			}
+		})
+	}
+}
+
+// TestOverrideMayReorderAndTime: moving the non-safety steps and setting
+// timeouts and grace stays allowed.
+func TestOverrideMayReorderAndTime(t *testing.T) {
+	for _, tc := range []struct{ file, content string }{
+		{"stop.yaml", "name: stop\nsteps:\n  - step: confirm\n  - step: stop\n    grace: 2m\n    timeout: 3m\n  - step: record\n    timeout: 5s\n"},
+		{"start.yaml", "name: start\nsteps:\n  - step: check-deps\n    timeout: 10s\n  - step: check-stopped\n  - step: start\n    timeout: 90s\n  - step: health\n  - step: record\n"},
+		{"restart.yaml", "name: restart\nsteps:\n  - step: stop\n    grace: 1m\n  - step: start\n  - step: verify-stopped\n  - step: health\n    timeout: 2m\n  - step: record\n"},
+		{"logs.yaml", "name: logs\nsteps:\n  - step: logs\n    timeout: 3s\n"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			set, path, err := override(t, tc.file, tc.content)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pb, _ := set.Get(strings.TrimSuffix(tc.file, ".yaml"))
+			if pb.Source != path {
+				t.Fatalf("override not applied: %s", pb.Source)
+			}
+			var timed bool
+			for _, st := range pb.Steps {
+				timed = timed || st.Timeout > 0 && st.Timeout <= 3*time.Minute
+			}
+			if !timed {
+				t.Fatalf("timeouts not read: %+v", pb.Steps)
+			}
+		})
+	}
+}
