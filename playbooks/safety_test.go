@@ -42,8 +42,11 @@ func TestOverrideCannotDropASafetyStep(t *testing.T) {
 		{"start without record", "start.yaml",
 			"name: start\nsteps:\n  - step: check-deps\n  - step: start\n",
 			`start.yaml:2: the start playbook has no "record" step`},
+		{"restart without check-deps", "restart.yaml",
+			"name: restart\nsteps:\n  - step: stop\n  - step: start\n  - step: record\n",
+			`restart.yaml:2: the restart playbook has no "check-deps" step`},
 		{"restart without record", "restart.yaml",
-			"name: restart\nsteps:\n  - step: stop\n  - step: start\n",
+			"name: restart\nsteps:\n  - step: check-deps\n  - step: stop\n  - step: start\n",
 			`restart.yaml:2: the restart playbook has no "record" step`},
 		{"confirm after stop", "stop.yaml",
 			"name: stop\nsteps:\n  - step: stop\n  - step: confirm\n  - step: record\n",
@@ -71,7 +74,7 @@ func TestOverrideMayReorderAndTime(t *testing.T) {
 	for _, tc := range []struct{ file, content string }{
 		{"stop.yaml", "name: stop\nsteps:\n  - step: confirm\n  - step: stop\n    grace: 2m\n    timeout: 3m\n  - step: record\n    timeout: 5s\n"},
 		{"start.yaml", "name: start\nsteps:\n  - step: check-deps\n    timeout: 10s\n  - step: check-stopped\n  - step: start\n    timeout: 90s\n  - step: health\n  - step: record\n"},
-		{"restart.yaml", "name: restart\nsteps:\n  - step: stop\n    grace: 1m\n  - step: start\n  - step: verify-stopped\n  - step: health\n    timeout: 2m\n  - step: record\n"},
+		{"restart.yaml", "name: restart\nsteps:\n  - step: check-deps\n  - step: stop\n    grace: 1m\n  - step: start\n  - step: verify-stopped\n  - step: health\n    timeout: 2m\n  - step: record\n"},
 		{"logs.yaml", "name: logs\nsteps:\n  - step: logs\n    timeout: 3s\n"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
