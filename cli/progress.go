@@ -43,7 +43,7 @@ func newProgress(s Streams, opts *serviceOptions, fo fleet.Options, hosts int) *
 	if fo.Rolling {
 		mode = fmt.Sprintf("rolling: batches of %d, max-unavailable %d, min-ready %s", fo.Batch, fo.MaxUnavailable, fo.MinReady)
 	}
-	p.line(fmt.Sprintf("%s %s on %d hosts of %s (%s; max-failures %d)", opts.Action, opts.Service, hosts, opts.Host, mode, fo.MaxFailures))
+	p.line(fmt.Sprintf("%s %s on %s of %s (%s; max-failures %d)", opts.Action, opts.Service, plural(hosts, "host", "hosts"), opts.Host, mode, fo.MaxFailures))
 	if p.live {
 		p.stopped.Add(1)
 		go p.tick()
@@ -102,9 +102,9 @@ func (p *progress) event(ev fleet.Event) {
 		r := ev.Step
 		p.step[ev.Host] = r.Task.Step
 		if p.verbose {
-			mark, note := p.st.paint(green, "✓"), r.Note
+			mark, note := p.st.ok(), r.Note
 			if r.Err != nil {
-				mark, note = p.st.paint(red, "✗"), failure(r.Err)
+				mark, note = p.st.bad(), failure(r.Err)
 			}
 			if note != "" {
 				note = ": " + note
@@ -113,7 +113,7 @@ func (p *progress) event(ev fleet.Event) {
 			if r.Task.Host != ev.Host || r.Task.Service != p.service {
 				where = " " + r.Task.Service + "@" + r.Task.Host
 			}
-			p.println(ev.Time, fmt.Sprintf("%s:   %s %s %.3fs%s%s", ev.Host, mark, r.Task.Step, r.Duration.Seconds(), where, note))
+			p.println(ev.Time, fmt.Sprintf("%s:   %s%s %.3fs%s%s", ev.Host, mark, r.Task.Step, r.Duration.Seconds(), where, note))
 		}
 	case fleet.EventReady:
 		p.step[ev.Host] = "min-ready"
@@ -143,14 +143,14 @@ func (p *progress) finish(ev fleet.Event) {
 	var text string
 	switch {
 	case h.Result.Succeeded():
-		text = fmt.Sprintf("%s %s: %s in %s%s", p.st.paint(green, "✓"), h.Host, h.Result, h.Duration.Round(time.Millisecond), stateNote(h))
+		text = fmt.Sprintf("%s%s: %s in %s%s", p.st.ok(), h.Host, h.Result, h.Duration.Round(time.Millisecond), stateNote(h))
 	default:
 		p.failed++
 		why := ""
 		if h.Err != nil {
 			why = ": " + failure(h.Err)
 		}
-		text = fmt.Sprintf("%s %s: %s%s%s", p.st.paint(red, "✗"), h.Host, strings.ToUpper(string(h.Result)), inDuration(h), why)
+		text = fmt.Sprintf("%s%s: %s%s%s", p.st.bad(), h.Host, strings.ToUpper(string(h.Result)), inDuration(h), why)
 	}
 	p.println(ev.Time, text)
 }
@@ -213,7 +213,7 @@ func (p *progress) redraw() {
 	}
 	p.clear()
 	var b strings.Builder
-	status := fmt.Sprintf("%s: %d/%d hosts finished", verbs[p.action].doing, p.finished, p.total)
+	status := fmt.Sprintf("%s: %d of %s finished", verbs[p.action].doing, p.finished, plural(p.total, "host", "hosts"))
 	if p.batches > 0 {
 		status = fmt.Sprintf("%s · batch %d/%d", status, p.batch, p.batches)
 	}

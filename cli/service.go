@@ -130,7 +130,7 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 		if jsonOut {
 			return writeJSON(s.Out, newPlanDoc(plan))
 		}
-		return renderPlan(s.Out, plan)
+		return renderPlan(s, plan)
 	}
 	// The narrative (header, impact) goes to stdout in text mode; with
 	// --output json stdout holds only the document, so it goes to stderr.
@@ -294,9 +294,9 @@ func renderOutcome(s Streams, plan *engine.Plan, out *engine.Outcome) error {
 	st := styleFor(s)
 	switch {
 	case out.Err == nil && out.Unchanged != "":
-		fmt.Fprintf(s.Out, "%s %s is %s on %s; nothing to do.\n", st.paint(green, "✓"), plan.Service.Name, out.Unchanged, plan.Host.Name)
+		fmt.Fprintf(s.Out, "%s%s is %s on %s; nothing to do.\n", st.ok(), plan.Service.Name, out.Unchanged, plan.Host.Name)
 	case out.Err == nil:
-		fmt.Fprintf(s.Out, "%s Service %s successfully!\n", st.paint(green, "✓"), verb.done)
+		fmt.Fprintf(s.Out, "%sService %s successfully!\n", st.ok(), verb.done)
 	default:
 		fmt.Fprintf(s.Err, "%s Failed to %s %s on %s: %s\n", st.paint(red, "✗"), plan.Request.Action, plan.Service.Name, plan.Host.Name, indentContinuation(failure(out.Err)))
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/olekukonko/tablewriter"
 
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/inventory"
@@ -157,8 +156,7 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 		return codeOnly(code)
 	}
 	st := styleFor(s)
-	table := tablewriter.NewTable(s.Out)
-	table.Header("Host", "Service", "State", "PID", "Uptime", "Health", "Recorded", "Last Active")
+	table := newTable("Host", "Service", "State", "PID", "Uptime", "Health", "Recorded", "Last Active")
 	for _, r := range rows {
 		pid, up, rec, last := "-", "-", "-", "-"
 		if r.PID > 0 {
@@ -181,18 +179,16 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 		if health == "" {
 			health = "-"
 		}
-		if err := table.Append(r.Host, r.Service, st.state(capitalize(state)), pid, up, health, rec, last); err != nil {
-			return err
-		}
+		table.append(r.Host, r.Service, st.state(capitalize(state)), pid, up, health, rec, last)
 	}
-	if err := table.Render(); err != nil {
+	if err := table.render(s); err != nil {
 		return err
 	}
 	for _, l := range failed {
 		fmt.Fprintf(s.Err, "omni: %s: %s: %v\n", l.Host, l.Service, l.Err)
 	}
 	if len(failed) > 0 {
-		fmt.Fprintf(s.Err, "omni: %d of %d services could not be read; see the State column\n", len(failed), len(rows))
+		fmt.Fprintf(s.Err, "omni: %d of %s could not be read; see the State column\n", len(failed), plural(len(rows), "service", "services"))
 	}
 	return codeOnly(code)
 }
@@ -263,8 +259,7 @@ func historyRun(ctx context.Context, g *globalOptions, s Streams, target, servic
 		}
 		return writeJSON(s.Out, map[string]any{"events": events})
 	}
-	table := tablewriter.NewTable(s.Out)
-	table.Header("Started", "Operator", "Command", "Host", "Service", "Result", "Duration", "Error")
+	table := newTable("Started", "Operator", "Command", "Host", "Service", "Result", "Duration", "Error")
 	for _, e := range events {
 		dur := "-"
 		if !e.Finished.IsZero() {
@@ -276,11 +271,9 @@ func historyRun(ctx context.Context, g *globalOptions, s Streams, target, servic
 		}
 		host := e.Host
 		if host == "" && e.Target != "" {
-			host = fmt.Sprintf("%s (%d hosts)", e.Target, len(e.Hosts)) // a fleet run; its hosts have events of their own
+			host = fmt.Sprintf("%s (%s)", e.Target, plural(len(e.Hosts), "host", "hosts")) // a fleet run; its hosts have events of their own
 		}
-		if err := table.Append(formatTime(e.Started), e.Operator, e.Command, host, e.Service, result, dur, e.Error); err != nil {
-			return err
-		}
+		table.append(formatTime(e.Started), e.Operator, e.Command, host, e.Service, result, dur, e.Error)
 	}
-	return table.Render()
+	return table.render(s)
 }
