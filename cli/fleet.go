@@ -234,9 +234,9 @@ func confirmFleet(ctx context.Context, s Streams, opts *serviceOptions, svc *inv
 	if !s.InTTY {
 		return &refusedError{fmt.Sprintf("refusing to %s without confirmation: no terminal to ask; pass --yes to confirm. Nothing was changed.", what)}
 	}
-	err := ask(ctx, s, what)
+	err := ask(ctx, s)
 	if err != nil && ctx.Err() == nil {
-		return &refusedError{err.Error()}
+		return &refusedError{fmt.Sprintf("did not %s: %s", what, err)}
 	}
 	return err
 }

@@ -248,7 +248,7 @@ func fleetLogs(ctx context.Context, g *globalOptions, s Streams, opts *serviceOp
 		if exitCode(err) == ExitUnreachable {
 			unreachable++
 		}
-		fmt.Fprintf(s.Err, "omni: %s: %s\n", targets[i].Host, err)
+		fmt.Fprintf(s.Err, "omni: %s: %s\n", targets[i].Host, words(err))
 	}
 	switch {
 	case ctx.Err() != nil && !opts.Follow:

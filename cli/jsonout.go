@@ -165,7 +165,7 @@ func newServiceDoc(plan *engine.Plan, out *engine.Outcome, code int) serviceDoc 
 		doc.Result = "unchanged"
 	}
 	if out.Err != nil {
-		doc.Error = out.Err.Error()
+		doc.Error = words(out.Err)
 	}
 	if recorded(out) {
 		st := &statusDoc{State: out.State.Status, Running: out.State.Running, PID: out.State.PID, Restarts: out.State.NRestarts}

@@ -102,9 +102,9 @@ func (p *progress) event(ev fleet.Event) {
 		r := ev.Step
 		p.step[ev.Host] = r.Task.Step
 		if p.verbose {
-			mark, note := p.st.ok(), r.Note
+			mark, note := p.st.step(false), r.Note
 			if r.Err != nil {
-				mark, note = p.st.bad(), failure(r.Err)
+				mark, note = p.st.step(true), failure(r.Err)
 			}
 			if note != "" {
 				note = ": " + note
@@ -113,7 +113,7 @@ func (p *progress) event(ev fleet.Event) {
 			if r.Task.Host != ev.Host || r.Task.Service != p.service {
 				where = " " + r.Task.Service + "@" + r.Task.Host
 			}
-			p.println(ev.Time, fmt.Sprintf("%s:   %s%s %.3fs%s%s", ev.Host, mark, r.Task.Step, r.Duration.Seconds(), where, note))
+			p.println(ev.Time, fmt.Sprintf("%s:   %s %s %.3fs%s%s", ev.Host, mark, r.Task.Step, r.Duration.Seconds(), where, note))
 		}
 	case fleet.EventReady:
 		p.step[ev.Host] = "min-ready"

@@ -58,6 +58,20 @@ func (st style) bad() string {
 	return st.paint(red, "✗") + " "
 }
 
+// step is the mark of a step line (--verbose): "✓"/"✗" on a terminal,
+// "ok"/"FAILED" elsewhere.
+func (st style) step(failed bool) string {
+	switch {
+	case failed && st.emoji:
+		return st.paint(red, "✗")
+	case failed:
+		return "FAILED"
+	case st.emoji:
+		return st.paint(green, "✓")
+	}
+	return "ok"
+}
+
 // state colours a status value: Running green, Stopped yellow, others red.
 func (st style) state(text string) string {
 	switch text {
