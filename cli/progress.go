@@ -235,10 +235,12 @@ func (p *progress) redraw() {
 	p.drawn = lines
 }
 
-// clear erases the live region.
+// clear erases the live region: back to the first column (the terminal
+// may have echoed ^C after the region), up to the region's first line,
+// erase to the end of the screen.
 func (p *progress) clear() {
 	if p.drawn > 0 {
-		fmt.Fprintf(p.w, "\x1b[%dA\x1b[J", p.drawn)
+		fmt.Fprintf(p.w, "\r\x1b[%dA\x1b[J", p.drawn)
 		p.drawn = 0
 	}
 }

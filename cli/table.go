@@ -43,16 +43,47 @@ func (t *table) renderTo(w io.Writer, tty bool, width int) error {
 	if width <= 0 {
 		width = defaultWidth
 	}
-	caps, wrap := t.columnCaps(width)
-	b := tablewriter.NewConfigBuilder().WithHeaderAutoWrap(tw.WrapNormal).WithRowAutoWrap(wrap)
+	caps, fits := t.columnCaps(width)
+	if !fits {
+		return t.renderRecords(w, width)
+	}
+	b := tablewriter.NewConfigBuilder().WithHeaderAutoWrap(tw.WrapNormal).WithRowAutoWrap(tw.WrapNormal)
 	for col, cw := range caps {
 		b.ForColumn(col).WithMaxWidth(cw)
 	}
-	rows := t.rows
-	if wrap == tw.WrapBreak {
-		rows = t.wrapWords(caps)
+	return fill(tablewriter.NewTable(w, tablewriter.WithConfig(b.Build())), t.header, t.rows)
+}
+
+// renderRecords writes each row as a box of its own, one line per
+// non-empty column (name, value), for a terminal too narrow for the
+// columns side by side. The values wrap at spaces; a word longer than
+// the box is broken (tw.WrapBreak).
+func (t *table) renderRecords(w io.Writer, width int) error {
+	nameWidth := 0
+	for _, h := range t.header {
+		nameWidth = max(nameWidth, twwidth.Width(h))
 	}
-	return fill(tablewriter.NewTable(w, tablewriter.WithConfig(b.Build())), t.header, rows)
+	valueCap := max(width-boxOverhead(2)-nameWidth, 8) + 2
+	for _, r := range t.rows {
+		rec := &table{header: []string{"", ""}}
+		for i, h := range t.header {
+			if i < len(r) && strings.TrimSpace(r[i]) != "" {
+				rec.append(h, r[i])
+			}
+		}
+		b := tablewriter.NewConfigBuilder().WithRowAutoWrap(tw.WrapBreak)
+		b.ForColumn(1).WithMaxWidth(valueCap)
+		tb := tablewriter.NewTable(w, tablewriter.WithConfig(b.Build()))
+		for _, row := range rec.wrapWords(map[int]int{1: valueCap}) {
+			if err := tb.Append(row); err != nil {
+				return err
+			}
+		}
+		if err := tb.Render(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // wrapWords wraps the cells of the capped columns at spaces, with
@@ -124,15 +155,14 @@ func (t *table) renderPlain(w io.Writer) error {
 func boxOverhead(n int) int { return n + 1 + 2*n }
 
 // columnCaps decides each column's maximum width (padding included) so
-// that the table fits in width, and how cells wrap. Columns that fit keep
-// their natural width; the widest are narrowed first, each to an equal
-// share of what is left ("water-filling"). Words stay whole (tw.WrapNormal)
-// while every column can hold its longest word; when even that does not
-// fit, the words too long for their column are broken (tw.WrapBreak)
-// rather than the table overflowing.
-// The caps are tablewriter's per-column maximum widths: tablewriter does
-// the wrapping. No entry: the column keeps its natural width.
-func (t *table) columnCaps(width int) (map[int]int, int) {
+// that the table fits in width with every word whole (tw.WrapNormal).
+// Columns that fit keep their natural width; the widest are narrowed
+// first, each to an equal share of what is left ("water-filling"), but
+// never below their longest word. The caps are tablewriter's per-column
+// maximum widths: tablewriter does the wrapping. No entry: the column
+// keeps its natural width. fits is false when even the longest words do
+// not fit side by side.
+func (t *table) columnCaps(width int) (caps map[int]int, fits bool) {
 	n := len(t.header)
 	natural, longestWord := make([]int, n), make([]int, n)
 	measure := func(i int, cell string) {
@@ -153,34 +183,30 @@ func (t *table) columnCaps(width int) (map[int]int, int) {
 	}
 	budget := width - boxOverhead(n)
 	if sum(natural) <= budget {
-		return nil, tw.WrapNormal
+		return nil, true
 	}
-	wrap, floor := tw.WrapNormal, longestWord
 	if sum(longestWord) > budget {
-		wrap, floor = tw.WrapBreak, make([]int, n)
-		for i := range floor {
-			floor[i] = min(natural[i], 4) // room for a few characters and the break mark
-		}
+		return nil, false
 	}
-	// The largest cap c with sum(min(natural, max(c, floor))) <= budget.
+	// The largest cap c with sum(min(natural, max(c, longestWord))) <= budget.
 	capped := func(c int) []int {
 		w := make([]int, n)
 		for i := range w {
-			w[i] = min(natural[i], max(c, floor[i]))
+			w[i] = min(natural[i], max(c, longestWord[i]))
 		}
 		return w
 	}
 	c := 1
-	for c < max(budget, 1) && sum(capped(c+1)) <= budget {
+	for c < budget && sum(capped(c+1)) <= budget {
 		c++
 	}
-	caps := map[int]int{}
+	caps = map[int]int{}
 	for i, w := range capped(c) {
 		if w < natural[i] {
 			caps[i] = w + 2 // tablewriter's caps include the cell's padding
 		}
 	}
-	return caps, wrap
+	return caps, true
 }
 
 func sum(xs []int) int {
