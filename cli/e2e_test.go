@@ -100,9 +100,10 @@ func TestServiceLifecycleOverSSH(t *testing.T) {
 		t.Fatal("api-gateway does not listen after restart")
 	}
 
-	// On a terminal the first line carries the spec's emoji.
+	// On a terminal the first line carries the spec's emoji, the result line its ✓.
 	out, errOut, code := omniCtx(context.Background(), t, f, true, "", "service", "restart", "primary-bastion", "api-gateway")
-	if code != 0 || !strings.HasPrefix(out, "🔄 ") || !restartBlock.MatchString(strings.TrimPrefix(out, "🔄 ")) {
+	if code != 0 || !strings.HasPrefix(out, "🔄 ") || !strings.Contains(out, "\n✓ Service restarted successfully!\n") ||
+		!restartBlock.MatchString(strings.Replace(strings.TrimPrefix(out, "🔄 "), "✓ ", "", 1)) {
 		t.Fatalf("restart on a terminal: exit %d\n%s\n%s", code, out, errOut)
 	}
 
@@ -465,7 +466,7 @@ func TestDependenciesOverSSH(t *testing.T) {
 	// Resolution: starting app starts network-agent, db and cache first.
 	out := mustRun(t, f, "service", "start", "worker1", "app")
 	for _, dep := range []string{"network-agent", "db", "cache"} {
-		if !strings.Contains(out, "↳ Started "+dep+" on worker1 (required by ") || !testfleet.Alive(f.PID("worker1", dep)) {
+		if !strings.Contains(out, "  Started "+dep+" on worker1 (required by ") || !testfleet.Alive(f.PID("worker1", dep)) {
 			t.Fatalf("start app did not start %s first:\n%s", dep, out)
 		}
 	}
@@ -500,7 +501,7 @@ func TestDependenciesOverSSH(t *testing.T) {
 			t.Fatalf("%s not restarted by the cascade (pid %d -> %d):\n%s", s, pids[s], pid, out)
 		}
 	}
-	if !strings.Contains(out, "↳ Restarted cache on worker1 (depends on db@worker1 (--cascade restart)): healthy") ||
+	if !strings.Contains(out, "  Restarted cache on worker1 (depends on db@worker1 (--cascade restart)): healthy") ||
 		strings.Index(out, "Restarted cache") > strings.Index(out, "Restarted app") || !startOrder(t, f, "db", "cache", "app") {
 		t.Fatalf("cascade order wrong:\n%s", out)
 	}

@@ -174,7 +174,7 @@ func TestUnreachableHostIsReported(t *testing.T) {
 	}
 	// status says so too, and exits 4.
 	out, _, code = omni(t, f, "service", "status", "worker*", "container-runtime")
-	if code != ExitUnreachable || !regexp.MustCompile(`worker4 .*Unknown`).MatchString(out) {
+	if code != ExitUnreachable || !regexp.MustCompile(`(?m)^worker4 +container-runtime +Unreachable `).MatchString(out) {
 		t.Fatalf("status: exit %d\n%s", code, out)
 	}
 }
