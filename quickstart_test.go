@@ -52,7 +52,7 @@ func TestQuickStart(t *testing.T) {
 	got := out.String()
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`Restarting api-gateway on primary-bastion\.\.\.
-✓ Service restarted successfully!
+Service restarted successfully!
 
 Service Status:
 Name:             api-gateway
@@ -64,7 +64,7 @@ Health Check:     Passed
 		regexp.MustCompile(`Stopping container-runtime on worker1\.\.\.
 This will affect all running containers on this host\.
 
-✓ Service stopped successfully!
+Service stopped successfully!
 
 Service Status:
 Name:             container-runtime
@@ -73,7 +73,7 @@ Status:           Stopped
 Last Active:      \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC
 `),
 		regexp.MustCompile(`Starting container-runtime on worker1\.\.\.
-✓ Service started successfully!
+Service started successfully!
 
 Service Status:
 Name:             container-runtime

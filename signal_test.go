@@ -117,7 +117,7 @@ func TestSignalsDuringARollingRestart(t *testing.T) {
 		after["worker3"] != before["worker3"] || after["worker4"] != before["worker4"] {
 		t.Fatalf("SIGTERM: exit %d (want 130), pids %v -> %v\nstdout:\n%s\nstderr:\n%s", code, before, after, out, errOut)
 	}
-	if !strings.Contains(out, "Untouched: worker3, worker4") || !strings.Contains(errOut, "✓ worker2: done") {
+	if !strings.Contains(out, "Untouched: worker3, worker4") || !strings.Contains(errOut, "Z worker2: done") {
 		t.Fatalf("SIGTERM report:\nstdout:\n%s\nstderr:\n%s", out, errOut)
 	}
 
@@ -127,7 +127,7 @@ func TestSignalsDuringARollingRestart(t *testing.T) {
 	began := time.Now()
 	var first, second sync.Once
 	w = startOmni(t, bin, func(w *watched, line string) {
-		if strings.Contains(line, "✓ start") {
+		if strings.Contains(line, "ok start") {
 			first.Do(func() {
 				w.signal(syscall.SIGINT)
 				time.AfterFunc(300*time.Millisecond, func() { second.Do(func() { w.signal(syscall.SIGINT) }) })

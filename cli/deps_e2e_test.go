@@ -56,7 +56,7 @@ func TestRestartSatisfiesDependenciesFirst(t *testing.T) {
 
 	// restart: network-agent started first, then container-runtime restarted.
 	out, errOut, code = omni(t, f, "service", "restart", "worker1", "container-runtime", "--yes")
-	if code != ExitOK || !strings.Contains(out, "↳ Started network-agent on worker1 (required by container-runtime@worker1): healthy") ||
+	if code != ExitOK || !strings.Contains(out, "Started network-agent on worker1 (required by container-runtime@worker1): healthy") ||
 		!strings.Contains(out, "Health Check:     Passed") {
 		t.Fatalf("restart with a dependency down: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -106,7 +106,7 @@ func TestRollingRestartPreflightNamesDependencyDown(t *testing.T) {
 		}
 	}
 	if !testfleet.Alive(f.PID("worker2", "network-agent")) ||
-		!strings.Contains(errOut, "worker2: ↳ Started network-agent on worker2 (required by container-runtime@worker2): healthy") {
+		!strings.Contains(errOut, "worker2: Started network-agent on worker2 (required by container-runtime@worker2): healthy") {
 		t.Fatalf("network-agent on worker2 was not started, or not said:\n%s", errOut)
 	}
 }

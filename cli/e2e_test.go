@@ -47,7 +47,7 @@ func mustRun(t *testing.T, f *testfleet.Fleet, args ...string) string {
 var (
 	uptimeLine   = `Uptime:           0m \d+s\n`
 	restartBlock = regexp.MustCompile(`^Restarting api-gateway on primary-bastion\.\.\.
-✓ Service restarted successfully!
+Service restarted successfully!
 
 Service Status:
 Name:             api-gateway
@@ -56,7 +56,7 @@ Status:           Running
 ` + uptimeLine + `Health Check:     Passed
 $`)
 	startBlock = regexp.MustCompile(`^Starting container-runtime on worker1\.\.\.
-✓ Service started successfully!
+Service started successfully!
 
 Service Status:
 Name:             container-runtime
@@ -67,7 +67,7 @@ $`)
 	stopBlock = regexp.MustCompile(`^Stopping container-runtime on worker1\.\.\.
 This will affect all running containers on this host\.
 
-✓ Service stopped successfully!
+Service stopped successfully!
 
 Service Status:
 Name:             container-runtime
@@ -100,9 +100,10 @@ func TestServiceLifecycleOverSSH(t *testing.T) {
 		t.Fatal("api-gateway does not listen after restart")
 	}
 
-	// On a terminal the first line carries the spec's emoji.
+	// On a terminal the first line carries the spec's emoji, the result line its ✓.
 	out, errOut, code := omniCtx(context.Background(), t, f, true, "", "service", "restart", "primary-bastion", "api-gateway")
-	if code != 0 || !strings.HasPrefix(out, "🔄 ") || !restartBlock.MatchString(strings.TrimPrefix(out, "🔄 ")) {
+	if code != 0 || !strings.HasPrefix(out, "🔄 ") || !strings.Contains(out, "\n✓ Service restarted successfully!\n") ||
+		!restartBlock.MatchString(strings.Replace(strings.TrimPrefix(out, "🔄 "), "✓ ", "", 1)) {
 		t.Fatalf("restart on a terminal: exit %d\n%s\n%s", code, out, errOut)
 	}
 
@@ -166,13 +167,13 @@ func TestServiceLifecycleOverSSH(t *testing.T) {
 
 	// Starting what already runs changes nothing.
 	out = mustRun(t, f, "service", "start", "primary-bastion", "api-gateway")
-	if !strings.Contains(out, "✓ api-gateway is already running on primary-bastion; nothing to do.") || f.PID("primary-bastion", "api-gateway") != after {
+	if !strings.Contains(out, "api-gateway is already running on primary-bastion; nothing to do.") || f.PID("primary-bastion", "api-gateway") != after {
 		t.Fatalf("start of a running service:\n%s", out)
 	}
 
 	// --verbose: one line per step on stderr, in the playbook's order.
 	_, errOut, code = omni(t, f, "service", "restart", "primary-bastion", "api-gateway", "-v")
-	steps := regexp.MustCompile(`(?m)^  ✓ (\S+)\s+\d+\.\d{3}s`).FindAllStringSubmatch(errOut, -1)
+	steps := regexp.MustCompile(`(?m)^  ok (\S+)\s+\d+\.\d{3}s`).FindAllStringSubmatch(errOut, -1)
 	var names []string
 	for _, m := range steps {
 		names = append(names, m[1])
@@ -257,7 +258,7 @@ func TestInterruptedRestartRecordsWhatItLeft(t *testing.T) {
 	var outBuf bytes.Buffer
 	// (300 ms later: the new process has written its pidfile, not yet listened.)
 	var once sync.Once
-	errW := &cancelOn{marker: "✓ start ", cancel: func() { once.Do(func() { time.AfterFunc(300*time.Millisecond, cancel) }) }}
+	errW := &cancelOn{marker: "ok start ", cancel: func() { once.Do(func() { time.AfterFunc(300*time.Millisecond, cancel) }) }}
 	s := Streams{In: strings.NewReader(""), Out: &outBuf, Err: errW, NoColor: true}
 	code := Run(ctx, []string{"-i", f.Inventory, "service", "restart", "primary-bastion", "slow-api", "-v"}, s)
 	out, errOut := outBuf.String(), errW.String()
@@ -313,7 +314,7 @@ func TestStopWithoutTerminalRefuses(t *testing.T) {
 	}
 	// Stopping it again changes nothing, so cron gets no question and exit 0.
 	out, errOut, code = omni(t, f, "service", "stop", "worker1", "container-runtime")
-	if code != 0 || !strings.Contains(out, "✓ container-runtime is already stopped on worker1; nothing to do.") {
+	if code != 0 || !strings.Contains(out, "container-runtime is already stopped on worker1; nothing to do.") {
 		t.Fatalf("stop of a stopped service: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
@@ -329,7 +330,7 @@ func TestFailuresAreReported(t *testing.T) {
 	// A start that hangs: the step is named, the remote command is killed.
 	began := time.Now()
 	_, stuckErr, stuckCode := omni(t, f, "service", "start", "primary-bastion", "stuck-svc")
-	if stuckCode != ExitFailed || !strings.Contains(stuckErr, "✗ Failed to start stuck-svc on primary-bastion: start: timed out after 1s") {
+	if stuckCode != ExitFailed || !strings.Contains(stuckErr, "Failed to start stuck-svc on primary-bastion: start: timed out after 1s") {
 		t.Fatalf("stuck start: exit %d, stderr %q", stuckCode, stuckErr)
 	}
 	if took := time.Since(began); took > 10*time.Second {
@@ -342,13 +343,13 @@ func TestFailuresAreReported(t *testing.T) {
 		t.Fatalf("unhealthy start: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if !strings.Contains(out, "Health Check:     Failed (http: GET http://127.0.1.45:") || !strings.Contains(out, "status 503, want 200") ||
-		!strings.Contains(errOut, "✗ Failed to start sick-api on primary-bastion: health: http: GET http://127.0.1.45:") {
+		!strings.Contains(errOut, "Failed to start sick-api on primary-bastion: health: http: GET http://127.0.1.45:") {
 		t.Fatalf("unhealthy start output:\n%s\nstderr:\n%s", out, errOut)
 	}
 
 	// A required service is down and --no-deps: refused, listing it, nothing started.
 	out, errOut, code = omni(t, f, "service", "start", "worker1", "container-runtime", "--no-deps")
-	if code != ExitFailed || !strings.Contains(errOut, "✗ Failed to start container-runtime on worker1: check-deps: required services are not running and healthy: network-agent@worker1 (stopped)") {
+	if code != ExitFailed || !strings.Contains(errOut, "Failed to start container-runtime on worker1: check-deps: required services are not running and healthy: network-agent@worker1 (stopped)") {
 		t.Fatalf("start --no-deps with a dependency down: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if f.PID("worker1", "container-runtime") != 0 || f.PID("worker1", "network-agent") != 0 {
@@ -465,7 +466,7 @@ func TestDependenciesOverSSH(t *testing.T) {
 	// Resolution: starting app starts network-agent, db and cache first.
 	out := mustRun(t, f, "service", "start", "worker1", "app")
 	for _, dep := range []string{"network-agent", "db", "cache"} {
-		if !strings.Contains(out, "↳ Started "+dep+" on worker1 (required by ") || !testfleet.Alive(f.PID("worker1", dep)) {
+		if !strings.Contains(out, "  Started "+dep+" on worker1 (required by ") || !testfleet.Alive(f.PID("worker1", dep)) {
 			t.Fatalf("start app did not start %s first:\n%s", dep, out)
 		}
 	}
@@ -500,7 +501,7 @@ func TestDependenciesOverSSH(t *testing.T) {
 			t.Fatalf("%s not restarted by the cascade (pid %d -> %d):\n%s", s, pids[s], pid, out)
 		}
 	}
-	if !strings.Contains(out, "↳ Restarted cache on worker1 (depends on db@worker1 (--cascade restart)): healthy") ||
+	if !strings.Contains(out, "  Restarted cache on worker1 (depends on db@worker1 (--cascade restart)): healthy") ||
 		strings.Index(out, "Restarted cache") > strings.Index(out, "Restarted app") || !startOrder(t, f, "db", "cache", "app") {
 		t.Fatalf("cascade order wrong:\n%s", out)
 	}

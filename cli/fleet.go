@@ -238,7 +238,7 @@ func confirmFleet(ctx context.Context, s Streams, opts *serviceOptions, svc *inv
 		names[i] = t.Host
 	}
 	w := s.Err
-	fmt.Fprintf(w, "Stopping %s on %d hosts: %s\n", svc.Name, len(targets), strings.Join(names, ", "))
+	fmt.Fprintf(w, "Stopping %s on %s: %s\n", svc.Name, plural(len(targets), "host", "hosts"), strings.Join(names, ", "))
 	if svc.Impact != "" {
 		fmt.Fprintln(w, svc.Impact)
 	} else if svc.Critical {
@@ -248,13 +248,13 @@ func confirmFleet(ctx context.Context, s Streams, opts *serviceOptions, svc *inv
 	if opts.Yes {
 		return nil
 	}
-	what := fmt.Sprintf("stop %s on %d hosts", svc.Name, len(targets))
+	what := fmt.Sprintf("stop %s on %s", svc.Name, plural(len(targets), "host", "hosts"))
 	if !s.InTTY {
 		return &refusedError{fmt.Sprintf("refusing to %s without confirmation: no terminal to ask; pass --yes to confirm. Nothing was changed.", what)}
 	}
-	err := ask(ctx, s, what)
+	err := ask(ctx, s)
 	if err != nil && ctx.Err() == nil {
-		return &refusedError{err.Error()}
+		return &refusedError{fmt.Sprintf("did not %s: %s", what, err)}
 	}
 	return err
 }
@@ -308,7 +308,7 @@ func resumeTargets(reg registry.Store, opts *serviceOptions, targets []fleet.Tar
 	if len(keep) == 0 {
 		return nil, fmt.Sprintf("the run of %s finished on every host; nothing to do", when), nil
 	}
-	return keep, fmt.Sprintf("the run of %s left %d of %d hosts to do: %s", when, len(keep), len(last.Hosts), strings.Join(names, ", ")), nil
+	return keep, fmt.Sprintf("the run of %s left %d of %s to do: %s", when, len(keep), plural(len(last.Hosts), "host", "hosts"), strings.Join(names, ", ")), nil
 }
 
 // commandAction is the first word of an event's command: "restart".

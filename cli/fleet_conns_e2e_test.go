@@ -92,7 +92,7 @@ type sampler struct {
 	pending string
 }
 
-var finishLine = regexp.MustCompile(`✓ (h\d\d): done in`)
+var finishLine = regexp.MustCompile(`Z (h\d\d): done in`)
 
 func (s *sampler) Write(p []byte) (int, error) {
 	s.mu.Lock()

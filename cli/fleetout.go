@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/olekukonko/tablewriter"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/omni-fleet/omni/engine"
@@ -87,12 +86,11 @@ func newFleetDoc(opts *serviceOptions, fo fleet.Options, targets []fleet.Target,
 // renderFleetTable prints one row per host and a summary.
 func renderFleetTable(s Streams, opts *serviceOptions, fo fleet.Options, rep *fleet.Report, code int) error {
 	st := styleFor(s)
-	table := tablewriter.NewTable(s.Out)
-	header := []any{"Host", "Service", "Result", "State", "Uptime", "Health", "Duration", "Error"}
+	header := []string{"Host", "Service", "Result", "State", "Uptime", "Health", "Duration", "Error"}
 	if fo.Rolling {
-		header = append([]any{"Batch"}, header...)
+		header = append([]string{"Batch"}, header...)
 	}
-	table.Header(header...)
+	table := newTable(header...)
 	for _, h := range rep.Hosts {
 		state, up, hc, dur, batch := "-", "-", "-", "-", "-"
 		if out := h.Outcome; out != nil && recorded(out) {
@@ -122,15 +120,13 @@ func renderFleetTable(s Streams, opts *serviceOptions, fo fleet.Options, rep *fl
 		} else {
 			result = st.paint(red, result)
 		}
-		row := []any{h.Host, h.Service, result, st.state(state), up, st.state(hc), dur, errText(h.Err)}
+		row := []string{h.Host, h.Service, result, st.state(state), up, st.state(hc), dur, errText(h.Err)}
 		if fo.Rolling {
-			row = append([]any{batch}, row...)
+			row = append([]string{batch}, row...)
 		}
-		if err := table.Append(row...); err != nil {
-			return err
-		}
+		table.append(row...)
 	}
-	if err := table.Render(); err != nil {
+	if err := table.render(s); err != nil {
 		return err
 	}
 	fmt.Fprintln(s.Out, fleetSummary(opts, rep))
@@ -224,11 +220,11 @@ func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo fleet
 		names[i] = t.Host
 	}
 	if fo.Rolling {
-		fmt.Fprintf(s.Out, "Rolling %s of %s on %d hosts, in batches of %d (max-unavailable %d; instances already down go first, and count against it until back; min-ready %s; max-failures %d): %s\n\n",
-			opts.Action, opts.Service, len(targets), fo.Batch, fo.MaxUnavailable, fo.MinReady, fo.MaxFailures, strings.Join(names, ", "))
+		fmt.Fprintf(s.Out, "Rolling %s of %s on %s, in batches of %d (max-unavailable %d; instances already down go first, and count against it until back; min-ready %s; max-failures %d): %s\n\n",
+			opts.Action, opts.Service, plural(len(targets), "host", "hosts"), fo.Batch, fo.MaxUnavailable, fo.MinReady, fo.MaxFailures, strings.Join(names, ", "))
 	} else {
-		fmt.Fprintf(s.Out, "%s %s on %d hosts, %d at a time (max-failures %d): %s\n\n",
-			capitalize(opts.Action), opts.Service, len(targets), fo.Forks, fo.MaxFailures, strings.Join(names, ", "))
+		fmt.Fprintf(s.Out, "%s %s on %s, %d at a time (max-failures %d): %s\n\n",
+			capitalize(opts.Action), opts.Service, plural(len(targets), "host", "hosts"), fo.Forks, fo.MaxFailures, strings.Join(names, ", "))
 	}
 	if len(impact) > 0 {
 		writeImpact(s.Out, opts, opts.Service, targets, impact)
@@ -238,7 +234,7 @@ func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo fleet
 		if i > 0 {
 			fmt.Fprintln(s.Out)
 		}
-		if err := renderPlan(s.Out, t.Plan); err != nil {
+		if err := renderPlan(s, t.Plan); err != nil {
 			return err
 		}
 	}
@@ -289,7 +285,7 @@ func fleetLogs(ctx context.Context, g *globalOptions, s Streams, opts *serviceOp
 		if exitCode(err) == ExitUnreachable {
 			unreachable++
 		}
-		fmt.Fprintf(s.Err, "omni: %s: %s\n", targets[i].Host, err)
+		fmt.Fprintf(s.Err, "omni: %s: %s\n", targets[i].Host, words(err))
 	}
 	switch {
 	case ctx.Err() != nil && !opts.Follow:

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/olekukonko/tablewriter"
 )
 
 func addInventoryCommands(app *kingpin.Application, g *globalOptions, s Streams, run *func(context.Context) error) {
@@ -32,8 +31,7 @@ func inventoryCheck(g *globalOptions, s Streams) error {
 	if g.Output == "json" {
 		return writeJSON(s.Out, newInventoryDoc(g.Inventory, inv))
 	}
-	table := tablewriter.NewTable(s.Out)
-	table.Header("Host", "Address", "Via", "Roles", "Services")
+	table := newTable("Host", "Address", "Via", "Roles", "Services")
 	for _, h := range inv.Hosts {
 		via := h.Via
 		if via == "" {
@@ -43,11 +41,9 @@ func inventoryCheck(g *globalOptions, s Streams) error {
 		if h.Port != 22 {
 			addr += ":" + strconv.Itoa(h.Port)
 		}
-		if err := table.Append(h.Name, addr, via, strings.Join(h.Roles, ", "), strings.Join(inv.HostServices(h), ", ")); err != nil {
-			return err
-		}
+		table.append(h.Name, addr, via, strings.Join(h.Roles, ", "), strings.Join(inv.HostServices(h), ", "))
 	}
-	if err := table.Render(); err != nil {
+	if err := table.render(s); err != nil {
 		return err
 	}
 	enabled := 0
@@ -56,6 +52,7 @@ func inventoryCheck(g *globalOptions, s Streams) error {
 			enabled++
 		}
 	}
-	fmt.Fprintf(s.Out, "%s %s is valid: %d hosts, %d roles, %d services (%d enabled).\n", styleFor(s).paint(green, "✓"), g.Inventory, len(inv.Hosts), len(inv.Roles), len(inv.Services), enabled)
+	fmt.Fprintf(s.Out, "%s%s is valid: %s, %s, %s (%d enabled).\n", styleFor(s).ok(), g.Inventory,
+		plural(len(inv.Hosts), "host", "hosts"), plural(len(inv.Roles), "role", "roles"), plural(len(inv.Services), "service", "services"), enabled)
 	return nil
 }

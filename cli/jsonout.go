@@ -176,7 +176,7 @@ func newServiceDoc(plan *engine.Plan, out *engine.Outcome, code int) serviceDoc 
 		doc.Result = "unchanged"
 	}
 	if out.Err != nil {
-		doc.Error = out.Err.Error()
+		doc.Error = words(out.Err)
 		doc.Reason, _, _ = tailFields(out.Err)
 	}
 	if recorded(out) {

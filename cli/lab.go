@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/olekukonko/tablewriter"
 
 	"github.com/omni-fleet/omni/internal/demosvc"
 	"github.com/omni-fleet/omni/internal/lab"
@@ -161,9 +160,9 @@ func labUp(ctx context.Context, g *globalOptions, s Streams, opts *labUpOptions)
 			defer mu.Unlock()
 			switch {
 			case r.Err == nil && !quiet:
-				fmt.Fprintf(s.Err, "  %s %s on %s (%.1fs)\n", st.paint(green, "✓"), r.Service, r.Host, r.Duration.Seconds())
+				fmt.Fprintf(s.Err, "  %s%s on %s (%.1fs)\n", st.ok(), r.Service, r.Host, r.Duration.Seconds())
 			case r.Err != nil && !errors.Is(r.Err, context.Canceled):
-				fmt.Fprintf(s.Err, "  %s %s on %s: %s\n", st.paint(red, "✗"), r.Service, r.Host, indentContinuation(r.Err.Error()))
+				fmt.Fprintf(s.Err, "  %s%s on %s: %s\n", st.bad(), r.Service, r.Host, indentContinuation(r.Err.Error()))
 			}
 		},
 	})
@@ -183,7 +182,7 @@ func labUp(ctx context.Context, g *globalOptions, s Streams, opts *labUpOptions)
 			return werr
 		}
 	} else {
-		renderLabUp(s.Out, st, res, opts)
+		renderLabUp(s, st, res, opts)
 	}
 	switch {
 	case err != nil: // interrupted: the lab stays up
@@ -193,7 +192,7 @@ func labUp(ctx context.Context, g *globalOptions, s Streams, opts *labUpOptions)
 		fmt.Fprintf(s.Err, "omni: no service started (see above); the lab's hosts are up: `%s` stops them\n", labCmdLine("down", res.State.Dir))
 		return reported{ExitFailed}
 	case failed > 0:
-		fmt.Fprintf(s.Err, "omni: %d of %d services did not start (see above); the lab is up\n", failed, len(res.Services))
+		fmt.Fprintf(s.Err, "omni: %d of %s did not start (see above); the lab is up\n", failed, plural(len(res.Services), "service", "services"))
 		return reported{ExitPartial}
 	}
 	return nil
@@ -243,26 +242,26 @@ func labCmdLine(verb, dir string) string {
 // maxHostRows is how many hosts `lab up` lists; `lab status` lists all.
 const maxHostRows = 12
 
-func renderLabUp(w io.Writer, sty style, res *lab.UpResult, opts *labUpOptions) {
+func renderLabUp(s Streams, sty style, res *lab.UpResult, opts *labUpOptions) {
+	w := s.Out
 	st, inv := res.State, res.Inventory
 	running := len(res.Services) - res.Failed()
-	mark := sty.paint(green, "✓")
+	mark := sty.ok()
 	if running < len(res.Services) {
-		mark = sty.paint(red, "✗")
+		mark = sty.bad()
 	}
-	fmt.Fprintf(w, "%s Lab up in %s: %d hosts", mark, res.Elapsed.Round(100*time.Millisecond), len(st.Hosts))
+	fmt.Fprintf(w, "%sLab up in %s: %s", mark, res.Elapsed.Round(100*time.Millisecond), plural(len(st.Hosts), "host", "hosts"))
 	if opts.NoServices {
 		fmt.Fprintln(w, ", no services started (--no-services).")
 	} else {
-		fmt.Fprintf(w, ", %d of %d services running.\n", running, len(res.Services))
+		fmt.Fprintf(w, ", %d of %s running.\n", running, plural(len(res.Services), "service", "services"))
 	}
 	fmt.Fprintln(w)
 
-	table := tablewriter.NewTable(w)
-	table.Header("Host", "SSH endpoint", "Via", "Services")
+	table := newTable("Host", "SSH endpoint", "Via", "Services")
 	for i, ep := range st.Hosts {
 		if i == maxHostRows && len(st.Hosts) > maxHostRows+1 {
-			table.Append(fmt.Sprintf("… %d more", len(st.Hosts)-maxHostRows), "", "", "")
+			table.append(fmt.Sprintf("… %d more", len(st.Hosts)-maxHostRows), "", "", "")
 			break
 		}
 		services := "-"
@@ -271,9 +270,9 @@ func renderLabUp(w io.Writer, sty style, res *lab.UpResult, opts *labUpOptions) 
 				services = strings.Join(names, ", ")
 			}
 		}
-		table.Append(ep.Name, fmt.Sprintf("%s:%d", ep.Address, ep.Port), orDash(ep.Via), services)
+		table.append(ep.Name, fmt.Sprintf("%s:%d", ep.Address, ep.Port), orDash(ep.Via), services)
 	}
-	table.Render()
+	_ = table.render(s)
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Lab directory:  %s (serve pid %d; its log: lab.log)\n", st.Dir, st.ServePID)
 	fmt.Fprintf(w, "Lab inventory:  %s\n", st.Inventory)
@@ -341,7 +340,7 @@ func labDown(g *globalOptions, s Streams, dir string) error {
 		if res.Removed {
 			removed = "removed its files"
 		}
-		fmt.Fprintf(s.Out, "%s Lab down in %s: %s; %s.\n", styleFor(s).paint(green, "✓"), res.Dir, what, removed)
+		fmt.Fprintf(s.Out, "%sLab down in %s: %s; %s.\n", styleFor(s).ok(), res.Dir, what, removed)
 	}
 	return nil
 }
@@ -361,8 +360,8 @@ func labStatus(g *globalOptions, s Streams, dir string) error {
 	case lab.StateStale:
 		fmt.Fprintf(s.Out, "The lab in %s is not running (its serve process is gone): `%s` cleans it up.\n", rep.Dir, labCmdLine("down", rep.Dir))
 	default:
-		fmt.Fprintf(s.Out, "Lab running in %s (serve pid %d): %d hosts, %d of %d services running.\n",
-			rep.Dir, rep.ServePID, len(rep.Hosts), rep.ServicesRunning, rep.ServicesTotal)
+		fmt.Fprintf(s.Out, "Lab running in %s (serve pid %d): %s, %d of %s running.\n",
+			rep.Dir, rep.ServePID, plural(len(rep.Hosts), "host", "hosts"), rep.ServicesRunning, plural(rep.ServicesTotal, "service", "services"))
 		if rep.Inventory != "" {
 			fmt.Fprintf(s.Out, "Inventory: %s\n", rep.Inventory)
 		}
@@ -371,8 +370,7 @@ func labStatus(g *globalOptions, s Streams, dir string) error {
 		return nil
 	}
 	fmt.Fprintln(s.Out)
-	table := tablewriter.NewTable(s.Out)
-	table.Header("Host", "SSH endpoint", "Via", "Running", "Stopped")
+	table := newTable("Host", "SSH endpoint", "Via", "Running", "Stopped")
 	for _, h := range rep.Hosts {
 		var up, down []string
 		for _, svc := range h.Services {
@@ -382,7 +380,7 @@ func labStatus(g *globalOptions, s Streams, dir string) error {
 				down = append(down, svc.Name)
 			}
 		}
-		table.Append(h.Name, fmt.Sprintf("%s:%d", h.Address, h.Port), orDash(h.Via), orDash(strings.Join(up, ", ")), orDash(strings.Join(down, ", ")))
+		table.append(h.Name, fmt.Sprintf("%s:%d", h.Address, h.Port), orDash(h.Via), orDash(strings.Join(up, ", ")), orDash(strings.Join(down, ", ")))
 	}
-	return table.Render()
+	return table.render(s)
 }

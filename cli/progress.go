@@ -44,7 +44,7 @@ func newProgress(s Streams, opts *serviceOptions, fo fleet.Options, hosts int) *
 	if fo.Rolling {
 		mode = fmt.Sprintf("rolling: batches of %d, max-unavailable %d, min-ready %s", fo.Batch, fo.MaxUnavailable, fo.MinReady)
 	}
-	p.line(fmt.Sprintf("%s %s on %d hosts of %s (%s; max-failures %d)", opts.Action, opts.Service, hosts, opts.Host, mode, fo.MaxFailures))
+	p.line(fmt.Sprintf("%s %s on %s of %s (%s; max-failures %d)", opts.Action, opts.Service, plural(hosts, "host", "hosts"), opts.Host, mode, fo.MaxFailures))
 	if p.live {
 		p.stopped.Add(1)
 		go p.tick()
@@ -103,9 +103,9 @@ func (p *progress) event(ev fleet.Event) {
 		r := ev.Step
 		p.step[ev.Host] = r.Task.Step
 		if p.verbose {
-			mark, note := p.st.paint(green, "✓"), r.Note
+			mark, note := p.st.step(false), r.Note
 			if r.Err != nil {
-				mark, note = p.st.paint(red, "✗"), failure(r.Err)
+				mark, note = p.st.step(true), failure(r.Err)
 			}
 			if note != "" {
 				note = ": " + note
@@ -117,8 +117,8 @@ func (p *progress) event(ev fleet.Event) {
 			p.println(ev.Time, fmt.Sprintf("%s:   %s %s %.3fs%s%s", ev.Host, mark, r.Task.Step, r.Duration.Seconds(), where, note))
 		}
 		// What the host's run did to other services (a dependency started).
-		if line := dependencyLine(*r, engine.Instance{Host: ev.Host, Service: p.service}); line != "" {
-			p.println(ev.Time, ev.Host+": ↳ "+line)
+		if line := dependencyLine(p.st, *r, engine.Instance{Host: ev.Host, Service: p.service}); line != "" {
+			p.println(ev.Time, ev.Host+": "+p.st.icon("↳")+line)
 		}
 	case fleet.EventReady:
 		p.step[ev.Host] = "min-ready"
@@ -148,7 +148,7 @@ func (p *progress) finish(ev fleet.Event) {
 	var text string
 	switch {
 	case h.Result.Succeeded():
-		text = fmt.Sprintf("%s %s: %s in %s%s", p.st.paint(green, "✓"), h.Host, h.Result, h.Duration.Round(time.Millisecond), stateNote(h))
+		text = fmt.Sprintf("%s%s: %s in %s%s", p.st.ok(), h.Host, h.Result, h.Duration.Round(time.Millisecond), stateNote(h))
 	default:
 		p.failed++
 		why := ""
@@ -158,7 +158,7 @@ func (p *progress) finish(ev fleet.Event) {
 				why += "\n    log: " + t.Reason
 			}
 		}
-		text = fmt.Sprintf("%s %s: %s%s%s", p.st.paint(red, "✗"), h.Host, strings.ToUpper(string(h.Result)), inDuration(h), why)
+		text = fmt.Sprintf("%s%s: %s%s%s", p.st.bad(), h.Host, strings.ToUpper(string(h.Result)), inDuration(h), why)
 	}
 	p.println(ev.Time, text)
 }
@@ -221,7 +221,7 @@ func (p *progress) redraw() {
 	}
 	p.clear()
 	var b strings.Builder
-	status := fmt.Sprintf("%s: %d/%d hosts finished", verbs[p.action].doing, p.finished, p.total)
+	status := fmt.Sprintf("%s: %d of %s finished", verbs[p.action].doing, p.finished, plural(p.total, "host", "hosts"))
 	if p.batches > 0 {
 		status = fmt.Sprintf("%s · batch %d/%d", status, p.batch, p.batches)
 	}
@@ -243,10 +243,12 @@ func (p *progress) redraw() {
 	p.drawn = lines
 }
 
-// clear erases the live region.
+// clear erases the live region: back to the first column (the terminal
+// may have echoed ^C after the region), up to the region's first line,
+// erase to the end of the screen.
 func (p *progress) clear() {
 	if p.drawn > 0 {
-		fmt.Fprintf(p.w, "\x1b[%dA\x1b[J", p.drawn)
+		fmt.Fprintf(p.w, "\r\x1b[%dA\x1b[J", p.drawn)
 		p.drawn = 0
 	}
 }

@@ -65,7 +65,7 @@ func TestRunLockAndHistory(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	first := make(chan int, 1)
-	aErr := &cancelOn{marker: "✓ stop ", cancel: func() {}}
+	aErr := &cancelOn{marker: "ok stop ", cancel: func() {}}
 	started := make(chan struct{})
 	var once sync.Once
 	aErr.cancel = func() { once.Do(func() { close(started) }) }
@@ -146,7 +146,7 @@ func TestKilledRunLeavesAConsistentRegistry(t *testing.T) {
 	}
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
-		if strings.Contains(sc.Text(), "✓ start ") { // mid-restart: waiting for health
+		if strings.Contains(sc.Text(), "ok start ") { // mid-restart: waiting for health
 			break
 		}
 	}

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/olekukonko/tablewriter"
-
 	"github.com/omni-fleet/omni/engine"
 )
 
@@ -60,19 +58,46 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
-// renderPlan prints the task list of a --dry-run.
-func renderPlan(w io.Writer, plan *engine.Plan) error {
-	fmt.Fprintf(w, "Plan: %s %s on %s (playbook %s), nothing will be changed:\n", plan.Request.Action, plan.Service.Name, plan.Host.Name, plan.Playbook)
-	table := tablewriter.NewTable(w)
-	table.Header("#", "Host", "Service", "Step", "Timeout", "Detail", "Why")
+// renderPlan prints the task list of a --dry-run. The Host and Service
+// columns appear only when a task runs on another host or service than
+// the one the first line names, and Why only when a task has a reason.
+func renderPlan(s Streams, plan *engine.Plan) error {
+	fmt.Fprintf(s.Out, "Plan: %s %s on %s (playbook %s), nothing will be changed:\n", plan.Request.Action, plan.Service.Name, plan.Host.Name, plan.Playbook)
+	var otherHost, otherService, why bool
+	for _, t := range plan.Tasks {
+		otherHost = otherHost || t.Host != plan.Host.Name
+		otherService = otherService || t.Service != plan.Service.Name
+		why = why || t.Why != ""
+	}
+	header := []string{"#"}
+	if otherHost {
+		header = append(header, "Host")
+	}
+	if otherService {
+		header = append(header, "Service")
+	}
+	header = append(header, "Step", "Timeout", "Detail")
+	if why {
+		header = append(header, "Why")
+	}
+	table := newTable(header...)
 	for i, t := range plan.Tasks {
 		timeout := "-"
 		if t.Timeout > 0 {
 			timeout = t.Timeout.String()
 		}
-		if err := table.Append(strconv.Itoa(i+1), t.Host, t.Service, t.Step, timeout, t.Detail, t.Why); err != nil {
-			return err
+		row := []string{strconv.Itoa(i + 1)}
+		if otherHost {
+			row = append(row, t.Host)
 		}
+		if otherService {
+			row = append(row, t.Service)
+		}
+		row = append(row, t.Step, timeout, t.Detail)
+		if why {
+			row = append(row, t.Why)
+		}
+		table.append(row...)
 	}
-	return table.Render()
+	return table.render(s)
 }

@@ -131,7 +131,7 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 		if jsonOut {
 			return writeJSON(s.Out, newPlanDoc(plan))
 		}
-		return renderPlan(s.Out, plan)
+		return renderPlan(s, plan)
 	}
 	// The narrative (header, impact) goes to stdout in text mode; with
 	// --output json stdout holds only the document, so it goes to stderr.
@@ -192,7 +192,7 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 			return err
 		}
 		if out.Err != nil {
-			fmt.Fprintf(s.Err, "omni: %s\n", out.Err)
+			fmt.Fprintf(s.Err, "omni: %s\n", words(out.Err))
 		}
 		return codeOnly(code)
 	}
@@ -215,45 +215,61 @@ func codeOnly(code int) error {
 	return reported{code}
 }
 
-// confirm shows the impact and asks, or refuses when it cannot ask. The
-// question goes to stderr, so it is seen even when stdout is redirected;
-// Ctrl-C at the prompt ends the run (exit 130) without changing anything.
+// confirm shows the impact and asks, or refuses when it cannot ask. When
+// it asks, the impact and the question go together to stderr, so that
+// they are seen, in order, even when stdout is redirected or piped
+// (| tee); with --yes the impact is part of the report on stdout. Ctrl-C
+// at the prompt ends the run (exit 130) without changing anything.
 func confirm(ctx context.Context, s Streams, plan *engine.Plan, c engine.Confirmation, yes bool) error {
+	w := s.Out
+	asking := !yes && s.InTTY
+	if asking {
+		w = s.Err
+	}
 	switch {
 	case c.Impact != "":
-		fmt.Fprintln(s.Out, c.Impact)
+		fmt.Fprintln(w, c.Impact)
 	case c.Reason != "":
-		fmt.Fprintf(s.Out, "%s.\n", capitalize(c.Reason))
+		fmt.Fprintf(w, "%s.\n", capitalize(c.Reason))
 	}
 	if n := len(c.Running); n > 0 {
-		fmt.Fprintf(s.Out, "%s on %s on %s: %s\n", plural(n, "running service depends", "running services depend"),
+		fmt.Fprintf(w, "%s on %s on %s: %s\n", plural(n, "running service depends", "running services depend"),
 			plan.Service.Name, plan.Host.Name, instanceNames(c.Running))
 		if c.Cascade {
-			fmt.Fprintln(s.Out, "--cascade: they will be stopped first, in reverse dependency order.")
+			fmt.Fprintln(w, "--cascade: they will be stopped first, in reverse dependency order.")
 		}
 	}
 	if len(c.Unknown) > 0 {
-		fmt.Fprintf(s.Out, "Could not check (host unreachable): %s\n", instanceNames(c.Unknown))
+		fmt.Fprintf(w, "Could not check (host unreachable): %s\n", instanceNames(c.Unknown))
 	}
 	if yes {
-		fmt.Fprintln(s.Out)
+		fmt.Fprintln(w)
 		return nil
 	}
-	what := fmt.Sprintf("%s %s on %s", plan.Request.Action, plan.Service.Name, plan.Host.Name)
 	if !s.InTTY {
-		return fmt.Errorf("refusing to %s without confirmation: no terminal to ask; pass --yes to confirm. Nothing was changed.", what)
+		return errors.New("no terminal to ask for confirmation: pass --yes to confirm; nothing was changed")
 	}
-	err := ask(ctx, s, what)
+	err := ask(ctx, s)
 	if ctx.Err() == nil {
-		fmt.Fprintln(s.Out)
+		fmt.Fprintln(w)
 	}
 	return err
 }
 
+// interruptedError is a wait that Ctrl-C ended: it reads as words and
+// still unwraps to the context's error (exit 130).
+type interruptedError struct {
+	msg string
+	err error
+}
+
+func (e *interruptedError) Error() string { return e.msg }
+func (e *interruptedError) Unwrap() error { return e.err }
+
 // ask asks "Are you sure? [y/N]" on stderr and waits for the answer or
 // for ctx (Ctrl-C): nil for yes; otherwise an error saying that nothing
-// was changed (wrapping ctx's error when interrupted).
-func ask(ctx context.Context, s Streams, what string) error {
+// was changed (unwrapping to ctx's error when interrupted).
+func ask(ctx context.Context, s Streams) error {
 	fmt.Fprint(s.Err, "Are you sure? [y/N] ")
 	answer := make(chan string, 1)
 	go func() {
@@ -263,14 +279,14 @@ func ask(ctx context.Context, s Streams, what string) error {
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(s.Err)
-		return fmt.Errorf("interrupted at the confirmation; nothing was changed: %w", ctx.Err())
+		return &interruptedError{"interrupted at the confirmation; nothing was changed", ctx.Err()}
 	case line := <-answer:
 		switch strings.ToLower(strings.TrimSpace(line)) {
 		case "y", "yes":
 			return nil
 		}
 	}
-	return fmt.Errorf("not confirmed: did not %s. Nothing was changed.", what)
+	return errors.New("not confirmed; nothing was changed")
 }
 
 func instanceNames(list []engine.Instance) string {
@@ -293,13 +309,17 @@ func capitalize(s string) string {
 func renderOutcome(s Streams, plan *engine.Plan, out *engine.Outcome) error {
 	verb := verbs[plan.Request.Action]
 	st := styleFor(s)
+	var refused *engine.RefusedError
 	switch {
 	case out.Err == nil && out.Unchanged != "":
-		fmt.Fprintf(s.Out, "%s %s is %s on %s; nothing to do.\n", st.paint(green, "✓"), plan.Service.Name, out.Unchanged, plan.Host.Name)
+		fmt.Fprintf(s.Out, "%s%s is %s on %s; nothing to do.\n", st.ok(), plan.Service.Name, out.Unchanged, plan.Host.Name)
 	case out.Err == nil:
-		fmt.Fprintf(s.Out, "%s Service %s successfully!\n", st.paint(green, "✓"), verb.done)
+		fmt.Fprintf(s.Out, "%sService %s successfully!\n", st.ok(), verb.done)
+	case errors.As(out.Err, &refused):
+		// A refusal is not a failure: nothing was tried (exit 5 or 130).
+		fmt.Fprintf(s.Err, "Not %s: %s.\n", verb.done, words(refused.Err))
 	default:
-		fmt.Fprintf(s.Err, "%s Failed to %s %s on %s: %s\n", st.paint(red, "✗"), plan.Request.Action, plan.Service.Name, plan.Host.Name, indentContinuation(failure(out.Err)))
+		fmt.Fprintf(s.Err, "%sFailed to %s %s on %s: %s\n", errStyle(s).bad(), plan.Request.Action, plan.Service.Name, plan.Host.Name, indentContinuation(failure(out.Err)))
 		writeLogTail(s.Err, out.Err)
 	}
 	if recorded(out) {
@@ -327,9 +347,9 @@ func recorded(out *engine.Outcome) bool {
 func failure(err error) string {
 	var step *engine.StepError
 	if errors.As(err, &step) {
-		return step.Step + ": " + step.Err.Error()
+		return step.Step + ": " + words(step.Err)
 	}
-	return err.Error()
+	return words(err)
 }
 
 // stepPrinter reports progress: with --verbose every step on stderr; in
@@ -337,11 +357,15 @@ func failure(err error) string {
 // (dependencies started, dependents stopped or restarted).
 func stepPrinter(s Streams, narrative io.Writer, plan *engine.Plan, verbose bool) func(engine.StepResult) {
 	target := engine.Instance{Host: plan.Host.Name, Service: plan.Service.Name}
+	est, nst := errStyle(s), styleFor(s)
+	if narrative != s.Out {
+		nst = est
+	}
 	return func(r engine.StepResult) {
 		if verbose {
-			mark, note := "✓", r.Note
+			mark, note := est.step(false), r.Note
 			if r.Err != nil {
-				mark, note = "✗", failure(r.Err)
+				mark, note = est.step(true), failure(r.Err)
 			}
 			if note != "" {
 				note = ": " + note
@@ -352,15 +376,15 @@ func stepPrinter(s Streams, narrative io.Writer, plan *engine.Plan, verbose bool
 			}
 			fmt.Fprintf(s.Err, "  %s %-15s %6.3fs%s%s\n", mark, r.Task.Step, r.Duration.Seconds(), where, note)
 		}
-		if line := dependencyLine(r, target); line != "" {
-			fmt.Fprintln(narrative, "  ↳ "+line)
+		if line := dependencyLine(nst, r, target); line != "" {
+			fmt.Fprintln(narrative, "  "+nst.icon("↳")+line)
 		}
 	}
 }
 
 // dependencyLine says what a step did to another service than the target,
 // or "" when there is nothing worth a line.
-func dependencyLine(r engine.StepResult, target engine.Instance) string {
+func dependencyLine(st style, r engine.StepResult, target engine.Instance) string {
 	t := r.Task
 	inst := engine.Instance{Host: t.Host, Service: t.Service}
 	if inst == target || t.Why == "" {
@@ -368,7 +392,7 @@ func dependencyLine(r engine.StepResult, target engine.Instance) string {
 	}
 	switch {
 	case r.Err != nil && (t.Step == "ensure" || t.Group != ""):
-		return fmt.Sprintf("✗ %s on %s: %s", t.Service, t.Host, failure(r.Err))
+		return fmt.Sprintf("%s %s on %s: %s", st.step(true), t.Service, t.Host, failure(r.Err))
 	case strings.HasPrefix(r.Note, "skipped: ") && t.Step != "ensure":
 		if t.Step == "stop" {
 			return fmt.Sprintf("%s on %s %s", t.Service, t.Host, strings.TrimPrefix(r.Note, "skipped: "))
@@ -427,7 +451,7 @@ func finishedEvent(ev registry.Event, out *engine.Outcome, code int) registry.Ev
 		ev.Result = "unchanged"
 	}
 	if out.Err != nil {
-		ev.Error = out.Err.Error()
+		ev.Error = words(out.Err)
 		ev.Reason, _, _ = tailFields(out.Err)
 	}
 	for _, r := range out.Steps {

@@ -3,11 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/olekukonko/tablewriter"
 
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/inventory"
@@ -156,9 +157,21 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 		}
 		return codeOnly(code)
 	}
+	if err := renderStatusTable(s, rows, failed); err != nil {
+		return err
+	}
+	return codeOnly(code)
+}
+
+// renderStatusTable prints the status table on stdout and, on stderr,
+// why the services that could not be read could not.
+func renderStatusTable(s Streams, rows []statusRow, failed []engine.InstanceStatus) error {
 	st := styleFor(s)
-	table := tablewriter.NewTable(s.Out)
-	table.Header("Host", "Service", "State", "PID", "Uptime", "Health", "Recorded", "Last Active")
+	readErrs := map[engine.Instance]error{}
+	for _, l := range failed {
+		readErrs[l.Instance] = l.Err
+	}
+	table := newTable("Host", "Service", "State", "PID", "Uptime", "Health", "Recorded", "Last Active")
 	for _, r := range rows {
 		pid, up, rec, last := "-", "-", "-", "-"
 		if r.PID > 0 {
@@ -174,27 +187,28 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 			last = formatTime(*r.LastActive)
 		}
 		state := r.State
-		if r.Error != "" {
-			state = "unknown: " + r.Error
+		if err, ok := readErrs[engine.Instance{Host: r.Host, Service: r.Service}]; ok {
+			// The error is said once per host below the table, not on
+			// every row of the host.
+			state = "unknown"
+			if exitCode(err) == ExitUnreachable {
+				state = "unreachable"
+			}
 		}
 		health := r.Health
 		if health == "" {
 			health = "-"
 		}
-		if err := table.Append(r.Host, r.Service, st.state(capitalize(state)), pid, up, health, rec, last); err != nil {
-			return err
-		}
+		table.append(r.Host, r.Service, st.state(capitalize(state)), pid, up, health, rec, last)
 	}
-	if err := table.Render(); err != nil {
+	if err := table.render(s); err != nil {
 		return err
 	}
-	for _, l := range failed {
-		fmt.Fprintf(s.Err, "omni: %s: %s: %v\n", l.Host, l.Service, l.Err)
-	}
+	writeReadErrors(s.Err, failed)
 	if len(failed) > 0 {
-		fmt.Fprintf(s.Err, "omni: %d of %d services could not be read; see the State column\n", len(failed), len(rows))
+		fmt.Fprintf(s.Err, "omni: %d of %s could not be read (why: above)\n", len(failed), plural(len(rows), "service", "services"))
 	}
-	return codeOnly(code)
+	return nil
 }
 
 // statusExitCode is the exit code of a status whose failed rows are
@@ -263,8 +277,7 @@ func historyRun(ctx context.Context, g *globalOptions, s Streams, target, servic
 		}
 		return writeJSON(s.Out, map[string]any{"events": events})
 	}
-	table := tablewriter.NewTable(s.Out)
-	table.Header("Started", "Operator", "Command", "Host", "Service", "Result", "Duration", "Error")
+	table := newTable("Started", "Operator", "Command", "Host", "Service", "Result", "Duration", "Error")
 	for _, e := range events {
 		dur := "-"
 		if !e.Finished.IsZero() {
@@ -276,11 +289,41 @@ func historyRun(ctx context.Context, g *globalOptions, s Streams, target, servic
 		}
 		host := e.Host
 		if host == "" && e.Target != "" {
-			host = fmt.Sprintf("%s (%d hosts)", e.Target, len(e.Hosts)) // a fleet run; its hosts have events of their own
+			host = fmt.Sprintf("%s (%s)", e.Target, plural(len(e.Hosts), "host", "hosts")) // a fleet run; its hosts have events of their own
 		}
-		if err := table.Append(formatTime(e.Started), e.Operator, e.Command, host, e.Service, result, dur, historyError(e)); err != nil {
-			return err
+		table.append(formatTime(e.Started), e.Operator, e.Command, host, e.Service, result, dur, historyError(e))
+	}
+	return table.render(s)
+}
+
+// writeReadErrors says why services could not be read: once per host
+// when all its services failed the same way (an unreachable host), else
+// once per service.
+func writeReadErrors(w io.Writer, failed []engine.InstanceStatus) {
+	var hosts []string
+	byHost := map[string][]engine.InstanceStatus{}
+	for _, l := range failed {
+		if _, seen := byHost[l.Host]; !seen {
+			hosts = append(hosts, l.Host)
+		}
+		byHost[l.Host] = append(byHost[l.Host], l)
+	}
+	for _, h := range hosts {
+		list := byHost[h]
+		same := true
+		for _, l := range list[1:] {
+			same = same && words(l.Err) == words(list[0].Err)
+		}
+		if same && len(list) > 1 {
+			names := make([]string, len(list))
+			for i, l := range list {
+				names[i] = l.Service
+			}
+			fmt.Fprintf(w, "omni: %s (%s): %s\n", h, strings.Join(names, ", "), words(list[0].Err))
+			continue
+		}
+		for _, l := range list {
+			fmt.Fprintf(w, "omni: %s: %s: %s\n", l.Host, l.Service, words(l.Err))
 		}
 	}
-	return table.Render()
 }

@@ -14,6 +14,11 @@ func styleFor(s Streams) style {
 	return style{emoji: s.OutTTY, colour: s.OutTTY && !s.NoColor}
 }
 
+// errStyle is the style of what goes to stderr.
+func errStyle(s Streams) style {
+	return style{emoji: s.ErrTTY, colour: s.ErrTTY && !s.NoColor}
+}
+
 // ANSI SGR colours.
 const (
 	green  = "32"
@@ -44,6 +49,38 @@ func (st style) icon(emoji string) string {
 		return ""
 	}
 	return emoji + " "
+}
+
+// ok is the mark before a line that reports success: a green "✓ " on a
+// terminal, nothing elsewhere (the words say it).
+func (st style) ok() string {
+	if !st.emoji {
+		return ""
+	}
+	return st.paint(green, "✓") + " "
+}
+
+// bad is the mark before a line that reports a failure: a red "✗ " on a
+// terminal, nothing elsewhere.
+func (st style) bad() string {
+	if !st.emoji {
+		return ""
+	}
+	return st.paint(red, "✗") + " "
+}
+
+// step is the mark of a step line (--verbose): "✓"/"✗" on a terminal,
+// "ok"/"FAILED" elsewhere.
+func (st style) step(failed bool) string {
+	switch {
+	case failed && st.emoji:
+		return st.paint(red, "✗")
+	case failed:
+		return "FAILED"
+	case st.emoji:
+		return st.paint(green, "✓")
+	}
+	return "ok"
 }
 
 // state colours a status value: Running green, Stopped yellow, others red.

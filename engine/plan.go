@@ -7,6 +7,8 @@ import (
 
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/playbooks"
+
+	"github.com/omni-fleet/omni/internal/plural"
 )
 
 // Request is one command as the operator typed it.
@@ -143,7 +145,7 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 			if req.Action == "restart" && len(plan.Dependents) > 0 {
 				// Which dependents run is known only now, before anything changes.
 				plan.Tasks = append(plan.Tasks, Task{Step: "find-dependents", Host: host.Name, Service: svc.Name, Timeout: commandTimeout(inv),
-					Detail: fmt.Sprintf("note which of its %d dependents run (%s)", len(plan.Dependents), instanceList(plan.Dependents, 4))})
+					Detail: fmt.Sprintf("note which of its %s run (%s)", plural.N(len(plan.Dependents), "dependent", "dependents"), instanceList(plan.Dependents, 4))})
 			}
 			plan.Tasks = append(plan.Tasks, stepTask(inv, step, host, svc, req))
 		default:
@@ -201,7 +203,7 @@ func stepTask(inv *inventory.Inventory, step playbooks.Step, host *inventory.Hos
 		if !req.Follow {
 			task.Timeout = or(step.Timeout, commandTimeout(inv))
 		}
-		task.Detail = fmt.Sprintf("last %d lines", req.Lines)
+		task.Detail = "last " + plural.N(req.Lines, "line", "lines")
 		if req.Follow {
 			task.Detail += ", then follow"
 		}
@@ -330,7 +332,7 @@ func describeHealth(h inventory.Health) string {
 	if len(checks) == 0 {
 		return "no health checks configured"
 	}
-	return fmt.Sprintf("%s (%d attempts, %s apart, %s each)", strings.Join(checks, ", "), h.Retries+1, h.Interval, h.Timeout)
+	return fmt.Sprintf("%s (%s, %s apart, %s each)", strings.Join(checks, ", "), plural.N(h.Retries+1, "attempt", "attempts"), h.Interval, h.Timeout)
 }
 
 func or(d, fallback time.Duration) time.Duration {

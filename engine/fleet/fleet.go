@@ -11,6 +11,8 @@ import (
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/registry"
+
+	"github.com/omni-fleet/omni/internal/plural"
 )
 
 // Options are a run's budgets, already resolved against the target's size.
@@ -197,8 +199,8 @@ func (r *Runner) failures() int {
 // tooManyFailures says why the run stops, or "".
 func (r *Runner) tooManyFailures() string {
 	if n := r.failures(); n > r.Opts.MaxFailures {
-		return fmt.Sprintf("%d %s failed, more than --max-failures %d: no new host was touched",
-			n, plural(n, "host", "hosts"), r.Opts.MaxFailures)
+		return fmt.Sprintf("%s failed, more than --max-failures %d: no new host was touched",
+			plural.N(n, "host", "hosts"), r.Opts.MaxFailures)
 	}
 	return ""
 }
@@ -301,8 +303,8 @@ func (r *Runner) rolling(drain, ctx context.Context) {
 		}
 		n := min(r.Opts.Batch, r.Opts.MaxUnavailable-count(down), len(healthy))
 		if n < 1 {
-			r.abort(fmt.Sprintf("--max-unavailable %d: %d of %d instances are unavailable (%s); taking down another would exceed it: no new host was touched",
-				r.Opts.MaxUnavailable, count(down), len(down), r.downNames(down)))
+			r.abort(fmt.Sprintf("--max-unavailable %d: %d of %s unavailable (%s); taking down another would exceed it: no new host was touched",
+				r.Opts.MaxUnavailable, count(down), plural.N(len(down), "instance is", "instances are"), r.downNames(down)))
 			return
 		}
 		take := healthy[:n]
@@ -362,10 +364,17 @@ func (r *Runner) runBatch(ctx, drain context.Context, take []int, batch, batches
 func (r *Runner) preflightNote(down []bool) string {
 	n := count(down)
 	if n == 0 {
+		if len(down) == 1 {
+			return "its 1 instance running and healthy"
+		}
 		return fmt.Sprintf("all %d instances running and healthy", len(down))
 	}
-	return fmt.Sprintf("%d of %d instances already unavailable (%s); they go first, and count against --max-unavailable %d until they are back",
-		n, len(down), r.downNames(down), r.Opts.MaxUnavailable)
+	they := "they go first, and count against --max-unavailable %d until they are back"
+	if n == 1 {
+		they = "it goes first, and counts against --max-unavailable %d until it is back"
+	}
+	return fmt.Sprintf("%d of %s already unavailable (%s); "+they,
+		n, plural.N(len(down), "instance", "instances"), r.downNames(down), r.Opts.MaxUnavailable)
 }
 
 func (r *Runner) downNames(down []bool) string {
@@ -463,10 +472,3 @@ func count(flags []bool) int {
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
