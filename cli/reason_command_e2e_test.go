@@ -43,7 +43,7 @@ func TestCommandFailedStartSaysWhy(t *testing.T) {
 		{"restart", "badconf", "start", keyErr},
 	} {
 		out, errOut, code := omni(t, f, "service", c.action, "worker1", c.service)
-		if code != 1 || !strings.Contains(errOut, "✗ Failed to "+c.action+" "+c.service+" on worker1: "+c.step+": ") ||
+		if code != 1 || !strings.Contains(errOut, "Failed to "+c.action+" "+c.service+" on worker1: "+c.step+": ") ||
 			!strings.Contains(errOut, "\n  Log (the logs command, last ") || !strings.Contains(errOut, "\n    "+c.reason+"\n") {
 			t.Errorf("%s %s: exit %d, want 1 with the service's last words under the ✗ line\n%s%s", c.action, c.service, code, out, errOut)
 		}
@@ -90,7 +90,7 @@ func TestCommandFailedStartSaysWhy(t *testing.T) {
 	// words; the JSON has each host's reason.
 	os.WriteFile(filepath.Join(logs, "worker2.dies.log"), []byte("an older line\n"), 0o644)
 	out, errOut, code = omni(t, f, "service", "start", "worker", "dies")
-	if code == 0 || regexp.MustCompile(`(?m)^│ worker[12] .*│ health: `+regexp.QuoteMeta(bindErr)+` +│$`).FindAllString(out, -1) == nil ||
+	if code == 0 || regexp.MustCompile(`(?m)^worker[12] .*  health: `+regexp.QuoteMeta(bindErr)+`$`).FindAllString(out, -1) == nil ||
 		strings.Count(out, "health: "+bindErr) != 2 || !strings.Contains(errOut, "    log: "+bindErr) {
 		t.Errorf("fleet start: exit %d, want both rows with the service's last words\n%s%s", code, out, errOut)
 	}

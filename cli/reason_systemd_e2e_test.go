@@ -103,7 +103,7 @@ services:
 	// under the ✗ line, not only systemctl's "see journalctl -xeu".
 	h.Run(t, "echo 'bogus on;' >> /etc/web.conf")
 	out, errOut, code := f.omni(t, "service", "restart", "sd", "web")
-	if code != 1 || !strings.Contains(errOut, "✗ Failed to restart web on sd: start: systemctl start web.service: exit 1") ||
+	if code != 1 || !strings.Contains(errOut, "Failed to restart web on sd: start: systemctl start web.service: exit 1") ||
 		!strings.Contains(errOut, "\n  Log (journalctl -u web.service since the start, last ") ||
 		!strings.Contains(errOut, "\n    "+emergBogus+"\n") {
 		t.Fatalf("restart with a broken configuration: exit %d, want 1 with the unit's own error line\n%s%s", code, out, errOut)
@@ -163,7 +163,7 @@ services:
 	// health check carries its last words.
 	const fatal = "fatal: cannot open /var/lib/dies/state: Permission denied"
 	out, errOut, code = f.omni(t, "service", "start", "sd", "dies")
-	if code != 1 || !strings.Contains(errOut, "✗ Failed to start dies on sd: health: ") || !strings.Contains(errOut, "\n    "+fatal+"\n") {
+	if code != 1 || !strings.Contains(errOut, "Failed to start dies on sd: health: ") || !strings.Contains(errOut, "\n    "+fatal+"\n") {
 		t.Errorf("start of a unit that dies at once: exit %d, want its last words under the health failure\n%s%s", code, out, errOut)
 	}
 	out, errOut, code = f.omni(t, "-o", "json", "service", "start", "sd", "dies")
