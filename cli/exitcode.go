@@ -44,20 +44,17 @@ func (e *usageError) Error() string { return e.msg }
 // that does.
 func exitCode(err error) int {
 	var (
-		notFound    *inventory.NotFoundError
-		badTarget   *inventory.TargetError
-		invalid     inventory.ErrorList
-		planErr     *engine.UsageError
-		usage       *usageError
-		refused     *refusedError
-		unreachable *transport.UnreachableError
-		auth        *transport.AuthError
-		hostKey     *transport.HostKeyError
-		sshCfg      *sshconfig.Error
-		runRefused  *engine.RefusedError
-		locked      *registry.LockedError
-		regFile     *registry.FileError
-		step        *engine.StepError
+		notFound   *inventory.NotFoundError
+		badTarget  *inventory.TargetError
+		invalid    inventory.ErrorList
+		planErr    *engine.UsageError
+		usage      *usageError
+		refused    *refusedError
+		sshCfg     *sshconfig.Error
+		runRefused *engine.RefusedError
+		locked     *registry.LockedError
+		regFile    *registry.FileError
+		step       *engine.StepError
 	)
 	switch {
 	case err == nil:
@@ -77,7 +74,7 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.As(err, &refused), errors.As(err, &runRefused), errors.As(err, &locked):
 		return ExitRefused
-	case errors.As(err, &unreachable), errors.As(err, &auth), errors.As(err, &hostKey):
+	case transport.IsUnreachable(err):
 		return ExitUnreachable
 	default:
 		return ExitFailed

@@ -382,8 +382,10 @@ func (r *Runner) why(i int) string {
 		return string(hr.Result)
 	case hr.Before == nil:
 		return "down"
-	case hr.Before.Err != nil:
+	case hr.Before.Err != nil && transport.IsUnreachable(hr.Before.Err):
 		return "unreachable"
+	case hr.Before.Err != nil:
+		return "state unknown"
 	case !hr.Before.State.Running:
 		return hr.Before.State.Status
 	default:
@@ -430,17 +432,14 @@ func (r *Runner) runHost(ctx, drain context.Context, i, batch int) {
 	r.emit(Event{Kind: EventFinish, Batch: batch, Host: t.Host, Report: hr})
 }
 
-// resultOf classifies a host's failure.
+// resultOf classifies a host's failure, as the CLI's exit code does
+// (transport.IsUnreachable): unreachable only when the host could not be
+// connected to, authenticated or trusted.
 func resultOf(err error) Result {
-	var (
-		unreachable *transport.UnreachableError
-		auth        *transport.AuthError
-		hostKey     *transport.HostKeyError
-	)
 	switch {
 	case errors.Is(err, context.Canceled):
 		return Interrupted
-	case errors.As(err, &unreachable), errors.As(err, &auth), errors.As(err, &hostKey):
+	case transport.IsUnreachable(err):
 		return Unreachable
 	}
 	return Failed
