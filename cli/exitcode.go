@@ -22,7 +22,8 @@ const (
 	ExitInterrupted = 130 // SIGINT/SIGTERM
 )
 
-const exitCodesHelp = `Exit codes: 0 success; 1 failed (a step or health check); 2 usage or inventory
+const exitCodesHelp = `Exit codes: 0 success; 1 failed (a step or health check; service status: a listed
+service not running and healthy); 2 usage or inventory
 error, or a registry file that cannot be read or written (damaged, read-only); 3 partial (a fleet run: some hosts done, others failed, unreachable or untouched);
 4 host unreachable, authentication refused or host key not trusted; 5 refused (not
 confirmed, no terminal to confirm: pass --yes, another run holds the lock, or another

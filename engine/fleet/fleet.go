@@ -419,9 +419,13 @@ func (r *Runner) runHost(ctx, drain context.Context, i, batch int) {
 	ready := ""
 	if result == Done && r.Opts.Rolling && r.Opts.MinReady > 0 {
 		r.emit(Event{Kind: EventReady, Batch: batch, Host: t.Host, Msg: fmt.Sprintf("watching for --min-ready %s", r.Opts.MinReady)})
-		ready, err = r.watchReady(ctx, drain, t, out)
+		var last *engine.InstanceStatus
+		ready, last, err = r.watchReady(ctx, drain, t, out)
 		if err != nil {
 			result = Failed
+		}
+		if last != nil {
+			observed(out, *last)
 		}
 	}
 	release() // this host is done: let its connection go
