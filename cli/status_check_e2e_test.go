@@ -21,7 +21,7 @@ func TestStatusIsACheck(t *testing.T) {
 		{Name: "sick-api", Role: "bastion", Flags: "--unhealthy"},
 		// Its program is not installed on the host: the command manager's
 		// "unit not installed".
-		{Name: "ghost", Role: "bastion", Raw: "    commands: {start: '/opt/ghost/bin/ghostctl start', status: '/opt/ghost/bin/ghostctl status'}"},
+		{Name: "ghost", Role: "bastion", Keys: "requires: [network-agent]", Raw: "    commands: {start: '/opt/ghost/bin/ghostctl start', status: '/opt/ghost/bin/ghostctl status'}"},
 	}})
 	mustRun(t, f, "service", "start", "worker1", "container-runtime") // and network-agent, its dependency
 
@@ -88,6 +88,14 @@ func TestStatusIsACheck(t *testing.T) {
 	out, errOut, code = omni(t, f, "service", "status", "all")
 	if code != ExitFailed {
 		t.Fatalf("stopped api-gateway beside unreachable worker1: exit %d, want 1\n%s%s", code, out, errOut)
+	}
+
+	// A stop's confirmation lists the dependents whose state it could not
+	// read, and says "host unreachable" only of a host that was not reached.
+	out, errOut, code = omni(t, f, "service", "stop", "primary-bastion", "network-agent", "--yes")
+	if code != ExitOK || !strings.Contains(out, "Could not check ghost@primary-bastion: status: the status command could not run") ||
+		strings.Contains(out, "unreachable") {
+		t.Fatalf("stop with a dependent not installed: exit %d, want 0 and why ghost could not be checked, not \"unreachable\"\n%s%s", code, out, errOut)
 	}
 }
 
