@@ -382,10 +382,8 @@ func (r *Runner) why(i int) string {
 		return string(hr.Result)
 	case hr.Before == nil:
 		return "down"
-	case hr.Before.Err != nil && transport.IsUnreachable(hr.Before.Err):
-		return "unreachable"
 	case hr.Before.Err != nil:
-		return "state unknown"
+		return "unreachable"
 	case !hr.Before.State.Running:
 		return hr.Before.State.Status
 	default:
