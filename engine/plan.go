@@ -47,7 +47,7 @@ type Confirmation struct {
 	// transport.IsUnreachable tells a host that could not be reached from
 	// one that answered but whose status failed.
 	UnknownErrs []error
-	Cascade bool       // --cascade: the running dependents will be stopped too
+	Cascade     bool // --cascade: the running dependents will be stopped too
 }
 
 // Plan is the ordered task list of one command.
