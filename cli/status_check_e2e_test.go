@@ -122,24 +122,39 @@ func TestMinReadyReportsTheFinalState(t *testing.T) {
 		}
 	}
 
-	// worker1 crashes 1.5 s into its 3 s watch.
+	// worker1 crashes 1.5 s after its start, within its 4 s watch. The
+	// watch sees it stopped, or (when a look falls on the moment it exits)
+	// running with its health check failing: either way the row is that
+	// last look, not the plan's "Running 0m 0s".
 	f.SetFlags("worker1", "container-runtime", "--exit-after 1500ms")
-	out, errOut, code = omni(t, f, "service", "restart", "worker", "container-runtime", "--min-ready", "3s")
+	out, errOut, code = omni(t, f, "service", "restart", "worker", "container-runtime", "--min-ready", "4s")
 	if code != ExitFailed {
 		t.Fatalf("crash during the watch: exit %d, want 1\n%s%s", code, out, errOut)
 	}
-	if !regexp.MustCompile(`(?m)^│ 1 +│ worker1 +│ container-runtime │ failed +│ Stopped │ - +│ Failed │`).MatchString(out) {
-		t.Fatalf("worker1 crashed during the watch: want failed │ Stopped │ -, not the plan's Running:\n%s", out)
+	stopped := regexp.MustCompile(`(?m)^│ 1 +│ worker1 +│ container-runtime │ failed +│ Stopped │ - +│ Failed │ .* │ min-ready: crash loop: stopped`)
+	dying := regexp.MustCompile(`(?m)^│ 1 +│ worker1 +│ container-runtime │ failed +│ Running │ 0m [1-4]s +│ Failed │ .* │ min-ready: health check failed`)
+	if !stopped.MatchString(out) && !dying.MatchString(out) {
+		t.Fatalf("worker1 crashed during the watch: want its last reading (Stopped, or Running for 1 s or more and unhealthy), not the plan's Running 0m 0s:\n%s", out)
 	}
-	f.SetFlags("worker1", "container-runtime", "--exit-after 1500ms")
-	out, errOut, code = omni(t, f, "-o", "json", "service", "restart", "worker", "container-runtime", "--min-ready", "3s")
+	out, errOut, code = omni(t, f, "-o", "json", "service", "restart", "worker", "container-runtime", "--min-ready", "4s")
 	var doc fleetDoc
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != ExitFailed {
 		t.Fatalf("json: exit %d, %v\n%s%s", code, err, out, errOut)
 	}
 	h := doc.Hosts[0]
-	if h.Host != "worker1" || h.Result != "failed" || h.Status == nil || h.Status.State != "stopped" || h.Status.Running ||
-		h.Status.UptimeSeconds != nil || h.Health != nil {
-		t.Fatalf("worker1 in the document, want stopped, no uptime, no health:\n%s", out)
+	if h.Host != "worker1" || h.Result != "failed" || h.Status == nil {
+		t.Fatalf("worker1 in the document:\n%s", out)
+	}
+	switch {
+	case strings.HasPrefix(h.Error, "min-ready: crash loop: stopped"):
+		if h.Status.State != "stopped" || h.Status.Running || h.Status.UptimeSeconds != nil || h.Health != nil {
+			t.Fatalf("worker1 seen stopped: want state stopped, no uptime, no health:\n%s", out)
+		}
+	case strings.HasPrefix(h.Error, "min-ready: health check failed"):
+		if !h.Status.Running || h.Status.UptimeSeconds == nil || *h.Status.UptimeSeconds < 1 || h.Health == nil || h.Health.Passed() {
+			t.Fatalf("worker1 seen unhealthy: want running for 1 s or more, its health failed:\n%s", out)
+		}
+	default:
+		t.Fatalf("worker1's error: %q\n%s", h.Error, out)
 	}
 }
