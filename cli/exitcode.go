@@ -22,7 +22,8 @@ const (
 	ExitInterrupted = 130 // SIGINT/SIGTERM
 )
 
-const exitCodesHelp = `Exit codes: 0 success; 1 failed (a step or health check); 2 usage or inventory
+const exitCodesHelp = `Exit codes: 0 success; 1 failed (a step or health check; service status: a listed
+service not running and healthy); 2 usage or inventory
 error, or a registry file that cannot be read or written (damaged, read-only); 3 partial (a fleet run: some hosts done, others failed, unreachable or untouched);
 4 host unreachable, authentication refused or host key not trusted; 5 refused (not
 confirmed, no terminal to confirm: pass --yes, another run holds the lock, or another
@@ -44,20 +45,17 @@ func (e *usageError) Error() string { return e.msg }
 // that does.
 func exitCode(err error) int {
 	var (
-		notFound    *inventory.NotFoundError
-		badTarget   *inventory.TargetError
-		invalid     inventory.ErrorList
-		planErr     *engine.UsageError
-		usage       *usageError
-		refused     *refusedError
-		unreachable *transport.UnreachableError
-		auth        *transport.AuthError
-		hostKey     *transport.HostKeyError
-		sshCfg      *sshconfig.Error
-		runRefused  *engine.RefusedError
-		locked      *registry.LockedError
-		regFile     *registry.FileError
-		step        *engine.StepError
+		notFound   *inventory.NotFoundError
+		badTarget  *inventory.TargetError
+		invalid    inventory.ErrorList
+		planErr    *engine.UsageError
+		usage      *usageError
+		refused    *refusedError
+		sshCfg     *sshconfig.Error
+		runRefused *engine.RefusedError
+		locked     *registry.LockedError
+		regFile    *registry.FileError
+		step       *engine.StepError
 	)
 	switch {
 	case err == nil:
@@ -77,7 +75,7 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.As(err, &refused), errors.As(err, &runRefused), errors.As(err, &locked):
 		return ExitRefused
-	case errors.As(err, &unreachable), errors.As(err, &auth), errors.As(err, &hostKey):
+	case transport.IsUnreachable(err):
 		return ExitUnreachable
 	default:
 		return ExitFailed

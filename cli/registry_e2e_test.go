@@ -120,9 +120,11 @@ func TestRunLockAndHistory(t *testing.T) {
 	if row["state"] != "running" || row["recorded_state"] != "running" || row["health"] != "passed" || row["pid"] == nil {
 		t.Fatalf("status row: %v", row)
 	}
-	text := mustRun(t, f, "service", "status", "primary-bastion")
-	if !strings.Contains(text, "slow-api") || !strings.Contains(text, "network-agent") {
-		t.Fatalf("status table:\n%s", text)
+	// network-agent and api-gateway are stopped: status, a check, exits 1.
+	text, errText, code := omni(t, f, "service", "status", "primary-bastion")
+	if code != ExitFailed || !strings.Contains(text, "slow-api") || !strings.Contains(text, "network-agent") ||
+		!strings.Contains(errText, "2 of 3 services are not running and healthy") {
+		t.Fatalf("status table: exit %d\n%s%s", code, text, errText)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/registry"
 )
 
@@ -239,9 +240,7 @@ func confirm(ctx context.Context, s Streams, plan *engine.Plan, c engine.Confirm
 			fmt.Fprintln(w, "--cascade: they will be stopped first, in reverse dependency order.")
 		}
 	}
-	if len(c.Unknown) > 0 {
-		fmt.Fprintf(w, "Could not check (host unreachable): %s\n", instanceNames(c.Unknown))
-	}
+	printUnknown(w, c)
 	if yes {
 		fmt.Fprintln(w)
 		return nil
@@ -287,6 +286,30 @@ func ask(ctx context.Context, s Streams) error {
 		}
 	}
 	return errors.New("not confirmed; nothing was changed")
+}
+
+// printUnknown lists the dependents whose state could not be read, saying
+// "host unreachable" only of those whose host could not be reached
+// (transport.IsUnreachable); the others answered, and their error says why.
+func printUnknown(w io.Writer, c engine.Confirmation) {
+	var unreachable []engine.Instance
+	for i, d := range c.Unknown {
+		var err error
+		if i < len(c.UnknownErrs) {
+			err = c.UnknownErrs[i]
+		}
+		switch {
+		case err == nil:
+			fmt.Fprintf(w, "Could not check: %s\n", d)
+		case transport.IsUnreachable(err):
+			unreachable = append(unreachable, d)
+		default:
+			fmt.Fprintf(w, "Could not check %s: %s\n", d, failure(err))
+		}
+	}
+	if len(unreachable) > 0 {
+		fmt.Fprintf(w, "Could not check (host unreachable): %s\n", instanceNames(unreachable))
+	}
 }
 
 func instanceNames(list []engine.Instance) string {

@@ -11,6 +11,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/registry"
 )
@@ -19,7 +20,9 @@ import (
 func addStatusCommands(svc *kingpin.CmdClause, g *globalOptions, s Streams, run *func(context.Context) error) {
 	var target, service string
 	forks := 20
-	status := svc.Command("status", "Live state of services (state, PID, uptime, health) beside what the registry last recorded.")
+	status := svc.Command("status", "Live state of services (state, PID, uptime, health) beside what the registry last recorded. "+
+		"A check, like systemctl status: exit 0 only when every listed service runs and is healthy; 1 when one is stopped, failed, "+
+		"unhealthy or could not be read on a host that answered; 4 when every one that is not was on a host that could not be reached.")
 	status.Arg("TARGET", "A host, a role, a glob (worker*), a comma list, or all (default: every host).").HintAction(hostHints(g)).StringVar(&target)
 	status.Arg("SERVICE", "One service (default: every service the hosts run).").HintAction(serviceHints(g, &target)).StringVar(&service)
 	status.Flag("forks", "Hosts queried at once.").Default("20").IntVar(&forks)
@@ -121,12 +124,14 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 		recorded[engine.Instance{Host: r.Host, Service: r.Service}] = r
 	}
 	rows := make([]statusRow, 0, len(live))
-	var failed []engine.InstanceStatus
+	var failed, down []engine.InstanceStatus
 	for _, l := range live {
 		row := statusRow{Host: l.Host, Service: l.Service, State: l.State.Status, PID: l.State.PID}
 		if l.Err != nil {
 			row.State, row.Error = "unknown", l.Err.Error()
 			failed = append(failed, l)
+		} else if notOK(l) != "" {
+			down = append(down, l)
 		}
 		if l.State.Running {
 			up := int64(l.Uptime / time.Second)
@@ -150,22 +155,23 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 		}
 		rows = append(rows, row)
 	}
-	code := statusExitCode(failed)
+	code := statusExitCode(live)
 	if g.Output == "json" {
 		if err := writeJSON(s.Out, map[string]any{"services": rows, "exit_code": code}); err != nil {
 			return err
 		}
 		return codeOnly(code)
 	}
-	if err := renderStatusTable(s, rows, failed); err != nil {
+	if err := renderStatusTable(s, rows, failed, down); err != nil {
 		return err
 	}
 	return codeOnly(code)
 }
 
 // renderStatusTable prints the status table on stdout and, on stderr,
-// why the services that could not be read could not.
-func renderStatusTable(s Streams, rows []statusRow, failed []engine.InstanceStatus) error {
+// why the services that could not be read could not, and which are not
+// running and healthy.
+func renderStatusTable(s Streams, rows []statusRow, failed, down []engine.InstanceStatus) error {
 	st := styleFor(s)
 	readErrs := map[engine.Instance]error{}
 	for _, l := range failed {
@@ -208,24 +214,55 @@ func renderStatusTable(s Streams, rows []statusRow, failed []engine.InstanceStat
 	if len(failed) > 0 {
 		fmt.Fprintf(s.Err, "omni: %d of %s could not be read (why: above)\n", len(failed), plural(len(rows), "service", "services"))
 	}
+	if len(down) > 0 {
+		names := make([]string, len(down))
+		for i, l := range down {
+			names[i] = l.Instance.String() + " (" + notOK(l) + ")"
+		}
+		fmt.Fprintf(s.Err, "omni: %d of %s not running and healthy: %s\n", len(down), plural(len(rows), "service is", "services are"), strings.Join(names, ", "))
+	}
 	return nil
 }
 
-// statusExitCode is the exit code of a status whose failed rows are
-// failed: 0 when there are none, 4 when every one is a host that could
-// not be reached (or authenticated, or trusted), else 1: a host that
-// answered but whose status command failed or timed out is not
-// unreachable.
-func statusExitCode(failed []engine.InstanceStatus) int {
-	if len(failed) == 0 {
-		return ExitOK
+// notOK says in a word why a service that was read is not running and
+// healthy ("stopped", "unhealthy"), or "" when it is.
+func notOK(l engine.InstanceStatus) string {
+	switch {
+	case l.Err != nil:
+		return "unknown"
+	case !l.State.Running:
+		if l.State.Status == "" {
+			return "not running"
+		}
+		return l.State.Status
+	case l.Health != nil && !l.Health.Passed():
+		return "unhealthy"
 	}
-	for _, l := range failed {
-		if exitCode(l.Err) != ExitUnreachable {
+	return ""
+}
+
+// statusExitCode makes `omni service status` a check, as `systemctl
+// status` is: 0 when every listed service runs and is healthy (its health
+// checks passed, or it has none); 4 when every one that is not could not
+// be read because its host could not be reached, authenticated or trusted
+// (transport.IsUnreachable); else 1: a service stopped, failed, starting,
+// unhealthy, or not read on a host that answered (its status command
+// failed or timed out, its unit is not installed). A disabled service
+// (enabled: false) is never listed, so it never fails the check.
+func statusExitCode(rows []engine.InstanceStatus) int {
+	code := ExitOK
+	for _, l := range rows {
+		switch {
+		case notOK(l) == "":
+		case l.Err != nil && transport.IsUnreachable(l.Err):
+			if code == ExitOK {
+				code = ExitUnreachable
+			}
+		default:
 			return ExitFailed
 		}
 	}
-	return ExitUnreachable
+	return code
 }
 
 func historyRun(ctx context.Context, g *globalOptions, s Streams, target, service string, since time.Duration, limit int) error {

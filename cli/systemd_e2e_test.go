@@ -107,11 +107,13 @@ hosts:
   sd1: {address: 127.0.9.11, port: 22, user: root, sudo: false, roles: [worker], service_address: 127.0.9.11}
   sd2: {address: 127.0.9.12, port: 22, user: deploy, sudo: true, roles: [worker], service_address: 127.0.9.12}
 roles:
-  worker: [demo, broken, flaky]
+  worker: [demo, broken, flaky, missing]
 services:
   demo:
     critical: true
-` + health(sdPort) + `  broken:
+` + health(sdPort) + `  missing:
+    unit: omni-missing.service
+  broken:
     health: {process: true}
   flaky:
 ` + health(sdPort+1)
@@ -209,6 +211,28 @@ func TestSystemdManager(t *testing.T) {
 		}
 		if s := show(t, sd1, "broken.service", "ActiveState")["ActiveState"]; s != "failed" {
 			t.Errorf("broken.service is %s", s)
+		}
+	})
+
+	// A unit that is not installed (LoadState=not-found): the host
+	// answered, so exit 1, never 4, naming the unit and the host, on
+	// status, start, stop and restart alike.
+	t.Run("a unit that is not installed", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"service", "status", "sd1", "missing"}, {"service", "status", "worker", "missing"},
+			{"service", "start", "sd1", "missing"}, {"service", "restart", "sd2", "missing"},
+			{"service", "stop", "sd1", "missing", "--yes"},
+		} {
+			out, errOut, code := f.omni(t, args...)
+			text := out + errOut
+			host := args[2]
+			if host == "worker" {
+				host = "sd2: missing:" // and sd1's, before it
+			}
+			if code != ExitFailed || !strings.Contains(text, "omni-missing.service") || !strings.Contains(text, host) ||
+				strings.Contains(strings.ToLower(text), "unreachable") {
+				t.Errorf("omni %s: exit %d, want 1 naming omni-missing.service and the host, never unreachable\n%s", strings.Join(args, " "), code, text)
+			}
 		}
 	})
 

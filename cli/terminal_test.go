@@ -119,7 +119,7 @@ func TestStatusTableFits(t *testing.T) {
 	for _, o := range outputs {
 		t.Run(o.name, func(t *testing.T) {
 			s, out, errOut := streamsFor(o.tty, o.width)
-			if err := renderStatusTable(s, rows, failed); err != nil {
+			if err := renderStatusTable(s, rows, failed, nil); err != nil {
 				t.Fatal(err)
 			}
 			checkFits(t, out.String(), o.tty, o.width)

@@ -501,6 +501,7 @@ func (r *execution) confirm(ctx context.Context) (string, error) {
 		switch {
 		case err != nil:
 			c.Unknown = append(c.Unknown, d)
+			c.UnknownErrs = append(c.UnknownErrs, err)
 		case st.Running:
 			c.Running = append(c.Running, d)
 		}

@@ -45,7 +45,11 @@ type Confirmation struct {
 	Impact  string     // the service's impact text, may be empty
 	Running []Instance // dependents found running (run time only)
 	Unknown []Instance // dependents whose state could not be read (run time only)
-	Cascade bool       // --cascade: the running dependents will be stopped too
+	// UnknownErrs says why, one error for each of Unknown, in its order:
+	// transport.IsUnreachable tells a host that could not be reached from
+	// one that answered but whose status failed.
+	UnknownErrs []error
+	Cascade     bool // --cascade: the running dependents will be stopped too
 }
 
 // Plan is the ordered task list of one command.

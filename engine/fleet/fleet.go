@@ -432,9 +432,13 @@ func (r *Runner) runHost(ctx, drain context.Context, i, batch int) {
 	ready := ""
 	if result == Done && r.Opts.Rolling && r.Opts.MinReady > 0 {
 		r.emit(Event{Kind: EventReady, Batch: batch, Host: t.Host, Msg: fmt.Sprintf("watching for --min-ready %s", r.Opts.MinReady)})
-		ready, err = r.watchReady(ctx, drain, t, out)
+		var last *engine.InstanceStatus
+		ready, last, err = r.watchReady(ctx, drain, t, out)
 		if err != nil {
 			result = Failed
+		}
+		if last != nil {
+			observed(out, *last)
 		}
 	}
 	release() // this host is done: let its connection go
@@ -445,17 +449,14 @@ func (r *Runner) runHost(ctx, drain context.Context, i, batch int) {
 	r.emit(Event{Kind: EventFinish, Batch: batch, Host: t.Host, Report: hr})
 }
 
-// resultOf classifies a host's failure.
+// resultOf classifies a host's failure, as the CLI's exit code does
+// (transport.IsUnreachable): unreachable only when the host could not be
+// connected to, authenticated or trusted.
 func resultOf(err error) Result {
-	var (
-		unreachable *transport.UnreachableError
-		auth        *transport.AuthError
-		hostKey     *transport.HostKeyError
-	)
 	switch {
 	case errors.Is(err, context.Canceled):
 		return Interrupted
-	case errors.As(err, &unreachable), errors.As(err, &auth), errors.As(err, &hostKey):
+	case transport.IsUnreachable(err):
 		return Unreachable
 	}
 	return Failed

@@ -24,6 +24,7 @@ type sim struct {
 	down    map[string]bool   // not running before the run
 	fail    map[string]error  // the plan fails with this
 	pidFlip map[string]bool   // the PID changes after the restart (crash loop)
+	unread  map[string]error  // the host answers, but its status fails with this
 	order   []string          // hosts in the order their plans started
 	active  int               // plans running now
 	peak    int               // most plans running at once
@@ -39,7 +40,7 @@ type sim struct {
 }
 
 func newSim() *sim {
-	return &sim{down: map[string]bool{}, fail: map[string]error{}, pidFlip: map[string]bool{}}
+	return &sim{down: map[string]bool{}, fail: map[string]error{}, pidFlip: map[string]bool{}, unread: map[string]error{}}
 }
 
 func (s *sim) runner(n int, opts Options) *Runner {
@@ -104,6 +105,8 @@ func (s *sim) status(ctx context.Context, instances []engine.Instance) []engine.
 		switch {
 		case errors.Is(s.fail[inst.Host], errUnreachable):
 			out[i].Err = s.fail[inst.Host]
+		case s.unread[inst.Host] != nil:
+			out[i].Err = s.unread[inst.Host]
 		case s.down[inst.Host]:
 			out[i].State = manager.State{Status: "stopped"}
 		case s.pidFlip[inst.Host]:
@@ -306,6 +309,35 @@ func TestCrashLoopWithinMinReady(t *testing.T) {
 	h1 := rep.Hosts[0]
 	if h1.Result != Failed || h1.Err == nil || !strings.Contains(h1.Err.Error(), "PID changed from 100 to 101") || rep.Hosts[1].Result != Untouched {
 		t.Fatalf("report: %s; h1 err %v", results(rep), h1.Err)
+	}
+}
+
+// TestReportShowsTheLastReading: after the min-ready watch, a host's
+// outcome is what the watch last read (the new PID, the manager's
+// restarts), not what its plan recorded.
+func TestReportShowsTheLastReading(t *testing.T) {
+	s := newSim()
+	s.pidFlip["h1"] = true
+	rep := s.runner(1, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1, MinReady: 200 * time.Millisecond}).Run(context.Background(), context.Background())
+	if st := rep.Hosts[0].Outcome.State; st.PID != 101 || st.NRestarts != 1 {
+		t.Fatalf("h1's outcome after the watch: %+v, want the watch's pid 101 and 1 restart", st)
+	}
+}
+
+// TestPreflightUnreadIsNotUnreachable: a host that answered but whose
+// status failed (its unit is not installed) failed; it is not unreachable.
+func TestPreflightUnreadIsNotUnreachable(t *testing.T) {
+	s := newSim()
+	s.unread["h2"] = errors.New("status: unit is not installed on this host")
+	s.fail["h3"] = errUnreachable
+	rep := s.runner(3, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 3, MaxFailures: 2}).Run(context.Background(), context.Background())
+	if results(rep) != "h1=done h2=failed h3=unreachable" {
+		t.Fatalf("report: %s", results(rep))
+	}
+	for _, ev := range s.events {
+		if ev.Kind == EventPreflight && !strings.Contains(ev.Msg, "(h2 failed, h3 unreachable)") {
+			t.Fatalf("preflight: %s", ev.Msg)
+		}
 	}
 }
 

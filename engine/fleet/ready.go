@@ -16,14 +16,17 @@ const readyPolls = 5
 // watchReady watches a host that just passed its health checks for
 // MinReady: it fails when the service stops, its main PID changes or its
 // manager restarted it (systemd's NRestarts), the signs of a crash loop, or
-// when a health check fails. It returns a note for the report.
-func (r *Runner) watchReady(ctx, drain context.Context, t Target, out *engine.Outcome) (string, error) {
+// when a health check fails. It returns a note for the report, and the
+// last state it read (nil when it read none), which is the host's state at
+// the end of its part of the run.
+func (r *Runner) watchReady(ctx, drain context.Context, t Target, out *engine.Outcome) (string, *engine.InstanceStatus, error) {
 	base := out.State
 	window := r.Opts.MinReady
 	every := min(max(window/readyPolls, 100*time.Millisecond), time.Second)
 	began := r.Now()
 	deadline := began.Add(window)
 	inst := t.Instance()
+	var last *engine.InstanceStatus
 	for {
 		wait := min(every, deadline.Sub(r.Now()))
 		if wait > 0 {
@@ -32,17 +35,34 @@ func (r *Runner) watchReady(ctx, drain context.Context, t Target, out *engine.Ou
 			case <-timer.C:
 			case <-drain.Done():
 				timer.Stop()
-				return fmt.Sprintf("watched %s of --min-ready %s, then interrupted", r.Now().Sub(began).Round(time.Millisecond), window), nil
+				return fmt.Sprintf("watched %s of --min-ready %s, then interrupted", r.Now().Sub(began).Round(time.Millisecond), window), last, nil
 			}
 		}
 		st := r.Status(ctx, []engine.Instance{inst})[0]
+		last = &st
 		if err := readyFailure(base, st, window); err != nil {
 			r.recordFailure(st, err)
-			return "", err
+			return "", last, err
 		}
 		if !r.Now().Before(deadline) {
-			return fmt.Sprintf("stayed healthy for --min-ready %s", window), nil
+			return fmt.Sprintf("stayed healthy for --min-ready %s", window), last, nil
 		}
+	}
+}
+
+// observed makes out, the host's outcome as its plan left it, say what
+// the min-ready watch last read: the state, PID, uptime and health as they
+// are at the end, not as they were when the plan's record step read them
+// (an uptime of 0 s, or "running" for a service that crashed since). A
+// state that could not be read is "unknown", not the plan's.
+func observed(out *engine.Outcome, st engine.InstanceStatus) {
+	if st.Err != nil {
+		out.State, out.Uptime, out.Health = manager.State{Status: "unknown"}, 0, nil
+		return
+	}
+	out.State, out.Uptime, out.Health = st.State, st.Uptime, st.Health
+	if !st.State.Running {
+		out.Uptime, out.LastActive = 0, st.State.LastActive
 	}
 }
 

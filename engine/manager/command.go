@@ -33,6 +33,9 @@ func (m *commandManager) Status(ctx context.Context, r Runner) (State, error) {
 	if err != nil {
 		return State{}, fmt.Errorf("status: %w (script %v)", err, exitError(res))
 	}
+	if err := rep.notInstalled(res.Stderr); err != nil {
+		return State{}, fmt.Errorf("status: %w", err)
+	}
 	return rep.state(time.Now()), nil
 }
 

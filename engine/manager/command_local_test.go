@@ -416,6 +416,31 @@ func TestCommandManagerWithoutPID(t *testing.T) {
 	}
 }
 
+// TestCommandManagerStatusNotInstalled: a status command the host cannot
+// run (its program is not installed, or not executable) is an error, the
+// command manager's "unit not installed", not a stopped service; a status
+// command that runs and fails is a stopped one.
+func TestCommandManagerStatusNotInstalled(t *testing.T) {
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "democtl")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\nexit 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ status, want string }{
+		{"/opt/demo/bin/democtl status", "status: the status command could not run on this host (exit 127: not found): "},
+		{shell.Quote(notExec) + " status", "status: the status command could not run on this host (exit 126: not executable): "},
+	} {
+		_, err := commandManager(t, inventory.Commands{Start: "true", Status: tc.status}).Status(context.Background(), localRunner{})
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || !strings.Contains(err.Error(), "democtl") ||
+			!strings.HasSuffix(err.Error(), "is the service installed? check its commands.status in the inventory") {
+			t.Errorf("status %q: error\n got %v\nwant %s... naming democtl", tc.status, err, tc.want)
+		}
+	}
+	if st := status(t, commandManager(t, inventory.Commands{Start: "true", Status: "exit 3"})); st.Running || st.Status != "stopped" {
+		t.Errorf("a status command that fails: %+v, want stopped", st)
+	}
+}
+
 func TestCommandManagerStartFailure(t *testing.T) {
 	m := commandManager(t, inventory.Commands{Start: "echo 'cannot read /etc/demo.conf' >&2; exit 2", Status: "false"})
 	err := m.Start(context.Background(), localRunner{})

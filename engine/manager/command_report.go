@@ -56,6 +56,27 @@ func parseStatusReport(out []byte) (statusReport, error) {
 	return rep, nil
 }
 
+// notInstalled is the command manager's "unit not installed": the status
+// command could not be run at all, because the shell did not find it
+// (exit 127) or could not execute it (exit 126). That is not a stopped
+// service, and the host answered: an error naming the command's failure.
+func (rep statusReport) notInstalled(stderr []byte) error {
+	var what string
+	switch rep.rc {
+	case 127:
+		what = "not found"
+	case 126:
+		what = "not executable"
+	default:
+		return nil
+	}
+	msg := fmt.Sprintf("the status command could not run on this host (exit %d: %s)", rep.rc, what)
+	if text := outputText(stderr); text != "" {
+		msg += ": " + text
+	}
+	return errors.New(msg + "; is the service installed? check its commands.status in the inventory")
+}
+
 // processAlive reports whether a ps state is a live process: listed, and
 // neither a zombie (Z: exited, waiting for its parent) nor dead (X).
 func processAlive(stat string) bool {

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -88,3 +89,20 @@ func (e *HostKeyError) Error() string {
 }
 
 func (e *HostKeyError) Unwrap() error { return e.Err }
+
+// IsUnreachable reports whether err is a host that could not be reached:
+// its connection failed, timed out or was lost (*UnreachableError), it
+// refused every credential (*AuthError), or its host key is not trusted
+// (*HostKeyError). It is the one classification of "unreachable": exit 4
+// and a fleet host's "unreachable" result come from it, and so does every
+// "host unreachable" in omni's output. Any other error (a command that
+// failed or timed out, a unit that is not installed) is from a host that
+// answered.
+func IsUnreachable(err error) bool {
+	var (
+		unreachable *UnreachableError
+		auth        *AuthError
+		hostKey     *HostKeyError
+	)
+	return errors.As(err, &unreachable) || errors.As(err, &auth) || errors.As(err, &hostKey)
+}
