@@ -149,7 +149,7 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 			if req.Action == "restart" && len(plan.Dependents) > 0 {
 				// Which dependents run is known only now, before anything changes.
 				plan.Tasks = append(plan.Tasks, Task{Step: "find-dependents", Host: host.Name, Service: svc.Name, Timeout: commandTimeout(inv),
-					Detail: fmt.Sprintf("note which of its %s run (%s)", plural.N(len(plan.Dependents), "dependent", "dependents"), instanceList(plan.Dependents, 4))})
+					Detail: fmt.Sprintf("note which of its %s (%s)", plural.N(len(plan.Dependents), "dependent runs", "dependents run"), instanceList(plan.Dependents, 4))})
 			}
 			plan.Tasks = append(plan.Tasks, stepTask(inv, step, host, svc, req))
 		default:
