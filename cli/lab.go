@@ -160,9 +160,9 @@ func labUp(ctx context.Context, g *globalOptions, s Streams, opts *labUpOptions)
 			defer mu.Unlock()
 			switch {
 			case r.Err == nil && !quiet:
-				fmt.Fprintf(s.Err, "  %s%s on %s (%.1fs)\n", st.ok(), r.Service, r.Host, r.Duration.Seconds())
+				fmt.Fprintf(s.Err, "  %s %s on %s (%.1fs)\n", st.step(false), r.Service, r.Host, r.Duration.Seconds())
 			case r.Err != nil && !errors.Is(r.Err, context.Canceled):
-				fmt.Fprintf(s.Err, "  %s%s on %s: %s\n", st.bad(), r.Service, r.Host, indentContinuation(r.Err.Error()))
+				fmt.Fprintf(s.Err, "  %s %s on %s: %s\n", st.step(true), r.Service, r.Host, indentContinuation(r.Err.Error()))
 			}
 		},
 	})

@@ -34,7 +34,7 @@ func TestStatusIsACheck(t *testing.T) {
 	// A stopped service: 1, named on stderr, in text and JSON.
 	mustRun(t, f, "service", "start", "primary-bastion", "network-agent")
 	out, errOut, code = omni(t, f, "service", "status", "primary-bastion", "api-gateway")
-	if code != ExitFailed || !strings.Contains(errOut, "1 of 1 services are not running and healthy: api-gateway@primary-bastion (stopped)") {
+	if code != ExitFailed || !strings.Contains(errOut, "1 of 1 service is not running and healthy: api-gateway@primary-bastion (stopped)") {
 		t.Fatalf("stopped: exit %d, want 1 naming it\n%s%s", code, out, errOut)
 	}
 	out, _, code = omni(t, f, "-o", "json", "service", "status", "all", "network-agent")
@@ -53,7 +53,7 @@ func TestStatusIsACheck(t *testing.T) {
 		t.Fatalf("start of the unhealthy service: exit %d, want 1", code)
 	}
 	out, errOut, code = omni(t, f, "service", "status", "primary-bastion", "sick-api")
-	if code != ExitFailed || !regexp.MustCompile(`sick-api +│ Running .*failed: http`).MatchString(out) ||
+	if code != ExitFailed || !regexp.MustCompile(`sick-api +Running .*failed: http`).MatchString(out) ||
 		!strings.Contains(errOut, "sick-api@primary-bastion (unhealthy)") {
 		t.Fatalf("unhealthy: exit %d, want 1\n%s%s", code, out, errOut)
 	}
@@ -112,7 +112,7 @@ func TestMinReadyReportsTheFinalState(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	rows := regexp.MustCompile(`(?m)^│ \d +│ (worker\d) +│ container-runtime │ done +│ Running │ 0m (\d+)s +│ Passed │`).FindAllStringSubmatch(out, -1)
+	rows := regexp.MustCompile(`(?m)^\d +(worker\d) +container-runtime +done +Running +0m (\d+)s +Passed `).FindAllStringSubmatch(out, -1)
 	if len(rows) != 2 {
 		t.Fatalf("want two done rows:\n%s", out)
 	}
@@ -131,8 +131,8 @@ func TestMinReadyReportsTheFinalState(t *testing.T) {
 	if code != ExitFailed {
 		t.Fatalf("crash during the watch: exit %d, want 1\n%s%s", code, out, errOut)
 	}
-	stopped := regexp.MustCompile(`(?m)^│ 1 +│ worker1 +│ container-runtime │ failed +│ Stopped │ - +│ Failed │ .* │ min-ready: crash loop: stopped`)
-	dying := regexp.MustCompile(`(?m)^│ 1 +│ worker1 +│ container-runtime │ failed +│ Running │ 0m [1-4]s +│ Failed │ .* │ min-ready: health check failed`)
+	stopped := regexp.MustCompile(`(?m)^1 +worker1 +container-runtime +failed +Stopped +- +Failed .* min-ready: crash loop: stopped`)
+	dying := regexp.MustCompile(`(?m)^1 +worker1 +container-runtime +failed +Running +0m [1-4]s +Failed .* min-ready: health check failed`)
 	if !stopped.MatchString(out) && !dying.MatchString(out) {
 		t.Fatalf("worker1 crashed during the watch: want its last reading (Stopped, or Running for 1 s or more and unhealthy), not the plan's Running 0m 0s:\n%s", out)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/omni-fleet/omni/internal/plural"
 	"io"
 	"net"
 	"os"
@@ -202,7 +203,7 @@ func Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 	}
 
 	// The hosts.
-	fmt.Fprintf(progress, "Starting %d lab hosts...\n", len(hosts))
+	fmt.Fprintf(progress, "Starting %s...\n", plural.N(len(hosts), "lab host", "lab hosts"))
 	st := &State{Version: 1, Dir: dir, From: from, Omni: opts.Omni, Created: time.Now().UTC()}
 	serve, err := startServe(dir, opts.Omni)
 	if err != nil {
@@ -225,7 +226,7 @@ func Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 		return nil, err
 	}
 	res.HostsReady = time.Since(began)
-	fmt.Fprintf(progress, "%d lab hosts accept SSH (%s)\n", len(hosts), res.HostsReady.Round(10*time.Millisecond))
+	fmt.Fprintf(progress, "%s SSH (%s)\n", plural.N(len(hosts), "lab host accepts", "lab hosts accept"), res.HostsReady.Round(10*time.Millisecond))
 	byName := make(map[string]Endpoint, len(endpoints))
 	for i, h := range hosts {
 		endpoints[i].Via = h.Via
@@ -269,7 +270,7 @@ func Up(ctx context.Context, opts UpOptions) (*UpResult, error) {
 		for _, h := range inv.Hosts {
 			n += len(inv.HostServices(h))
 		}
-		fmt.Fprintf(progress, "Starting %d services on %d hosts (%d at a time)...\n", n, len(inv.Hosts), opts.Parallel)
+		fmt.Fprintf(progress, "Starting %s on %s (%d at a time)...\n", plural.N(n, "service", "services"), plural.N(len(inv.Hosts), "host", "hosts"), opts.Parallel)
 		res.Services, err = startServices(ctx, inv, filepath.Join(dir, registryFile), opts.Parallel, opts.OnService)
 		if err != nil {
 			res.Elapsed = time.Since(began)
