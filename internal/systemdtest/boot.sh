@@ -32,7 +32,7 @@ stage2) ;;
   done
   cp -a "$work/files/." "$m/"
   [ ! -x "$work/customize" ] || "$work/customize" "$m"
-  cg=$cgroot/$name
+  cg=$cgroot/${OMNI_SD_CGROUP:-$name}
   mkdir "$cg"
   echo $$ >"$cg/cgroup.procs"
   exec unshare --cgroup sh "$0" "$work" "$name" "$cgroot" stage2

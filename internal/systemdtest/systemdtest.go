@@ -33,8 +33,8 @@ const readyTimeout = 60 * time.Second
 
 // Options describe one host.
 type Options struct {
-	// Name is the host's name, and the name of its cgroup: unique among
-	// the hosts running at once on the machine.
+	// Name is the host's name (its cgroup is NAME-PID of the test
+	// process): unique among the hosts of one test process.
 	Name string
 	// Addr is the loopback address its sshd listens on, port 22.
 	Addr string
@@ -127,13 +127,17 @@ func Boot(t testing.TB, opts Options) *Host {
 	h.boot = exec.Command("timeout", "-s", "KILL", strconv.Itoa(int(Lifetime.Seconds())),
 		"unshare", "--mount", "--pid", "--uts", "--ipc", "--propagation", "private",
 		"--kill-child=SIGKILL", "--fork", "sh", script, dir, opts.Name, cgroot)
+	// The cgroup's name has this process's PID: two test processes (or
+	// one and the leftovers of a SIGKILLed one) never share a cgroup.
+	cgname := opts.Name + "-" + strconv.Itoa(os.Getpid())
+	h.boot.Env = append(os.Environ(), "OMNI_SD_CGROUP="+cgname)
 	h.boot.Stdout, h.boot.Stderr = console, console
 	if err := h.boot.Start(); err != nil {
 		t.Fatalf("systemdtest: %v", err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = h.boot.Wait(); close(exited) }()
-	t.Cleanup(func() { h.kill(t, exited, filepath.Join(cgroot, opts.Name)) })
+	t.Cleanup(func() { h.kill(t, exited, filepath.Join(cgroot, cgname)) })
 
 	deadline := time.Now().Add(readyTimeout)
 	for {
