@@ -1,6 +1,8 @@
-package playbooks
+package playbooks_test
 
 import (
+	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/playbooks"
 	"os"
 	"path/filepath"
 	"testing"
@@ -8,7 +10,7 @@ import (
 )
 
 func TestBuiltinPlaybooksFollowTheSpec(t *testing.T) {
-	set, err := Builtin()
+	set, err := playbooks.Builtin(engine.Vocabulary())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +62,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Parse("x.yaml", []byte(c.yaml))
+			_, err := playbooks.Parse("x.yaml", []byte(c.yaml), engine.Vocabulary())
 			if err == nil || err.Error() != c.want {
 				t.Fatalf("error\n got: %v\nwant: %s", err, c.want)
 			}
@@ -74,7 +76,7 @@ func TestOverrideDirReplacesOnePlaybook(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "stop.yaml"), []byte(custom), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	set, err := LoadDir(dir)
+	set, err := playbooks.LoadDir(dir, engine.Vocabulary())
 	if err != nil {
 		t.Fatal(err)
 	}
