@@ -131,7 +131,7 @@ func loadInventory(g *globalOptions) (*inventory.Inventory, error) {
 }
 
 func loadPlaybooks(g *globalOptions) (*playbooks.Set, error) {
-	set, err := playbooks.LoadDir(g.Playbooks)
+	set, err := engine.LoadPlaybooks(g.Playbooks)
 	if err != nil {
 		return nil, &usageError{err.Error()}
 	}

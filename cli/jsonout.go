@@ -198,8 +198,8 @@ func newServiceDoc(plan *engine.Plan, out *engine.Outcome, code int) serviceDoc 
 		doc.NotRestarted = append(doc.NotRestarted, d.String())
 	}
 	for _, r := range out.Steps {
-		sd := stepDoc{Step: r.Task.Step, Host: r.Task.Host, Service: r.Task.Service, Why: r.Task.Why, Result: "ok", DurationMS: millis(r.Duration), Note: r.Note}
-		if r.Err != nil {
+		sd := stepDoc{Step: string(r.Task.Step), Host: r.Task.Host, Service: r.Task.Service, Why: r.Task.Why, Result: "ok", DurationMS: millis(r.Duration), Note: r.Text()}
+		if r.Status == engine.StepFailed { // a skipped step reads ok, its note says why
 			sd.Result, sd.Error = "failed", failure(r.Err)
 			sd.Reason, sd.LogTail, sd.LogTailError = tailFields(r.Err)
 			if t := logTail(r.Err); t != nil {
@@ -220,7 +220,7 @@ func newPlanDoc(plan *engine.Plan) planDoc {
 		doc.Dependents = append(doc.Dependents, d.String())
 	}
 	for _, t := range plan.Tasks {
-		doc.Tasks = append(doc.Tasks, task{Step: t.Step, Host: t.Host, Service: t.Service, TimeoutMS: millis(t.Timeout), GraceMS: millis(t.Grace), Detail: t.Detail, Why: t.Why, Group: t.Group})
+		doc.Tasks = append(doc.Tasks, task{Step: string(t.Step), Host: t.Host, Service: t.Service, TimeoutMS: millis(t.Timeout), GraceMS: millis(t.Grace), Detail: t.Detail, Why: t.Why, Group: t.Group})
 	}
 	return doc
 }

@@ -56,7 +56,7 @@ func shortFailure(err error) string {
 func stepName(err error) string {
 	var step *engine.StepError
 	if errors.As(err, &step) {
-		return step.Step + ": "
+		return string(step.Step) + ": "
 	}
 	return ""
 }

@@ -101,10 +101,10 @@ func (p *progress) event(ev fleet.Event) {
 		}
 	case fleet.EventStep:
 		r := ev.Step
-		p.step[ev.Host] = r.Task.Step
+		p.step[ev.Host] = string(r.Task.Step)
 		if p.verbose {
-			mark, note := p.st.step(false), r.Note
-			if r.Err != nil {
+			mark, note := p.st.step(false), r.Text()
+			if r.Status == engine.StepFailed {
 				mark, note = p.st.step(true), failure(r.Err)
 			}
 			if note != "" {

@@ -93,7 +93,7 @@ func renderPlan(s Streams, plan *engine.Plan) error {
 		if otherService {
 			row = append(row, t.Service)
 		}
-		row = append(row, t.Step, timeout, t.Detail)
+		row = append(row, string(t.Step), timeout, t.Detail)
 		if why {
 			row = append(row, t.Why)
 		}

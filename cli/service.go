@@ -358,7 +358,7 @@ func renderOutcome(s Streams, plan *engine.Plan, out *engine.Outcome) error {
 // recorded reports whether the record step ran, so the state is known.
 func recorded(out *engine.Outcome) bool {
 	for _, st := range out.Steps {
-		if st.Task.Step == "record" && st.Err == nil {
+		if st.Task.Step == engine.StepRecord && st.Err == nil {
 			return true
 		}
 	}
@@ -370,7 +370,7 @@ func recorded(out *engine.Outcome) bool {
 func failure(err error) string {
 	var step *engine.StepError
 	if errors.As(err, &step) {
-		return step.Step + ": " + words(step.Err)
+		return string(step.Step) + ": " + words(step.Err)
 	}
 	return words(err)
 }
@@ -386,8 +386,8 @@ func stepPrinter(s Streams, narrative io.Writer, plan *engine.Plan, verbose bool
 	}
 	return func(r engine.StepResult) {
 		if verbose {
-			mark, note := est.step(false), r.Note
-			if r.Err != nil {
+			mark, note := est.step(false), r.Text()
+			if r.Status == engine.StepFailed {
 				mark, note = est.step(true), failure(r.Err)
 			}
 			if note != "" {
@@ -410,21 +410,21 @@ func stepPrinter(s Streams, narrative io.Writer, plan *engine.Plan, verbose bool
 func dependencyLine(st style, r engine.StepResult, target engine.Instance) string {
 	t := r.Task
 	inst := engine.Instance{Host: t.Host, Service: t.Service}
-	if inst == target || t.Why == "" {
-		return ""
+	if inst == target || (t.Step != engine.StepEnsure && t.Cascade == engine.NoCascade) {
+		return "" // the target's own steps
 	}
 	switch {
-	case r.Err != nil && (t.Step == "ensure" || t.Group != ""):
+	case r.Status == engine.StepFailed && (t.Step == engine.StepEnsure || t.Group != ""):
 		return fmt.Sprintf("%s %s on %s: %s", st.step(true), t.Service, t.Host, failure(r.Err))
-	case strings.HasPrefix(r.Note, "skipped: ") && t.Step != "ensure":
-		if t.Step == "stop" {
-			return fmt.Sprintf("%s on %s %s", t.Service, t.Host, strings.TrimPrefix(r.Note, "skipped: "))
+	case r.Status == engine.StepSkipped && t.Step != engine.StepEnsure:
+		if t.Step == engine.StepStop {
+			return fmt.Sprintf("%s on %s %s", t.Service, t.Host, r.Note)
 		}
-	case t.Step == "ensure" && r.Note == "started":
+	case t.Step == engine.StepEnsure && r.Note == "started":
 		return fmt.Sprintf("Started %s on %s (%s): healthy", t.Service, t.Host, t.Why)
-	case t.Step == "stop" && r.Note == "stopped" && strings.Contains(t.Why, "--cascade stop"):
+	case t.Step == engine.StepStop && r.Note == "stopped" && t.Cascade == engine.CascadeStop:
 		return fmt.Sprintf("Stopped %s on %s (%s)", t.Service, t.Host, t.Why)
-	case t.Step == "health" && r.Note == "passed":
+	case t.Step == engine.StepHealth && r.Note == "passed":
 		return fmt.Sprintf("Restarted %s on %s (%s): healthy", t.Service, t.Host, t.Why)
 	}
 	return ""
@@ -478,13 +478,10 @@ func finishedEvent(ev registry.Event, out *engine.Outcome, code int) registry.Ev
 		ev.Reason, _, _ = tailFields(out.Err)
 	}
 	for _, r := range out.Steps {
-		st := registry.EventStep{Step: r.Task.Step, Host: r.Task.Host, Service: r.Task.Service, Result: "ok", Note: r.Note, Duration: r.Duration}
-		switch {
-		case r.Err != nil:
-			st.Result, st.Error = "failed", failure(r.Err)
+		st := registry.EventStep{Step: string(r.Task.Step), Host: r.Task.Host, Service: r.Task.Service, Result: string(r.Status), Note: r.Text(), Duration: r.Duration}
+		if r.Status == engine.StepFailed {
+			st.Error = failure(r.Err)
 			st.Reason, st.LogTail, st.LogTailError = tailFields(r.Err)
-		case strings.HasPrefix(r.Note, "skipped"):
-			st.Result = "skipped"
 		}
 		ev.Steps = append(ev.Steps, st)
 	}

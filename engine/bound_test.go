@@ -91,7 +91,7 @@ func TestCommandTimeoutBoundsTheSteps(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, task := range plan.Tasks {
-			want := map[string]time.Duration{"check-stopped": 7 * time.Second, "check-deps": 7 * time.Second,
+			want := map[StepName]time.Duration{"check-stopped": 7 * time.Second, "check-deps": 7 * time.Second,
 				"verify-stopped": 7 * time.Second, "record": 7 * time.Second, "logs": 7 * time.Second}[task.Step]
 			if task.Step == "logs" && req.Follow {
 				want = 0 // until Ctrl-C

@@ -230,9 +230,9 @@ const (
 func (p *Plan) DependencyPolicy() DepsPolicy {
 	for _, t := range p.Tasks {
 		switch {
-		case t.Step == "ensure":
+		case t.Step == StepEnsure:
 			return DepsStarted
-		case t.Step == "check-deps" && p.Request.NoDeps:
+		case t.Step == StepCheckDeps && p.Request.NoDeps:
 			return DepsRefused
 		}
 	}

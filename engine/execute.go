@@ -44,9 +44,32 @@ type Env struct {
 // StepResult is how one task went.
 type StepResult struct {
 	Task     Task          `json:"task"`
+	Status   StepStatus    `json:"status"`
 	Duration time.Duration `json:"duration"`
-	Note     string        `json:"note,omitempty"` // e.g. "already running", "passed"
-	Err      error         `json:"-"`              // nil when the step succeeded
+	// Note is what the step found ("already running", "passed"); for a
+	// skipped step, why it did not run. Text is the note as shown.
+	Note string `json:"note,omitempty"`
+	Err  error  `json:"-"` // nil when the step succeeded or was skipped
+}
+
+// StepStatus is how a step ended.
+type StepStatus string
+
+// The statuses of a step: it ran and succeeded (including finding there
+// was nothing to do), did not run, or failed (Err says why).
+const (
+	StepOK      StepStatus = "ok"
+	StepSkipped StepStatus = "skipped"
+	StepFailed  StepStatus = "failed"
+)
+
+// Text is the step's note as shown to people: a skipped step's reads
+// "skipped: " and why.
+func (r StepResult) Text() string {
+	if r.Status == StepSkipped {
+		return "skipped: " + r.Note
+	}
+	return r.Note
 }
 
 // Outcome is the result of executing a plan on one (host, service).
@@ -68,8 +91,9 @@ type Outcome struct {
 
 // StepError is a step that failed on a host.
 type StepError struct {
-	Host, Service, Step string
-	Err                 error
+	Host, Service string
+	Step          StepName
+	Err           error
 }
 
 func (e *StepError) Error() string {
@@ -154,7 +178,7 @@ type freshState struct {
 // interrupt it still records, on a short context of its own.
 func (r *execution) finish(rest []Task) {
 	for _, task := range rest {
-		if task.Step != "record" || r.instance(task) != r.target || r.conns[task.Host] == nil {
+		if task.Step != StepRecord || r.instance(task) != r.target || r.conns[task.Host] == nil {
 			continue
 		}
 		if r.ctx.Err() != nil {
@@ -185,9 +209,9 @@ func (r *execution) skipGroup(t Task) (bool, string) {
 	}
 	why := ""
 	switch {
-	case t.Step == "ensure" && t.Role != "" && t.Group == t.Service+"@"+t.Role:
+	case t.Step == StepEnsure && t.Role != "" && t.Group == t.Service+"@"+t.Role:
 		// the role item itself decides on its own when it runs
-	case strings.Contains(t.Why, "--cascade"):
+	case t.Cascade != NoCascade:
 		inst := r.instance(t)
 		if r.running != nil && !r.running[inst] {
 			why = "was not running: left as it is"
@@ -208,7 +232,7 @@ func (r *execution) skipGroup(t Task) (bool, string) {
 
 // note records a task that did not run, with why.
 func (r *execution) note(t Task, why string) {
-	res := StepResult{Task: t, Note: "skipped: " + why}
+	res := StepResult{Task: t, Status: StepSkipped, Note: why}
 	r.out.Steps = append(r.out.Steps, res)
 	if r.env.OnStep != nil {
 		r.env.OnStep(res)
@@ -245,9 +269,11 @@ func (r *execution) step(task Task) error {
 		}
 		err = &StepError{Host: task.Host, Service: task.Service, Step: task.Step, Err: err}
 	}
-	res := StepResult{Task: task, Duration: r.env.Now().Sub(began), Note: note, Err: err}
+	res := StepResult{Task: task, Status: StepOK, Duration: r.env.Now().Sub(began), Note: note, Err: err}
 	if errors.Is(err, errNothingToDo) {
 		res.Err = nil // the step succeeded: it found there is nothing to do
+	} else if err != nil {
+		res.Status = StepFailed
 	}
 	r.out.Steps = append(r.out.Steps, res)
 	if r.env.OnStep != nil {
@@ -361,9 +387,9 @@ func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshSt
 	}
 	isTarget := inst == r.target
 	switch task.Step {
-	case "confirm":
+	case StepConfirm:
 		return r.confirm(ctx)
-	case "check-stopped":
+	case StepCheckStopped:
 		st, err := mgr.Status(ctx, conn)
 		if err != nil {
 			return "", err
@@ -373,11 +399,11 @@ func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshSt
 			return "already running", errNothingToDo
 		}
 		return st.Status, nil
-	case "check-deps":
+	case StepCheckDeps:
 		return r.checkDeps(ctx)
-	case "ensure":
+	case StepEnsure:
 		return r.ensure(ctx, task)
-	case "find-dependents":
+	case StepFindDependents:
 		r.running = map[Instance]bool{}
 		var names []string
 		for _, d := range r.plan.Dependents {
@@ -387,14 +413,14 @@ func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshSt
 			}
 		}
 		return "running: " + orNone(names), nil
-	case "report-dependents":
+	case StepReportDependents:
 		for _, d := range r.plan.Dependents {
 			if r.running[d] {
 				r.out.NotRestarted = append(r.out.NotRestarted, d)
 			}
 		}
 		return fmt.Sprintf("%d running dependents not restarted", len(r.out.NotRestarted)), nil
-	case "stop":
+	case StepStop:
 		// Only a service at rest has nothing to stop: one that is activating
 		// (a crash loop), deactivating or in maintenance still needs the stop.
 		if r.plan.Request.Action == "stop" || !isTarget {
@@ -413,7 +439,7 @@ func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshSt
 		// Stop returns nil only once it has seen the process gone.
 		r.fresh = &freshState{inst: inst, state: manager.State{Status: "stopped"}}
 		return "stopped", nil
-	case "verify-stopped":
+	case StepVerifyStopped:
 		if st, ok := knownState(known, inst); ok && !st.Running {
 			return "stopped (verified by the stop step: the process is gone)", nil
 		}
@@ -425,13 +451,13 @@ func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshSt
 			return "", fmt.Errorf("still running (pid %d)", st.PID)
 		}
 		return st.Status, nil
-	case "start":
+	case StepStart:
 		if err := mgr.Start(ctx, conn); err != nil {
 			return "", r.withTail(inst, mgr, conn, err)
 		}
 		r.started[inst] = true
 		return "started", nil
-	case "health":
+	case StepHealth:
 		var seen manager.State
 		report, err := r.check.Check(ctx, inst, nil, &seen)
 		if err != nil {
@@ -451,12 +477,12 @@ func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshSt
 			r.fresh = &freshState{inst: inst, state: seen}
 		}
 		return "passed", nil
-	case "record":
+	case StepRecord:
 		if st, ok := knownState(known, inst); ok {
 			return "", r.recordState(inst, isTarget, st)
 		}
 		return "", r.record(ctx, inst, isTarget)
-	case "logs":
+	case StepLogs:
 		if r.plan.Request.Follow {
 			ctx = unbounded(ctx) // until Ctrl-C
 		}

@@ -33,7 +33,7 @@ func TestExecuteReleasesItsConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := playbooks.Builtin()
+	set, err := playbooks.Builtin(Vocabulary())
 	if err != nil {
 		t.Fatal(err)
 	}

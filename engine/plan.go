@@ -24,7 +24,7 @@ type Request struct {
 
 // Task is one playbook step bound to a (host, service).
 type Task struct {
-	Step    string        `json:"step"`
+	Step    StepName      `json:"step"`
 	Host    string        `json:"host"`
 	Service string        `json:"service"`
 	Timeout time.Duration `json:"timeout,omitempty"` // 0: no limit of its own
@@ -35,7 +35,23 @@ type Task struct {
 	// decides once, at the group's first task, whether the group runs.
 	Group string `json:"group,omitempty"`
 	Role  string `json:"role,omitempty"` // ensure of svc@role: any instance on the role will do
+	// Cascade marks the tasks --cascade adds on a dependent, and which
+	// (Why says the same in words, for people).
+	Cascade Cascade `json:"cascade,omitempty"`
 }
+
+// Cascade says whether a task runs on a dependent for --cascade, and for
+// which command.
+type Cascade string
+
+// The cascades: none (the target's own tasks, dependencies), the stop of a
+// dependent before its dependency stops, the restart of a dependent after
+// its dependency restarted.
+const (
+	NoCascade      Cascade = ""
+	CascadeStop    Cascade = "stop"
+	CascadeRestart Cascade = "restart"
+)
 
 // Confirmation is what must be shown, and agreed to, before anything
 // changes: the static part is known when planning, the running dependents
@@ -120,8 +136,8 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 	plan.Tasks = make([]Task, 0, len(pb.Steps)+2+perDependent*len(plan.Dependents))
 	templates := map[string][]Task{} // cascade tasks of a service, host left blank
 	for _, step := range pb.Steps {
-		switch step.Name {
-		case "confirm":
+		switch StepName(step.Name) {
+		case StepConfirm:
 			if !svc.Critical && svc.Impact == "" && len(plan.Dependents) == 0 {
 				continue // nothing to confirm: the step drops out of the plan
 			}
@@ -137,18 +153,18 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 				reasons = append(reasons, fmt.Sprintf("%d %s on it (%s): listed if running", n, pluralWord(n, "service depends", "services depend"), instanceList(plan.Dependents, 4)))
 			}
 			detail := "ask before going on: " + strings.Join(reasons, "; ")
-			plan.Tasks = append(plan.Tasks, Task{Step: "confirm", Host: host.Name, Service: svc.Name, Detail: detail})
-		case "check-deps":
+			plan.Tasks = append(plan.Tasks, Task{Step: StepConfirm, Host: host.Name, Service: svc.Name, Detail: detail})
+		case StepCheckDeps:
 			plan.Tasks = append(plan.Tasks, dependencyTasks(g, inv, target, step, req.NoDeps)...)
-		case "stop":
+		case StepStop:
 			if req.Action == "stop" && req.Cascade {
 				for _, d := range plan.Dependents {
-					plan.Tasks = appendCascade(plan.Tasks, templates, inv, d, target, []string{"stop", "verify-stopped", "record"}, "stop")
+					plan.Tasks = appendCascade(plan.Tasks, templates, inv, d, target, []StepName{StepStop, StepVerifyStopped, StepRecord}, CascadeStop)
 				}
 			}
 			if req.Action == "restart" && len(plan.Dependents) > 0 {
 				// Which dependents run is known only now, before anything changes.
-				plan.Tasks = append(plan.Tasks, Task{Step: "find-dependents", Host: host.Name, Service: svc.Name, Timeout: commandTimeout(inv),
+				plan.Tasks = append(plan.Tasks, Task{Step: StepFindDependents, Host: host.Name, Service: svc.Name, Timeout: commandTimeout(inv),
 					Detail: fmt.Sprintf("note which of its %s (%s)", plural.N(len(plan.Dependents), "dependent runs", "dependents run"), instanceList(plan.Dependents, 4))})
 			}
 			plan.Tasks = append(plan.Tasks, stepTask(inv, step, host, svc, req))
@@ -157,7 +173,7 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 			if task.Step == "" {
 				return nil, fmt.Errorf("%s: step %q is not supported by this version of omni", pb.Source, step.Name)
 			}
-			if task.Step == "logs" && svc.Manager == "command" && svc.Commands.Logs == "" {
+			if task.Step == StepLogs && svc.Manager == "command" && svc.Commands.Logs == "" {
 				return nil, &UsageError{fmt.Sprintf("service %q has no logs command in the inventory (commands.logs)", svc.Name)}
 			}
 			plan.Tasks = append(plan.Tasks, task)
@@ -166,47 +182,44 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 	if req.Action == "restart" && len(plan.Dependents) > 0 {
 		if req.Cascade {
 			for i := len(plan.Dependents) - 1; i >= 0; i-- { // dependencies first
-				plan.Tasks = appendCascade(plan.Tasks, templates, inv, plan.Dependents[i], target, []string{"stop", "verify-stopped", "start", "health", "record"}, "restart")
+				plan.Tasks = appendCascade(plan.Tasks, templates, inv, plan.Dependents[i], target, []StepName{StepStop, StepVerifyStopped, StepStart, StepHealth, StepRecord}, CascadeRestart)
 			}
 		} else {
-			plan.Tasks = append(plan.Tasks, Task{Step: "report-dependents", Host: host.Name, Service: svc.Name,
+			plan.Tasks = append(plan.Tasks, Task{Step: StepReportDependents, Host: host.Name, Service: svc.Name,
 				Detail: "list the running dependents that were not restarted (--cascade restarts them)"})
 		}
 	}
 	return plan, nil
 }
 
-// stepTask binds one playbook step to an instance, with its timeouts.
+// stepTask binds one playbook step to an instance, with its timeouts: the
+// playbook's, else the registry's default (see steps.go).
 func stepTask(inv *inventory.Inventory, step playbooks.Step, host *inventory.Host, svc *inventory.Service, req Request) Task {
-	task := Task{Step: step.Name, Host: host.Name, Service: svc.Name}
-	switch step.Name {
-	case "check-stopped":
-		task.Timeout = or(step.Timeout, commandTimeout(inv))
-		task.Detail = "verify " + svc.Name + " is stopped; if it is running there is nothing to do"
-	case "stop":
+	name := StepName(step.Name)
+	task := Task{Step: name, Host: host.Name, Service: svc.Name}
+	info, _ := LookupStep(name)
+	if name == StepStop {
 		task.Grace = or(step.Grace, svc.StopGrace)
-		task.Timeout = or(step.Timeout, task.Grace+stopMargin)
+	}
+	task.Timeout = or(step.Timeout, info.defaultTimeout(bounds{inv: inv, svc: svc, grace: task.Grace, follow: req.Follow}))
+	switch name {
+	case StepCheckStopped:
+		task.Detail = "verify " + svc.Name + " is stopped; if it is running there is nothing to do"
+	case StepStop:
 		task.Detail = fmt.Sprintf("%s; SIGKILL after %s", stopHow(svc), task.Grace)
-	case "verify-stopped":
-		task.Timeout = or(step.Timeout, commandTimeout(inv))
+	case StepVerifyStopped:
 		task.Detail = "the process is gone (a zombie counts as stopped)"
-	case "start":
-		task.Timeout = or(step.Timeout, svc.StartTimeout)
+	case StepStart:
 		task.Detail = startHow(svc)
-	case "health":
-		task.Timeout = step.Timeout // the checks bound themselves; a playbook may cap them
+	case StepHealth:
+		// The checks bound themselves; a playbook may cap them.
 		task.Detail = describeHealth(svc.Health)
 		if len(svc.Requires) > 0 {
 			task.Detail += "; its requirements running and healthy: " + strings.Join(svc.Requires, ", ")
 		}
-	case "record":
-		task.Timeout = or(step.Timeout, commandTimeout(inv))
+	case StepRecord:
 		task.Detail = "read the final state and update the service registry"
-	case "logs":
-		task.Timeout = step.Timeout
-		if !req.Follow {
-			task.Timeout = or(step.Timeout, commandTimeout(inv))
-		}
+	case StepLogs:
 		task.Detail = "last " + plural.N(req.Lines, "line", "lines")
 		if req.Follow {
 			task.Detail += ", then follow"
@@ -223,7 +236,7 @@ func stepTask(inv *inventory.Inventory, step playbooks.Step, host *inventory.Hos
 func dependencyTasks(g *graph, inv *inventory.Inventory, target Instance, step playbooks.Step, noDeps bool) []Task {
 	items := g.ensureClosure(target)
 	if len(items) == 0 {
-		return []Task{{Step: "check-deps", Host: target.Host, Service: target.Service, Timeout: or(step.Timeout, commandTimeout(inv)), Detail: "no dependencies"}}
+		return []Task{{Step: StepCheckDeps, Host: target.Host, Service: target.Service, Timeout: or(step.Timeout, commandTimeout(inv)), Detail: "no dependencies"}}
 	}
 	if noDeps {
 		var names []string
@@ -232,12 +245,12 @@ func dependencyTasks(g *graph, inv *inventory.Inventory, target Instance, step p
 				names = append(names, it.need.String())
 			}
 		}
-		return []Task{{Step: "check-deps", Host: target.Host, Service: target.Service, Timeout: or(step.Timeout, commandTimeout(inv)),
+		return []Task{{Step: StepCheckDeps, Host: target.Host, Service: target.Service, Timeout: or(step.Timeout, commandTimeout(inv)),
 			Detail: "--no-deps: refuse unless these run and are healthy: " + strings.Join(names, ", ")}}
 	}
 	var tasks []Task
 	for _, it := range items {
-		t := Task{Step: "ensure", Why: "required by " + it.by.String(), Group: it.group}
+		t := Task{Step: StepEnsure, Why: "required by " + it.by.String(), Group: it.group}
 		svc, _ := inv.Service(it.need.svc)
 		if it.need.role != "" {
 			t.Host, t.Service, t.Role = it.fallback.Host, it.need.svc, it.need.role
@@ -252,9 +265,8 @@ func dependencyTasks(g *graph, inv *inventory.Inventory, target Instance, step p
 		if it.group != "" && it.group != it.need.String() {
 			t.Why += " (only if no " + it.group + " is healthy)"
 		}
-		if svc != nil {
-			t.Timeout = svc.StartTimeout + commandTimeout(inv)
-		}
+		ensure, _ := LookupStep(StepEnsure)
+		t.Timeout = ensure.defaultTimeout(bounds{inv: inv, svc: svc})
 		tasks = append(tasks, t)
 	}
 	return tasks
@@ -264,15 +276,15 @@ func dependencyTasks(g *graph, inv *inventory.Inventory, target Instance, step p
 // tasks of a service are the same on every host but for the host and the
 // group, so they are built once per service (a fleet-wide cascade has tens
 // of thousands of dependents).
-func appendCascade(tasks []Task, templates map[string][]Task, inv *inventory.Inventory, d, target Instance, steps []string, verb string) []Task {
+func appendCascade(tasks []Task, templates map[string][]Task, inv *inventory.Inventory, d, target Instance, steps []StepName, cascade Cascade) []Task {
 	tmpl, ok := templates[d.Service]
 	if !ok {
 		host, _ := inv.Host(d.Host)
 		svc, _ := inv.Service(d.Service)
-		why := "depends on " + target.String() + " (--cascade " + verb + ")"
+		why := "depends on " + target.String() + " (--cascade " + string(cascade) + ")"
 		for _, name := range steps {
-			t := stepTask(inv, playbooks.Step{Name: name}, host, svc, Request{})
-			t.Why = why
+			t := stepTask(inv, playbooks.Step{Name: string(name)}, host, svc, Request{})
+			t.Why, t.Cascade = why, cascade
 			tmpl = append(tmpl, t)
 		}
 		templates[d.Service] = tmpl

@@ -97,7 +97,7 @@ func loadBenchFleet(b *testing.B) (*inventory.Inventory, *playbooks.Set) {
 	benchFleet.once.Do(func() {
 		benchFleet.inv, benchFleet.err = inventory.Parse("bench-fleet.yaml", fleetYAML(benchHosts, benchBastions))
 		if benchFleet.err == nil {
-			benchFleet.set, benchFleet.err = playbooks.Builtin()
+			benchFleet.set, benchFleet.err = playbooks.Builtin(Vocabulary())
 		}
 	})
 	if benchFleet.err != nil {

@@ -28,7 +28,7 @@ func loadGraph(t *testing.T, name string) *inventory.Inventory {
 // dependents for start and restart --cascade, dependents before their
 // dependencies for stop --cascade.
 func TestPlansOfHandMadeGraphs(t *testing.T) {
-	set, err := playbooks.Builtin()
+	set, err := playbooks.Builtin(Vocabulary())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestPlansOfHandMadeGraphs(t *testing.T) {
 //     restarted instances it needs.
 func checkPlanOrder(t *testing.T, inv *inventory.Inventory, p *Plan) {
 	t.Helper()
-	first := map[string]map[Instance]int{} // step -> instance -> first index
+	first := map[StepName]map[Instance]int{} // step -> instance -> first index
 	for i, task := range p.Tasks {
 		if first[task.Step] == nil {
 			first[task.Step] = map[Instance]int{}
@@ -126,14 +126,14 @@ func checkPlanOrder(t *testing.T, inv *inventory.Inventory, p *Plan) {
 		}
 	}
 	// before says a must come before b for step: both present, a first.
-	before := func(step string, a, b Instance) {
+	before := func(step StepName, a, b Instance) {
 		ia, oka := first[step][a]
 		ib, okb := first[step][b]
 		if oka && okb && ia >= ib {
 			t.Errorf("%s of %s (task %d) should come before %s of %s (task %d)", step, a, ia+1, step, b, ib+1)
 		}
 	}
-	for x := range first[p.Request.Action] {
+	for x := range first[StepName(p.Request.Action)] {
 		for _, y := range requiredInstances(inv, x) {
 			switch p.Request.Action {
 			case "stop":

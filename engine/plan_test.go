@@ -21,7 +21,7 @@ func loadExample(t *testing.T) (*inventory.Inventory, *playbooks.Set) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := playbooks.Builtin()
+	set, err := playbooks.Builtin(Vocabulary())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
-package playbooks
+package playbooks_test
 
 import (
 	"fmt"
+	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/playbooks"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +34,7 @@ func TestHostilePlaybooks(t *testing.T) {
 		{"merge of itself", "name: restart\nsteps:\n  - &s\n    step: stop\n    <<: *s\n", "restart.yaml:5: merge (<<) of *s refers to a mapping that contains it (&s at line 3)"},
 		{"list of itself", "name: restart\nsteps: &l [*l]\n", "restart.yaml:2: alias *l refers to a list that contains it (&l at line 2)"},
 		{"exponential merges", chain(40), "restart.yaml:13: merge (<<) of *a9 makes the playbook too large"},
-		{"too large", "name: restart\n# " + strings.Repeat("x", MaxBytes) + "\n", "restart.yaml: the playbook is larger than 1048576 bytes (1 MiB)"},
+		{"too large", "name: restart\n# " + strings.Repeat("x", playbooks.MaxBytes) + "\n", "restart.yaml: the playbook is larger than 1048576 bytes (1 MiB)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -40,7 +42,7 @@ func TestHostilePlaybooks(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			_, err := LoadDir(dir)
+			_, err := playbooks.LoadDir(dir, engine.Vocabulary())
 			if took := time.Since(start); took > 2*time.Second {
 				t.Errorf("took %v", took)
 			}

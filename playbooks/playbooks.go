@@ -22,17 +22,55 @@ import (
 //go:embed *.yaml
 var builtin embed.FS
 
-// Steps is the step vocabulary the engine understands, with what each does.
-var Steps = map[string]string{
-	"confirm":        "warn about the impact and ask for confirmation (critical service or impact text)",
-	"check-stopped":  "verify the service is stopped; if it already runs there is nothing to do",
-	"check-deps":     "the services it requires run and are healthy: stopped ones are started first (--no-deps: refuse instead)",
-	"stop":           "graceful stop: SIGTERM (or the stop command), SIGKILL after the grace period",
-	"verify-stopped": "verify the process is gone (a zombie counts as stopped)",
-	"start":          "start the service",
-	"health":         "run the health checks (process, port, HTTP) with retries",
-	"record":         "read the final state and update the service registry",
-	"logs":           "print the service's logs",
+// Vocabulary is the steps a playbook may name, with the safety rules each
+// carries. The engine owns the steps and hands its vocabulary in
+// (engine.Vocabulary): this package keeps no list of its own.
+type Vocabulary []StepRule
+
+// StepRule is one step a playbook may name, and what the safety rules
+// make of it.
+type StepRule struct {
+	Name    string
+	Grace   bool // the step takes a grace key (the stop)
+	Changes bool // the step changes the service (stop, start)
+	// DecideFirst: a safety step that must come before the first step
+	// that changes the service (confirm, check-deps).
+	DecideFirst bool
+	Last        bool // a safety step that must be the last step (record)
+}
+
+// safety reports a step an override may move and time but never drop.
+func (r StepRule) safety() bool { return r.DecideFirst || r.Last }
+
+// rule returns the vocabulary's rule for a step name.
+func (v Vocabulary) rule(name string) (StepRule, bool) {
+	for _, r := range v {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return StepRule{}, false
+}
+
+// names lists the vocabulary's steps, sorted.
+func (v Vocabulary) names() []string {
+	names := make([]string, 0, len(v))
+	for _, r := range v {
+		names = append(names, r.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// graceSteps lists the steps that take a grace key, in the vocabulary's order.
+func (v Vocabulary) graceSteps() []string {
+	var names []string
+	for _, r := range v {
+		if r.Grace {
+			names = append(names, r.Name)
+		}
+	}
+	return names
 }
 
 // Playbook is the ordered list of steps of one command.
@@ -60,21 +98,22 @@ type Set struct {
 // Required lists the playbooks every set must have.
 var Required = []string{"start", "stop", "restart", "logs"}
 
-// Builtin loads the embedded playbooks.
-func Builtin() (*Set, error) {
-	return load(builtin, "builtin:", nil)
+// Builtin loads the embedded playbooks, validated against vocab.
+func Builtin(vocab Vocabulary) (*Set, error) {
+	return load(vocab, builtin, "builtin:", nil)
 }
 
 // LoadDir loads the built-in playbooks, then overrides each with a file of the
-// same name (start.yaml, ...) in dir, when there is one.
-func LoadDir(dir string) (*Set, error) {
+// same name (start.yaml, ...) in dir, when there is one. Every playbook is
+// validated against vocab.
+func LoadDir(dir string, vocab Vocabulary) (*Set, error) {
 	if dir == "" {
-		return Builtin()
+		return Builtin(vocab)
 	}
-	return load(builtin, "builtin:", os.DirFS(dir), dir)
+	return load(vocab, builtin, "builtin:", os.DirFS(dir), dir)
 }
 
-func load(base fs.FS, baseName string, override fs.FS, overrideDir ...string) (*Set, error) {
+func load(vocab Vocabulary, base fs.FS, baseName string, override fs.FS, overrideDir ...string) (*Set, error) {
 	set := &Set{byName: map[string]*Playbook{}}
 	for _, name := range Required {
 		file := name + ".yaml"
@@ -82,14 +121,14 @@ func load(base fs.FS, baseName string, override fs.FS, overrideDir ...string) (*
 		if err != nil {
 			return nil, fmt.Errorf("playbook %s: %w", name, err)
 		}
-		pb, err := parseNamed(baseName+file, b, name)
+		pb, err := parseNamed(baseName+file, b, name, vocab)
 		if err != nil {
 			return nil, err
 		}
-		must := required(pb)
+		must := required(pb, vocab)
 		if override != nil {
 			if b, err := readLimited(override, file, overrideDir[0]); err == nil {
-				if pb, err = parseNamed(filepath.Join(overrideDir[0], file), b, name); err != nil {
+				if pb, err = parseNamed(filepath.Join(overrideDir[0], file), b, name, vocab); err != nil {
 					return nil, err
 				}
 			} else if !errors.Is(err, fs.ErrNotExist) {
@@ -97,7 +136,7 @@ func load(base fs.FS, baseName string, override fs.FS, overrideDir ...string) (*
 			}
 		}
 		// The built-ins pass too: their order is the rule's reference.
-		if err := checkSafety(pb, must); err != nil {
+		if err := checkSafety(pb, must, vocab); err != nil {
 			return nil, err
 		}
 		set.byName[name] = pb
@@ -106,8 +145,8 @@ func load(base fs.FS, baseName string, override fs.FS, overrideDir ...string) (*
 }
 
 // parseNamed parses a playbook file that must be called name.
-func parseNamed(source string, data []byte, name string) (*Playbook, error) {
-	pb, err := Parse(source, data)
+func parseNamed(source string, data []byte, name string, vocab Vocabulary) (*Playbook, error) {
+	pb, err := Parse(source, data, vocab)
 	if err != nil {
 		return nil, err
 	}
@@ -164,8 +203,9 @@ type file struct {
 	Steps       []yaml.Node `yaml:"steps"`
 }
 
-// Parse reads one playbook; errors carry source:line.
-func Parse(source string, data []byte) (*Playbook, error) {
+// Parse reads one playbook, whose steps must be in vocab; errors carry
+// source:line.
+func Parse(source string, data []byte, vocab Vocabulary) (*Playbook, error) {
 	// Aliases and merges are bounded before anything is decoded.
 	var doc yaml.Node
 	stepsLine := 0
@@ -197,8 +237,9 @@ func Parse(source string, data []byte) (*Playbook, error) {
 		if err := checkKeys(&node); err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", source, node.Line, err)
 		}
-		if _, ok := Steps[raw.Step]; !ok {
-			return nil, fmt.Errorf("%s:%d: unknown step %q (known: %s)", source, node.Line, raw.Step, strings.Join(stepNames(), ", "))
+		rule, ok := vocab.rule(raw.Step)
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: unknown step %q (known: %s)", source, node.Line, raw.Step, strings.Join(vocab.names(), ", "))
 		}
 		if first, dup := seen[raw.Step]; dup {
 			return nil, fmt.Errorf("%s:%d: step %q repeated (first at line %d)", source, node.Line, raw.Step, first)
@@ -212,8 +253,8 @@ func Parse(source string, data []byte) (*Playbook, error) {
 		if st.Grace, err = duration(raw.Grace); err != nil {
 			return nil, fmt.Errorf("%s:%d: grace: %v", source, node.Line, err)
 		}
-		if st.Grace != 0 && st.Name != "stop" {
-			return nil, fmt.Errorf("%s:%d: grace applies only to the stop step", source, node.Line)
+		if st.Grace != 0 && !rule.Grace {
+			return nil, fmt.Errorf("%s:%d: grace applies only to the %s step", source, node.Line, strings.Join(vocab.graceSteps(), " and "))
 		}
 		pb.Steps = append(pb.Steps, st)
 	}
@@ -258,15 +299,6 @@ func duration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a positive duration like 30s", s)
 	}
 	return d, nil
-}
-
-func stepNames() []string {
-	names := make([]string, 0, len(Steps))
-	for n := range Steps {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)

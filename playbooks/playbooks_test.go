@@ -1,14 +1,17 @@
-package playbooks
+package playbooks_test
 
 import (
+	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/playbooks"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
 
 func TestBuiltinPlaybooksFollowTheSpec(t *testing.T) {
-	set, err := Builtin()
+	set, err := playbooks.Builtin(engine.Vocabulary())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +63,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Parse("x.yaml", []byte(c.yaml))
+			_, err := playbooks.Parse("x.yaml", []byte(c.yaml), engine.Vocabulary())
 			if err == nil || err.Error() != c.want {
 				t.Fatalf("error\n got: %v\nwant: %s", err, c.want)
 			}
@@ -74,7 +77,7 @@ func TestOverrideDirReplacesOnePlaybook(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "stop.yaml"), []byte(custom), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	set, err := LoadDir(dir)
+	set, err := playbooks.LoadDir(dir, engine.Vocabulary())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,5 +88,32 @@ func TestOverrideDirReplacesOnePlaybook(t *testing.T) {
 	restart, _ := set.Get("restart")
 	if restart.Source != "builtin:restart.yaml" {
 		t.Fatalf("restart should stay builtin, got %s", restart.Source)
+	}
+}
+
+// TestValidatesAgainstTheVocabularyHandedIn: the package keeps no step
+// list: the names, the grace key and the safety rules all come from the
+// vocabulary it is handed.
+func TestValidatesAgainstTheVocabularyHandedIn(t *testing.T) {
+	vocab := playbooks.Vocabulary{
+		{Name: "ask", DecideFirst: true},
+		{Name: "drain", Grace: true, Changes: true},
+		{Name: "note", Last: true},
+	}
+	pb, err := playbooks.Parse("x.yaml", []byte("name: stop\nsteps:\n  - step: ask\n  - step: drain\n    grace: 4s\n  - step: note\n"), vocab)
+	if err != nil || len(pb.Steps) != 3 || pb.Steps[1].Grace != 4*time.Second {
+		t.Fatalf("parse with a vocabulary of its own: %+v, %v", pb, err)
+	}
+	for _, c := range []struct{ yaml, want string }{
+		{"name: stop\nsteps:\n  - step: stop\n", `x.yaml:3: unknown step "stop" (known: ask, drain, note)`},
+		{"name: stop\nsteps:\n  - step: ask\n    grace: 4s\n", `x.yaml:3: grace applies only to the drain step`},
+	} {
+		if _, err := playbooks.Parse("x.yaml", []byte(c.yaml), vocab); err == nil || err.Error() != c.want {
+			t.Errorf("error\n got: %v\nwant: %s", err, c.want)
+		}
+	}
+	// The built-ins name engine steps: an empty vocabulary refuses them.
+	if _, err := playbooks.Builtin(nil); err == nil || !strings.Contains(err.Error(), `unknown step`) {
+		t.Errorf("built-ins with no vocabulary: %v, want an unknown step", err)
 	}
 }

@@ -5,34 +5,24 @@ import (
 	"strings"
 )
 
-// SafetySteps are the steps an override may move and time but never drop:
-// the confirmation, the dependency check and the registry record. Which of
-// them a playbook must have is what its built-in has (see required).
-var SafetySteps = []string{"confirm", "check-deps", "record"}
-
-// changing are the steps that change a service; a confirmation or a
-// dependency check after one of them would come too late.
-var changing = map[string]bool{"stop": true, "start": true}
-
-// required returns the safety steps of the built-in playbook: those an
-// override of it must keep.
-func required(builtin *Playbook) []string {
+// required returns the safety steps of the built-in playbook, in its
+// order: those an override of it must keep. A safety step is one the
+// vocabulary marks DecideFirst or Last (confirm, check-deps, record).
+func required(builtin *Playbook, vocab Vocabulary) []string {
 	var names []string
 	for _, st := range builtin.Steps {
-		for _, s := range SafetySteps {
-			if st.Name == s {
-				names = append(names, s)
-			}
+		if r, ok := vocab.rule(st.Name); ok && r.safety() {
+			names = append(names, st.Name)
 		}
 	}
 	return names
 }
 
 // checkSafety enforces what an override may not change: every safety step
-// of the built-in is present, confirm and check-deps come before the first
-// step that changes the service, and record is the last step. Errors carry
-// FILE:LINE.
-func checkSafety(pb *Playbook, must []string) error {
+// of the built-in is present, the DecideFirst steps (confirm, check-deps)
+// come before the first step that Changes the service, and a Last step
+// (record) is the last step. Errors carry FILE:LINE.
+func checkSafety(pb *Playbook, must []string, vocab Vocabulary) error {
 	at := map[string]int{}
 	for i, st := range pb.Steps {
 		at[st.Name] = i
@@ -49,12 +39,16 @@ func checkSafety(pb *Playbook, must []string) error {
 	}
 	first := -1 // the first step that changes the service
 	for i, st := range pb.Steps {
-		if changing[st.Name] {
+		if r, _ := vocab.rule(st.Name); r.Changes {
 			first = i
 			break
 		}
 	}
-	for _, s := range []string{"confirm", "check-deps"} {
+	for _, r := range vocab {
+		if !r.DecideFirst {
+			continue
+		}
+		s := r.Name
 		i, ok := at[s]
 		if ok && first >= 0 && i > first {
 			ch := pb.Steps[first]
@@ -62,10 +56,12 @@ func checkSafety(pb *Playbook, must []string) error {
 				pb.Source, pb.Steps[i].Line, s, ch.Name, ch.Line)
 		}
 	}
-	if i, ok := at["record"]; ok && i != len(pb.Steps)-1 {
-		last := pb.Steps[len(pb.Steps)-1]
-		return fmt.Errorf("%s:%d: step \"record\" must be the last step (%q follows it at line %d): the registry records the final state",
-			pb.Source, pb.Steps[i].Line, last.Name, last.Line)
+	for _, r := range vocab {
+		if i, ok := at[r.Name]; ok && r.Last && i != len(pb.Steps)-1 {
+			last := pb.Steps[len(pb.Steps)-1]
+			return fmt.Errorf("%s:%d: step %q must be the last step (%q follows it at line %d): the registry records the final state",
+				pb.Source, pb.Steps[i].Line, r.Name, last.Name, last.Line)
+		}
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
-package playbooks
+package playbooks_test
 
 import (
+	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/playbooks"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,14 +11,14 @@ import (
 )
 
 // override writes file in a fresh directory and loads it over the built-ins.
-func override(t *testing.T, file, content string) (*Set, string, error) {
+func override(t *testing.T, file, content string) (*playbooks.Set, string, error) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, file)
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	set, err := LoadDir(dir)
+	set, err := playbooks.LoadDir(dir, engine.Vocabulary())
 	return set, path, err
 }
 

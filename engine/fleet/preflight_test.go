@@ -17,11 +17,11 @@ func depRunner(s *sim, why string, noDeps bool) *Runner {
 	r := s.runner(4, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1})
 	for _, t := range r.Targets {
 		t.Plan.Request = engine.Request{Action: "restart", NoDeps: noDeps}
-		step := "ensure"
+		step := engine.StepEnsure
 		if noDeps {
-			step = "check-deps"
+			step = engine.StepCheckDeps
 		}
-		t.Plan.Tasks = []engine.Task{{Step: step, Host: t.Host}, {Step: "stop", Host: t.Host}}
+		t.Plan.Tasks = []engine.Task{{Step: step, Host: t.Host}, {Step: engine.StepStop, Host: t.Host}}
 	}
 	status := r.Status
 	r.Status = func(ctx context.Context, instances []engine.Instance) []engine.InstanceStatus {

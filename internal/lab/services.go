@@ -44,7 +44,7 @@ type instance struct {
 // and one of svc@role), at most parallel at a time. It returns the
 // results in start order; the error is for what prevents starting at all.
 func startServices(ctx context.Context, inv *inventory.Inventory, regPath string, parallel int, onResult func(ServiceResult)) ([]ServiceResult, error) {
-	books, err := playbooks.Builtin()
+	books, err := playbooks.Builtin(engine.Vocabulary())
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/omni-fleet/omni/inventory"
+	"github.com/omni-fleet/omni/playbooks"
+)
+
+// StepName names a step: what a playbook's `step:` says and what a task
+// runs. The constants below are every step the engine knows.
+type StepName string
+
+// The steps, in the order a plan runs them when they all appear.
+const (
+	StepConfirm          StepName = "confirm"
+	StepCheckStopped     StepName = "check-stopped"
+	StepCheckDeps        StepName = "check-deps"
+	StepEnsure           StepName = "ensure"
+	StepFindDependents   StepName = "find-dependents"
+	StepStop             StepName = "stop"
+	StepVerifyStopped    StepName = "verify-stopped"
+	StepStart            StepName = "start"
+	StepHealth           StepName = "health"
+	StepRecord           StepName = "record"
+	StepReportDependents StepName = "report-dependents"
+	StepLogs             StepName = "logs"
+)
+
+// StepInfo is what the engine's step registry says of one step.
+type StepInfo struct {
+	Name    StepName
+	Summary string // what the step does
+	// Playbook: a playbook may name the step. The others are added by the
+	// planner (ensure for each dependency, find-dependents and
+	// report-dependents around a restart).
+	Playbook bool
+	// Timeout says in words the step's bound when its playbook sets none.
+	Timeout string
+	Grace   bool // a playbook may set its grace (the stop)
+	Changes bool // it changes the service (stop, start)
+	// DecideFirst and Last are the safety rules of playbooks: a step that
+	// must come before the first step that changes the service, a step
+	// that must be the last one.
+	DecideFirst bool
+	Last        bool
+	// timeout computes the default bound from the inventory; 0 is none.
+	timeout func(b bounds) time.Duration
+}
+
+// bounds is what a step's default timeout is computed from.
+type bounds struct {
+	inv    *inventory.Inventory
+	svc    *inventory.Service
+	grace  time.Duration // the stop's grace, already resolved
+	follow bool          // logs -f
+}
+
+// steps is the registry, in plan order.
+var steps = []StepInfo{
+	{Name: StepConfirm, Playbook: true, DecideFirst: true, Timeout: "none",
+		Summary: "warn about the impact and ask for confirmation (critical service, impact text or running dependents)"},
+	{Name: StepCheckStopped, Playbook: true, Timeout: "command_timeout", timeout: byCommand,
+		Summary: "verify the service is stopped; if it already runs there is nothing to do"},
+	{Name: StepCheckDeps, Playbook: true, DecideFirst: true, Timeout: "command_timeout", timeout: byCommand,
+		Summary: "the services it requires run and are healthy: stopped ones are started first (--no-deps: refuse instead)"},
+	{Name: StepEnsure, Timeout: "the dependency's start_timeout + command_timeout", Changes: true,
+		timeout: func(b bounds) time.Duration {
+			if b.svc == nil {
+				return 0
+			}
+			return b.svc.StartTimeout + commandTimeout(b.inv)
+		},
+		Summary: "one dependency runs and is healthy; if stopped, start it, check its health and record it"},
+	{Name: StepFindDependents, Timeout: "command_timeout", timeout: byCommand,
+		Summary: "note which dependents run, before a restart changes anything"},
+	{Name: StepStop, Playbook: true, Grace: true, Changes: true, Timeout: "grace + 20s",
+		timeout: func(b bounds) time.Duration { return b.grace + stopMargin },
+		Summary: "graceful stop: SIGTERM (or the stop command), SIGKILL after the grace period"},
+	{Name: StepVerifyStopped, Playbook: true, Timeout: "command_timeout", timeout: byCommand,
+		Summary: "verify the process is gone (a zombie counts as stopped)"},
+	{Name: StepStart, Playbook: true, Changes: true, Timeout: "the service's start_timeout",
+		timeout: func(b bounds) time.Duration { return b.svc.StartTimeout },
+		Summary: "start the service"},
+	{Name: StepHealth, Playbook: true, Timeout: "none of its own: the checks bound themselves",
+		Summary: "run the health checks (process, port, HTTP) with retries, and its requirements' health"},
+	{Name: StepRecord, Playbook: true, Last: true, Timeout: "command_timeout", timeout: byCommand,
+		Summary: "read the final state and update the service registry"},
+	{Name: StepReportDependents, Timeout: "none",
+		Summary: "list the running dependents a restart without --cascade left as they were"},
+	{Name: StepLogs, Playbook: true, Timeout: "command_timeout; none with --follow",
+		timeout: func(b bounds) time.Duration {
+			if b.follow {
+				return 0
+			}
+			return commandTimeout(b.inv)
+		},
+		Summary: "print the service's logs"},
+}
+
+func byCommand(b bounds) time.Duration { return commandTimeout(b.inv) }
+
+// Steps returns the step registry, in plan order.
+func Steps() []StepInfo { return append([]StepInfo(nil), steps...) }
+
+// LookupStep returns what the registry says of a step.
+func LookupStep(name StepName) (StepInfo, bool) {
+	for _, s := range steps {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return StepInfo{}, false
+}
+
+// defaultTimeout is the step's bound when its playbook sets none; 0 is none.
+func (s StepInfo) defaultTimeout(b bounds) time.Duration {
+	if s.timeout == nil {
+		return 0
+	}
+	return s.timeout(b)
+}
+
+// Vocabulary is the steps a playbook may name, in plan order, with the
+// safety rules each carries: what the playbooks package validates
+// against (it keeps no list of its own).
+func Vocabulary() playbooks.Vocabulary {
+	var v playbooks.Vocabulary
+	for _, s := range steps {
+		if s.Playbook {
+			v = append(v, playbooks.StepRule{Name: string(s.Name), Grace: s.Grace, Changes: s.Changes,
+				DecideFirst: s.DecideFirst, Last: s.Last})
+		}
+	}
+	return v
+}
+
+// LoadPlaybooks loads the built-in playbooks and the overrides in dir
+// (none when dir is ""), validated against the engine's steps.
+func LoadPlaybooks(dir string) (*playbooks.Set, error) {
+	return playbooks.LoadDir(dir, Vocabulary())
+}
