@@ -83,6 +83,24 @@ func TestRestartRoundTrips(t *testing.T) {
 			t.Errorf("check %s took %d attempts, want 1: the count assumes the first passes", c.Check, c.Attempts)
 		}
 	}
+
+	// A fleet run (the role bastion: one host) says the same per host.
+	_, errOut, code = omni(t, f, "service", "restart", "-v", "bastion", "web")
+	if code != 0 || !strings.HasSuffix(errOut, want) {
+		t.Errorf("fleet restart -v: exit %d, stderr does not end with %q:\n%s", code, want, errOut)
+	}
+	out = mustRun(t, f, "-o", "json", "service", "restart", "bastion", "web")
+	var fleetDoc struct {
+		Hosts []struct {
+			RoundTrips map[string]int `json:"round_trips"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &fleetDoc); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if len(fleetDoc.Hosts) != 1 || fleetDoc.Hosts[0].RoundTrips["primary-bastion"] != restartRoundTrips {
+		t.Errorf("fleet document: hosts %+v, want one with round_trips {primary-bastion: %d}", fleetDoc.Hosts, restartRoundTrips)
+	}
 }
 
 // readyOnStart is the service body of a demo service whose start command
