@@ -141,6 +141,13 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 	}
 	rep := runner.Run(ctx, hardStop(ctx))
 	prog.close()
+	if opts.Verbose {
+		for _, h := range rep.Hosts {
+			if rt, ok := roundTrips(h.Outcome)[h.Host]; ok {
+				fmt.Fprintf(s.Err, "%s: %s after authentication\n", h.Host, plural(rt, "round trip", "round trips"))
+			}
+		}
+	}
 	code := fleetCode(rep)
 
 	runEvent.Hosts = runEvent.Hosts[:0]

@@ -57,6 +57,8 @@ type fleetHostDoc struct {
 	// NotRestarted: the host's running dependents a restart without
 	// --cascade left alone (as in the one-host document).
 	NotRestarted []string `json:"not_restarted,omitempty"`
+	// RoundTrips: as in the one-host document, for this host's run.
+	RoundTrips map[string]int `json:"round_trips,omitempty"`
 }
 
 func newFleetDoc(opts *serviceOptions, fo fleet.Options, targets []fleet.Target, rep *fleet.Report, skipped []string, code int, impact []engine.Instance) fleetDoc {
@@ -77,6 +79,7 @@ func newFleetDoc(opts *serviceOptions, fo fleet.Options, targets []fleet.Target,
 		if out := h.Outcome; out != nil {
 			sd := newServiceDoc(targets[i].Plan, out, outcomeCode(out))
 			hd.Status, hd.Health, hd.Steps, hd.NotRestarted = sd.Status, sd.Health, sd.Steps, sd.NotRestarted
+			hd.RoundTrips = sd.RoundTrips
 		}
 		doc.Hosts = append(doc.Hosts, hd)
 	}

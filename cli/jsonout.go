@@ -31,6 +31,9 @@ type serviceDoc struct {
 	Reason string `json:"reason,omitempty"`
 	// NotRestarted: running dependents a restart without --cascade left alone.
 	NotRestarted []string `json:"not_restarted,omitempty"`
+	// RoundTrips: by host, the round trips waited for after authentication
+	// (docs/json.md); absent when no host was reached.
+	RoundTrips map[string]int `json:"round_trips,omitempty"`
 }
 
 type statusDoc struct {
@@ -171,6 +174,7 @@ func newServiceDoc(plan *engine.Plan, out *engine.Outcome, code int) serviceDoc 
 	doc := serviceDoc{
 		Command: plan.Request.Action, Host: plan.Host.Name, Service: plan.Service.Name,
 		Result: resultWord(code), ExitCode: code, Unchanged: out.Unchanged, Health: out.Health,
+		RoundTrips: roundTrips(out),
 	}
 	if code == ExitOK && out.Unchanged != "" {
 		doc.Result = "unchanged"

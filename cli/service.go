@@ -184,6 +184,9 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	if opts.Action == "logs" {
 		return out.Err
 	}
+	if opts.Verbose {
+		printRoundTrips(s.Err, out)
+	}
 	if err := reg.FinishEvent(finishedEvent(event, out, outcomeCode(out))); err != nil {
 		fmt.Fprintf(s.Err, "omni: the operation ran but its history could not be recorded: %v\n", err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/registry"
 )
@@ -87,6 +88,10 @@ type Outcome struct {
 	// NotRestarted lists the running dependents a restart without
 	// --cascade left as they were.
 	NotRestarted []Instance
+	// RoundTrips: by host, the round trips its connection waited for, read
+	// at the end of the run (see countRoundTrips); nil when the Connector
+	// does not count them.
+	RoundTrips map[string]transport.RoundTrips
 }
 
 // StepError is a step that failed on a host.
@@ -127,6 +132,7 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 	}
 	run.check = &checker{inv: env.Inventory, deps: run.deps, conn: run.conn, mgr: run.manager}
 	defer run.release()
+	defer run.countRoundTrips() // before the release
 	for i, task := range plan.Tasks {
 		if skip, why := run.skipGroup(task); skip {
 			run.note(task, why)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,8 @@ type Client struct {
 	shellMu sync.Mutex   // held while a command runs in shell
 	shell   *remoteShell // the shell Run uses (see shell.go), nil until the first Run
 	noShell bool         // the server refused the shell's session
+
+	trips roundTripCounter // the round trips waited for (roundtrips.go)
 }
 
 // newClient wraps a connection made to ep, through bastion when not nil,
@@ -147,7 +150,9 @@ func (c *Client) exec(ctx context.Context, cmd string, stdout, stderr io.Writer)
 	}
 	stderrPID := newPIDCapture(stderr)
 	session.Stdout, session.Stderr = stdout, stderrPID
-	if err := session.Start(withPIDReport(cmd)); err != nil {
+	err = session.Start(withPIDReport(cmd))
+	c.countExec(err)
+	if err != nil {
 		session.Close()
 		return -1, c.transportError("start command", err)
 	}
@@ -227,7 +232,11 @@ func (c *Client) killProcessGroup(pgid int, done <-chan error) {
 		// run under `sudo -n` belongs to root: the login user cannot kill
 		// it, so try sudo -n (which never prompts) when the plain kill fails.
 		group := "-" + strconv.Itoa(pgid)
-		_ = killer.Run("kill -9 " + group + " 2>/dev/null || sudo -n kill -9 -- " + group + " 2>/dev/null")
+		err := killer.Start("kill -9 " + group + " 2>/dev/null || sudo -n kill -9 -- " + group + " 2>/dev/null")
+		c.countExec(err)
+		if err == nil {
+			_ = killer.Wait()
+		}
 		close(finished)
 	}()
 	select {
@@ -252,6 +261,9 @@ func (c *Client) newSession(ctx context.Context) (*ssh.Session, error) {
 	}()
 	select {
 	case r := <-result:
+		if answered(r.err) {
+			c.trips.sessions.Add(1)
+		}
 		if r.err != nil {
 			return nil, c.transportError("open session", r.err)
 		}
@@ -310,16 +322,34 @@ func (c *Client) lostError(reason string, err error) *UnreachableError {
 // (a direct-tcpip channel), for health checks of ports only the host can
 // reach. network is "tcp", "tcp4" or "tcp6".
 func (c *Client) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	conn, err := c.ssh.DialContext(ctx, network, addr)
+	conn, err := c.dial(ctx, network, addr)
 	switch {
 	case err == nil:
-		return conn, nil
+		return &countedConn{Conn: conn, exchanges: &c.trips.exchanges}, nil
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("%s: dial %s: %w", c.name, addr, ctx.Err())
 	case c.isLost():
 		return nil, c.lostError("connection lost", err)
 	default:
 		return nil, fmt.Errorf("%s: dial %s: %w", c.name, addr, &reasonError{dialReason(err, 0), err})
+	}
+}
+
+// dial opens a direct-tcpip channel, counting the open when the server
+// answered it.
+func (c *Client) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	conn, err := c.ssh.DialContext(ctx, network, addr)
+	if answered(err) {
+		c.trips.dials.Add(1)
+	}
+	return conn, err
+}
+
+// countExec counts a session's "exec" request (Session.Start) when the
+// server answered it: err is nil, or x/crypto's words for a refusal.
+func (c *Client) countExec(err error) {
+	if err == nil || (strings.HasPrefix(err.Error(), "ssh: command ") && strings.HasSuffix(err.Error(), " failed")) {
+		c.trips.execs.Add(1)
 	}
 }
 

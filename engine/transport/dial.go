@@ -52,7 +52,7 @@ func (p *Pool) dialTCP(ctx context.Context, ep Endpoint) (net.Conn, *Client, err
 	p.throughBastion(bastion)
 	dialCtx, cancel := context.WithTimeout(ctx, ep.ConnectTimeout)
 	defer cancel()
-	conn, err := bastion.ssh.DialContext(dialCtx, "tcp", ep.hostPort())
+	conn, err := bastion.dial(dialCtx, "tcp", ep.hostPort())
 	if err != nil {
 		return nil, nil, dialError(ctx, ep, ep.Via.Name, err)
 	}

@@ -25,6 +25,9 @@
 // which the SSH "signal" request alone cannot do against OpenSSH (it ignores
 // the request for root logins).
 //
+// Each Client counts the round trips it waits for after authentication
+// (Client.RoundTrips, roundtrips.go), exactly, whatever the timing.
+//
 // golang.org/x/crypto/ssh does the protocol work; the connected *ssh.Client
 // is also wrapped in a goph.Client for callers that want goph's helpers
 // (SFTP upload and download). goph's own dialing is not used: it hard-codes

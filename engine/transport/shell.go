@@ -130,7 +130,9 @@ func (c *Client) startShell(ctx context.Context) (*remoteShell, error) {
 		return nil, err
 	}
 	sh.stdin = stdin
-	if err := session.Start("exec sh"); err != nil {
+	err = session.Start("exec sh")
+	c.countExec(err)
+	if err != nil {
 		session.Close()
 		return nil, c.transportError("start shell", err)
 	}
@@ -172,6 +174,7 @@ func (sh *remoteShell) run(ctx context.Context, cmd string) (Result, bool, error
 		}
 		return Result{ExitCode: -1}, true, sh.c.transportError("command", err)
 	}
+	sh.c.trips.shellCommands.Add(1) // the start line, if any, rides along
 	if first {
 		res, err := sh.collect(ctx)
 		if err != nil {
@@ -314,6 +317,7 @@ func (c *Client) endShell() {
 		return
 	}
 	_ = sh.stdin.Close() // the shell reads the end of its input and exits
+	c.trips.shellEnds.Add(1)
 	select {
 	case <-sh.ended:
 	case <-c.lost:

@@ -1,0 +1,125 @@
+package transport
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// RoundTrips counts the round trips a Client has waited for on its
+// connection since authentication: each time it sent the host something
+// and could not go on before the answer came back. The counts depend only
+// on what was asked, never on timing or load, so tests can pin them.
+//
+// What counts, one each:
+//   - Sessions: a session channel opened (the open waits for the server's
+//     confirmation);
+//   - Execs: a session's command started (the "exec" request waits for its
+//     reply; the command's output and exit status then come without
+//     another message from us, so its end is not one more), the long-lived
+//     shell's start included;
+//   - ShellCommands: a command sent to the long-lived shell (shell.go) and
+//     waited for; the shell's start line goes in the same write as its
+//     first command, so it is not one more;
+//   - Dials: a direct-tcpip channel opened (DialContext: a port or HTTP
+//     check, or a host reached through this one as its bastion);
+//   - Exchanges: on a dialled channel, the first answer read after we
+//     wrote (an HTTP request and its response: one). A port check that
+//     only connects has none;
+//   - ShellEnds: the shell's end, waited for when the connection is
+//     released or closed (endShell).
+//
+// What does not count: keepalives (sent on a timer, off the path of any
+// work, so counting them would make the figure depend on time); requests
+// that wait for no reply (signals, channel closes, EOF); and the
+// connection itself, the TCP connect or the bastion's channel open, the
+// SSH key exchange and authentication. x/crypto/ssh overlaps its key
+// exchange with reading the server's messages, so how many of those waits
+// are distinct depends on timing; Connects says how many connections
+// were made instead (always 1 for a Client: a lost connection is dialled
+// again as a new Client).
+type RoundTrips struct {
+	Connects      int `json:"connects"`
+	Sessions      int `json:"sessions"`
+	Execs         int `json:"execs"`
+	ShellCommands int `json:"shell_commands"`
+	Dials         int `json:"dials"`
+	Exchanges     int `json:"exchanges"`
+	ShellEnds     int `json:"shell_ends"`
+}
+
+// AfterAuth is the number of round trips waited for after authentication:
+// every count but Connects.
+func (r RoundTrips) AfterAuth() int {
+	return r.Sessions + r.Execs + r.ShellCommands + r.Dials + r.Exchanges + r.ShellEnds
+}
+
+// Sub is r minus an earlier reading of the same connection.
+func (r RoundTrips) Sub(earlier RoundTrips) RoundTrips {
+	return RoundTrips{
+		Connects: r.Connects - earlier.Connects, Sessions: r.Sessions - earlier.Sessions,
+		Execs: r.Execs - earlier.Execs, ShellCommands: r.ShellCommands - earlier.ShellCommands,
+		Dials: r.Dials - earlier.Dials, Exchanges: r.Exchanges - earlier.Exchanges,
+		ShellEnds: r.ShellEnds - earlier.ShellEnds,
+	}
+}
+
+// roundTripCounter is a Client's RoundTrips, counted as they happen by
+// every goroutine that uses the connection.
+type roundTripCounter struct {
+	sessions, execs, shellCommands, dials, exchanges, shellEnds atomic.Int64
+}
+
+// RoundTrips returns what c has waited for so far. A connection shared by
+// several callers (the Pool's) counts them all.
+func (c *Client) RoundTrips() RoundTrips {
+	n := &c.trips
+	return RoundTrips{
+		Connects: 1, Sessions: int(n.sessions.Load()), Execs: int(n.execs.Load()),
+		ShellCommands: int(n.shellCommands.Load()), Dials: int(n.dials.Load()),
+		Exchanges: int(n.exchanges.Load()), ShellEnds: int(n.shellEnds.Load()),
+	}
+}
+
+// answered says whether err still means the server answered: success, or
+// a refusal it sent (not a lost connection, nor a caller giving up).
+func answered(err error) bool {
+	var open *ssh.OpenChannelError
+	return err == nil || errors.As(err, &open)
+}
+
+// countedConn is a dialled channel that counts its exchanges: a Read that
+// returns data after a Write is the answer to what was written.
+type countedConn struct {
+	net.Conn
+	exchanges *atomic.Int64
+	mu        sync.Mutex
+	wrote     bool // written since the last answer
+}
+
+// Write marks the write before making it: the answer can then never be
+// read before the mark is set, however the goroutines are scheduled.
+func (c *countedConn) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		c.mu.Lock()
+		c.wrote = true
+		c.mu.Unlock()
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *countedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.mu.Lock()
+		if c.wrote {
+			c.wrote = false
+			c.exchanges.Add(1)
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
