@@ -71,8 +71,10 @@ py=/usr/bin/python3; [ -x "$py" ] || py=python3
 
 # --- the fleet and the proxies ----------------------------------------------
 dir=$(mktemp -d /tmp/omni-bench-wan.XXXXXX)
-tp_pid=
+tp_pid= running=
 cleanup() {
+  # the run in progress (timeout passes the signal on to the command), then toxiproxy
+  if [ -n "$running" ]; then kill "$running" 2>/dev/null || true; wait "$running" 2>/dev/null || true; fi
   if [ -n "$tp_pid" ]; then kill "$tp_pid" 2>/dev/null || true; fi
   "$root/scripts/fleet-n.sh" down "$dir" || true
 }
@@ -203,7 +205,12 @@ one() {
   cmd_for "$key"
   out=out.${key//\//.}
   t=$(date +%s%N)
-  rc=0; timeout -k 5 "$run_timeout" "${CMD[@]}" > "$out" 2>&1 < /dev/null || rc=$?
+  # In the background, and waited for: a signal to this script then ends
+  # the run at once (cleanup kills it), not after it finishes.
+  timeout -k 5 "$run_timeout" "${CMD[@]}" > "$out" 2>&1 < /dev/null &
+  running=$!
+  rc=0; wait "$running" || rc=$?
+  running=
   ms=$(( ($(date +%s%N) - t) / 1000000 ))
   if [ "$rc" != 0 ]; then
     fails[$key]=$(( ${fails[$key]:-0} + 1 ))
@@ -285,6 +292,22 @@ line "status, $n hosts" cs/omni cs/ansible "ansible -f $n"
 line "restart, $n hosts at once" cr/omni cr/pssh "parallel-ssh"
 line "restart, $n hosts at once" cr/omni cr/ansible "ansible -f $n"
 echo "(medians of $runs runs, failed runs left out; ratio: omni / other; ${latency} ms each way on every SSH connection)"
+echo
+# Issue 16's targets, for the reader; the script judges nothing else.
+verdict() { # omni-key other-key target label
+  local r
+  available "$2" || { echo "  $4 <= $3: n/a (not installed)"; return; }
+  r=$(awk -v a="$(med "$1")" -v b="$(med "$2")" 'BEGIN {if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a/b}')
+  echo "  $4 <= $3: $r $(awk -v r="$r" -v t="$3" 'BEGIN {if (r == "-") print "n/a"; else print (r <= t ? "PASS" : "FAIL")}')"
+}
+echo "targets (issue 16):"
+verdict a/omni a/ssh 1.2 "(a) restart, omni / plain ssh"
+verdict a/omni a/ansible 0.6 "(a) restart, omni / ansible"
+verdict b/omni b/ssh 1.2 "(b) restart via a bastion, omni / ssh -J"
+verdict cs/omni cs/pssh 0.35 "(c) status, omni / parallel-ssh"
+verdict cs/omni cs/ansible 0.15 "(c) status, omni / ansible"
+verdict cr/omni cr/pssh 0.35 "(c) restart, omni / parallel-ssh"
+verdict cr/omni cr/ansible 0.15 "(c) restart, omni / ansible"
 echo
 nf=0; for k in "${!fails[@]}"; do nf=$(( nf + fails[$k] )); done
 echo "failed runs (warm-ups included): $nf"
