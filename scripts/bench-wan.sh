@@ -271,7 +271,7 @@ for k in a/omni a/ssh a/ansible a0/omni a0/ssh b/omni b/ssh cs/omni cs/pssh cs/a
   printf '  %-11s %s(failed: %s)\n' "$k" "${wall[$k]:-}" "${fails[$k]:-0}"
 done
 echo
-row() { printf '| %-40s | %8s | %-22s | %6s |\n' "$@"; }
+row() { printf '| %-40s | %8s | %-26s | %6s |\n' "$@"; }
 line() { # work omni-key other-key other-name
   local o m
   if ! available "$3"; then row "$1" "$(fmt "$(med "$2")")" "$4: not installed" "-"; return; fi
@@ -282,7 +282,7 @@ line() { # work omni-key other-key other-name
   row "$1" "$fo" "$4 $fm" "$(ratio "$o" "$m")"
 }
 row work omni other ratio
-echo "|------------------------------------------|----------|------------------------|--------|"
+echo "|------------------------------------------|----------|----------------------------|--------|"
 line "restart, 1 host" a/omni a/ssh "plain ssh"
 line "restart, 1 host" a/omni a/ansible "ansible"
 line "restart, 1 host, no delay" a0/omni a0/ssh "plain ssh"
