@@ -61,20 +61,19 @@ type Target struct {
 	Dialer  Dialer
 }
 
-// Run waits the start period, then runs each configured check in order,
-// retrying each until it passes or runs out of attempts. It stops at the
-// first check that fails for good: later checks are not meaningful then.
+// Run waits the start period, then runs the configured checks side by
+// side, each retrying until it passes or runs out of attempts (its own
+// budget, as the inventory says): an attempt of all the checks takes as
+// long as the slowest of them, not their sum. The report keeps the checks
+// in their order (process, port, http) and ends at the first check that
+// failed for good: later checks are not meaningful then, so they are
+// cancelled and left out, as if they had not run.
 func Run(ctx context.Context, t Target) Report {
-	var report Report
 	if t.Spec.StartPeriod > 0 {
 		select {
 		case <-time.After(t.Spec.StartPeriod):
 		case <-ctx.Done():
 		}
-	}
-	type check struct {
-		name string
-		fn   func(context.Context) error
 	}
 	var checks []check
 	if t.Spec.Process && t.Process != nil {
@@ -105,14 +104,52 @@ func Run(ctx context.Context, t Target) Report {
 			return httpCheck(ctx, t.Dialer, url, h.Expect)
 		}})
 	}
-	for _, c := range checks {
-		res := retry(ctx, t.Spec, c.name, c.fn)
-		report.Checks = append(report.Checks, res)
-		if !res.Passed {
-			break
+	return Report{Checks: runAll(ctx, checks, func(ctx context.Context, c check) Result {
+		return retry(ctx, t.Spec, c.name, c.fn)
+	})}
+}
+
+// check is one named check.
+type check struct {
+	name string
+	fn   func(context.Context) error
+}
+
+// runAll runs each check with run, all at once, and returns their results
+// in the checks' order up to and including the first that did not pass.
+// When a check fails, the checks after it are cancelled (their results
+// would be left out); the ones before it run to their end, since one of
+// them may fail too and come first.
+func runAll(ctx context.Context, checks []check, run func(context.Context, check) Result) []Result {
+	if len(checks) == 0 {
+		return nil
+	}
+	results := make([]Result, len(checks))
+	done := make(chan int, len(checks))
+	cancels := make([]context.CancelFunc, len(checks))
+	for i, c := range checks {
+		cctx, cancel := context.WithCancel(ctx)
+		cancels[i] = cancel
+		go func() {
+			results[i] = run(cctx, c)
+			done <- i
+		}()
+	}
+	first := len(checks) // the first check known to have failed
+	for range checks {
+		i := <-done
+		cancels[i]()
+		if !results[i].Passed && i < first {
+			first = i
+			for _, cancel := range cancels[i+1:] {
+				cancel()
+			}
 		}
 	}
-	return report
+	if first < len(checks) {
+		return results[:first+1]
+	}
+	return results
 }
 
 // retry runs fn until it passes or the check's waiting budget, retries ×
