@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,11 +17,12 @@ import (
 type meetDialer struct {
 	processStarted <-chan struct{}
 	dialStarted    chan<- struct{}
+	once           *sync.Once
 	fail           bool
 }
 
 func (d meetDialer) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
-	close(d.dialStarted)
+	d.once.Do(func() { close(d.dialStarted) })
 	select {
 	case <-d.processStarted:
 	case <-ctx.Done():
@@ -52,7 +54,7 @@ func TestChecksOfOneAttemptRunSideBySide(t *testing.T) {
 	spec := inventory.Health{Process: true, Port: 7400, Timeout: 2 * time.Second, Interval: time.Second}
 	began := time.Now()
 	r := Run(context.Background(), Target{Spec: spec, Address: "127.0.0.1", Process: process,
-		Dialer: meetDialer{processStarted: processStarted, dialStarted: dialStarted}})
+		Dialer: meetDialer{processStarted: processStarted, dialStarted: dialStarted, once: &sync.Once{}}})
 	if !r.Passed() || len(r.Checks) != 2 || r.Checks[0].Check != "process" || r.Checks[1].Check != "port 7400" {
 		t.Fatalf("report %+v, want process and port 7400 passed, in that order", r)
 	}
@@ -61,10 +63,11 @@ func TestChecksOfOneAttemptRunSideBySide(t *testing.T) {
 	}
 }
 
-// TestReportEndsAtTheFirstFailureInOrder: the port check fails at once
-// while the process check is still running; the report still lists the
-// process check first, then the port check, and not the HTTP check,
-// which was cancelled (its dial waits until then).
+// TestReportEndsAtTheFirstFailureInOrder: the port check fails while the
+// process check is still running (and, its budget spent, gives up once
+// the process check has passed); the report lists the process check
+// first, then the port check, and not the HTTP check, which was cancelled
+// (its dial waits until then).
 func TestReportEndsAtTheFirstFailureInOrder(t *testing.T) {
 	processStarted, dialStarted := make(chan struct{}), make(chan struct{})
 	process := func(ctx context.Context) (bool, string, error) {
@@ -79,7 +82,7 @@ func TestReportEndsAtTheFirstFailureInOrder(t *testing.T) {
 	}
 	spec := inventory.Health{Process: true, Port: 7400, HTTP: &inventory.HTTPCheck{Port: 7401, Path: "/", Expect: 200},
 		Timeout: time.Second, Interval: time.Second}
-	d := splitDialer{port: meetDialer{processStarted: processStarted, dialStarted: dialStarted, fail: true}}
+	d := splitDialer{port: meetDialer{processStarted: processStarted, dialStarted: dialStarted, once: &sync.Once{}, fail: true}}
 	began := time.Now()
 	r := Run(context.Background(), Target{Spec: spec, Address: "127.0.0.1", Process: process, Dialer: d})
 	if len(r.Checks) != 2 || !r.Checks[0].Passed || r.Checks[1].Passed || !strings.HasPrefix(r.Failure(), "port 7400: nothing listens on") {
@@ -100,4 +103,37 @@ func (d splitDialer) DialContext(ctx context.Context, network, addr string) (net
 	}
 	<-ctx.Done()
 	return nil, ctx.Err()
+}
+
+// TestALaterCheckGetsItsBudgetOnceTheEarlierPass: the port opens a while
+// after the process is seen running, longer after the start than the
+// port check's budget but within it once the process check passed: as
+// when the checks ran one after the other, the port check passes.
+func TestALaterCheckGetsItsBudgetOnceTheEarlierPass(t *testing.T) {
+	began := time.Now()
+	process := func(ctx context.Context) (bool, string, error) {
+		if time.Since(began) < 300*time.Millisecond {
+			return false, "activating", nil
+		}
+		return true, "pid 42", nil
+	}
+	d := dialFunc(func(ctx context.Context, _, _ string) (net.Conn, error) {
+		if time.Since(began) < 500*time.Millisecond {
+			return nil, errors.New("connection refused")
+		}
+		c1, c2 := net.Pipe()
+		c2.Close()
+		return c1, nil
+	})
+	spec := inventory.Health{Process: true, Port: 7400, Timeout: time.Second, Retries: 8, Interval: 50 * time.Millisecond}
+	r := Run(context.Background(), Target{Spec: spec, Address: "127.0.0.1", Process: process, Dialer: d})
+	if !r.Passed() || len(r.Checks) != 2 {
+		t.Fatalf("report %+v, want process and port passed", r)
+	}
+}
+
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+func (f dialFunc) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return f(ctx, network, addr)
 }
