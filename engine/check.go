@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/inventory"
@@ -13,9 +15,11 @@ import (
 // checker is the one definition of an instance's health, shared by the
 // health step, `service status` (LiveStatus) and the rolling preflight
 // (which reads LiveStatus): the service's own checks (process, port, HTTP,
-// as its inventory entry configures them) and then, when they pass, the
-// dependency check: every instance it requires is running and passes its
-// own checks (a role-level requirement: some instance on the role does).
+// as its inventory entry configures them) and the dependency check: every
+// instance it requires is running and passes its own checks (a role-level
+// requirement: some instance on the role does). All of them run side by
+// side; the dependency check counts, and is reported, only when the
+// service's own checks pass.
 //
 // A step checks with the inventory's retries and start period; a look
 // (status, preflight) makes one attempt of each check, so that a status
@@ -31,15 +35,24 @@ type checker struct {
 
 // lookMemo is what one look found of the instances it read: "" for
 // running and healthy, else why not. Shared by the hosts of one
-// LiveStatus, which are read in parallel.
+// LiveStatus, which are read in parallel, and by the dependency checks,
+// which run side by side: the first to want an instance reads it, the
+// others wait for what it found, so each is read once.
 type lookMemo struct {
 	mu    sync.Mutex
-	whyOf map[Instance]string
+	whyOf map[Instance]*lookEntry
 	roles map[string]Instance // "svc@role" -> its healthy instance ("" host: none)
 }
 
+// lookEntry is one instance's reading: why (or err) once done is closed.
+type lookEntry struct {
+	done chan struct{}
+	why  string
+	err  error
+}
+
 func newLookMemo() *lookMemo {
-	return &lookMemo{whyOf: map[Instance]string{}, roles: map[string]Instance{}}
+	return &lookMemo{whyOf: map[Instance]*lookEntry{}, roles: map[string]Instance{}}
 }
 
 // unreadable starts the dependency check's error when the dependency's
@@ -50,17 +63,36 @@ const unreadable = "could not be read: "
 // requirement: "dependency network-agent@worker1".
 const DependencyCheck = "dependency "
 
-// Check runs inst's health: its own checks, then the dependency check. When
-// the caller has just read the state (known), the process check's first
-// attempt uses it; seen, when not nil, keeps the last state the process
-// check read.
+// Check runs inst's health: its own checks and the dependency check, side
+// by side; the report holds the dependency check only when the service's
+// own checks pass, after them. When the caller has just read the state
+// (known), the process check's first attempt uses it; seen, when not nil,
+// keeps the last state the process check read.
 func (c *checker) Check(ctx context.Context, inst Instance, known, seen *manager.State) (health.Report, error) {
-	rep, err := c.own(ctx, inst, known, seen)
+	rep, deps, err := c.both(ctx, inst, known, seen)
 	if err != nil || !rep.Passed() {
 		return rep, err
 	}
-	rep.Checks = append(rep.Checks, c.dependencyChecks(ctx, inst)...)
+	rep.Checks = append(rep.Checks, deps...)
 	return rep, nil
+}
+
+// both runs inst's own checks and its dependency check at once, and
+// returns each's results.
+func (c *checker) both(ctx context.Context, inst Instance, known, seen *manager.State) (health.Report, []health.Result, error) {
+	if len(c.deps.needs(inst)) == 0 {
+		rep, err := c.own(ctx, inst, known, seen)
+		return rep, nil, err
+	}
+	var deps []health.Result
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		deps = c.dependencyChecks(ctx, inst)
+	}()
+	rep, err := c.own(ctx, inst, known, seen)
+	<-done
+	return rep, deps, err
 }
 
 // own runs inst's own checks: process, port, HTTP.
@@ -92,14 +124,36 @@ func (c *checker) own(ctx context.Context, inst Instance, known, seen *manager.S
 // when it runs and passes its own checks, else why not ("stopped",
 // "unhealthy: http: ...").
 func (c *checker) runningAndHealthy(ctx context.Context, inst Instance) (string, error) {
-	if c.look != nil {
-		c.look.mu.Lock()
-		why, ok := c.look.whyOf[inst]
-		c.look.mu.Unlock()
-		if ok {
-			return why, nil
+	if c.look == nil {
+		return c.readInstance(ctx, inst)
+	}
+	c.look.mu.Lock()
+	e, found := c.look.whyOf[inst]
+	if !found {
+		e = &lookEntry{done: make(chan struct{})}
+		c.look.whyOf[inst] = e
+	}
+	c.look.mu.Unlock()
+	if found {
+		select {
+		case <-e.done:
+			return e.why, e.err
+		case <-ctx.Done():
+			return "", ctx.Err()
 		}
 	}
+	e.why, e.err = c.readInstance(ctx, inst)
+	if e.err != nil { // not remembered: a later look at it tries again
+		c.look.mu.Lock()
+		delete(c.look.whyOf, inst)
+		c.look.mu.Unlock()
+	}
+	close(e.done)
+	return e.why, e.err
+}
+
+// readInstance reads inst's state and, when it runs, its own checks.
+func (c *checker) readInstance(ctx context.Context, inst Instance) (string, error) {
 	conn, err := c.conn(ctx, inst.Host)
 	if err != nil {
 		return "", err
@@ -112,28 +166,31 @@ func (c *checker) runningAndHealthy(ctx context.Context, inst Instance) (string,
 	if err != nil {
 		return "", err
 	}
-	why := st.Status
-	if st.Running {
-		rep, err := c.own(ctx, inst, &st, nil)
-		if err != nil {
-			return "", err
-		}
-		why = ""
-		if !rep.Passed() {
-			why = "unhealthy: " + rep.Failure()
-		}
+	if !st.Running {
+		return st.Status, nil
 	}
-	c.remember(inst, why)
-	return why, nil
+	rep, err := c.own(ctx, inst, &st, nil)
+	if err != nil {
+		return "", err
+	}
+	if !rep.Passed() {
+		return "unhealthy: " + rep.Failure(), nil
+	}
+	return "", nil
 }
 
-// remember keeps, during a look, what was found of inst.
+// remember keeps, during a look, what was found of inst (unless it is
+// being read, or was read, already).
 func (c *checker) remember(inst Instance, why string) {
 	if c.look == nil {
 		return
 	}
 	c.look.mu.Lock()
-	c.look.whyOf[inst] = why
+	if _, ok := c.look.whyOf[inst]; !ok {
+		e := &lookEntry{done: make(chan struct{}), why: why}
+		close(e.done)
+		c.look.whyOf[inst] = e
+	}
 	c.look.mu.Unlock()
 }
 
@@ -170,22 +227,33 @@ func (c *checker) healthyOnRole(ctx context.Context, group string) (Instance, bo
 // ("stopped"), "unhealthy: ...", "no running and healthy instance" or
 // unreadable + why.
 func (c *checker) dependencyChecks(ctx context.Context, inst Instance) []health.Result {
-	var out []health.Result
-	for _, n := range c.deps.needs(inst) {
-		res := health.Result{Check: DependencyCheck + n.String(), Attempts: 1, Passed: true}
-		if n.role != "" {
-			if _, ok := c.healthyOnRole(ctx, n.String()); !ok {
-				res.Passed, res.Error = false, "no running and healthy instance"
+	needs := c.deps.needs(inst)
+	out := make([]health.Result, len(needs))
+	var g errgroup.Group
+	g.SetLimit(dependencyReads)
+	for i, n := range needs {
+		g.Go(func() error {
+			res := health.Result{Check: DependencyCheck + n.String(), Attempts: 1, Passed: true}
+			if n.role != "" {
+				if _, ok := c.healthyOnRole(ctx, n.String()); !ok {
+					res.Passed, res.Error = false, "no running and healthy instance"
+				}
+			} else if why, err := c.runningAndHealthy(ctx, n.inst); err != nil {
+				res.Passed, res.Error = false, unreadable+err.Error()
+			} else if why != "" {
+				res.Passed, res.Error = false, why
 			}
-		} else if why, err := c.runningAndHealthy(ctx, n.inst); err != nil {
-			res.Passed, res.Error = false, unreadable+err.Error()
-		} else if why != "" {
-			res.Passed, res.Error = false, why
-		}
-		out = append(out, res)
+			out[i] = res
+			return nil
+		})
 	}
+	_ = g.Wait()
 	return out
 }
+
+// dependencyReads bounds the dependencies one dependency check reads at
+// once.
+const dependencyReads = 8
 
 // DependencyProblem is a failed dependency check of a health report.
 type DependencyProblem struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/omni-fleet/omni/engine/health"
@@ -126,13 +127,16 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 	}
 	run := &execution{ctx: ctx, plan: plan, env: env,
 		target: Instance{Host: plan.Host.Name, Service: plan.Service.Name},
-		conns:  map[string]Conn{}, mgrs: map[Instance]manager.Manager{},
+		mgrs:   map[Instance]manager.Manager{},
 		groups: map[string]string{}, stopped: map[Instance]time.Time{}, started: map[Instance]bool{}, deps: newGraph(env.Inventory),
 		out: &Outcome{Host: plan.Host.Name, Service: plan.Service.Name, Action: plan.Request.Action},
 	}
+	run.conns = newConnSet(run.connect)
 	run.check = &checker{inv: env.Inventory, deps: run.deps, conn: run.conn, mgr: run.manager}
 	defer run.release()
 	defer run.countRoundTrips() // before the release
+	// The other hosts the run will read connect while the target's does.
+	run.conns.prefetch(ctx, prefetchHosts(plan, run.deps))
 	for i, task := range plan.Tasks {
 		if skip, why := run.skipGroup(task); skip {
 			run.note(task, why)
@@ -157,7 +161,8 @@ type execution struct {
 	plan    *Plan
 	env     Env
 	target  Instance
-	conns   map[string]Conn              // host -> connection, one per host for the run
+	conns   *connSet                     // one connection per host for the run
+	mgrsMu  sync.Mutex                   // the dependency checks run side by side
 	mgrs    map[Instance]manager.Manager // instance -> its manager
 	groups  map[string]string            // group -> "" (runs) or why it is skipped
 	running map[Instance]bool            // dependents found running (find-dependents)
@@ -184,7 +189,7 @@ type freshState struct {
 // interrupt it still records, on a short context of its own.
 func (r *execution) finish(rest []Task) {
 	for _, task := range rest {
-		if task.Step != StepRecord || r.instance(task) != r.target || r.conns[task.Host] == nil {
+		if task.Step != StepRecord || r.instance(task) != r.target || !r.conns.opened(task.Host) {
 			continue
 		}
 		if r.ctx.Err() != nil {
@@ -288,11 +293,14 @@ func (r *execution) step(task Task) error {
 	return err
 }
 
-// conn opens a host's connection on first use; one per host for the run.
+// conn opens a host's connection on first use (or waits for the dial
+// Execute started ahead); one per host for the run.
 func (r *execution) conn(ctx context.Context, host string) (Conn, error) {
-	if c, ok := r.conns[host]; ok {
-		return c, nil
-	}
+	return r.conns.get(ctx, host)
+}
+
+// connect opens a host's connection, with the command timeout's bound.
+func (r *execution) connect(ctx context.Context, host string) (Conn, error) {
 	h, err := r.env.Inventory.Host(host)
 	if err != nil {
 		return nil, err
@@ -301,25 +309,19 @@ func (r *execution) conn(ctx context.Context, host string) (Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c = withBound(c, commandTimeout(r.env.Inventory))
-	r.conns[host] = c
-	return c, nil
+	return withBound(c, commandTimeout(r.env.Inventory)), nil
 }
 
 // release lets go of the run's connections, after their last use.
 func (r *execution) release() {
-	rel, ok := r.env.Connector.(Releaser)
-	if !ok {
-		return
-	}
-	for host, c := range r.conns {
-		rel.Release(unwrapConn(c))
-		delete(r.conns, host)
-	}
+	rel, _ := r.env.Connector.(Releaser)
+	r.conns.release(rel)
 }
 
 // manager returns the manager of an instance.
 func (r *execution) manager(inst Instance) (manager.Manager, error) {
+	r.mgrsMu.Lock()
+	defer r.mgrsMu.Unlock()
 	if m, ok := r.mgrs[inst]; ok {
 		return m, nil
 	}

@@ -19,14 +19,14 @@ func (s sshConn) RoundTrips() transport.RoundTrips { return s.client.RoundTrips(
 // shell's end, when the connection is let go, comes after and is not in
 // it); a connection other runs share at the same time counts theirs too.
 func (r *execution) countRoundTrips() {
-	for host, c := range r.conns {
+	r.conns.each(func(host string, c Conn) {
 		rc, ok := unwrapConn(c).(RoundTripCounter)
 		if !ok {
-			continue
+			return
 		}
 		if r.out.RoundTrips == nil {
 			r.out.RoundTrips = map[string]transport.RoundTrips{}
 		}
 		r.out.RoundTrips[host] = rc.RoundTrips()
-	}
+	})
 }

@@ -60,7 +60,7 @@ func LiveStatus(ctx context.Context, inv *inventory.Inventory, targets []Instanc
 				c = o.Once()
 			}
 			c = withBound(c, commandTimeout(inv))
-			look := &hostLook{inv: inv, host: name, own: c, conn: conn}
+			look := newHostLook(inv, name, c, conn)
 			chk := &checker{inv: inv, deps: deps, conn: look.connect, mgr: look.manager, look: memo}
 			for _, i := range byHost[name] {
 				row := rows[i]
@@ -98,30 +98,30 @@ type hostLook struct {
 	host   string
 	own    Conn
 	conn   Connector
-	others map[string]Conn
+	others *connSet
+}
+
+func newHostLook(inv *inventory.Inventory, host string, own Conn, conn Connector) *hostLook {
+	l := &hostLook{inv: inv, host: host, own: own, conn: conn}
+	l.others = newConnSet(func(ctx context.Context, host string) (Conn, error) {
+		h, err := inv.Host(host)
+		if err != nil {
+			return nil, err
+		}
+		c, err := conn.Connect(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		return withBound(c, commandTimeout(inv)), nil
+	})
+	return l
 }
 
 func (l *hostLook) connect(ctx context.Context, host string) (Conn, error) {
 	if host == l.host {
 		return l.own, nil
 	}
-	if c, ok := l.others[host]; ok {
-		return c, nil
-	}
-	h, err := l.inv.Host(host)
-	if err != nil {
-		return nil, err
-	}
-	c, err := l.conn.Connect(ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	if l.others == nil {
-		l.others = map[string]Conn{}
-	}
-	c = withBound(c, commandTimeout(l.inv))
-	l.others[host] = c
-	return c, nil
+	return l.others.get(ctx, host)
 }
 
 func (l *hostLook) manager(inst Instance) (manager.Manager, error) {
@@ -138,13 +138,8 @@ func (l *hostLook) manager(inst Instance) (manager.Manager, error) {
 
 // release lets go of the other hosts' connections.
 func (l *hostLook) release() {
-	r, ok := l.conn.(Releaser)
-	for host, c := range l.others {
-		if ok {
-			r.Release(unwrapConn(c))
-		}
-		delete(l.others, host)
-	}
+	r, _ := l.conn.(Releaser)
+	l.others.release(r)
 }
 
 // liveStatus reads one service's state and, when it runs, its health as
@@ -168,7 +163,7 @@ func liveStatus(ctx context.Context, chk *checker, c Conn, row InstanceStatus) I
 		chk.remember(row.Instance, st.Status)
 		return row
 	}
-	rep, err := chk.own(ctx, row.Instance, &st, nil)
+	rep, deps, err := chk.both(ctx, row.Instance, &st, nil)
 	if err != nil {
 		row.Err = err
 		return row
@@ -179,7 +174,7 @@ func liveStatus(ctx context.Context, chk *checker, c Conn, row InstanceStatus) I
 	}
 	chk.remember(row.Instance, why) // a dependency of a later row
 	if rep.Passed() {
-		rep.Checks = append(rep.Checks, chk.dependencyChecks(ctx, row.Instance)...)
+		rep.Checks = append(rep.Checks, deps...)
 	}
 	row.Health = &rep
 	return row

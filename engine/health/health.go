@@ -61,20 +61,19 @@ type Target struct {
 	Dialer  Dialer
 }
 
-// Run waits the start period, then runs each configured check in order,
-// retrying each until it passes or runs out of attempts. It stops at the
-// first check that fails for good: later checks are not meaningful then.
+// Run waits the start period, then runs the configured checks side by
+// side, each retrying until it passes or runs out of attempts (its own
+// budget, as the inventory says): an attempt of all the checks takes as
+// long as the slowest of them, not their sum. The report keeps the checks
+// in their order (process, port, http) and ends at the first check that
+// failed for good: later checks are not meaningful then, so they are
+// cancelled and left out, as if they had not run.
 func Run(ctx context.Context, t Target) Report {
-	var report Report
 	if t.Spec.StartPeriod > 0 {
 		select {
 		case <-time.After(t.Spec.StartPeriod):
 		case <-ctx.Done():
 		}
-	}
-	type check struct {
-		name string
-		fn   func(context.Context) error
 	}
 	var checks []check
 	if t.Spec.Process && t.Process != nil {
@@ -105,21 +104,77 @@ func Run(ctx context.Context, t Target) Report {
 			return httpCheck(ctx, t.Dialer, url, h.Expect)
 		}})
 	}
-	for _, c := range checks {
-		res := retry(ctx, t.Spec, c.name, c.fn)
-		report.Checks = append(report.Checks, res)
-		if !res.Passed {
-			break
+	return Report{Checks: runAll(ctx, checks, func(ctx context.Context, c check, ahead <-chan struct{}) Result {
+		return retry(ctx, t.Spec, c.name, c.fn, ahead)
+	})}
+}
+
+// check is one named check.
+type check struct {
+	name string
+	fn   func(context.Context) error
+}
+
+// runAll runs each check with run, all at once, and returns their results
+// in the checks' order up to and including the first that did not pass.
+// When a check fails, the checks after it are cancelled (their results
+// would be left out); the ones before it run to their end, since one of
+// them may fail too and come first. Each check's run is handed ahead,
+// closed once every check before it has passed.
+func runAll(ctx context.Context, checks []check, run func(context.Context, check, <-chan struct{}) Result) []Result {
+	if len(checks) == 0 {
+		return nil
+	}
+	n := len(checks)
+	results := make([]Result, n)
+	done := make(chan int, n)
+	cancels := make([]context.CancelFunc, n)
+	gates := make([]chan struct{}, n+1) // gates[i]: checks 0..i-1 passed
+	for i := range gates {
+		gates[i] = make(chan struct{})
+	}
+	close(gates[0])
+	for i, c := range checks {
+		cctx, cancel := context.WithCancel(ctx)
+		cancels[i] = cancel
+		go func() {
+			results[i] = run(cctx, c, gates[i])
+			done <- i
+		}()
+	}
+	first := n // the first check known to have failed
+	passed := make([]bool, n)
+	upTo := 0 // gates[0..upTo] are closed
+	for range checks {
+		i := <-done
+		cancels[i]()
+		if results[i].Passed {
+			passed[i] = true
+			for upTo < n && passed[upTo] {
+				upTo++
+				close(gates[upTo])
+			}
+		} else if i < first {
+			first = i
+			for _, cancel := range cancels[i+1:] {
+				cancel()
+			}
 		}
 	}
-	return report
+	if first < n {
+		return results[:first+1]
+	}
+	return results
 }
 
 // retry runs fn until it passes or the check's waiting budget, retries ×
 // interval, is spent. The pauses start short (see pause), so a service that
 // comes up quickly is seen at once; the budget, and so the longest wait for
-// a slow one, stays what the inventory says.
-func retry(ctx context.Context, spec inventory.Health, name string, fn func(context.Context) error) Result {
+// a slow one, stays what the inventory says. The checks run side by side,
+// but a check's budget is spent only once the checks before it have passed
+// (ahead is closed): as when they ran one after the other, a port that
+// opens a while after the process is up gets its whole budget.
+func retry(ctx context.Context, spec inventory.Health, name string, fn func(context.Context) error, ahead <-chan struct{}) Result {
 	res := Result{Check: name}
 	budget := time.Duration(spec.Retries) * spec.Interval
 	var waited time.Duration
@@ -137,20 +192,38 @@ func retry(ctx context.Context, spec inventory.Health, name string, fn func(cont
 			return res
 		}
 		p := pause(i, spec.Interval)
-		if ctx.Err() != nil || waited+p > budget {
+		if ctx.Err() != nil {
 			break
+		}
+		if closed(ahead) {
+			if waited+p > budget {
+				break
+			}
+			waited += p
 		}
 		select {
 		case <-time.After(p):
 		case <-ctx.Done():
 		}
-		waited += p
 	}
 	res.Error = last.Error()
 	if res.Attempts > 1 {
 		res.Error += fmt.Sprintf(" (after %d attempts)", res.Attempts)
 	}
 	return res
+}
+
+// closed reports whether c is closed (nil counts as closed).
+func closed(c <-chan struct{}) bool {
+	if c == nil {
+		return true
+	}
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 func httpCheck(ctx context.Context, d Dialer, url string, expect int) error {
