@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omni-fleet/omni/internal/testfleet"
+	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
 // The signal tests run the real omni binary over a real sshd fleet and

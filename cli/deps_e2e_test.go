@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/omni-fleet/omni/internal/testfleet"
+	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
 // TestRestartSatisfiesDependenciesFirst: with a required service stopped,

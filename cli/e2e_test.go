@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omni-fleet/omni/internal/sshtest"
-	"github.com/omni-fleet/omni/internal/testfleet"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
+	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 	"github.com/omni-fleet/omni/registry"
 )
 

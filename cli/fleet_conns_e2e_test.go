@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omni-fleet/omni/internal/testfleet"
+	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
 // twentyHosts writes an inventory of 20 hosts, h01..h20, each reached

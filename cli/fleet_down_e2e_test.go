@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omni-fleet/omni/internal/testfleet"
+	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
 // downProbe watches the fleet's container-runtime listeners, each on its

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/omni-fleet/omni/internal/testfleet"
+	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 	"github.com/omni-fleet/omni/registry"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/omni-fleet/omni/internal/testfleet"
+	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
 // The impact tests: 127.0.1.171 and up.

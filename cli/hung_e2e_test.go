@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omni-fleet/omni/internal/testfleet"
+	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
 // hungFleet is a test fleet with one more service, legacy-app on the

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omni-fleet/omni/internal/sshtest"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 

@@ -16,8 +16,8 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
-	"github.com/omni-fleet/omni/internal/demosvc"
-	"github.com/omni-fleet/omni/internal/lab"
+	"github.com/omni-fleet/omni/lab"
+	"github.com/omni-fleet/omni/lab/demosvc"
 )
 
 // labUpOptions are the flags of `omni lab up`.

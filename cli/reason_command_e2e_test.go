@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/omni-fleet/omni/internal/testfleet"
+	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
 // The reason of a failed start with the command manager, over real sshd:

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/omni-fleet/omni/internal/demosvc/demosvctest"
-	"github.com/omni-fleet/omni/internal/sshtest"
-	"github.com/omni-fleet/omni/internal/systemdtest"
+	"github.com/omni-fleet/omni/internal/testkit/demosvctest"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
+	"github.com/omni-fleet/omni/internal/testkit/systemdtest"
 )
 
 // The reason of a failed start, over real systemd: the unit's own error

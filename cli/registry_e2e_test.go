@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omni-fleet/omni/internal/testfleet"
+	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
 var omniBinary struct {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/omni-fleet/omni/internal/testfleet"
+	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
 // restartRoundTrips is what one restart of a healthy service with a

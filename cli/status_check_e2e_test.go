@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/omni-fleet/omni/internal/testfleet"
+	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
 // TestStatusIsACheck: `omni service status` exits as `systemctl status`

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omni-fleet/omni/internal/demosvc/demosvctest"
-	"github.com/omni-fleet/omni/internal/sshtest"
-	"github.com/omni-fleet/omni/internal/systemdtest"
+	"github.com/omni-fleet/omni/internal/testkit/demosvctest"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
+	"github.com/omni-fleet/omni/internal/testkit/systemdtest"
 )
 
 // The systemd manager against real systemd: two hosts booted by

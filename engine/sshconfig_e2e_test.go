@@ -14,7 +14,7 @@ import (
 
 	"github.com/omni-fleet/omni/engine/sshconfig"
 	"github.com/omni-fleet/omni/engine/transport"
-	"github.com/omni-fleet/omni/internal/sshtest"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 	"github.com/omni-fleet/omni/inventory"
 )
 

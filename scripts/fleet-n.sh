@@ -81,7 +81,7 @@ up)
   : > "$dir/.fleet-n"
   trap '[ $? -eq 0 ] || { echo "$0: up failed; taking the fleet down" >&2; down; }' EXIT
   "$root/scripts/build.sh" "$dir/omni"   # stamped with version and commit (-dirty: uncommitted changes)
-  (cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$dir/omni-demo-svc" ./internal/demosvc/cmd/omni-demo-svc)
+  (cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$dir/omni-demo-svc" ./lab/demosvc/cmd/omni-demo-svc)
   ssh-keygen -q -t ed25519 -N '' -C omni-fleet-n -f "$dir/client_key"
   cp "$dir/client_key.pub" "$dir/authorized_keys"
   : > "$dir/known_hosts"

@@ -70,7 +70,7 @@ case $cmd in
 up)
   mkdir -p "$dir/run"
   dir=$(cd "$dir" && pwd)
-  (cd "$root" && CGO_ENABLED=0 go build -o "$dir/omni" . && CGO_ENABLED=0 go build -o "$dir/omni-demo-svc" ./internal/demosvc/cmd/omni-demo-svc)
+  (cd "$root" && CGO_ENABLED=0 go build -o "$dir/omni" . && CGO_ENABLED=0 go build -o "$dir/omni-demo-svc" ./lab/demosvc/cmd/omni-demo-svc)
   ssh-keygen -q -t ed25519 -N '' -C omni-fleet -f "$dir/client_key"
   cp "$dir/client_key.pub" "$dir/authorized_keys"
   : > "$dir/known_hosts"

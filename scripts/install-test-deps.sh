@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `go test ./...` needs beyond Go: the OpenSSH server, whose
 # /usr/sbin/sshd the tests start as processes of their own on loopback
-# addresses (internal/sshtest), and systemd and sudo for the systemd hosts
-# (internal/systemdtest). Idempotent: installs nothing when they are there.
+# addresses (internal/testkit/sshtest), and systemd and sudo for the systemd hosts
+# (internal/testkit/systemdtest). Idempotent: installs nothing when they are there.
 # The install does NOT start any service (policy-rc.d says no).
 set -euo pipefail
 
@@ -21,7 +21,7 @@ as_root() {
 
 # What is missing: the OpenSSH server; systemd and sudo, for the tests of
 # the systemd manager, which boot systemd hosts in namespaces of their own
-# (internal/systemdtest) and log in to them as a user with sudo.
+# (internal/testkit/systemdtest) and log in to them as a user with sudo.
 need=()
 [ -x "$SSHD" ] || need+=(openssh-server)
 [ -x /lib/systemd/systemd ] || need+=(systemd)

@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/engine/manager"
-	"github.com/omni-fleet/omni/internal/demosvc/demosvctest"
+	"github.com/omni-fleet/omni/internal/testkit/demosvctest"
 	"github.com/omni-fleet/omni/inventory"
 )
 

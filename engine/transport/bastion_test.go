@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/omni-fleet/omni/engine/transport"
-	"github.com/omni-fleet/omni/internal/sshtest"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
 
 func TestBastion(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/engine/transport"
-	"github.com/omni-fleet/omni/internal/sshtest"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 	"golang.org/x/crypto/ssh"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/omni-fleet/omni/engine/transport"
-	"github.com/omni-fleet/omni/internal/sshtest"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 	"golang.org/x/crypto/ssh"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/engine/transport"
-	"github.com/omni-fleet/omni/internal/sshtest"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
 
 // The window the tests give keepalives: one every second, two missed.

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/omni-fleet/omni/engine/transport"
-	"github.com/omni-fleet/omni/internal/sshtest"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
 
 // otherHosts returns n known_hosts lines for hosts that are not the test's,

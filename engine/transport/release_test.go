@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/omni-fleet/omni/engine/transport"
-	"github.com/omni-fleet/omni/internal/sshtest"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
 
 func TestRelease(t *testing.T) {

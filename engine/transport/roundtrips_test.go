@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/omni-fleet/omni/engine/transport"
-	"github.com/omni-fleet/omni/internal/sshtest"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
 
 // TestRoundTripsCounted pins what each call waits for, counted on the

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/engine/transport"
-	"github.com/omni-fleet/omni/internal/sshtest"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
 
 func TestRun(t *testing.T) {

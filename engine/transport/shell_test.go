@@ -15,7 +15,7 @@ import (
 
 	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/internal/shell"
-	"github.com/omni-fleet/omni/internal/sshtest"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
 
 // shellPID is the PID of the remote shell that ran the command: the

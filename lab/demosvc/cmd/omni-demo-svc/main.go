@@ -3,7 +3,7 @@ package main
 import (
 	"os"
 
-	"github.com/omni-fleet/omni/internal/demosvc"
+	"github.com/omni-fleet/omni/lab/demosvc"
 )
 
 func main() {

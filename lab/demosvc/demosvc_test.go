@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omni-fleet/omni/internal/demosvc"
-	"github.com/omni-fleet/omni/internal/demosvc/demosvctest"
+	"github.com/omni-fleet/omni/internal/testkit/demosvctest"
+	"github.com/omni-fleet/omni/lab/demosvc"
 )
 
 // proc is a running demo service.

@@ -12,7 +12,7 @@ import (
 )
 
 // Package is the import path of the demo service's main package.
-const Package = "github.com/omni-fleet/omni/internal/demosvc/cmd/omni-demo-svc"
+const Package = "github.com/omni-fleet/omni/lab/demosvc/cmd/omni-demo-svc"
 
 var (
 	buildOnce sync.Once

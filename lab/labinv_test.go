@@ -13,7 +13,7 @@ import (
 	"github.com/omni-fleet/omni/inventory"
 )
 
-const exampleInventory = "../../examples/inventory.yaml"
+const exampleInventory = "../examples/inventory.yaml"
 
 func loadExample(t *testing.T) *inventory.Inventory {
 	t.Helper()

@@ -20,8 +20,8 @@ import (
 
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/transport"
-	"github.com/omni-fleet/omni/internal/lab"
 	"github.com/omni-fleet/omni/inventory"
+	"github.com/omni-fleet/omni/lab"
 )
 
 // These tests run the omni binary, built once for the test binary, as real
@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-const exampleInventory = "../../examples/inventory.yaml"
+const exampleInventory = "../examples/inventory.yaml"
 
 // omni runs the omni binary and returns its outputs and exit code.
 func omni(t *testing.T, args ...string) (string, string, int) {

@@ -12,8 +12,8 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/omni-fleet/omni/internal/demosvc/demosvctest"
-	"github.com/omni-fleet/omni/internal/sshtest"
+	"github.com/omni-fleet/omni/internal/testkit/demosvctest"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
 
 // Options choose the fleet's loopback addresses; tests running at the same

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/internal/shell"
-	"github.com/omni-fleet/omni/internal/sshtest"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
