@@ -19,6 +19,7 @@ import (
 // addStatusCommands registers `omni service status` and `omni service history`.
 func addStatusCommands(svc *kingpin.CmdClause, g *globalOptions, s Streams, run *func(context.Context) error) {
 	var target, service string
+	var verbose bool
 	forks := 20
 	status := svc.Command("status", "Live state of services (state, PID, uptime, health) beside what the registry last recorded. "+
 		"A check, like systemctl status: exit 0 only when every listed service runs and is healthy; 1 when one is stopped, failed, "+
@@ -26,8 +27,9 @@ func addStatusCommands(svc *kingpin.CmdClause, g *globalOptions, s Streams, run 
 	status.Arg("TARGET", "A host, a role, a glob (worker*), a comma list, or all (default: every host).").HintAction(hostHints(g)).StringVar(&target)
 	status.Arg("SERVICE", "One service (default: every service the hosts run).").HintAction(serviceHints(g, &target)).StringVar(&service)
 	status.Flag("forks", "Hosts queried at once.").Default("20").IntVar(&forks)
+	status.Flag("verbose", "Print on stderr how many round trips each host's connection waited for.").Short('v').BoolVar(&verbose)
 	status.Action(func(*kingpin.ParseContext) error {
-		*run = func(ctx context.Context) error { return statusRun(ctx, g, s, target, service, forks) }
+		*run = func(ctx context.Context) error { return statusRun(ctx, g, s, target, service, forks, verbose) }
 		return nil
 	})
 
@@ -95,7 +97,7 @@ type statusRow struct {
 	RecordedHealth string     `json:"recorded_health,omitempty"`
 }
 
-func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service string, forks int) error {
+func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service string, forks int, verbose bool) error {
 	inv, err := loadInventory(g)
 	if err != nil {
 		return err
@@ -114,7 +116,8 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 		return err
 	}
 	defer closeConns()
-	live := engine.LiveStatus(ctx, inv, instances, conn, forks)
+	live, counts := engine.LiveStatusCounted(ctx, inv, instances, conn, forks)
+	trips := &engine.Outcome{RoundTrips: counts}
 	records, err := reg.List()
 	if err != nil {
 		return err
@@ -157,13 +160,20 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 	}
 	code := statusExitCode(live)
 	if g.Output == "json" {
-		if err := writeJSON(s.Out, map[string]any{"services": rows, "exit_code": code}); err != nil {
+		doc := map[string]any{"services": rows, "exit_code": code}
+		if rt := roundTrips(trips); rt != nil {
+			doc["round_trips"] = rt
+		}
+		if err := writeJSON(s.Out, doc); err != nil {
 			return err
 		}
 		return codeOnly(code)
 	}
 	if err := renderStatusTable(s, rows, failed, down); err != nil {
 		return err
+	}
+	if verbose {
+		printRoundTrips(s.Err, trips)
 	}
 	return codeOnly(code)
 }

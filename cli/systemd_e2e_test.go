@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -237,10 +238,17 @@ func TestSystemdManager(t *testing.T) {
 	})
 
 	t.Run("sudo -n as a non-root user", func(t *testing.T) {
+		// Nothing runs on sd2 yet: no health check, only the states, so
+		// fewer round trips than services + 2 (one systemctl show of all
+		// the host's units, through sudo -n; not one each).
+		if n, services := hostStatus(t, f, sd2); n >= services+2 {
+			t.Errorf("status sd2: %d round trips, want fewer than %d", n, services+2)
+		}
 		out, errOut, code := f.omni(t, "service", "start", "sd2", "demo")
 		if code != 0 || show(t, sd2, "demo.service", "ActiveState")["ActiveState"] != "active" {
 			t.Fatalf("start as deploy with sudo: exit %d\n%s%s", code, out, errOut)
 		}
+		hostStatus(t, f, sd2) // demo running, with its MainPID
 	})
 
 	t.Run("rolling restart of both hosts", func(t *testing.T) {
@@ -275,4 +283,46 @@ func TestSystemdManager(t *testing.T) {
 			t.Errorf("systemd restarted flaky %d times", n)
 		}
 	})
+}
+
+// hostStatus runs `omni service status` of every service of h (demo,
+// broken, flaky and missing) and checks that each has the state and PID
+// systemctl shows, and missing its not-installed error. It returns the
+// round trips the JSON reports for h and the number of services.
+func hostStatus(t *testing.T, f *sdFleet, h *systemdtest.Host) (int, int) {
+	t.Helper()
+	name := map[*systemdtest.Host]string{f.hosts["sd1"]: "sd1", f.hosts["sd2"]: "sd2"}[h]
+	out, errOut, code := f.omni(t, "service", "status", name, "-o", "json")
+	var doc struct {
+		Services []struct {
+			Service, State, Error string
+			PID                   int
+		}
+		RoundTrips map[string]int `json:"round_trips"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != ExitFailed || len(doc.Services) != 4 {
+		t.Fatalf("status %s: exit %d, want 1 (missing), 4 services: %v\n%s%s", name, code, err, out, errOut)
+	}
+	for _, row := range doc.Services {
+		if row.Service == "missing" {
+			if row.State != "unknown" || !strings.Contains(row.Error, "omni-missing.service") {
+				t.Errorf("status %s: missing, want unknown naming the unit: %+v", name, row)
+			}
+			continue
+		}
+		p := show(t, h, row.Service+".service", "ActiveState", "MainPID")
+		want := map[string]string{"active": "running", "inactive": "stopped"}[p["ActiveState"]]
+		if want == "" {
+			want = p["ActiveState"]
+		}
+		if row.State != want || strconv.Itoa(row.PID) != p["MainPID"] || row.Error != "" {
+			t.Errorf("status %s: %s is %+v, systemctl shows %v", name, row.Service, row, p)
+		}
+	}
+	n, ok := doc.RoundTrips[name]
+	if !ok {
+		t.Errorf("status %s: no round_trips for the host:\n%s", name, out)
+	}
+	t.Logf("status %s: %d round trips for %d services", name, n, len(doc.Services))
+	return n, len(doc.Services)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/inventory"
 )
 
@@ -29,7 +30,19 @@ type InstanceStatus struct {
 // Releaser) as soon as its services have been read, so that at most about
 // forks connections are open at once, not one per host.
 func LiveStatus(ctx context.Context, inv *inventory.Inventory, targets []Instance, conn Connector, forks int) []InstanceStatus {
+	rows, _ := LiveStatusCounted(ctx, inv, targets, conn, forks)
+	return rows
+}
+
+// LiveStatusCounted is LiveStatus, and by host the round trips its
+// connection waited for (see RoundTripCounter), read before it is
+// released: the host's services' states (one `systemctl show` for all its
+// systemd units, see manager.StatusAll) and their health checks. Hosts
+// that could not be reached, or whose connections do not count, are not
+// in it.
+func LiveStatusCounted(ctx context.Context, inv *inventory.Inventory, targets []Instance, conn Connector, forks int) ([]InstanceStatus, map[string]transport.RoundTrips) {
 	rows := make([]InstanceStatus, len(targets))
+	counts := map[string]transport.RoundTrips{}
 	byHost := map[string][]int{}
 	var hosts []string
 	for i, t := range targets {
@@ -62,18 +75,27 @@ func LiveStatus(ctx context.Context, inv *inventory.Inventory, targets []Instanc
 			c = withBound(c, commandTimeout(inv))
 			look := newHostLook(inv, name, c, conn)
 			chk := &checker{inv: inv, deps: deps, conn: look.connect, mgr: look.manager, look: memo}
-			for _, i := range byHost[name] {
+			var states []manager.StatusResult
+			if err == nil {
+				states = hostStates(ctx, chk, c, rows, byHost[name])
+			}
+			for k, i := range byHost[name] {
 				row := rows[i]
 				if err != nil {
 					row.Err = err
 				} else {
-					row = liveStatus(ctx, chk, c, row)
+					row = liveStatus(ctx, chk, row, states[k])
 				}
 				mu.Lock()
 				rows[i] = row
 				mu.Unlock()
 			}
 			look.release()
+			if rc, ok := connected.(RoundTripCounter); ok && err == nil {
+				mu.Lock()
+				counts[name] = rc.RoundTrips()
+				mu.Unlock()
+			}
 			if r, ok := conn.(Releaser); ok && err == nil {
 				r.Release(connected)
 			}
@@ -81,7 +103,7 @@ func LiveStatus(ctx context.Context, inv *inventory.Inventory, targets []Instanc
 		})
 	}
 	_ = g.Wait()
-	return rows
+	return rows, counts
 }
 
 // hasRequirements says whether the service requires others.
@@ -142,19 +164,36 @@ func (l *hostLook) release() {
 	l.others.release(r)
 }
 
-// liveStatus reads one service's state and, when it runs, its health as
-// the health step defines it (see checker), one attempt of each check.
-func liveStatus(ctx context.Context, chk *checker, c Conn, row InstanceStatus) InstanceStatus {
-	m, err := chk.mgr(row.Instance)
-	if err != nil {
-		row.Err = err
+// hostStates reads the states of the services of rows at idx, all on the
+// host c reaches, in one go (manager.StatusAll): one round trip for all
+// its systemd units. The results are in the order of idx.
+func hostStates(ctx context.Context, chk *checker, c Conn, rows []InstanceStatus, idx []int) []manager.StatusResult {
+	out := make([]manager.StatusResult, len(idx))
+	var ms []manager.Manager
+	var at []int
+	for k, i := range idx {
+		m, err := chk.mgr(rows[i].Instance)
+		if err != nil {
+			out[k].Err = err
+			continue
+		}
+		ms, at = append(ms, m), append(at, k)
+	}
+	for j, res := range manager.StatusAll(ctx, c, ms) {
+		out[at[j]] = res
+	}
+	return out
+}
+
+// liveStatus takes one service's state, read by hostStates, and, when it
+// runs, reads its health as the health step defines it (see checker), one
+// attempt of each check.
+func liveStatus(ctx context.Context, chk *checker, row InstanceStatus, read manager.StatusResult) InstanceStatus {
+	if read.Err != nil {
+		row.Err = read.Err
 		return row
 	}
-	st, err := m.Status(ctx, c)
-	if err != nil {
-		row.Err = err
-		return row
-	}
+	st := read.State
 	row.State = st
 	if st.Running && !st.Since.IsZero() {
 		row.Uptime = time.Since(st.Since)
