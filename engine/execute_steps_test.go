@@ -1,0 +1,336 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/inventory"
+	"github.com/omni-fleet/omni/playbooks"
+	"github.com/omni-fleet/omni/registry"
+)
+
+// stepsInventory: on host a, db is needed by web and api; every service
+// has a logs command and a one-attempt health check (the process), so a
+// failing check fails at once.
+const stepsInventory = `version: 1
+defaults: {manager: command}
+hosts:
+  a: {address: 10.0.0.1, roles: [app]}
+roles:
+  app: [db, web, api]
+services:
+  db: {commands: {start: 'start-db', status: 'status-db', logs: 'logs-db'}, health: {retries: 1, interval: 10ms}}
+  web: {requires: [db], commands: {start: 'start-web', status: 'status-web', logs: 'logs-web'}, health: {retries: 1, interval: 10ms}}
+  api: {requires: [db], commands: {start: 'start-api', status: 'status-api', logs: 'logs-api'}, health: {retries: 1, interval: 10ms}}
+`
+
+// svcConn plays the command manager's scripts for the services of
+// stepsInventory, as each test scripts them.
+type svcConn struct {
+	mu      sync.Mutex
+	running map[string]bool
+	// stopOut: what the stop script prints for a service (default: it
+	// stopped it); stopBlocks: the stop script hangs until its context ends.
+	stopOut    map[string]string
+	stopBlocks map[string]bool
+	// startErr: the start command fails with this stderr; startDies: it
+	// exits 0 but the service is not running after; startCancels: the
+	// start is interrupted (cancel is called, as Ctrl-C would).
+	startErr     map[string]string
+	startDies    map[string]bool
+	startCancels context.CancelFunc
+	logs         string // what the logs command prints
+	// Stream (logs step): the exit code it returns, and whether, for
+	// --follow, it streams until its context is cancelled (cancelFollow
+	// plays the Ctrl-C).
+	streamCode    int
+	cancelFollow  context.CancelFunc
+	streamed      []string
+	streamBounded []bool // whether each Stream's context had a deadline
+	starts        []string
+}
+
+func (c *svcConn) Run(ctx context.Context, cmd string) (manager.Result, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, svc := range []string{"db", "web", "api"} {
+		switch {
+		case strings.Contains(cmd, "logs-"+svc):
+			return manager.Result{Stdout: []byte(c.logs)}, nil
+		case strings.Contains(cmd, "status-"+svc) && strings.Contains(cmd, "result="): // the stop script
+			if c.stopBlocks[svc] {
+				c.mu.Unlock()
+				<-ctx.Done()
+				c.mu.Lock()
+				return manager.Result{}, ctx.Err()
+			}
+			if out, ok := c.stopOut[svc]; ok {
+				return manager.Result{Stdout: []byte(out)}, nil
+			}
+			c.running[svc] = false
+			return manager.Result{Stdout: []byte("pid=4211\nresult=stopped\n")}, nil
+		case strings.Contains(cmd, "status-"+svc):
+			if c.running[svc] {
+				return manager.Result{Stdout: []byte("rc=0\npid=4211\netimes=75\nstat=S\n")}, nil
+			}
+			return manager.Result{Stdout: []byte("rc=1\npid=\n")}, nil
+		case strings.Contains(cmd, "start-"+svc):
+			c.starts = append(c.starts, svc)
+			if c.startCancels != nil {
+				c.startCancels()
+				return manager.Result{}, ctx.Err()
+			}
+			if msg, ok := c.startErr[svc]; ok {
+				return manager.Result{ExitCode: 1, Stderr: []byte(msg)}, nil
+			}
+			c.running[svc] = !c.startDies[svc]
+			return manager.Result{}, nil
+		}
+	}
+	return manager.Result{}, fmt.Errorf("unscripted command %q", cmd)
+}
+
+func (c *svcConn) Stream(ctx context.Context, cmd string, stdout, _ io.Writer) (int, error) {
+	c.mu.Lock()
+	c.streamed = append(c.streamed, cmd)
+	_, bounded := ctx.Deadline()
+	c.streamBounded = append(c.streamBounded, bounded)
+	cancel := c.cancelFollow
+	c.mu.Unlock()
+	io.WriteString(stdout, c.logs)
+	if cancel != nil {
+		cancel()
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
+	return c.streamCode, nil
+}
+
+func (c *svcConn) DialContext(context.Context, string, string) (net.Conn, error) {
+	return nil, errors.New("no dialling in this test")
+}
+
+type svcConnector struct{ conn *svcConn }
+
+func (s svcConnector) Connect(context.Context, *inventory.Host) (Conn, error) {
+	return s.conn, nil
+}
+
+// stepCase is one run of Execute against a svcConn.
+type stepCase struct {
+	name    string
+	req     Request
+	conn    *svcConn
+	edit    func(p *Plan)                                // changes the plan before it runs
+	ctx     func() (context.Context, context.CancelFunc) // default: Background
+	want    []string                                     // "service step status" of each result
+	wantErr []string                                     // substrings of Outcome.Err; none: no error
+	check   func(t *testing.T, out *Outcome, c *svcConn, reg registry.Registry)
+}
+
+// dropSteps removes the target's tasks of the named steps from a plan.
+func dropSteps(names ...StepName) func(p *Plan) {
+	return func(p *Plan) {
+		p.Tasks = slices.DeleteFunc(p.Tasks, func(t Task) bool {
+			return t.Service == p.Service.Name && slices.Contains(names, t.Step)
+		})
+	}
+}
+
+func runStepCase(t *testing.T, tc stepCase) {
+	t.Helper()
+	inv, err := inventory.Parse("inventory.yaml", []byte(stepsInventory))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := playbooks.Builtin(Vocabulary())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := set.Get(tc.req.Action)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.req.Host = "a"
+	plan, err := NewPlan(inv, pb, tc.req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc.edit != nil {
+		tc.edit(plan)
+	}
+	reg, err := registry.OpenBolt(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if tc.ctx != nil {
+		ctx, cancel = tc.ctx()
+	}
+	defer cancel()
+	if tc.conn.running == nil {
+		tc.conn.running = map[string]bool{}
+	}
+	var stdout bytes.Buffer
+	confirm := func(context.Context, Confirmation) error { return nil }
+	out := Execute(ctx, plan, Env{Inventory: inv, Connector: svcConnector{tc.conn}, Registry: reg,
+		Stdout: &stdout, Stderr: io.Discard, Confirm: confirm})
+	var got []string
+	for _, r := range out.Steps {
+		got = append(got, r.Task.Service+" "+string(r.Task.Step)+" "+string(r.Status))
+		if (r.Status == StepFailed) != (r.Err != nil) {
+			t.Errorf("%s of %s: status %s, err %v", r.Task.Step, r.Task.Service, r.Status, r.Err)
+		}
+	}
+	if !slices.Equal(got, tc.want) {
+		t.Errorf("steps:\n got %q\nwant %q", got, tc.want)
+	}
+	switch {
+	case len(tc.wantErr) == 0 && out.Err != nil:
+		t.Errorf("outcome error %v, want none", out.Err)
+	case len(tc.wantErr) > 0 && out.Err == nil:
+		t.Errorf("no outcome error, want one with %q", tc.wantErr)
+	case out.Err != nil:
+		for _, w := range tc.wantErr {
+			if !strings.Contains(out.Err.Error(), w) {
+				t.Errorf("outcome error %q does not say %q", out.Err, w)
+			}
+		}
+		// The failed step's error is the outcome's, and says where.
+		var se *StepError
+		if errors.As(out.Err, &se) && (se.Host == "" || se.Service == "" || se.Step == "") {
+			t.Errorf("step error %+v does not name its host, service and step", se)
+		}
+	}
+	if tc.check != nil {
+		tc.check(t, out, tc.conn, reg)
+	}
+	if t.Failed() {
+		t.Logf("stdout: %q", stdout.String())
+	}
+}
+
+// stepNote returns the note of the first result of step on svc.
+func stepNote(out *Outcome, svc string, step StepName) string {
+	for _, r := range out.Steps {
+		if r.Task.Service == svc && r.Task.Step == step {
+			return r.Note
+		}
+	}
+	return "(no such step)"
+}
+
+// recorded returns the registry's state of svc on a.
+func recorded(t *testing.T, reg registry.Registry, svc string) string {
+	t.Helper()
+	rec, ok, err := reg.Get("a", svc)
+	if err != nil || !ok {
+		t.Fatalf("registry: %s@a: found %v, err %v", svc, ok, err)
+	}
+	return rec.State
+}
+
+func TestExecuteStopSteps(t *testing.T) {
+	for _, tc := range []stepCase{{
+		name: "stops, the verify uses what the stop saw",
+		req:  Request{Action: "stop", Service: "web"},
+		conn: &svcConn{running: map[string]bool{"web": true}},
+		want: []string{"web stop ok", "web verify-stopped ok", "web record ok"},
+		check: func(t *testing.T, out *Outcome, c *svcConn, reg registry.Registry) {
+			if n := stepNote(out, "web", StepVerifyStopped); !strings.Contains(n, "verified by the stop step") {
+				t.Errorf("verify-stopped note %q", n)
+			}
+			if out.State.Running || out.Unchanged != "" || recorded(t, reg, "web") != "stopped" {
+				t.Errorf("outcome state %+v, unchanged %q", out.State, out.Unchanged)
+			}
+			if out.LastActive.IsZero() {
+				t.Error("no last-active time recorded for a service stopped just now")
+			}
+		},
+	}, {
+		name: "already stopped at the stop step: nothing to do, still recorded",
+		req:  Request{Action: "stop", Service: "web"},
+		conn: &svcConn{},
+		want: []string{"web stop ok", "web record ok"},
+		check: func(t *testing.T, out *Outcome, _ *svcConn, reg registry.Registry) {
+			if out.Unchanged != "already stopped" || stepNote(out, "web", StepStop) != "already stopped" {
+				t.Errorf("unchanged %q, stop note %q", out.Unchanged, stepNote(out, "web", StepStop))
+			}
+			if recorded(t, reg, "web") != "stopped" {
+				t.Error("not recorded as stopped")
+			}
+		},
+	}, {
+		name: "already stopped at the confirm: no question, nothing to do",
+		req:  Request{Action: "stop", Service: "db"},
+		conn: &svcConn{},
+		want: []string{"db confirm ok", "db record ok"},
+		check: func(t *testing.T, out *Outcome, _ *svcConn, _ registry.Registry) {
+			if out.Unchanged != "already stopped" {
+				t.Errorf("unchanged %q", out.Unchanged)
+			}
+		},
+	}, {
+		name:    "the stop fails: the verify does not run, the state is recorded",
+		req:     Request{Action: "stop", Service: "web"},
+		conn:    &svcConn{running: map[string]bool{"web": true}, stopOut: map[string]string{"web": "pid=4211\nresult=still-running\n"}},
+		want:    []string{"web stop failed", "web record ok"},
+		wantErr: []string{"a: web: stop: ", "still running after SIGKILL (pid 4211)"},
+		check: func(t *testing.T, out *Outcome, _ *svcConn, reg registry.Registry) {
+			if !out.State.Running || recorded(t, reg, "web") != "running" {
+				t.Errorf("outcome state %+v: want the running state recorded", out.State)
+			}
+		},
+	}, {
+		name: "the stop times out",
+		req:  Request{Action: "stop", Service: "web"},
+		conn: &svcConn{running: map[string]bool{"web": true}, stopBlocks: map[string]bool{"web": true}},
+		edit: func(p *Plan) {
+			for i := range p.Tasks {
+				if p.Tasks[i].Step == StepStop {
+					p.Tasks[i].Timeout = 50 * time.Millisecond
+				}
+			}
+		},
+		want:    []string{"web stop failed", "web record ok"},
+		wantErr: []string{"a: web: stop: timed out after 50ms"},
+		check: func(t *testing.T, out *Outcome, _ *svcConn, _ registry.Registry) {
+			var te *TimeoutError
+			if !errors.As(out.Err, &te) || te.After != 50*time.Millisecond {
+				t.Errorf("outcome error %v is not the step's timeout", out.Err)
+			}
+		},
+	}, {
+		name:    "verify-stopped reads the host: still running fails, naming the pid",
+		req:     Request{Action: "stop", Service: "web"},
+		conn:    &svcConn{running: map[string]bool{"web": true}},
+		edit:    dropSteps(StepStop),
+		want:    []string{"web verify-stopped failed", "web record ok"},
+		wantErr: []string{"a: web: verify-stopped: still running (pid 4211)"},
+	}, {
+		name: "verify-stopped reads the host: stopped",
+		req:  Request{Action: "stop", Service: "web"},
+		conn: &svcConn{},
+		edit: dropSteps(StepStop),
+		want: []string{"web verify-stopped ok", "web record ok"},
+		check: func(t *testing.T, out *Outcome, _ *svcConn, _ registry.Registry) {
+			if n := stepNote(out, "web", StepVerifyStopped); n != "stopped" {
+				t.Errorf("verify-stopped note %q, want the state read", n)
+			}
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) { runStepCase(t, tc) })
+	}
+}
