@@ -21,7 +21,7 @@ import (
 )
 
 // stepsInventory: on host a, db is needed by web and api; every service
-// has a logs command and a one-attempt health check (the process), so a
+// has a logs command and a one-attempt health check of its process, so a
 // failing check fails at once.
 const stepsInventory = `version: 1
 defaults: {manager: command}
@@ -30,9 +30,9 @@ hosts:
 roles:
   app: [db, web, api]
 services:
-  db: {commands: {start: 'start-db', status: 'status-db', logs: 'logs-db'}, health: {retries: 1, interval: 10ms}}
-  web: {requires: [db], commands: {start: 'start-web', status: 'status-web', logs: 'logs-web'}, health: {retries: 1, interval: 10ms}}
-  api: {requires: [db], commands: {start: 'start-api', status: 'status-api', logs: 'logs-api'}, health: {retries: 1, interval: 10ms}}
+  db: {commands: {start: 'start-db', status: 'status-db', logs: 'logs-db'}, health: {process: true, retries: 1, interval: 10ms}}
+  web: {requires: [db], commands: {start: 'start-web', status: 'status-web', logs: 'logs-web'}, health: {process: true, retries: 1, interval: 10ms}}
+  api: {requires: [db], commands: {start: 'start-api', status: 'status-api', logs: 'logs-api'}, health: {process: true, retries: 1, interval: 10ms}}
 `
 
 // svcConn plays the command manager's scripts for the services of
@@ -333,4 +333,138 @@ func TestExecuteStopSteps(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) { runStepCase(t, tc) })
 	}
+}
+
+func TestExecuteStartSteps(t *testing.T) {
+	for _, tc := range []stepCase{{
+		name: "already running: unchanged, still recorded",
+		req:  Request{Action: "start", Service: "db"},
+		conn: &svcConn{running: map[string]bool{"db": true}},
+		want: []string{"db check-stopped ok", "db record ok"},
+		check: func(t *testing.T, out *Outcome, c *svcConn, reg registry.Registry) {
+			if out.Unchanged != "already running" || stepNote(out, "db", StepCheckStopped) != "already running" {
+				t.Errorf("unchanged %q, check-stopped note %q", out.Unchanged, stepNote(out, "db", StepCheckStopped))
+			}
+			if len(c.starts) != 0 {
+				t.Errorf("started %v, want nothing started", c.starts)
+			}
+			if !out.State.Running || out.Uptime < 75*time.Second || recorded(t, reg, "db") != "running" {
+				t.Errorf("outcome state %+v, uptime %s", out.State, out.Uptime)
+			}
+		},
+	}, {
+		name: "starts, health passes, the record uses the state the health check read",
+		req:  Request{Action: "start", Service: "db"},
+		conn: &svcConn{},
+		want: []string{"db check-stopped ok", "db check-deps ok", "db start ok", "db health ok", "db record ok"},
+		check: func(t *testing.T, out *Outcome, _ *svcConn, reg registry.Registry) {
+			if out.Health == nil || !out.Health.Passed() || !out.State.Running {
+				t.Errorf("health %+v, state %+v", out.Health, out.State)
+			}
+			rec, _, _ := reg.Get("a", "db")
+			if rec.State != "running" || rec.Health != "passed" {
+				t.Errorf("registry: %+v", rec)
+			}
+		},
+	}, {
+		name:    "the start fails: its error and the log tail are kept, the stopped state recorded",
+		req:     Request{Action: "start", Service: "db"},
+		conn:    &svcConn{startErr: map[string]string{"db": "db: no config"}, logs: "db: reading /etc/db.conf: no such file\n"},
+		want:    []string{"db check-stopped ok", "db check-deps ok", "db start failed", "db record ok"},
+		wantErr: []string{"a: db: start: start command", "db: no config"},
+		check: func(t *testing.T, out *Outcome, _ *svcConn, reg registry.Registry) {
+			var le *manager.LogError
+			if !errors.As(out.Err, &le) || !slices.Contains(le.Tail.Lines, "db: reading /etc/db.conf: no such file") {
+				t.Errorf("outcome error %v does not carry the log tail", out.Err)
+			}
+			if out.State.Running || recorded(t, reg, "db") != "stopped" {
+				t.Errorf("outcome state %+v", out.State)
+			}
+		},
+	}, {
+		name:    "started but dead: the health check fails with the log tail",
+		req:     Request{Action: "start", Service: "db"},
+		conn:    &svcConn{startDies: map[string]bool{"db": true}, logs: "db: segfault\n"},
+		want:    []string{"db check-stopped ok", "db check-deps ok", "db start ok", "db health failed", "db record ok"},
+		wantErr: []string{"a: db: health: ", "process"},
+		check: func(t *testing.T, out *Outcome, _ *svcConn, reg registry.Registry) {
+			var le *manager.LogError
+			if !errors.As(out.Err, &le) || !slices.Contains(le.Tail.Lines, "db: segfault") {
+				t.Errorf("outcome error %v does not carry the log tail", out.Err)
+			}
+			rec, _, _ := reg.Get("a", "db")
+			if out.Health == nil || out.Health.Passed() || !strings.HasPrefix(rec.Health, "failed: ") {
+				t.Errorf("health %+v, recorded %q", out.Health, rec.Health)
+			}
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) { runStepCase(t, tc) })
+	}
+}
+
+// TestExecuteRecordsAfterAnInterrupt: a run interrupted (Ctrl-C) during
+// the start fails that step as interrupted, and still runs the target's
+// record step, on a context of its own, so the registry says what the
+// service was left as.
+func TestExecuteRecordsAfterAnInterrupt(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	runStepCase(t, stepCase{
+		req:     Request{Action: "start", Service: "db"},
+		conn:    &svcConn{startCancels: cancel},
+		ctx:     func() (context.Context, context.CancelFunc) { return ctx, cancel },
+		want:    []string{"db check-stopped ok", "db check-deps ok", "db start failed", "db record ok"},
+		wantErr: []string{"a: db: start: interrupted: context canceled"},
+		check: func(t *testing.T, out *Outcome, _ *svcConn, reg registry.Registry) {
+			if !errors.Is(out.Err, context.Canceled) {
+				t.Errorf("outcome error %v is not the interrupt", out.Err)
+			}
+			if recorded(t, reg, "db") != "stopped" || out.State.Status != "stopped" {
+				t.Errorf("outcome state %+v", out.State)
+			}
+		},
+	})
+}
+
+func TestExecuteLogsStep(t *testing.T) {
+	for _, tc := range []stepCase{{
+		name: "prints the last lines",
+		req:  Request{Action: "logs", Service: "web", Lines: 7},
+		conn: &svcConn{logs: "web: listening\n"},
+		want: []string{"web logs ok"},
+		check: func(t *testing.T, _ *Outcome, c *svcConn, _ registry.Registry) {
+			if len(c.streamed) != 1 || !strings.Contains(c.streamed[0], "logs-web") || !strings.Contains(c.streamed[0], "OMNI_LINES=7") ||
+				!strings.Contains(c.streamed[0], "OMNI_FOLLOW=0") {
+				t.Errorf("streamed %q, want web's logs command with 7 lines, no follow", c.streamed)
+			}
+			if !c.streamBounded[0] {
+				t.Error("the logs command of a run without --follow has no deadline")
+			}
+		},
+	}, {
+		name:    "the logs command fails",
+		req:     Request{Action: "logs", Service: "web", Lines: 7},
+		conn:    &svcConn{streamCode: 3},
+		want:    []string{"web logs failed"},
+		wantErr: []string{"a: web: logs: logs command exited with status 3"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) { runStepCase(t, tc) })
+	}
+	// --follow streams without a deadline until Ctrl-C, which ends it cleanly.
+	t.Run("follow until interrupted", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		runStepCase(t, stepCase{
+			req:  Request{Action: "logs", Service: "web", Lines: 7, Follow: true},
+			conn: &svcConn{logs: "web: listening\n", cancelFollow: cancel},
+			ctx:  func() (context.Context, context.CancelFunc) { return ctx, cancel },
+			want: []string{"web logs ok"},
+			check: func(t *testing.T, out *Outcome, c *svcConn, _ registry.Registry) {
+				if n := stepNote(out, "web", StepLogs); n != "stopped following" {
+					t.Errorf("logs note %q", n)
+				}
+				if len(c.streamed) != 1 || !strings.Contains(c.streamed[0], "OMNI_FOLLOW=1") || c.streamBounded[0] {
+					t.Errorf("streamed %q (deadline %v), want a follow without a deadline", c.streamed, c.streamBounded)
+				}
+			},
+		})
+	})
 }
