@@ -130,6 +130,7 @@ func (s svcConnector) Connect(context.Context, *inventory.Host) (Conn, error) {
 // stepCase is one run of Execute against a svcConn.
 type stepCase struct {
 	name    string
+	inv     string // default: stepsInventory
 	req     Request
 	conn    *svcConn
 	edit    func(p *Plan)                                // changes the plan before it runs
@@ -137,6 +138,10 @@ type stepCase struct {
 	want    []string                                     // "service step status" of each result
 	wantErr []string                                     // substrings of Outcome.Err; none: no error
 	check   func(t *testing.T, out *Outcome, c *svcConn, reg registry.Registry)
+	// confirm answers the confirm step's question (default: yes); asked
+	// keeps what it was asked.
+	confirm func(context.Context, Confirmation) error
+	asked   *[]Confirmation
 }
 
 // dropSteps removes the target's tasks of the named steps from a plan.
@@ -150,7 +155,10 @@ func dropSteps(names ...StepName) func(p *Plan) {
 
 func runStepCase(t *testing.T, tc stepCase) {
 	t.Helper()
-	inv, err := inventory.Parse("inventory.yaml", []byte(stepsInventory))
+	if tc.inv == "" {
+		tc.inv = stepsInventory
+	}
+	inv, err := inventory.Parse("inventory.yaml", []byte(tc.inv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +192,15 @@ func runStepCase(t *testing.T, tc stepCase) {
 		tc.conn.running = map[string]bool{}
 	}
 	var stdout bytes.Buffer
-	confirm := func(context.Context, Confirmation) error { return nil }
+	confirm := func(ctx context.Context, c Confirmation) error {
+		if tc.asked != nil {
+			*tc.asked = append(*tc.asked, c)
+		}
+		if tc.confirm != nil {
+			return tc.confirm(ctx, c)
+		}
+		return nil
+	}
 	out := Execute(ctx, plan, Env{Inventory: inv, Connector: svcConnector{tc.conn}, Registry: reg,
 		Stdout: &stdout, Stderr: io.Discard, Confirm: confirm})
 	var got []string
@@ -467,4 +483,170 @@ func TestExecuteLogsStep(t *testing.T) {
 			},
 		})
 	})
+}
+
+func TestExecuteEnsureStep(t *testing.T) {
+	// db's health also checks its port, which nothing answers here: a
+	// running db is unhealthy.
+	unhealthyDB := strings.Replace(stepsInventory, "health: {process: true,", "health: {port: 5432, process: true,", 1)
+	for _, tc := range []stepCase{{
+		name: "a stopped dependency is started, health-checked and recorded first",
+		req:  Request{Action: "start", Service: "web"},
+		conn: &svcConn{},
+		want: []string{"web check-stopped ok", "db ensure ok", "web start ok", "web health ok", "web record ok"},
+		check: func(t *testing.T, out *Outcome, c *svcConn, reg registry.Registry) {
+			if n := stepNote(out, "db", StepEnsure); n != "started" {
+				t.Errorf("ensure note %q", n)
+			}
+			if !slices.Equal(c.starts, []string{"db", "web"}) || recorded(t, reg, "db") != "running" {
+				t.Errorf("started %v, want db then web, db recorded running", c.starts)
+			}
+		},
+	}, {
+		name: "a running, healthy dependency is left alone",
+		req:  Request{Action: "start", Service: "web"},
+		conn: &svcConn{running: map[string]bool{"db": true}},
+		want: []string{"web check-stopped ok", "db ensure ok", "web start ok", "web health ok", "web record ok"},
+		check: func(t *testing.T, out *Outcome, c *svcConn, _ registry.Registry) {
+			if n := stepNote(out, "db", StepEnsure); n != "running and healthy" {
+				t.Errorf("ensure note %q", n)
+			}
+			if !slices.Equal(c.starts, []string{"web"}) {
+				t.Errorf("started %v, want web only", c.starts)
+			}
+		},
+	}, {
+		name:    "the dependency's start fails: the target is not started",
+		req:     Request{Action: "start", Service: "web"},
+		conn:    &svcConn{startErr: map[string]string{"db": "db: no config"}},
+		want:    []string{"web check-stopped ok", "db ensure failed", "web record ok"},
+		wantErr: []string{"a: db: ensure: starting dependency db@a: start command", "db: no config"},
+		check: func(t *testing.T, out *Outcome, c *svcConn, reg registry.Registry) {
+			if slices.Contains(c.starts, "web") || recorded(t, reg, "web") != "stopped" {
+				t.Errorf("started %v: web must stay stopped", c.starts)
+			}
+		},
+	}, {
+		name:    "the dependency starts but fails its health check: recorded, the target not started",
+		req:     Request{Action: "start", Service: "web"},
+		conn:    &svcConn{startDies: map[string]bool{"db": true}, logs: "db: exited: bad config\n"},
+		want:    []string{"web check-stopped ok", "db ensure failed", "web record ok"},
+		wantErr: []string{"a: db: ensure: dependency db@a failed its health check: process"},
+		check: func(t *testing.T, out *Outcome, c *svcConn, reg registry.Registry) {
+			var le *manager.LogError
+			if !errors.As(out.Err, &le) || !slices.Contains(le.Tail.Lines, "db: exited: bad config") {
+				t.Errorf("outcome error %v does not carry db's log tail", out.Err)
+			}
+			if slices.Contains(c.starts, "web") || recorded(t, reg, "db") != "stopped" {
+				t.Errorf("started %v; db must be recorded as it was left", c.starts)
+			}
+		},
+	}, {
+		name:    "a running but unhealthy dependency is not restarted: the run fails",
+		inv:     unhealthyDB,
+		req:     Request{Action: "start", Service: "web"},
+		conn:    &svcConn{running: map[string]bool{"db": true}},
+		want:    []string{"web check-stopped ok", "db ensure failed", "web record ok"},
+		wantErr: []string{"a: db: ensure: dependency db@a is running but unhealthy", "port 5432"},
+		check: func(t *testing.T, _ *Outcome, c *svcConn, _ registry.Registry) {
+			if len(c.starts) != 0 {
+				t.Errorf("started %v, want nothing", c.starts)
+			}
+		},
+	}, {
+		name:    "--no-deps: an unhealthy dependency is named, nothing started",
+		inv:     unhealthyDB,
+		req:     Request{Action: "start", Service: "web", NoDeps: true},
+		conn:    &svcConn{running: map[string]bool{"db": true}},
+		want:    []string{"web check-stopped ok", "web check-deps failed", "web record ok"},
+		wantErr: []string{"a: web: check-deps: required services are not running and healthy: db@a (unhealthy", "without --no-deps"},
+		check: func(t *testing.T, _ *Outcome, c *svcConn, _ registry.Registry) {
+			if len(c.starts) != 0 {
+				t.Errorf("started %v, want nothing", c.starts)
+			}
+		},
+	}, {
+		name: "--no-deps: a healthy dependency satisfies",
+		req:  Request{Action: "start", Service: "web", NoDeps: true},
+		conn: &svcConn{running: map[string]bool{"db": true}},
+		want: []string{"web check-stopped ok", "web check-deps ok", "web start ok", "web health ok", "web record ok"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) { runStepCase(t, tc) })
+	}
+}
+
+func TestExecuteDependentsSteps(t *testing.T) {
+	var asked []Confirmation
+	for _, tc := range []stepCase{{
+		name: "restart without --cascade: the running dependents are reported, not restarted",
+		req:  Request{Action: "restart", Service: "db"},
+		conn: &svcConn{running: map[string]bool{"db": true, "web": true}},
+		want: []string{"db check-deps ok", "db find-dependents ok", "db stop ok", "db verify-stopped ok", "db start ok",
+			"db health ok", "db record ok", "db report-dependents ok"},
+		check: func(t *testing.T, out *Outcome, c *svcConn, _ registry.Registry) {
+			if n := stepNote(out, "db", StepFindDependents); n != "running: web@a" {
+				t.Errorf("find-dependents note %q", n)
+			}
+			if !slices.Equal(out.NotRestarted, []Instance{{Host: "a", Service: "web"}}) {
+				t.Errorf("not restarted: %v, want web@a", out.NotRestarted)
+			}
+			if n := stepNote(out, "db", StepReportDependents); n != "1 running dependents not restarted" {
+				t.Errorf("report-dependents note %q", n)
+			}
+			if !slices.Equal(c.starts, []string{"db"}) {
+				t.Errorf("started %v, want db only", c.starts)
+			}
+		},
+	}, {
+		name: "restart --cascade: every running dependent is restarted after it",
+		req:  Request{Action: "restart", Service: "db", Cascade: true},
+		conn: &svcConn{running: map[string]bool{"db": true, "web": true, "api": true}},
+		want: []string{"db check-deps ok", "db find-dependents ok", "db stop ok", "db verify-stopped ok", "db start ok", "db health ok", "db record ok",
+			"web stop ok", "web verify-stopped ok", "web start ok", "web health ok", "web record ok",
+			"api stop ok", "api verify-stopped ok", "api start ok", "api health ok", "api record ok"},
+		check: func(t *testing.T, out *Outcome, c *svcConn, reg registry.Registry) {
+			if len(out.NotRestarted) != 0 || !slices.Equal(c.starts, []string{"db", "web", "api"}) {
+				t.Errorf("not restarted %v, started %v", out.NotRestarted, c.starts)
+			}
+			for _, svc := range []string{"db", "web", "api"} {
+				if recorded(t, reg, svc) != "running" {
+					t.Errorf("%s not recorded as running", svc)
+				}
+			}
+		},
+	}, {
+		name: "stop --cascade: a running dependent is stopped first, a stopped one left alone",
+		req:  Request{Action: "stop", Service: "db", Cascade: true},
+		conn: &svcConn{running: map[string]bool{"db": true, "api": true}},
+		want: []string{"db confirm ok",
+			"api stop ok", "api verify-stopped ok", "api record ok",
+			"web stop skipped", "web verify-stopped skipped", "web record skipped",
+			"db stop ok", "db verify-stopped ok", "db record ok"},
+		asked: &asked,
+		check: func(t *testing.T, out *Outcome, c *svcConn, reg registry.Registry) {
+			if len(asked) != 1 || !slices.Equal(asked[0].Running, []Instance{{Host: "a", Service: "api"}}) || !asked[0].Cascade {
+				t.Errorf("asked %+v, want one question naming api@a, with --cascade", asked)
+			}
+			if c.running["api"] || c.running["db"] || recorded(t, reg, "api") != "stopped" {
+				t.Errorf("running %v, want api and db stopped", c.running)
+			}
+		},
+	}, {
+		name: "stop refused: nothing changes",
+		req:  Request{Action: "stop", Service: "db"},
+		conn: &svcConn{running: map[string]bool{"db": true, "web": true}},
+		confirm: func(context.Context, Confirmation) error {
+			return errors.New("not confirmed")
+		},
+		want:    []string{"db confirm failed", "db record ok"},
+		wantErr: []string{"not confirmed"},
+		check: func(t *testing.T, out *Outcome, c *svcConn, _ registry.Registry) {
+			var refused *RefusedError
+			if !errors.As(out.Err, &refused) || !c.running["db"] {
+				t.Errorf("outcome error %v is not a refusal, or db was stopped", out.Err)
+			}
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) { runStepCase(t, tc) })
+	}
 }
