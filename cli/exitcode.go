@@ -25,7 +25,7 @@ const (
 const exitCodesHelp = `Exit codes: 0 success; 1 failed (a step or health check; service status: a listed
 service not running and healthy); 2 usage or inventory
 error, or a registry file that cannot be read or written (damaged, read-only); 3 partial (a fleet run: some hosts done, others failed, unreachable or untouched);
-4 host unreachable, authentication refused or host key not trusted; 5 refused (not
+4 host unreachable or connection lost, authentication refused or host key not trusted; 5 refused (not
 confirmed, no terminal to confirm: pass --yes, another run holds the lock, or another
 process holds the registry file); 130
 interrupted (a fleet run: the first SIGINT/SIGTERM touches no new host, a second cancels

@@ -8,6 +8,7 @@ import (
 
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/fleet"
+	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/playbooks"
 	"github.com/omni-fleet/omni/registry"
@@ -143,8 +144,11 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 	prog.close()
 	if opts.Verbose {
 		for _, h := range rep.Hosts {
-			if rt, ok := roundTrips(h.Outcome)[h.Host]; ok {
-				fmt.Fprintf(s.Err, "%s: %s after authentication\n", h.Host, plural(rt, "round trip", "round trips"))
+			if h.Outcome == nil {
+				continue
+			}
+			if rt, ok := h.Outcome.RoundTrips[h.Host]; ok {
+				fmt.Fprintf(s.Err, "%s: %s after authentication\n", h.Host, plural.N(rt.AfterAuth(), "round trip", "round trips"))
 			}
 		}
 	}
@@ -245,7 +249,7 @@ func confirmFleet(ctx context.Context, s Streams, opts *serviceOptions, svc *inv
 		names[i] = t.Host
 	}
 	w := s.Err
-	fmt.Fprintf(w, "Stopping %s on %s: %s\n", svc.Name, plural(len(targets), "host", "hosts"), strings.Join(names, ", "))
+	fmt.Fprintf(w, "Stopping %s on %s: %s\n", svc.Name, plural.N(len(targets), "host", "hosts"), strings.Join(names, ", "))
 	if svc.Impact != "" {
 		fmt.Fprintln(w, svc.Impact)
 	} else if svc.Critical {
@@ -255,7 +259,7 @@ func confirmFleet(ctx context.Context, s Streams, opts *serviceOptions, svc *inv
 	if opts.Yes {
 		return nil
 	}
-	what := fmt.Sprintf("stop %s on %s", svc.Name, plural(len(targets), "host", "hosts"))
+	what := fmt.Sprintf("stop %s on %s", svc.Name, plural.N(len(targets), "host", "hosts"))
 	if !s.InTTY {
 		return &refusedError{fmt.Sprintf("refusing to %s without confirmation: no terminal to ask; pass --yes to confirm. Nothing was changed.", what)}
 	}
@@ -315,7 +319,7 @@ func resumeTargets(reg registry.Store, opts *serviceOptions, targets []fleet.Tar
 	if len(keep) == 0 {
 		return nil, fmt.Sprintf("the run of %s finished on every host; nothing to do", when), nil
 	}
-	return keep, fmt.Sprintf("the run of %s left %d of %s to do: %s", when, len(keep), plural(len(last.Hosts), "host", "hosts"), strings.Join(names, ", ")), nil
+	return keep, fmt.Sprintf("the run of %s left %d of %s to do: %s", when, len(keep), plural.N(len(last.Hosts), "host", "hosts"), strings.Join(names, ", ")), nil
 }
 
 // commandAction is the first word of an event's command: "restart".

@@ -15,6 +15,7 @@ import (
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/fleet"
 	"github.com/omni-fleet/omni/engine/health"
+	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/inventory"
 )
 
@@ -108,7 +109,7 @@ func renderFleetTable(s Streams, opts *serviceOptions, fo fleet.Options, rep *fl
 				}
 			}
 		}
-		if h.Result == fleet.Failed && strings.HasPrefix(errText(h.Err), "min-ready") {
+		if h.Result == fleet.Failed && strings.HasPrefix(shortFailure(h.Err), "min-ready") {
 			hc = "Failed"
 		}
 		if h.Duration > 0 {
@@ -123,7 +124,7 @@ func renderFleetTable(s Streams, opts *serviceOptions, fo fleet.Options, rep *fl
 		} else {
 			result = st.paint(red, result)
 		}
-		row := []string{h.Host, h.Service, result, st.state(state), up, st.state(hc), dur, errText(h.Err)}
+		row := []string{h.Host, h.Service, result, st.state(state), up, st.state(hc), dur, shortFailure(h.Err)}
 		if fo.Rolling {
 			row = append([]string{batch}, row...)
 		}
@@ -172,12 +173,6 @@ func notRestarted(rep *fleet.Report) []engine.Instance {
 	return out
 }
 
-// errText is a host's failure for its table row: in short, the step and
-// the service's own last words when its log tail has them.
-func errText(err error) string {
-	return shortFailure(err)
-}
-
 // fleetSummary is one line: "restart api-gateway on 4 hosts: 3 done, 1 failed".
 func fleetSummary(opts *serviceOptions, rep *fleet.Report) string {
 	var parts []string
@@ -186,7 +181,7 @@ func fleetSummary(opts *serviceOptions, rep *fleet.Report) string {
 			parts = append(parts, fmt.Sprintf("%d %s", n, r))
 		}
 	}
-	return fmt.Sprintf("%s %s on %s of %s: %s", opts.Action, opts.Service, plural(len(rep.Hosts), "host", "hosts"), opts.Host, strings.Join(parts, ", "))
+	return fmt.Sprintf("%s %s on %s of %s: %s", opts.Action, opts.Service, plural.N(len(rep.Hosts), "host", "hosts"), opts.Host, strings.Join(parts, ", "))
 }
 
 func hostsWith(rep *fleet.Report, r fleet.Result) []string {
@@ -224,10 +219,10 @@ func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo fleet
 	}
 	if fo.Rolling {
 		fmt.Fprintf(s.Out, "Rolling %s of %s on %s, in batches of %d (max-unavailable %d; instances already down go first, and count against it until back; min-ready %s; max-failures %d): %s\n\n",
-			opts.Action, opts.Service, plural(len(targets), "host", "hosts"), fo.Batch, fo.MaxUnavailable, fo.MinReady, fo.MaxFailures, strings.Join(names, ", "))
+			opts.Action, opts.Service, plural.N(len(targets), "host", "hosts"), fo.Batch, fo.MaxUnavailable, fo.MinReady, fo.MaxFailures, strings.Join(names, ", "))
 	} else {
 		fmt.Fprintf(s.Out, "%s %s on %s, %d at a time (max-failures %d): %s\n\n",
-			capitalize(opts.Action), opts.Service, plural(len(targets), "host", "hosts"), fo.Forks, fo.MaxFailures, strings.Join(names, ", "))
+			capitalize(opts.Action), opts.Service, plural.N(len(targets), "host", "hosts"), fo.Forks, fo.MaxFailures, strings.Join(names, ", "))
 	}
 	if len(impact) > 0 {
 		writeImpact(s.Out, opts, opts.Service, targets, impact)

@@ -5,8 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
 // TestAcceptNewHostKeysSaysWhichKeys: --accept-new-host-keys prints each

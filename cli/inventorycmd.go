@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/omni-fleet/omni/internal/plural"
 )
 
 func addInventoryCommands(app *kingpin.Application, g *globalOptions, s Streams, run *func(context.Context) error) {
@@ -53,6 +55,6 @@ func inventoryCheck(g *globalOptions, s Streams) error {
 		}
 	}
 	fmt.Fprintf(s.Out, "%s%s is valid: %s, %s, %s (%d enabled).\n", styleFor(s).ok(), g.Inventory,
-		plural(len(inv.Hosts), "host", "hosts"), plural(len(inv.Roles), "role", "roles"), plural(len(inv.Services), "service", "services"), enabled)
+		plural.N(len(inv.Hosts), "host", "hosts"), plural.N(len(inv.Roles), "role", "roles"), plural.N(len(inv.Services), "service", "services"), enabled)
 	return nil
 }

@@ -174,7 +174,7 @@ func newServiceDoc(plan *engine.Plan, out *engine.Outcome, code int) serviceDoc 
 	doc := serviceDoc{
 		Command: plan.Request.Action, Host: plan.Host.Name, Service: plan.Service.Name,
 		Result: resultWord(code), ExitCode: code, Unchanged: out.Unchanged, Health: out.Health,
-		RoundTrips: roundTrips(out),
+		RoundTrips: roundTrips(out.RoundTrips),
 	}
 	if code == ExitOK && out.Unchanged != "" {
 		doc.Result = "unchanged"

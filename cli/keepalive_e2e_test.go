@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
 
 // TestBlackHoledHostDuringRestart: the link to a host drops (its packets

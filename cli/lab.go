@@ -16,6 +16,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/lab"
 	"github.com/omni-fleet/omni/lab/demosvc"
 )
@@ -192,7 +193,7 @@ func labUp(ctx context.Context, g *globalOptions, s Streams, opts *labUpOptions)
 		fmt.Fprintf(s.Err, "omni: no service started (see above); the lab's hosts are up: `%s` stops them\n", labCmdLine("down", res.State.Dir))
 		return reported{ExitFailed}
 	case failed > 0:
-		fmt.Fprintf(s.Err, "omni: %d of %s did not start (see above); the lab is up\n", failed, plural(len(res.Services), "service", "services"))
+		fmt.Fprintf(s.Err, "omni: %d of %s did not start (see above); the lab is up\n", failed, plural.N(len(res.Services), "service", "services"))
 		return reported{ExitPartial}
 	}
 	return nil
@@ -250,11 +251,11 @@ func renderLabUp(s Streams, sty style, res *lab.UpResult, opts *labUpOptions) {
 	if running < len(res.Services) {
 		mark = sty.bad()
 	}
-	fmt.Fprintf(w, "%sLab up in %s: %s", mark, res.Elapsed.Round(100*time.Millisecond), plural(len(st.Hosts), "host", "hosts"))
+	fmt.Fprintf(w, "%sLab up in %s: %s", mark, res.Elapsed.Round(100*time.Millisecond), plural.N(len(st.Hosts), "host", "hosts"))
 	if opts.NoServices {
 		fmt.Fprintln(w, ", no services started (--no-services).")
 	} else {
-		fmt.Fprintf(w, ", %d of %s running.\n", running, plural(len(res.Services), "service", "services"))
+		fmt.Fprintf(w, ", %d of %s running.\n", running, plural.N(len(res.Services), "service", "services"))
 	}
 	fmt.Fprintln(w)
 
@@ -298,13 +299,6 @@ func renderLabUp(s Streams, sty style, res *lab.UpResult, opts *labUpOptions) {
 	fmt.Fprintf(w, "  %s\n", labCmdLine("down", st.Dir))
 }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
-}
-
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -327,11 +321,11 @@ func labDown(g *globalOptions, s Streams, dir string) error {
 		what := "no process was running"
 		switch n := len(res.Stopped); {
 		case res.ServePID > 0 && n > 1:
-			what = fmt.Sprintf("stopped its serve process (pid %d) and %s", res.ServePID, plural(n-1, "more process", "more processes"))
+			what = fmt.Sprintf("stopped its serve process (pid %d) and %s", res.ServePID, plural.N(n-1, "more process", "more processes"))
 		case res.ServePID > 0:
 			what = fmt.Sprintf("stopped its serve process (pid %d)", res.ServePID)
 		case n > 0:
-			what = "stopped " + plural(n, "process", "processes")
+			what = "stopped " + plural.N(n, "process", "processes")
 		}
 		if k := len(res.Killed); k > 0 {
 			what += fmt.Sprintf(" (%d with SIGKILL)", k)
@@ -361,7 +355,7 @@ func labStatus(g *globalOptions, s Streams, dir string) error {
 		fmt.Fprintf(s.Out, "The lab in %s is not running (its serve process is gone): `%s` cleans it up.\n", rep.Dir, labCmdLine("down", rep.Dir))
 	default:
 		fmt.Fprintf(s.Out, "Lab running in %s (serve pid %d): %s, %d of %s running.\n",
-			rep.Dir, rep.ServePID, plural(len(rep.Hosts), "host", "hosts"), rep.ServicesRunning, plural(rep.ServicesTotal, "service", "services"))
+			rep.Dir, rep.ServePID, plural.N(len(rep.Hosts), "host", "hosts"), rep.ServicesRunning, plural.N(rep.ServicesTotal, "service", "services"))
 		if rep.Inventory != "" {
 			fmt.Fprintf(s.Out, "Inventory: %s\n", rep.Inventory)
 		}

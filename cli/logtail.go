@@ -7,6 +7,7 @@ import (
 
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/registry"
 )
 
@@ -33,7 +34,7 @@ func writeLogTail(w io.Writer, err error) {
 		fmt.Fprintf(w, "  Log (%s): could not be read: %s\n", t.Source, t.Err)
 		return
 	}
-	fmt.Fprintf(w, "  Log (%s, last %s):\n", t.Source, plural(len(t.Lines), "line", "lines"))
+	fmt.Fprintf(w, "  Log (%s, last %s):\n", t.Source, plural.N(len(t.Lines), "line", "lines"))
 	for _, line := range t.Lines {
 		fmt.Fprintf(w, "    %s\n", line)
 	}

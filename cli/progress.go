@@ -9,6 +9,7 @@ import (
 
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/fleet"
+	"github.com/omni-fleet/omni/internal/plural"
 )
 
 // progress shows a fleet run as it goes, on stderr. On a terminal it is a
@@ -44,7 +45,7 @@ func newProgress(s Streams, opts *serviceOptions, fo fleet.Options, hosts int) *
 	if fo.Rolling {
 		mode = fmt.Sprintf("rolling: batches of %d, max-unavailable %d, min-ready %s", fo.Batch, fo.MaxUnavailable, fo.MinReady)
 	}
-	p.line(fmt.Sprintf("%s %s on %s of %s (%s; max-failures %d)", opts.Action, opts.Service, plural(hosts, "host", "hosts"), opts.Host, mode, fo.MaxFailures))
+	p.line(fmt.Sprintf("%s %s on %s of %s (%s; max-failures %d)", opts.Action, opts.Service, plural.N(hosts, "host", "hosts"), opts.Host, mode, fo.MaxFailures))
 	if p.live {
 		p.stopped.Add(1)
 		go p.tick()
@@ -221,7 +222,7 @@ func (p *progress) redraw() {
 	}
 	p.clear()
 	var b strings.Builder
-	status := fmt.Sprintf("%s: %d of %s finished", verbs[p.action].doing, p.finished, plural(p.total, "host", "hosts"))
+	status := fmt.Sprintf("%s: %d of %s finished", verbs[p.action].doing, p.finished, plural.N(p.total, "host", "hosts"))
 	if p.batches > 0 {
 		status = fmt.Sprintf("%s · batch %d/%d", status, p.batch, p.batches)
 	}

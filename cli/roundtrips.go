@@ -5,17 +5,18 @@ import (
 	"io"
 	"slices"
 
-	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/internal/plural"
 )
 
-// roundTrips is an Outcome's round trips after authentication, by host,
-// for the JSON documents (round_trips); nil when none were counted.
-func roundTrips(out *engine.Outcome) map[string]int {
-	if out == nil || len(out.RoundTrips) == 0 {
+// roundTrips is the round trips after authentication, by host, for the
+// JSON documents (round_trips); nil when none were counted.
+func roundTrips(counts map[string]transport.RoundTrips) map[string]int {
+	if len(counts) == 0 {
 		return nil
 	}
-	m := make(map[string]int, len(out.RoundTrips))
-	for host, rt := range out.RoundTrips {
+	m := make(map[string]int, len(counts))
+	for host, rt := range counts {
 		m[host] = rt.AfterAuth()
 	}
 	return m
@@ -24,14 +25,14 @@ func roundTrips(out *engine.Outcome) map[string]int {
 // printRoundTrips says, for --verbose, how many round trips each host of
 // the run waited for after authentication: "worker1: 7 round trips after
 // authentication", hosts in name order.
-func printRoundTrips(w io.Writer, out *engine.Outcome) {
-	counts := roundTrips(out)
+func printRoundTrips(w io.Writer, trips map[string]transport.RoundTrips) {
+	counts := roundTrips(trips)
 	hosts := make([]string, 0, len(counts))
 	for host := range counts {
 		hosts = append(hosts, host)
 	}
 	slices.Sort(hosts)
 	for _, host := range hosts {
-		fmt.Fprintf(w, "%s: %s after authentication\n", host, plural(counts[host], "round trip", "round trips"))
+		fmt.Fprintf(w, "%s: %s after authentication\n", host, plural.N(counts[host], "round trip", "round trips"))
 	}
 }

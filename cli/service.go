@@ -15,6 +15,7 @@ import (
 
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/registry"
 )
 
@@ -185,7 +186,7 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 		return out.Err
 	}
 	if opts.Verbose {
-		printRoundTrips(s.Err, out)
+		printRoundTrips(s.Err, out.RoundTrips)
 	}
 	if err := reg.FinishEvent(finishedEvent(event, out, outcomeCode(out))); err != nil {
 		fmt.Fprintf(s.Err, "omni: the operation ran but its history could not be recorded: %v\n", err)
@@ -237,7 +238,7 @@ func confirm(ctx context.Context, s Streams, plan *engine.Plan, c engine.Confirm
 		fmt.Fprintf(w, "%s.\n", capitalize(c.Reason))
 	}
 	if n := len(c.Running); n > 0 {
-		fmt.Fprintf(w, "%s on %s on %s: %s\n", plural(n, "running service depends", "running services depend"),
+		fmt.Fprintf(w, "%s on %s on %s: %s\n", plural.N(n, "running service depends", "running services depend"),
 			plan.Service.Name, plan.Host.Name, instanceNames(c.Running))
 		if c.Cascade {
 			fmt.Fprintln(w, "--cascade: they will be stopped first, in reverse dependency order.")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/registry"
 )
@@ -116,8 +117,7 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 		return err
 	}
 	defer closeConns()
-	live, counts := engine.LiveStatusCounted(ctx, inv, instances, conn, forks)
-	trips := &engine.Outcome{RoundTrips: counts}
+	live, trips := engine.LiveStatusCounted(ctx, inv, instances, conn, forks)
 	records, err := reg.List()
 	if err != nil {
 		return err
@@ -207,7 +207,7 @@ func renderStatusTable(s Streams, rows []statusRow, failed, down []engine.Instan
 			// The error is said once per host below the table, not on
 			// every row of the host.
 			state = "unknown"
-			if exitCode(err) == ExitUnreachable {
+			if transport.IsUnreachable(err) {
 				state = "unreachable"
 			}
 		}
@@ -222,14 +222,14 @@ func renderStatusTable(s Streams, rows []statusRow, failed, down []engine.Instan
 	}
 	writeReadErrors(s.Err, failed)
 	if len(failed) > 0 {
-		fmt.Fprintf(s.Err, "omni: %d of %s could not be read (why: above)\n", len(failed), plural(len(rows), "service", "services"))
+		fmt.Fprintf(s.Err, "omni: %d of %s could not be read (why: above)\n", len(failed), plural.N(len(rows), "service", "services"))
 	}
 	if len(down) > 0 {
 		names := make([]string, len(down))
 		for i, l := range down {
 			names[i] = l.Instance.String() + " (" + notOK(l) + ")"
 		}
-		fmt.Fprintf(s.Err, "omni: %d of %s not running and healthy: %s\n", len(down), plural(len(rows), "service is", "services are"), strings.Join(names, ", "))
+		fmt.Fprintf(s.Err, "omni: %d of %s not running and healthy: %s\n", len(down), plural.N(len(rows), "service is", "services are"), strings.Join(names, ", "))
 	}
 	return nil
 }
@@ -336,7 +336,7 @@ func historyRun(ctx context.Context, g *globalOptions, s Streams, target, servic
 		}
 		host := e.Host
 		if host == "" && e.Target != "" {
-			host = fmt.Sprintf("%s (%s)", e.Target, plural(len(e.Hosts), "host", "hosts")) // a fleet run; its hosts have events of their own
+			host = fmt.Sprintf("%s (%s)", e.Target, plural.N(len(e.Hosts), "host", "hosts")) // a fleet run; its hosts have events of their own
 		}
 		table.append(formatTime(e.Started), e.Operator, e.Command, host, e.Service, result, dur, historyError(e))
 	}

@@ -122,7 +122,7 @@ const exitStatusMan = `.TP
 Success.
 .TP
 .B 1
-Failed: a step or a health check failed.
+Failed: a step or a health check failed, or a remote command timed out; for service status, a listed service is not running and healthy, or could not be read on a host that answered.
 .TP
 .B 2
 Usage error, an invalid inventory or playbook, or a registry file that cannot be read or written.
@@ -131,7 +131,7 @@ Usage error, an invalid inventory or playbook, or a registry file that cannot be
 Partial: a fleet run where some hosts succeeded and others failed, were unreachable or were not touched.
 .TP
 .B 4
-A host could not be reached, authentication was refused, or its host key is not trusted.
+A host could not be reached or its connection was lost (no answer to keepalives), authentication was refused, or its host key is not trusted.
 .TP
 .B 5
 Refused: not confirmed, a confirmation needed without a terminal (pass \-\-yes), another run holds the lock, or another process holds the registry file.

@@ -273,14 +273,6 @@ func (g *graph) dependentClosure(targets ...Instance) []Instance {
 	return out
 }
 
-// needInstances is every instance that can satisfy n.
-func (g *graph) needInstances(n need) []Instance {
-	if n.role == "" {
-		return []Instance{n.inst}
-	}
-	return g.roleInstances(n.svc, n.role)
-}
-
 // ensureItem is one dependency a start must see running: an instance, or a
 // role-level requirement satisfied by any instance (Fallback is started
 // when none runs).

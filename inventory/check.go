@@ -57,7 +57,6 @@ func (l *loader) checkSameHostRequires(inv *Inventory) {
 		host *Host
 		runs map[string]bool
 	}
-	var groups []*group
 	byKey := map[string]*group{}
 	withRole := map[string][]*group{} // AllRole: every group
 	instances := 0
@@ -68,7 +67,6 @@ func (l *loader) checkSameHostRequires(inv *Inventory) {
 		}
 		g := &group{host: h}
 		byKey[key] = g
-		groups = append(groups, g)
 		withRole[AllRole] = append(withRole[AllRole], g)
 		seen := map[string]bool{}
 		for _, r := range append([]string{AllRole}, h.Roles...) {
@@ -85,7 +83,7 @@ func (l *loader) checkSameHostRequires(inv *Inventory) {
 		}
 	}
 	runners := map[string][]*group{} // service -> the groups that run it, in host order
-	for _, g := range groups {
+	for _, g := range withRole[AllRole] {
 		g.runs = map[string]bool{}
 		for _, name := range inv.HostServices(g.host) {
 			g.runs[name] = true

@@ -171,7 +171,7 @@ func (l *loader) mergedPairs(m *yaml.Node) []entry {
 	if l.merged == nil {
 		l.merged = map[*yaml.Node][]entry{}
 	}
-	l.merged[m] = nil                           // checkAliases has refused a mapping that merges itself; this keeps a cycle finite anyway
+	l.merged[m] = nil                           // yamlbound.Check has refused a mapping that merges itself; this keeps a cycle finite anyway
 	out := l.pairs(m, func(*yaml.Node, int) {}) // duplicates are reported where m is written
 	l.merged[m] = out
 	return out

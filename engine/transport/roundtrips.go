@@ -57,16 +57,6 @@ func (r RoundTrips) AfterAuth() int {
 	return r.Sessions + r.Execs + r.ShellCommands + r.Dials + r.Exchanges + r.ShellEnds
 }
 
-// Sub is r minus an earlier reading of the same connection.
-func (r RoundTrips) Sub(earlier RoundTrips) RoundTrips {
-	return RoundTrips{
-		Connects: r.Connects - earlier.Connects, Sessions: r.Sessions - earlier.Sessions,
-		Execs: r.Execs - earlier.Execs, ShellCommands: r.ShellCommands - earlier.ShellCommands,
-		Dials: r.Dials - earlier.Dials, Exchanges: r.Exchanges - earlier.Exchanges,
-		ShellEnds: r.ShellEnds - earlier.ShellEnds,
-	}
-}
-
 // roundTripCounter is a Client's RoundTrips, counted as they happen by
 // every goroutine that uses the connection.
 type roundTripCounter struct {

@@ -17,7 +17,6 @@ type Proxy struct {
 	Addr string // the proxy's address, connect here
 	Port int
 
-	t       testing.TB
 	target  string
 	ln      net.Listener
 	dropped chan struct{} // closed by Drop
@@ -35,7 +34,7 @@ func StartProxy(t testing.TB, addr, target string) *Proxy {
 	if err != nil {
 		t.Fatalf("sshtest: proxy: %v", err)
 	}
-	p := &Proxy{Addr: addr, Port: ln.Addr().(*net.TCPAddr).Port, t: t, target: target, ln: ln,
+	p := &Proxy{Addr: addr, Port: ln.Addr().(*net.TCPAddr).Port, target: target, ln: ln,
 		dropped: make(chan struct{}), done: make(chan struct{})}
 	go p.accept()
 	t.Cleanup(p.close)
