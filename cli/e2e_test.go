@@ -244,7 +244,7 @@ func (w *lineWatcher) String() string {
 // what the service really is, not what it was before.
 func TestInterruptedRestartRecordsWhatItLeft(t *testing.T) {
 	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.1.51", WorkerAddr: "127.0.1.52", Extra: []testfleet.Service{
-		{Name: "slow-api", Role: "bastion", Flags: "--ready-after 2s"},
+		{Name: "slow-api", Role: "bastion", Flags: "--ready-after 1500ms"},
 	}})
 	mustRun(t, f, "service", "start", "primary-bastion", "slow-api")
 	before := f.PID("primary-bastion", "slow-api")
@@ -252,7 +252,7 @@ func TestInterruptedRestartRecordsWhatItLeft(t *testing.T) {
 
 	// Interrupt while the new process is still getting ready: once -v has
 	// reported the start step done, cancel, as SIGINT does to omni's root
-	// context (the health step then waits for a service that needs 2 s).
+	// context (the health step then waits for a service that needs 1.5 s).
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var outBuf bytes.Buffer

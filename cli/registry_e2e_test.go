@@ -56,12 +56,12 @@ func countStarts(t *testing.T, f *testfleet.Fleet, host, service string) int {
 // history records both, newest first; status shows live and recorded state.
 func TestRunLockAndHistory(t *testing.T) {
 	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.1.57", WorkerAddr: "127.0.1.58", Extra: []testfleet.Service{
-		{Name: "slow-api", Role: "bastion", Flags: "--ready-after 2s"},
+		{Name: "slow-api", Role: "bastion", Flags: "--ready-after 1500ms"},
 	}})
 	mustRun(t, f, "service", "start", "primary-bastion", "slow-api")
 	starts := countStarts(t, f, "primary-bastion", "slow-api")
 
-	// Run A restarts slow-api (it takes 2 s to be ready); run B tries while A runs.
+	// Run A restarts slow-api (it takes 1.5 s to be ready, within its 2 s health budget with room to spare); run B tries while A runs.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	first := make(chan int, 1)
