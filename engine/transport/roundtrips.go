@@ -19,11 +19,12 @@ import (
 //     confirmation);
 //   - Execs: a session's command started (the "exec" request waits for its
 //     reply; the command's output and exit status then come without
-//     another message from us, so its end is not one more), the long-lived
-//     shell's start included;
+//     another message from us, so its end is not one more);
 //   - ShellCommands: a command sent to the long-lived shell (shell.go) and
-//     waited for; the shell's start line goes in the same write as its
-//     first command, so it is not one more;
+//     waited for. The shell's start request carries its first command and
+//     is not waited for before anything: its reply comes back with that
+//     command's output, so the start is not one more (unless the first
+//     command is too long to ride along: then the start is an Exec);
 //   - Dials: a direct-tcpip channel opened (DialContext: a port or HTTP
 //     check, or a host reached through this one as its bastion);
 //   - Exchanges: on a dialled channel, the first answer read after we

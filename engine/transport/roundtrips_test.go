@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/omni-fleet/omni/engine/transport"
@@ -16,9 +17,11 @@ import (
 
 // TestRoundTripsCounted pins what each call waits for, counted on the
 // connection (see RoundTrips):
-//   - the first Run opens the shell's session (1), starts sh in it (the
-//     exec request, 1) and sends the command with the shell's start line
-//     in one write (1): 3; each later Run is 1;
+//   - the first Run opens the shell's session (1) and starts sh in it
+//     with the command in the start request itself, whose reply comes
+//     back with the command's output (1): 2; each later Run is 1; a first
+//     command too long to ride in the start request waits for the start
+//     (1 more) before it is sent;
 //   - RunOnce with no shell, and Stream, open a session (1) and start the
 //     command (1): 2; the output and exit status that follow need nothing
 //     more from us;
@@ -53,6 +56,20 @@ func TestRoundTripsCounted(t *testing.T) {
 		}
 	})
 
+	t.Run("Run: a first command too long for the start request", func(t *testing.T) {
+		client := connect(t, newPool(t, transport.Options{}), srv.Endpoint("worker1"))
+		long := "echo " + strings.Repeat("x", 40<<10) + " | wc -c"
+		res, err := client.Run(ctx, long)
+		if err != nil || strings.TrimSpace(string(res.Stdout)) != fmt.Sprint(40<<10+1) || res.ExitCode != 0 {
+			t.Fatalf("long first command: %v, exit %d, %q", err, res.ExitCode, res.Stdout)
+		}
+		run(t, client, "true")
+		want := transport.RoundTrips{Connects: 1, Sessions: 1, Execs: 1, ShellCommands: 2}
+		if got := client.RoundTrips(); got != want {
+			t.Errorf("long first command, then one more: %+v, want %+v", got, want)
+		}
+	})
+
 	t.Run("Run: the shell's start, then one per command", func(t *testing.T) {
 		pool := newPool(t, transport.Options{})
 		client := connect(t, pool, srv.Endpoint("worker1"))
@@ -60,7 +77,7 @@ func TestRoundTripsCounted(t *testing.T) {
 		for i := range n {
 			run(t, client, fmt.Sprintf("echo %d", i))
 		}
-		want := transport.RoundTrips{Connects: 1, Sessions: 1, Execs: 1, ShellCommands: n}
+		want := transport.RoundTrips{Connects: 1, Sessions: 1, ShellCommands: n}
 		if got := client.RoundTrips(); got != want {
 			t.Errorf("%d Runs: %+v, want %+v", n, got, want)
 		}
@@ -68,8 +85,8 @@ func TestRoundTripsCounted(t *testing.T) {
 		if _, err := client.RunOnce(ctx, "true"); err != nil {
 			t.Fatal(err)
 		}
-		if got := client.RoundTrips().AfterAuth(); got != 2+n+1 {
-			t.Errorf("after a RunOnce on the shell: %d, want %d", got, 2+n+1)
+		if got := client.RoundTrips().AfterAuth(); got != 1+n+1 {
+			t.Errorf("after a RunOnce on the shell: %d, want %d", got, 1+n+1)
 		}
 		pool.Release(client)
 		if err := pool.Close(); err != nil { // waits for the release
@@ -168,7 +185,7 @@ func TestBastionCountsTheChannelItOpens(t *testing.T) {
 	if got, want := b.RoundTrips(), (transport.RoundTrips{Connects: 1, Dials: 1}); got != want {
 		t.Errorf("bastion: %+v, want %+v", got, want)
 	}
-	if got := client.RoundTrips().AfterAuth(); got != 3 {
-		t.Errorf("worker1: %d round trips after auth for its first Run, want 3", got)
+	if got := client.RoundTrips().AfterAuth(); got != 2 {
+		t.Errorf("worker1: %d round trips after auth for its first Run, want 2", got)
 	}
 }

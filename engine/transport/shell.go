@@ -67,6 +67,12 @@ type remoteShell struct {
 	quit    chan struct{} // closed when the shell is dropped: readers stop
 	once    sync.Once
 	dead    bool // killed, ended or out of step: start another
+	// started gets the start request's result (nil: sh runs). inStart:
+	// the first command rode in the request; else pending is that command,
+	// to send on stdin once sh runs.
+	started chan error
+	inStart bool
+	pending string
 }
 
 // frame is one command's output on one stream, and what followed the
@@ -77,9 +83,9 @@ type frame struct {
 }
 
 // runInShell runs cmd in the connection's shell, starting one when there
-// is none and start is true. ok is false when it did not send cmd at all
-// (no shell, or it is busy or cannot be started): the caller then runs it
-// in a session of its own.
+// is none and start is true. ok is false when it did not run cmd at all
+// (no shell, or it is busy, or the host refused to start it): the caller
+// then runs it in a session of its own.
 func (c *Client) runInShell(ctx context.Context, cmd string, start bool) (res Result, ok bool, err error) {
 	if !c.shellMu.TryLock() {
 		return Result{}, false, nil
@@ -88,27 +94,56 @@ func (c *Client) runInShell(ctx context.Context, cmd string, start bool) (res Re
 	if c.noShell {
 		return Result{}, false, nil
 	}
-	if c.shell == nil || c.shell.dead {
-		if !start {
-			return Result{}, false, nil
-		}
-		sh, err := c.startShell(ctx)
-		if err != nil {
-			if ctx.Err() == nil && !c.isLost() {
-				c.noShell = true // refused: one session per command from now on
-			}
-			return Result{}, false, nil
-		}
-		c.shell = sh
+	if c.shell != nil && !c.shell.dead {
+		return c.shell.run(ctx, cmd)
 	}
-	return c.shell.run(ctx, cmd)
+	if !start {
+		return Result{}, false, nil
+	}
+	sh, err := c.startShell(ctx, cmd)
+	if err != nil {
+		c.shellRefused(ctx)
+		return Result{}, false, nil
+	}
+	c.shell = sh
+	res, ok, err = sh.runFirst(ctx)
+	if !ok {
+		c.shell = nil
+		c.shellRefused(ctx)
+	}
+	return res, ok, err
 }
 
-// startShell opens the session and starts sh in it. The shell's first
-// lines, sent with the first command, save fd 2 and report its PID, which
-// is also its process group: sshd starts each session's command in a
-// session of its own, and the login shell execs sh.
-func (c *Client) startShell(ctx context.Context) (*remoteShell, error) {
+// shellRefused notes that the host would not start the shell, unless the
+// failure was the caller giving up or the connection going: one session
+// per command from now on.
+func (c *Client) shellRefused(ctx context.Context) {
+	if ctx.Err() == nil && !c.isLost() {
+		c.noShell = true
+	}
+}
+
+// maxStartCommand bounds the first command that rides in the shell's
+// start request (see startShell): the request is one SSH packet and the
+// login shell gets it as one argument (Linux takes 128 KiB). A longer
+// first command is sent on stdin once the shell has started.
+const maxStartCommand = 32 << 10
+
+// startShell opens the session and starts sh in it, with first, the
+// shell's first command, in the start request itself:
+//
+//	exec sh -c 'START LINE; FIRST COMMAND; exec sh'
+//
+// The start line saves fd 2 and reports the shell's PID, which is also its
+// process group: sshd starts each session's command in a session of its
+// own, the login shell execs sh -c, and that execs the long-lived sh, which
+// reads the later commands from stdin. The request is sent without waiting
+// for its reply: the reply and the first command's output come back in the
+// same round trip, and runFirst reads both. A host that refuses the request
+// has run nothing; runFirst then says so (ok false) and the command runs in
+// a session of its own. A first command longer than maxStartCommand is
+// sent on stdin once the reply has come, as every later command is.
+func (c *Client) startShell(ctx context.Context, first string) (*remoteShell, error) {
 	var nonce [16]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
 		return nil, err
@@ -120,7 +155,7 @@ func (c *Client) startShell(ctx context.Context) (*remoteShell, error) {
 	sh := &remoteShell{
 		c: c, session: session, mark: "omni-shell-" + hex.EncodeToString(nonce[:]),
 		stdout: make(chan frame), stderr: make(chan frame),
-		ended: make(chan error), quit: make(chan struct{}),
+		ended: make(chan error), quit: make(chan struct{}), started: make(chan error, 1),
 	}
 	stdin, err1 := session.StdinPipe()
 	stdout, err2 := session.StdoutPipe()
@@ -130,16 +165,21 @@ func (c *Client) startShell(ctx context.Context) (*remoteShell, error) {
 		return nil, err
 	}
 	sh.stdin = stdin
-	err = session.Start("exec sh")
-	c.countExec(err)
-	if err != nil {
-		session.Close()
-		return nil, c.transportError("start shell", err)
+	line := "exec sh"
+	if script := sh.command(first); len(script) <= maxStartCommand {
+		line = "exec sh -c " + shell.Quote(sh.framed(startLine)+script+"exec sh\n")
+		sh.inStart = true
+	} else {
+		sh.pending = script
 	}
 	go sh.read(stdout, sh.stdout)
 	go sh.read(stderr, sh.stderr)
 	go func() {
-		_ = session.Wait()
+		err := session.Start(line)
+		sh.started <- err
+		if err == nil {
+			_ = session.Wait()
+		}
 		close(sh.ended)
 	}()
 	return sh, nil
@@ -155,42 +195,84 @@ const startLine = "exec 3>&2 2>/dev/null; echo $$"
 // the same with one more process.
 var ownShell = regexp.MustCompile(`^(?:sudo -n )?sh -c (?:'[^']*'|\\')+$`)
 
-// run runs cmd in its own sh in the shell. The first command goes with
-// the shell's start line, in the same write: no round trip is spent on
-// starting the shell.
-func (sh *remoteShell) run(ctx context.Context, cmd string) (Result, bool, error) {
+// command is cmd as the shell runs it: in its own sh, reading /dev/null,
+// its stderr on the session's, framed by the marks.
+func (sh *remoteShell) command(cmd string) string {
 	if !ownShell.MatchString(cmd) {
 		cmd = "sh -c " + shell.Quote(cmd)
 	}
-	script := sh.framed("(exec " + cmd + " </dev/null 2>&3 3>&-)")
-	first := sh.pgid == 0
-	if first {
-		script = sh.framed(startLine) + script
-	}
-	if n, err := sh.stdin.Write([]byte(script)); err != nil {
+	return sh.framed("(exec " + cmd + " </dev/null 2>&3 3>&-)")
+}
+
+// run runs cmd in its own sh in the shell.
+func (sh *remoteShell) run(ctx context.Context, cmd string) (Result, bool, error) {
+	if n, err := sh.stdin.Write([]byte(sh.command(cmd))); err != nil {
 		sh.drop()
 		if n == 0 {
 			return Result{}, false, nil
 		}
 		return Result{ExitCode: -1}, true, sh.c.transportError("command", err)
 	}
-	sh.c.trips.shellCommands.Add(1) // the start line, if any, rides along
-	if first {
-		res, err := sh.collect(ctx)
-		if err != nil {
-			return res, true, err
-		}
-		pid, perr := strconv.Atoi(strings.TrimSpace(string(res.Stdout)))
-		if perr != nil || pid <= 1 {
-			sh.drop()
-			return Result{ExitCode: -1}, true, fmt.Errorf("%s: the remote shell did not start: it printed %q, %q",
-				sh.c.name, res.Stdout, res.Stderr)
-		}
-		sh.pgid = pid
-	}
+	sh.c.trips.shellCommands.Add(1)
 	res, err := sh.collect(ctx)
 	return res, true, err
 }
+
+// runFirst waits for the shell's start and its first command, sent by
+// startShell: the start request's reply, the PID report, the command's
+// output. ok is false when the host refused to start the shell, which
+// then ran nothing.
+func (sh *remoteShell) runFirst(ctx context.Context) (Result, bool, error) {
+	sh.c.trips.shellCommands.Add(1) // the start request rides along
+	if !sh.inStart {
+		// Too long to ride along: wait for the start, then send it.
+		sh.c.trips.execs.Add(1)
+		select {
+		case err := <-sh.started:
+			if err != nil {
+				return sh.startFailed(err)
+			}
+		case <-ctx.Done():
+			sh.kill(false, nil)
+			return Result{ExitCode: -1}, true, fmt.Errorf("%s: command interrupted: %w", sh.c.name, ctx.Err())
+		}
+		script := sh.framed(startLine) + sh.pending
+		if _, err := sh.stdin.Write([]byte(script)); err != nil {
+			sh.drop()
+			return Result{ExitCode: -1}, true, sh.c.transportError("command", err)
+		}
+	}
+	res, err := sh.collect(ctx)
+	if err != nil {
+		if errors.Is(err, errShellRefused) {
+			return Result{}, false, nil
+		}
+		return res, true, err
+	}
+	pid, perr := strconv.Atoi(strings.TrimSpace(string(res.Stdout)))
+	if perr != nil || pid <= 1 {
+		sh.drop()
+		return Result{ExitCode: -1}, true, fmt.Errorf("%s: the remote shell did not start: it printed %q, %q",
+			sh.c.name, res.Stdout, res.Stderr)
+	}
+	sh.pgid = pid
+	res, err = sh.collect(ctx)
+	return res, true, err
+}
+
+// startFailed is the shell's start request failing: refused by the host
+// (ok false: nothing ran), or the connection lost.
+func (sh *remoteShell) startFailed(err error) (Result, bool, error) {
+	sh.drop()
+	if sh.c.isLost() || errors.Is(err, io.EOF) {
+		return Result{ExitCode: -1}, true, sh.c.transportError("start shell", err)
+	}
+	return Result{}, false, nil
+}
+
+// errShellRefused is collect's error when the host refused the shell's
+// start request before the first frame came.
+var errShellRefused = errors.New("the host refused to start the shell")
 
 // framed is line followed by the lines that print the marks.
 func (sh *remoteShell) framed(line string) string {
@@ -202,10 +284,23 @@ func (sh *remoteShell) framed(line string) string {
 func (sh *remoteShell) collect(ctx context.Context) (res Result, err error) {
 	res.ExitCode = -1
 	out, errs := sh.stdout, sh.stderr
+	started := sh.started // the start request's reply, until it has come
+	if !sh.inStart || sh.pgid != 0 {
+		started = nil
+	}
 	for out != nil || errs != nil {
 		var f frame
 		var open bool
 		select {
+		case err := <-started:
+			started = nil
+			if err != nil {
+				if _, ok, err := sh.startFailed(err); ok {
+					return Result{ExitCode: -1}, err
+				}
+				return Result{ExitCode: -1}, errShellRefused
+			}
+			continue
 		case f, open = <-out:
 			out = nil
 			if open {
