@@ -29,6 +29,11 @@ func (m *commandManager) Status(ctx context.Context, r Runner) (State, error) {
 	if err != nil {
 		return State{}, fmt.Errorf("status: %w", err)
 	}
+	return m.statusResult(res)
+}
+
+// statusResult reads what the status script printed.
+func (m *commandManager) statusResult(res Result) (State, error) {
 	rep, err := parseStatusReport(res.Stdout)
 	if err != nil {
 		return State{}, fmt.Errorf("status: %w (script %v)", err, exitError(res))
@@ -46,6 +51,11 @@ func (m *commandManager) Start(ctx context.Context, r Runner) error {
 	if err != nil {
 		return fmt.Errorf("start command: %w", err)
 	}
+	return startResult(res)
+}
+
+// startResult reads how the start command ended.
+func startResult(res Result) error {
 	if res.ExitCode != 0 {
 		return fmt.Errorf("start command: %w", exitError(res))
 	}
@@ -59,11 +69,32 @@ func (m *commandManager) Stop(ctx context.Context, r Runner, grace time.Duration
 	if err != nil {
 		return fmt.Errorf("stop script: %w", err)
 	}
+	return stopResult(res, grace)
+}
+
+// stopResult reads what the stop script printed.
+func stopResult(res Result, grace time.Duration) error {
 	rep, err := parseStopReport(res.Stdout)
 	if err != nil {
 		return fmt.Errorf("stop script: %w (%v)", err, exitError(res))
 	}
 	return rep.err(grace, res)
+}
+
+// Restart runs the stop script, the start command and (o.ReadState) the
+// status script as one remote script: see Restarter.
+func (m *commandManager) Restart(ctx context.Context, r Runner, o RestartOptions) (RestartReport, error) {
+	rep, err := runRestart(ctx, r, restartParts{
+		stop: m.stopScript(o.Grace), start: m.startScript(), status: m.statusScript(),
+		stopResult:   func(res Result) error { return stopResult(res, o.Grace) },
+		startResult:  startResult,
+		statusResult: m.statusResult,
+		sudo:         m.sudo,
+	}, o)
+	if err != nil {
+		return rep, fmt.Errorf("restart script: %w", err)
+	}
+	return rep, nil
 }
 
 // LogsCommand returns the logs command with OMNI_LINES (lines, 0 for all)

@@ -94,7 +94,8 @@ fi
 // stopScript prints pid= and result=, one of not-running, stopped (after
 // the graceful stop), killed (after SIGKILL), still-running, no-pid
 // (nothing to signal and no stop command), term-failed (SIGTERM refused
-// while the process lives); stop_rc= when a stop command ran, and
+// while the process lives), and exits 0 for the first three (the service
+// is stopped), 3 for the others; stop_rc= when a stop command ran, and
 // stop_killed=1 when it was still running at the end of the grace period.
 // @GRACE_CS@ is the grace period in centiseconds, rounded up. The waits
 // end once that long has passed on the host's clock, or once their sleeps
@@ -173,6 +174,7 @@ if omni_wait_gone 500; then
 	echo result=killed
 else
 	echo result=still-running
+	exit 3
 fi
 `
 
@@ -220,12 +222,12 @@ omni_tree_add() {
 // stopBySignal is the stop step without a stop command.
 const stopBySignal = `if [ -z "$omni_pid" ]; then
 	echo result=no-pid
-	exit 0
+	exit 3
 fi
 if ! kill -TERM "$omni_pid"; then
 	if omni_alive "$omni_pid"; then
 		echo result=term-failed
-		exit 0
+		exit 3
 	fi
 fi
 `
@@ -249,7 +251,7 @@ if [ -z "$omni_pid" ]; then
 		if [ "$omni_slept" -ge @GRACE_CS@ ] || [ "$omni_t" -ge "$omni_end" ]; then
 			omni_stop_done
 			echo result=still-running
-			exit 0
+			exit 3
 		fi
 		sleep 0.25
 		omni_slept=$((omni_slept + 25))

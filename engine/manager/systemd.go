@@ -44,14 +44,7 @@ func (m *systemdManager) show(ctx context.Context, r Runner) (unitInfo, error) {
 	if err != nil {
 		return unitInfo{}, fmt.Errorf("systemctl show %s: %w", m.unit, err)
 	}
-	if res.ExitCode != 0 {
-		return unitInfo{}, fmt.Errorf("systemctl show %s: %w", m.unit, exitError(res))
-	}
-	info, err := parseShow(res.Stdout)
-	if err != nil {
-		return unitInfo{}, fmt.Errorf("systemctl show %s: %w", m.unit, err)
-	}
-	return info, nil
+	return m.showResult(res)
 }
 
 // Start runs `systemctl start`, which returns when the start job is done
@@ -65,6 +58,12 @@ func (m *systemdManager) Start(ctx context.Context, r Runner) error {
 	if err != nil {
 		return fmt.Errorf("systemctl start %s: %w", m.unit, err)
 	}
+	return m.startResult(res)
+}
+
+// startResult reads what the start script printed: the host's clock,
+// and how the start ended.
+func (m *systemdManager) startResult(res Result) error {
 	report, journal, _ := bytes.Cut(res.Stdout, []byte(journalMarker+"\n"))
 	if since := parseReport(report)["since"]; validSince(since) {
 		m.since = since
@@ -157,7 +156,7 @@ func (m *systemdManager) LogTail(ctx context.Context, r Runner) LogTail {
 // the unit's KillSignal, SIGTERM by default), waits up to the grace period
 // for the unit to go inactive or failed, then SIGKILLs what is left with
 // `systemctl kill` and waits up to 5 s more. It prints result=stopped,
-// killed or still-running. @TICKS@ is the grace period in 0.1 s steps and
+// killed or still-running (and then exits 3). @TICKS@ is the grace period in 0.1 s steps and
 // @SECONDS@ in whole seconds, rounded up: each wait ends at whichever comes
 // first, so slow probes cannot stretch it far past the grace period.
 const systemdStopScript = `omni_unit=@UNIT@
@@ -181,16 +180,20 @@ if omni_gone 50 5; then
 	echo result=killed
 else
 	echo result=still-running
+	exit 3
 fi
 `
 
 func (m *systemdManager) stopCommand(grace time.Duration) string {
+	return wrap(m.stopScript(grace), m.sudo, true)
+}
+
+func (m *systemdManager) stopScript(grace time.Duration) string {
 	ticks := steps(grace, 100*time.Millisecond)
 	if ticks < 1 {
 		ticks = 1
 	}
-	script := strings.NewReplacer("@UNIT@", shell.Quote(m.unit), "@TICKS@", strconv.Itoa(ticks), "@SECONDS@", strconv.Itoa(steps(grace, time.Second))).Replace(systemdStopScript)
-	return wrap(script, m.sudo, true)
+	return strings.NewReplacer("@UNIT@", shell.Quote(m.unit), "@TICKS@", strconv.Itoa(ticks), "@SECONDS@", strconv.Itoa(steps(grace, time.Second))).Replace(systemdStopScript)
 }
 
 // Stop stops the unit gracefully (SIGTERM, SIGKILL after grace), then
@@ -200,16 +203,29 @@ func (m *systemdManager) Stop(ctx context.Context, r Runner, grace time.Duration
 	if err != nil {
 		return fmt.Errorf("systemctl stop %s: %w", m.unit, err)
 	}
-	if res.ExitCode != 0 {
-		return fmt.Errorf("systemctl stop %s: %w", m.unit, exitError(res))
-	}
-	if strings.Contains(string(res.Stdout), "result=still-running") {
-		return fmt.Errorf("%s is still running after SIGKILL", m.unit)
+	if err := m.stopResult(res); err != nil {
+		return err
 	}
 	info, err := m.show(ctx, r)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
+	return m.verifyStopped(info)
+}
+
+// stopResult reads what the stop script printed.
+func (m *systemdManager) stopResult(res Result) error {
+	if strings.Contains(string(res.Stdout), "result=still-running") {
+		return fmt.Errorf("%s is still running after SIGKILL", m.unit)
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("systemctl stop %s: %w", m.unit, exitError(res))
+	}
+	return nil
+}
+
+// verifyStopped is nil when the unit is inactive or failed.
+func (m *systemdManager) verifyStopped(info unitInfo) error {
 	switch info.ActiveState {
 	case "inactive", "failed":
 		return nil
@@ -218,6 +234,76 @@ func (m *systemdManager) Stop(ctx context.Context, r Runner, grace time.Duration
 		return fmt.Errorf("%s is still %s (%s, pid %d) after systemctl stop", m.unit, info.ActiveState, info.SubState, info.MainPID)
 	}
 	return fmt.Errorf("%s is still %s (%s) after systemctl stop", m.unit, info.ActiveState, info.SubState)
+}
+
+// showResult reads what systemctl show printed.
+func (m *systemdManager) showResult(res Result) (unitInfo, error) {
+	if res.ExitCode != 0 {
+		return unitInfo{}, fmt.Errorf("systemctl show %s: %w", m.unit, exitError(res))
+	}
+	info, err := parseShow(res.Stdout)
+	if err != nil {
+		return unitInfo{}, fmt.Errorf("systemctl show %s: %w", m.unit, err)
+	}
+	return info, nil
+}
+
+// verifyMarker separates, in the restart script's stop part, the stop
+// script's report from the verifying systemctl show's output.
+const verifyMarker = "omni-verify:"
+
+// systemdRestartStop is the restart script's stop part: the stop script,
+// then the same check as Stop's, systemctl show, in the same round trip.
+// It exits 0 only when the unit is inactive or failed (4: show failed).
+const systemdRestartStop = `(
+@STOPSCRIPT@
+) || exit $?
+echo ` + verifyMarker + `
+omni_show=$(@SHOW@)
+omni_rc=$?
+printf '%s\n' "$omni_show"
+[ "$omni_rc" -eq 0 ] || exit 4
+case $omni_show in *ActiveState=inactive*|*ActiveState=failed*) exit 0 ;; esac
+exit 3`
+
+// Restart runs the stop (and its check), the start and (o.ReadState)
+// systemctl show as one remote script: see Restarter. systemd's own
+// `systemctl restart` is not used: omni's stop keeps its grace period
+// whatever the unit's TimeoutStopSec, and each part reports on its own.
+func (m *systemdManager) Restart(ctx context.Context, r Runner, o RestartOptions) (RestartReport, error) {
+	show := "systemctl show -p " + showProperties + " --no-pager -- " + shell.Quote(m.unit)
+	stop := strings.NewReplacer("@STOPSCRIPT@", m.stopScript(o.Grace), "@SHOW@", show).Replace(systemdRestartStop)
+	rep, err := runRestart(ctx, r, restartParts{
+		stop: stop, start: m.script(systemdStartScript), status: show,
+		stopResult: func(res Result) error {
+			script, verify, _ := bytes.Cut(res.Stdout, []byte(verifyMarker+"\n"))
+			if err := m.stopResult(Result{Stdout: script, Stderr: res.Stderr, ExitCode: res.ExitCode}); err != nil && len(verify) == 0 {
+				return err
+			}
+			showRC := 0 // exit 3 is the unit still active: show itself succeeded
+			if res.ExitCode == 4 {
+				showRC = 4
+			}
+			info, err := m.showResult(Result{Stdout: verify, Stderr: res.Stderr, ExitCode: showRC})
+			if err != nil {
+				return fmt.Errorf("verify: %w", err)
+			}
+			return m.verifyStopped(info)
+		},
+		startResult: m.startResult,
+		statusResult: func(res Result) (State, error) {
+			info, err := m.showResult(res)
+			if err != nil {
+				return State{}, fmt.Errorf("status: %w", err)
+			}
+			return info.state(), nil
+		},
+		sudo: m.sudo,
+	}, o)
+	if err != nil {
+		return rep, fmt.Errorf("restart %s: %w", m.unit, err)
+	}
+	return rep, nil
 }
 
 // LogsCommand returns a journalctl command; lines <= 0 means all lines.

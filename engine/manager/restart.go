@@ -1,0 +1,209 @@
+package manager
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Restarter is a Manager that runs the parts of a restart that need no
+// decision of omni's in between as one remote script, in one round trip:
+// the stop (with its wait until the service is gone, and SIGKILL after the
+// grace period), the start, and a read of the state right after the start.
+// Each part reports its own result and duration; a part runs only when the
+// one before it succeeded, as when they ran one after the other.
+type Restarter interface {
+	Restart(ctx context.Context, r Runner, o RestartOptions) (RestartReport, error)
+}
+
+// RestartOptions bound the parts of a restart script.
+type RestartOptions struct {
+	Grace time.Duration // the stop's grace period, as Stop takes it
+	// StartTimeout bounds the start part on the host: when it is over,
+	// the start and everything it started are killed (omni_kill_tree) and
+	// the part reports StartTimedOut. 0: no bound of its own.
+	StartTimeout time.Duration
+	ReadState    bool // read the state after a successful start
+}
+
+// Part is how one part of a restart script went.
+type Part struct {
+	Ran      bool
+	Err      error         // nil when it ran and succeeded
+	Duration time.Duration // measured on the host, to 10 ms
+}
+
+// RestartReport is what a restart script reports, part by part.
+type RestartReport struct {
+	Stop, Start, Status Part
+	// StartTimedOut: the start ran past StartTimeout and was killed.
+	StartTimedOut bool
+	State         State // read right after the start (Status.Ran, no Status.Err)
+}
+
+// restartScript runs the parts, each in a subshell of its own, and after
+// each prints a line "MARK end NAME RC CS" on stdout and "MARK end NAME"
+// on stderr: what precedes them since the last such line is the part's
+// output. RC is its exit code and CS how long it took in centiseconds, by
+// the host's uptime clock (the wall clock's seconds where there is none).
+// A part's exit code says whether the next may run: only 0 goes on.
+//
+// The start runs in the background, watched, when it has a bound: a
+// watchdog sleeps @START_T@ seconds, then prints "MARK start-timeout" and
+// kills the start's process tree (see killTree). The script waits for the
+// start, then ends the watchdog (its trap ends its sleep).
+const restartScript = `omni_mark=@MARK@
+if [ -r /proc/uptime ]; then
+	omni_clk() { read -r omni_c omni_l </proc/uptime; omni_c=${omni_c%.*}${omni_c#*.}; }
+else
+	omni_clk() { omni_c=$(($(date +%s) * 100)); }
+fi
+omni_end() {
+	omni_c0=$omni_c
+	omni_clk
+	printf '\n%s end %s %s %s\n' "$omni_mark" "$1" "$2" "$((omni_c - omni_c0))"
+	printf '\n%s end %s\n' "$omni_mark" "$1" >&2
+}
+` + killTree + `
+omni_clk
+(
+@STOP@
+)
+omni_rc=$?
+omni_end stop "$omni_rc"
+[ "$omni_rc" -eq 0 ] || exit 0
+(
+@START@
+) </dev/null &
+omni_spid=$!
+omni_wd=
+if [ @START_CS@ -gt 0 ]; then
+	(
+		trap 'kill "$omni_sl" 2>/dev/null; exit 0' TERM
+		sleep @START_T@ </dev/null >/dev/null 2>&1 &
+		omni_sl=$!
+		wait "$omni_sl" || exit 0
+		printf '\n%s start-timeout\n' "$omni_mark"
+		omni_kill_tree "$omni_spid"
+	) &
+	omni_wd=$!
+fi
+wait "$omni_spid"
+omni_rc=$?
+if [ -n "$omni_wd" ]; then
+	kill "$omni_wd" 2>/dev/null
+	wait "$omni_wd" 2>/dev/null
+fi
+omni_end start "$omni_rc"
+[ "$omni_rc" -eq 0 ] || exit 0
+[ @READ@ = 1 ] || exit 0
+(
+@STATUS@
+)
+omni_end status "$?"
+`
+
+// restartParts are a manager's parts of the restart script (shell text,
+// without sudo: the whole script is wrapped once) and how to read each
+// part's output.
+type restartParts struct {
+	stop, start, status string
+	stopResult          func(Result) error
+	startResult         func(Result) error
+	statusResult        func(Result) (State, error)
+	sudo                bool
+}
+
+// runRestart builds the script from p, runs it and reads its parts.
+func runRestart(ctx context.Context, r Runner, p restartParts, o RestartOptions) (RestartReport, error) {
+	var nonce [12]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return RestartReport{}, err
+	}
+	mark := "omni-part-" + hex.EncodeToString(nonce[:])
+	read := "0"
+	if o.ReadState {
+		read = "1"
+	}
+	cs := steps(o.StartTimeout, 10*time.Millisecond)
+	// Our own text first, then the parts, so that theirs is never rescanned.
+	script := strings.NewReplacer(
+		"@MARK@", mark, "@READ@", read,
+		"@START_CS@", strconv.Itoa(cs), "@START_T@", fmt.Sprintf("%d.%02d", cs/100, cs%100),
+	).Replace(restartScript)
+	script = strings.NewReplacer("@STOP@", p.stop, "@START@", p.start, "@STATUS@", p.status).Replace(script)
+	res, err := run(ctx, r, wrap(script, p.sudo, true))
+	if err != nil {
+		return RestartReport{}, err
+	}
+	return readRestart(res, mark, p)
+}
+
+// readRestart splits a restart script's output into its parts and reads
+// each with p's readers.
+func readRestart(res Result, mark string, p restartParts) (RestartReport, error) {
+	var rep RestartReport
+	outs, errs := res.Stdout, res.Stderr
+	timeoutLine := []byte("\n" + mark + " start-timeout")
+	for _, name := range []string{"stop", "start", "status"} {
+		out, rc, cs, rest, ok := cutPart(outs, mark, name)
+		if !ok {
+			break
+		}
+		stderr, restErr, _ := bytes.Cut(errs, []byte("\n"+mark+" end "+name+"\n"))
+		outs, errs = rest, restErr
+		part := Result{Stdout: out, Stderr: stderr, ExitCode: rc}
+		got := Part{Ran: true, Duration: time.Duration(cs) * 10 * time.Millisecond}
+		switch name {
+		case "stop":
+			got.Err = p.stopResult(part)
+			if got.Err == nil && rc != 0 {
+				got.Err = exitError(part) // it said stopped, yet failed
+			}
+			rep.Stop = got
+		case "start":
+			if i := bytes.Index(part.Stdout, timeoutLine); i >= 0 {
+				rep.StartTimedOut = true
+				part.Stdout = append(part.Stdout[:i:i], part.Stdout[i+len(timeoutLine):]...)
+			}
+			got.Err = p.startResult(part)
+			if rep.StartTimedOut && got.Err == nil {
+				got.Err = errors.New("killed at the end of its timeout")
+			}
+			rep.Start = got
+		case "status":
+			rep.State, got.Err = p.statusResult(part)
+			rep.Status = got
+		}
+	}
+	if !rep.Stop.Ran {
+		return rep, fmt.Errorf("restart script: it ended before its stop did (%v)", exitError(res))
+	}
+	return rep, nil
+}
+
+// cutPart finds the end line of part name in out: the part's output
+// before it, its exit code and duration, and what follows the line.
+func cutPart(out []byte, mark, name string) (part []byte, rc, cs int, rest []byte, ok bool) {
+	before, after, found := bytes.Cut(out, []byte("\n"+mark+" end "+name+" "))
+	if !found {
+		return nil, 0, 0, out, false
+	}
+	line, rest, _ := bytes.Cut(after, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) != 2 {
+		return nil, 0, 0, out, false
+	}
+	rc, err1 := strconv.Atoi(f[0])
+	cs, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || cs < 0 {
+		return nil, 0, 0, out, false
+	}
+	return before, rc, cs, rest, true
+}

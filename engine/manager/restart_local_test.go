@@ -1,0 +1,147 @@
+package manager_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/internal/shell"
+	"github.com/omni-fleet/omni/internal/testkit/demosvctest"
+	"github.com/omni-fleet/omni/inventory"
+)
+
+// restart runs m's restart script through a real sh.
+func restart(t *testing.T, m manager.Manager, o manager.RestartOptions) manager.RestartReport {
+	t.Helper()
+	r, ok := m.(manager.Restarter)
+	if !ok {
+		t.Fatalf("%T is not a Restarter", m)
+	}
+	rep, err := r.Restart(context.Background(), localRunner{}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// TestCommandRestartScript: one script stops the demo service (gracefully,
+// waiting until it is gone), starts it again and reads its new state;
+// each part says how it went and how long it took on the host.
+func TestCommandRestartScript(t *testing.T) {
+	d := newDemo(t, "--stop-delay", "300ms")
+	d.start(t)
+	old := d.pid(t)
+	// The start returns once the new process has written its pidfile, so
+	// that the state read right after it finds the new process.
+	m := d.m
+	d.m = commandManager(t, inventory.Commands{
+		Start:  "rm -f " + shell.Quote(d.pidfile) + "; " + startCommand(t, d) + " i=0; until [ -s " + shell.Quote(d.pidfile) + " ]; do i=$((i+1)); [ $i -gt 1000 ] && exit 1; sleep 0.01; done",
+		Status: "cat " + shell.Quote(d.pidfile),
+	})
+	defer func() { d.m = m }()
+
+	rep := restart(t, d.m, manager.RestartOptions{Grace: 10 * time.Second, StartTimeout: 10 * time.Second, ReadState: true})
+	if !rep.Stop.Ran || rep.Stop.Err != nil || !rep.Start.Ran || rep.Start.Err != nil || !rep.Status.Ran || rep.Status.Err != nil {
+		t.Fatalf("restart: %+v", rep)
+	}
+	if rep.Stop.Duration < 300*time.Millisecond || rep.Stop.Duration > 5*time.Second {
+		t.Errorf("stop took %s on the host, want the service's 300ms stop delay or a little more", rep.Stop.Duration)
+	}
+	if rep.StartTimedOut || rep.Start.Duration > 5*time.Second {
+		t.Errorf("start: %+v, timed out %v", rep.Start, rep.StartTimedOut)
+	}
+	if !processGone(old) || !strings.Contains(d.log(t), "]: stopped") {
+		t.Errorf("the old process %d was not stopped gracefully; log:\n%s", old, d.log(t))
+	}
+	waitHealthy(t, d.port)
+	if pid := d.pid(t); !rep.State.Running || rep.State.PID != pid || pid == old {
+		t.Errorf("state after the start %+v, want running with the new pid %d (old %d)", rep.State, pid, old)
+	}
+
+	// Without ReadState the status part does not run.
+	rep = restart(t, d.m, manager.RestartOptions{Grace: 10 * time.Second})
+	if rep.Stop.Err != nil || rep.Start.Err != nil || rep.Status.Ran {
+		t.Errorf("restart without the state read: %+v", rep)
+	}
+	waitHealthy(t, d.port)
+}
+
+// startCommand is the demo's start command, as newDemo configures it.
+func startCommand(t *testing.T, d *demo) string {
+	return "setsid nohup " + shell.Quote(demosvctest.Binary(t)) +
+		` --name "$OMNI_SERVICE" --listen "$OMNI_ADDRESS:` + strconv.Itoa(d.port) + `"` +
+		" --pidfile " + shell.Quote(d.pidfile) + " --log " + shell.Quote(d.logPath) + " " + strings.Join(d.flags, " ") +
+		" >/dev/null 2>&1 </dev/null &"
+}
+
+// TestCommandRestartStopFails: a stop that fails leaves the start and the
+// state read unrun, and says why as the stop alone would.
+func TestCommandRestartStopFails(t *testing.T) {
+	dir := t.TempDir()
+	started := filepath.Join(dir, "started")
+	m := commandManager(t, inventory.Commands{
+		Start:  "touch " + shell.Quote(started),
+		Status: "echo running", // runs, names no PID, and there is no stop command
+	})
+	rep := restart(t, m, manager.RestartOptions{Grace: time.Second, ReadState: true})
+	if !rep.Stop.Ran || rep.Stop.Err == nil || !strings.Contains(rep.Stop.Err.Error(), "printed no PID") {
+		t.Errorf("stop part %+v, want the no-PID failure", rep.Stop)
+	}
+	if rep.Start.Ran || rep.Status.Ran {
+		t.Errorf("start or status ran after a failed stop: %+v", rep)
+	}
+	if _, err := os.Stat(started); err == nil {
+		t.Error("the start command ran after a failed stop")
+	}
+}
+
+// TestCommandRestartStartTimeout: a start that outlives its timeout is
+// killed on the host, with what it started, and reported as timed out.
+func TestCommandRestartStartTimeout(t *testing.T) {
+	dir := t.TempDir()
+	pidfile := filepath.Join(dir, "sleeper.pid")
+	m := commandManager(t, inventory.Commands{
+		Start:  "sleep 30 & echo $! > " + shell.Quote(pidfile) + "; wait",
+		Status: "exit 3",
+	})
+	began := time.Now()
+	rep := restart(t, m, manager.RestartOptions{Grace: time.Second, StartTimeout: 300 * time.Millisecond, ReadState: true})
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("the restart script took %s with a 300ms start timeout", took)
+	}
+	if !rep.Stop.Ran || rep.Stop.Err != nil {
+		t.Errorf("stop part %+v, want not running: nothing to do", rep.Stop)
+	}
+	if !rep.StartTimedOut || rep.Start.Err == nil || rep.Status.Ran {
+		t.Errorf("start part %+v (timed out %v), want timed out and no state read", rep.Start, rep.StartTimedOut)
+	}
+	if rep.Start.Duration < 300*time.Millisecond {
+		t.Errorf("start part took %s, before its timeout", rep.Start.Duration)
+	}
+	sleeper := readPid(t, pidfile)
+	deadline := time.Now().Add(5 * time.Second)
+	for !processGone(sleeper) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !processGone(sleeper) {
+		t.Errorf("the start's child %d outlived the start's timeout", sleeper)
+	}
+}
+
+// TestCommandRestartStartFails: a failing start command is the start
+// part's error, with its stderr, and no state is read after it.
+func TestCommandRestartStartFails(t *testing.T) {
+	m := commandManager(t, inventory.Commands{Start: "echo no config >&2; exit 5", Status: "exit 3"})
+	rep := restart(t, m, manager.RestartOptions{Grace: time.Second, StartTimeout: 5 * time.Second, ReadState: true})
+	if rep.Stop.Err != nil || rep.Start.Err == nil || rep.Status.Ran {
+		t.Fatalf("restart: %+v", rep)
+	}
+	if got := rep.Start.Err.Error(); got != "start command: exit 5: no config" {
+		t.Errorf("start error %q, want the start command's own words", got)
+	}
+}
