@@ -137,12 +137,18 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 	defer run.countRoundTrips() // before the release
 	// The other hosts the run will read connect while the target's does.
 	run.conns.prefetch(ctx, prefetchHosts(plan, run.deps))
-	for i, task := range plan.Tasks {
+	for i := 0; i < len(plan.Tasks); i++ {
+		task := plan.Tasks[i]
 		if skip, why := run.skipGroup(task); skip {
 			run.note(task, why)
 			continue
 		}
-		err := run.step(task)
+		n, err := run.fusedRestart(plan.Tasks[i:]) // stop and start in one script
+		if n == 0 {
+			err = run.step(task)
+		} else {
+			i += n - 1
+		}
 		if errors.Is(err, errNothingToDo) {
 			run.finish(plan.Tasks[i+1:])
 			return run.out
@@ -182,6 +188,9 @@ type execution struct {
 type freshState struct {
 	inst  Instance
 	state manager.State
+	// afterStart: read right after the start, by the restart script: the
+	// health step's first process check (restart_fused.go).
+	afterStart bool
 }
 
 // finish runs the target's record step of the remaining tasks, whatever
@@ -368,6 +377,9 @@ func runHealthSeen(ctx context.Context, spec inventory.Health, h *inventory.Host
 			if known != nil {
 				st := *known
 				known = nil
+				if seen != nil {
+					*seen = st
+				}
 				return st.Running, st.Status, nil
 			}
 			st, err := m.Status(ctx, conn)
@@ -467,7 +479,7 @@ func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshSt
 		return "started", nil
 	case StepHealth:
 		var seen manager.State
-		report, err := r.check.Check(ctx, inst, nil, &seen)
+		report, err := r.check.Check(ctx, inst, startedState(known, inst), &seen)
 		if err != nil {
 			return "", err
 		}

@@ -132,8 +132,3 @@ func TestALaterCheckGetsItsBudgetOnceTheEarlierPass(t *testing.T) {
 	}
 }
 
-type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
-
-func (f dialFunc) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	return f(ctx, network, addr)
-}

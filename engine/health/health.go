@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/omni-fleet/omni/inventory"
@@ -88,10 +90,16 @@ func Run(ctx context.Context, t Target) Report {
 			return nil
 		}})
 	}
+	portDialer, httpDialer := t.Dialer, t.Dialer
+	if h := t.Spec.HTTP; t.Spec.Port > 0 && h != nil && h.Port == t.Spec.Port {
+		first := &firstDial{d: t.Dialer, done: make(chan struct{})}
+		defer first.close()
+		portDialer, httpDialer = first.dialer(), first.dialer()
+	}
 	if t.Spec.Port > 0 {
 		addr := net.JoinHostPort(t.Address, strconv.Itoa(t.Spec.Port))
 		checks = append(checks, check{"port " + strconv.Itoa(t.Spec.Port), func(ctx context.Context) error {
-			conn, err := t.Dialer.DialContext(ctx, "tcp", addr)
+			conn, err := portDialer.DialContext(ctx, "tcp", addr)
 			if err != nil {
 				return fmt.Errorf("nothing listens on %s: %v", addr, err)
 			}
@@ -101,7 +109,7 @@ func Run(ctx context.Context, t Target) Report {
 	if h := t.Spec.HTTP; h != nil {
 		url := "http://" + net.JoinHostPort(t.Address, strconv.Itoa(h.Port)) + h.Path
 		checks = append(checks, check{"http", func(ctx context.Context) error {
-			return httpCheck(ctx, t.Dialer, url, h.Expect)
+			return httpCheck(ctx, httpDialer, url, h.Expect)
 		}})
 	}
 	return Report{Checks: runAll(ctx, checks, func(ctx context.Context, c check, ahead <-chan struct{}) Result {
@@ -267,4 +275,75 @@ func pause(attempt int, interval time.Duration) time.Duration {
 		return interval
 	}
 	return d
+}
+
+// firstDial is the first connection to a port that both the port check
+// and the HTTP check use: opened once, by whichever of their first
+// attempts asks first, and handed to both. The port check passes when it
+// opens (it connected, which is all it asks), and the HTTP check sends
+// its request over it: one channel open instead of two. Later attempts
+// dial on their own. The connection is closed when the checks end.
+type firstDial struct {
+	d       Dialer
+	mu      sync.Mutex
+	started bool
+	done    chan struct{} // closed once dialled
+	conn    net.Conn
+	err     error
+}
+
+// dialer returns a Dialer for one check: its first call gets the shared
+// connection (not to be closed by the port check: closing it is a no-op),
+// later calls dial anew.
+func (f *firstDial) dialer() Dialer {
+	var used atomic.Bool
+	return dialFunc(func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if used.Swap(true) {
+			return f.d.DialContext(ctx, network, addr)
+		}
+		f.mu.Lock()
+		first := !f.started
+		f.started = true
+		f.mu.Unlock()
+		if first {
+			f.conn, f.err = f.d.DialContext(ctx, network, addr)
+			close(f.done)
+		} else {
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if f.err != nil {
+			return nil, f.err
+		}
+		return sharedConn{f.conn}, nil
+	})
+}
+
+// close closes the shared connection, once the checks are done.
+func (f *firstDial) close() {
+	f.mu.Lock()
+	started := f.started
+	f.mu.Unlock()
+	if started {
+		<-f.done
+		if f.conn != nil {
+			f.conn.Close()
+		}
+	}
+}
+
+// sharedConn is the first connection as a check holds it: its Close
+// leaves it open for the other check; firstDial.close closes it when the
+// checks are done.
+type sharedConn struct{ net.Conn }
+
+func (sharedConn) Close() error { return nil }
+
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+func (d dialFunc) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return d(ctx, network, addr)
 }

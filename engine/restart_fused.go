@@ -1,0 +1,166 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/omni-fleet/omni/engine/manager"
+)
+
+// A restart's stop, the wait until the service is gone, its start and the
+// state right after the start need no decision of omni's in between: when
+// the plan runs them back to back on the target, they go to the host as
+// one script (manager.Restarter), in one round trip instead of three. The
+// steps are still reported one by one, each with its own result and
+// duration, as if they had run apart: the dry run, -v, the events and -o
+// json show the same steps. What does not change:
+//   - the stop's grace period, then SIGKILL of the tree, a zombie counting
+//     as stopped: the stop part is the stop step's own script;
+//   - the start's timeout: the host kills the start's process tree when it
+//     is over, and the start step fails with a *TimeoutError;
+//   - cancellation and a timeout of the whole (the stop's plus the start's,
+//     plus command_timeout for the state read) kill the remote process
+//     group, as they do for any step; what ran is then not known part by
+//     part, and the stop step reports the failure;
+//   - a part runs only when the one before it succeeded.
+//
+// The state read right after the start is the first attempt of the health
+// step's process check, when the health step comes next and has no start
+// period (a check after a start period must look after it).
+//
+// The cascade's restarts of dependents, a stop of the target that must
+// first see whether it runs (`service stop`), and managers that are not
+// Restarters keep the steps apart.
+
+// fusedRestart runs tasks[0:n] through the restart script when they are
+// the target's stop, optionally its verify-stopped, then its start; n is
+// 0 when they are not (the caller then runs tasks[0] as a step).
+func (r *execution) fusedRestart(tasks []Task) (n int, err error) {
+	stop, verify, start, health, ok := r.restartTasks(tasks)
+	if !ok {
+		return 0, nil
+	}
+	inst := r.instance(stop)
+	mgr, err := r.manager(inst)
+	if err != nil {
+		return 0, nil
+	}
+	restarter, ok := mgr.(manager.Restarter)
+	if !ok {
+		return 0, nil
+	}
+	conn, err := r.conn(r.ctx, stop.Host)
+	if err != nil {
+		return 0, nil // the stop step reports it
+	}
+	svc, err := r.env.Inventory.Service(inst.Service)
+	if err != nil {
+		return 0, nil
+	}
+	readState := health != nil && svc.Health.Process && svc.Health.StartPeriod == 0
+	ctx := r.ctx
+	var bound time.Duration
+	if stop.Timeout > 0 && start.Timeout > 0 {
+		bound = stop.Timeout + start.Timeout
+		if readState {
+			bound += commandTimeout(r.env.Inventory)
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, bound)
+		defer cancel()
+		ctx = ownBound(ctx)
+	}
+
+	began := r.env.Now()
+	rep, err := restarter.Restart(ctx, conn, manager.RestartOptions{Grace: stop.Grace, StartTimeout: start.Timeout, ReadState: readState})
+	total := r.env.Now().Sub(began)
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded && r.ctx.Err() == nil {
+			err = fmt.Errorf("stop and start (one script): %w", &TimeoutError{After: bound})
+		} else if r.ctx.Err() != nil {
+			err = fmt.Errorf("interrupted: %w", r.ctx.Err())
+		}
+		return 1, r.report(stop, total, "", err)
+	}
+	// The host timed the parts; the rest (the round trip) goes to the stop.
+	stopTook := max(total-rep.Start.Duration-rep.Status.Duration, rep.Stop.Duration)
+	if rep.Stop.Err != nil {
+		return 1, r.report(stop, stopTook, "", rep.Stop.Err)
+	}
+	r.stopped[inst] = began.Add(stopTook)
+	r.report(stop, stopTook, "stopped", nil)
+	n = 1
+	if verify != nil {
+		r.report(*verify, 0, "stopped (verified by the stop step: the process is gone)", nil)
+		n++
+	}
+	n++
+	if rep.Start.Err != nil {
+		err := rep.Start.Err
+		if rep.StartTimedOut {
+			err = &TimeoutError{After: start.Timeout}
+		}
+		return n, r.report(start, rep.Start.Duration, "", r.withTail(inst, mgr, conn, err))
+	}
+	r.started[inst] = true
+	r.report(start, rep.Start.Duration, "started", nil)
+	if readState && rep.Status.Ran && rep.Status.Err == nil {
+		r.fresh = &freshState{inst: inst, state: rep.State, afterStart: true}
+	}
+	return n, nil
+}
+
+// restartTasks finds the target's stop, verify-stopped (nil when absent),
+// start and the health step right after it (nil when absent) at the head
+// of tasks, when a restart runs them back to back.
+func (r *execution) restartTasks(tasks []Task) (stop Task, verify *Task, start Task, health *Task, ok bool) {
+	if r.plan.Request.Action != "restart" || len(tasks) < 2 {
+		return
+	}
+	stop = tasks[0]
+	mine := func(t Task) bool {
+		return r.instance(t) == r.target && t.Group == "" && t.Cascade == NoCascade
+	}
+	if stop.Step != StepStop || !mine(stop) {
+		return
+	}
+	i := 1
+	if tasks[i].Step == StepVerifyStopped && mine(tasks[i]) {
+		verify = &tasks[i]
+		i++
+	}
+	if i >= len(tasks) || tasks[i].Step != StepStart || !mine(tasks[i]) {
+		return
+	}
+	start = tasks[i]
+	if i+1 < len(tasks) && tasks[i+1].Step == StepHealth && mine(tasks[i+1]) {
+		health = &tasks[i+1]
+	}
+	return stop, verify, start, health, true
+}
+
+// report records one step of the restart script as the step machinery
+// does (see execution.step): its result, and a *StepError when it failed.
+func (r *execution) report(task Task, took time.Duration, note string, err error) error {
+	res := StepResult{Task: task, Status: StepOK, Duration: took, Note: note}
+	if err != nil {
+		err = &StepError{Host: task.Host, Service: task.Service, Step: task.Step, Err: err}
+		res.Status, res.Err = StepFailed, err
+	}
+	r.out.Steps = append(r.out.Steps, res)
+	if r.env.OnStep != nil {
+		r.env.OnStep(res)
+	}
+	return err
+}
+
+// startedState is the state the restart script read right after the
+// start, for the health step's first process check.
+func startedState(known *freshState, inst Instance) *manager.State {
+	if known == nil || !known.afterStart || known.inst != inst {
+		return nil
+	}
+	st := known.state
+	return &st
+}
