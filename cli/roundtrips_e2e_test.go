@@ -14,21 +14,21 @@ import (
 
 // restartRoundTrips is what one restart of a healthy service with a
 // process, a port and an HTTP check waits for on its host after
-// authentication, today (transport.RoundTrips says what counts):
+// authentication (transport.RoundTrips says what counts):
 //
-//	the shell's session opened, sh started in it   2
-//	stop (one script: stops, waits until gone)     1
-//	start                                          1
-//	health, first attempt: process (reads state)   1
-//	                       port (a channel)        1
-//	                       HTTP (a channel, GET)   2
-//	record: nothing (the health check's state)     0
-//	                                               8
+//	the shell's session opened                                     1
+//	one script, sent in the shell's start request: stop (waits     1
+//	  until gone), start, the state right after it (the health
+//	  check's first process attempt)
+//	health, first attempt: port and HTTP share one channel open    1
+//	                       HTTP GET and its response               1
+//	record: nothing (the state the process check read)             0
+//	                                                               4
 //
-// The shell's end, when the connection is let go, comes after the run
-// and is not in it. Issue 16's target is at most 4: lower this pin as
-// round trips go.
-const restartRoundTrips = 8
+// It was 8 before issue 16 (shell session 1 and its start 1, stop 1,
+// start 1, process 1, port 1, HTTP 2). The shell's end, when the
+// connection is let go, comes after the run and is not in it.
+const restartRoundTrips = 4
 
 // TestRestartRoundTrips pins the round trips of one restart over a real
 // sshd: -v says them on stderr and -o json reports them, the same count

@@ -59,9 +59,13 @@ type svcConn struct {
 	streamed      []string
 	streamBounded []bool // whether each Stream's context had a deadline
 	starts        []string
+	scripts       []string // restart scripts run (restart_fused_test.go)
 }
 
 func (c *svcConn) Run(ctx context.Context, cmd string) (manager.Result, error) {
+	if mark := partMark.FindString(cmd); mark != "" {
+		return c.restartScript(ctx, cmd, mark) // restart_fused_test.go
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, svc := range []string{"db", "web", "api"} {

@@ -159,7 +159,10 @@ type playedConn struct {
 	failStart map[string]bool
 }
 
-func (c *playedConn) Run(_ context.Context, cmd string) (manager.Result, error) {
+func (c *playedConn) Run(ctx context.Context, cmd string) (manager.Result, error) {
+	if mark := partMark.FindString(cmd); mark != "" {
+		return playRestart(ctx, cmd, mark, c.Run) // restart_fused_test.go
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, svc := range []string{"db", "web", "api"} {

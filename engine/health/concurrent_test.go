@@ -131,4 +131,3 @@ func TestALaterCheckGetsItsBudgetOnceTheEarlierPass(t *testing.T) {
 		t.Fatalf("report %+v, want process and port passed", r)
 	}
 }
-
