@@ -30,15 +30,18 @@ import (
 // period (a check after a start period must look after it).
 //
 // The cascade's restarts of dependents, a stop of the target that must
-// first see whether it runs (`service stop`), and managers that are not
-// Restarters keep the steps apart.
+// first see whether it runs (`service stop`), a stop or start whose
+// playbook sets no timeout, and managers that are not Restarters keep the
+// steps apart.
 
 // fusedRestart runs tasks[0:n] through the restart script when they are
 // the target's stop, optionally its verify-stopped, then its start; n is
 // 0 when they are not (the caller then runs tasks[0] as a step).
 func (r *execution) fusedRestart(tasks []Task) (n int, err error) {
 	stop, verify, start, health, ok := r.restartTasks(tasks)
-	if !ok {
+	if !ok || stop.Timeout <= 0 || start.Timeout <= 0 {
+		// A step without a timeout of its own gets command_timeout for each
+		// of its commands (see withBound): kept apart, it keeps that.
 		return 0, nil
 	}
 	inst := r.instance(stop)
@@ -59,18 +62,13 @@ func (r *execution) fusedRestart(tasks []Task) (n int, err error) {
 		return 0, nil
 	}
 	readState := health != nil && svc.Health.Process && svc.Health.StartPeriod == 0
-	ctx := r.ctx
-	var bound time.Duration
-	if stop.Timeout > 0 && start.Timeout > 0 {
-		bound = stop.Timeout + start.Timeout
-		if readState {
-			bound += commandTimeout(r.env.Inventory)
-		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, bound)
-		defer cancel()
-		ctx = ownBound(ctx)
+	bound := stop.Timeout + start.Timeout
+	if readState {
+		bound += commandTimeout(r.env.Inventory)
 	}
+	ctx, cancel := context.WithTimeout(r.ctx, bound)
+	defer cancel()
+	ctx = ownBound(ctx)
 
 	began := r.env.Now()
 	rep, err := restarter.Restart(ctx, conn, manager.RestartOptions{Grace: stop.Grace, StartTimeout: start.Timeout, ReadState: readState})

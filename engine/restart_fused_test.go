@@ -178,6 +178,23 @@ func TestRestartFused(t *testing.T) {
 		want:    []string{"db ensure ok", "web stop failed", "web record ok"},
 		wantErr: []string{"a: web: stop: interrupted: context deadline exceeded"},
 	}, {
+		name: "a start without a timeout of its own: the steps run apart",
+		req:  Request{Action: "restart", Service: "web"},
+		conn: &svcConn{running: map[string]bool{"db": true, "web": true}},
+		edit: func(p *Plan) {
+			for i := range p.Tasks {
+				if p.Tasks[i].Step == StepStart {
+					p.Tasks[i].Timeout = 0
+				}
+			}
+		},
+		want: []string{"db ensure ok", "web stop ok", "web verify-stopped ok", "web start ok", "web health ok", "web record ok"},
+		check: func(t *testing.T, _ *Outcome, c *svcConn, _ registry.Registry) {
+			if len(c.scripts) != 0 || len(c.starts) != 1 {
+				t.Errorf("%d restart scripts, starts %v: want the steps apart", len(c.scripts), c.starts)
+			}
+		},
+	}, {
 		name: "a stop alone is no restart: its steps run apart",
 		req:  Request{Action: "stop", Service: "web"},
 		conn: &svcConn{running: map[string]bool{"web": true}},

@@ -31,7 +31,10 @@ import (
 //	printf '\nMARK\n' >&3
 //
 // (a CMD that is itself `sh -c 'SCRIPT'` or `sudo -n sh -c 'SCRIPT'`, as
-// the service managers send, is exec'd as it stands: see ownShell).
+// the service managers send, is exec'd as it stands: see ownShell). The
+// first command rides in the shell's start request instead of on stdin
+// (see startShell): the first Run costs the session's open and one round
+// trip, not a third for the start.
 // The shell starts with `exec 3>&2 2>/dev/null`: fd 3 is the session's
 // stderr, where the command's stderr goes, and the shell's own notices go
 // nowhere, such as the "Terminated" it prints when the command is killed
