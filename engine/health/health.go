@@ -1,6 +1,7 @@
 package health
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -226,28 +227,43 @@ func closed(c <-chan struct{}) bool {
 	}
 }
 
+// httpCheck sends one GET over one connection dialled through d and
+// compares the response's status with expect. It speaks HTTP/1.1 itself
+// (net/http's Request.Write and ReadResponse) rather than through an
+// http.Transport: a Transport per check started two goroutines and their
+// buffers for a single request, 5% of a 1,000-host status's CPU.
+// Redirects are not followed: their status is the answer.
 func httpCheck(ctx context.Context, d Dialer, url string, expect int) error {
-	client := &http.Client{
-		Transport: &http.Transport{
-			DialContext:       d.DialContext,
-			DisableKeepAlives: true,
-			Proxy:             nil,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	defer client.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("User-Agent", "omni-health-check")
-	resp, err := client.Do(req)
-	if err != nil {
+	req.Close = true // Connection: close
+	fail := func(err error) error {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		msg := err.Error()
-		if i := strings.LastIndex(msg, ": "); i >= 0 && strings.HasPrefix(msg, "Get ") {
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
 			msg = msg[i+2:]
 		}
 		return fmt.Errorf("GET %s: %s", url, msg)
+	}
+	conn, err := d.DialContext(ctx, "tcp", req.URL.Host)
+	if err != nil {
+		return fail(err)
+	}
+	defer conn.Close()
+	// A connection through SSH has no deadlines: closing it ends a read or
+	// write that ctx's end should interrupt.
+	defer context.AfterFunc(ctx, func() { conn.Close() })()
+	if err := req.Write(conn); err != nil {
+		return fail(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		return fail(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != expect {

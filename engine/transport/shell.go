@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -147,13 +146,6 @@ func (c *Client) startShell(ctx context.Context) (*remoteShell, error) {
 
 // startLine is the shell's own first line: see the comment at the top.
 const startLine = "exec 3>&2 2>/dev/null; echo $$"
-
-// ownShell matches a command that already runs its script in an sh of its
-// own: `sh -c WORD` or `sudo -n sh -c WORD`, WORD one single-quoted word
-// as Quote writes it (what the service managers send). The shell can exec
-// such a command as it stands: wrapping it in one more `sh -c` would do
-// the same with one more process.
-var ownShell = regexp.MustCompile(`^(?:sudo -n )?sh -c (?:'[^']*'|\\')+$`)
 
 // run runs cmd in its own sh in the shell. The first command goes with
 // the shell's start line, in the same write: no round trip is spent on
