@@ -10,10 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/health"
+	"github.com/omni-fleet/omni/internal/fanout"
 	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/inventory"
 )
@@ -254,25 +253,21 @@ func fleetLogs(ctx context.Context, g *globalOptions, s Streams, opts *serviceOp
 		width = max(width, len(t.Host))
 	}
 	var mu sync.Mutex
-	var eg errgroup.Group
-	eg.SetLimit(opts.Forks)
+	limit := opts.Forks
 	if opts.Follow {
-		eg.SetLimit(len(targets)) // every host streams at once
+		limit = len(targets) // every host streams at once
 	}
 	errs := make([]error, len(targets))
-	for i, t := range targets {
-		eg.Go(func() error {
-			prefix := fmt.Sprintf("%-*s | ", width, t.Host)
-			out := &prefixWriter{mu: &mu, w: s.Out, prefix: prefix}
-			errOut := &prefixWriter{mu: &mu, w: s.Err, prefix: prefix}
-			res := engine.Execute(ctx, t.Plan, engine.Env{Inventory: inv, Connector: conn, Stdout: out, Stderr: errOut})
-			out.flush()
-			errOut.flush()
-			errs[i] = res.Err
-			return nil
-		})
-	}
-	_ = eg.Wait()
+	fanout.Each(len(targets), limit, func(i int) {
+		t := targets[i]
+		prefix := fmt.Sprintf("%-*s | ", width, t.Host)
+		out := &prefixWriter{mu: &mu, w: s.Out, prefix: prefix}
+		errOut := &prefixWriter{mu: &mu, w: s.Err, prefix: prefix}
+		res := engine.Execute(ctx, t.Plan, engine.Env{Inventory: inv, Connector: conn, Stdout: out, Stderr: errOut})
+		out.flush()
+		errOut.flush()
+		errs[i] = res.Err
+	})
 	failed, unreachable := 0, 0
 	for i, err := range errs {
 		if err == nil {

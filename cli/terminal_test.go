@@ -17,6 +17,7 @@ import (
 	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/internal/testkit/historytest"
 	"github.com/omni-fleet/omni/registry"
 )
 
@@ -152,14 +153,8 @@ func TestHistoryTableFits(t *testing.T) {
 		{Operator: "ops@control-1", Command: "restart worker container-runtime", Target: "worker", Hosts: []registry.HostResult{{Host: "worker1"}, {Host: "worker2"}, {Host: "worker3"}}, Service: "container-runtime", Result: "partial"},
 	} {
 		ev.Started = at.Add(time.Duration(i) * time.Minute)
-		id, err := reg.BeginEvent(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev.ID, ev.Finished, ev.Complete = id, ev.Started.Add(4200*time.Millisecond), true
-		if err := reg.FinishEvent(ev); err != nil {
-			t.Fatal(err)
-		}
+		ev.Finished, ev.Complete = ev.Started.Add(4200*time.Millisecond), true
+		historytest.Record(t, reg, ev)
 	}
 	reg.Close()
 	for _, o := range outputs {

@@ -24,9 +24,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/omni-fleet/omni/registry"
-
+	"github.com/omni-fleet/omni/internal/fanout"
 	"github.com/omni-fleet/omni/internal/plural"
+	"github.com/omni-fleet/omni/registry"
 )
 
 // FleetOptions are a run's budgets, already resolved against the target's size.
@@ -224,30 +224,22 @@ func (r *fleetRunner) abort(why string) {
 	r.emit(FleetEvent{Kind: EventAbort, Msg: why})
 }
 
-// parallel runs every host, Forks at a time, in target order.
+// parallel runs every host, Forks at a time, in target order. A host
+// that has its slot starts only if the run may still go on: not drained,
+// not too many failures among the hosts finished so far.
 func (r *fleetRunner) parallel(drain, ctx context.Context) {
-	slots := make(chan struct{}, r.Opts.Forks)
-	var wg sync.WaitGroup
-	for i := range r.Targets {
-		select {
-		case slots <- struct{}{}:
-		case <-drain.Done():
-		}
+	fanout.Until(len(r.Targets), r.Opts.Forks, func(int) bool {
 		if drain.Err() != nil {
-			break
+			return false
 		}
 		if why := r.tooManyFailures(); why != "" {
 			r.abort(why)
-			break
+			return false
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			r.runHost(ctx, drain, i, 0)
-		}()
-	}
-	wg.Wait()
+		return true
+	}, func(i int) {
+		r.runHost(ctx, drain, i, 0)
+	})
 }
 
 // rolling runs batches: each starts once every host of the one before
@@ -350,24 +342,17 @@ func (r *fleetRunner) runBatch(ctx, drain context.Context, take []int, batch, ba
 		hosts[k] = r.Targets[i].Host
 	}
 	r.emit(FleetEvent{Kind: EventBatch, Batch: batch, Batches: batches, Hosts: hosts, Msg: note})
-	slots := make(chan struct{}, r.Opts.Forks)
-	var wg sync.WaitGroup
-	for _, i := range take {
-		slots <- struct{}{}
-		// A batch wider than --forks: its later hosts wait for a slot,
-		// and are not started once the run must stop.
+	// A batch wider than --forks: its later hosts wait for a slot, and
+	// are not started once the run must stop.
+	fanout.Until(len(take), r.Opts.Forks, func(k int) bool {
 		if drain.Err() != nil || r.tooManyFailures() != "" {
-			break
+			return false
 		}
-		down[i] = true // taken down (or still down) from now on
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			r.runHost(ctx, drain, i, batch)
-		}()
-	}
-	wg.Wait()
+		down[take[k]] = true // taken down (or still down) from now on
+		return true
+	}, func(k int) {
+		r.runHost(ctx, drain, take[k], batch)
+	})
 	for _, i := range take {
 		if res := r.rep.Hosts[i].Result; res != HostUntouched {
 			down[i] = !res.Succeeded()
