@@ -12,6 +12,10 @@ import (
 	"github.com/omni-fleet/omni/cli"
 )
 
+// startProfile starts profiling the process and returns what ends it. It
+// does nothing unless omni is built with the tag omnipprof (profile.go).
+var startProfile = func() (stop func()) { return func() {} }
+
 func main() {
 	// The first SIGINT or SIGTERM ends ctx: a single-host command stops, a
 	// fleet run touches no new host and lets the hosts in flight finish.
@@ -26,7 +30,9 @@ func main() {
 		<-signals
 		cancelHard()
 	}()
+	stopProfile := startProfile()
 	code := cli.Run(cli.WithHardStop(ctx, hard), os.Args[1:], cli.System())
+	stopProfile()
 	signal.Stop(signals)
 	os.Exit(code)
 }

@@ -86,10 +86,10 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 		// FILE:LINE: message, one per line, for editors and CI annotations.
 		fmt.Fprintln(s.Err, invalid.Error())
 	} else {
-		fmt.Fprintf(s.Err, "omni: %s\n", indentContinuation(words(err)))
+		fmt.Fprintf(s.Err, "omni: %s\n", indentContinuation(engine.Words(err)))
 	}
 	if g.Output == "json" {
-		doc := errorDoc{Result: resultWord(code), ExitCode: code, Error: words(err), Errors: invErrors(invalid)}
+		doc := errorDoc{Result: resultWord(code), ExitCode: code, Error: engine.Words(err), Errors: invErrors(invalid)}
 		if code == ExitUsage {
 			doc.Result = "error"
 		}

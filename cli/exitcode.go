@@ -5,10 +5,6 @@ import (
 	"errors"
 
 	"github.com/omni-fleet/omni/engine"
-	"github.com/omni-fleet/omni/engine/sshconfig"
-	"github.com/omni-fleet/omni/engine/transport"
-	"github.com/omni-fleet/omni/inventory"
-	"github.com/omni-fleet/omni/registry"
 )
 
 // Exit codes, documented in --help and the README.
@@ -42,42 +38,40 @@ type usageError struct{ msg string }
 func (e *usageError) Error() string { return e.msg }
 
 // exitCode maps an error to the process exit code. It is the only place
-// that does.
+// that does: the cli's own refusals and usage errors, then the class the
+// engine gives every other error (engine.Classify), the one the registry
+// records and a fleet run's hosts get.
 func exitCode(err error) int {
 	var (
-		notFound   *inventory.NotFoundError
-		badTarget  *inventory.TargetError
-		invalid    inventory.ErrorList
-		planErr    *engine.UsageError
-		usage      *usageError
-		refused    *refusedError
-		sshCfg     *sshconfig.Error
-		runRefused *engine.RefusedError
-		locked     *registry.LockedError
-		regFile    *registry.FileError
-		step       *engine.StepError
+		usage   *usageError
+		refused *refusedError
 	)
 	switch {
-	case err == nil:
-		return ExitOK
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &notFound), errors.As(err, &badTarget), errors.As(err, &invalid), errors.As(err, &planErr), errors.As(err, &usage),
-		errors.As(err, &sshCfg):
+	case errors.As(err, &usage):
 		return ExitUsage
-	case errors.As(err, &regFile) && !errors.As(err, &step):
-		// Found when the registry is opened and checked, before any host
-		// is touched: nothing changed. Busy is another process, as a held
-		// lock is (try again later); the rest needs the file fixed.
-		if regFile.Problem == registry.FileBusy {
-			return ExitRefused
-		}
-		return ExitUsage
-	case errors.As(err, &refused), errors.As(err, &runRefused), errors.As(err, &locked):
+	case errors.As(err, &refused):
 		return ExitRefused
-	case transport.IsUnreachable(err):
-		return ExitUnreachable
-	default:
-		return ExitFailed
 	}
+	return classCode(engine.Classify(err))
+}
+
+// classCode is the exit code of a class of result.
+func classCode(c engine.Class) int {
+	switch c {
+	case engine.ClassOK:
+		return ExitOK
+	case engine.ClassError:
+		return ExitUsage
+	case engine.ClassPartial:
+		return ExitPartial
+	case engine.ClassUnreachable:
+		return ExitUnreachable
+	case engine.ClassRefused:
+		return ExitRefused
+	case engine.ClassInterrupted:
+		return ExitInterrupted
+	}
+	return ExitFailed
 }

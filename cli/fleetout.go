@@ -10,11 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/omni-fleet/omni/engine"
-	"github.com/omni-fleet/omni/engine/fleet"
 	"github.com/omni-fleet/omni/engine/health"
+	"github.com/omni-fleet/omni/internal/fanout"
 	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/inventory"
 )
@@ -62,9 +60,9 @@ type fleetHostDoc struct {
 	RoundTrips map[string]int `json:"round_trips,omitempty"`
 }
 
-func newFleetDoc(opts *serviceOptions, fo fleet.Options, targets []fleet.Target, rep *fleet.Report, skipped []string, code int, impact []engine.Instance) fleetDoc {
+func newFleetDoc(opts *serviceOptions, fo engine.FleetOptions, targets []engine.Target, rep *engine.FleetReport, skipped []string, code int, impact []engine.Instance) fleetDoc {
 	doc := fleetDoc{Command: opts.Action, Target: opts.Host, Service: opts.Service, Mode: "parallel", Forks: fo.Forks,
-		MaxFailures: fo.MaxFailures, Result: fleetResultWord(code), ExitCode: code, Aborted: rep.Aborted,
+		MaxFailures: fo.MaxFailures, Result: resultWord(code), ExitCode: code, Aborted: rep.Aborted,
 		Interrupted: rep.Interrupted, Summary: map[string]int{}, Hosts: []fleetHostDoc{}, Skipped: skipped,
 		Dependents: instanceStrings(impact)}
 	if fo.Rolling {
@@ -74,8 +72,8 @@ func newFleetDoc(opts *serviceOptions, fo fleet.Options, targets []fleet.Target,
 		doc.Summary[string(h.Result)]++
 		hd := fleetHostDoc{Host: h.Host, Service: h.Service, Batch: h.Batch, Result: string(h.Result), DurationMS: millis(h.Duration), Ready: h.Ready}
 		if h.Err != nil {
-			hd.Error = failure(h.Err)
-			hd.Reason, _, _ = tailFields(h.Err)
+			hd.Error = engine.Failure(h.Err)
+			hd.Reason, _, _ = engine.TailFields(h.Err)
 		}
 		if out := h.Outcome; out != nil {
 			sd := newServiceDoc(targets[i].Plan, out, outcomeCode(out))
@@ -88,7 +86,7 @@ func newFleetDoc(opts *serviceOptions, fo fleet.Options, targets []fleet.Target,
 }
 
 // renderFleetTable prints one row per host and a summary.
-func renderFleetTable(s Streams, opts *serviceOptions, fo fleet.Options, rep *fleet.Report, code int) error {
+func renderFleetTable(s Streams, opts *serviceOptions, fo engine.FleetOptions, rep *engine.FleetReport, code int) error {
 	st := styleFor(s)
 	header := []string{"Host", "Service", "Result", "State", "Uptime", "Health", "Duration", "Error"}
 	if fo.Rolling {
@@ -109,7 +107,7 @@ func renderFleetTable(s Streams, opts *serviceOptions, fo fleet.Options, rep *fl
 				}
 			}
 		}
-		if h.Result == fleet.Failed && strings.HasPrefix(shortFailure(h.Err), "min-ready") {
+		if h.Result == engine.HostFailed && strings.HasPrefix(shortFailure(h.Err), "min-ready") {
 			hc = "Failed"
 		}
 		if h.Duration > 0 {
@@ -134,7 +132,7 @@ func renderFleetTable(s Streams, opts *serviceOptions, fo fleet.Options, rep *fl
 		return err
 	}
 	fmt.Fprintln(s.Out, fleetSummary(opts, rep))
-	for _, r := range []fleet.Result{fleet.Failed, fleet.Unreachable, fleet.Interrupted, fleet.Untouched} {
+	for _, r := range []engine.HostResult{engine.HostFailed, engine.HostUnreachable, engine.HostInterrupted, engine.HostUntouched} {
 		if names := hostsWith(rep, r); len(names) > 0 {
 			fmt.Fprintf(s.Out, "%s: %s\n", capitalize(string(r)), strings.Join(names, ", "))
 		}
@@ -148,7 +146,7 @@ func renderFleetTable(s Streams, opts *serviceOptions, fo fleet.Options, rep *fl
 	if rep.Interrupted {
 		fmt.Fprintln(s.Out, "Interrupted: no new host was touched after the signal.")
 	}
-	if code != ExitOK && rep.Count(fleet.Untouched)+rep.Failures() > 0 && opts.Action != "logs" {
+	if code != ExitOK && rep.Count(engine.HostUntouched)+rep.Failures() > 0 && opts.Action != "logs" {
 		fmt.Fprintf(s.Out, "To finish the job: omni service %s %s %s --resume\n", opts.Action, opts.Host, opts.Service)
 	}
 	return nil
@@ -156,7 +154,7 @@ func renderFleetTable(s Streams, opts *serviceOptions, fo fleet.Options, rep *fl
 
 // notRestarted is every host's running dependents that a restart without
 // --cascade left alone, in host order, each once.
-func notRestarted(rep *fleet.Report) []engine.Instance {
+func notRestarted(rep *engine.FleetReport) []engine.Instance {
 	var out []engine.Instance
 	seen := map[engine.Instance]bool{}
 	for _, h := range rep.Hosts {
@@ -174,9 +172,9 @@ func notRestarted(rep *fleet.Report) []engine.Instance {
 }
 
 // fleetSummary is one line: "restart api-gateway on 4 hosts: 3 done, 1 failed".
-func fleetSummary(opts *serviceOptions, rep *fleet.Report) string {
+func fleetSummary(opts *serviceOptions, rep *engine.FleetReport) string {
 	var parts []string
-	for _, r := range []fleet.Result{fleet.Done, fleet.Unchanged, fleet.Failed, fleet.Unreachable, fleet.Interrupted, fleet.Untouched} {
+	for _, r := range []engine.HostResult{engine.HostDone, engine.HostUnchanged, engine.HostFailed, engine.HostUnreachable, engine.HostInterrupted, engine.HostUntouched} {
 		if n := rep.Count(r); n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, r))
 		}
@@ -184,7 +182,7 @@ func fleetSummary(opts *serviceOptions, rep *fleet.Report) string {
 	return fmt.Sprintf("%s %s on %s of %s: %s", opts.Action, opts.Service, plural.N(len(rep.Hosts), "host", "hosts"), opts.Host, strings.Join(parts, ", "))
 }
 
-func hostsWith(rep *fleet.Report, r fleet.Result) []string {
+func hostsWith(rep *engine.FleetReport, r engine.HostResult) []string {
 	var names []string
 	for _, h := range rep.Hosts {
 		if h.Result == r {
@@ -196,7 +194,7 @@ func hostsWith(rep *fleet.Report, r fleet.Result) []string {
 
 // renderFleetPlan is --dry-run for a fleet: how the hosts will be taken,
 // then each host's tasks.
-func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo fleet.Options, targets []fleet.Target, impact []engine.Instance) error {
+func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo engine.FleetOptions, targets []engine.Target, impact []engine.Instance) error {
 	if g.Output == "json" {
 		plans := make([]planDoc, len(targets))
 		for i, t := range targets {
@@ -241,7 +239,7 @@ func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo fleet
 
 // fleetLogs prints the logs of every host, each line prefixed with its
 // host; with --follow it streams them all until Ctrl-C.
-func fleetLogs(ctx context.Context, g *globalOptions, s Streams, opts *serviceOptions, inv *inventory.Inventory, targets []fleet.Target) error {
+func fleetLogs(ctx context.Context, g *globalOptions, s Streams, opts *serviceOptions, inv *inventory.Inventory, targets []engine.Target) error {
 	if opts.Forks < 1 {
 		return &usageError{"--forks must be 1 or more"}
 	}
@@ -255,25 +253,21 @@ func fleetLogs(ctx context.Context, g *globalOptions, s Streams, opts *serviceOp
 		width = max(width, len(t.Host))
 	}
 	var mu sync.Mutex
-	var eg errgroup.Group
-	eg.SetLimit(opts.Forks)
+	limit := opts.Forks
 	if opts.Follow {
-		eg.SetLimit(len(targets)) // every host streams at once
+		limit = len(targets) // every host streams at once
 	}
 	errs := make([]error, len(targets))
-	for i, t := range targets {
-		eg.Go(func() error {
-			prefix := fmt.Sprintf("%-*s | ", width, t.Host)
-			out := &prefixWriter{mu: &mu, w: s.Out, prefix: prefix}
-			errOut := &prefixWriter{mu: &mu, w: s.Err, prefix: prefix}
-			res := engine.Execute(ctx, t.Plan, engine.Env{Inventory: inv, Connector: conn, Stdout: out, Stderr: errOut})
-			out.flush()
-			errOut.flush()
-			errs[i] = res.Err
-			return nil
-		})
-	}
-	_ = eg.Wait()
+	fanout.Each(len(targets), limit, func(i int) {
+		t := targets[i]
+		prefix := fmt.Sprintf("%-*s | ", width, t.Host)
+		out := &prefixWriter{mu: &mu, w: s.Out, prefix: prefix}
+		errOut := &prefixWriter{mu: &mu, w: s.Err, prefix: prefix}
+		res := engine.Execute(ctx, t.Plan, engine.Env{Inventory: inv, Connector: conn, Stdout: out, Stderr: errOut})
+		out.flush()
+		errOut.flush()
+		errs[i] = res.Err
+	})
 	failed, unreachable := 0, 0
 	for i, err := range errs {
 		if err == nil {
@@ -283,7 +277,7 @@ func fleetLogs(ctx context.Context, g *globalOptions, s Streams, opts *serviceOp
 		if exitCode(err) == ExitUnreachable {
 			unreachable++
 		}
-		fmt.Fprintf(s.Err, "omni: %s: %s\n", targets[i].Host, words(err))
+		fmt.Fprintf(s.Err, "omni: %s: %s\n", targets[i].Host, engine.Words(err))
 	}
 	switch {
 	case ctx.Err() != nil && !opts.Follow:

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/omni-fleet/omni/engine"
-	"github.com/omni-fleet/omni/engine/fleet"
 	"github.com/omni-fleet/omni/inventory"
 )
 
@@ -16,7 +15,7 @@ const impactHosts = 10
 
 // fleetImpact is the one impact of a fleet's targets (engine.Impact): what
 // loses the service when all of them stop together.
-func fleetImpact(inv *inventory.Inventory, targets []fleet.Target) []engine.Instance {
+func fleetImpact(inv *inventory.Inventory, targets []engine.Target) []engine.Instance {
 	if len(targets) == 0 {
 		return nil
 	}
@@ -49,7 +48,7 @@ func instanceStrings(list []engine.Instance) []string {
 // stops: instances that need the service on a role, which lose it only
 // when every instance on the role stops, so no single host's plan has them
 // among its dependents.
-func notCascaded(targets []fleet.Target, impact []engine.Instance) []engine.Instance {
+func notCascaded(targets []engine.Target, impact []engine.Instance) []engine.Instance {
 	covered := map[engine.Instance]bool{}
 	for _, t := range targets {
 		for _, d := range t.Plan.Dependents {
@@ -68,7 +67,7 @@ func notCascaded(targets []fleet.Target, impact []engine.Instance) []engine.Inst
 // writeImpact is a fleet's impact as the confirmation and --dry-run show
 // it: every dependent on every host, grouped by service, and what the run
 // does with them.
-func writeImpact(w io.Writer, opts *serviceOptions, service string, targets []fleet.Target, impact []engine.Instance) {
+func writeImpact(w io.Writer, opts *serviceOptions, service string, targets []engine.Target, impact []engine.Instance) {
 	if len(impact) == 0 {
 		return
 	}

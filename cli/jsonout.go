@@ -153,21 +153,15 @@ func writeJSON(w io.Writer, doc any) error {
 
 func millis(d time.Duration) int64 { return d.Milliseconds() }
 
-// resultWord names an exit code in the documents.
+// resultWord names an exit code in the documents: the class it comes
+// from (engine.Class), as the registry's events name it.
 func resultWord(code int) string {
-	switch code {
-	case ExitOK:
-		return "ok"
-	case ExitUnreachable:
-		return "unreachable"
-	case ExitRefused:
-		return "refused"
-	case ExitInterrupted:
-		return "interrupted"
-	case ExitUsage:
-		return "error"
+	for _, c := range []engine.Class{engine.ClassOK, engine.ClassError, engine.ClassPartial, engine.ClassUnreachable, engine.ClassRefused, engine.ClassInterrupted} {
+		if classCode(c) == code {
+			return string(c)
+		}
 	}
-	return "failed"
+	return string(engine.ClassFailed)
 }
 
 func newServiceDoc(plan *engine.Plan, out *engine.Outcome, code int) serviceDoc {
@@ -180,8 +174,8 @@ func newServiceDoc(plan *engine.Plan, out *engine.Outcome, code int) serviceDoc 
 		doc.Result = "unchanged"
 	}
 	if out.Err != nil {
-		doc.Error = words(out.Err)
-		doc.Reason, _, _ = tailFields(out.Err)
+		doc.Error = engine.Words(out.Err)
+		doc.Reason, _, _ = engine.TailFields(out.Err)
 	}
 	if recorded(out) {
 		st := &statusDoc{State: out.State.Status, Running: out.State.Running, PID: out.State.PID, Restarts: out.State.NRestarts}
@@ -204,9 +198,9 @@ func newServiceDoc(plan *engine.Plan, out *engine.Outcome, code int) serviceDoc 
 	for _, r := range out.Steps {
 		sd := stepDoc{Step: string(r.Task.Step), Host: r.Task.Host, Service: r.Task.Service, Why: r.Task.Why, Result: "ok", DurationMS: millis(r.Duration), Note: r.Text()}
 		if r.Status == engine.StepFailed { // a skipped step reads ok, its note says why
-			sd.Result, sd.Error = "failed", failure(r.Err)
-			sd.Reason, sd.LogTail, sd.LogTailError = tailFields(r.Err)
-			if t := logTail(r.Err); t != nil {
+			sd.Result, sd.Error = "failed", engine.Failure(r.Err)
+			sd.Reason, sd.LogTail, sd.LogTailError = engine.TailFields(r.Err)
+			if t := engine.LogTail(r.Err); t != nil {
 				sd.LogSource = t.Source
 			}
 		}

@@ -6,27 +6,16 @@ import (
 	"io"
 
 	"github.com/omni-fleet/omni/engine"
-	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/registry"
 )
-
-// logTail returns the service's log tail a failure carries (a failed
-// start, or a failed health check right after a start), or nil.
-func logTail(err error) *manager.LogTail {
-	var le *manager.LogError
-	if errors.As(err, &le) && !le.Tail.Empty() {
-		return &le.Tail
-	}
-	return nil
-}
 
 // writeLogTail prints a failure's log tail indented under its ✗ line:
 //
 //	Log (journalctl -u nginx.service since the start, last 3 lines):
 //	  nginx: [emerg] unknown directive "bogus" in /etc/nginx/nginx.conf:3
 func writeLogTail(w io.Writer, err error) {
-	t := logTail(err)
+	t := engine.LogTail(err)
 	if t == nil {
 		return
 	}
@@ -47,10 +36,10 @@ func shortFailure(err error) string {
 	if err == nil {
 		return ""
 	}
-	if t := logTail(err); t != nil && t.Reason != "" {
+	if t := engine.LogTail(err); t != nil && t.Reason != "" {
 		return stepName(err) + t.Reason
 	}
-	return failure(err)
+	return engine.Failure(err)
 }
 
 // stepName is "STEP: " for a step's error, else "".
@@ -60,15 +49,6 @@ func stepName(err error) string {
 		return string(step.Step) + ": "
 	}
 	return ""
-}
-
-// tailFields are the log tail's fields of a step or an event: the
-// reason, the lines, and why they could not be read.
-func tailFields(err error) (reason string, lines []string, tailErr string) {
-	if t := logTail(err); t != nil {
-		return t.Reason, t.Lines, t.Err
-	}
-	return "", nil, ""
 }
 
 // historyError is an event's failure for the history table: the failed

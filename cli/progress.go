@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/engine"
-	"github.com/omni-fleet/omni/engine/fleet"
 	"github.com/omni-fleet/omni/internal/plural"
 )
 
@@ -37,7 +36,7 @@ type progress struct {
 	stopped  sync.WaitGroup
 }
 
-func newProgress(s Streams, opts *serviceOptions, fo fleet.Options, hosts int) *progress {
+func newProgress(s Streams, opts *serviceOptions, fo engine.FleetOptions, hosts int) *progress {
 	p := &progress{w: s.Err, st: style{emoji: s.ErrTTY, colour: s.ErrTTY && !s.NoColor}, live: s.ErrTTY,
 		verbose: opts.Verbose, action: opts.Action, service: opts.Service, total: hosts,
 		step: map[string]string{}, since: map[string]time.Time{}, stop: make(chan struct{})}
@@ -80,33 +79,33 @@ func (p *progress) close() {
 }
 
 // event is the fleet runner's OnEvent.
-func (p *progress) event(ev fleet.Event) {
+func (p *progress) event(ev engine.FleetEvent) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch ev.Kind {
-	case fleet.EventPreflight:
+	case engine.EventPreflight:
 		p.println(ev.Time, "preflight: "+ev.Msg)
-	case fleet.EventBatch:
+	case engine.EventBatch:
 		p.batch, p.batches = ev.Batch, ev.Batches
 		line := fmt.Sprintf("batch %d/%d: %s", ev.Batch, ev.Batches, strings.Join(ev.Hosts, ", "))
 		if ev.Msg != "" {
 			line += " (" + ev.Msg + ")"
 		}
 		p.println(ev.Time, line)
-	case fleet.EventStart:
+	case engine.EventStart:
 		p.inflight = append(p.inflight, ev.Host)
 		p.since[ev.Host] = ev.Time
 		p.step[ev.Host] = "connecting"
 		if !p.live {
 			p.println(ev.Time, ev.Host+": "+verbs[p.action].doing)
 		}
-	case fleet.EventStep:
+	case engine.EventStep:
 		r := ev.Step
 		p.step[ev.Host] = string(r.Task.Step)
 		if p.verbose {
 			mark, note := p.st.step(false), r.Text()
 			if r.Status == engine.StepFailed {
-				mark, note = p.st.step(true), failure(r.Err)
+				mark, note = p.st.step(true), engine.Failure(r.Err)
 			}
 			if note != "" {
 				note = ": " + note
@@ -121,22 +120,22 @@ func (p *progress) event(ev fleet.Event) {
 		if line := dependencyLine(p.st, *r, engine.Instance{Host: ev.Host, Service: p.service}); line != "" {
 			p.println(ev.Time, ev.Host+": "+p.st.icon("↳")+line)
 		}
-	case fleet.EventReady:
+	case engine.EventReady:
 		p.step[ev.Host] = "min-ready"
 		if !p.live {
 			p.println(ev.Time, ev.Host+": healthy; "+ev.Msg)
 		}
-	case fleet.EventFinish:
+	case engine.EventFinish:
 		p.finish(ev)
-	case fleet.EventAbort:
+	case engine.EventAbort:
 		p.println(ev.Time, p.st.paint(red, "aborted: ")+ev.Msg)
-	case fleet.EventDrain:
+	case engine.EventDrain:
 		p.println(ev.Time, p.st.paint(yellow, ev.Msg))
 	}
 	p.redraw()
 }
 
-func (p *progress) finish(ev fleet.Event) {
+func (p *progress) finish(ev engine.FleetEvent) {
 	h := ev.Report
 	for i, name := range p.inflight {
 		if name == ev.Host {
@@ -154,8 +153,8 @@ func (p *progress) finish(ev fleet.Event) {
 		p.failed++
 		why := ""
 		if h.Err != nil {
-			why = ": " + failure(h.Err)
-			if t := logTail(h.Err); t != nil && t.Reason != "" {
+			why = ": " + engine.Failure(h.Err)
+			if t := engine.LogTail(h.Err); t != nil && t.Reason != "" {
 				why += "\n    log: " + t.Reason
 			}
 		}
@@ -164,7 +163,7 @@ func (p *progress) finish(ev fleet.Event) {
 	p.println(ev.Time, text)
 }
 
-func inDuration(h *fleet.HostReport) string {
+func inDuration(h *engine.HostReport) string {
 	if h.Duration == 0 {
 		return ""
 	}
@@ -172,7 +171,7 @@ func inDuration(h *fleet.HostReport) string {
 }
 
 // stateNote says how a finished host is: " (running, pid 4242, healthy)".
-func stateNote(h *fleet.HostReport) string {
+func stateNote(h *engine.HostReport) string {
 	out := h.Outcome
 	if out == nil || !recorded(out) {
 		return ""

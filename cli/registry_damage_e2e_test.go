@@ -15,6 +15,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/omni-fleet/omni/internal/testkit/historytest"
 	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 	"github.com/omni-fleet/omni/registry"
 )
@@ -57,14 +58,8 @@ func TestUnusableRegistryTouchesNoHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 200 {
-		ev := registry.Event{Host: "primary-bastion", Service: "api-gateway", Command: "restart primary-bastion api-gateway", Operator: "alice@ops"}
-		if ev.ID, err = reg.BeginEvent(ev); err != nil {
-			t.Fatal(err)
-		}
-		ev.Result, ev.Error = "failed", fmt.Sprintf("health: attempt %d: status 503", i)
-		if err := reg.FinishEvent(ev); err != nil {
-			t.Fatal(err)
-		}
+		historytest.Record(t, reg, registry.Event{Host: "primary-bastion", Service: "api-gateway", Command: "restart primary-bastion api-gateway", Operator: "alice@ops",
+			Result: "failed", Error: fmt.Sprintf("health: attempt %d: status 503", i)})
 	}
 	reg.Close()
 	good, err := os.ReadFile(long)

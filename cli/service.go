@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	osuser "os/user"
 	"strings"
 	"time"
 
@@ -16,7 +14,6 @@ import (
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/internal/plural"
-	"github.com/omni-fleet/omni/registry"
 )
 
 // serviceOptions are the flags and arguments of `omni service ACTION TARGET SERVICE`.
@@ -151,45 +148,28 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 		return err
 	}
 	defer reg.Close()
-	// The run lock: every (host, service) the plan touches, before anything
-	// is touched. Another run holding one of them: exit 5, naming it.
-	owner := runOwner(opts)
-	unlock, err := reg.Lock(ctx, lockKeys(plan), owner, opts.LockTimeout)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	event := registry.Event{Started: time.Now().UTC(), Operator: owner.Operator, Command: owner.Command,
-		Host: plan.Host.Name, Service: plan.Service.Name, Result: "incomplete"}
-	if opts.Action != "logs" {
-		if event.ID, err = reg.BeginEvent(event); err != nil {
-			return err
-		}
-	}
-	conn, closeConns, err := connector(g, s, inv)
-	if err != nil {
-		return err
-	}
-	defer closeConns()
-	out := engine.Execute(ctx, plan, engine.Env{
+	res, err := engine.Run(ctx, reg, engine.RunRequest{
+		Request: plan.Request, Targets: []engine.Target{{Host: plan.Host.Name, Plan: plan}}, LockTimeout: opts.LockTimeout,
+	}, engine.RunEnv{
 		Inventory: inv,
-		Connector: conn,
-		Registry:  reg,
+		Connect:   func() (engine.Connector, func(), error) { return connector(g, s, inv) },
 		Stdout:    s.Out,
 		Stderr:    s.Err,
 		OnStep:    stepPrinter(s, narrative.Out, plan, opts.Verbose),
 		Confirm: func(ctx context.Context, c engine.Confirmation) error {
 			return confirm(ctx, narrative, plan, c, opts.Yes)
 		},
+		Warn: warner(s),
 	})
+	if err != nil {
+		return err
+	}
+	out := res.Outcome
 	if opts.Action == "logs" {
 		return out.Err
 	}
 	if opts.Verbose {
 		printRoundTrips(s.Err, out.RoundTrips)
-	}
-	if err := reg.FinishEvent(finishedEvent(event, out, outcomeCode(out))); err != nil {
-		fmt.Fprintf(s.Err, "omni: the operation ran but its history could not be recorded: %v\n", err)
 	}
 	if jsonOut {
 		code := outcomeCode(out)
@@ -197,7 +177,7 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 			return err
 		}
 		if out.Err != nil {
-			fmt.Fprintf(s.Err, "omni: %s\n", words(out.Err))
+			fmt.Fprintf(s.Err, "omni: %s\n", engine.Words(out.Err))
 		}
 		return codeOnly(code)
 	}
@@ -206,10 +186,12 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 
 // outcomeCode is the exit code of an executed plan.
 func outcomeCode(out *engine.Outcome) int {
-	if out.Err != nil && errors.Is(out.Err, context.Canceled) {
-		return ExitInterrupted
-	}
-	return exitCode(out.Err)
+	return classCode(engine.Classify(out.Err))
+}
+
+// warner says on stderr what went wrong without changing the result.
+func warner(s Streams) func(string) {
+	return func(msg string) { fmt.Fprintf(s.Err, "omni: %s\n", msg) }
 }
 
 // codeOnly returns nil for success, else an already-reported error with code.
@@ -308,7 +290,7 @@ func printUnknown(w io.Writer, c engine.Confirmation) {
 		case transport.IsUnreachable(err):
 			unreachable = append(unreachable, d)
 		default:
-			fmt.Fprintf(w, "Could not check %s: %s\n", d, failure(err))
+			fmt.Fprintf(w, "Could not check %s: %s\n", d, engine.Failure(err))
 		}
 	}
 	if len(unreachable) > 0 {
@@ -344,9 +326,9 @@ func renderOutcome(s Streams, plan *engine.Plan, out *engine.Outcome) error {
 		fmt.Fprintf(s.Out, "%sService %s successfully!\n", st.ok(), verb.done)
 	case errors.As(out.Err, &refused):
 		// A refusal is not a failure: nothing was tried (exit 5 or 130).
-		fmt.Fprintf(s.Err, "Not %s: %s.\n", verb.done, words(refused.Err))
+		fmt.Fprintf(s.Err, "Not %s: %s.\n", verb.done, engine.Words(refused.Err))
 	default:
-		fmt.Fprintf(s.Err, "%sFailed to %s %s on %s: %s\n", errStyle(s).bad(), plan.Request.Action, plan.Service.Name, plan.Host.Name, indentContinuation(failure(out.Err)))
+		fmt.Fprintf(s.Err, "%sFailed to %s %s on %s: %s\n", errStyle(s).bad(), plan.Request.Action, plan.Service.Name, plan.Host.Name, indentContinuation(engine.Failure(out.Err)))
 		writeLogTail(s.Err, out.Err)
 	}
 	if recorded(out) {
@@ -369,16 +351,6 @@ func recorded(out *engine.Outcome) bool {
 	return false
 }
 
-// failure says what went wrong without repeating the host and service the
-// line already names: "health: http: GET ...: status 503, want 200".
-func failure(err error) string {
-	var step *engine.StepError
-	if errors.As(err, &step) {
-		return string(step.Step) + ": " + words(step.Err)
-	}
-	return words(err)
-}
-
 // stepPrinter reports progress: with --verbose every step on stderr; in
 // any case, on the narrative stream, what was done to other services
 // (dependencies started, dependents stopped or restarted).
@@ -392,7 +364,7 @@ func stepPrinter(s Streams, narrative io.Writer, plan *engine.Plan, verbose bool
 		if verbose {
 			mark, note := est.step(false), r.Text()
 			if r.Status == engine.StepFailed {
-				mark, note = est.step(true), failure(r.Err)
+				mark, note = est.step(true), engine.Failure(r.Err)
 			}
 			if note != "" {
 				note = ": " + note
@@ -419,7 +391,7 @@ func dependencyLine(st style, r engine.StepResult, target engine.Instance) strin
 	}
 	switch {
 	case r.Status == engine.StepFailed && (t.Step == engine.StepEnsure || t.Group != ""):
-		return fmt.Sprintf("%s %s on %s: %s", st.step(true), t.Service, t.Host, failure(r.Err))
+		return fmt.Sprintf("%s %s on %s: %s", st.step(true), t.Service, t.Host, engine.Failure(r.Err))
 	case r.Status == engine.StepSkipped && t.Step != engine.StepEnsure:
 		if t.Step == engine.StepStop {
 			return fmt.Sprintf("%s on %s %s", t.Service, t.Host, r.Note)
@@ -432,62 +404,4 @@ func dependencyLine(st style, r engine.StepResult, target engine.Instance) strin
 		return fmt.Sprintf("Restarted %s on %s (%s): healthy", t.Service, t.Host, t.Why)
 	}
 	return ""
-}
-
-// lockKeys are the (host, service) pairs a plan touches.
-func lockKeys(plan *engine.Plan) []string {
-	seen := map[string]bool{}
-	var keys []string
-	add := func(host, service string) {
-		k := registry.LockKey(host, service)
-		if host != "" && !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
-		}
-	}
-	add(plan.Host.Name, plan.Service.Name)
-	for _, t := range plan.Tasks {
-		add(t.Host, t.Service)
-	}
-	return keys
-}
-
-// runOwner says who runs: user@machine, this process, the command.
-func runOwner(opts *serviceOptions) registry.Owner {
-	machine, _ := os.Hostname()
-	user := os.Getenv("USER")
-	if u, err := osuser.Current(); err == nil {
-		user = u.Username
-	}
-	command := opts.Action
-	if opts.Cascade {
-		command += " --cascade"
-	}
-	if opts.NoDeps {
-		command += " --no-deps"
-	}
-	return registry.Owner{Operator: user + "@" + machine, PID: os.Getpid(), Machine: machine,
-		Command: command + " " + opts.Host + " " + opts.Service, Since: time.Now().UTC()}
-}
-
-// finishedEvent is the event's final form: each step and the result.
-func finishedEvent(ev registry.Event, out *engine.Outcome, code int) registry.Event {
-	ev.Finished, ev.Complete = time.Now().UTC(), true
-	ev.Result = resultWord(code)
-	if code == ExitOK && out.Unchanged != "" {
-		ev.Result = "unchanged"
-	}
-	if out.Err != nil {
-		ev.Error = words(out.Err)
-		ev.Reason, _, _ = tailFields(out.Err)
-	}
-	for _, r := range out.Steps {
-		st := registry.EventStep{Step: string(r.Task.Step), Host: r.Task.Host, Service: r.Task.Service, Result: string(r.Status), Note: r.Text(), Duration: r.Duration}
-		if r.Status == engine.StepFailed {
-			st.Error = failure(r.Err)
-			st.Reason, st.LogTail, st.LogTailError = tailFields(r.Err)
-		}
-		ev.Steps = append(ev.Steps, st)
-	}
-	return ev
 }

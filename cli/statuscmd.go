@@ -359,18 +359,18 @@ func writeReadErrors(w io.Writer, failed []engine.InstanceStatus) {
 		list := byHost[h]
 		same := true
 		for _, l := range list[1:] {
-			same = same && words(l.Err) == words(list[0].Err)
+			same = same && engine.Words(l.Err) == engine.Words(list[0].Err)
 		}
 		if same && len(list) > 1 {
 			names := make([]string, len(list))
 			for i, l := range list {
 				names[i] = l.Service
 			}
-			fmt.Fprintf(w, "omni: %s (%s): %s\n", h, strings.Join(names, ", "), words(list[0].Err))
+			fmt.Fprintf(w, "omni: %s (%s): %s\n", h, strings.Join(names, ", "), engine.Words(list[0].Err))
 			continue
 		}
 		for _, l := range list {
-			fmt.Fprintf(w, "omni: %s: %s: %s\n", l.Host, l.Service, words(l.Err))
+			fmt.Fprintf(w, "omni: %s: %s: %s\n", l.Host, l.Service, engine.Words(l.Err))
 		}
 	}
 }

@@ -14,10 +14,10 @@ import (
 	"github.com/olekukonko/tablewriter/pkg/twwidth"
 
 	"github.com/omni-fleet/omni/engine"
-	"github.com/omni-fleet/omni/engine/fleet"
 	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/internal/testkit/historytest"
 	"github.com/omni-fleet/omni/registry"
 )
 
@@ -79,15 +79,15 @@ func TestFleetReportFits(t *testing.T) {
 	running := func(pid int, up time.Duration) *engine.Outcome {
 		return &engine.Outcome{State: manager.State{Running: true, Status: "running", PID: pid}, Uptime: up, Health: passed, Steps: recordedSteps()}
 	}
-	rep := &fleet.Report{Hosts: []*fleet.HostReport{
-		{Host: "worker1", Service: "container-runtime", Batch: 1, Result: fleet.Done, Outcome: running(4242, 7*time.Second), Duration: 6512 * time.Millisecond},
-		{Host: "worker2", Service: "container-runtime", Batch: 2, Result: fleet.Failed, Duration: 2100 * time.Millisecond,
+	rep := &engine.FleetReport{Hosts: []*engine.HostReport{
+		{Host: "worker1", Service: "container-runtime", Batch: 1, Result: engine.HostDone, Outcome: running(4242, 7*time.Second), Duration: 6512 * time.Millisecond},
+		{Host: "worker2", Service: "container-runtime", Batch: 2, Result: engine.HostFailed, Duration: 2100 * time.Millisecond,
 			Err: &engine.StepError{Host: "worker2", Service: "container-runtime", Step: "health",
 				Err: errors.New("http: GET http://10.20.0.12:7450/healthz: status 503, want 200 (after 11 attempts); journal: container-runtime[4242]: cannot open /var/lib/container-runtime/state.db: permission denied")}},
-		{Host: "worker3", Service: "container-runtime", Result: fleet.Untouched},
+		{Host: "worker3", Service: "container-runtime", Result: engine.HostUntouched},
 	}, Aborted: "1 host failed, more than --max-failures 0: no new host was touched"}
 	opts := &serviceOptions{Action: "restart", Host: "worker", Service: "container-runtime"}
-	fo := fleet.Options{Rolling: true, Batch: 1, MaxUnavailable: 1, Forks: 20}
+	fo := engine.FleetOptions{Rolling: true, Batch: 1, MaxUnavailable: 1, Forks: 20}
 	for _, o := range outputs {
 		t.Run(o.name, func(t *testing.T) {
 			s, out, _ := streamsFor(o.tty, o.width)
@@ -153,14 +153,8 @@ func TestHistoryTableFits(t *testing.T) {
 		{Operator: "ops@control-1", Command: "restart worker container-runtime", Target: "worker", Hosts: []registry.HostResult{{Host: "worker1"}, {Host: "worker2"}, {Host: "worker3"}}, Service: "container-runtime", Result: "partial"},
 	} {
 		ev.Started = at.Add(time.Duration(i) * time.Minute)
-		id, err := reg.BeginEvent(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev.ID, ev.Finished, ev.Complete = id, ev.Started.Add(4200*time.Millisecond), true
-		if err := reg.FinishEvent(ev); err != nil {
-			t.Fatal(err)
-		}
+		ev.Finished, ev.Complete = ev.Started.Add(4200*time.Millisecond), true
+		historytest.Record(t, reg, ev)
 	}
 	reg.Close()
 	for _, o := range outputs {
@@ -290,8 +284,8 @@ func TestContextErrorsInWords(t *testing.T) {
 		fmt.Errorf("health: %w", context.DeadlineExceeded):                                    "health: timed out",
 		fmt.Errorf("lock: %w", context.Canceled):                                              "lock: interrupted",
 	} {
-		if got := failure(err); got != want {
-			t.Errorf("failure(%q) = %q, want %q", err, got, want)
+		if got := engine.Failure(err); got != want {
+			t.Errorf("engine.Failure(%q) = %q, want %q", err, got, want)
 		}
 	}
 }
@@ -301,8 +295,8 @@ func TestContextErrorsInWords(t *testing.T) {
 func TestProgressClearsFromTheFirstColumn(t *testing.T) {
 	var buf bytes.Buffer
 	s := Streams{Err: &buf, ErrTTY: true, NoColor: true}
-	p := newProgress(s, &serviceOptions{Action: "restart", Service: "api", Host: "bastion"}, fleet.Options{Forks: 1}, 1)
-	p.event(fleet.Event{Kind: fleet.EventStart, Host: "h1", Time: time.Now()})
+	p := newProgress(s, &serviceOptions{Action: "restart", Service: "api", Host: "bastion"}, engine.FleetOptions{Forks: 1}, 1)
+	p.event(engine.FleetEvent{Kind: engine.EventStart, Host: "h1", Time: time.Now()})
 	buf.WriteString("^C") // what the terminal echoes
 	p.close()
 	got := buf.String()

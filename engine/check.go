@@ -5,10 +5,9 @@ import (
 	"strings"
 	"sync"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/internal/fanout"
 	"github.com/omni-fleet/omni/inventory"
 )
 
@@ -229,25 +228,20 @@ func (c *checker) healthyOnRole(ctx context.Context, group string) (Instance, bo
 func (c *checker) dependencyChecks(ctx context.Context, inst Instance) []health.Result {
 	needs := c.deps.needs(inst)
 	out := make([]health.Result, len(needs))
-	var g errgroup.Group
-	g.SetLimit(dependencyReads)
-	for i, n := range needs {
-		g.Go(func() error {
-			res := health.Result{Check: DependencyCheck + n.String(), Attempts: 1, Passed: true}
-			if n.role != "" {
-				if _, ok := c.healthyOnRole(ctx, n.String()); !ok {
-					res.Passed, res.Error = false, "no running and healthy instance"
-				}
-			} else if why, err := c.runningAndHealthy(ctx, n.inst); err != nil {
-				res.Passed, res.Error = false, unreadable+err.Error()
-			} else if why != "" {
-				res.Passed, res.Error = false, why
+	fanout.Each(len(needs), dependencyReads, func(i int) {
+		n := needs[i]
+		res := health.Result{Check: DependencyCheck + n.String(), Attempts: 1, Passed: true}
+		if n.role != "" {
+			if _, ok := c.healthyOnRole(ctx, n.String()); !ok {
+				res.Passed, res.Error = false, "no running and healthy instance"
 			}
-			out[i] = res
-			return nil
-		})
-	}
-	_ = g.Wait()
+		} else if why, err := c.runningAndHealthy(ctx, n.inst); err != nil {
+			res.Passed, res.Error = false, unreadable+err.Error()
+		} else if why != "" {
+			res.Passed, res.Error = false, why
+		}
+		out[i] = res
+	})
 	return out
 }
 

@@ -5,11 +5,10 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/internal/fanout"
 	"github.com/omni-fleet/omni/inventory"
 )
 
@@ -52,57 +51,49 @@ func LiveStatusCounted(ctx context.Context, inv *inventory.Inventory, targets []
 		}
 		byHost[t.Host] = append(byHost[t.Host], i)
 	}
-	var g errgroup.Group
-	if forks < 1 {
-		forks = 1
-	}
-	g.SetLimit(forks)
 	var mu sync.Mutex
 	deps, memo := newGraph(inv), newLookMemo()
-	for _, name := range hosts {
-		g.Go(func() error {
-			h, err := inv.Host(name)
-			var c Conn
-			if err == nil {
-				c, err = conn.Connect(ctx, h)
+	fanout.Each(len(hosts), max(forks, 1), func(k int) {
+		name := hosts[k]
+		h, err := inv.Host(name)
+		var c Conn
+		if err == nil {
+			c, err = conn.Connect(ctx, h)
+		}
+		connected := c
+		// One service without requirements: one remote command (its
+		// status) on this host.
+		if o, ok := c.(OneCommand); ok && err == nil && len(byHost[name]) == 1 && !hasRequirements(inv, rows[byHost[name][0]].Service) {
+			c = o.Once()
+		}
+		c = withBound(c, commandTimeout(inv))
+		look := newHostLook(inv, name, c, conn)
+		chk := &checker{inv: inv, deps: deps, conn: look.connect, mgr: look.manager, look: memo}
+		var states []manager.StatusResult
+		if err == nil {
+			states = hostStates(ctx, chk, c, rows, byHost[name])
+		}
+		for k, i := range byHost[name] {
+			row := rows[i]
+			if err != nil {
+				row.Err = err
+			} else {
+				row = liveStatus(ctx, chk, row, states[k])
 			}
-			connected := c
-			// One service without requirements: one remote command (its
-			// status) on this host.
-			if o, ok := c.(OneCommand); ok && err == nil && len(byHost[name]) == 1 && !hasRequirements(inv, rows[byHost[name][0]].Service) {
-				c = o.Once()
-			}
-			c = withBound(c, commandTimeout(inv))
-			look := newHostLook(inv, name, c, conn)
-			chk := &checker{inv: inv, deps: deps, conn: look.connect, mgr: look.manager, look: memo}
-			var states []manager.StatusResult
-			if err == nil {
-				states = hostStates(ctx, chk, c, rows, byHost[name])
-			}
-			for k, i := range byHost[name] {
-				row := rows[i]
-				if err != nil {
-					row.Err = err
-				} else {
-					row = liveStatus(ctx, chk, row, states[k])
-				}
-				mu.Lock()
-				rows[i] = row
-				mu.Unlock()
-			}
-			look.release()
-			if rc, ok := connected.(RoundTripCounter); ok && err == nil {
-				mu.Lock()
-				counts[name] = rc.RoundTrips()
-				mu.Unlock()
-			}
-			if r, ok := conn.(Releaser); ok && err == nil {
-				r.Release(connected)
-			}
-			return nil
-		})
-	}
-	_ = g.Wait()
+			mu.Lock()
+			rows[i] = row
+			mu.Unlock()
+		}
+		look.release()
+		if rc, ok := connected.(RoundTripCounter); ok && err == nil {
+			mu.Lock()
+			counts[name] = rc.RoundTrips()
+			mu.Unlock()
+		}
+		if r, ok := conn.(Releaser); ok && err == nil {
+			r.Release(connected)
+		}
+	})
 	return rows, counts
 }
 

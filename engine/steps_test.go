@@ -258,3 +258,30 @@ func TestCascadeAndStatusAreTyped(t *testing.T) {
 		t.Errorf("outcome error %v, want api's start", out.Err)
 	}
 }
+
+// TestEveryStepHasItsRunner: each step of the registry has its code behind
+// the one step interface, in a file of its own named after it, and no
+// code runs a step the registry does not know.
+func TestEveryStepHasItsRunner(t *testing.T) {
+	for _, s := range Steps() {
+		if runners[s.Name] == nil {
+			t.Errorf("step %s has no runner", s.Name)
+		}
+		file := "step_" + strings.ReplaceAll(string(s.Name), "-", "_") + ".go"
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Errorf("step %s: its file: %v", s.Name, err)
+			continue
+		}
+		if !strings.Contains(string(src), "(step "+string(s.Name)+")") {
+			t.Errorf("%s does not say it holds step %s", file, s.Name)
+		}
+	}
+	if len(runners) != len(Steps()) {
+		t.Errorf("%d runners for %d steps", len(runners), len(Steps()))
+	}
+	r := &execution{target: Instance{Host: "h", Service: "s"}}
+	if _, err := r.do(t.Context(), nil, Task{Step: "halt", Host: "h", Service: "s"}, nil); err == nil || !strings.Contains(err.Error(), `unknown step "halt"`) {
+		t.Errorf("an unknown step: %v", err)
+	}
+}

@@ -30,7 +30,9 @@
 //
 // Services run as `omni lab service` processes (package demosvc), started
 // and stopped through the lab's SSH by omni's own engine and `command`
-// manager. They inherit OMNI_LAB_DIR from their session, which is how
+// manager. `lab up` starts each through engine.Run, as any `omni service
+// start --no-deps` is run: under the run lock, with an event in the lab's
+// registry; it starts the dependencies first itself. They inherit OMNI_LAB_DIR from their session, which is how
 // `omni lab down` (Down) finds every one of them, together with their
 // pidfiles under DIR/run.
 //

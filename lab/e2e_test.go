@@ -22,6 +22,7 @@ import (
 	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/lab"
+	"github.com/omni-fleet/omni/registry"
 )
 
 // These tests run the omni binary, built once for the test binary, as real
@@ -214,6 +215,9 @@ func TestLabExampleFleet(t *testing.T) {
 	if _, err := inventory.Load(inv); err != nil {
 		t.Fatalf("the lab inventory does not load: %v", err)
 	}
+	// Its services were started as any run is, through engine.Run: one
+	// finished event each in the lab's registry, under the run lock.
+	checkStartEvents(t, dir, 24)
 	pidOf := func(rep lab.StatusReport, host, service string) int {
 		for _, h := range rep.Hosts {
 			for _, s := range h.Services {
@@ -453,4 +457,30 @@ func TestLabStale(t *testing.T) {
 	}
 	mustOmni(t, "lab", "down", "--dir", dir)
 	checkGone(t, dir, rep, []int{svc, old.ServePID})
+}
+
+// checkStartEvents checks that the lab's registry holds want finished
+// start events, one per service, each ok.
+func checkStartEvents(t *testing.T, dir string, want int) {
+	t.Helper()
+	reg, err := registry.Open(context.Background(), filepath.Join(dir, "registry.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	events, err := reg.Events(registry.EventQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range events {
+		key := e.Service + "@" + e.Host
+		if seen[key] || !e.Complete || e.Result != "ok" || e.Command != "start --no-deps "+e.Host+" "+e.Service || len(e.Steps) == 0 {
+			t.Errorf("start event of %s: %+v", key, e)
+		}
+		seen[key] = true
+	}
+	if len(events) != want {
+		t.Errorf("%d events in the lab's registry after lab up, want %d (one per service)", len(events), want)
+	}
 }

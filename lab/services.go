@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/internal/fanout"
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/playbooks"
 	"github.com/omni-fleet/omni/registry"
@@ -39,10 +41,14 @@ type instance struct {
 }
 
 // startServices starts every enabled service of every host of inv with
-// the built-in start playbook, over SSH, recording in the registry at
-// regPath: each once those it requires have started (same host, svc@host,
-// and one of svc@role), at most parallel at a time. It returns the
-// results in start order; the error is for what prevents starting at all.
+// the built-in start playbook, over SSH, through engine.Run as any run
+// does (the run lock, an event in the registry at regPath): each once
+// those it requires have started (same host, svc@host, and one of
+// svc@role), at most parallel at a time. It starts each with --no-deps:
+// the lab brings the dependencies up itself, in order, and a start does
+// not lock, nor start again, what another start of the lab is bringing
+// up. It returns the results in start order; the error is for what
+// prevents starting at all.
 func startServices(ctx context.Context, inv *inventory.Inventory, regPath string, parallel int, onResult func(ServiceResult)) ([]ServiceResult, error) {
 	books, err := playbooks.Builtin(engine.Vocabulary())
 	if err != nil {
@@ -59,50 +65,43 @@ func startServices(ctx context.Context, inv *inventory.Inventory, regPath string
 	defer reg.Close()
 	pool := transport.NewPool(transport.Options{}) // the lab key only, no agent
 	defer pool.Close()
-	env := engine.Env{
+	conn := &engine.SSHConnector{Pool: pool, Inventory: inv}
+	env := engine.RunEnv{
 		Inventory: inv,
-		Connector: &engine.SSHConnector{Pool: pool, Inventory: inv},
-		Registry:  reg,
+		Connect:   func() (engine.Connector, func(), error) { return conn, func() {}, nil },
 		Stdout:    io.Discard,
 		Stderr:    io.Discard,
 	}
 
+	// In dependency order, so that an instance that has a slot and waits
+	// for those it requires waits only for instances that have one too,
+	// or had: no deadlock, whatever the limit.
 	instances := planInstances(inv)
 	var (
 		mu      sync.Mutex
 		results []ServiceResult
-		wg      sync.WaitGroup
 	)
-	slots := make(chan struct{}, parallel)
-	for _, in := range instances {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(in.done)
-			r := ServiceResult{Host: in.host.Name, Service: in.svc.Name}
-			if why := in.wait(ctx); why != "" {
-				r.Err, r.Skipped = errors.New(why), true
-			} else {
-				select {
-				case slots <- struct{}{}:
-					began := time.Now()
-					r.Err = startOne(ctx, inv, pb, env, in)
-					r.Duration = time.Since(began)
-					<-slots
-				case <-ctx.Done():
-					r.Err = ctx.Err()
-				}
-			}
-			in.err = r.Err
-			mu.Lock()
-			results = append(results, r)
-			mu.Unlock()
-			if onResult != nil {
-				onResult(r)
-			}
-		}()
-	}
-	wg.Wait()
+	fanout.Each(len(instances), parallel, func(k int) {
+		in := instances[k]
+		defer close(in.done)
+		r := ServiceResult{Host: in.host.Name, Service: in.svc.Name}
+		if why := in.wait(ctx); why != "" {
+			r.Err, r.Skipped = errors.New(why), true
+		} else if ctx.Err() != nil {
+			r.Err = ctx.Err()
+		} else {
+			began := time.Now()
+			r.Err = startOne(ctx, inv, pb, reg, env, in)
+			r.Duration = time.Since(began)
+		}
+		in.err = r.Err
+		mu.Lock()
+		results = append(results, r)
+		mu.Unlock()
+		if onResult != nil {
+			onResult(r)
+		}
+	})
 	return results, nil
 }
 
@@ -147,6 +146,33 @@ func planInstances(inv *inventory.Inventory) []*instance {
 			}
 		}
 	}
+	return byDepth(all)
+}
+
+// byDepth orders instances so that each comes after those it requires.
+func byDepth(all []*instance) []*instance {
+	depth := map[*instance]int{}
+	var of func(in *instance) int
+	of = func(in *instance) int {
+		if d, ok := depth[in]; ok {
+			return d
+		}
+		d := 0
+		for _, dep := range in.same {
+			d = max(d, of(dep)+1)
+		}
+		for _, group := range in.anyOf {
+			for _, dep := range group {
+				d = max(d, of(dep)+1)
+			}
+		}
+		depth[in] = d
+		return d
+	}
+	for _, in := range all {
+		of(in)
+	}
+	slices.SortStableFunc(all, func(a, b *instance) int { return depth[a] - depth[b] })
 	return all
 }
 
@@ -190,14 +216,19 @@ func (in *instance) wait(ctx context.Context) string {
 	return ""
 }
 
-// startOne runs the start playbook for one instance.
-func startOne(ctx context.Context, inv *inventory.Inventory, pb *playbooks.Playbook, env engine.Env, in *instance) error {
-	plan, err := engine.NewPlan(inv, pb, engine.Request{Action: "start", Host: in.host.Name, Service: in.svc.Name})
+// startOne starts one instance: the start playbook, with --no-deps,
+// through engine.Run.
+func startOne(ctx context.Context, inv *inventory.Inventory, pb *playbooks.Playbook, reg registry.Store, env engine.RunEnv, in *instance) error {
+	req := engine.Request{Action: "start", Host: in.host.Name, Service: in.svc.Name, NoDeps: true}
+	plan, err := engine.NewPlan(inv, pb, req)
 	if err != nil {
 		return err
 	}
-	out := engine.Execute(ctx, plan, env)
-	if out.Err != nil {
+	res, err := engine.Run(ctx, reg, engine.RunRequest{Request: req, Targets: []engine.Target{{Host: in.host.Name, Plan: plan}}}, env)
+	if err != nil {
+		return err
+	}
+	if out := res.Outcome; out.Err != nil {
 		var step *engine.StepError
 		if errors.As(out.Err, &step) {
 			return fmt.Errorf("%s: %w", step.Step, step.Err)

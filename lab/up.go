@@ -23,6 +23,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/omni-fleet/omni/internal/fanout"
 	"github.com/omni-fleet/omni/internal/shell"
 	"github.com/omni-fleet/omni/inventory"
 )
@@ -422,50 +423,33 @@ func probe(ctx context.Context, endpoints []Endpoint, hostKeys map[string]gossh.
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	type job struct {
-		ep  Endpoint
-		run bool
-	}
-	work := make(chan job)
 	var (
 		mu       sync.Mutex
 		failures []string
-		wg       sync.WaitGroup
 	)
-	for range min(32, len(endpoints)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range work {
-				ep := j.ep
-				var err error
-				for {
-					c := *config
-					c.HostKeyCallback = gossh.FixedHostKey(hostKeys[ep.Name])
-					if j.run {
-						c.HostKeyCallback = knownHosts
-					}
-					if err = probeOne(ctx, ep, &c, j.run); err == nil || ctx.Err() != nil {
-						break
-					}
-					select {
-					case <-ctx.Done():
-					case <-time.After(50 * time.Millisecond):
-					}
-				}
-				if err != nil {
-					mu.Lock()
-					failures = append(failures, fmt.Sprintf("%s (%s:%d): %v", ep.Name, ep.Address, ep.Port, err))
-					mu.Unlock()
-				}
+	fanout.Each(len(endpoints), probeParallel, func(i int) {
+		ep, run := endpoints[i], i < probeRuns
+		var err error
+		for {
+			c := *config
+			c.HostKeyCallback = gossh.FixedHostKey(hostKeys[ep.Name])
+			if run {
+				c.HostKeyCallback = knownHosts
 			}
-		}()
-	}
-	for i, ep := range endpoints {
-		work <- job{ep, i < probeRuns}
-	}
-	close(work)
-	wg.Wait()
+			if err = probeOne(ctx, ep, &c, run); err == nil || ctx.Err() != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		if err != nil {
+			mu.Lock()
+			failures = append(failures, fmt.Sprintf("%s (%s:%d): %v", ep.Name, ep.Address, ep.Port, err))
+			mu.Unlock()
+		}
+	})
 	if len(failures) > 0 {
 		slices.Sort(failures)
 		more := ""
@@ -477,6 +461,9 @@ func probe(ctx context.Context, endpoints []Endpoint, hostKeys map[string]gossh.
 	}
 	return nil
 }
+
+// probeParallel is how many endpoints probe waits for at once.
+const probeParallel = 32
 
 // probeRuns is how many endpoints probe runs a command on.
 const probeRuns = 8

@@ -7,8 +7,10 @@
 #   scripts/bench-scale.sh [RUNS]        (default 5 runs per --forks value)
 #
 # Environment:
-#   OMNI_BENCH_HOSTS=1000      fleet size
 #   OMNI_BENCH_FORKS="20 100"  the --forks values; runs alternate between them
+#   OMNI_BENCH_HOSTS=1000      fleet size; run it at 100 and at 1000 to see
+#                              whether the lab's CPU per host (printed with
+#                              the medians) grows with the fleet
 #   OMNI_BENCH_SERVICES=1      0: bring the lab up with --no-services (status
 #                              then reads a stopped service on every host,
 #                              still over SSH, and runs no health check)
@@ -124,8 +126,9 @@ one_run() { # forks
   # Every row must read the service's state; with services, every health
   # check must pass. On an overloaded machine a check can miss its 2 s
   # timeout: such a run is reported, not dropped.
-  local ok pattern="│ $want_state "
-  [ "$services" != 0 ] && pattern='│ Running .*│ passed '
+  # The table's columns: HOST SERVICE STATE PID UPTIME HEALTH ...
+  local ok pattern=" $want_state "
+  [ "$services" != 0 ] && pattern=' Running .* passed '
   ok=$(grep -c "$pattern" "$work/out" || true)
   bad=$((hosts - ok))
   # status is a check: it exits 1 when the services are stopped, as they
@@ -141,8 +144,8 @@ one_run() { # forks
   if [ "$bad" != 0 ]; then
     failed_runs=$((failed_runs + 1))
     # What they said instead, by State and Health column, digits as N.
-    summary=$(grep '^│' "$work/out" | grep -v "$pattern" | grep -v '│ *HOST *│' |
-      awk -F'│' '{gsub(/ +/, " ", $4); gsub(/ +/, " ", $7); print "  " $4 "|" $7}' |
+    summary=$(grep -v "$pattern" "$work/out" | grep -v '^HOST ' |
+      awk '{$1 = $2 = ""; print " " $0}' |
       sed 's/[0-9][0-9]*/N/g' | sort | uniq -c | sort -nr | head -3 || true)
   fi
   read -r wall _ rss _ user sys <"$work/time"
@@ -154,12 +157,13 @@ one_run() { # forks
 # services over connections to every host): Linux resets VmHWM on "5".
 hwm_note="over the status runs"
 echo 5 >"/proc/$serve/clear_refs" 2>/dev/null || hwm_note="over the lab's life, lab up included"
-declare -A walls rsses
+declare -A walls rsses cpus labs
 failed_runs=0
 for i in $(seq "$runs"); do
   for f in $forks_list; do
     one_run "$f"
-    walls[$f]+="$wall "; rsses[$f]+="$rss "
+    cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')
+    walls[$f]+="$wall "; rsses[$f]+="$rss "; cpus[$f]+="$cpu "; labs[$f]+="$serve_cpu "
     note=""
     if [ "$bad" != 0 ]; then
       note="  ($bad of $hosts rows not $want_state"
@@ -167,7 +171,7 @@ for i in $(seq "$runs"); do
       note+=")"
     fi
     printf 'run %d forks %-4s %6s s %7s KB  omni cpu %5.2f s  lab cpu %6s s  load %s%s\n' \
-      "$i" "$f" "$wall" "$rss" "$(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')" "$serve_cpu" \
+      "$i" "$f" "$wall" "$rss" "$cpu" "$serve_cpu" \
       "$(cut -d' ' -f1 /proc/loadavg)" "$note"
     [ -z "$summary" ] || echo "$summary"
   done
@@ -181,7 +185,10 @@ for f in $forks_list; do
   w=$(median ${walls[$f]}); r=$(median ${rsses[$f]})
   # shellcheck disable=SC2086
   max=$(printf '%s\n' ${rsses[$f]} | sort -n | tail -1)
-  printf 'forks %-4s median wall %s s, median peak RSS %d MiB (max %d MiB)\n' "$f" "$w" $((r / 1024)) $((max / 1024))
+  # shellcheck disable=SC2086
+  c=$(median ${cpus[$f]}); l=$(median ${labs[$f]})
+  printf 'forks %-4s median wall %s s, median peak RSS %d MiB (max %d MiB), median omni cpu %s s, median lab cpu %s s (%s ms per host)\n' \
+    "$f" "$w" $((r / 1024)) $((max / 1024)) "$c" "$l" "$(awk -v l="$l" -v n="$hosts" 'BEGIN {printf "%.1f", 1000 * l / n}')"
 done
 hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$serve/status")
 printf 'lab serve (pid %s, the SSH servers, not omni): peak RSS %d MiB %s\n' "$serve" $((hwm / 1024)) "$hwm_note"

@@ -12,15 +12,6 @@ import (
 	"github.com/omni-fleet/omni/inventory"
 )
 
-// countingDialer dials for real and counts the connections it opened.
-type countingDialer struct{ n atomic.Int64 }
-
-func (d *countingDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	d.n.Add(1)
-	var nd net.Dialer
-	return nd.DialContext(ctx, network, addr)
-}
-
 // serveCodes answers GET /healthz on a loopback port with the codes given, one
 // a request (the last repeats), and returns the port.
 func serveCodes(t *testing.T, codes ...int) int {
@@ -78,6 +69,33 @@ func TestPortAndHTTPShareTheFirstDial(t *testing.T) {
 		}
 		if got := d.n.Load(); got != 2 {
 			t.Errorf("%d connections opened, want 2", got)
+		}
+	})
+	t.Run("same port, a server that never answers: the HTTP attempt still times out", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close() // held open, never answered
+			}
+		}()
+		port := ln.Addr().(*net.TCPAddr).Port
+		s := spec(port, port)
+		s.Retries, s.Timeout = 0, 200*time.Millisecond
+		began := time.Now()
+		r := Run(context.Background(), Target{Spec: s, Address: "127.0.0.1", Dialer: &countingDialer{}})
+		if took := time.Since(began); took > 3*time.Second {
+			t.Errorf("the checks took %s with a 200ms timeout", took)
+		}
+		if r.Passed() || len(r.Checks) != 2 || !r.Checks[0].Passed || r.Checks[1].Error != "timed out after 200ms" {
+			t.Errorf("report %+v, want the port passed and http timed out", r)
 		}
 	})
 	t.Run("same port, nothing listens: both fail", func(t *testing.T) {

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -94,7 +95,7 @@ func Run(ctx context.Context, t Target) Report {
 	if h := t.Spec.HTTP; t.Spec.Port > 0 && h != nil && h.Port == t.Spec.Port {
 		first := &firstDial{d: t.Dialer, done: make(chan struct{})}
 		defer first.close()
-		portDialer, httpDialer = first.dialer(), first.dialer()
+		portDialer, httpDialer = first.dialer(false), first.dialer(true)
 	}
 	if t.Spec.Port > 0 {
 		addr := net.JoinHostPort(t.Address, strconv.Itoa(t.Spec.Port))
@@ -234,28 +235,43 @@ func closed(c <-chan struct{}) bool {
 	}
 }
 
+// httpCheck sends one GET over one connection dialled through d and
+// compares the response's status with expect. It speaks HTTP/1.1 itself
+// (net/http's Request.Write and ReadResponse) rather than through an
+// http.Transport: a Transport per check started two goroutines and their
+// buffers for a single request, 5% of a 1,000-host status's CPU.
+// Redirects are not followed: their status is the answer.
 func httpCheck(ctx context.Context, d Dialer, url string, expect int) error {
-	client := &http.Client{
-		Transport: &http.Transport{
-			DialContext:       d.DialContext,
-			DisableKeepAlives: true,
-			Proxy:             nil,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	defer client.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("User-Agent", "omni-health-check")
-	resp, err := client.Do(req)
-	if err != nil {
+	req.Close = true // Connection: close
+	fail := func(err error) error {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		msg := err.Error()
-		if i := strings.LastIndex(msg, ": "); i >= 0 && strings.HasPrefix(msg, "Get ") {
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
 			msg = msg[i+2:]
 		}
 		return fmt.Errorf("GET %s: %s", url, msg)
+	}
+	conn, err := d.DialContext(ctx, "tcp", req.URL.Host)
+	if err != nil {
+		return fail(err)
+	}
+	defer conn.Close()
+	// A connection through SSH has no deadlines: closing it ends a read or
+	// write that ctx's end should interrupt.
+	defer context.AfterFunc(ctx, func() { conn.Close() })()
+	if err := req.Write(conn); err != nil {
+		return fail(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		return fail(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != expect {
@@ -293,9 +309,10 @@ type firstDial struct {
 }
 
 // dialer returns a Dialer for one check: its first call gets the shared
-// connection (not to be closed by the port check: closing it is a no-op),
-// later calls dial anew.
-func (f *firstDial) dialer() Dialer {
+// connection, later calls dial anew. The HTTP check's (owner) may close
+// it, which ends a request that its context's end interrupts; the port
+// check's Close leaves it open.
+func (f *firstDial) dialer(owner bool) Dialer {
 	var used atomic.Bool
 	return dialFunc(func(ctx context.Context, network, addr string) (net.Conn, error) {
 		if used.Swap(true) {
@@ -318,6 +335,9 @@ func (f *firstDial) dialer() Dialer {
 		if f.err != nil {
 			return nil, f.err
 		}
+		if owner {
+			return f.conn, nil
+		}
 		return sharedConn{f.conn}, nil
 	})
 }
@@ -335,9 +355,9 @@ func (f *firstDial) close() {
 	}
 }
 
-// sharedConn is the first connection as a check holds it: its Close
-// leaves it open for the other check; firstDial.close closes it when the
-// checks are done.
+// sharedConn is the first connection as the port check holds it: its
+// Close leaves it open for the HTTP check; firstDial.close closes it when
+// the checks are done.
 type sharedConn struct{ net.Conn }
 
 func (sharedConn) Close() error { return nil }

@@ -99,6 +99,21 @@ func isTimeout(err error) bool {
 		(errors.As(err, &netErr) && netErr.Timeout())
 }
 
+// keyExchanges are the key exchange methods offered, in order of
+// preference: curve25519-sha256 first, then x/crypto's defaults (the
+// hybrid mlkem768x25519-sha256, NIST ECDH, DH group 14; not SHA-1), all
+// in OpenSSH's default KexAlgorithms. curve25519-sha256 comes first
+// because the hybrid's ML-KEM half doubles the key exchange's CPU, which
+// at 1,000 hosts was a sixth of omni's CPU (docs/benchmarks.md, "Status of
+// 1,000 hosts"); the price is that a recorded session could be decrypted by
+// a future quantum computer, which matters for secrets sent to the hosts
+// and is why the hybrid stays on offer for servers that lack curve25519.
+var keyExchanges = []string{
+	ssh.KeyExchangeCurve25519, ssh.KeyExchangeMLKEM768X25519,
+	ssh.KeyExchangeECDHP256, ssh.KeyExchangeECDHP384, ssh.KeyExchangeECDHP521,
+	ssh.KeyExchangeDH14SHA256,
+}
+
 // handshake runs the SSH handshake over conn within ep.ConnectTimeout,
 // closing conn if that passes or ctx ends first.
 func (p *Pool) handshake(ctx context.Context, ep Endpoint, conn net.Conn) (*ssh.Client, *ssh.ClientConfig, error) {
@@ -114,6 +129,7 @@ func (p *Pool) handshake(ctx context.Context, ep Endpoint, conn net.Conn) (*ssh.
 		HostKeyCallback:   check.callback,
 		HostKeyAlgorithms: check.algorithms(),
 	}
+	config.KeyExchanges = keyExchanges
 
 	handshakeCtx, cancel := context.WithTimeout(ctx, ep.ConnectTimeout)
 	defer cancel()

@@ -30,6 +30,10 @@ func TestOwnShell(t *testing.T) {
 		"sudo -n -u x sh -c 'a'",
 		"systemctl show -p ActiveState -- 'a.service'",
 		" sh -c 'a'",
+		"sh -c ",
+		"sh -c  'a'",
+		"sudo -n sudo -n sh -c 'a'",
+		"sh -c 'a'\\",
 	} {
 		if ownShell.MatchString(cmd) {
 			t.Errorf("%q would run as it stands", cmd)

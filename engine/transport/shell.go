@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -190,13 +189,6 @@ func (c *Client) startShell(ctx context.Context, first string) (*remoteShell, er
 
 // startLine is the shell's own first line: see the comment at the top.
 const startLine = "exec 3>&2 2>/dev/null; echo $$"
-
-// ownShell matches a command that already runs its script in an sh of its
-// own: `sh -c WORD` or `sudo -n sh -c WORD`, WORD one single-quoted word
-// as Quote writes it (what the service managers send). The shell can exec
-// such a command as it stands: wrapping it in one more `sh -c` would do
-// the same with one more process.
-var ownShell = regexp.MustCompile(`^(?:sudo -n )?sh -c (?:'[^']*'|\\')+$`)
 
 // command is cmd as the shell runs it: in its own sh, reading /dev/null,
 // its stderr on the session's, framed by the marks.

@@ -1,4 +1,4 @@
-package fleet
+package engine
 
 import (
 	"context"
@@ -6,30 +6,29 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/health"
 )
 
 // depRunner is a rolling restart of 4 hosts, h2's service unhealthy
 // because the dependency agent@h2 is why; with noDeps the plans refuse
 // a dependency that is down (restart --no-deps), else they start it.
-func depRunner(s *sim, why string, noDeps bool) *Runner {
-	r := s.runner(4, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1})
+func depRunner(s *sim, why string, noDeps bool) *fleetRunner {
+	r := s.runner(4, FleetOptions{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1})
 	for _, t := range r.Targets {
-		t.Plan.Request = engine.Request{Action: "restart", NoDeps: noDeps}
-		step := engine.StepEnsure
+		t.Plan.Request = Request{Action: "restart", NoDeps: noDeps}
+		step := StepEnsure
 		if noDeps {
-			step = engine.StepCheckDeps
+			step = StepCheckDeps
 		}
-		t.Plan.Tasks = []engine.Task{{Step: step, Host: t.Host}, {Step: engine.StepStop, Host: t.Host}}
+		t.Plan.Tasks = []Task{{Step: step, Host: t.Host}, {Step: StepStop, Host: t.Host}}
 	}
 	status := r.Status
-	r.Status = func(ctx context.Context, instances []engine.Instance) []engine.InstanceStatus {
+	r.Status = func(ctx context.Context, instances []Instance) []InstanceStatus {
 		rows := status(ctx, instances)
 		for i := range rows {
 			rep := &health.Report{Checks: []health.Result{{Check: "process", Passed: true, Attempts: 1}}}
 			if rows[i].Host == "h2" {
-				rep.Checks = append(rep.Checks, health.Result{Check: engine.DependencyCheck + "agent@h2", Attempts: 1, Error: why})
+				rep.Checks = append(rep.Checks, health.Result{Check: DependencyCheck + "agent@h2", Attempts: 1, Error: why})
 			}
 			rows[i].Health = rep
 		}

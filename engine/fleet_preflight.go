@@ -1,10 +1,8 @@
-package fleet
+package engine
 
 import (
 	"fmt"
 	"strings"
-
-	"github.com/omni-fleet/omni/engine"
 )
 
 // dependencyPreflight looks at the dependency checks of the preflight's
@@ -16,19 +14,19 @@ import (
 // refuse on that host, so nothing is touched anywhere: those hosts fail
 // with the reason and the run is aborted before its first batch. It
 // reports whether the run may go on.
-func (r *Runner) dependencyPreflight(before []engine.InstanceStatus) bool {
+func (r *fleetRunner) dependencyPreflight(before []InstanceStatus) bool {
 	var blocked []string
 	for i, st := range before {
 		t := r.Targets[i]
 		policy := t.Plan.DependencyPolicy()
-		if st.Err != nil || policy == engine.DepsIgnored {
+		if st.Err != nil || policy == DepsIgnored {
 			continue
 		}
 		var reasons []string
-		for _, p := range engine.DependencyProblems(st.Health) {
+		for _, p := range DependencyProblems(st.Health) {
 			what := fmt.Sprintf("%s: %s (required) is %s", t.Host, dependencyName(p.Need, t.Host), p.Why)
 			switch {
-			case policy == engine.DepsRefused:
+			case policy == DepsRefused:
 				what += ": --no-deps: it will not be started"
 				reasons = append(reasons, what)
 			case !p.Startable:
@@ -37,12 +35,12 @@ func (r *Runner) dependencyPreflight(before []engine.InstanceStatus) bool {
 			default:
 				what += ": it will be started first"
 			}
-			r.emit(Event{Kind: EventPreflight, Msg: what})
+			r.emit(FleetEvent{Kind: EventPreflight, Msg: what})
 		}
 		if len(reasons) > 0 {
 			hr := r.rep.Hosts[i]
-			hr.Result, hr.Err = Failed, fmt.Errorf("preflight: %s", strings.Join(reasons, "; "))
-			r.emit(Event{Kind: EventFinish, Host: hr.Host, Report: hr})
+			hr.Result, hr.Err = HostFailed, fmt.Errorf("preflight: %s", strings.Join(reasons, "; "))
+			r.emit(FleetEvent{Kind: EventFinish, Host: hr.Host, Report: hr})
 			blocked = append(blocked, t.Host)
 		}
 	}

@@ -1,11 +1,10 @@
-package fleet
+package engine
 
 import (
 	"context"
 	"fmt"
 	"time"
 
-	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/manager"
 )
 
@@ -19,14 +18,14 @@ const readyPolls = 5
 // when a health check fails. It returns a note for the report, and the
 // last state it read (nil when it read none), which is the host's state at
 // the end of its part of the run.
-func (r *Runner) watchReady(ctx, drain context.Context, t Target, out *engine.Outcome) (string, *engine.InstanceStatus, error) {
+func (r *fleetRunner) watchReady(ctx, drain context.Context, t Target, out *Outcome) (string, *InstanceStatus, error) {
 	base := out.State
 	window := r.Opts.MinReady
 	every := min(max(window/readyPolls, 100*time.Millisecond), time.Second)
 	began := r.Now()
 	deadline := began.Add(window)
 	inst := t.Instance()
-	var last *engine.InstanceStatus
+	var last *InstanceStatus
 	for {
 		wait := min(every, deadline.Sub(r.Now()))
 		if wait > 0 {
@@ -38,7 +37,7 @@ func (r *Runner) watchReady(ctx, drain context.Context, t Target, out *engine.Ou
 				return fmt.Sprintf("watched %s of --min-ready %s, then interrupted", r.Now().Sub(began).Round(time.Millisecond), window), last, nil
 			}
 		}
-		st := r.Status(ctx, []engine.Instance{inst})[0]
+		st := r.Status(ctx, []Instance{inst})[0]
 		last = &st
 		if err := readyFailure(base, st, window); err != nil {
 			r.recordFailure(st, err)
@@ -55,7 +54,7 @@ func (r *Runner) watchReady(ctx, drain context.Context, t Target, out *engine.Ou
 // are at the end, not as they were when the plan's record step read them
 // (an uptime of 0 s, or "running" for a service that crashed since). A
 // state that could not be read is "unknown", not the plan's.
-func observed(out *engine.Outcome, st engine.InstanceStatus) {
+func observed(out *Outcome, st InstanceStatus) {
 	if st.Err != nil {
 		out.State, out.Uptime, out.Health = manager.State{Status: "unknown"}, 0, nil
 		return
@@ -67,7 +66,7 @@ func observed(out *engine.Outcome, st engine.InstanceStatus) {
 }
 
 // readyFailure says why a host is not ready after all, or nil.
-func readyFailure(base manager.State, st engine.InstanceStatus, window time.Duration) error {
+func readyFailure(base manager.State, st InstanceStatus, window time.Duration) error {
 	switch {
 	case st.Err != nil:
 		return fmt.Errorf("min-ready: could not read its state: %w", st.Err)
@@ -85,7 +84,7 @@ func readyFailure(base manager.State, st engine.InstanceStatus, window time.Dura
 
 // recordFailure writes what the watch saw to the registry: the plan had
 // recorded the service running and healthy.
-func (r *Runner) recordFailure(st engine.InstanceStatus, why error) {
+func (r *fleetRunner) recordFailure(st InstanceStatus, why error) {
 	if r.Registry == nil || st.Err != nil {
 		return
 	}

@@ -1,4 +1,4 @@
-package fleet
+package engine
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/inventory"
@@ -28,7 +27,7 @@ type sim struct {
 	order   []string          // hosts in the order their plans started
 	active  int               // plans running now
 	peak    int               // most plans running at once
-	events  []Event           // what the runner reported
+	events  []FleetEvent      // what the runner reported
 	onStart func(host string) // called as a plan starts
 	hosts   []string          // every host of the fleet
 	// The availability bound: a plan that starts on a healthy host while
@@ -43,20 +42,20 @@ func newSim() *sim {
 	return &sim{down: map[string]bool{}, fail: map[string]error{}, pidFlip: map[string]bool{}, unread: map[string]error{}}
 }
 
-func (s *sim) runner(n int, opts Options) *Runner {
+func (s *sim) runner(n int, opts FleetOptions) *fleetRunner {
 	svc := &inventory.Service{Name: "app"}
 	var targets []Target
 	for i := 1; i <= n; i++ {
 		h := fmt.Sprintf("h%d", i)
-		targets = append(targets, Target{Host: h, Plan: &engine.Plan{Host: &inventory.Host{Name: h}, Service: svc}})
+		targets = append(targets, Target{Host: h, Plan: &Plan{Host: &inventory.Host{Name: h}, Service: svc}})
 		s.hosts = append(s.hosts, h)
 	}
 	s.budget = opts.MaxUnavailable
-	return &Runner{Targets: targets, Opts: opts, Exec: s.exec, Status: s.status,
-		OnEvent: func(ev Event) { s.events = append(s.events, ev) }}
+	return &fleetRunner{Targets: targets, Opts: opts, Exec: s.exec, Status: s.status,
+		OnEvent: func(ev FleetEvent) { s.events = append(s.events, ev) }}
 }
 
-func (s *sim) exec(ctx context.Context, t Target, onStep func(engine.StepResult)) *engine.Outcome {
+func (s *sim) exec(ctx context.Context, t Target, onStep func(StepResult)) *Outcome {
 	s.mu.Lock()
 	s.order = append(s.order, t.Host)
 	if !s.down[t.Host] {
@@ -77,12 +76,12 @@ func (s *sim) exec(ctx context.Context, t Target, onStep func(engine.StepResult)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.active--
-	onStep(engine.StepResult{Task: engine.Task{Step: "restart", Host: t.Host}})
+	onStep(StepResult{Task: Task{Step: "restart", Host: t.Host}})
 	if err := s.fail[t.Host]; err != nil {
-		return &engine.Outcome{Host: t.Host, Err: err}
+		return &Outcome{Host: t.Host, Err: err}
 	}
 	s.down[t.Host] = false
-	return &engine.Outcome{Host: t.Host, State: manager.State{Running: true, Status: "running", PID: 100}}
+	return &Outcome{Host: t.Host, State: manager.State{Running: true, Status: "running", PID: 100}}
 }
 
 // downCount counts the instances down now; s.mu held.
@@ -96,10 +95,10 @@ func (s *sim) downCount() int {
 	return n
 }
 
-func (s *sim) status(ctx context.Context, instances []engine.Instance) []engine.InstanceStatus {
+func (s *sim) status(ctx context.Context, instances []Instance) []InstanceStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]engine.InstanceStatus, len(instances))
+	out := make([]InstanceStatus, len(instances))
 	for i, inst := range instances {
 		out[i].Instance = inst
 		switch {
@@ -130,7 +129,7 @@ func (s *sim) batches() [][]string {
 	return out
 }
 
-func results(rep *Report) string {
+func results(rep *FleetReport) string {
 	var parts []string
 	for _, h := range rep.Hosts {
 		parts = append(parts, h.Host+"="+string(h.Result))
@@ -140,7 +139,7 @@ func results(rep *Report) string {
 
 func TestRollingBatchesInOrder(t *testing.T) {
 	s := newSim()
-	rep := s.runner(5, Options{Forks: 10, Rolling: true, Batch: 2, MaxUnavailable: 2}).Run(context.Background(), context.Background())
+	rep := s.runner(5, FleetOptions{Forks: 10, Rolling: true, Batch: 2, MaxUnavailable: 2}).Run(context.Background(), context.Background())
 	if got := fmt.Sprint(s.batches()); got != "[[h1 h2] [h3 h4] [h5]]" {
 		t.Fatalf("batches %s", got)
 	}
@@ -158,7 +157,7 @@ func TestRollingBatchesInOrder(t *testing.T) {
 func TestMaxUnavailableCountsHostsAlreadyDown(t *testing.T) {
 	s := newSim()
 	s.down["h2"] = true
-	rep := s.runner(4, Options{Forks: 10, Rolling: true, Batch: 2, MaxUnavailable: 1}).Run(context.Background(), context.Background())
+	rep := s.runner(4, FleetOptions{Forks: 10, Rolling: true, Batch: 2, MaxUnavailable: 1}).Run(context.Background(), context.Background())
 	if got := fmt.Sprint(s.batches()); got != "[[h2] [h1] [h3] [h4]]" {
 		t.Fatalf("batches %s", got)
 	}
@@ -196,11 +195,11 @@ func TestRollingWithInstancesAlreadyDown(t *testing.T) {
 			for _, h := range c.down {
 				s.down[h] = true
 			}
-			rep := s.runner(c.n, Options{Forks: c.forks, Rolling: true, Batch: c.batch, MaxUnavailable: c.maxUnav}).Run(context.Background(), context.Background())
+			rep := s.runner(c.n, FleetOptions{Forks: c.forks, Rolling: true, Batch: c.batch, MaxUnavailable: c.maxUnav}).Run(context.Background(), context.Background())
 			if got := fmt.Sprint(s.batches()); got != c.want {
 				t.Errorf("batches %s, want %s", got, c.want)
 			}
-			if rep.Count(Done) != c.n || rep.Aborted != "" || rep.Batches != len(s.batches()) {
+			if rep.Count(HostDone) != c.n || rep.Aborted != "" || rep.Batches != len(s.batches()) {
 				t.Errorf("report: %s, aborted %q, %d batches", results(rep), rep.Aborted, rep.Batches)
 			}
 			if bound := max(c.maxUnav, len(c.down)); s.peakDown > bound || len(s.violations) > 0 {
@@ -224,7 +223,7 @@ func TestRollingDownInstanceFailsToComeBack(t *testing.T) {
 	s := newSim()
 	s.down["h2"], s.down["h4"] = true, true
 	s.fail["h4"] = errors.New("health: port 80: connection refused")
-	rep := s.runner(4, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1, MaxFailures: 1}).Run(context.Background(), context.Background())
+	rep := s.runner(4, FleetOptions{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1, MaxFailures: 1}).Run(context.Background(), context.Background())
 	if results(rep) != "h1=untouched h2=done h3=untouched h4=failed" || !strings.Contains(rep.Aborted, "--max-unavailable 1: 1 of 4 instances are unavailable (h4 failed)") {
 		t.Fatalf("report: %s, aborted %q", results(rep), rep.Aborted)
 	}
@@ -232,7 +231,7 @@ func TestRollingDownInstanceFailsToComeBack(t *testing.T) {
 	s = newSim()
 	s.down["h2"], s.down["h4"] = true, true
 	s.fail["h4"] = errors.New("boom")
-	rep = s.runner(4, Options{Forks: 10, Rolling: true, Batch: 2, MaxUnavailable: 2, MaxFailures: 1}).Run(context.Background(), context.Background())
+	rep = s.runner(4, FleetOptions{Forks: 10, Rolling: true, Batch: 2, MaxUnavailable: 2, MaxFailures: 1}).Run(context.Background(), context.Background())
 	if results(rep) != "h1=done h2=done h3=done h4=failed" || fmt.Sprint(s.batches()) != "[[h2 h4] [h1] [h3]]" || len(s.violations) > 0 {
 		t.Fatalf("report: %s, batches %v, %v", results(rep), s.batches(), s.violations)
 	}
@@ -240,7 +239,7 @@ func TestRollingDownInstanceFailsToComeBack(t *testing.T) {
 	s = newSim()
 	s.down["h2"], s.down["h4"] = true, true
 	s.fail["h2"] = errors.New("boom")
-	rep = s.runner(4, Options{Forks: 1, Rolling: true, Batch: 1, MaxUnavailable: 1}).Run(context.Background(), context.Background())
+	rep = s.runner(4, FleetOptions{Forks: 1, Rolling: true, Batch: 1, MaxUnavailable: 1}).Run(context.Background(), context.Background())
 	if results(rep) != "h1=untouched h2=failed h3=untouched h4=untouched" || !strings.Contains(rep.Aborted, "--max-failures 0") {
 		t.Fatalf("report: %s, aborted %q", results(rep), rep.Aborted)
 	}
@@ -252,7 +251,7 @@ func TestMaxUnavailableExhausted(t *testing.T) {
 	s := newSim()
 	s.down["h1"] = true
 	s.fail["h1"] = errors.New("health: port 80: connection refused")
-	rep := s.runner(3, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1, MaxFailures: 1}).Run(context.Background(), context.Background())
+	rep := s.runner(3, FleetOptions{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1, MaxFailures: 1}).Run(context.Background(), context.Background())
 	if results(rep) != "h1=failed h2=untouched h3=untouched" || !strings.Contains(rep.Aborted, "--max-unavailable 1: 1 of 3 instances are unavailable (h1 failed)") {
 		t.Fatalf("report: %s, aborted %q", results(rep), rep.Aborted)
 	}
@@ -270,14 +269,14 @@ func TestMaxFailures(t *testing.T) {
 		s := newSim()
 		s.fail["h2"] = errors.New("boom")
 		s.fail["h4"] = errors.New("boom")
-		rep := s.runner(5, Options{Forks: 1, Rolling: true, Batch: 1, MaxUnavailable: 1, MaxFailures: c.max}).Run(context.Background(), context.Background())
+		rep := s.runner(5, FleetOptions{Forks: 1, Rolling: true, Batch: 1, MaxUnavailable: 1, MaxFailures: c.max}).Run(context.Background(), context.Background())
 		// A failed host stays down, using the budget; raise it so only
 		// --max-failures decides here.
 		if c.max > 0 {
 			s = newSim()
 			s.fail["h2"] = errors.New("boom")
 			s.fail["h4"] = errors.New("boom")
-			rep = s.runner(5, Options{Forks: 1, Rolling: true, Batch: 1, MaxUnavailable: 3, MaxFailures: c.max}).Run(context.Background(), context.Background())
+			rep = s.runner(5, FleetOptions{Forks: 1, Rolling: true, Batch: 1, MaxUnavailable: 3, MaxFailures: c.max}).Run(context.Background(), context.Background())
 		}
 		if results(rep) != c.want {
 			t.Errorf("--max-failures %d: %s, want %s", c.max, results(rep), c.want)
@@ -290,13 +289,13 @@ func TestMaxFailures(t *testing.T) {
 func TestUnreachableCountsAsFailure(t *testing.T) {
 	s := newSim()
 	s.fail["h3"] = errUnreachable
-	rep := s.runner(3, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1}).Run(context.Background(), context.Background())
+	rep := s.runner(3, FleetOptions{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1}).Run(context.Background(), context.Background())
 	if results(rep) != "h1=untouched h2=untouched h3=unreachable" || len(s.order) != 0 {
 		t.Fatalf("report: %s; plans run: %v", results(rep), s.order)
 	}
 	s = newSim()
 	s.fail["h3"] = errUnreachable
-	rep = s.runner(3, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 2, MaxFailures: 1}).Run(context.Background(), context.Background())
+	rep = s.runner(3, FleetOptions{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 2, MaxFailures: 1}).Run(context.Background(), context.Background())
 	if results(rep) != "h1=done h2=done h3=unreachable" {
 		t.Fatalf("report: %s", results(rep))
 	}
@@ -305,9 +304,9 @@ func TestUnreachableCountsAsFailure(t *testing.T) {
 func TestCrashLoopWithinMinReady(t *testing.T) {
 	s := newSim()
 	s.pidFlip["h1"] = true
-	rep := s.runner(2, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1, MinReady: 300 * time.Millisecond}).Run(context.Background(), context.Background())
+	rep := s.runner(2, FleetOptions{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1, MinReady: 300 * time.Millisecond}).Run(context.Background(), context.Background())
 	h1 := rep.Hosts[0]
-	if h1.Result != Failed || h1.Err == nil || !strings.Contains(h1.Err.Error(), "PID changed from 100 to 101") || rep.Hosts[1].Result != Untouched {
+	if h1.Result != HostFailed || h1.Err == nil || !strings.Contains(h1.Err.Error(), "PID changed from 100 to 101") || rep.Hosts[1].Result != HostUntouched {
 		t.Fatalf("report: %s; h1 err %v", results(rep), h1.Err)
 	}
 }
@@ -318,7 +317,7 @@ func TestCrashLoopWithinMinReady(t *testing.T) {
 func TestReportShowsTheLastReading(t *testing.T) {
 	s := newSim()
 	s.pidFlip["h1"] = true
-	rep := s.runner(1, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1, MinReady: 200 * time.Millisecond}).Run(context.Background(), context.Background())
+	rep := s.runner(1, FleetOptions{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1, MinReady: 200 * time.Millisecond}).Run(context.Background(), context.Background())
 	if st := rep.Hosts[0].Outcome.State; st.PID != 101 || st.NRestarts != 1 {
 		t.Fatalf("h1's outcome after the watch: %+v, want the watch's pid 101 and 1 restart", st)
 	}
@@ -330,7 +329,7 @@ func TestPreflightUnreadIsNotUnreachable(t *testing.T) {
 	s := newSim()
 	s.unread["h2"] = errors.New("status: unit is not installed on this host")
 	s.fail["h3"] = errUnreachable
-	rep := s.runner(3, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 3, MaxFailures: 2}).Run(context.Background(), context.Background())
+	rep := s.runner(3, FleetOptions{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 3, MaxFailures: 2}).Run(context.Background(), context.Background())
 	if results(rep) != "h1=done h2=failed h3=unreachable" {
 		t.Fatalf("report: %s", results(rep))
 	}
@@ -345,7 +344,7 @@ func TestMinReadyWaitsBeforeTheNextBatch(t *testing.T) {
 	s := newSim()
 	began := map[string]time.Time{}
 	s.onStart = func(h string) { s.mu.Lock(); began[h] = time.Now(); s.mu.Unlock() }
-	rep := s.runner(2, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1, MinReady: 300 * time.Millisecond}).Run(context.Background(), context.Background())
+	rep := s.runner(2, FleetOptions{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1, MinReady: 300 * time.Millisecond}).Run(context.Background(), context.Background())
 	if gap := began["h2"].Sub(began["h1"]); gap < 300*time.Millisecond {
 		t.Fatalf("h2 started %s after h1, want >= min-ready 300ms", gap)
 	}
@@ -356,9 +355,9 @@ func TestMinReadyWaitsBeforeTheNextBatch(t *testing.T) {
 
 func TestParallelRespectsForks(t *testing.T) {
 	s := newSim()
-	rep := s.runner(10, Options{Forks: 3}).Run(context.Background(), context.Background())
-	if s.peak > 3 || s.peak < 2 || rep.Count(Done) != 10 || len(s.batches()) != 0 {
-		t.Fatalf("peak %d, done %d", s.peak, rep.Count(Done))
+	rep := s.runner(10, FleetOptions{Forks: 3}).Run(context.Background(), context.Background())
+	if s.peak > 3 || s.peak < 2 || rep.Count(HostDone) != 10 || len(s.batches()) != 0 {
+		t.Fatalf("peak %d, done %d", s.peak, rep.Count(HostDone))
 	}
 }
 
@@ -371,11 +370,11 @@ func TestDrainTouchesNoNewHost(t *testing.T) {
 			stop()
 		}
 	}
-	rep := s.runner(4, Options{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1}).Run(drain, context.Background())
+	rep := s.runner(4, FleetOptions{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1}).Run(drain, context.Background())
 	if results(rep) != "h1=done h2=done h3=untouched h4=untouched" || !rep.Interrupted {
 		t.Fatalf("report: %s, interrupted %v", results(rep), rep.Interrupted)
 	}
-	if !slices.ContainsFunc(s.events, func(e Event) bool { return e.Kind == EventDrain }) {
+	if !slices.ContainsFunc(s.events, func(e FleetEvent) bool { return e.Kind == EventDrain }) {
 		t.Fatal("no drain event")
 	}
 }
@@ -398,7 +397,7 @@ func TestParseCount(t *testing.T) {
 // its min-ready watch, and is let go before the host is reported finished:
 // in rolling and parallel runs alike, one hold per host, all released.
 func TestHoldSpansPlanAndMinReady(t *testing.T) {
-	for _, opts := range []Options{
+	for _, opts := range []FleetOptions{
 		{Forks: 10, Rolling: true, Batch: 2, MaxUnavailable: 2, MinReady: 200 * time.Millisecond},
 		{Forks: 3},
 	} {
@@ -420,7 +419,7 @@ func TestHoldSpansPlanAndMinReady(t *testing.T) {
 			}
 		}
 		status := r.Status
-		r.Status = func(ctx context.Context, insts []engine.Instance) []engine.InstanceStatus {
+		r.Status = func(ctx context.Context, insts []Instance) []InstanceStatus {
 			mu.Lock()
 			if len(insts) == 1 && !held[insts[0].Host] {
 				t.Errorf("rolling %v: the min-ready watch read %s without holding it", opts.Rolling, insts[0].Host)
@@ -428,7 +427,7 @@ func TestHoldSpansPlanAndMinReady(t *testing.T) {
 			mu.Unlock()
 			return status(ctx, insts)
 		}
-		r.OnEvent = func(ev Event) {
+		r.OnEvent = func(ev FleetEvent) {
 			if ev.Kind == EventFinish {
 				mu.Lock()
 				if held[ev.Host] {
@@ -438,7 +437,7 @@ func TestHoldSpansPlanAndMinReady(t *testing.T) {
 			}
 		}
 		rep := r.Run(context.Background(), context.Background())
-		if rep.Count(Done) != 4 || len(log) != 8 {
+		if rep.Count(HostDone) != 4 || len(log) != 8 {
 			t.Fatalf("rolling %v: %s; holds %v", opts.Rolling, results(rep), log)
 		}
 		for h, on := range held {

@@ -1,22 +1,36 @@
-package fleet
+// The fleet runner: one plan per host over many hosts, in parallel up to
+// a fork limit, or as a rolling update in batches, each batch gated on the
+// health of the one before and on its hosts staying healthy for a while
+// (crash-loop detection).
+//
+// It schedules and judges; it does not connect, record or print: Run gives
+// it the per-host plans, a function that executes one (Execute, with the
+// host's event), a function that reads live state (LiveStatus), and passes
+// its events on as progress. Two contexts govern a run: when drain ends no
+// new host is touched and hosts in flight finish their plan; when the run
+// context ends, in-flight steps are cancelled.
+//
+// The budgets follow kubectl's rolling updates: --batch hosts at a time,
+// --max-unavailable instances down at once counting those already down
+// before the run, and --max-failures failed hosts before the run stops
+// touching new ones. An unreachable host counts as a failure.
+
+package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/omni-fleet/omni/engine"
-	"github.com/omni-fleet/omni/engine/transport"
-	"github.com/omni-fleet/omni/registry"
-
+	"github.com/omni-fleet/omni/internal/fanout"
 	"github.com/omni-fleet/omni/internal/plural"
+	"github.com/omni-fleet/omni/registry"
 )
 
-// Options are a run's budgets, already resolved against the target's size.
-type Options struct {
+// FleetOptions are a run's budgets, already resolved against the target's size.
+type FleetOptions struct {
 	Forks          int           // hosts acted on at once (parallel runs, and within a batch)
 	Rolling        bool          // batches, each health-gated; otherwise all hosts, Forks at a time
 	Batch          int           // rolling: hosts per batch (at least 1); those already down go first
@@ -28,48 +42,48 @@ type Options struct {
 // Target is one host's plan.
 type Target struct {
 	Host string
-	Plan *engine.Plan
+	Plan *Plan
 }
 
 // Instance is the plan's (host, service).
-func (t Target) Instance() engine.Instance {
-	return engine.Instance{Host: t.Host, Service: t.Plan.Service.Name}
+func (t Target) Instance() Instance {
+	return Instance{Host: t.Host, Service: t.Plan.Service.Name}
 }
 
-// Result is how the run left a host.
-type Result string
+// HostResult is how the run left a host.
+type HostResult string
 
-// The results of a host. Failed, Unreachable and Interrupted count against
+// The results of a host. HostFailed, HostUnreachable and HostInterrupted count against
 // --max-failures.
 const (
-	Done        Result = "done"
-	Unchanged   Result = "unchanged" // nothing to do ("already running")
-	Failed      Result = "failed"
-	Unreachable Result = "unreachable"
-	Interrupted Result = "interrupted" // its plan was cancelled mid-way
-	Untouched   Result = "untouched"   // the run never acted on it
+	HostDone        HostResult = "done"
+	HostUnchanged   HostResult = "unchanged" // nothing to do ("already running")
+	HostFailed      HostResult = "failed"
+	HostUnreachable HostResult = "unreachable"
+	HostInterrupted HostResult = "interrupted" // its plan was cancelled mid-way
+	HostUntouched   HostResult = "untouched"   // the run never acted on it
 )
 
 // Succeeded reports a host the run finished with.
-func (r Result) Succeeded() bool { return r == Done || r == Unchanged }
+func (r HostResult) Succeeded() bool { return r == HostDone || r == HostUnchanged }
 
 // HostReport is one host's part of the run.
 type HostReport struct {
 	Host     string
 	Service  string
 	Batch    int // 1-based; 0 for a host no batch took
-	Result   Result
-	Outcome  *engine.Outcome // nil when its plan did not run
+	Result   HostResult
+	Outcome  *Outcome // nil when its plan did not run
 	Started  time.Time
 	Duration time.Duration // its plan, plus the min-ready watch
 	Err      error         // why it failed
 	Ready    string        // the min-ready watch: "healthy for 5s", or why it stopped
 	// Before is its state when a rolling run began (nil for parallel runs).
-	Before *engine.InstanceStatus
+	Before *InstanceStatus
 }
 
-// Report is the whole run.
-type Report struct {
+// FleetReport is the whole run.
+type FleetReport struct {
 	Hosts       []*HostReport // in target order
 	Batches     int           // batches started (rolling)
 	Aborted     string        // why the run stopped touching new hosts; "" if it did not
@@ -77,7 +91,7 @@ type Report struct {
 }
 
 // Count returns how many hosts ended with result r.
-func (rep *Report) Count(r Result) int {
+func (rep *FleetReport) Count(r HostResult) int {
 	n := 0
 	for _, h := range rep.Hosts {
 		if h.Result == r {
@@ -88,49 +102,49 @@ func (rep *Report) Count(r Result) int {
 }
 
 // Failures counts the failed, unreachable and interrupted hosts.
-func (rep *Report) Failures() int {
-	return rep.Count(Failed) + rep.Count(Unreachable) + rep.Count(Interrupted)
+func (rep *FleetReport) Failures() int {
+	return rep.Count(HostFailed) + rep.Count(HostUnreachable) + rep.Count(HostInterrupted)
 }
 
-// EventKind says what happened.
-type EventKind string
+// FleetEventKind says what happened.
+type FleetEventKind string
 
 // What a run reports as it goes.
 const (
-	EventPreflight EventKind = "preflight" // rolling: the state of every host was read
-	EventBatch     EventKind = "batch"     // a batch starts: Hosts
-	EventStart     EventKind = "start"     // a host's plan starts
-	EventStep      EventKind = "step"      // a step of a host's plan finished: Step
-	EventReady     EventKind = "ready"     // a host's min-ready watch starts
-	EventFinish    EventKind = "finish"    // a host is finished: Report
-	EventAbort     EventKind = "abort"     // no new host will be touched: Msg
-	EventDrain     EventKind = "drain"     // interrupted: no new host; in-flight hosts finish
+	EventPreflight FleetEventKind = "preflight" // rolling: the state of every host was read
+	EventBatch     FleetEventKind = "batch"     // a batch starts: Hosts
+	EventStart     FleetEventKind = "start"     // a host's plan starts
+	EventStep      FleetEventKind = "step"      // a step of a host's plan finished: Step
+	EventReady     FleetEventKind = "ready"     // a host's min-ready watch starts
+	EventFinish    FleetEventKind = "finish"    // a host is finished: Report
+	EventAbort     FleetEventKind = "abort"     // no new host will be touched: Msg
+	EventDrain     FleetEventKind = "drain"     // interrupted: no new host; in-flight hosts finish
 )
 
-// Event is one line of progress.
-type Event struct {
+// FleetEvent is one line of progress.
+type FleetEvent struct {
 	Time    time.Time
-	Kind    EventKind
+	Kind    FleetEventKind
 	Batch   int // the batch, 1-based (rolling)
 	Batches int // batches expected in all, as far as known now
 	Hosts   []string
 	Host    string
-	Step    *engine.StepResult
+	Step    *StepResult
 	Report  *HostReport
 	Msg     string
 }
 
 // ExecFunc runs one host's plan. onStep must be called after each step.
-type ExecFunc func(ctx context.Context, t Target, onStep func(engine.StepResult)) *engine.Outcome
+type ExecFunc func(ctx context.Context, t Target, onStep func(StepResult)) *Outcome
 
 // StatusFunc reads the live state of instances, with one attempt of each
-// health check of those that run (engine.LiveStatus).
-type StatusFunc func(ctx context.Context, instances []engine.Instance) []engine.InstanceStatus
+// health check of those that run (LiveStatus).
+type StatusFunc func(ctx context.Context, instances []Instance) []InstanceStatus
 
-// Runner runs a fleet operation.
-type Runner struct {
+// fleetRunner runs a fleet operation.
+type fleetRunner struct {
 	Targets []Target
-	Opts    Options
+	Opts    FleetOptions
 	Exec    ExecFunc
 	Status  StatusFunc
 	// Registry, when set, records the state of a host that failed its
@@ -143,29 +157,29 @@ type Runner struct {
 	Hold func(ctx context.Context, t Target) (release func())
 	// OnEvent reports progress. It is called from several goroutines, one
 	// call at a time.
-	OnEvent func(Event)
+	OnEvent func(FleetEvent)
 	Now     func() time.Time
 
 	mu  sync.Mutex
-	rep *Report
+	rep *FleetReport
 }
 
 // Run acts on every target, as the options say. When drain ends no new
 // host is touched and in-flight hosts finish their plan (each step bounded
 // by its timeout); when ctx ends, in-flight steps are cancelled too.
-func (r *Runner) Run(drain, ctx context.Context) *Report {
+func (r *fleetRunner) Run(drain, ctx context.Context) *FleetReport {
 	if r.Now == nil {
 		r.Now = time.Now
 	}
 	if r.Opts.Forks < 1 {
 		r.Opts.Forks = 1
 	}
-	r.rep = &Report{Hosts: make([]*HostReport, len(r.Targets))}
+	r.rep = &FleetReport{Hosts: make([]*HostReport, len(r.Targets))}
 	for i, t := range r.Targets {
-		r.rep.Hosts[i] = &HostReport{Host: t.Host, Service: t.Plan.Service.Name, Result: Untouched}
+		r.rep.Hosts[i] = &HostReport{Host: t.Host, Service: t.Plan.Service.Name, Result: HostUntouched}
 	}
 	stopDrainWatch := context.AfterFunc(drain, func() {
-		r.emit(Event{Kind: EventDrain, Msg: "interrupted: no new host will be touched; hosts in flight finish their steps"})
+		r.emit(FleetEvent{Kind: EventDrain, Msg: "interrupted: no new host will be touched; hosts in flight finish their steps"})
 	})
 	defer stopDrainWatch()
 	if r.Opts.Rolling {
@@ -177,7 +191,7 @@ func (r *Runner) Run(drain, ctx context.Context) *Report {
 	return r.rep
 }
 
-func (r *Runner) emit(ev Event) {
+func (r *fleetRunner) emit(ev FleetEvent) {
 	if r.OnEvent == nil {
 		return
 	}
@@ -190,14 +204,14 @@ func (r *Runner) emit(ev Event) {
 }
 
 // failures counts the failed hosts so far.
-func (r *Runner) failures() int {
+func (r *fleetRunner) failures() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.rep.Failures()
 }
 
 // tooManyFailures says why the run stops, or "".
-func (r *Runner) tooManyFailures() string {
+func (r *fleetRunner) tooManyFailures() string {
 	if n := r.failures(); n > r.Opts.MaxFailures {
 		return fmt.Sprintf("%s failed, more than --max-failures %d: no new host was touched",
 			plural.N(n, "host", "hosts"), r.Opts.MaxFailures)
@@ -205,35 +219,27 @@ func (r *Runner) tooManyFailures() string {
 	return ""
 }
 
-func (r *Runner) abort(why string) {
+func (r *fleetRunner) abort(why string) {
 	r.rep.Aborted = why
-	r.emit(Event{Kind: EventAbort, Msg: why})
+	r.emit(FleetEvent{Kind: EventAbort, Msg: why})
 }
 
-// parallel runs every host, Forks at a time, in target order.
-func (r *Runner) parallel(drain, ctx context.Context) {
-	slots := make(chan struct{}, r.Opts.Forks)
-	var wg sync.WaitGroup
-	for i := range r.Targets {
-		select {
-		case slots <- struct{}{}:
-		case <-drain.Done():
-		}
+// parallel runs every host, Forks at a time, in target order. A host
+// that has its slot starts only if the run may still go on: not drained,
+// not too many failures among the hosts finished so far.
+func (r *fleetRunner) parallel(drain, ctx context.Context) {
+	fanout.Until(len(r.Targets), r.Opts.Forks, func(int) bool {
 		if drain.Err() != nil {
-			break
+			return false
 		}
 		if why := r.tooManyFailures(); why != "" {
 			r.abort(why)
-			break
+			return false
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			r.runHost(ctx, drain, i, 0)
-		}()
-	}
-	wg.Wait()
+		return true
+	}, func(i int) {
+		r.runHost(ctx, drain, i, 0)
+	})
 }
 
 // rolling runs batches: each starts once every host of the one before
@@ -250,8 +256,8 @@ func (r *Runner) parallel(drain, ctx context.Context) {
 // are down, counting those still down (a host that failed to come back, an
 // unreachable one). So the number of instances down never exceeds
 // max(MaxUnavailable, those already down).
-func (r *Runner) rolling(drain, ctx context.Context) {
-	instances := make([]engine.Instance, len(r.Targets))
+func (r *fleetRunner) rolling(drain, ctx context.Context) {
+	instances := make([]Instance, len(r.Targets))
 	for i, t := range r.Targets {
 		instances[i] = t.Instance()
 	}
@@ -270,8 +276,8 @@ func (r *Runner) rolling(drain, ctx context.Context) {
 		down[i] = st.Err != nil || !st.State.Running || (st.Health != nil && !st.Health.Passed())
 		switch {
 		case st.Err != nil:
-			hr.Result, hr.Err = resultOf(st.Err), st.Err
-			r.emit(Event{Kind: EventFinish, Host: hr.Host, Report: hr})
+			hr.Result, hr.Err = hostResult(st.Err), st.Err
+			r.emit(FleetEvent{Kind: EventFinish, Host: hr.Host, Report: hr})
 		case down[i]:
 			downFirst = append(downFirst, i)
 		default:
@@ -281,7 +287,7 @@ func (r *Runner) rolling(drain, ctx context.Context) {
 	if !r.dependencyPreflight(before) {
 		return
 	}
-	r.emit(Event{Kind: EventPreflight, Msg: r.preflightNote(down)})
+	r.emit(FleetEvent{Kind: EventPreflight, Msg: r.preflightNote(down)})
 	// Healthy hosts per batch when nothing else is down: for the estimate
 	// of the number of batches.
 	step := max(min(r.Opts.Batch, r.Opts.MaxUnavailable), 1)
@@ -316,7 +322,7 @@ func (r *Runner) rolling(drain, ctx context.Context) {
 
 // mayGoOn says whether the run may start another batch, and records why
 // not when too many hosts failed.
-func (r *Runner) mayGoOn(drain context.Context) bool {
+func (r *fleetRunner) mayGoOn(drain context.Context) bool {
 	if drain.Err() != nil {
 		return false
 	}
@@ -329,39 +335,32 @@ func (r *Runner) mayGoOn(drain context.Context) bool {
 
 // runBatch runs the hosts take, Forks at a time, and waits for them; then
 // down says which of them are down: those that did not succeed.
-func (r *Runner) runBatch(ctx, drain context.Context, take []int, batch, batches int, down []bool, note string) {
+func (r *fleetRunner) runBatch(ctx, drain context.Context, take []int, batch, batches int, down []bool, note string) {
 	r.rep.Batches = batch
 	hosts := make([]string, len(take))
 	for k, i := range take {
 		hosts[k] = r.Targets[i].Host
 	}
-	r.emit(Event{Kind: EventBatch, Batch: batch, Batches: batches, Hosts: hosts, Msg: note})
-	slots := make(chan struct{}, r.Opts.Forks)
-	var wg sync.WaitGroup
-	for _, i := range take {
-		slots <- struct{}{}
-		// A batch wider than --forks: its later hosts wait for a slot,
-		// and are not started once the run must stop.
+	r.emit(FleetEvent{Kind: EventBatch, Batch: batch, Batches: batches, Hosts: hosts, Msg: note})
+	// A batch wider than --forks: its later hosts wait for a slot, and
+	// are not started once the run must stop.
+	fanout.Until(len(take), r.Opts.Forks, func(k int) bool {
 		if drain.Err() != nil || r.tooManyFailures() != "" {
-			break
+			return false
 		}
-		down[i] = true // taken down (or still down) from now on
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			r.runHost(ctx, drain, i, batch)
-		}()
-	}
-	wg.Wait()
+		down[take[k]] = true // taken down (or still down) from now on
+		return true
+	}, func(k int) {
+		r.runHost(ctx, drain, take[k], batch)
+	})
 	for _, i := range take {
-		if res := r.rep.Hosts[i].Result; res != Untouched {
+		if res := r.rep.Hosts[i].Result; res != HostUntouched {
 			down[i] = !res.Succeeded()
 		}
 	}
 }
 
-func (r *Runner) preflightNote(down []bool) string {
+func (r *fleetRunner) preflightNote(down []bool) string {
 	n := count(down)
 	if n == 0 {
 		if len(down) == 1 {
@@ -377,7 +376,7 @@ func (r *Runner) preflightNote(down []bool) string {
 		n, plural.N(len(down), "instance", "instances"), r.downNames(down), r.Opts.MaxUnavailable)
 }
 
-func (r *Runner) downNames(down []bool) string {
+func (r *fleetRunner) downNames(down []bool) string {
 	var names []string
 	for i, d := range down {
 		if d {
@@ -388,10 +387,10 @@ func (r *Runner) downNames(down []bool) string {
 }
 
 // why says in a word why a host counts as unavailable.
-func (r *Runner) why(i int) string {
+func (r *fleetRunner) why(i int) string {
 	hr := r.rep.Hosts[i]
 	switch {
-	case hr.Result != Untouched && !hr.Result.Succeeded():
+	case hr.Result != HostUntouched && !hr.Result.Succeeded():
 		return string(hr.Result)
 	case hr.Before == nil:
 		return "down"
@@ -407,35 +406,35 @@ func (r *Runner) why(i int) string {
 }
 
 // runHost runs one host's plan, then (rolling) watches it for MinReady.
-func (r *Runner) runHost(ctx, drain context.Context, i, batch int) {
+func (r *fleetRunner) runHost(ctx, drain context.Context, i, batch int) {
 	t := r.Targets[i]
 	hr := r.rep.Hosts[i]
 	started := r.Now()
 	r.mu.Lock()
 	hr.Batch, hr.Started = batch, started
 	r.mu.Unlock()
-	r.emit(Event{Kind: EventStart, Batch: batch, Host: t.Host})
+	r.emit(FleetEvent{Kind: EventStart, Batch: batch, Host: t.Host})
 	release := func() {}
 	if r.Hold != nil {
 		release = r.Hold(ctx, t)
 	}
-	out := r.Exec(ctx, t, func(res engine.StepResult) {
-		r.emit(Event{Kind: EventStep, Batch: batch, Host: t.Host, Step: &res})
+	out := r.Exec(ctx, t, func(res StepResult) {
+		r.emit(FleetEvent{Kind: EventStep, Batch: batch, Host: t.Host, Step: &res})
 	})
-	result, err := Done, out.Err
+	result, err := HostDone, out.Err
 	switch {
 	case out.Err != nil:
-		result = resultOf(out.Err)
+		result = hostResult(out.Err)
 	case out.Unchanged != "":
-		result = Unchanged
+		result = HostUnchanged
 	}
 	ready := ""
-	if result == Done && r.Opts.Rolling && r.Opts.MinReady > 0 {
-		r.emit(Event{Kind: EventReady, Batch: batch, Host: t.Host, Msg: fmt.Sprintf("watching for --min-ready %s", r.Opts.MinReady)})
-		var last *engine.InstanceStatus
+	if result == HostDone && r.Opts.Rolling && r.Opts.MinReady > 0 {
+		r.emit(FleetEvent{Kind: EventReady, Batch: batch, Host: t.Host, Msg: fmt.Sprintf("watching for --min-ready %s", r.Opts.MinReady)})
+		var last *InstanceStatus
 		ready, last, err = r.watchReady(ctx, drain, t, out)
 		if err != nil {
-			result = Failed
+			result = HostFailed
 		}
 		if last != nil {
 			observed(out, *last)
@@ -446,20 +445,7 @@ func (r *Runner) runHost(ctx, drain context.Context, i, batch int) {
 	hr.Result, hr.Outcome, hr.Err, hr.Ready = result, out, err, ready
 	hr.Duration = r.Now().Sub(started)
 	r.mu.Unlock()
-	r.emit(Event{Kind: EventFinish, Batch: batch, Host: t.Host, Report: hr})
-}
-
-// resultOf classifies a host's failure, as the CLI's exit code does
-// (transport.IsUnreachable): unreachable only when the host could not be
-// connected to, authenticated or trusted.
-func resultOf(err error) Result {
-	switch {
-	case errors.Is(err, context.Canceled):
-		return Interrupted
-	case transport.IsUnreachable(err):
-		return Unreachable
-	}
-	return Failed
+	r.emit(FleetEvent{Kind: EventFinish, Batch: batch, Host: t.Host, Report: hr})
 }
 
 func count(flags []bool) int {

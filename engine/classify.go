@@ -1,0 +1,103 @@
+package engine
+
+import (
+	"context"
+	"errors"
+
+	"github.com/omni-fleet/omni/engine/sshconfig"
+	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/inventory"
+	"github.com/omni-fleet/omni/registry"
+)
+
+// Class is what became of a run, of one host's part of it, or of an
+// error: the word the registry's events record, from which the cli
+// derives its exit code (cli/exitcode.go) and a fleet run the result of
+// each host. Classify and FleetReport.Class are the only places that
+// decide it.
+type Class string
+
+// The classes.
+const (
+	ClassOK          Class = "ok"
+	ClassFailed      Class = "failed"      // a step or a health check failed
+	ClassError       Class = "error"       // usage: a bad request, inventory or registry file; nothing was touched
+	ClassPartial     Class = "partial"     // a fleet run: some hosts done, others not
+	ClassUnreachable Class = "unreachable" // a host could not be connected to, authenticated or trusted
+	ClassRefused     Class = "refused"     // not confirmed, locked, or the registry busy: nothing was touched
+	ClassInterrupted Class = "interrupted" // SIGINT/SIGTERM
+)
+
+// Classify says what kind of failure err is (ClassOK for nil). A host is
+// unreachable only when transport.IsUnreachable says so: one that answered
+// and failed is failed.
+func Classify(err error) Class {
+	var (
+		notFound   *inventory.NotFoundError
+		badTarget  *inventory.TargetError
+		invalid    inventory.ErrorList
+		planErr    *UsageError
+		sshCfg     *sshconfig.Error
+		runRefused *RefusedError
+		locked     *registry.LockedError
+		regFile    *registry.FileError
+		step       *StepError
+	)
+	switch {
+	case err == nil:
+		return ClassOK
+	case errors.Is(err, context.Canceled):
+		return ClassInterrupted
+	case errors.As(err, &notFound), errors.As(err, &badTarget), errors.As(err, &invalid), errors.As(err, &planErr),
+		errors.As(err, &sshCfg):
+		return ClassError
+	case errors.As(err, &regFile) && !errors.As(err, &step):
+		// Found when the registry is opened and checked, before any host
+		// is touched: nothing changed. Busy is another process, as a held
+		// lock is (try again later); the rest needs the file fixed.
+		if regFile.Problem == registry.FileBusy {
+			return ClassRefused
+		}
+		return ClassError
+	case errors.As(err, &runRefused), errors.As(err, &locked):
+		return ClassRefused
+	case transport.IsUnreachable(err):
+		return ClassUnreachable
+	}
+	return ClassFailed
+}
+
+// hostResult is how an error leaves a host of a fleet run: interrupted,
+// unreachable, or else failed (a refusal on one host is a failure of the
+// run there).
+func hostResult(err error) HostResult {
+	switch Classify(err) {
+	case ClassInterrupted:
+		return HostInterrupted
+	case ClassUnreachable:
+		return HostUnreachable
+	}
+	return HostFailed
+}
+
+// Class is a fleet run's result: interrupted; ok when every host is done;
+// partial when some are done, others not; unreachable when none is done
+// and every failure is a host that could not be reached; refused when none
+// is done and none failed (nothing was touched); failed otherwise.
+func (rep *FleetReport) Class() Class {
+	ok := rep.Count(HostDone) + rep.Count(HostUnchanged)
+	fails := rep.Failures()
+	switch {
+	case rep.Interrupted:
+		return ClassInterrupted
+	case ok == len(rep.Hosts):
+		return ClassOK
+	case ok > 0:
+		return ClassPartial
+	case fails > 0 && fails == rep.Count(HostUnreachable):
+		return ClassUnreachable
+	case fails == 0:
+		return ClassRefused
+	}
+	return ClassFailed
+}

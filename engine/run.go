@@ -1,0 +1,289 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	osuser "os/user"
+	"time"
+
+	"github.com/omni-fleet/omni/inventory"
+	"github.com/omni-fleet/omni/registry"
+)
+
+// RunRequest is one command over one host or many, as resolved by
+// Targets (and Resume): what Run does.
+type RunRequest struct {
+	// Request is what the command asks; Host is the target as given (a
+	// host, a role, a glob, a list, all).
+	Request
+	// Targets are the plans, one per host, in target order: one for a
+	// command on one host.
+	Targets []Target
+	// Fleet runs the targets as a fleet (the target is not one host, or
+	// --resume): the run's budgets are Options, each host has a result in
+	// the report, and the registry records an event for the run besides
+	// one for each host. Otherwise Targets holds the one plan to run.
+	Fleet   bool
+	Options FleetOptions
+	// LockTimeout is how long to wait for another run that holds one of
+	// the (host, service) pairs the plans touch; 0 fails at once.
+	LockTimeout time.Duration
+}
+
+// RunEnv is what Run works with besides the registry: how it reaches the
+// hosts and whom it tells as it goes. It never prints but on Warn.
+type RunEnv struct {
+	Inventory *inventory.Inventory
+	// Connect opens the connector to the hosts, once the run holds its
+	// lock and its event is begun; close is called as Run returns.
+	Connect func() (c Connector, close func(), err error)
+	Stdout  io.Writer // a logs step's output
+	Stderr  io.Writer
+	// OnStep is told of each step of a one-host run as it finishes.
+	OnStep func(StepResult)
+	// Confirm is asked by a one-host run's confirm step (see Env.Confirm).
+	// A fleet run is confirmed as a whole before Run, so its plans are not
+	// asked again.
+	Confirm func(context.Context, Confirmation) error
+	// Started, when set, is called once a fleet run holds its lock, its
+	// event is begun and its connector is open, before any host is
+	// touched (and before the first OnEvent).
+	Started func()
+	// OnEvent is told of a fleet run's progress, one call at a time.
+	OnEvent func(FleetEvent)
+	// Hard, for a fleet run, is the context whose end cancels the steps in
+	// flight; the end of Run's own context only stops new hosts from being
+	// touched (the first Ctrl-C). Nil: Run's context does both.
+	Hard context.Context
+	// Warn is told what went wrong that does not change the run's result:
+	// its history could not be recorded. Nil discards.
+	Warn func(msg string)
+}
+
+// RunResult is what a run did: Outcome for one host, Report for a fleet.
+type RunResult struct {
+	Outcome *Outcome
+	Report  *FleetReport
+}
+
+// Class is the run's result (see Classify and FleetReport.Class).
+func (r *RunResult) Class() Class {
+	if r.Report != nil {
+		return r.Report.Class()
+	}
+	return Classify(r.Outcome.Err)
+}
+
+// Run runs a command from its lock to its last event: it takes the run
+// lock on every (host, service) the plans touch (another run holding one:
+// a *registry.LockedError, nothing touched), records the run's event as
+// begun, connects, executes the plan (one host) or the fleet's plans in
+// parallel or rolling batches (each host with its own event), and records
+// every event's final form: steps, per-host results, the result. An error
+// is returned only when nothing was run (the lock, the first event, the
+// connector); what the run did, failures included, is in the result.
+func Run(ctx context.Context, reg registry.Store, req RunRequest, env RunEnv) (*RunResult, error) {
+	if len(req.Targets) == 0 {
+		return nil, &UsageError{"nothing to run: no target"}
+	}
+	owner := runOwner(req.Request)
+	var keys []string
+	for _, t := range req.Targets {
+		keys = append(keys, lockKeys(t.Plan)...)
+	}
+	unlock, err := reg.Lock(ctx, keys, owner, req.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	warn := env.Warn
+	if warn == nil {
+		warn = func(string) {}
+	}
+	h := &history{reg: reg, owner: owner, warn: warn}
+	if !req.Fleet {
+		return runOne(ctx, req, env, h)
+	}
+	return runFleet(ctx, req, env, h)
+}
+
+// runOne runs the plan of one host.
+func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunResult, error) {
+	plan := req.Targets[0].Plan
+	record := plan.Request.Action != "logs"
+	ev := h.event(plan, "", "")
+	if record {
+		var err error
+		if ev.ID, err = h.reg.BeginEvent(ev); err != nil {
+			return nil, err
+		}
+	}
+	conn, closeConns, err := env.Connect()
+	if err != nil {
+		return nil, err
+	}
+	defer closeConns()
+	out := Execute(ctx, plan, Env{
+		Inventory: env.Inventory, Connector: conn, Registry: h.reg,
+		Stdout: env.Stdout, Stderr: env.Stderr, OnStep: env.OnStep, Confirm: env.Confirm,
+	})
+	if record {
+		if err := h.reg.FinishEvent(finishedEvent(ev, out)); err != nil {
+			h.warn(fmt.Sprintf("the operation ran but its history could not be recorded: %v", err))
+		}
+	}
+	return &RunResult{Outcome: out}, nil
+}
+
+// runFleet runs the plans of many hosts: one event for the run, one for
+// each host it touches.
+func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunResult, error) {
+	service := req.Targets[0].Plan.Service.Name
+	runEvent := registry.Event{Started: time.Now().UTC(), Operator: h.owner.Operator, Command: h.owner.Command,
+		Target: req.Host, Service: service, Result: "incomplete"}
+	for _, t := range req.Targets {
+		runEvent.Hosts = append(runEvent.Hosts, registry.HostResult{Host: t.Host, Result: string(HostUntouched)})
+	}
+	var err error
+	if runEvent.ID, err = h.reg.BeginEvent(runEvent); err != nil {
+		return nil, err
+	}
+	conn, closeConns, err := env.Connect()
+	if err != nil {
+		return nil, err
+	}
+	defer closeConns()
+	if env.Started != nil {
+		env.Started()
+	}
+	hard := env.Hard
+	if hard == nil {
+		hard = ctx
+	}
+	forks := req.Options.Forks
+	runner := &fleetRunner{
+		Targets: req.Targets, Opts: req.Options, Registry: h.reg, OnEvent: env.OnEvent,
+		Exec: func(ctx context.Context, t Target, onStep func(StepResult)) *Outcome {
+			ev := h.event(t.Plan, runEvent.ID, req.Host)
+			ev.ID, _ = h.reg.BeginEvent(ev)
+			out := Execute(ctx, t.Plan, Env{
+				Inventory: env.Inventory, Connector: conn, Registry: h.reg, Stdout: env.Stdout, Stderr: env.Stderr, OnStep: onStep,
+				// The whole fleet was confirmed (or needed no confirmation) up front.
+				Confirm: func(context.Context, Confirmation) error { return nil },
+			})
+			if ev.ID != "" {
+				if err := h.reg.FinishEvent(finishedEvent(ev, out)); err != nil {
+					h.warn(fmt.Sprintf("%s: the operation ran but its history could not be recorded: %v", t.Host, err))
+				}
+			}
+			return out
+		},
+		Status: func(ctx context.Context, instances []Instance) []InstanceStatus {
+			return LiveStatus(ctx, env.Inventory, instances, conn, forks)
+		},
+		// The host's connection, from its plan to the end of its min-ready
+		// watch; then let go (Execute and LiveStatus release their own).
+		Hold: func(ctx context.Context, t Target) func() {
+			rel, ok := conn.(Releaser)
+			if !ok {
+				return func() {}
+			}
+			c, err := conn.Connect(ctx, t.Plan.Host)
+			if err != nil {
+				return func() {} // its plan meets the same error, and says so
+			}
+			return func() { rel.Release(c) }
+		},
+	}
+	rep := runner.Run(ctx, hard)
+
+	runEvent.Hosts = runEvent.Hosts[:0]
+	for _, hr := range rep.Hosts {
+		r := registry.HostResult{Host: hr.Host, Result: string(hr.Result)}
+		if hr.Err != nil {
+			r.Error = Failure(hr.Err)
+		}
+		runEvent.Hosts = append(runEvent.Hosts, r)
+	}
+	runEvent.Finished, runEvent.Complete, runEvent.Result = time.Now().UTC(), true, string(rep.Class())
+	runEvent.Error = rep.Aborted
+	if err := h.reg.FinishEvent(runEvent); err != nil {
+		h.warn(fmt.Sprintf("the run finished but its history could not be recorded: %v", err))
+	}
+	return &RunResult{Report: rep}, nil
+}
+
+// history is where a run records its events.
+type history struct {
+	reg   registry.Store
+	owner registry.Owner
+	warn  func(string)
+}
+
+// event is the begun event of one host's plan; run and target name the
+// fleet run it is part of ("" for a run on one host).
+func (h *history) event(plan *Plan, run, target string) registry.Event {
+	return registry.Event{Started: time.Now().UTC(), Operator: h.owner.Operator, Command: h.owner.Command,
+		Host: plan.Host.Name, Service: plan.Service.Name, Result: "incomplete", Run: run, Target: target}
+}
+
+// finishedEvent is the event's final form: each step and the result.
+func finishedEvent(ev registry.Event, out *Outcome) registry.Event {
+	ev.Finished, ev.Complete = time.Now().UTC(), true
+	class := Classify(out.Err)
+	ev.Result = string(class)
+	if class == ClassOK && out.Unchanged != "" {
+		ev.Result = "unchanged"
+	}
+	if out.Err != nil {
+		ev.Error = Words(out.Err)
+		ev.Reason, _, _ = TailFields(out.Err)
+	}
+	for _, r := range out.Steps {
+		st := registry.EventStep{Step: string(r.Task.Step), Host: r.Task.Host, Service: r.Task.Service, Result: string(r.Status), Note: r.Text(), Duration: r.Duration}
+		if r.Status == StepFailed {
+			st.Error = Failure(r.Err)
+			st.Reason, st.LogTail, st.LogTailError = TailFields(r.Err)
+		}
+		ev.Steps = append(ev.Steps, st)
+	}
+	return ev
+}
+
+// lockKeys are the (host, service) pairs a plan touches.
+func lockKeys(plan *Plan) []string {
+	seen := map[string]bool{}
+	var keys []string
+	add := func(host, service string) {
+		k := registry.LockKey(host, service)
+		if host != "" && !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	add(plan.Host.Name, plan.Service.Name)
+	for _, t := range plan.Tasks {
+		add(t.Host, t.Service)
+	}
+	return keys
+}
+
+// runOwner says who runs: user@machine, this process, the command.
+func runOwner(req Request) registry.Owner {
+	machine, _ := os.Hostname()
+	user := os.Getenv("USER")
+	if u, err := osuser.Current(); err == nil {
+		user = u.Username
+	}
+	command := req.Action
+	if req.Cascade {
+		command += " --cascade"
+	}
+	if req.NoDeps {
+		command += " --no-deps"
+	}
+	return registry.Owner{Operator: user + "@" + machine, PID: os.Getpid(), Machine: machine,
+		Command: command + " " + req.Host + " " + req.Service, Since: time.Now().UTC()}
+}

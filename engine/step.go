@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/omni-fleet/omni/engine/manager"
+)
+
+// stepRunner is what every step is behind: it runs one task of a plan on
+// its host and returns what it found (the step's note). An error that is
+// errNothingToDo ends the run early without failing it.
+type stepRunner interface {
+	run(ctx context.Context, r *execution, c stepCall) (note string, err error)
+}
+
+// stepFunc is a step written as one function.
+type stepFunc func(ctx context.Context, r *execution, c stepCall) (string, error)
+
+func (f stepFunc) run(ctx context.Context, r *execution, c stepCall) (string, error) {
+	return f(ctx, r, c)
+}
+
+// stepCall is what a step runs with: its task, the instance it acts on and
+// that instance's manager, the host's connection, and the state the
+// previous step left known (nil when none).
+type stepCall struct {
+	task     Task
+	inst     Instance
+	isTarget bool // the instance is the plan's target, not a dependency or dependent
+	mgr      manager.Manager
+	conn     Conn
+	known    *freshState
+}
+
+// runners is the code of every step in the registry (steps.go), one file
+// each: step_confirm.go, step_stop.go, …
+var runners = map[StepName]stepRunner{
+	StepConfirm:          stepFunc(runConfirm),
+	StepCheckStopped:     stepFunc(runCheckStopped),
+	StepCheckDeps:        stepFunc(runCheckDeps),
+	StepEnsure:           stepFunc(runEnsure),
+	StepFindDependents:   stepFunc(runFindDependents),
+	StepStop:             stepFunc(runStop),
+	StepVerifyStopped:    stepFunc(runVerifyStopped),
+	StepStart:            stepFunc(runStart),
+	StepHealth:           stepFunc(runHealth),
+	StepRecord:           stepFunc(runRecord),
+	StepReportDependents: stepFunc(runReportDependents),
+	StepLogs:             stepFunc(runLogs),
+}
+
+// do runs one task through its step's runner.
+func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshState) (string, error) {
+	runner, ok := runners[task.Step]
+	if !ok {
+		return "", fmt.Errorf("unknown step %q", task.Step)
+	}
+	inst := r.instance(task)
+	mgr, err := r.manager(inst)
+	if err != nil {
+		return "", err
+	}
+	return runner.run(ctx, r, stepCall{task: task, inst: inst, isTarget: inst == r.target,
+		mgr: mgr, conn: conn, known: known})
+}

@@ -1,0 +1,48 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// runEnsure (step ensure) makes one dependency run and be healthy: left alone when it is,
+// started (and health-checked, and recorded) when it is stopped.
+func runEnsure(ctx context.Context, r *execution, c stepCall) (string, error) {
+	inst, t := c.inst, c.task
+	if t.Role != "" {
+		if found, ok := r.check.healthyOnRole(ctx, t.Service+"@"+t.Role); ok {
+			return "satisfied by " + found.String(), nil
+		}
+		if t.Host == "" {
+			return "", fmt.Errorf("no host with role %s runs %s", t.Role, t.Service)
+		}
+	}
+	why, err := r.check.runningAndHealthy(ctx, inst)
+	if err != nil {
+		return "", err
+	}
+	if why == "" {
+		return "running and healthy", nil
+	}
+	if strings.HasPrefix(why, "unhealthy") {
+		return "", fmt.Errorf("dependency %s is running but %s", inst, why)
+	}
+	mgr, _ := r.manager(inst)
+	conn, _ := r.conn(ctx, inst.Host)
+	if err := mgr.Start(ctx, conn); err != nil {
+		return "", fmt.Errorf("starting dependency %s: %w", inst, r.withTail(inst, mgr, conn, err))
+	}
+	r.started[inst] = true
+	rep, err := r.check.own(ctx, inst, nil, nil)
+	if err == nil && !rep.Passed() {
+		err = healthTail(rep, r.withTail(inst, mgr, conn, fmt.Errorf("dependency %s failed its health check: %s", inst, rep.Failure())))
+	}
+	if recErr := r.record(ctx, inst, false); err == nil {
+		err = recErr
+	}
+	if err != nil {
+		return "", err
+	}
+	return "started", nil
+}

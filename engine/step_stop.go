@@ -1,0 +1,32 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/omni-fleet/omni/engine/manager"
+)
+
+// runStop (step stop) stops the service gracefully: the manager's stop
+// returns only once it has seen the process gone (SIGKILL after the
+// grace). A stop or a dependent's stop of a service already at rest has
+// nothing to do; a restart's stop of the target always runs.
+func runStop(ctx context.Context, r *execution, c stepCall) (string, error) {
+	// Only a service at rest has nothing to stop: one that is activating
+	// (a crash loop), deactivating or in maintenance still needs the stop.
+	if r.plan.Request.Action == "stop" || !c.isTarget {
+		if st, err := c.mgr.Status(ctx, c.conn); err == nil && atRest(st) {
+			if c.isTarget {
+				r.out.Unchanged = "already stopped"
+				return "already stopped", errNothingToDo
+			}
+			return "already stopped", nil
+		}
+	}
+	if err := c.mgr.Stop(ctx, c.conn, c.task.Grace); err != nil {
+		return "", err
+	}
+	r.stopped[c.inst] = r.env.Now()
+	// Stop returns nil only once it has seen the process gone.
+	r.fresh = &freshState{inst: c.inst, state: manager.State{Status: "stopped"}}
+	return "stopped", nil
+}

@@ -1,0 +1,102 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/omni-fleet/omni/internal/plural"
+	"github.com/omni-fleet/omni/inventory"
+	"github.com/omni-fleet/omni/playbooks"
+	"github.com/omni-fleet/omni/registry"
+)
+
+// Targets plans a command over a target that is not one host (a role, a
+// glob, a list, all): one plan per host that runs the service, in target
+// order; skipped names the hosts of the target that do not run it. A
+// target where no host runs it is a *UsageError.
+func Targets(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (targets []Target, skipped []string, err error) {
+	svc, err := inv.Service(req.Service)
+	if err != nil {
+		return nil, nil, err
+	}
+	hosts, err := inv.Select(req.Host)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, h := range hosts {
+		if !inv.Runs(h, svc.Name) {
+			skipped = append(skipped, h.Name)
+			continue
+		}
+		one := req
+		one.Host, one.Service = h.Name, svc.Name
+		plan, err := NewPlan(inv, pb, one)
+		if err != nil {
+			return nil, nil, err
+		}
+		targets = append(targets, Target{Host: h.Name, Plan: plan})
+	}
+	if len(targets) == 0 {
+		return nil, skipped, &UsageError{fmt.Sprintf("no host of %q runs %s (the hosts: %s)", req.Host, svc.Name, strings.Join(skipped, ", "))}
+	}
+	return targets, skipped, nil
+}
+
+// Resume keeps the targets the last run of the same command on the same
+// target (req.Host) did not finish: failed, unreachable, interrupted,
+// untouched. note says what it found, for the operator. No such run in the
+// registry is a *UsageError.
+func Resume(reg registry.Store, req Request, targets []Target) (keep []Target, note string, err error) {
+	events, err := reg.Events(registry.EventQuery{Service: req.Service})
+	if err != nil {
+		return nil, "", err
+	}
+	var last *registry.Event
+	for i, e := range events {
+		if e.Host == "" && e.Target == req.Host && len(e.Hosts) > 0 && commandAction(e.Command) == req.Action {
+			last = &events[i]
+			break
+		}
+	}
+	if last == nil {
+		return nil, "", &UsageError{fmt.Sprintf("--resume: no earlier run of %q on %q for %s in the registry", req.Action, req.Host, req.Service)}
+	}
+	finished := map[string]bool{}
+	if last.Complete {
+		for _, h := range last.Hosts {
+			if HostResult(h.Result).Succeeded() {
+				finished[h.Host] = true
+			}
+		}
+	} else {
+		// The run died (SIGKILL, power): its hosts' own events say which
+		// finished.
+		for _, e := range events {
+			if e.Run == last.ID && e.Complete && (e.Result == string(ClassOK) || e.Result == "unchanged") {
+				finished[e.Host] = true
+			}
+		}
+	}
+	planned := map[string]bool{}
+	for _, h := range last.Hosts {
+		planned[h.Host] = true
+	}
+	var names []string
+	for _, t := range targets {
+		if planned[t.Host] && !finished[t.Host] {
+			keep = append(keep, t)
+			names = append(names, t.Host)
+		}
+	}
+	when := last.Started.UTC().Format("2006-01-02 15:04:05 UTC")
+	if len(keep) == 0 {
+		return nil, fmt.Sprintf("the run of %s finished on every host; nothing to do", when), nil
+	}
+	return keep, fmt.Sprintf("the run of %s left %d of %s to do: %s", when, len(keep), plural.N(len(last.Hosts), "host", "hosts"), strings.Join(names, ", ")), nil
+}
+
+// commandAction is the first word of an event's command: "restart".
+func commandAction(command string) string {
+	action, _, _ := strings.Cut(command, " ")
+	return action
+}
