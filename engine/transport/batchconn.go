@@ -18,8 +18,9 @@ import (
 // write is in progress. The buffer is bounded (maxBatch): a Write that
 // would overflow it waits for the flusher. Order is kept. A failed write is
 // reported by the next Write and by Close, and drops what was queued after
-// it. Close writes what is queued first (bounded by closeFlush), then
-// closes the connection. Before group is called every Write goes straight
+// it. Close writes what is queued first (for at most closeFlush, 1 s, so
+// that a peer which reads nothing holds no Close long), then closes the
+// connection. Before group is called every Write goes straight
 // to the socket, as without the wrapper.
 type batchConn struct {
 	net.Conn
@@ -43,7 +44,7 @@ type batchConn struct {
 
 const (
 	defaultMaxBatch   = 256 << 10
-	defaultCloseFlush = 5 * time.Second
+	defaultCloseFlush = time.Second
 )
 
 func newBatchConn(conn net.Conn) *batchConn {
