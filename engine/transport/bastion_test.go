@@ -43,6 +43,12 @@ func TestBastion(t *testing.T) {
 	if n := pool.Dials("primary-bastion"); n != 1 {
 		t.Errorf("bastion dialled %d times for two hosts, want 1", n)
 	}
+	if b := connect(t, pool, bastionEP); !b.WritesGrouped() {
+		t.Errorf("the bastion's socket writes each packet of its nested connections alone, want them grouped")
+	}
+	if w := connect(t, pool, worker1); w.WritesGrouped() {
+		t.Errorf("worker1, which carries no nested connection, groups its writes")
+	}
 
 	t.Run("two hops", func(t *testing.T) {
 		// worker2 again, this time through worker1, itself behind the bastion.

@@ -26,11 +26,18 @@ func (p *Pool) connect(ctx context.Context, ep Endpoint) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	var wire *batchConn
+	if bastion == nil {
+		wire = newBatchConn(conn)
+		conn = wire
+	}
 	sshClient, config, err := p.handshake(ctx, ep, conn)
 	if err != nil {
 		return nil, err
 	}
-	return newClient(ep, sshClient, config, bastion), nil
+	c := newClient(ep, sshClient, config, bastion)
+	c.wire = wire
+	return c, nil
 }
 
 // dialTCP opens the byte stream the SSH connection runs over: a TCP

@@ -15,3 +15,14 @@ func (p *Pool) KnownHostsReads() int {
 	defer p.knownHosts.mu.Unlock()
 	return p.knownHosts.reads
 }
+
+// WritesGrouped reports whether c's socket groups its writes (batchConn):
+// once a connection goes through it.
+func (c *Client) WritesGrouped() bool {
+	if c.wire == nil {
+		return false
+	}
+	c.wire.mu.Lock()
+	defer c.wire.mu.Unlock()
+	return c.wire.batching
+}

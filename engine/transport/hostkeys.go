@@ -39,20 +39,37 @@ func newHostKeyCheck(ep Endpoint, opts Options, cache *knownHostsCache) (*hostKe
 // the check would report a changed key. Nil (the defaults) for an unknown
 // host.
 func (h *hostKeyCheck) algorithms() []string {
-	var keyErr *knownhosts.KeyError
-	if err := h.file.check(h.ep.hostPort(), placeholderAddr, probeKey{}); !errors.As(err, &keyErr) {
-		return nil
-	}
 	supported := ssh.SupportedAlgorithms().HostKeys
 	var algos []string
-	for _, known := range keyErr.Want {
-		for _, algo := range algorithmsForKeyType(known.Key.Type()) {
+	for _, keyType := range h.file.keyTypes(h.ep.hostPort()) {
+		for _, algo := range algorithmsForKeyType(keyType) {
 			if slices.Contains(supported, algo) && !slices.Contains(algos, algo) {
 				algos = append(algos, algo)
 			}
 		}
 	}
 	return algos
+}
+
+// keyTypes returns the types of the keys f lists for hostPort, in the
+// file's order: from the index when it covers the whole file, else from
+// knownhosts (the keys a probe key is refused with).
+func (f *knownHostsFile) keyTypes(hostPort string) []string {
+	if f.db == nil {
+		return nil
+	}
+	if types, ok := f.index.keyTypes(hostPort); ok {
+		return types
+	}
+	var keyErr *knownhosts.KeyError
+	if err := f.check(hostPort, placeholderAddr, probeKey{}); !errors.As(err, &keyErr) {
+		return nil
+	}
+	types := make([]string, len(keyErr.Want))
+	for i, known := range keyErr.Want {
+		types[i] = known.Key.Type()
+	}
+	return types
 }
 
 func algorithmsForKeyType(keyType string) []string {

@@ -33,6 +33,7 @@ type knownHostsCache struct {
 type knownHostsFile struct {
 	id      fileID
 	db      ssh.HostKeyCallback // nil when missing
+	index   *knownHostsIndex    // the exact lines, by address (nil: none)
 	missing bool                // the file does not exist
 }
 
@@ -79,7 +80,10 @@ func (c *knownHostsCache) getLocked(path string) (*knownHostsFile, error) {
 		return f, nil
 	}
 	// Stat'ed before it is read: a change made while it is read gives the
-	// file another identity, so the next lookup reads it again.
+	// file another identity, so the next lookup reads it again. The index
+	// and knownhosts read it separately: the index is kept only when the
+	// file kept its identity over both reads.
+	content, readErr := os.ReadFile(path)
 	db, err := knownhosts.New(path)
 	c.reads++
 	switch {
@@ -91,6 +95,11 @@ func (c *knownHostsCache) getLocked(path string) (*knownHostsFile, error) {
 		return nil, err
 	}
 	f := &knownHostsFile{id: id, db: db}
+	if readErr == nil {
+		if after, err := os.Stat(path); err == nil && statID(after).same(id) {
+			f.index = newKnownHostsIndex(content)
+		}
+	}
 	c.files[path] = f
 	return f, nil
 }
@@ -100,6 +109,9 @@ func (c *knownHostsCache) getLocked(path string) (*knownHostsFile, error) {
 func (f *knownHostsFile) check(hostname string, remote net.Addr, key ssh.PublicKey) error {
 	if f.db == nil {
 		return &knownhosts.KeyError{}
+	}
+	if f.index.accepts(hostname, key) {
+		return nil
 	}
 	return f.db(hostname, remote, key)
 }

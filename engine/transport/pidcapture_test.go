@@ -2,6 +2,9 @@ package transport
 
 import (
 	"bytes"
+	"io"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -34,5 +37,52 @@ func TestPIDCapture(t *testing.T) {
 				t.Errorf("pid %d, output %q; want %d, %q", p.pid, out.String(), tt.wantPID, tt.wantOut)
 			}
 		})
+	}
+}
+
+// chunkReader returns its chunks one Read at a time, as a session's
+// stderr does with its packets.
+type chunkReader struct{ chunks []string }
+
+func (r *chunkReader) Read(b []byte) (int, error) {
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, r.chunks[0])
+	if r.chunks[0] = r.chunks[0][n:]; r.chunks[0] == "" {
+		r.chunks = r.chunks[1:]
+	}
+	return n, nil
+}
+
+// TestPIDCaptureReadFrom: io.Copy (as x/crypto/ssh copies a session's
+// stderr) goes through ReadFrom, which takes the report off as Write does
+// and does not allocate io.Copy's 32 KiB buffer per command.
+func TestPIDCaptureReadFrom(t *testing.T) {
+	long := strings.Repeat("x", 10<<10)
+	var out bytes.Buffer
+	p := newPIDCapture(&out)
+	n, err := io.Copy(p, &chunkReader{chunks: []string{"omni-transport-pid:", "42\nwarn", "ing\n", long}})
+	p.flush()
+	if err != nil || n != int64(len("omni-transport-pid:42\nwarning\n")+len(long)) {
+		t.Fatalf("io.Copy = %d, %v", n, err)
+	}
+	if p.pid != 42 || out.String() != "warning\n"+long {
+		t.Errorf("pid %d, output %q...; want 42, %q...", p.pid, out.String()[:20], "warning\n")
+	}
+	allocated := testing.AllocsPerRun(20, func() {
+		q := newPIDCapture(io.Discard)
+		_, _ = io.Copy(q, &chunkReader{chunks: []string{"omni-transport-pid:42\n", "warning\n"}})
+	})
+	var stats runtime.MemStats
+	runtime.ReadMemStats(&stats)
+	before := stats.TotalAlloc
+	for range 100 {
+		q := newPIDCapture(io.Discard)
+		_, _ = io.Copy(q, &chunkReader{chunks: []string{"omni-transport-pid:42\n", "warning\n"}})
+	}
+	runtime.ReadMemStats(&stats)
+	if perCopy := (stats.TotalAlloc - before) / 100; perCopy > 4<<10 {
+		t.Errorf("copying a command's stderr allocates %d bytes (%.0f allocations), want at most 4 KiB", perCopy, allocated)
 	}
 }

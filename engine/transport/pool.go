@@ -159,8 +159,11 @@ func (p *Pool) Release(c *Client) {
 }
 
 // throughBastion marks c as a bastion: a connection goes through it, so
-// Release must not close it.
+// Release must not close it, and its writes are grouped (batchConn).
 func (p *Pool) throughBastion(c *Client) {
+	if c.wire != nil {
+		c.wire.group() // its nested connections' packets share system calls
+	}
 	p.mu.Lock()
 	if c.entry != nil {
 		c.entry.bastion = true
