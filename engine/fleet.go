@@ -229,14 +229,7 @@ func (r *fleetRunner) abort(why string) {
 // not too many failures among the hosts finished so far.
 func (r *fleetRunner) parallel(drain, ctx context.Context) {
 	fanout.Until(len(r.Targets), r.Opts.Forks, func(int) bool {
-		if drain.Err() != nil {
-			return false
-		}
-		if why := r.tooManyFailures(); why != "" {
-			r.abort(why)
-			return false
-		}
-		return true
+		return r.mayGoOn(drain)
 	}, func(i int) {
 		r.runHost(ctx, drain, i, 0)
 	})
@@ -320,8 +313,8 @@ func (r *fleetRunner) rolling(drain, ctx context.Context) {
 	}
 }
 
-// mayGoOn says whether the run may start another batch, and records why
-// not when too many hosts failed.
+// mayGoOn says whether the run may start another host or batch, and
+// records why not when too many hosts failed.
 func (r *fleetRunner) mayGoOn(drain context.Context) bool {
 	if drain.Err() != nil {
 		return false

@@ -113,18 +113,19 @@ func Run(ctx context.Context, reg registry.Store, req RunRequest, env RunEnv) (*
 func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunResult, error) {
 	plan := req.Targets[0].Plan
 	record := plan.Request.Action != "logs"
-	ev := h.event(plan, "", "")
-	if record {
-		var err error
-		if ev.ID, err = h.reg.BeginEvent(ev); err != nil {
-			return nil, err
-		}
-	}
+	// The connector first (keys, known_hosts: no host is touched yet), so
+	// that one that cannot be set up leaves no event begun and never ended.
 	conn, closeConns, err := env.Connect()
 	if err != nil {
 		return nil, err
 	}
 	defer closeConns()
+	ev := h.event(plan, "", "")
+	if record {
+		if ev.ID, err = h.reg.BeginEvent(ev); err != nil {
+			return nil, err
+		}
+	}
 	out := Execute(ctx, plan, Env{
 		Inventory: env.Inventory, Connector: conn, Registry: h.reg,
 		Stdout: env.Stdout, Stderr: env.Stderr, OnStep: env.OnStep, Confirm: env.Confirm,
@@ -146,15 +147,14 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 	for _, t := range req.Targets {
 		runEvent.Hosts = append(runEvent.Hosts, registry.HostResult{Host: t.Host, Result: string(HostUntouched)})
 	}
-	var err error
-	if runEvent.ID, err = h.reg.BeginEvent(runEvent); err != nil {
-		return nil, err
-	}
-	conn, closeConns, err := env.Connect()
+	conn, closeConns, err := env.Connect() // before the event: see runOne
 	if err != nil {
 		return nil, err
 	}
 	defer closeConns()
+	if runEvent.ID, err = h.reg.BeginEvent(runEvent); err != nil {
+		return nil, err
+	}
 	if env.Started != nil {
 		env.Started()
 	}

@@ -213,3 +213,34 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// TestRunConnectorFailsLeavesNoEvent: when the connector cannot be set up
+// (a key that cannot be read, say), the run ends with that error, for one
+// host and for a fleet, and leaves no event begun and never finished.
+func TestRunConnectorFailsLeavesNoEvent(t *testing.T) {
+	inv, pb, reg := runSetup(t)
+	env := RunEnv{Inventory: inv, Stdout: io.Discard, Stderr: io.Discard,
+		Connect: func() (Connector, func(), error) { return nil, nil, errors.New("reading key: permission denied") }}
+	one := Request{Action: "start", Host: "a", Service: "db"}
+	plan, err := NewPlan(inv, pb, one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	many := Request{Action: "start", Host: "app", Service: "db"}
+	targets, _, err := Targets(inv, pb, many)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rr := range []RunRequest{
+		{Request: one, Targets: []Target{{Host: "a", Plan: plan}}},
+		{Request: many, Targets: targets, Fleet: true, Options: FleetOptions{Forks: 2, Batch: 1, MaxUnavailable: 1}},
+	} {
+		if _, err := Run(context.Background(), reg, rr, env); err == nil || err.Error() != "reading key: permission denied" {
+			t.Fatalf("fleet %v: err %v", rr.Fleet, err)
+		}
+	}
+	events, err := reg.Events(registry.EventQuery{})
+	if err != nil || len(events) != 0 {
+		t.Fatalf("events %+v (%v), want none", events, err)
+	}
+}
