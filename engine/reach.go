@@ -181,10 +181,16 @@ func reachOne(ctx context.Context, d health.Dialer, t reachTarget) error {
 
 // dialWhy is a dial's error without the "HOST: dial ADDR: " the transport
 // puts before its reason: the reach check's message names both already.
+// OpenSSH gives its errno ("Connection refused") only when the connection
+// failed after it began; when connect(2) itself fails (no route, network
+// unreachable) it says "open failed", and the errno is in its own log.
 func dialWhy(err error, addr string) string {
 	msg := err.Error()
 	if i := strings.Index(msg, "dial "+addr+": "); i >= 0 {
-		return msg[i+len("dial "+addr+": "):]
+		msg = msg[i+len("dial "+addr+": "):]
+	}
+	if msg == "open failed" {
+		return `could not connect (sshd: "open failed": no route to the address, or the network is unreachable, from this host)`
 	}
 	return msg
 }
