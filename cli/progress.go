@@ -181,7 +181,9 @@ func stateNote(h *engine.HostReport) string {
 		parts = append(parts, fmt.Sprintf("pid %d", out.State.PID))
 	}
 	if out.Health != nil {
-		if out.Health.Passed() {
+		if out.Health.Passed() && out.Health.Degraded() != "" {
+			parts = append(parts, "degraded")
+		} else if out.Health.Passed() {
 			parts = append(parts, "healthy")
 		} else {
 			parts = append(parts, "unhealthy")

@@ -29,6 +29,8 @@ func writeStatusBlock(w io.Writer, st style, plan *engine.Plan, out *engine.Outc
 	if out.Health != nil {
 		if len(out.Health.Checks) == 0 {
 			field("Health Check", st.state("None configured"))
+		} else if d := out.Health.Degraded(); out.Health.Passed() && d != "" {
+			field("Health Check", st.state("Degraded")+" ("+d+")")
 		} else if out.Health.Passed() {
 			field("Health Check", st.state("Passed"))
 		} else {

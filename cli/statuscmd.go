@@ -146,6 +146,8 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 				row.Health = "none configured"
 			} else if !l.Health.Passed() {
 				row.Health = "failed: " + l.Health.Failure()
+			} else if d := l.Health.Degraded(); d != "" {
+				row.Health = "degraded: " + d
 			}
 		}
 		if r, ok := recorded[l.Instance]; ok {
@@ -224,6 +226,7 @@ func renderStatusTable(s Streams, rows []statusRow, failed, down []engine.Instan
 	if len(failed) > 0 {
 		fmt.Fprintf(s.Err, "omni: %d of %s could not be read (why: above)\n", len(failed), plural.N(len(rows), "service", "services"))
 	}
+	writeDegraded(s.Err, rows)
 	if len(down) > 0 {
 		names := make([]string, len(down))
 		for i, l := range down {

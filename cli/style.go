@@ -88,7 +88,7 @@ func (st style) state(text string) string {
 	switch text {
 	case "Running", "Passed":
 		return st.paint(green, text)
-	case "Stopped", "None configured":
+	case "Stopped", "None configured", "Degraded":
 		return st.paint(yellow, text)
 	}
 	return st.paint(red, text)

@@ -14,11 +14,13 @@ import (
 // checker is the one definition of an instance's health, shared by the
 // health step, `service status` (LiveStatus) and the rolling preflight
 // (which reads LiveStatus): the service's own checks (process, port, HTTP,
-// as its inventory entry configures them) and the dependency check: every
+// as its inventory entry configures them), the dependency check: every
 // instance it requires is running and passes its own checks (a role-level
-// requirement: some instance on the role does). All of them run side by
-// side; the dependency check counts, and is reported, only when the
-// service's own checks pass.
+// requirement: some instance on the role does), and the reach checks: its
+// host can connect to them (reach.go). All of them run side by side; the
+// dependency and reach checks count, and are reported, only when the
+// service's own checks pass. A failed reach check of an optional edge
+// leaves the report passed but degraded (health.Report.Degraded).
 //
 // A step checks with the inventory's retries and start period; a look
 // (status, preflight) makes one attempt of each check, so that a status
@@ -76,22 +78,21 @@ func (c *checker) Check(ctx context.Context, inst Instance, known, seen *manager
 	return rep, nil
 }
 
-// both runs inst's own checks and its dependency check at once, and
-// returns each's results.
+// both runs inst's own checks, its dependency check and its reach checks
+// (reach.go) at once, and returns the own checks' report and the others'
+// results, reach checks last.
 func (c *checker) both(ctx context.Context, inst Instance, known, seen *manager.State) (health.Report, []health.Result, error) {
 	if len(c.deps.needs(inst)) == 0 {
 		rep, err := c.own(ctx, inst, known, seen)
 		return rep, nil, err
 	}
-	var deps []health.Result
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		deps = c.dependencyChecks(ctx, inst)
-	}()
+	var deps, reach []health.Result
+	var wg sync.WaitGroup
+	wg.Go(func() { deps = c.dependencyChecks(ctx, inst) })
+	wg.Go(func() { reach = c.reachChecks(ctx, inst) })
 	rep, err := c.own(ctx, inst, known, seen)
-	<-done
-	return rep, deps, err
+	wg.Wait()
+	return rep, append(deps, reach...), err
 }
 
 // own runs inst's own checks: process, port, HTTP.

@@ -216,6 +216,9 @@ func stepTask(inv *inventory.Inventory, step playbooks.Step, host *inventory.Hos
 		task.Detail = describeHealth(svc.Health)
 		if len(svc.Requires) > 0 {
 			task.Detail += "; its requirements running and healthy: " + strings.Join(svc.Requires, ", ")
+			if reach := describeReach(inv, host.Name, svc); reach != "" {
+				task.Detail += "; " + reach
+			}
 		}
 	case StepRecord:
 		task.Detail = "read the final state and update the service registry"

@@ -10,7 +10,8 @@ import (
 
 // runHealth (step health) runs the instance's health checks, with
 // retries, and its requirements' health; a service this run started that
-// fails them carries its log tail. The first process check uses the state
+// fails them carries its log tail. A failed optional reach check leaves
+// the step passed, its result saying "degraded: why". The first process check uses the state
 // the restart script read right after the start (restart_fused.go).
 func runHealth(ctx context.Context, r *execution, c stepCall) (string, error) {
 	var seen manager.State
@@ -30,6 +31,9 @@ func runHealth(ctx context.Context, r *execution, c stepCall) (string, error) {
 	}
 	if seen.Running {
 		r.fresh = &freshState{inst: c.inst, state: seen}
+	}
+	if d := report.Degraded(); d != "" {
+		return "passed; degraded: " + d, nil
 	}
 	return "passed", nil
 }

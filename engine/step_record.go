@@ -65,6 +65,8 @@ func (r *execution) recordState(inst Instance, isTarget bool, st manager.State) 
 			rec.Health = "passed"
 			if !h.Passed() {
 				rec.Health = "failed: " + h.Failure()
+			} else if d := h.Degraded(); d != "" {
+				rec.Health = "degraded: " + d
 			}
 		}
 	}

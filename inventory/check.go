@@ -202,6 +202,7 @@ func (l *loader) checkRequires(inv *Inventory, s *Service) {
 			names := func() []string { return append(inv.HostNames(), inv.RoleNames()...) }
 			l.errorf(it.line, "host or role %q is not defined%s", r.At, l.suggest(r.At, names))
 		}
+		l.checkReach(inv, s, &r, it.line)
 		s.requirements = append(s.requirements, r)
 	}
 }

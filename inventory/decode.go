@@ -43,6 +43,9 @@ type loader struct {
 	hostRefs map[*Host]*hostRefs
 	roleRefs map[*Role][]item    // services listed by each role
 	requires map[*Service][]item // requires entries of each service
+	// reachOf: the requires entries written as mappings, by service and
+	// requirement string (reach.go).
+	reachOf map[*Service]map[string]ReachSpec
 
 	// Connection settings the file states itself: in defaults, and on
 	// each host (defaults included).

@@ -49,8 +49,8 @@ func TestGraphWhole(t *testing.T) {
 	if got, want := g.RequiredBy("pg"), []string{"c", "backup"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("required by pg = %v, want %v", got, want)
 	}
-	if got, want := g.Requires("c"), []Requirement{{Service: "d"}, {Service: "pg", Host: "h2", At: "h2"}}; !reflect.DeepEqual(got, want) {
-		t.Errorf("c requires %+v, want %+v", got, want)
+	if got, want := g.Requires("c"), []Requirement{{Service: "d", Reach: ReachSpec{Mode: ReachOff}}, {Service: "pg", Host: "h2", At: "h2", Reach: ReachSpec{Mode: ReachOff}}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("c requires %#v, want %#v", got, want)
 	}
 	want := `web-ui
 ├── a@web (any host with role web)

@@ -166,9 +166,10 @@ func TestRequirements(t *testing.T) {
 	}
 	inv := loadExample(t)
 	am, _ := inv.Service("alert-manager")
-	want := []Requirement{{Service: "metrics-collector"}, {Service: "auth-service", Role: "bastion", At: "bastion"}}
+	want := []Requirement{{Service: "metrics-collector", Reach: ReachSpec{Mode: ReachOff}},
+		{Service: "auth-service", Role: "bastion", At: "bastion", Reach: ReachSpec{Mode: ReachOptional, Port: 7430}}}
 	if got := am.Requirements(); !reflect.DeepEqual(got, want) {
-		t.Errorf("alert-manager requirements = %+v, want %+v", got, want)
+		t.Errorf("alert-manager requirements = %#v, want %#v", got, want)
 	}
 	if !want[0].SameHost() || want[1].SameHost() {
 		t.Error("SameHost is wrong")

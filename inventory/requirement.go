@@ -15,6 +15,8 @@ type Requirement struct {
 	// ParseRequirement sets only Service and At: telling a host from a
 	// role needs the inventory, which Load does.
 	At string
+	// Reach is the edge's reach check, settled by Load (reach.go).
+	Reach ReachSpec
 }
 
 // SameHost says whether the requirement is on the requiring service's host.

@@ -174,7 +174,7 @@ func (l *loader) services(section entry, d *Defaults) []*Service {
 			}
 		}
 		if x, ok := f["requires"]; ok {
-			if items, ok := l.list(x.val, x.line(), "requires "+where); ok {
+			if items, ok := l.requiresList(x, s, where); ok {
 				l.requires[s] = l.uniq(items, "requires "+where)
 				s.Requires = values(l.requires[s])
 			}

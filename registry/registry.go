@@ -14,7 +14,7 @@ type Record struct {
 	State      string    `json:"state"`                // "running", "stopped", "failed", ...
 	Since      time.Time `json:"since,omitzero"`       // when it entered State
 	LastActive time.Time `json:"last_active,omitzero"` // last time it was seen running
-	Health     string    `json:"health,omitempty"`     // "passed", "failed: ...", "" when not checked
+	Health     string    `json:"health,omitempty"`     // "passed", "failed: ...", "degraded: ..." (an optional reach check failed), "" when not checked
 	UpdatedAt  time.Time `json:"updated_at"`           // when omni wrote this record
 }
 

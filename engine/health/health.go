@@ -29,6 +29,9 @@ type Result struct {
 	Passed   bool   `json:"passed"`
 	Attempts int    `json:"attempts"`
 	Error    string `json:"error,omitempty"`
+	// Optional: a failure does not fail the report, it degrades it (a
+	// reach check with reach: optional).
+	Optional bool `json:"optional,omitempty"`
 }
 
 // Report is the outcome of every check of a service.
@@ -36,24 +39,37 @@ type Report struct {
 	Checks []Result `json:"checks"`
 }
 
-// Passed is true when every check passed (and vacuously when there are none).
+// Passed is true when every check that is not optional passed (and
+// vacuously when there are none).
 func (r Report) Passed() bool {
 	for _, c := range r.Checks {
-		if !c.Passed {
+		if !c.Passed && !c.Optional {
 			return false
 		}
 	}
 	return true
 }
 
-// Failure describes the first failed check, or "".
+// Failure describes the first failed check that is not optional, or "".
 func (r Report) Failure() string {
 	for _, c := range r.Checks {
-		if !c.Passed {
+		if !c.Passed && !c.Optional {
 			return fmt.Sprintf("%s: %s", c.Check, c.Error)
 		}
 	}
 	return ""
+}
+
+// Degraded describes the optional checks that failed ("" when none did),
+// "; " between them: a report that passes with one is degraded.
+func (r Report) Degraded() string {
+	var out []string
+	for _, c := range r.Checks {
+		if !c.Passed && c.Optional {
+			out = append(out, c.Error)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // Target is what the checks need to know of one service on one host.

@@ -48,6 +48,11 @@ type Options struct {
 	// its settings win: sshd keeps the first value it reads for a keyword.
 	// It must not contain Match blocks.
 	ExtraConfig string
+	// Netns, when set, is a network namespace (netnstest) to run sshd in,
+	// with `ip netns exec`: Addr is then an address of that namespace the
+	// test reaches through its veth, and Port defaults to 22. The
+	// commands sshd runs for its clients run in the namespace too.
+	Netns string
 }
 
 // Server is a running sshd.
@@ -127,7 +132,9 @@ func Start(t testing.TB, opts Options) *Server {
 	const attempts = 5
 	for attempt := 1; ; attempt++ {
 		s.Port = opts.Port
-		if s.Port == 0 {
+		if s.Port == 0 && opts.Netns != "" {
+			s.Port = 22 // the namespace is the test's own
+		} else if s.Port == 0 {
 			s.Port = freePort(t, opts.Addr)
 		}
 		config := s.config(opts, hostKeyFiles, authorizedKeys)
@@ -135,11 +142,11 @@ func Start(t testing.TB, opts Options) *Server {
 		if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
 			t.Fatalf("sshtest: %v", err)
 		}
-		err := s.launch(configPath)
+		err := s.launch(configPath, opts.Netns)
 		if err == nil {
 			break
 		}
-		if opts.Port != 0 || attempt == attempts {
+		if opts.Port != 0 || opts.Netns != "" || attempt == attempts {
 			t.Fatalf("sshtest: sshd on %s did not start: %v\nsshd log:\n%s", s.HostPort(), err, s.log())
 		}
 	}
@@ -225,14 +232,18 @@ func penalisesSources() bool {
 	return sshdVersion.major > 9 || (sshdVersion.major == 9 && sshdVersion.minor >= 8)
 }
 
-// launch starts sshd with configPath and waits until it speaks SSH.
-func (s *Server) launch(configPath string) error {
+// launch starts sshd with configPath (in network namespace netns, when
+// not "") and waits until it speaks SSH.
+func (s *Server) launch(configPath, netns string) error {
 	logFile, err := os.OpenFile(filepath.Join(s.Dir, "sshd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	defer logFile.Close() // sshd has its own copy
 	cmd := exec.Command(SSHDPath, "-D", "-e", "-f", configPath)
+	if netns != "" {
+		cmd = exec.Command("ip", "netns", "exec", netns, SSHDPath, "-D", "-e", "-f", configPath)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = sshdProcAttr()
 	started := make(chan error, 1)
