@@ -333,4 +333,24 @@ func TestHAProxyDrainRestart(t *testing.T) {
 			t.Errorf("registry still marks the drain: %+v", m)
 		}
 	})
+
+	t.Run("a stop keeps it drained until the next start", func(t *testing.T) {
+		out, errOut, code := omni(t, d.Fleet, "service", "stop", "worker1", "web", "-v", "--yes")
+		if code != 0 || !strings.Contains(errOut, "kept draining: the service is stopped") {
+			t.Fatalf("stop: exit %d\n%s\n%s", code, out, errOut)
+		}
+		if got := d.admin(t); got != haproxytest.StateDrain {
+			t.Errorf("after the stop: admin state %d, want drain", got)
+		}
+		if m := drainMark(t, d.Fleet); m == nil || m.Run == "" {
+			t.Errorf("registry does not mark the drain, with its run: %+v", m)
+		}
+		mustRun(t, d.Fleet, "service", "start", "worker1", "web")
+		if got := d.admin(t); got != haproxytest.StateReady {
+			t.Errorf("after the start: admin state %d, want ready", got)
+		}
+		if m := drainMark(t, d.Fleet); m != nil {
+			t.Errorf("registry still marks the drain: %+v", m)
+		}
+	})
 }
