@@ -2,6 +2,7 @@ package haproxy
 
 import (
 	"context"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -19,13 +20,13 @@ func TestRuntimeAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() { // a backend that keeps its connections open
+	go func() { // a backend that keeps its connections open until the client closes
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			defer c.Close()
+			go func() { io.Copy(io.Discard, c); c.Close() }()
 		}
 	}()
 	h := haproxytest.Start(t, haproxytest.Options{Listen: "127.0.0.1:0", Backend: "be", Server: "s1", Target: ln.Addr().String()})
