@@ -96,6 +96,9 @@ type statusRow struct {
 	RecordedAt     *time.Time `json:"recorded_at,omitempty"`
 	LastActive     *time.Time `json:"last_active,omitempty"`
 	RecordedHealth string     `json:"recorded_health,omitempty"`
+	// Drained: a run set the service's HAProxy server to drain and has not
+	// set it ready again (engine.DrainLeft).
+	Drained string `json:"drained,omitempty"`
 }
 
 func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service string, forks int, verbose bool) error {
@@ -152,6 +155,7 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 		}
 		if r, ok := recorded[l.Instance]; ok {
 			row.RecordedState, row.RecordedHealth = r.State, r.Health
+			row.Drained = engine.DrainLeft(r)
 			at, last := r.UpdatedAt, r.LastActive
 			row.RecordedAt = &at
 			if !last.IsZero() {
@@ -221,6 +225,11 @@ func renderStatusTable(s Streams, rows []statusRow, failed, down []engine.Instan
 	}
 	if err := table.render(s); err != nil {
 		return err
+	}
+	for _, r := range rows {
+		if r.Drained != "" {
+			fmt.Fprintf(s.Err, "omni: %s/%s: %s (its next start or restart sets it ready)\n", r.Host, r.Service, r.Drained)
+		}
 	}
 	writeReadErrors(s.Err, failed)
 	if len(failed) > 0 {

@@ -36,6 +36,8 @@ type Env struct {
 	Stderr    io.Writer          // logs output
 	Now       func() time.Time   // defaults to time.Now
 	OnStep    func(r StepResult) // called after each step (progress output); may be nil
+	// Run is the run's event ID, named in the registry's drain mark.
+	Run string
 	// Confirm is asked by the confirm step when the stop needs agreement
 	// (critical, impact text, running dependents). It returns nil to go on;
 	// any error ends the run before anything changed. Nil refuses.
@@ -173,6 +175,7 @@ type execution struct {
 	running map[Instance]bool            // dependents found running (find-dependents)
 	stopped map[Instance]time.Time       // when the stop step saw an instance go down
 	started map[Instance]bool            // instances this run started (their log tail explains a failed health check)
+	drained map[Instance]bool            // instances this run drained and has not undrained (drain.go)
 	deps    *graph                       // the inventory's dependency graph, built once
 	check   *checker                     // health, as status and the preflight see it
 	out     *Outcome
@@ -193,15 +196,21 @@ type freshState struct {
 }
 
 // finish runs the target's record step of the remaining tasks, whatever
-// happened, so the registry says what the service was left as. After an
-// interrupt it still records, on a short context of its own.
+// happened, so the registry says what the service was left as, and before
+// it the undrain step of a server this run drained (drain.go). After an
+// interrupt it still runs them, on a short context of their own.
 func (r *execution) finish(rest []Task) {
 	for _, task := range rest {
-		if task.Step != StepRecord || r.instance(task) != r.target || !r.conns.opened(task.Host) {
+		undrain := task.Step == StepUndrain && r.drained[r.instance(task)]
+		if (task.Step != StepRecord && !undrain) || r.instance(task) != r.target || !r.conns.opened(task.Host) {
 			continue
 		}
 		if r.ctx.Err() != nil {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), interruptedRecordTimeout)
+			bound := interruptedRecordTimeout
+			if undrain {
+				bound = undrainTimeout
+			}
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), bound)
 			defer cancel()
 			r.ctx = ctx
 		}

@@ -167,6 +167,9 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 				plan.Tasks = append(plan.Tasks, Task{Step: StepFindDependents, Host: host.Name, Service: svc.Name, Timeout: commandTimeout(inv),
 					Detail: fmt.Sprintf("note which of its %s (%s)", plural.N(len(plan.Dependents), "dependent runs", "dependents run"), instanceList(plan.Dependents, 4))})
 			}
+			if t, ok := drainTask(inv, host, svc, req); ok {
+				plan.Tasks = append(plan.Tasks, t)
+			}
 			plan.Tasks = append(plan.Tasks, stepTask(inv, step, host, svc, req))
 		default:
 			task := stepTask(inv, step, host, svc, req)
@@ -175,6 +178,9 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 			}
 			if task.Step == StepLogs && svc.Manager == "command" && svc.Commands.Logs == "" {
 				return nil, &UsageError{fmt.Sprintf("service %q has no logs command in the inventory (commands.logs)", svc.Name)}
+			}
+			if t, ok := undrainTask(inv, host, svc, req); ok && task.Step == StepRecord {
+				plan.Tasks = append(plan.Tasks, t)
 			}
 			plan.Tasks = append(plan.Tasks, task)
 		}

@@ -126,8 +126,9 @@ func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunRe
 			return nil, err
 		}
 	}
+	warnDrainLeft(h.reg, plan, h.warn)
 	out := Execute(ctx, plan, Env{
-		Inventory: env.Inventory, Connector: conn, Registry: h.reg,
+		Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID,
 		Stdout: env.Stdout, Stderr: env.Stderr, OnStep: env.OnStep, Confirm: env.Confirm,
 	})
 	if record {
@@ -168,8 +169,9 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 		Exec: func(ctx context.Context, t Target, onStep func(StepResult)) *Outcome {
 			ev := h.event(t.Plan, runEvent.ID, req.Host)
 			ev.ID, _ = h.reg.BeginEvent(ev)
+			warnDrainLeft(h.reg, t.Plan, h.warn)
 			out := Execute(ctx, t.Plan, Env{
-				Inventory: env.Inventory, Connector: conn, Registry: h.reg, Stdout: env.Stdout, Stderr: env.Stderr, OnStep: onStep,
+				Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID, Stdout: env.Stdout, Stderr: env.Stderr, OnStep: onStep,
 				// The whole fleet was confirmed (or needed no confirmation) up front.
 				Confirm: func(context.Context, Confirmation) error { return nil },
 			})

@@ -53,6 +53,9 @@ func (r *execution) recordState(inst Instance, isTarget bool, st manager.State) 
 		}
 		rec.Since = rec.LastActive
 	}
+	if hadPrev {
+		rec.Drained = prev.Drained // the drain and undrain steps keep it
+	}
 	if hadPrev && prev.State == rec.State && !prev.Since.IsZero() && rec.Since.IsZero() {
 		rec.Since = prev.Since
 	}

@@ -18,10 +18,12 @@ const (
 	StepCheckDeps        StepName = "check-deps"
 	StepEnsure           StepName = "ensure"
 	StepFindDependents   StepName = "find-dependents"
+	StepDrain            StepName = "drain"
 	StepStop             StepName = "stop"
 	StepVerifyStopped    StepName = "verify-stopped"
 	StepStart            StepName = "start"
 	StepHealth           StepName = "health"
+	StepUndrain          StepName = "undrain"
 	StepRecord           StepName = "record"
 	StepReportDependents StepName = "report-dependents"
 	StepLogs             StepName = "logs"
@@ -33,7 +35,8 @@ type StepInfo struct {
 	Summary string // what the step does
 	// Playbook: a playbook may name the step. The others are added by the
 	// planner (ensure for each dependency, find-dependents and
-	// report-dependents around a restart).
+	// report-dependents around a restart, drain and undrain around the
+	// stop of a service with a drain).
 	Playbook bool
 	// Timeout says in words the step's bound when its playbook sets none.
 	Timeout string
@@ -74,6 +77,14 @@ var steps = []StepInfo{
 		Summary: "one dependency runs and is healthy; if stopped, start it, check its health and record it"},
 	{Name: StepFindDependents, Timeout: "command_timeout", timeout: byCommand,
 		Summary: "note which dependents run, before a restart changes anything"},
+	{Name: StepDrain, Timeout: "the drain's timeout + command_timeout",
+		timeout: func(b bounds) time.Duration {
+			if d := drainOf(b.svc); d != nil {
+				return d.Timeout + commandTimeout(b.inv)
+			}
+			return 0
+		},
+		Summary: "take the instance out of its load balancer (inventory drain): set its HAProxy server to drain, wait for its sessions to end"},
 	{Name: StepStop, Playbook: true, Grace: true, Changes: true, Timeout: "grace + 20s",
 		timeout: func(b bounds) time.Duration { return b.grace + stopMargin },
 		Summary: "graceful stop: SIGTERM (or the stop command), SIGKILL after the grace period"},
@@ -84,6 +95,8 @@ var steps = []StepInfo{
 		Summary: "start the service"},
 	{Name: StepHealth, Playbook: true, Timeout: "none of its own: the checks bound themselves",
 		Summary: "run the health checks (process, port, HTTP) with retries, and its requirements' health"},
+	{Name: StepUndrain, Timeout: "command_timeout", timeout: byCommand,
+		Summary: "put the instance back in its load balancer once healthy: set its HAProxy server ready (also after a failure or an interrupt)"},
 	{Name: StepRecord, Playbook: true, Last: true, Timeout: "command_timeout", timeout: byCommand,
 		Summary: "read the final state and update the service registry"},
 	{Name: StepReportDependents, Timeout: "none",

@@ -37,6 +37,7 @@ func (l *loader) check(inv *Inventory) {
 	l.checkViaLoops(inv)
 	for _, s := range inv.Services {
 		l.checkRequires(inv, s)
+		l.checkDrain(inv, s)
 	}
 	l.checkCycles(inv)
 	l.checkSameHostRequires(inv)

@@ -182,6 +182,9 @@ func (l *loader) services(section entry, d *Defaults) []*Service {
 		if x, ok := f["health"]; ok {
 			l.health(x, s)
 		}
+		if x, ok := f["drain"]; ok {
+			l.drain(x, s)
+		}
 		l.manage(e, f, s)
 	}
 	return services

@@ -96,6 +96,7 @@ type Service struct {
 	StopGrace    time.Duration // effective
 	StartTimeout time.Duration // effective
 	Sudo         bool          // effective: service value, else defaults
+	Drain        *Drain        // taken out of its load balancer around a stop; nil: not
 	Line         int
 
 	requirements []Requirement // Requires, resolved by Load

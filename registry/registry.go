@@ -16,6 +16,17 @@ type Record struct {
 	LastActive time.Time `json:"last_active,omitzero"` // last time it was seen running
 	Health     string    `json:"health,omitempty"`     // "passed", "failed: ...", "degraded: ..." (an optional reach check failed), "" when not checked
 	UpdatedAt  time.Time `json:"updated_at"`           // when omni wrote this record
+	// Drained: a run set the service's load-balancer server to drain and
+	// has not set it ready again (nil: not drained).
+	Drained *Drained `json:"drained,omitempty"`
+}
+
+// Drained is a drain a run put on a service's server in a load balancer
+// (the drain step), until a run sets it ready again (the undrain step).
+type Drained struct {
+	Server string    `json:"server"` // "lb1: be_api/web1"
+	Since  time.Time `json:"since"`
+	Run    string    `json:"run,omitempty"` // the event ID of the run that drained it
 }
 
 // Registry stores records. Implementations are safe for use by several

@@ -2,7 +2,9 @@
 # Installs what `go test ./...` needs beyond Go: the OpenSSH server, whose
 # /usr/sbin/sshd the tests start as processes of their own on loopback
 # addresses (internal/testkit/sshtest), and systemd and sudo for the systemd hosts
-# (internal/testkit/systemdtest). Idempotent: installs nothing when they are there.
+# (internal/testkit/systemdtest), and HAProxy, which the drain tests start on
+# loopback with an admin socket of their own (internal/testkit/haproxytest).
+# Idempotent: installs nothing when they are there.
 # The install does NOT start any service (policy-rc.d says no).
 set -euo pipefail
 
@@ -26,8 +28,9 @@ need=()
 [ -x "$SSHD" ] || need+=(openssh-server)
 [ -x /lib/systemd/systemd ] || need+=(systemd)
 [ -x /usr/bin/sudo ] || need+=(sudo)
+[ -x /usr/sbin/haproxy ] || need+=(haproxy)
 if [ ${#need[@]} -eq 0 ]; then
-	echo "install-test-deps: $SSHD, systemd and sudo are already installed"
+	echo "install-test-deps: $SSHD, systemd, sudo and haproxy are already installed"
 else
 	if ! command -v apt-get >/dev/null 2>&1; then
 		echo "install-test-deps: ${need[*]} missing and this is not an apt-based system;" >&2

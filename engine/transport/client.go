@@ -322,7 +322,10 @@ func (c *Client) lostError(reason string, err error) *UnreachableError {
 
 // DialContext opens a TCP connection from the remote host to addr
 // (a direct-tcpip channel), for health checks of ports only the host can
-// reach. network is "tcp", "tcp4" or "tcp6".
+// reach; network is "tcp", "tcp4" or "tcp6". With network "unix", addr is
+// the path of a Unix socket on the host (a direct-streamlocal@openssh.com
+// channel; sshd's AllowStreamLocalForwarding, on by default): HAProxy's
+// admin socket, for the drain step.
 func (c *Client) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	conn, err := c.dial(ctx, network, addr)
 	switch {

@@ -23,6 +23,7 @@ type config struct {
 	listen        string
 	readyAfter    time.Duration
 	stopDelay     time.Duration
+	drainTimeout  time.Duration
 	exitAfter     time.Duration
 	ignoreSIGTERM bool
 	unhealthy     bool
@@ -40,6 +41,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.listen, "listen", "", "HTTP address ADDR:PORT (none: no HTTP server)")
 	fs.DurationVar(&c.readyAfter, "ready-after", 0, "simulate a slow start: listen only after this long")
 	fs.DurationVar(&c.stopDelay, "stop-delay", 0, "on SIGTERM, stop accepting and wait this long before exiting")
+	fs.DurationVar(&c.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, wait at most this long for the requests in flight")
 	fs.DurationVar(&c.exitAfter, "exit-after", 0, "crash (exit 1, pidfile left behind) after this long")
 	fs.BoolVar(&c.ignoreSIGTERM, "ignore-sigterm", false, "log and ignore SIGTERM (SIGINT still stops)")
 	fs.BoolVar(&c.unhealthy, "unhealthy", false, "answer the health path with 503")
@@ -105,8 +107,9 @@ func (l *logger) printf(format string, args ...any) {
 }
 
 type service struct {
-	cfg config
-	log *logger
+	cfg   config
+	log   *logger
+	drain drainState // in flight, draining (drain.go)
 }
 
 func (s *service) run() int {
@@ -165,17 +168,20 @@ func (s *service) run() int {
 	}
 }
 
-// stop stops accepting connections, lets in-flight work finish for
+// stop stops accepting connections at once, lets the requests in flight
+// finish (at most stop-delay + drain-timeout) and in-flight work for
 // stop-delay, and exits cleanly.
 func (s *service) stop(sig os.Signal, srv *http.Server) int {
-	s.log.printf("stopping (%s)", sigName(sig))
+	s.log.printf("stopping (%s): %d in flight", sigName(sig), s.drain.inflight.Load())
 	shutdown := make(chan struct{})
 	go func() {
 		defer close(shutdown)
 		if srv != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.stopDelay+5*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.stopDelay+s.cfg.drainTimeout)
 			defer cancel()
-			srv.Shutdown(ctx)
+			if err := srv.Shutdown(ctx); err != nil {
+				s.log.printf("drain: %v: %d still in flight", err, s.drain.inflight.Load())
+			}
 		}
 	}()
 	time.Sleep(s.cfg.stopDelay)
@@ -200,9 +206,10 @@ func (s *service) handler() http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, s.cfg.name+"\n")
 	})
+	s.drainRoutes(mux)
 	// The health path is matched by hand, not as a mux pattern: it may be
 	// "/" or hold characters that patterns give a meaning to.
-	return s.logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.logRequests(s.track(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != s.cfg.healthPath || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
 			mux.ServeHTTP(w, r)
 			return
@@ -214,7 +221,7 @@ func (s *service) handler() http.Handler {
 		}
 		w.WriteHeader(s.cfg.healthStatus)
 		io.WriteString(w, "ok")
-	}))
+	})))
 }
 
 // statusRecorder remembers the status a handler wrote, for the log.

@@ -2,7 +2,10 @@
 // and local lab (`omni lab service` runs Main): a process that starts
 // (optionally slowly), answers GET /healthz (or its --health-path, with its
 // --health-status), writes a pidfile and a log, stops gracefully on SIGTERM
-// (optionally slowly), and can be told to ignore SIGTERM, to report itself
+// (optionally slowly: it refuses new connections at once and finishes the
+// requests in flight), can be drained (POST /drain), reports its requests
+// in flight (GET /inflight) and serves slow ones (GET /slow?ms=N), and can
+// be told to ignore SIGTERM, to report itself
 // unhealthy or to crash, so that every path of the service managers and
 // health checks can be exercised against a real process.
 //

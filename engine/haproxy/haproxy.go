@@ -1,0 +1,163 @@
+// Package haproxy speaks HAProxy's runtime API (the admin socket's line
+// protocol, one command per connection): it sets a server's state and reads
+// its current sessions. The connection is whatever Dial opens: omni opens
+// it through the SSH connection of the host HAProxy runs on, to the socket's
+// path there (a direct-streamlocal channel), so nothing is needed on that
+// host besides HAProxy and sshd.
+package haproxy
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Dial opens a connection to the admin socket.
+type Dial func(ctx context.Context) (net.Conn, error)
+
+// Client sends commands to one HAProxy's admin socket.
+type Client struct {
+	Dial Dial
+	// Where names the socket in errors ("lb1:/run/haproxy/admin.sock").
+	Where string
+}
+
+// nameRE is what HAProxy accepts in a proxy or server name: nothing the
+// line protocol gives a meaning to (spaces, ';', '/', newlines).
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// States a server can be set to (set server B/S state X).
+const (
+	Ready = "ready"
+	Drain = "drain"
+	Maint = "maint"
+)
+
+// Command sends one command and returns HAProxy's answer. A command with a
+// newline or ';' (which would make it two) is refused unsent.
+func (c Client) Command(ctx context.Context, cmd string) (string, error) {
+	if strings.ContainsAny(cmd, "\n\r;") {
+		return "", fmt.Errorf("haproxy %s: refusing command %q: it holds a newline or ';'", c.Where, cmd)
+	}
+	conn, err := c.Dial(ctx)
+	if err != nil {
+		return "", fmt.Errorf("haproxy %s: %w", c.Where, err)
+	}
+	// An SSH channel has no deadlines: the context's end closes it.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+	if _, err := io.WriteString(conn, cmd+"\n"); err != nil {
+		return "", c.failed(ctx, cmd, err)
+	}
+	// Not interactive: HAProxy answers and closes the connection.
+	out, err := io.ReadAll(io.LimitReader(conn, 16<<20))
+	if err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) {
+		return "", c.failed(ctx, cmd, err)
+	}
+	if ctx.Err() != nil {
+		return "", c.failed(ctx, cmd, ctx.Err())
+	}
+	return string(out), nil
+}
+
+func (c Client) failed(ctx context.Context, cmd string, err error) error {
+	if ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return fmt.Errorf("haproxy %s: %s: %w", c.Where, cmd, err)
+}
+
+// SetState sets a server's administrative state: Ready, Drain or Maint.
+func (c Client) SetState(ctx context.Context, backend, server, state string) error {
+	if err := checkNames(backend, server); err != nil {
+		return err
+	}
+	cmd := fmt.Sprintf("set server %s/%s state %s", backend, server, state)
+	out, err := c.Command(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	// Success is an empty answer; anything else is HAProxy saying why not.
+	if msg := strings.TrimSpace(out); msg != "" {
+		return fmt.Errorf("haproxy %s: %s: %s", c.Where, cmd, oneLine(msg))
+	}
+	return nil
+}
+
+// Server is one server's line of `show stat`.
+type Server struct {
+	Status   string // UP, DOWN, DRAIN, MAINT, no check, …
+	Sessions int    // current sessions (scur)
+}
+
+// Stat reads a server's status and current sessions from `show stat`.
+func (c Client) Stat(ctx context.Context, backend, server string) (Server, error) {
+	if err := checkNames(backend, server); err != nil {
+		return Server{}, err
+	}
+	out, err := c.Command(ctx, "show stat")
+	if err != nil {
+		return Server{}, err
+	}
+	s, err := parseStat(out, backend, server)
+	if err != nil {
+		return Server{}, fmt.Errorf("haproxy %s: show stat: %w", c.Where, err)
+	}
+	return s, nil
+}
+
+// parseStat finds backend/server in `show stat`'s CSV, whose first line
+// is "# pxname,svname,…" naming the columns.
+func parseStat(out, backend, server string) (Server, error) {
+	if !strings.HasPrefix(out, "# ") {
+		return Server{}, fmt.Errorf("not the stats CSV: %s", oneLine(out))
+	}
+	rows, err := csv.NewReader(strings.NewReader(out[2:])).ReadAll()
+	if err != nil {
+		return Server{}, err
+	}
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	for _, k := range []string{"pxname", "svname", "scur", "status"} {
+		if _, ok := col[k]; !ok {
+			return Server{}, fmt.Errorf("no column %q", k)
+		}
+	}
+	for _, r := range rows[1:] {
+		if len(r) != len(rows[0]) || r[col["pxname"]] != backend || r[col["svname"]] != server {
+			continue
+		}
+		n, err := strconv.Atoi(r[col["scur"]])
+		if err != nil {
+			return Server{}, fmt.Errorf("scur of %s/%s: %q", backend, server, r[col["scur"]])
+		}
+		return Server{Status: r[col["status"]], Sessions: n}, nil
+	}
+	return Server{}, fmt.Errorf("no server %s/%s", backend, server)
+}
+
+func checkNames(backend, server string) error {
+	for _, n := range []string{backend, server} {
+		if !nameRE.MatchString(n) {
+			return fmt.Errorf("haproxy: %q is not an HAProxy name (letters, digits, '.', '_', ':', '-')", n)
+		}
+	}
+	return nil
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " …"
+	}
+	return s
+}
