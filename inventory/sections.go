@@ -182,6 +182,7 @@ func (l *loader) services(section entry, d *Defaults) []*Service {
 		if x, ok := f["health"]; ok {
 			l.health(x, s)
 		}
+		l.hooks(f, s) // hooks.go
 		l.manage(e, f, s)
 	}
 	return services

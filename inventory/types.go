@@ -96,6 +96,7 @@ type Service struct {
 	StopGrace    time.Duration // effective
 	StartTimeout time.Duration // effective
 	Sudo         bool          // effective: service value, else defaults
+	Hooks        Hooks         // pre_stop, post_stop, pre_start, post_start (hooks.go)
 	Line         int
 
 	requirements []Requirement // Requires, resolved by Load
