@@ -21,7 +21,8 @@ import (
 
 // allSteps is every StepName constant; the registry must list each once.
 var allSteps = []StepName{StepConfirm, StepCheckStopped, StepCheckDeps, StepEnsure, StepFindDependents,
-	StepStop, StepVerifyStopped, StepStart, StepHealth, StepRecord, StepReportDependents, StepLogs}
+	StepPreStop, StepStop, StepVerifyStopped, StepPostStop, StepPreStart, StepStart, StepHealth, StepPostStart,
+	StepRecord, StepReportDependents, StepLogs}
 
 // TestStepRegistry: the registry lists every step once; the vocabulary
 // handed to the playbooks package is exactly its playbook steps, in plan

@@ -13,7 +13,8 @@ import (
 	"github.com/omni-fleet/omni/inventory"
 )
 
-// The hook steps (pre-stop, post-stop, pre-start, post-start) run a
+// The hook steps (pre-stop, post-stop, pre-start, post-start: the files
+// step_pre_stop.go, ...) run a
 // service's lifecycle hooks (inventory: pre_stop, post_stop, pre_start,
 // post_start), one step per kind, each hook in turn with its own timeout.
 // The planner puts them around the stop and start of every instance a plan
@@ -105,26 +106,11 @@ type stepWarning struct{ msg string }
 
 func (w *stepWarning) Error() string { return w.msg }
 
-// runHookStep (steps pre-stop, post-stop, pre-start, post-start) runs the
-// instance's hooks of the step's kind. The pre-stop of `service stop` first
-// reads whether the target runs: a service at rest has nothing to stop, and
-// its hooks do not run.
-func runHookStep(ctx context.Context, r *execution, c stepCall) (string, error) {
-	kind := hookKinds[c.task.Step]
-	if c.task.Step == StepPreStop && c.isTarget && r.plan.Request.Action == "stop" {
-		if st, err := c.mgr.Status(ctx, c.conn); err == nil && atRest(st) {
-			r.out.Unchanged = "already stopped"
-			return "already stopped: no hooks run", errNothingToDo
-		}
-	}
-	result := ""
-	switch c.task.Step {
-	case StepPostStop:
-		result = r.stopResult(c.inst)
-	case StepPostStart:
-		result = r.startResult(c.inst)
-	}
-	return r.runHooks(ctx, c.inst, kind, r.plan.Request.Action, result)
+// runHookStep runs the instance's hooks of the step's kind; result is
+// OMNI_RESULT ("" for a pre hook). The four hook steps, one file each
+// (step_pre_stop.go, ...), run through it.
+func runHookStep(ctx context.Context, r *execution, c stepCall, result string) (string, error) {
+	return r.runHooks(ctx, c.inst, hookKinds[c.task.Step], r.plan.Request.Action, result)
 }
 
 // stopResult is OMNI_RESULT of a post_stop hook: "failed" when the
