@@ -204,8 +204,14 @@ type freshState struct {
 // failed stop (not an interrupted one) the post_stop hooks of the
 // instance still run, as systemd's ExecStopPost does: clean-up is due
 // whatever the stop left (OMNI_RESULT=failed).
+//
+// A pre_stop hook that vetoed the target's stop left the target as it
+// was: its record is not rewritten either.
 func (r *execution) finish(rest []Task) {
 	postStop := r.failedStop()
+	if r.vetoed() {
+		return
+	}
 	for _, task := range rest {
 		if postStop != nil && task.Step == StepPostStop && r.instance(task) == *postStop && r.ctx.Err() == nil {
 			postStop = nil
@@ -238,6 +244,16 @@ func (r *execution) failedStop() *Instance {
 	}
 	inst := r.instance(last.Task)
 	return &inst
+}
+
+// vetoed reports a run whose last step is the target's failed pre-stop:
+// nothing of the target changed.
+func (r *execution) vetoed() bool {
+	if len(r.out.Steps) == 0 {
+		return false
+	}
+	last := r.out.Steps[len(r.out.Steps)-1]
+	return last.Status == StepFailed && last.Task.Step == StepPreStop && r.instance(last.Task) == r.target && last.Task.Group == ""
 }
 
 // interruptedRecordTimeout bounds the record step of an interrupted run.
