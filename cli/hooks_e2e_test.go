@@ -165,7 +165,7 @@ func TestHookFailuresOverSSH(t *testing.T) {
 	// A failed pre_stop vetoes the stop: exit 1, named, nothing touched.
 	h.setHooks("app", "    pre_stop:\n"+hook(fail)+"    post_stop:\n"+hook(h.log("post_stop")))
 	out, errOut, code := omni(t, h.Fleet, "service", "stop", "worker1", "app", "--yes")
-	if code != ExitFailed || !strings.Contains(errOut, "pre-stop: pre_stop hook 1 on worker1 (echo no way >&2; exit 7): exit status 7: no way") {
+	if code != ExitFailed || !strings.Contains(errOut, "pre-stop: pre_stop hook 1 on worker1 (echo no way >&2; exit 7): exit status 7: no way (vetoed: the service was not stopped)") {
 		t.Fatalf("stop with a failing pre_stop: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if !testfleet.Alive(pid) || h.PID("worker1", "app") != pid {

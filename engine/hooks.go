@@ -91,7 +91,12 @@ func (e *HookError) Error() string {
 	if e.Output != "" {
 		msg += ": " + e.Output
 	}
-	if e.Kind == "post_start" {
+	switch e.Kind {
+	case "pre_stop":
+		msg += " (vetoed: the service was not stopped)"
+	case "pre_start":
+		msg += " (the service was not started)"
+	case "post_start":
 		msg += " (a failed post_start counts as a failed health check)"
 	}
 	return msg

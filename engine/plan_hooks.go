@@ -86,7 +86,7 @@ func hasHooks(s *inventory.Service) bool {
 func describeHooks(hooks []inventory.Hook) string {
 	parts := make([]string, len(hooks))
 	for i, h := range hooks {
-		parts[i] = fmt.Sprintf("on %s %q (%s, %s)", h.On, snippet(h.Run), h.Timeout, h.OnFailure)
+		parts[i] = fmt.Sprintf("on %s: %s (%s, %s)", h.On, snippet(h.Run), h.Timeout, h.OnFailure)
 	}
 	return plural.N(len(hooks), "hook", "hooks") + ": " + strings.Join(parts, "; ")
 }

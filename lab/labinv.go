@@ -180,6 +180,7 @@ type (
 		StartTimeout string       `yaml:"start_timeout,omitempty"`
 		Commands     yamlCommands `yaml:"commands"`
 		Health       *yamlHealth  `yaml:"health,omitempty"`
+		yamlHooks    `yaml:",inline"` // labhooks.go
 	}
 	yamlCommands struct {
 		Start  string `yaml:"start"`
@@ -279,6 +280,7 @@ func labInventory(src *inventory.Inventory, p invParams) ([]byte, error) {
 			Impact:   s.Impact,
 			Requires: s.Requires,
 		}
+		ys.yamlHooks = labHooks(s.Hooks)
 		if !s.Enabled {
 			ys.Enabled = new(bool)
 		}
