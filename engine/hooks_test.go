@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -233,5 +235,18 @@ func TestExecuteHookSteps(t *testing.T) {
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) { runStepCase(t, tc) })
+	}
+}
+
+// TestHookStepsAreNotPlaybookSteps: a playbook override cannot name (so
+// cannot drop or move) a hook step.
+func TestHookStepsAreNotPlaybookSteps(t *testing.T) {
+	dir := t.TempDir()
+	body := "name: stop\ndescription: x\nsteps:\n  - step: stop\n  - step: pre-stop\n  - step: record\n"
+	if err := os.WriteFile(filepath.Join(dir, "stop.yaml"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadPlaybooks(dir); err == nil || !strings.Contains(err.Error(), `"pre-stop"`) {
+		t.Fatalf("an override naming pre-stop: %v", err)
 	}
 }
