@@ -54,6 +54,7 @@ type stepDoc struct {
 	Result     string `json:"result"` // ok, failed, unchanged
 	DurationMS int64  `json:"duration_ms"`
 	Note       string `json:"note,omitempty"`
+	Warning    string `json:"warning,omitempty"` // a hook with on_failure: warn failed; the step is ok
 	Error      string `json:"error,omitempty"`
 	// The log tail of a failed start, or of a failed health check right
 	// after a start: the service's last words, the last lines of its log
@@ -196,7 +197,7 @@ func newServiceDoc(plan *engine.Plan, out *engine.Outcome, code int) serviceDoc 
 		doc.NotRestarted = append(doc.NotRestarted, d.String())
 	}
 	for _, r := range out.Steps {
-		sd := stepDoc{Step: string(r.Task.Step), Host: r.Task.Host, Service: r.Task.Service, Why: r.Task.Why, Result: "ok", DurationMS: millis(r.Duration), Note: r.Text()}
+		sd := stepDoc{Step: string(r.Task.Step), Host: r.Task.Host, Service: r.Task.Service, Why: r.Task.Why, Result: "ok", DurationMS: millis(r.Duration), Note: r.Text(), Warning: r.Warning}
 		if r.Status == engine.StepFailed { // a skipped step reads ok, its note says why
 			sd.Result, sd.Error = "failed", engine.Failure(r.Err)
 			sd.Reason, sd.LogTail, sd.LogTailError = engine.TailFields(r.Err)

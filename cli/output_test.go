@@ -80,7 +80,8 @@ func TestDryRunJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !doc.DryRun || doc.Confirm == nil || doc.Confirm.Impact != "This will affect all running containers on this host." ||
-		len(doc.Tasks) != 4 || doc.Tasks[1].Step != "stop" || doc.Tasks[1].GraceMS != 60000 {
+		len(doc.Tasks) != 5 || doc.Tasks[1].Step != "stop" || doc.Tasks[1].GraceMS != 60000 ||
+		doc.Tasks[3].Step != "post-stop" || doc.Tasks[3].TimeoutMS != 15000 || !strings.Contains(doc.Tasks[3].Detail, "1 hook: on self: rm -f --") {
 		t.Fatalf("doc: %+v", doc)
 	}
 }

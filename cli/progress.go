@@ -115,6 +115,8 @@ func (p *progress) event(ev engine.FleetEvent) {
 				where = " " + r.Task.Service + "@" + r.Task.Host
 			}
 			p.println(ev.Time, fmt.Sprintf("%s:   %s %s %.3fs%s%s", ev.Host, mark, r.Task.Step, r.Duration.Seconds(), where, note))
+		} else if r.Warning != "" {
+			p.println(ev.Time, fmt.Sprintf("%s: %s%s: %s: %s", ev.Host, p.st.paint(yellow, "warning: "), r.Task.Service+"@"+r.Task.Host, r.Task.Step, r.Warning))
 		}
 		// What the host's run did to other services (a dependency started).
 		if line := dependencyLine(p.st, *r, engine.Instance{Host: ev.Host, Service: p.service}); line != "" {

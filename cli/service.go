@@ -374,6 +374,8 @@ func stepPrinter(s Streams, narrative io.Writer, plan *engine.Plan, verbose bool
 				where = " " + inst.String()
 			}
 			fmt.Fprintf(s.Err, "  %s %-15s %6.3fs%s%s\n", mark, r.Task.Step, r.Duration.Seconds(), where, note)
+		} else if r.Warning != "" {
+			fmt.Fprintf(s.Err, "%s%s: %s: %s: %s\n", est.paint(yellow, "warning: "), r.Task.Host, r.Task.Service, r.Task.Step, r.Warning)
 		}
 		if line := dependencyLine(nst, r, target); line != "" {
 			fmt.Fprintln(narrative, "  "+nst.icon("↳")+line)

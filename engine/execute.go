@@ -52,7 +52,10 @@ type StepResult struct {
 	// Note is what the step found ("already running", "passed"); for a
 	// skipped step, why it did not run. Text is the note as shown.
 	Note string `json:"note,omitempty"`
-	Err  error  `json:"-"` // nil when the step succeeded or was skipped
+	// Warning is what went wrong in a step that succeeded anyway: a hook
+	// with on_failure: warn that failed (step_hook.go).
+	Warning string `json:"warning,omitempty"`
+	Err     error  `json:"-"` // nil when the step succeeded or was skipped
 }
 
 // StepStatus is how a step ended.
@@ -71,6 +74,9 @@ const (
 func (r StepResult) Text() string {
 	if r.Status == StepSkipped {
 		return "skipped: " + r.Note
+	}
+	if r.Warning != "" {
+		return r.Note + "; warning: " + r.Warning
 	}
 	return r.Note
 }
@@ -198,10 +204,27 @@ type freshState struct {
 // finish runs the target's record step of the remaining tasks, whatever
 // happened, so the registry says what the service was left as, and before
 // it the undrain step of a server this run drained (drain.go). After an
-// interrupt it still runs them, on a short context of their own.
+// interrupt it still runs them, on a short context of their own. After a
+// failed stop (not an interrupted one) the post_stop hooks of the
+// instance still run, as systemd's ExecStopPost does: clean-up is due
+// whatever the stop left (OMNI_RESULT=failed).
+//
+// A pre_stop hook that vetoed the target's stop left the target as it
+// was: its record is not rewritten either (a server drained is still put
+// back).
 func (r *execution) finish(rest []Task) {
+	postStop := r.failedStop()
+	vetoed := r.vetoed()
 	for _, task := range rest {
+		if postStop != nil && task.Step == StepPostStop && r.instance(task) == *postStop && r.ctx.Err() == nil {
+			postStop = nil
+			_ = r.step(task) // the run has failed already: its error is the stop's
+			continue
+		}
 		undrain := task.Step == StepUndrain && r.drained[r.instance(task)]
+		if vetoed && !undrain {
+			continue
+		}
 		if (task.Step != StepRecord && !undrain) || r.instance(task) != r.target || !r.conns.opened(task.Host) {
 			continue
 		}
@@ -218,6 +241,30 @@ func (r *execution) finish(rest []Task) {
 			r.out.Err = err
 		}
 	}
+}
+
+// failedStop is the instance whose stop or verify-stopped step just
+// failed, nil when the last step is no such failure.
+func (r *execution) failedStop() *Instance {
+	if len(r.out.Steps) == 0 {
+		return nil
+	}
+	last := r.out.Steps[len(r.out.Steps)-1]
+	if last.Status != StepFailed || (last.Task.Step != StepStop && last.Task.Step != StepVerifyStopped) {
+		return nil
+	}
+	inst := r.instance(last.Task)
+	return &inst
+}
+
+// vetoed reports a run whose last step is the target's failed pre-stop:
+// nothing of the target changed.
+func (r *execution) vetoed() bool {
+	if len(r.out.Steps) == 0 {
+		return false
+	}
+	last := r.out.Steps[len(r.out.Steps)-1]
+	return last.Status == StepFailed && last.Task.Step == StepPreStop && r.instance(last.Task) == r.target && last.Task.Group == ""
 }
 
 // interruptedRecordTimeout bounds the record step of an interrupted run.
@@ -281,9 +328,13 @@ func (r *execution) step(task Task) error {
 	// The connection has its own dial and handshake deadlines: it does not
 	// count against the step's timeout.
 	conn, err := r.conn(r.ctx, task.Host)
-	var note string
+	var note, warning string
 	if err == nil {
 		note, err = r.do(ctx, conn, task, known)
+	}
+	var warned *stepWarning
+	if errors.As(err, &warned) {
+		warning, err = warned.msg, nil
 	}
 	if err != nil {
 		r.fresh = nil
@@ -297,7 +348,7 @@ func (r *execution) step(task Task) error {
 		}
 		err = &StepError{Host: task.Host, Service: task.Service, Step: task.Step, Err: err}
 	}
-	res := StepResult{Task: task, Status: StepOK, Duration: r.env.Now().Sub(began), Note: note, Err: err}
+	res := StepResult{Task: task, Status: StepOK, Duration: r.env.Now().Sub(began), Note: note, Warning: warning, Err: err}
 	if errors.Is(err, errNothingToDo) {
 		res.Err = nil // the step succeeded: it found there is nothing to do
 	} else if err != nil {

@@ -60,11 +60,15 @@ type svcConn struct {
 	streamBounded []bool // whether each Stream's context had a deadline
 	starts        []string
 	scripts       []string // restart scripts run (restart_fused_test.go)
+	hooks         []string // hook commands run (hooks_test.go)
 }
 
 func (c *svcConn) Run(ctx context.Context, cmd string) (manager.Result, error) {
 	if mark := partMark.FindString(cmd); mark != "" {
 		return c.restartScript(ctx, cmd, mark) // restart_fused_test.go
+	}
+	if strings.Contains(cmd, "OMNI_HOOK=") {
+		return c.hookRun(ctx, cmd) // hooks_test.go
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -195,6 +195,7 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 				Detail: "list the running dependents that were not restarted (--cascade restarts them)"})
 		}
 	}
+	plan.Tasks = withHooks(inv, plan) // plan_hooks.go
 	return plan, nil
 }
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/omni-fleet/omni/inventory"
@@ -56,5 +57,41 @@ func TestPlansWithDrain(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPlanDrainWithHooks: a service with a drain and all four hooks. Its
+// pre-stop decides before anything changes (before the drain, so a veto
+// leaves the server in its pool), its post-start initializes before the
+// server takes traffic again (before the undrain).
+func TestPlanDrainWithHooks(t *testing.T) {
+	src, err := os.ReadFile("testdata/drain/inventory.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := "    pre_stop: [{run: 'true'}]\n    post_stop: [{run: 'true'}]\n    pre_start: [{run: 'true'}]\n    post_start: [{run: 'true'}]\n"
+	inv, err := inventory.Parse("inventory.yaml", append(src, hooks...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := playbooks.Builtin(Vocabulary())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := set.Get("restart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := NewPlan(inv, pb, Request{Action: "restart", Host: "web1", Service: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, task := range plan.Tasks {
+		got = append(got, string(task.Step))
+	}
+	want := "check-deps pre-stop drain stop verify-stopped post-stop pre-start start health post-start undrain record"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("restart plan:\n got %s\nwant %s", strings.Join(got, " "), want)
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -30,6 +31,21 @@ func runEnsure(ctx context.Context, r *execution, c stepCall) (string, error) {
 	}
 	mgr, _ := r.manager(inst)
 	conn, _ := r.conn(ctx, inst.Host)
+	// The dependency's own hooks run around its start (step_hook.go),
+	// within this step's bound; a warning is noted in the step's result.
+	var warnings []string
+	hooks := func(kind, result string) error {
+		_, err := r.runHooks(ctx, inst, kind, "start", result)
+		var warned *stepWarning
+		if errors.As(err, &warned) {
+			warnings = append(warnings, warned.msg)
+			return nil
+		}
+		return err
+	}
+	if err := hooks("pre_start", ""); err != nil {
+		return "", fmt.Errorf("starting dependency %s: %w", inst, err)
+	}
 	if err := mgr.Start(ctx, conn); err != nil {
 		return "", fmt.Errorf("starting dependency %s: %w", inst, r.withTail(inst, mgr, conn, err))
 	}
@@ -38,11 +54,19 @@ func runEnsure(ctx context.Context, r *execution, c stepCall) (string, error) {
 	if err == nil && !rep.Passed() {
 		err = healthTail(rep, r.withTail(inst, mgr, conn, fmt.Errorf("dependency %s failed its health check: %s", inst, rep.Failure())))
 	}
+	if err == nil {
+		if herr := hooks("post_start", "healthy"); herr != nil {
+			err = fmt.Errorf("dependency %s: %w", inst, herr)
+		}
+	}
 	if recErr := r.record(ctx, inst, false); err == nil {
 		err = recErr
 	}
 	if err != nil {
 		return "", err
+	}
+	if len(warnings) > 0 {
+		return "started", &stepWarning{msg: strings.Join(warnings, "; ")}
 	}
 	return "started", nil
 }

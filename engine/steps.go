@@ -18,11 +18,15 @@ const (
 	StepCheckDeps        StepName = "check-deps"
 	StepEnsure           StepName = "ensure"
 	StepFindDependents   StepName = "find-dependents"
+	StepPreStop          StepName = "pre-stop"
 	StepDrain            StepName = "drain"
 	StepStop             StepName = "stop"
 	StepVerifyStopped    StepName = "verify-stopped"
+	StepPostStop         StepName = "post-stop"
+	StepPreStart         StepName = "pre-start"
 	StepStart            StepName = "start"
 	StepHealth           StepName = "health"
+	StepPostStart        StepName = "post-start"
 	StepUndrain          StepName = "undrain"
 	StepRecord           StepName = "record"
 	StepReportDependents StepName = "report-dependents"
@@ -77,6 +81,8 @@ var steps = []StepInfo{
 		Summary: "one dependency runs and is healthy; if stopped, start it, check its health and record it"},
 	{Name: StepFindDependents, Timeout: "command_timeout", timeout: byCommand,
 		Summary: "note which dependents run, before a restart changes anything"},
+	{Name: StepPreStop, Timeout: hookStepTimeout, timeout: hooksTimeout("pre_stop"),
+		Summary: "the service's pre_stop hooks, in order; a failed one (on_failure: abort, the default) vetoes the stop before anything changed"},
 	{Name: StepDrain, Timeout: "the drain's timeout + command_timeout",
 		timeout: func(b bounds) time.Duration {
 			if d := drainOf(b.svc); d != nil {
@@ -90,11 +96,17 @@ var steps = []StepInfo{
 		Summary: "graceful stop: SIGTERM (or the stop command), SIGKILL after the grace period"},
 	{Name: StepVerifyStopped, Playbook: true, Timeout: "command_timeout", timeout: byCommand,
 		Summary: "verify the process is gone (a zombie counts as stopped)"},
+	{Name: StepPostStop, Timeout: hookStepTimeout, timeout: hooksTimeout("post_stop"),
+		Summary: "the service's post_stop hooks, in order, also after a failed stop (OMNI_RESULT says which); a failed one is a warning unless on_failure: abort"},
+	{Name: StepPreStart, Timeout: hookStepTimeout, timeout: hooksTimeout("pre_start"),
+		Summary: "the service's pre_start hooks, in order; a failed one (on_failure: abort, the default) fails the start before the service is started"},
 	{Name: StepStart, Playbook: true, Changes: true, Timeout: "the service's start_timeout",
 		timeout: func(b bounds) time.Duration { return b.svc.StartTimeout },
 		Summary: "start the service"},
 	{Name: StepHealth, Playbook: true, Timeout: "none of its own: the checks bound themselves",
 		Summary: "run the health checks (process, port, HTTP) with retries, and its requirements' health"},
+	{Name: StepPostStart, Timeout: hookStepTimeout, timeout: hooksTimeout("post_start"),
+		Summary: "the service's post_start hooks, in order, once its health checks passed; a failed one (on_failure: abort, the default) is a failed health check"},
 	{Name: StepUndrain, Timeout: "command_timeout", timeout: byCommand,
 		Summary: "put the instance back in its load balancer once healthy: set its HAProxy server ready (also after a failure or an interrupt)"},
 	{Name: StepRecord, Playbook: true, Last: true, Timeout: "command_timeout", timeout: byCommand,

@@ -20,8 +20,9 @@ import (
 )
 
 // allSteps is every StepName constant; the registry must list each once.
-var allSteps = []StepName{StepConfirm, StepCheckStopped, StepCheckDeps, StepEnsure, StepFindDependents, StepDrain,
-	StepStop, StepVerifyStopped, StepStart, StepHealth, StepUndrain, StepRecord, StepReportDependents, StepLogs}
+var allSteps = []StepName{StepConfirm, StepCheckStopped, StepCheckDeps, StepEnsure, StepFindDependents,
+	StepPreStop, StepDrain, StepStop, StepVerifyStopped, StepPostStop, StepPreStart, StepStart, StepHealth, StepPostStart,
+	StepUndrain, StepRecord, StepReportDependents, StepLogs}
 
 // TestStepRegistry: the registry lists every step once; the vocabulary
 // handed to the playbooks package is exactly its playbook steps, in plan

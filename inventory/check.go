@@ -41,6 +41,7 @@ func (l *loader) check(inv *Inventory) {
 	}
 	l.checkCycles(inv)
 	l.checkSameHostRequires(inv)
+	l.checkHooks(inv) // hooks.go
 }
 
 // checkSameHostRequires reports a same-host requirement that cannot be met:

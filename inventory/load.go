@@ -59,10 +59,11 @@ var (
 	registryKeys = []string{"path", "etcd"}
 	etcdKeys     = []string{"endpoints", "prefix"}
 	hostKeys     = []string{"address", "port", "user", "identity_file", "roles", "via", "sudo", "service_address", "server_alive_interval", "server_alive_count_max"}
-	serviceKeys  = []string{"enabled", "manager", "unit", "commands", "critical", "impact", "requires", "health", "stop_grace", "start_timeout", "sudo", "drain"}
-	commandKeys  = []string{"start", "stop", "status", "logs"}
-	healthKeys   = []string{"process", "port", "http", "timeout", "retries", "interval", "start_period"}
-	httpKeys     = []string{"port", "path", "expect"}
+	serviceKeys  = []string{"enabled", "manager", "unit", "commands", "critical", "impact", "requires", "health", "stop_grace", "start_timeout", "sudo", "drain",
+		"pre_stop", "post_stop", "pre_start", "post_start"}
+	commandKeys = []string{"start", "stop", "status", "logs"}
+	healthKeys  = []string{"process", "port", "http", "timeout", "retries", "interval", "start_period"}
+	httpKeys    = []string{"port", "path", "expect"}
 )
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)

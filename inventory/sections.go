@@ -185,6 +185,7 @@ func (l *loader) services(section entry, d *Defaults) []*Service {
 		if x, ok := f["drain"]; ok {
 			l.drain(x, s)
 		}
+		l.hooks(f, s) // hooks.go
 		l.manage(e, f, s)
 	}
 	return services

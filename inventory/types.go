@@ -97,6 +97,7 @@ type Service struct {
 	StartTimeout time.Duration // effective
 	Sudo         bool          // effective: service value, else defaults
 	Drain        *Drain        // taken out of its load balancer around a stop; nil: not
+	Hooks        Hooks         // pre_stop, post_stop, pre_start, post_start (hooks.go)
 	Line         int
 
 	requirements []Requirement // Requires, resolved by Load

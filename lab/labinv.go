@@ -172,14 +172,15 @@ type (
 		ServiceAddress string   `yaml:"service_address"`
 	}
 	yamlService struct {
-		Enabled      *bool        `yaml:"enabled,omitempty"`
-		Critical     bool         `yaml:"critical,omitempty"`
-		Impact       string       `yaml:"impact,omitempty"`
-		Requires     []string     `yaml:"requires,flow,omitempty"`
-		StopGrace    string       `yaml:"stop_grace,omitempty"`
-		StartTimeout string       `yaml:"start_timeout,omitempty"`
-		Commands     yamlCommands `yaml:"commands"`
-		Health       *yamlHealth  `yaml:"health,omitempty"`
+		Enabled      *bool            `yaml:"enabled,omitempty"`
+		Critical     bool             `yaml:"critical,omitempty"`
+		Impact       string           `yaml:"impact,omitempty"`
+		Requires     []string         `yaml:"requires,flow,omitempty"`
+		StopGrace    string           `yaml:"stop_grace,omitempty"`
+		StartTimeout string           `yaml:"start_timeout,omitempty"`
+		Commands     yamlCommands     `yaml:"commands"`
+		Health       *yamlHealth      `yaml:"health,omitempty"`
+		yamlHooks    `yaml:",inline"` // labhooks.go
 	}
 	yamlCommands struct {
 		Start  string `yaml:"start"`
@@ -279,6 +280,7 @@ func labInventory(src *inventory.Inventory, p invParams) ([]byte, error) {
 			Impact:   s.Impact,
 			Requires: s.Requires,
 		}
+		ys.yamlHooks = labHooks(s.Hooks)
 		if !s.Enabled {
 			ys.Enabled = new(bool)
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -94,7 +95,8 @@ func TestLabInventoryIsTheSameFleet(t *testing.T) {
 	for i, s := range inv.Services {
 		o := src.Services[i]
 		if s.Enabled != o.Enabled || s.Critical != o.Critical || s.Impact != o.Impact || !slices.Equal(s.Requires, o.Requires) ||
-			s.StopGrace != o.StopGrace || s.StartTimeout != o.StartTimeout || s.Manager != "command" || s.Sudo {
+			s.StopGrace != o.StopGrace || s.StartTimeout != o.StartTimeout || s.Manager != "command" || s.Sudo ||
+			!reflect.DeepEqual(s.Hooks, withLines(o.Hooks, s.Hooks)) {
 			t.Errorf("service %s: %+v, want like %+v", s.Name, s, o)
 		}
 		sh, oh := s.Health, o.Health
@@ -122,6 +124,19 @@ func TestLabInventoryIsTheSameFleet(t *testing.T) {
 			t.Errorf("service %s: commands %+v", s.Name, c)
 		}
 	}
+}
+
+// withLines is hooks with the lines of like's (the lab file's own lines).
+func withLines(hooks, like inventory.Hooks) inventory.Hooks {
+	for _, kind := range inventory.HookKinds {
+		src, dst := hooks.Of(kind), like.Of(kind)
+		for i := range src {
+			if i < len(dst) {
+				src[i].Line = dst[i].Line
+			}
+		}
+	}
+	return hooks
 }
 
 // TestLabCommandsRunInAShell runs the generated status and logs commands

@@ -1,0 +1,275 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/omni-fleet/omni/internal/plural"
+	"github.com/omni-fleet/omni/internal/shell"
+	"github.com/omni-fleet/omni/inventory"
+)
+
+// The hook steps (pre-stop, post-stop, pre-start, post-start: the files
+// step_pre_stop.go, ...) run a
+// service's lifecycle hooks (inventory: pre_stop, post_stop, pre_start,
+// post_start), one step per kind, each hook in turn with its own timeout.
+// The planner puts them around the stop and start of every instance a plan
+// stops or starts (plan_hooks.go); a playbook does not name them, so an
+// override can neither drop nor move them.
+//
+// A hook is a shell snippet run with `sh -c` (`sudo -n sh -c` when the
+// service or the host it runs on says sudo), on the service's host (on:
+// self), on another inventory host over its connection (on: HOST), or on
+// the machine running omni (on: local). Exported: OMNI_HOST, OMNI_SERVICE,
+// OMNI_ADDRESS (the service's host and address), OMNI_OP (start, stop,
+// restart), OMNI_HOOK (pre_stop, ...) and, for post_stop and post_start,
+// OMNI_RESULT; every value is shell-quoted. A hook still running at its
+// timeout is killed with its process group, and named in the error.
+
+// hookKinds maps each hook step to its inventory key.
+var hookKinds = map[StepName]string{
+	StepPreStop:   "pre_stop",
+	StepPostStop:  "post_stop",
+	StepPreStart:  "pre_start",
+	StepPostStart: "post_start",
+}
+
+// hookMargin is a hook step's time beyond the sum of its hooks' timeouts:
+// the kill of a hook's process group and the connection to its host.
+const hookMargin = 5 * time.Second
+
+// hookStepTimeout says the hook steps' bound in words (steps.go).
+const hookStepTimeout = "the sum of its hooks' timeouts (each 30s unless set) + 5s"
+
+// hookOutputMax bounds what a failed hook's error quotes of its output.
+const hookOutputMax = 400
+
+// hooksTimeout is the default bound of the step of one kind of hooks.
+func hooksTimeout(kind string) func(b bounds) time.Duration {
+	return func(b bounds) time.Duration {
+		if b.svc == nil {
+			return 0
+		}
+		return hooksBound(b.svc.Hooks.Of(kind))
+	}
+}
+
+func hooksBound(hooks []inventory.Hook) time.Duration {
+	if len(hooks) == 0 {
+		return 0
+	}
+	d := hookMargin
+	for _, h := range hooks {
+		d += h.Timeout
+	}
+	return d
+}
+
+// HookError is a lifecycle hook that failed, timed out or could not be
+// run: which one (the instance it belongs to, its kind, its place in the
+// list, where it ran and its snippet) and why.
+type HookError struct {
+	Host, Service string // the instance whose hook it is
+	Kind          string // pre_stop, post_stop, pre_start, post_start
+	Index         int    // 1-based place in its list
+	On            string // where it ran: a host name, or "local"
+	Run           string // the snippet
+	Err           error  // a *TimeoutError, an exit status, a connection error
+	Output        string // the end of what it printed, when it failed
+}
+
+func (e *HookError) Error() string {
+	msg := fmt.Sprintf("%s hook %d on %s (%s): %v", e.Kind, e.Index, e.On, snippet(e.Run), e.Err)
+	var timeout *TimeoutError
+	if errors.As(e.Err, &timeout) {
+		msg += "; killed with its process group"
+	}
+	if e.Output != "" {
+		msg += ": " + e.Output
+	}
+	switch e.Kind {
+	case "pre_stop":
+		msg += " (vetoed: the service was not stopped)"
+	case "pre_start":
+		msg += " (the service was not started)"
+	case "post_start":
+		msg += " (a failed post_start counts as a failed health check)"
+	}
+	return msg
+}
+
+func (e *HookError) Unwrap() error { return e.Err }
+
+// stepWarning is what a step returns that succeeded with a warning (a
+// hook with on_failure: warn failed): execution.step reports the step ok,
+// with the warning (StepResult.Warning).
+type stepWarning struct{ msg string }
+
+func (w *stepWarning) Error() string { return w.msg }
+
+// runHookStep runs the instance's hooks of the step's kind; result is
+// OMNI_RESULT ("" for a pre hook). The four hook steps, one file each
+// (step_pre_stop.go, ...), run through it.
+func runHookStep(ctx context.Context, r *execution, c stepCall, result string) (string, error) {
+	return r.runHooks(ctx, c.inst, hookKinds[c.task.Step], r.plan.Request.Action, result)
+}
+
+// stopResult is OMNI_RESULT of a post_stop hook: "failed" when the
+// instance's last stop or verify-stopped step failed, else "stopped".
+func (r *execution) stopResult(inst Instance) string {
+	for i := len(r.out.Steps) - 1; i >= 0; i-- {
+		s := r.out.Steps[i]
+		if r.instance(s.Task) == inst && (s.Task.Step == StepStop || s.Task.Step == StepVerifyStopped) {
+			if s.Status == StepFailed {
+				return "failed"
+			}
+			return "stopped"
+		}
+	}
+	return "stopped"
+}
+
+// startResult is OMNI_RESULT of a post_start hook: "healthy" once the
+// instance's health step passed, "started" when its plan has none.
+func (r *execution) startResult(inst Instance) string {
+	for i := len(r.out.Steps) - 1; i >= 0; i-- {
+		if s := r.out.Steps[i]; r.instance(s.Task) == inst && s.Task.Step == StepHealth && s.Status == StepOK {
+			return "healthy"
+		}
+	}
+	return "started"
+}
+
+// runHooks runs an instance's hooks of one kind in order. A failed hook
+// with on_failure: warn is noted and the next one runs; one with abort (or
+// any failure once the run is interrupted) ends the step with its error.
+func (r *execution) runHooks(ctx context.Context, inst Instance, kind, op, result string) (string, error) {
+	svc, err := r.env.Inventory.Service(inst.Service)
+	if err != nil {
+		return "", err
+	}
+	hooks := svc.Hooks.Of(kind)
+	var warnings []string
+	for i, h := range hooks {
+		err := r.runHook(ctx, svc, inst, kind, i, h, op, result)
+		if err == nil {
+			continue
+		}
+		if h.OnFailure != inventory.HookWarn || r.ctx.Err() != nil {
+			return fmt.Sprintf("%d of %s passed", i-len(warnings), plural.N(len(hooks), "hook", "hooks")), err
+		}
+		warnings = append(warnings, err.Error())
+	}
+	note := plural.N(len(hooks), "hook", "hooks") + " passed"
+	if len(warnings) > 0 {
+		note = fmt.Sprintf("%d of %s passed", len(hooks)-len(warnings), plural.N(len(hooks), "hook", "hooks"))
+		return note, &stepWarning{msg: strings.Join(warnings, "; ") + " (on_failure: warn)"}
+	}
+	return note, nil
+}
+
+// runHook runs one hook within its timeout.
+func (r *execution) runHook(ctx context.Context, svc *inventory.Service, inst Instance, kind string, i int, h inventory.Hook, op, result string) error {
+	where := h.On
+	if where == inventory.HookSelf {
+		where = inst.Host
+	}
+	herr := &HookError{Host: inst.Host, Service: inst.Service, Kind: kind, Index: i + 1, On: where, Run: h.Run}
+	host, err := r.env.Inventory.Host(inst.Host)
+	if err != nil {
+		herr.Err = err
+		return herr
+	}
+	script := hookScript(host, inst, kind, op, result, h.Run)
+	hctx, cancel := context.WithTimeout(ctx, h.Timeout)
+	defer cancel()
+	hctx = ownBound(hctx) // the hook's timeout bounds its command, not command_timeout
+	var (
+		code int
+		out  []byte
+	)
+	if where == inventory.HookLocal {
+		code, out, err = runLocal(hctx, script)
+	} else {
+		code, out, err = r.runRemoteHook(hctx, svc, where, script)
+	}
+	switch {
+	case err != nil && hctx.Err() == context.DeadlineExceeded && ctx.Err() == nil:
+		herr.Err = &TimeoutError{After: h.Timeout}
+	case err != nil:
+		herr.Err = err
+	case code != 0:
+		herr.Err = fmt.Errorf("exit status %d", code)
+		herr.Output = lastOutput(out)
+	default:
+		return nil
+	}
+	return herr
+}
+
+// runRemoteHook runs a hook's script on an inventory host, over the run's
+// connection to it.
+func (r *execution) runRemoteHook(ctx context.Context, svc *inventory.Service, hostName, script string) (int, []byte, error) {
+	h, err := r.env.Inventory.Host(hostName)
+	if err != nil {
+		return -1, nil, err
+	}
+	conn, err := r.conn(r.ctx, hostName) // the dial has its own bounds
+	if err != nil {
+		return -1, nil, fmt.Errorf("connecting to %s: %w", hostName, err)
+	}
+	cmd := "sh -c " + shell.Quote(script)
+	if svc.Sudo || h.Sudo {
+		cmd = "sudo -n " + cmd
+	}
+	res, err := conn.Run(ctx, cmd)
+	if err != nil {
+		return -1, nil, err
+	}
+	return res.ExitCode, append(res.Stderr, res.Stdout...), nil
+}
+
+// hookScript is the hook's snippet after the line that sets and exports
+// its environment, every value shell-quoted.
+func hookScript(host *inventory.Host, inst Instance, kind, op, result, run string) string {
+	addr := host.ServiceAddress
+	if addr == "" {
+		addr = inventory.DefaultServiceAddress
+	}
+	vars := [][2]string{{"OMNI_HOST", inst.Host}, {"OMNI_SERVICE", inst.Service}, {"OMNI_ADDRESS", addr},
+		{"OMNI_OP", op}, {"OMNI_HOOK", kind}}
+	if strings.HasPrefix(kind, "post_") {
+		vars = append(vars, [2]string{"OMNI_RESULT", result})
+	}
+	var assigns, names []string
+	for _, v := range vars {
+		assigns = append(assigns, v[0]+"="+shell.Quote(v[1]))
+		names = append(names, v[0])
+	}
+	return strings.Join(assigns, " ") + "; export " + strings.Join(names, " ") + "\n" + run
+}
+
+// lastOutput is the end of a failed hook's output, on one line.
+func lastOutput(out []byte) string {
+	s := strings.Join(strings.Fields(string(bytes.ToValidUTF8(out, []byte("?")))), " ")
+	if len(s) > hookOutputMax {
+		s = "…" + s[len(s)-hookOutputMax:]
+	}
+	return s
+}
+
+// snippet is a hook's snippet for messages: its first line, shortened.
+func snippet(run string) string {
+	s, _, more := strings.Cut(strings.TrimSpace(run), "\n")
+	if len(s) > 60 {
+		s, more = s[:60], true
+	}
+	if more {
+		s += " …"
+	}
+	return s
+}
