@@ -124,6 +124,24 @@ func addLabCommands(app *kingpin.Application, g *globalOptions, s Streams, run *
 		}
 		return nil
 	})
+
+	// `omni lab drain ADDR` drains a lab service, as the lab's pre_stop
+	// hook of api-gateway does (the lab needs only omni on its hosts).
+	drainCmd := labCmd.Command("drain", "Drain a lab service: it answers new requests 503 until the requests in flight are done.").Hidden()
+	drainAddr := drainCmd.Arg("address", "The service's HOST:PORT.").Required().String()
+	drainUndo := drainCmd.Flag("undo", "Take new requests again.").Bool()
+	drainTimeout := drainCmd.Flag("timeout", "Fail when requests are still in flight after this long.").Default("20s").Duration()
+	drainCmd.Action(func(*kingpin.ParseContext) error {
+		*run = func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, *drainTimeout)
+			defer cancel()
+			if err := demosvc.Drain(ctx, *drainAddr, *drainUndo); err != nil {
+				return fmt.Errorf("lab drain %s: %w", *drainAddr, err)
+			}
+			return nil
+		}
+		return nil
+	})
 }
 
 // labError maps the lab's errors to the cli's exit codes.

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,11 +231,22 @@ func TestLabExampleFleet(t *testing.T) {
 		return 0
 	}
 
-	// The spec's restart, on a bastion.
+	// The spec's restart, on a bastion. The lab drains api-gateway through
+	// its hooks first: a slow request in flight when the restart begins
+	// completes with 200, and meanwhile new requests get 503 (draining).
 	before := pidOf(rep, "primary-bastion", "api-gateway")
+	gw := gatewayAddr(t, rep)
+	inFlight := slowRequest(t, gw, 2500*time.Millisecond)
+	saw503 := watchFor503(gw)
 	out = mustOmni(t, "-i", inv, "service", "restart", "primary-bastion", "api-gateway")
 	if !restartBlock.MatchString(out) {
 		t.Errorf("restart output is not the spec's:\n%s", out)
+	}
+	if err := <-inFlight; err != nil {
+		t.Errorf("the request in flight when the restart began: %v", err)
+	}
+	if !saw503() {
+		t.Error("api-gateway never answered 503 (draining) during its restart: its pre_stop hook did not drain it")
 	}
 	// And on a worker reached through the bastion.
 	workerBefore := pidOf(rep, "worker1", "container-runtime")
@@ -483,4 +496,76 @@ func checkStartEvents(t *testing.T, dir string, want int) {
 	if len(events) != want {
 		t.Errorf("%d events in the lab's registry after lab up, want %d (one per service)", len(events), want)
 	}
+}
+
+// gatewayAddr is the HOST:PORT of the lab's api-gateway on primary-bastion.
+func gatewayAddr(t *testing.T, rep lab.StatusReport) string {
+	t.Helper()
+	for _, h := range rep.Hosts {
+		for _, s := range h.Services {
+			if h.Name == "primary-bastion" && s.Name == "api-gateway" {
+				return net.JoinHostPort(h.Address, strconv.Itoa(s.Port))
+			}
+		}
+	}
+	t.Fatal("no api-gateway on primary-bastion in the lab")
+	return ""
+}
+
+// slowRequest sends GET /slow to addr and returns once the service counts
+// it in flight; the channel gets nil when it ends with 200, else why not.
+func slowRequest(t *testing.T, addr string, d time.Duration) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("http://%s/slow?ms=%d", addr, d.Milliseconds()))
+		if err != nil {
+			done <- err
+			return
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			done <- fmt.Errorf("status %s", resp.Status)
+			return
+		}
+		done <- nil
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + addr + "/inflight")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.TrimSpace(string(b)) == "1" {
+				return done
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the slow request to %s never showed in flight", addr)
+	return nil
+}
+
+// watchFor503 asks addr's health path every 20 ms until the returned
+// function is called, which says whether one answer was 503.
+func watchFor503(addr string) func() bool {
+	stop := make(chan struct{})
+	seen := make(chan bool, 1)
+	go func() {
+		client := &http.Client{Timeout: time.Second}
+		saw := false
+		for {
+			select {
+			case <-stop:
+				seen <- saw
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if resp, err := client.Get("http://" + addr + "/healthz"); err == nil {
+				saw = saw || resp.StatusCode == http.StatusServiceUnavailable
+				resp.Body.Close()
+			}
+		}
+	}()
+	return func() bool { close(stop); return <-seen }
 }

@@ -297,6 +297,9 @@ func labInventory(src *inventory.Inventory, p invParams) ([]byte, error) {
 		if port == 0 {
 			return nil, fmt.Errorf("lab: no port for service %s", s.Name)
 		}
+		if labDrained[s.Name] {
+			ys.yamlHooks = withLabDrain(ys.yamlHooks, p.Omni, port)
+		}
 		ys.Commands = yamlCommands{
 			Start:  startCommand(p, port, path, status),
 			Status: statusCommand(p.Dir),

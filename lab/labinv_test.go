@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/omni-fleet/omni/inventory"
 )
@@ -94,9 +95,13 @@ func TestLabInventoryIsTheSameFleet(t *testing.T) {
 	}
 	for i, s := range inv.Services {
 		o := src.Services[i]
+		wantHooks := o.Hooks
+		if labDrained[s.Name] {
+			wantHooks = drainHooks(t, s.Hooks, o.Hooks, s.Health.Port)
+		}
 		if s.Enabled != o.Enabled || s.Critical != o.Critical || s.Impact != o.Impact || !slices.Equal(s.Requires, o.Requires) ||
 			s.StopGrace != o.StopGrace || s.StartTimeout != o.StartTimeout || s.Manager != "command" || s.Sudo ||
-			!reflect.DeepEqual(s.Hooks, withLines(o.Hooks, s.Hooks)) {
+			!reflect.DeepEqual(s.Hooks, withLines(wantHooks, s.Hooks)) {
 			t.Errorf("service %s: %+v, want like %+v", s.Name, s, o)
 		}
 		sh, oh := s.Health, o.Health
@@ -124,6 +129,21 @@ func TestLabInventoryIsTheSameFleet(t *testing.T) {
 			t.Errorf("service %s: commands %+v", s.Name, c)
 		}
 	}
+}
+
+// drainHooks checks the lab's drain hooks of a drained service (the
+// source's hooks, then a pre_stop that drains it and a post_stop that takes
+// it back after a failed stop, both warning on failure) and returns the
+// hooks the lab inventory should have.
+func drainHooks(t *testing.T, got, src inventory.Hooks, port int) inventory.Hooks {
+	t.Helper()
+	addr := fmt.Sprintf(`"$OMNI_ADDRESS:%d"`, port)
+	want := src
+	want.PreStop = append(slices.Clone(src.PreStop), inventory.Hook{Run: "'/opt/omni bin/omni' lab drain " + addr + " --timeout 20s",
+		On: "self", Timeout: 30 * time.Second, OnFailure: "warn"})
+	want.PostStop = append(slices.Clone(src.PostStop), inventory.Hook{Run: `[ "$OMNI_RESULT" != failed ] || '/opt/omni bin/omni' lab drain --undo ` + addr,
+		On: "self", Timeout: 30 * time.Second, OnFailure: "warn"})
+	return want
 }
 
 // withLines is hooks with the lines of like's (the lab file's own lines).

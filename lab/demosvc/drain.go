@@ -16,6 +16,7 @@ import (
 //   - POST /drain makes it answer every new request but GET /inflight with
 //     503 "draining" (its health path too, so a load balancer's check takes
 //     it out), while the requests in flight finish; it keeps running;
+//   - POST /ready undoes a POST /drain: it takes new requests again;
 //   - GET /inflight answers how many requests are in flight (itself not
 //     counted), and every answer carries the count in X-Inflight;
 //   - GET /slow?ms=N answers 200 after N milliseconds (at most 10 minutes),
@@ -35,7 +36,7 @@ type drainState struct {
 // refused.
 func (s *service) track(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/inflight" || r.URL.Path == "/drain" {
+		if r.URL.Path == "/inflight" || r.URL.Path == "/drain" || r.URL.Path == "/ready" {
 			w.Header().Set("X-Inflight", strconv.FormatInt(s.drain.inflight.Load(), 10))
 			next.ServeHTTP(w, r)
 			return
@@ -53,7 +54,8 @@ func (s *service) track(next http.Handler) http.Handler {
 	})
 }
 
-// drainRoutes adds GET /inflight, POST /drain and GET /slow to mux.
+// drainRoutes adds GET /inflight, POST /drain, POST /ready and GET /slow
+// to mux.
 func (s *service) drainRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /inflight", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, strconv.FormatInt(s.drain.inflight.Load(), 10)+"\n")
@@ -62,6 +64,11 @@ func (s *service) drainRoutes(mux *http.ServeMux) {
 		s.drain.draining.Store(true)
 		s.log.printf("draining: %d in flight", s.drain.inflight.Load())
 		io.WriteString(w, "draining\n")
+	})
+	mux.HandleFunc("POST /ready", func(w http.ResponseWriter, r *http.Request) {
+		s.drain.draining.Store(false)
+		s.log.printf("ready again: taking new requests")
+		io.WriteString(w, "ready\n")
 	})
 	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
 		ms, err := strconv.Atoi(r.URL.Query().Get("ms"))

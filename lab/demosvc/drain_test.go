@@ -1,11 +1,14 @@
 package demosvc_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/omni-fleet/omni/lab/demosvc"
 )
 
 // waitInflight polls GET /inflight until it says want.
@@ -102,4 +105,44 @@ func TestPostDrain(t *testing.T) {
 		t.Fatalf("the request in flight got %d, want 200", code)
 	}
 	waitInflight(t, addr, "0")
+}
+
+// TestDrainClient: Drain returns only once the request in flight is done
+// (it got 200), the service answers new requests 503 meanwhile and after;
+// Drain with undo (POST /ready) makes it take them again; a drain whose
+// request outlives the context fails, naming the count.
+func TestDrainClient(t *testing.T) {
+	addr := freeAddr(t)
+	startDemo(t, "--listen", addr)
+	waitAnswer(t, "http://"+addr+"/healthz", 10*time.Second)
+	slow := slowGet(addr, "800")
+	waitInflight(t, addr, "1")
+	began := time.Now()
+	if err := demosvc.Drain(context.Background(), addr, false); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took < 500*time.Millisecond {
+		t.Errorf("Drain returned after %v, before the request in flight was done", took)
+	}
+	if code := <-slow; code != http.StatusOK {
+		t.Errorf("the request in flight: status %d", code)
+	}
+	if code, _, _ := get("http://" + addr + "/healthz"); code != http.StatusServiceUnavailable {
+		t.Errorf("drained: /healthz answered %d, want 503", code)
+	}
+	if err := demosvc.Drain(context.Background(), addr, true); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := get("http://" + addr + "/healthz"); code != http.StatusOK {
+		t.Errorf("after undo: /healthz answered %d, want 200", code)
+	}
+
+	slow = slowGet(addr, "3000")
+	waitInflight(t, addr, "1")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := demosvc.Drain(ctx, addr, false); err == nil || !strings.Contains(err.Error(), "1 request still in flight") {
+		t.Errorf("a drain past its deadline: %v", err)
+	}
+	<-slow
 }
