@@ -6,10 +6,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -295,31 +297,43 @@ func TestHAProxyDrainRestart(t *testing.T) {
 	})
 
 	t.Run("a drain left on is shown and undone by the next run", func(t *testing.T) {
-		// As omni SIGKILLed while draining leaves it: the server drained,
-		// the registry's mark naming the run.
-		d.hap.Command(t, "set server be_web/worker1 state drain")
-		reg, err := registry.Open(context.Background(), d.Dir+"/state.json", nil)
-		if err != nil {
+		// A real omni process SIGKILLed while it drains (a client holds a
+		// session, so the drain waits): the server stays drained, and the
+		// registry's mark, written before the drain, names the run.
+		release := d.hold(t)
+		defer release()
+		cmd := exec.Command(buildOmni(t), "-i", d.Inventory, "--ssh-config", "none", "service", "restart", "worker1", "web")
+		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		rec, _, err := reg.Get("worker1", "web")
-		if err == nil {
-			rec.Drained = &registry.Drained{Server: "primary-bastion: be_web/worker1", Since: time.Now().UTC(), Run: "killed-run"}
-			err = reg.Put(rec)
+		deadline := time.Now().Add(20 * time.Second)
+		for d.admin(t) != haproxytest.StateDrain {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatal("the restart never drained the server")
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		reg.Close()
-		if err != nil {
-			t.Fatal(err)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		release()
+		if got := d.admin(t); got != haproxytest.StateDrain {
+			t.Fatalf("after SIGKILL: admin state %d, want drain (left on)", got)
+		}
+		m := drainMark(t, d.Fleet)
+		if m == nil || m.Run == "" {
+			t.Fatalf("the registry does not mark the drain left on: %+v", m)
 		}
 		out, errOut, _ := omni(t, d.Fleet, "service", "status", "worker1", "web")
-		if !strings.Contains(errOut, "worker1/web: haproxy server primary-bastion: be_web/worker1 has been draining since") || !strings.Contains(errOut, "by run killed-run") {
+		if !strings.Contains(errOut, "worker1/web: haproxy server primary-bastion: be_web/worker1 has been draining since") || !strings.Contains(errOut, "by run "+m.Run) {
 			t.Errorf("status does not show the drain left on:\n%s\n%s", out, errOut)
 		}
 		out, _, _ = omni(t, d.Fleet, "service", "status", "worker1", "web", "-o", "json")
 		var doc struct {
 			Services []struct{ Drained string } `json:"services"`
 		}
-		if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Services) != 1 || !strings.Contains(doc.Services[0].Drained, "killed-run") {
+		if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Services) != 1 || !strings.Contains(doc.Services[0].Drained, m.Run) {
 			t.Errorf("status JSON does not show the drain: %v\n%s", err, out)
 		}
 		out, errOut, code := omni(t, d.Fleet, "service", "restart", "worker1", "web")
