@@ -111,3 +111,12 @@ func warnDrainLeft(reg registry.Registry, plan *Plan, warn func(string)) {
 	}
 	warn(msg)
 }
+
+// drainOf is the drain of an instance's service; nil when it has none.
+func (r *execution) drainOf(inst Instance) (*inventory.HAProxyDrain, error) {
+	svc, err := r.env.Inventory.Service(inst.Service)
+	if err != nil {
+		return nil, err
+	}
+	return drainOf(svc), nil
+}

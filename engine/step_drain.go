@@ -15,11 +15,10 @@ import (
 // wait_sessions. Over the drain's timeout the step fails and nothing is
 // stopped; the undrain step then sets the server ready again.
 func runDrain(ctx context.Context, r *execution, c stepCall) (string, error) {
-	svc, err := r.env.Inventory.Service(c.inst.Service)
+	d, err := r.drainOf(c.inst)
 	if err != nil {
 		return "", err
 	}
-	d := drainOf(svc)
 	if d == nil {
 		return "no drain configured", nil
 	}

@@ -13,11 +13,10 @@ import (
 // run (finish) runs it for a server this run drained. A stop that stopped
 // the service keeps it drained: its next start sets it ready.
 func runUndrain(ctx context.Context, r *execution, c stepCall) (string, error) {
-	svc, err := r.env.Inventory.Service(c.inst.Service)
+	d, err := r.drainOf(c.inst)
 	if err != nil {
 		return "", err
 	}
-	d := drainOf(svc)
 	if d == nil {
 		return "no drain configured", nil
 	}
