@@ -34,8 +34,8 @@ type checker struct {
 	look *lookMemo // nil: a step's check, with retries
 }
 
-// lookMemo is what one look found of the instances it read: "" for
-// running and healthy, else why not. Shared by the hosts of one
+// lookMemo is what one look found of the instances it read: running and
+// healthy, else why not. Shared by the hosts of one
 // LiveStatus, which are read in parallel, and by the dependency checks,
 // which run side by side: the first to want an instance reads it, the
 // others wait for what it found, so each is read once.
@@ -45,11 +45,32 @@ type lookMemo struct {
 	roles map[string]Instance // "svc@role" -> its healthy instance ("" host: none)
 }
 
-// lookEntry is one instance's reading: why (or err) once done is closed.
+// lookEntry is one instance's reading: found (or err) once done is closed.
 type lookEntry struct {
-	done chan struct{}
-	why  string
-	err  error
+	done  chan struct{}
+	found depState
+	err   error
+}
+
+// depState is what a reading of one instance found: nothing wrong (it
+// runs and is healthy), or why it would fail a dependency check, with the
+// reason classified where it is found.
+type depState struct {
+	why    string                  // "stopped", "unhealthy: http: ...": "" when healthy
+	reason health.DependencyReason // "" when healthy
+}
+
+// healthy: it runs and passes its own checks.
+func (s depState) healthy() bool { return s.reason == "" }
+
+// notRunning is an instance found in state status, not running.
+func notRunning(status string) depState {
+	return depState{why: status, reason: health.DependencyStopped}
+}
+
+// unhealthy is a running instance whose own checks failed as rep says.
+func unhealthy(rep health.Report) depState {
+	return depState{why: "unhealthy: " + rep.Failure(), reason: health.DependencyUnhealthy}
 }
 
 func newLookMemo() *lookMemo {
@@ -57,7 +78,8 @@ func newLookMemo() *lookMemo {
 }
 
 // unreadable starts the dependency check's error when the dependency's
-// state could not be read: the run cannot say whether it would fix it.
+// state could not be read (health.DependencyUnreadable): the run cannot
+// say whether it would fix it.
 const unreadable = "could not be read: "
 
 // DependencyCheck prefixes the name of the dependency check of each
@@ -120,10 +142,9 @@ func (c *checker) own(ctx context.Context, inst Instance, known, seen *manager.S
 	return runHealthSeen(ctx, spec, h, m, conn, known, seen), nil
 }
 
-// runningAndHealthy checks one instance, without its own dependencies: ""
-// when it runs and passes its own checks, else why not ("stopped",
-// "unhealthy: http: ...").
-func (c *checker) runningAndHealthy(ctx context.Context, inst Instance) (string, error) {
+// runningAndHealthy checks one instance, without its own dependencies:
+// healthy when it runs and passes its own checks, else why not.
+func (c *checker) runningAndHealthy(ctx context.Context, inst Instance) (depState, error) {
 	if c.look == nil {
 		return c.readInstance(ctx, inst)
 	}
@@ -137,57 +158,57 @@ func (c *checker) runningAndHealthy(ctx context.Context, inst Instance) (string,
 	if found {
 		select {
 		case <-e.done:
-			return e.why, e.err
+			return e.found, e.err
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return depState{}, ctx.Err()
 		}
 	}
-	e.why, e.err = c.readInstance(ctx, inst)
+	e.found, e.err = c.readInstance(ctx, inst)
 	if e.err != nil { // not remembered: a later look at it tries again
 		c.look.mu.Lock()
 		delete(c.look.whyOf, inst)
 		c.look.mu.Unlock()
 	}
 	close(e.done)
-	return e.why, e.err
+	return e.found, e.err
 }
 
 // readInstance reads inst's state and, when it runs, its own checks.
-func (c *checker) readInstance(ctx context.Context, inst Instance) (string, error) {
+func (c *checker) readInstance(ctx context.Context, inst Instance) (depState, error) {
 	conn, err := c.conn(ctx, inst.Host)
 	if err != nil {
-		return "", err
+		return depState{}, err
 	}
 	m, err := c.mgr(inst)
 	if err != nil {
-		return "", err
+		return depState{}, err
 	}
 	st, err := m.Status(ctx, conn)
 	if err != nil {
-		return "", err
+		return depState{}, err
 	}
 	if !st.Running {
-		return st.Status, nil
+		return notRunning(st.Status), nil
 	}
 	rep, err := c.own(ctx, inst, &st, nil)
 	if err != nil {
-		return "", err
+		return depState{}, err
 	}
 	if !rep.Passed() {
-		return "unhealthy: " + rep.Failure(), nil
+		return unhealthy(rep), nil
 	}
-	return "", nil
+	return depState{}, nil
 }
 
 // remember keeps, during a look, what was found of inst (unless it is
 // being read, or was read, already).
-func (c *checker) remember(inst Instance, why string) {
+func (c *checker) remember(inst Instance, found depState) {
 	if c.look == nil {
 		return
 	}
 	c.look.mu.Lock()
 	if _, ok := c.look.whyOf[inst]; !ok {
-		e := &lookEntry{done: make(chan struct{}), why: why}
+		e := &lookEntry{done: make(chan struct{}), found: found}
 		close(e.done)
 		c.look.whyOf[inst] = e
 	}
@@ -208,7 +229,7 @@ func (c *checker) healthyOnRole(ctx context.Context, group string) (Instance, bo
 	svc, role, _ := strings.Cut(group, "@")
 	var found Instance
 	for _, inst := range c.deps.roleInstances(svc, role) {
-		if why, err := c.runningAndHealthy(ctx, inst); err == nil && why == "" {
+		if st, err := c.runningAndHealthy(ctx, inst); err == nil && st.healthy() {
 			found = inst
 			break
 		}
@@ -223,23 +244,24 @@ func (c *checker) healthyOnRole(ctx context.Context, group string) (Instance, bo
 
 // dependencyChecks is the spec's fourth health check: the services inst
 // requires are running and healthy. One result per requirement, named
-// DependencyCheck + the requirement; its error is the dependency's state
-// ("stopped"), "unhealthy: ...", "no running and healthy instance" or
-// unreadable + why.
+// DependencyCheck + the requirement, its Dependency the requirement; its
+// error is the dependency's state ("stopped"), "unhealthy: ...", "no
+// running and healthy instance" or unreadable + why, and its Reason
+// classifies it.
 func (c *checker) dependencyChecks(ctx context.Context, inst Instance) []health.Result {
 	needs := c.deps.needs(inst)
 	out := make([]health.Result, len(needs))
 	fanout.Each(len(needs), dependencyReads, func(i int) {
 		n := needs[i]
-		res := health.Result{Check: DependencyCheck + n.String(), Attempts: 1, Passed: true}
+		res := health.Result{Check: DependencyCheck + n.String(), Dependency: n.String(), Attempts: 1, Passed: true}
 		if n.role != "" {
 			if _, ok := c.healthyOnRole(ctx, n.String()); !ok {
-				res.Passed, res.Error = false, "no running and healthy instance"
+				res.Passed, res.Error, res.Reason = false, "no running and healthy instance", health.DependencyStopped
 			}
-		} else if why, err := c.runningAndHealthy(ctx, n.inst); err != nil {
-			res.Passed, res.Error = false, unreadable+err.Error()
-		} else if why != "" {
-			res.Passed, res.Error = false, why
+		} else if found, err := c.runningAndHealthy(ctx, n.inst); err != nil {
+			res.Passed, res.Error, res.Reason = false, unreadable+err.Error(), health.DependencyUnreadable
+		} else if !found.healthy() {
+			res.Passed, res.Error, res.Reason = false, found.why, found.reason
 		}
 		out[i] = res
 	})
@@ -260,19 +282,18 @@ type DependencyProblem struct {
 }
 
 // DependencyProblems lists the failed dependency checks of rep (nil
-// report: none).
+// report: none), from their typed fields (Dependency, Reason).
 func DependencyProblems(rep *health.Report) []DependencyProblem {
 	if rep == nil {
 		return nil
 	}
 	var out []DependencyProblem
 	for _, c := range rep.Checks {
-		need, ok := strings.CutPrefix(c.Check, DependencyCheck)
-		if !ok || c.Passed {
+		if c.Dependency == "" || c.Passed {
 			continue
 		}
-		out = append(out, DependencyProblem{Need: need, Why: c.Error,
-			Startable: !strings.HasPrefix(c.Error, "unhealthy") && !strings.HasPrefix(c.Error, unreadable)})
+		out = append(out, DependencyProblem{Need: c.Dependency, Why: c.Error,
+			Startable: c.Reason == health.DependencyStopped})
 	}
 	return out
 }

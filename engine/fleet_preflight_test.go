@@ -10,9 +10,9 @@ import (
 )
 
 // depRunner is a rolling restart of 4 hosts, h2's service unhealthy
-// because the dependency agent@h2 is why; with noDeps the plans refuse
+// because the dependency agent@h2 is why (classified as reason); with noDeps the plans refuse
 // a dependency that is down (restart --no-deps), else they start it.
-func depRunner(s *sim, why string, noDeps bool) *fleetRunner {
+func depRunner(s *sim, why string, reason health.DependencyReason, noDeps bool) *fleetRunner {
 	r := s.runner(4, FleetOptions{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1})
 	for _, t := range r.Targets {
 		t.Plan.Request = Request{Action: "restart", NoDeps: noDeps}
@@ -28,7 +28,7 @@ func depRunner(s *sim, why string, noDeps bool) *fleetRunner {
 		for i := range rows {
 			rep := &health.Report{Checks: []health.Result{{Check: "process", Passed: true, Attempts: 1}}}
 			if rows[i].Host == "h2" {
-				rep.Checks = append(rep.Checks, health.Result{Check: DependencyCheck + "agent@h2", Attempts: 1, Error: why})
+				rep.Checks = append(rep.Checks, health.Result{Check: DependencyCheck + "agent@h2", Dependency: "agent@h2", Attempts: 1, Error: why, Reason: reason})
 			}
 			rows[i].Health = rep
 		}
@@ -51,7 +51,7 @@ func preflightLines(s *sim) string {
 // first (it is unavailable) and its restart starts the dependency.
 func TestPreflightDependencyStoppedIsStartedFirst(t *testing.T) {
 	s := newSim()
-	rep := depRunner(s, "stopped", false).Run(context.Background(), context.Background())
+	rep := depRunner(s, "stopped", health.DependencyStopped, false).Run(context.Background(), context.Background())
 	pre := preflightLines(s)
 	if !strings.Contains(pre, "h2: agent (required) is stopped: it will be started first") ||
 		!strings.Contains(pre, "1 of 4 instances already unavailable (h2 unhealthy (dependency agent@h2: stopped))") {
@@ -68,15 +68,16 @@ func TestPreflightDependencyStoppedIsStartedFirst(t *testing.T) {
 func TestPreflightDependencyDownRefusesUpFront(t *testing.T) {
 	for _, c := range []struct {
 		name, why string
+		reason    health.DependencyReason
 		noDeps    bool
 		want      string
 	}{
-		{"no-deps", "stopped", true, "h2: agent (required) is stopped: --no-deps: it will not be started"},
-		{"unhealthy", "unhealthy: port 7: refused", false, "h2: agent (required) is unhealthy: port 7: refused: a restart does not fix it"},
+		{"no-deps", "stopped", health.DependencyStopped, true, "h2: agent (required) is stopped: --no-deps: it will not be started"},
+		{"unhealthy", "unhealthy: port 7: refused", health.DependencyUnhealthy, false, "h2: agent (required) is unhealthy: port 7: refused: a restart does not fix it"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newSim()
-			rep := depRunner(s, c.why, c.noDeps).Run(context.Background(), context.Background())
+			rep := depRunner(s, c.why, c.reason, c.noDeps).Run(context.Background(), context.Background())
 			if !strings.Contains(preflightLines(s), c.want) {
 				t.Fatalf("preflight:\n%s", preflightLines(s))
 			}

@@ -190,7 +190,7 @@ func liveStatus(ctx context.Context, chk *checker, row InstanceStatus, read mana
 		row.Uptime = time.Since(st.Since)
 	}
 	if !st.Running {
-		chk.remember(row.Instance, st.Status)
+		chk.remember(row.Instance, notRunning(st.Status))
 		return row
 	}
 	rep, deps, err := chk.both(ctx, row.Instance, &st, nil)
@@ -198,11 +198,11 @@ func liveStatus(ctx context.Context, chk *checker, row InstanceStatus, read mana
 		row.Err = err
 		return row
 	}
-	why := ""
+	found := depState{}
 	if !rep.Passed() {
-		why = "unhealthy: " + rep.Failure()
+		found = unhealthy(rep)
 	}
-	chk.remember(row.Instance, why) // a dependency of a later row
+	chk.remember(row.Instance, found) // a dependency of a later row
 	if rep.Passed() {
 		rep.Checks = append(rep.Checks, deps...)
 	}

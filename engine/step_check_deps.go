@@ -20,12 +20,12 @@ func runCheckDeps(ctx context.Context, r *execution, _ stepCall) (string, error)
 			}
 			continue
 		}
-		why, err := r.check.runningAndHealthy(ctx, it.need.inst)
+		found, err := r.check.runningAndHealthy(ctx, it.need.inst)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", it.need, err)
 		}
-		if why != "" {
-			down = append(down, fmt.Sprintf("%s (%s)", it.need, why))
+		if !found.healthy() {
+			down = append(down, fmt.Sprintf("%s (%s)", it.need, found.why))
 		}
 	}
 	if len(down) > 0 {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/omni-fleet/omni/engine/health"
 )
 
 // runEnsure (step ensure) makes one dependency run and be healthy: left alone when it is,
@@ -19,15 +21,15 @@ func runEnsure(ctx context.Context, r *execution, c stepCall) (string, error) {
 			return "", fmt.Errorf("no host with role %s runs %s", t.Role, t.Service)
 		}
 	}
-	why, err := r.check.runningAndHealthy(ctx, inst)
+	found, err := r.check.runningAndHealthy(ctx, inst)
 	if err != nil {
 		return "", err
 	}
-	if why == "" {
+	if found.healthy() {
 		return "running and healthy", nil
 	}
-	if strings.HasPrefix(why, "unhealthy") {
-		return "", fmt.Errorf("dependency %s is running but %s", inst, why)
+	if found.reason == health.DependencyUnhealthy {
+		return "", fmt.Errorf("dependency %s is running but %s", inst, found.why)
 	}
 	mgr, _ := r.manager(inst)
 	conn, _ := r.conn(ctx, inst.Host)

@@ -32,7 +32,27 @@ type Result struct {
 	// Optional: a failure does not fail the report, it degrades it (a
 	// reach check with reach: optional).
 	Optional bool `json:"optional,omitempty"`
+	// Dependency is set on a dependency check: the requirement it checks,
+	// "network-agent@worker2", or "db@database" for a role.
+	Dependency string `json:"dependency,omitempty"`
+	// Reason is why a dependency check failed ("" when it passed, and on
+	// every other check).
+	Reason DependencyReason `json:"reason,omitempty"`
 }
+
+// DependencyReason is why a dependency check failed.
+type DependencyReason string
+
+// The reasons of a failed dependency check.
+const (
+	// DependencyStopped: the dependency does not run (or, for a role, no
+	// instance runs and is healthy): a start fixes it.
+	DependencyStopped DependencyReason = "stopped"
+	// DependencyUnhealthy: it runs but fails its own health checks.
+	DependencyUnhealthy DependencyReason = "unhealthy"
+	// DependencyUnreadable: its state could not be read.
+	DependencyUnreadable DependencyReason = "unreadable"
+)
 
 // Report is the outcome of every check of a service.
 type Report struct {
