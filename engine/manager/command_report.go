@@ -1,8 +1,6 @@
 package manager
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,11 +13,8 @@ import (
 // values are dropped.
 func parseReport(out []byte) map[string]string {
 	kv := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			kv[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
+	for k, v := range keyValues(out) {
+		kv[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
 	return kv
 }

@@ -129,9 +129,8 @@ func showBlocks(out []byte) [][]byte {
 // type.
 func blockIsUnit(block []byte, unit string) bool {
 	want := []string{unit, unit + ".service"}
-	for _, line := range strings.Split(string(block), "\n") {
-		key, value, ok := strings.Cut(strings.TrimRight(line, "\r"), "=")
-		if !ok || (key != "Id" && key != "Names") {
+	for key, value := range keyValues(block) {
+		if key != "Id" && key != "Names" {
 			continue
 		}
 		for _, name := range strings.Fields(value) {

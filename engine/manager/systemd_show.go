@@ -1,8 +1,6 @@
 package manager
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -27,12 +25,7 @@ type unitInfo struct {
 func parseShow(out []byte) (unitInfo, error) {
 	var info unitInfo
 	seen := false
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		key, value, ok := strings.Cut(strings.TrimRight(sc.Text(), "\r"), "=")
-		if !ok {
-			continue
-		}
+	for key, value := range keyValues(out) {
 		var err error
 		switch key {
 		case "LoadState":
