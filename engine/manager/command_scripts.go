@@ -27,36 +27,58 @@ import (
 // milliseconds on a busy one) and the stop loop probes 20 times a second.
 // Hosts without /proc/self/stat fall back to ps.
 
-// probes defines two shell functions.
+// procReaders defines the shell functions that read /proc, shared by the
+// probes, the kill-tree (killTree) and the restart script's clock (clock).
+//
+// omni_uptime sets omni_up to the host's uptime in centiseconds, from
+// /proc/uptime ("12345.67 …").
+//
+// omni_stat FILE reads a /proc/PID/stat line, "pid (comm) state ppid …",
+// and sets omni_sp to its PID and omni_l to what follows comm ("state
+// ppid pgrp …"), or returns 1 when it cannot be read (the process is
+// gone). comm may hold spaces and parentheses, so what follows it starts
+// after its last ") ".
+const procReaders = `omni_uptime() {
+	read -r omni_up omni_l </proc/uptime
+	omni_up=${omni_up%.*}${omni_up#*.}
+}
+omni_stat() {
+	{ read -r omni_l <"$1"; } 2>/dev/null || return 1
+	omni_sp=${omni_l%% *}
+	omni_l=${omni_l##*") "}
+}`
+
+// clock defines omni_now, which sets omni_t to a count of centiseconds
+// that only goes up: the host's uptime, or where there is no /proc, the
+// clock's seconds × 100. It needs procReaders.
+const clock = `if [ -r /proc/uptime ]; then
+	omni_now() { omni_uptime; omni_t=$omni_up; }
+else
+	omni_now() { omni_t=$(($(date +%s) * 100)); }
+fi`
+
+// probes defines the functions of procReaders and clock, and omni_ps.
 //
 // omni_ps PID sets omni_st to the process's state letter (R, S, D, Z, …),
 // omni_et to the seconds since it started and omni_pg to its process
 // group, or returns 1 when there is
-// no such process. /proc/PID/stat is "pid (comm) state ppid …" with the
-// start time as field 22, in clock ticks since boot; comm may hold spaces
-// and parentheses, so the fields are counted after its last ") ". Linux's
+// no such process. After comm, /proc/PID/stat has the state, then the
+// start time as the 20th field, in clock ticks since boot. Linux's
 // user-visible clock tick (USER_HZ) is 100 on every architecture it still
 // supports, which makes /proc/uptime's centiseconds and start ticks the
 // same unit.
-//
-// omni_now sets omni_t to a count of centiseconds that only goes up
-// (the host's uptime; where there is no /proc, the clock's seconds × 100).
-const probes = `if [ -r /proc/self/stat ] && [ -r /proc/uptime ]; then
+const probes = procReaders + `
+` + clock + `
+if [ -r /proc/self/stat ] && [ -r /proc/uptime ]; then
 	omni_ps() {
-		{ read -r omni_l <"/proc/$1/stat"; } 2>/dev/null || return 1
-		omni_l=${omni_l##*") "}
+		omni_stat "/proc/$1/stat" || return 1
 		set -f; set -- $omni_l; set +f
 		[ "$#" -ge 20 ] || return 1
 		omni_st=$1 omni_pg=$3
 		shift 19
-		read -r omni_up omni_l </proc/uptime
-		omni_up=${omni_up%.*}${omni_up#*.}
+		omni_uptime
 		omni_et=$(( (omni_up - $1) / 100 ))
 		[ "$omni_et" -ge 0 ] || omni_et=0
-	}
-	omni_now() {
-		read -r omni_t omni_l </proc/uptime
-		omni_t=${omni_t%.*}${omni_t#*.}
 	}
 else
 	omni_ps() {
@@ -64,7 +86,6 @@ else
 		[ -n "${1-}" ] || return 1
 		omni_st=$1 omni_et=${2-} omni_pg=${3-}
 	}
-	omni_now() { omni_t=$(($(date +%s) * 100)); }
 fi`
 
 // findPID runs the status command and sets omni_rc (its exit code) and
@@ -181,7 +202,8 @@ fi
 // killTree defines omni_kill_tree PID, which stops (SIGSTOP) PID and every
 // process below it, parent before children so that none can fork a
 // process it would miss, then kills them all (SIGKILL). The processes are
-// found by their parent PID in /proc (or ps where there is no /proc).
+// found by their parent PID in /proc (or ps where there is no /proc). It
+// needs procReaders.
 // A process that left the tree (a daemon re-parented to init) is not
 // found; it stays in the script's process group, which omni kills when
 // the step's own timeout ends.
@@ -193,11 +215,9 @@ const killTree = `omni_kill_tree() {
 		omni_more=
 		if [ -r /proc/self/stat ]; then
 			for omni_f in /proc/[0-9]*/stat; do
-				{ read -r omni_l <"$omni_f"; } 2>/dev/null || continue
-				omni_c=${omni_l%% *}
-				omni_l=${omni_l##*") "}
+				omni_stat "$omni_f" || continue
 				set -f; set -- $omni_l; set +f
-				omni_tree_add "$omni_c" "${2-}"
+				omni_tree_add "$omni_sp" "${2-}"
 			done
 		else
 			set -f; set -- $(ps -A -o pid= -o ppid= 2>/dev/null); set +f

@@ -59,19 +59,16 @@ type RestartReport struct {
 // kills the start's process tree (see killTree). The script waits for the
 // start, then ends the watchdog (its trap ends its sleep).
 const restartScript = `omni_mark=@MARK@
-if [ -r /proc/uptime ]; then
-	omni_clk() { read -r omni_c omni_l </proc/uptime; omni_c=${omni_c%.*}${omni_c#*.}; }
-else
-	omni_clk() { omni_c=$(($(date +%s) * 100)); }
-fi
+` + procReaders + `
+` + clock + `
 omni_end() {
-	omni_c0=$omni_c
-	omni_clk
-	printf '\n%s end %s %s %s\n' "$omni_mark" "$1" "$2" "$((omni_c - omni_c0))"
+	omni_t0=$omni_t
+	omni_now
+	printf '\n%s end %s %s %s\n' "$omni_mark" "$1" "$2" "$((omni_t - omni_t0))"
 	printf '\n%s end %s\n' "$omni_mark" "$1" >&2
 }
 ` + killTree + `
-omni_clk
+omni_now
 (
 @STOP@
 )
