@@ -312,7 +312,7 @@ func (r *resolver) tokens() sshconfig.Tokens {
 // the transport's default).
 func keepalive(explicit inventory.Explicit, interval time.Duration, countMax int, sc sshconfig.Host) (time.Duration, int) {
 	if explicit.ServerAliveInterval && interval == 0 {
-		interval = -1 // stated: no keepalives
+		interval = transport.KeepalivesOff // stated: no keepalives
 	}
 	return pick(explicit.ServerAliveInterval, interval, sc.ServerAliveInterval, interval),
 		pick(explicit.ServerAliveCountMax, countMax, sc.ServerAliveCountMax, countMax)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	ssh_config "github.com/kevinburke/ssh_config"
+
+	"github.com/omni-fleet/omni/engine/transport"
 )
 
 // Config is a parsed OpenSSH client configuration file. A nil *Config is
@@ -184,8 +186,9 @@ type Host struct {
 	// ProxyLine is the line of the ProxyJump or ProxyCommand directive
 	// applied, 0 when not known.
 	ProxyLine int
-	// ServerAliveInterval is ServerAliveInterval: 0 when unset, negative
-	// when set to 0 (no keepalives), as transport.Endpoint has it.
+	// ServerAliveInterval is ServerAliveInterval: 0 when unset,
+	// transport.KeepalivesOff when set to 0 (no keepalives), as
+	// transport.Endpoint has it.
 	ServerAliveInterval time.Duration
 	// ServerAliveCountMax is ServerAliveCountMax, 0 when unset. A 0 in
 	// the file is 1: ssh then gives up at the first unanswered interval.
@@ -237,7 +240,7 @@ func (c *Config) Lookup(alias string) (Host, error) {
 		}
 		h.ServerAliveInterval = d
 		if d == 0 {
-			h.ServerAliveInterval = -1
+			h.ServerAliveInterval = transport.KeepalivesOff
 		}
 	}
 	if v, line, ok := c.first(alias, "ServerAliveCountMax"); ok {

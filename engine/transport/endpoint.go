@@ -27,6 +27,12 @@ const (
 	DefaultServerAliveCountMax = 3
 )
 
+// KeepalivesOff is the ServerAliveInterval of an Endpoint that sends no
+// keepalives (any negative interval is taken so): what an interval of 0
+// stated in the inventory or in ssh_config becomes. It is the one
+// spelling of "off" between them (sshconfig.Host, engine's keepalive).
+const KeepalivesOff time.Duration = -1
+
 // Endpoint says how to reach one host.
 type Endpoint struct {
 	// Name is the inventory host name. It keys the Pool and appears in
@@ -52,7 +58,7 @@ type Endpoint struct {
 	// ServerAliveInterval is how often a keepalive (an SSH global request
 	// "keepalive@openssh.com" that the server must answer) is sent, as
 	// OpenSSH's ServerAliveInterval; DefaultServerAliveInterval when zero,
-	// none when negative.
+	// none when negative (KeepalivesOff).
 	ServerAliveInterval time.Duration
 	// ServerAliveCountMax is how many keepalives in a row may go
 	// unanswered: the next tick declares the connection dead and closes it

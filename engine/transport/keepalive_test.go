@@ -126,7 +126,7 @@ func TestKeepaliveThroughBastion(t *testing.T) {
 	bastion, proxy := behindProxy(t, bastionSrv, "bastion", "127.0.145.4")
 	worker := workerSrv.Endpoint("worker2")
 	worker.Via = &bastion
-	worker.ServerAliveInterval = -1 // off
+	worker.ServerAliveInterval = transport.KeepalivesOff
 	client := connect(t, newPool(t, transport.Options{}), worker)
 
 	result := inFlight(t, filepath.Join(t.TempDir(), "run"), func(ctx context.Context, cmd string) error {

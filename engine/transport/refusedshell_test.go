@@ -81,7 +81,7 @@ func startRefusingServer(t *testing.T, addr string, s *refusingServer) transport
 	knownHosts := filepath.Join(dir, "known_hosts")
 	writeFile(t, knownHosts, knownHostsLine(net.JoinHostPort(addr, itoa(port)), hostSigner.PublicKey()))
 	return transport.Endpoint{Name: "refuser", Address: addr, Port: port, User: "omni",
-		IdentityFiles: []string{identity}, KnownHosts: knownHosts, ConnectTimeout: 5 * time.Second, ServerAliveInterval: -1}
+		IdentityFiles: []string{identity}, KnownHosts: knownHosts, ConnectTimeout: 5 * time.Second, ServerAliveInterval: transport.KeepalivesOff}
 }
 
 func (s *refusingServer) serve(c net.Conn, config *ssh.ServerConfig) {
