@@ -119,11 +119,7 @@ func (c *checker) both(ctx context.Context, inst Instance, known, seen *manager.
 
 // own runs inst's own checks: process, port, HTTP.
 func (c *checker) own(ctx context.Context, inst Instance, known, seen *manager.State) (health.Report, error) {
-	conn, err := c.conn(ctx, inst.Host)
-	if err != nil {
-		return health.Report{}, err
-	}
-	m, err := c.mgr(inst)
+	conn, m, err := reachInstance(ctx, c.conn, c.mgr, inst)
 	if err != nil {
 		return health.Report{}, err
 	}
@@ -175,11 +171,7 @@ func (c *checker) runningAndHealthy(ctx context.Context, inst Instance) (depStat
 
 // readInstance reads inst's state and, when it runs, its own checks.
 func (c *checker) readInstance(ctx context.Context, inst Instance) (depState, error) {
-	conn, err := c.conn(ctx, inst.Host)
-	if err != nil {
-		return depState{}, err
-	}
-	m, err := c.mgr(inst)
+	conn, m, err := reachInstance(ctx, c.conn, c.mgr, inst)
 	if err != nil {
 		return depState{}, err
 	}

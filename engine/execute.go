@@ -411,15 +411,26 @@ func (r *execution) manager(inst Instance) (manager.Manager, error) {
 
 // status reads an instance's state over its host's connection.
 func (r *execution) status(ctx context.Context, inst Instance) (manager.State, error) {
-	conn, err := r.conn(ctx, inst.Host)
-	if err != nil {
-		return manager.State{}, err
-	}
-	m, err := r.manager(inst)
+	conn, m, err := reachInstance(ctx, r.conn, r.manager, inst)
 	if err != nil {
 		return manager.State{}, err
 	}
 	return m.Status(ctx, conn)
+}
+
+// reachInstance gives inst's host's connection, from conn, and inst's
+// manager, from mgr: what reading or checking inst needs.
+func reachInstance(ctx context.Context, conn func(context.Context, string) (Conn, error),
+	mgr func(Instance) (manager.Manager, error), inst Instance) (Conn, manager.Manager, error) {
+	c, err := conn(ctx, inst.Host)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := mgr(inst)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, m, nil
 }
 
 // knownState returns the state the previous step established for inst.
