@@ -67,6 +67,9 @@ func (c *svcConn) Run(ctx context.Context, cmd string) (manager.Result, error) {
 	if mark := partMark.FindString(cmd); mark != "" {
 		return c.restartScript(ctx, cmd, mark) // restart_fused_test.go
 	}
+	if strings.Contains(cmd, "OMNI_HOOK=") && strings.Contains(cmd, "hook-loud") {
+		return manager.Result{Stdout: bytes.Repeat([]byte("x"), loudHookBytes), ExitCode: 3}, nil
+	}
 	if strings.Contains(cmd, "OMNI_HOOK=") {
 		return c.hookRun(ctx, cmd) // hooks_test.go
 	}
@@ -109,7 +112,16 @@ func (c *svcConn) Run(ctx context.Context, cmd string) (manager.Result, error) {
 	return manager.Result{}, fmt.Errorf("unscripted command %q", cmd)
 }
 
-func (c *svcConn) Stream(ctx context.Context, cmd string, stdout, _ io.Writer) (int, error) {
+func (c *svcConn) Stream(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
+	if strings.Contains(cmd, "OMNI_HOOK=") { // hooks_test.go
+		if strings.Contains(cmd, "hook-loud") {
+			return c.loudHook(stdout)
+		}
+		res, err := c.hookRun(ctx, cmd)
+		stdout.Write(res.Stdout)
+		stderr.Write(res.Stderr)
+		return res.ExitCode, err
+	}
 	c.mu.Lock()
 	c.streamed = append(c.streamed, cmd)
 	_, bounded := ctx.Deadline()

@@ -226,11 +226,14 @@ func (r *execution) runRemoteHook(ctx context.Context, svc *inventory.Service, h
 	if svc.Sudo || h.Sudo {
 		cmd = "sudo -n " + cmd
 	}
-	res, err := conn.Run(ctx, cmd)
+	// Streamed into a bounded buffer: a hook that prints without end until
+	// its timeout costs omni no more than hookOutputKeep.
+	out := newTailBuffer(hookOutputKeep)
+	code, err := conn.Stream(ctx, cmd, out, out)
 	if err != nil {
 		return -1, nil, err
 	}
-	return res.ExitCode, append(res.Stderr, res.Stdout...), nil
+	return code, out.Bytes(), nil
 }
 
 // hookScript is the hook's snippet after the line that sets and exports
