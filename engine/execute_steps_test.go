@@ -61,6 +61,7 @@ type svcConn struct {
 	starts        []string
 	scripts       []string // restart scripts run (restart_fused_test.go)
 	hooks         []string // hook commands run (hooks_test.go)
+	unixDial      bool     // DialContext opens unix sockets on this machine
 }
 
 func (c *svcConn) Run(ctx context.Context, cmd string) (manager.Result, error) {
@@ -137,7 +138,11 @@ func (c *svcConn) Stream(ctx context.Context, cmd string, stdout, stderr io.Writ
 	return c.streamCode, nil
 }
 
-func (c *svcConn) DialContext(context.Context, string, string) (net.Conn, error) {
+func (c *svcConn) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if network == "unix" && c.unixDial { // a real HAProxy's admin socket (drain_test.go)
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
 	return nil, errors.New("no dialling in this test")
 }
 
