@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/omni-fleet/omni/inventory"
 )
@@ -53,5 +54,20 @@ func TestHookOutputIsBounded(t *testing.T) {
 	}
 	if got := lastOutput(out); !strings.HasSuffix(got, "x the end") || len(got) > hookOutputMax+len("…") {
 		t.Errorf("quoted output %q", got)
+	}
+}
+
+// TestHookOutputIsCleaned: what a failed hook's error quotes of its
+// output cannot move the operator's cursor or recolour the terminal
+// (control characters become '?', as in a log tail), and its cut does not
+// split a character.
+func TestHookOutputIsCleaned(t *testing.T) {
+	got := lastOutput([]byte("\x1b[2J\x1b]0;pwned\x07boom\r\x00done"))
+	if strings.ContainsFunc(got, func(r rune) bool { return r < 0x20 || r == 0x7f }) || !strings.Contains(got, "boom") {
+		t.Errorf("quoted %q", got)
+	}
+	got = lastOutput([]byte(strings.Repeat("é", hookOutputMax) + "x"))
+	if !utf8.ValidString(got) {
+		t.Errorf("quoted output cut inside a character: %q", got[:8])
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/internal/shell"
@@ -256,11 +258,24 @@ func hookScript(host *inventory.Host, inst Instance, kind, op, result, run strin
 	return strings.Join(assigns, " ") + "; export " + strings.Join(names, " ") + "\n" + run
 }
 
-// lastOutput is the end of a failed hook's output, on one line.
+// lastOutput is the end of a failed hook's output, on one line, its
+// control characters replaced (as a log tail's are: the output cannot
+// move the operator's cursor or recolour the terminal), cut on a
+// character's boundary.
 func lastOutput(out []byte) string {
 	s := strings.Join(strings.Fields(string(bytes.ToValidUTF8(out, []byte("?")))), " ")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s)
 	if len(s) > hookOutputMax {
-		s = "…" + s[len(s)-hookOutputMax:]
+		cut := len(s) - hookOutputMax
+		for cut < len(s) && !utf8.RuneStart(s[cut]) {
+			cut++
+		}
+		s = "…" + s[cut:]
 	}
 	return s
 }
