@@ -61,11 +61,15 @@ type svcConn struct {
 	starts        []string
 	scripts       []string // restart scripts run (restart_fused_test.go)
 	hooks         []string // hook commands run (hooks_test.go)
+	unixDial      bool     // DialContext opens unix sockets on this machine
 }
 
 func (c *svcConn) Run(ctx context.Context, cmd string) (manager.Result, error) {
 	if mark := partMark.FindString(cmd); mark != "" {
 		return c.restartScript(ctx, cmd, mark) // restart_fused_test.go
+	}
+	if strings.Contains(cmd, "OMNI_HOOK=") && strings.Contains(cmd, "hook-loud") {
+		return manager.Result{Stdout: bytes.Repeat([]byte("x"), loudHookBytes), ExitCode: 3}, nil
 	}
 	if strings.Contains(cmd, "OMNI_HOOK=") {
 		return c.hookRun(ctx, cmd) // hooks_test.go
@@ -109,7 +113,16 @@ func (c *svcConn) Run(ctx context.Context, cmd string) (manager.Result, error) {
 	return manager.Result{}, fmt.Errorf("unscripted command %q", cmd)
 }
 
-func (c *svcConn) Stream(ctx context.Context, cmd string, stdout, _ io.Writer) (int, error) {
+func (c *svcConn) Stream(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
+	if strings.Contains(cmd, "OMNI_HOOK=") { // hooks_test.go
+		if strings.Contains(cmd, "hook-loud") {
+			return c.loudHook(stdout)
+		}
+		res, err := c.hookRun(ctx, cmd)
+		stdout.Write(res.Stdout)
+		stderr.Write(res.Stderr)
+		return res.ExitCode, err
+	}
 	c.mu.Lock()
 	c.streamed = append(c.streamed, cmd)
 	_, bounded := ctx.Deadline()
@@ -125,7 +138,11 @@ func (c *svcConn) Stream(ctx context.Context, cmd string, stdout, _ io.Writer) (
 	return c.streamCode, nil
 }
 
-func (c *svcConn) DialContext(context.Context, string, string) (net.Conn, error) {
+func (c *svcConn) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if network == "unix" && c.unixDial { // a real HAProxy's admin socket (drain_test.go)
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
 	return nil, errors.New("no dialling in this test")
 }
 

@@ -3,7 +3,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,9 +13,9 @@ import (
 // runLocal runs a hook's script with `sh -c` on the machine running omni;
 // without process groups, only the shell is killed when ctx ends.
 func runLocal(ctx context.Context, script string) (int, []byte, error) {
-	var out bytes.Buffer
+	out := newTailBuffer(hookOutputKeep)
 	cmd := exec.CommandContext(ctx, "sh", "-c", script)
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 2 * time.Second
 	err := cmd.Run()
 	var exit *exec.ExitError

@@ -3,7 +3,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,9 +15,9 @@ import (
 // in a process group of its own: when ctx ends, the whole group is killed.
 // It returns the exit status and the output.
 func runLocal(ctx context.Context, script string) (int, []byte, error) {
-	var out bytes.Buffer
+	out := newTailBuffer(hookOutputKeep)
 	cmd := exec.Command("sh", "-c", script)
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// A process that left the group but holds the output open does not
 	// hold the hook.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/internal/shell"
@@ -226,11 +228,14 @@ func (r *execution) runRemoteHook(ctx context.Context, svc *inventory.Service, h
 	if svc.Sudo || h.Sudo {
 		cmd = "sudo -n " + cmd
 	}
-	res, err := conn.Run(ctx, cmd)
+	// Streamed into a bounded buffer: a hook that prints without end until
+	// its timeout costs omni no more than hookOutputKeep.
+	out := newTailBuffer(hookOutputKeep)
+	code, err := conn.Stream(ctx, cmd, out, out)
 	if err != nil {
 		return -1, nil, err
 	}
-	return res.ExitCode, append(res.Stderr, res.Stdout...), nil
+	return code, out.Bytes(), nil
 }
 
 // hookScript is the hook's snippet after the line that sets and exports
@@ -253,11 +258,24 @@ func hookScript(host *inventory.Host, inst Instance, kind, op, result, run strin
 	return strings.Join(assigns, " ") + "; export " + strings.Join(names, " ") + "\n" + run
 }
 
-// lastOutput is the end of a failed hook's output, on one line.
+// lastOutput is the end of a failed hook's output, on one line, its
+// control characters replaced (as a log tail's are: the output cannot
+// move the operator's cursor or recolour the terminal), cut on a
+// character's boundary.
 func lastOutput(out []byte) string {
 	s := strings.Join(strings.Fields(string(bytes.ToValidUTF8(out, []byte("?")))), " ")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s)
 	if len(s) > hookOutputMax {
-		s = "…" + s[len(s)-hookOutputMax:]
+		cut := len(s) - hookOutputMax
+		for cut < len(s) && !utf8.RuneStart(s[cut]) {
+			cut++
+		}
+		s = "…" + s[cut:]
 	}
 	return s
 }

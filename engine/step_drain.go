@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/omni-fleet/omni/engine/haproxy"
@@ -25,10 +26,20 @@ func runDrain(ctx context.Context, r *execution, c stepCall) (string, error) {
 	server := d.ServerFor(c.inst.Host)
 	name := serverName(d, c.inst.Host)
 	mark := &registry.Drained{Server: name, Since: r.env.Now().UTC(), Run: r.env.Run}
+	var left *registry.Drained // a drain an earlier run left on
+	if rec, ok, err := r.env.Registry.Get(c.inst.Host, c.inst.Service); err == nil && ok {
+		left = rec.Drained
+	}
 	if err := r.markDrained(c.inst, mark); err != nil {
 		return "", fmt.Errorf("recording the drain of %s: %w", name, err)
 	}
 	api := r.haproxyClient(d)
+	dial, reached := api.Dial, false
+	api.Dial = func(ctx context.Context) (net.Conn, error) {
+		conn, err := dial(ctx)
+		reached = reached || err == nil
+		return conn, err
+	}
 	if r.drained == nil {
 		r.drained = map[Instance]bool{}
 	}
@@ -36,6 +47,16 @@ func runDrain(ctx context.Context, r *execution, c stepCall) (string, error) {
 	// reached HAProxy even when its answer did not come back.
 	r.drained[c.inst] = true
 	if err := api.SetState(ctx, d.Backend, server, haproxy.Drain); err != nil {
+		if !reached {
+			// The socket was never opened (its host or path unreachable):
+			// the command never left, there is nothing to undo, and the
+			// registry says again what it said before.
+			delete(r.drained, c.inst)
+			if uerr := r.markDrained(c.inst, left); uerr != nil {
+				return "", fmt.Errorf("%w (clearing the drain mark in the registry failed: %v)", err, uerr)
+			}
+			return "", fmt.Errorf("%w: nothing drained, nothing stopped", err)
+		}
 		return "", err
 	}
 	began := r.env.Now()

@@ -11,7 +11,8 @@ import (
 // once it is healthy again: it sets the server `ready` and clears the
 // registry's drain mark. After a failed step or an interrupt the end of the
 // run (finish) runs it for a server this run drained. A stop that stopped
-// the service keeps it drained: its next start sets it ready.
+// the service keeps it drained, also when the run failed after the stop:
+// its next start sets it ready.
 func runUndrain(ctx context.Context, r *execution, c stepCall) (string, error) {
 	d, err := r.drainOf(c.inst)
 	if err != nil {
@@ -22,7 +23,9 @@ func runUndrain(ctx context.Context, r *execution, c stepCall) (string, error) {
 	}
 	name := serverName(d, c.inst.Host)
 	failed := r.out.Err != nil || r.ctx.Err() != nil
-	if r.plan.Request.Action == "stop" && !failed {
+	if r.plan.Request.Action == "stop" && r.stopTookEffect(c.inst) {
+		// Also when the run failed after the stop (a post_stop hook): the
+		// service is down, its server stays out of the backend.
 		return name + " kept draining: the service is stopped (its next start sets it ready)", nil
 	}
 	if err := r.haproxyClient(d).SetState(ctx, d.Backend, d.ServerFor(c.inst.Host), haproxy.Ready); err != nil {
@@ -36,4 +39,16 @@ func runUndrain(ctx context.Context, r *execution, c stepCall) (string, error) {
 		return name + " ready again (the run failed)", nil
 	}
 	return name + " ready", nil
+}
+
+// stopTookEffect reports whether the instance's last stop (and its
+// verify-stopped) step of this run succeeded: the service is down.
+func (r *execution) stopTookEffect(inst Instance) bool {
+	for i := len(r.out.Steps) - 1; i >= 0; i-- {
+		s := r.out.Steps[i]
+		if r.instance(s.Task) == inst && (s.Task.Step == StepStop || s.Task.Step == StepVerifyStopped) {
+			return s.Status == StepOK
+		}
+	}
+	return false
 }

@@ -38,7 +38,8 @@ var requireKeys = []string{"service", "port", "address", "http", "reach"}
 //     check already dials the same address from the same host;
 //   - a mapping ({service: svc@host, port, address, http, reach}): reach
 //     defaults to optional, port to the dependency's health.port (else
-//     health.http.port), and one of them must exist unless reach is off.
+//     health.http.port; with http: true, health.http.port first), and one
+//     of them must exist unless reach is off.
 type ReachSpec struct {
 	Mode string // ReachRequired, ReachOptional or ReachOff (effective)
 	// Port to connect to (effective; 0 when Mode is ReachOff).
@@ -183,6 +184,9 @@ func (l *loader) checkReach(inv *Inventory, s *Service, r *Requirement, line int
 		return
 	}
 	port := spec.Port
+	if port == 0 && explicit && spec.HTTP && dep.Health.HTTP != nil {
+		port = dep.Health.HTTP.Port // the GET goes where the health GET goes
+	}
 	if port == 0 {
 		port = dep.Health.Port
 	}

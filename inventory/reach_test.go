@@ -117,3 +117,26 @@ func TestReachErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestReachHTTPPort: an edge with http: true and no port of its own sends
+// its GET to the dependency's health.http.port, not to its health.port
+// (pg: 5432, a port that speaks no HTTP; was: the GET went there and the
+// check failed against a healthy dependency).
+func TestReachHTTPPort(t *testing.T) {
+	inv, err := Parse("inventory.yaml", []byte(reachBase+`  web:
+    commands: {start: 'true', status: 'true'}
+    requires:
+      - {service: pg@db1, http: true}
+      - {service: cache@db2, http: true, port: 7000}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := inv.Service("web")
+	want := []int{8008, 7000}
+	for i, r := range svc.Requirements() {
+		if r.Reach.Port != want[i] || !r.Reach.HTTP {
+			t.Errorf("%s: reach %+v, want http on port %d", r, r.Reach, want[i])
+		}
+	}
+}
