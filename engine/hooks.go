@@ -40,12 +40,14 @@ var hookKinds = map[StepName]string{
 	StepPostStart: "post_start",
 }
 
-// hookMargin is a hook step's time beyond the sum of its hooks' timeouts:
-// the kill of a hook's process group and the connection to its host.
+// hookMargin is each hook's time beyond its own timeout in its step's
+// bound: the kill of its process group and the connection to its host, so
+// that hooks which each run out their time (on_failure: warn) still leave
+// the last one its whole timeout.
 const hookMargin = 5 * time.Second
 
 // hookStepTimeout says the hook steps' bound in words (steps.go).
-const hookStepTimeout = "the sum of its hooks' timeouts (each 30s unless set) + 5s"
+const hookStepTimeout = "the sum of its hooks' timeouts (each 30s unless set), + 5s per hook"
 
 // hookOutputMax bounds what a failed hook's error quotes of its output.
 const hookOutputMax = 400
@@ -64,9 +66,9 @@ func hooksBound(hooks []inventory.Hook) time.Duration {
 	if len(hooks) == 0 {
 		return 0
 	}
-	d := hookMargin
+	var d time.Duration
 	for _, h := range hooks {
-		d += h.Timeout
+		d += h.Timeout + hookMargin
 	}
 	return d
 }

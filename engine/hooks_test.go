@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/registry"
 )
 
@@ -248,5 +249,18 @@ func TestHookStepsAreNotPlaybookSteps(t *testing.T) {
 	}
 	if _, err := LoadPlaybooks(dir); err == nil || !strings.Contains(err.Error(), `"pre-stop"`) {
 		t.Fatalf("an override naming pre-stop: %v", err)
+	}
+}
+
+// TestHookStepBoundPerHook: a hook step's bound gives every hook its own
+// timeout and margin, so hooks that each run out their time (warn) still
+// leave the last one its whole timeout.
+func TestHookStepBoundPerHook(t *testing.T) {
+	hooks := []inventory.Hook{{Timeout: time.Second}, {Timeout: 2 * time.Second}, {Timeout: 30 * time.Second}}
+	if got, want := hooksBound(hooks), 33*time.Second+3*hookMargin; got != want {
+		t.Errorf("bound %v, want %v", got, want)
+	}
+	if got := hooksBound(nil); got != 0 {
+		t.Errorf("no hooks: bound %v, want 0", got)
 	}
 }
