@@ -3,8 +3,9 @@
 # /usr/sbin/sshd the tests start as processes of their own on loopback
 # addresses (internal/testkit/sshtest), and systemd and sudo for the systemd hosts
 # (internal/testkit/systemdtest), and HAProxy, which the drain tests start on
-# loopback with an admin socket of their own (internal/testkit/haproxytest).
-# Idempotent: installs nothing when they are there.
+# loopback with an admin socket of their own (internal/testkit/haproxytest),
+# and iproute2's ip for the reach tests' network namespaces
+# (internal/testkit/netnstest). Idempotent: installs nothing when they are there.
 # The install does NOT start any service (policy-rc.d says no).
 set -euo pipefail
 
@@ -29,8 +30,9 @@ need=()
 [ -x /lib/systemd/systemd ] || need+=(systemd)
 [ -x /usr/bin/sudo ] || need+=(sudo)
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+command -v ip >/dev/null 2>&1 || need+=(iproute2) # network namespaces (internal/testkit/netnstest)
 if [ ${#need[@]} -eq 0 ]; then
-	echo "install-test-deps: $SSHD, systemd, sudo and haproxy are already installed"
+	echo "install-test-deps: $SSHD, systemd, sudo, haproxy and ip are already installed"
 else
 	if ! command -v apt-get >/dev/null 2>&1; then
 		echo "install-test-deps: ${need[*]} missing and this is not an apt-based system;" >&2
