@@ -3,6 +3,7 @@ package engine
 import (
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/omni-fleet/omni/inventory"
 )
@@ -33,7 +34,10 @@ func (n need) String() string {
 // graph answers dependency questions over an inventory's instances. It
 // caches what each host runs, so planning stays linear in the fleet size.
 type graph struct {
-	inv        *inventory.Inventory
+	inv *inventory.Inventory
+	// mu guards the two caches filled on use (runs, onRole): a graph is
+	// shared by the checks that run side by side.
+	mu         sync.Mutex
 	runs       map[string]map[string]bool      // role list ("a,b") -> services run
 	requiredBy map[string][]*inventory.Service // service -> services whose requires name it
 	hostIndex  map[string]int                  // declaration order, for stable output
@@ -73,6 +77,8 @@ func newGraph(inv *inventory.Inventory) *graph {
 // roles, so the answer is cached per role list, not per host.
 func (g *graph) hostRuns(h *inventory.Host, svc string) bool {
 	key := strings.Join(h.Roles, ",")
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	set, ok := g.runs[key]
 	if !ok {
 		set = map[string]bool{}
@@ -108,7 +114,10 @@ func (g *graph) needs(inst Instance) []need {
 // roleInstances lists the instances of svc on hosts with role, in host order.
 func (g *graph) roleInstances(svc, role string) []Instance {
 	key := svc + "@" + role
-	if list, ok := g.onRole[key]; ok {
+	g.mu.Lock()
+	list, ok := g.onRole[key]
+	g.mu.Unlock()
+	if ok {
 		return list
 	}
 	var out []Instance
@@ -117,7 +126,9 @@ func (g *graph) roleInstances(svc, role string) []Instance {
 			out = append(out, Instance{Host: h.Name, Service: svc})
 		}
 	}
+	g.mu.Lock()
 	g.onRole[key] = out
+	g.mu.Unlock()
 	return out
 }
 
