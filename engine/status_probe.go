@@ -39,13 +39,11 @@ func startProbe(ctx context.Context, chk *checker, inst Instance) *probe {
 }
 
 // own is the service's own checks for a service whose state read found it
-// running: the probe's report, after the process check, which passed.
-func (p *probe) own(ctx context.Context) (health.Report, error) {
-	select {
-	case <-p.done:
-	case <-ctx.Done():
-		return health.Report{}, ctx.Err()
-	}
+// running: the probe's report, after the process check, which passed. The
+// probe runs under the look's context, so it ends when that does, with
+// the report the checks would have given then.
+func (p *probe) own(context.Context) (health.Report, error) {
+	<-p.done
 	if p.err != nil || !p.process {
 		return p.rep, p.err
 	}
