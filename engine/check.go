@@ -92,7 +92,9 @@ const DependencyCheck = "dependency "
 // (known), the process check's first attempt uses it; seen, when not nil,
 // keeps the last state the process check read.
 func (c *checker) Check(ctx context.Context, inst Instance, known, seen *manager.State) (health.Report, error) {
-	rep, deps, err := c.both(ctx, inst, known, seen)
+	rep, deps, err := c.both(ctx, inst, func(ctx context.Context) (health.Report, error) {
+		return c.own(ctx, inst, known, seen)
+	})
 	if err != nil || !rep.Passed() {
 		return rep, err
 	}
@@ -100,25 +102,30 @@ func (c *checker) Check(ctx context.Context, inst Instance, known, seen *manager
 	return rep, nil
 }
 
-// both runs inst's own checks, its dependency check and its reach checks
-// (reach.go) at once, and returns the own checks' report and the others'
-// results, reach checks last.
-func (c *checker) both(ctx context.Context, inst Instance, known, seen *manager.State) (health.Report, []health.Result, error) {
+// both runs inst's own checks (own: c.own, or a status's probe), its
+// dependency check and its reach checks (reach.go) at once, and returns
+// the own checks' report and the others' results, reach checks last.
+func (c *checker) both(ctx context.Context, inst Instance, own func(context.Context) (health.Report, error)) (health.Report, []health.Result, error) {
 	if len(c.deps.needs(inst)) == 0 {
-		rep, err := c.own(ctx, inst, known, seen)
+		rep, err := own(ctx)
 		return rep, nil, err
 	}
 	var deps, reach []health.Result
 	var wg sync.WaitGroup
 	wg.Go(func() { deps = c.dependencyChecks(ctx, inst) })
 	wg.Go(func() { reach = c.reachChecks(ctx, inst) })
-	rep, err := c.own(ctx, inst, known, seen)
+	rep, err := own(ctx)
 	wg.Wait()
 	return rep, append(deps, reach...), err
 }
 
 // own runs inst's own checks: process, port, HTTP.
 func (c *checker) own(ctx context.Context, inst Instance, known, seen *manager.State) (health.Report, error) {
+	return c.ownChecks(ctx, inst, known, seen, true)
+}
+
+// ownChecks is own, leaving the process check out unless process.
+func (c *checker) ownChecks(ctx context.Context, inst Instance, known, seen *manager.State, process bool) (health.Report, error) {
 	conn, m, err := reachInstance(ctx, c.conn, c.mgr, inst)
 	if err != nil {
 		return health.Report{}, err
@@ -135,6 +142,7 @@ func (c *checker) own(ctx context.Context, inst Instance, known, seen *manager.S
 	if c.look != nil {
 		spec.Retries, spec.StartPeriod = 0, 0 // a look, not a wait
 	}
+	spec.Process = spec.Process && process
 	return runHealthSeen(ctx, spec, h, m, conn, known, seen), nil
 }
 

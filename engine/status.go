@@ -70,7 +70,11 @@ func LiveStatusCounted(ctx context.Context, inv *inventory.Inventory, targets []
 		look := newHostLook(inv, name, c, conn)
 		chk := &checker{inv: inv, deps: deps, conn: look.connect, mgr: look.manager, look: memo}
 		var states []manager.StatusResult
+		probes := make([]*probe, len(byHost[name]))
 		if err == nil {
+			for k, i := range byHost[name] {
+				probes[k] = startProbe(ctx, chk, rows[i].Instance)
+			}
 			states = hostStates(ctx, chk, c, rows, byHost[name])
 		}
 		for k, i := range byHost[name] {
@@ -78,11 +82,14 @@ func LiveStatusCounted(ctx context.Context, inv *inventory.Inventory, targets []
 			if err != nil {
 				row.Err = err
 			} else {
-				row = liveStatus(ctx, chk, row, states[k])
+				row = liveStatus(ctx, chk, row, states[k], probes[k])
 			}
 			mu.Lock()
 			rows[i] = row
 			mu.Unlock()
+		}
+		for _, p := range probes {
+			p.stop()
 		}
 		look.release()
 		if rc, ok := connected.(RoundTripCounter); ok && err == nil {
@@ -178,8 +185,9 @@ func hostStates(ctx context.Context, chk *checker, c Conn, rows []InstanceStatus
 
 // liveStatus takes one service's state, read by hostStates, and, when it
 // runs, reads its health as the health step defines it (see checker), one
-// attempt of each check.
-func liveStatus(ctx context.Context, chk *checker, row InstanceStatus, read manager.StatusResult) InstanceStatus {
+// attempt of each check; its port and HTTP checks are pre's, started
+// beside the state read (nil: none configured).
+func liveStatus(ctx context.Context, chk *checker, row InstanceStatus, read manager.StatusResult, pre *probe) InstanceStatus {
 	if read.Err != nil {
 		row.Err = read.Err
 		return row
@@ -193,7 +201,11 @@ func liveStatus(ctx context.Context, chk *checker, row InstanceStatus, read mana
 		chk.remember(row.Instance, notRunning(st.Status))
 		return row
 	}
-	rep, deps, err := chk.both(ctx, row.Instance, &st, nil)
+	own := func(ctx context.Context) (health.Report, error) { return chk.own(ctx, row.Instance, &st, nil) }
+	if pre != nil {
+		own = pre.own
+	}
+	rep, deps, err := chk.both(ctx, row.Instance, own)
 	if err != nil {
 		row.Err = err
 		return row

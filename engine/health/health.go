@@ -116,7 +116,7 @@ func Run(ctx context.Context, t Target) Report {
 	}
 	var checks []check
 	if t.Spec.Process && t.Process != nil {
-		checks = append(checks, check{"process", func(ctx context.Context) error {
+		checks = append(checks, check{processCheck, func(ctx context.Context) error {
 			alive, detail, err := t.Process(ctx)
 			if err != nil {
 				return err
@@ -152,6 +152,19 @@ func Run(ctx context.Context, t Target) Report {
 	return Report{Checks: runAll(ctx, checks, func(ctx context.Context, c check, ahead <-chan struct{}) Result {
 		return retry(ctx, t.Spec, c.name, c.fn, ahead)
 	})}
+}
+
+// processCheck names the process check's result.
+const processCheck = "process"
+
+// WithProcess is the report Run returns when the process check is
+// configured and its single attempt passes, and the other checks (port,
+// HTTP), run without it, reported rep: the process check first, then
+// rep's. It lets a caller that learns whether the process runs from a read
+// of its own (a status) run the other checks while that read is on its way.
+func WithProcess(rep Report) Report {
+	checks := append([]Result{{Check: processCheck, Passed: true, Attempts: 1}}, rep.Checks...)
+	return Report{Checks: checks}
 }
 
 // check is one named check.
