@@ -50,11 +50,14 @@ func (p *probe) own(context.Context) (health.Report, error) {
 	return health.WithProcess(p.rep), nil
 }
 
-// stop ends the probe, if it still runs, and waits for it: a discarded
-// probe does not outlive its host's look, nor use its released connection.
+// stop waits for the probe to end by itself (one attempt of each check,
+// each bounded by its timeout, or the look's context ending): a discarded
+// probe does not outlive its host's look, nor use its released connection,
+// and the host's round trips count it whole, the same on every run, not
+// cut off at whatever point the state read happened to finish.
 func (p *probe) stop() {
 	if p != nil {
-		p.cancel()
 		<-p.done
+		p.cancel()
 	}
 }
