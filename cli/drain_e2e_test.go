@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -269,24 +268,34 @@ func TestHAProxyDrainRestart(t *testing.T) {
 	mustRun(t, d.Fleet, "service", "restart", "worker1", "web")
 
 	t.Run("an interrupt sets it ready", func(t *testing.T) {
+		// A real SIGINT (Ctrl-C) to a real omni process while the drain
+		// waits for the held session.
 		old := d.PID("worker1", "web")
 		release := d.hold(t)
 		defer release()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go func() { // the first Ctrl-C, while the drain waits
-			for d.admin(t) != haproxytest.StateDrain {
-				time.Sleep(20 * time.Millisecond)
+		cmd := exec.Command(buildOmni(t), "-i", d.Inventory, "--ssh-config", "none", "service", "restart", "worker1", "web", "-v")
+		var errOut strings.Builder
+		cmd.Stderr = &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for d.admin(t) != haproxytest.StateDrain {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatal("the restart never drained the server")
 			}
-			time.Sleep(200 * time.Millisecond)
-			cancel()
-		}()
-		out, errOut, code := omniCtx(ctx, t, d.Fleet, false, "", "service", "restart", "worker1", "web", "-v")
-		if code != ExitInterrupted {
-			t.Fatalf("exit %d, want 130\n%s\n%s", code, out, errOut)
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(200 * time.Millisecond)
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		if code := cmd.ProcessState.ExitCode(); code != ExitInterrupted {
+			t.Fatalf("exit %d, want 130\n%s", code, errOut.String())
 		}
 		if got := d.admin(t); got != haproxytest.StateReady {
-			t.Errorf("admin state %d after the interrupt, want ready\n%s", got, errOut)
+			t.Errorf("admin state %d after the interrupt, want ready\n%s", got, errOut.String())
 		}
 		if pid := d.PID("worker1", "web"); pid != old || !testfleet.Alive(old) {
 			t.Errorf("the service was touched: pid %d -> %d", old, pid)
