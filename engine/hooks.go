@@ -1,15 +1,14 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/internal/shell"
 	"github.com/omni-fleet/omni/inventory"
@@ -265,13 +264,7 @@ func hookScript(host *inventory.Host, inst Instance, kind, op, result, run strin
 // move the operator's cursor or recolour the terminal), cut on a
 // character's boundary.
 func lastOutput(out []byte) string {
-	s := strings.Join(strings.Fields(string(bytes.ToValidUTF8(out, []byte("?")))), " ")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, s)
+	s := manager.Printable(strings.Join(strings.Fields(string(out)), " "))
 	if len(s) > hookOutputMax {
 		cut := len(s) - hookOutputMax
 		for cut < len(s) && !utf8.RuneStart(s[cut]) {

@@ -67,12 +67,12 @@ type Tailer interface {
 	LogTail(ctx context.Context, r Runner) LogTail
 }
 
-// cleanLine cuts a line to TailLineMax bytes (on a rune boundary) and
-// replaces control characters, so that a log line cannot move the
-// operator's cursor or recolour the terminal.
-func cleanLine(s string) string {
-	s = strings.TrimRight(s, "\r\n")
-	s = strings.Map(func(r rune) rune {
+// Printable is s as a terminal may show it, whatever a remote command
+// printed: invalid UTF-8 and control characters become '?', a tab a
+// space, so that output cannot move the operator's cursor or recolour the
+// terminal.
+func Printable(s string) string {
+	return strings.Map(func(r rune) rune {
 		if r == '\t' {
 			return ' '
 		}
@@ -81,6 +81,13 @@ func cleanLine(s string) string {
 		}
 		return r
 	}, strings.ToValidUTF8(s, "?"))
+}
+
+// cleanLine cuts a line to TailLineMax bytes (on a rune boundary) and
+// replaces control characters, so that a log line cannot move the
+// operator's cursor or recolour the terminal.
+func cleanLine(s string) string {
+	s = Printable(strings.TrimRight(s, "\r\n"))
 	if len(s) > TailLineMax {
 		cut := TailLineMax
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
