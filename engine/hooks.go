@@ -226,7 +226,7 @@ func (r *execution) runRemoteHook(ctx context.Context, svc *inventory.Service, h
 		return -1, nil, fmt.Errorf("connecting to %s: %w", hostName, err)
 	}
 	cmd := "sh -c " + shell.Quote(script)
-	if svc.Sudo || h.Sudo {
+	if (manager.Target{Host: h, Service: svc}).Sudo() {
 		cmd = "sudo -n " + cmd
 	}
 	// Streamed into a bounded buffer: a hook that prints without end until

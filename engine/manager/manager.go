@@ -59,6 +59,10 @@ const (
 	Command = "command"
 )
 
+// Sudo says whether commands for t run under `sudo -n`: when either the
+// service or the host asks for it (see New).
+func (t Target) Sudo() bool { return t.Service.Sudo || t.Host.Sudo }
+
 // ErrSudoRefused is wrapped by every error caused by `sudo -n` asking for a
 // password, which it cannot do: the login user has no NOPASSWD rule.
 var ErrSudoRefused = errors.New("sudo -n refused: no passwordless sudo rule for this user")
@@ -76,7 +80,7 @@ func New(t Target) (Manager, error) {
 	if t.Host == nil || t.Service == nil {
 		return nil, errors.New("manager: target needs a host and a service")
 	}
-	sudo := t.Service.Sudo || t.Host.Sudo
+	sudo := t.Sudo()
 	switch t.Service.Manager {
 	case Systemd, "":
 		unit := t.Service.Unit
