@@ -38,6 +38,9 @@ type Env struct {
 	OnStep    func(r StepResult) // called after each step (progress output); may be nil
 	// Run is the run's event ID, named in the registry's drain mark.
 	Run string
+	// Operator is who runs (user@machine), recorded with what the config
+	// step applies.
+	Operator string
 	// Confirm is asked by the confirm step when the stop needs agreement
 	// (critical, impact text, running dependents). It returns nil to go on;
 	// any error ends the run before anything changed. Nil refuses.
@@ -100,6 +103,8 @@ type Outcome struct {
 	// at the end of the run (see countRoundTrips); nil when the Connector
 	// does not count them.
 	RoundTrips map[string]transport.RoundTrips
+	// Config is what the config steps wrote, file by file (hashes only).
+	Config []InstanceChange
 }
 
 // StepError is a step that failed on a host.
@@ -135,7 +140,7 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 	run := &execution{ctx: ctx, plan: plan, env: env,
 		target: Instance{Host: plan.Host.Name, Service: plan.Service.Name},
 		mgrs:   map[Instance]manager.Manager{},
-		groups: map[string]string{}, stopped: map[Instance]time.Time{}, started: map[Instance]bool{}, deps: newGraph(env.Inventory),
+		groups: map[string]string{}, stopped: map[Instance]time.Time{}, started: map[Instance]bool{}, startFailed: map[Instance]bool{}, deps: newGraph(env.Inventory),
 		out: &Outcome{Host: plan.Host.Name, Service: plan.Service.Name, Action: plan.Request.Action},
 	}
 	run.conns = newConnSet(run.connect)
@@ -181,10 +186,14 @@ type execution struct {
 	running map[Instance]bool            // dependents found running (find-dependents)
 	stopped map[Instance]time.Time       // when the stop step saw an instance go down
 	started map[Instance]bool            // instances this run started (their log tail explains a failed health check)
-	drained map[Instance]bool            // instances this run drained and has not undrained (drain.go)
-	deps    *graph                       // the inventory's dependency graph, built once
-	check   *checker                     // health, as status and the preflight see it
-	out     *Outcome
+	// startFailed are the instances this run started whose health check or
+	// post_start hook then failed (an ensure's dependency): they do not run
+	// with their applied configuration as far as the registry is told.
+	startFailed map[Instance]bool
+	drained     map[Instance]bool // instances this run drained and has not undrained (drain.go)
+	deps        *graph            // the inventory's dependency graph, built once
+	check       *checker          // health, as status and the preflight see it
+	out         *Outcome
 	// fresh is what the step just finished established about an instance,
 	// for the step right after it: a stop that verified the process gone,
 	// or the state a passing health check's process check read. It saves

@@ -195,7 +195,8 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 				Detail: "list the running dependents that were not restarted (--cascade restarts them)"})
 		}
 	}
-	plan.Tasks = withHooks(inv, plan) // plan_hooks.go
+	plan.Tasks = withHooks(inv, plan)  // plan_hooks.go
+	plan.Tasks = withConfig(inv, plan) // plan_config.go
 	return plan, nil
 }
 

@@ -128,7 +128,7 @@ func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunRe
 	}
 	warnDrainLeft(h.reg, plan, h.warn)
 	out := Execute(ctx, plan, Env{
-		Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID,
+		Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID, Operator: h.owner.Operator,
 		Stdout: env.Stdout, Stderr: env.Stderr, OnStep: env.OnStep, Confirm: env.Confirm,
 	})
 	if record {
@@ -171,7 +171,7 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 			ev.ID, _ = h.reg.BeginEvent(ev)
 			warnDrainLeft(h.reg, t.Plan, h.warn)
 			out := Execute(ctx, t.Plan, Env{
-				Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID, Stdout: env.Stdout, Stderr: env.Stderr, OnStep: onStep,
+				Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID, Operator: h.owner.Operator, Stdout: env.Stdout, Stderr: env.Stderr, OnStep: onStep,
 				// The whole fleet was confirmed (or needed no confirmation) up front.
 				Confirm: func(context.Context, Confirmation) error { return nil },
 			})
@@ -242,6 +242,9 @@ func finishedEvent(ev registry.Event, out *Outcome) registry.Event {
 	if out.Err != nil {
 		ev.Error = Words(out.Err)
 		ev.Reason, _, _ = TailFields(out.Err)
+	}
+	for _, ch := range out.Config {
+		ev.Config = append(ev.Config, ch.ConfigChange)
 	}
 	for _, r := range out.Steps {
 		st := registry.EventStep{Step: string(r.Task.Step), Host: r.Task.Host, Service: r.Task.Service, Result: string(r.Status), Note: r.Text(), Duration: r.Duration}

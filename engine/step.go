@@ -41,6 +41,7 @@ var runners = map[StepName]stepRunner{
 	StepCheckDeps:        stepFunc(runCheckDeps),
 	StepEnsure:           stepFunc(runEnsure),
 	StepFindDependents:   stepFunc(runFindDependents),
+	StepConfig:           stepFunc(runConfig),
 	StepPreStop:          stepFunc(runPreStop),
 	StepDrain:            stepFunc(runDrain),
 	StepStop:             stepFunc(runStop),

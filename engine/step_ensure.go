@@ -61,6 +61,9 @@ func runEnsure(ctx context.Context, r *execution, c stepCall) (string, error) {
 			err = fmt.Errorf("dependency %s: %w", inst, herr)
 		}
 	}
+	if err != nil {
+		r.startFailed[inst] = true
+	}
 	if recErr := r.record(ctx, inst, false); err == nil {
 		err = recErr
 	}

@@ -55,7 +55,9 @@ func (r *execution) recordState(inst Instance, isTarget bool, st manager.State) 
 	}
 	if hadPrev {
 		rec.Drained = prev.Drained // the drain and undrain steps keep it
+		rec.Config = prev.Config   // the config step keeps it; ranWith notes a start
 	}
+	r.ranWith(&rec, inst, st.Running)
 	if hadPrev && prev.State == rec.State && !prev.Since.IsZero() && rec.Since.IsZero() {
 		rec.Since = prev.Since
 	}

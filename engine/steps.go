@@ -18,6 +18,7 @@ const (
 	StepCheckDeps        StepName = "check-deps"
 	StepEnsure           StepName = "ensure"
 	StepFindDependents   StepName = "find-dependents"
+	StepConfig           StepName = "config"
 	StepPreStop          StepName = "pre-stop"
 	StepDrain            StepName = "drain"
 	StepStop             StepName = "stop"
@@ -81,6 +82,9 @@ var steps = []StepInfo{
 		Summary: "one dependency runs and is healthy; if stopped, start it, check its health and record it"},
 	{Name: StepFindDependents, Timeout: "command_timeout", timeout: byCommand,
 		Summary: "note which dependents run, before a restart changes anything"},
+	{Name: StepConfig, Timeout: "2 × command_timeout (the read, then the write)", Changes: true,
+		timeout: func(b bounds) time.Duration { return 2 * commandTimeout(b.inv) },
+		Summary: "write the service's declared configuration (env file, drop-in, files) when the host's copy differs, validated, atomically, with a daemon-reload when a drop-in changed; a failed validation writes nothing and fails the run before anything else changed"},
 	{Name: StepPreStop, Timeout: hookStepTimeout, timeout: hooksTimeout("pre_stop"),
 		Summary: "the service's pre_stop hooks, in order; a failed one (on_failure: abort, the default) vetoes the stop before anything changed"},
 	{Name: StepDrain, Timeout: "the drain's timeout + command_timeout",

@@ -18,7 +18,8 @@ type Record struct {
 	UpdatedAt  time.Time `json:"updated_at"`           // when omni wrote this record
 	// Drained: a run set the service's load-balancer server to drain and
 	// has not set it ready again (nil: not drained).
-	Drained *Drained `json:"drained,omitempty"`
+	Drained *Drained     `json:"drained,omitempty"`
+	Config  *ConfigState `json:"config,omitempty"`
 }
 
 // Drained is a drain a run put on a service's server in a load balancer

@@ -54,9 +54,10 @@ type Event struct {
 	// Run. The fleet event has no Host but the Target as given and, once
 	// finished, each host's result (done, unchanged, failed, unreachable,
 	// interrupted, untouched). `--resume` reads them.
-	Run    string       `json:"run,omitempty"`
-	Target string       `json:"target,omitempty"`
-	Hosts  []HostResult `json:"hosts,omitempty"`
+	Run    string         `json:"run,omitempty"`
+	Target string         `json:"target,omitempty"`
+	Hosts  []HostResult   `json:"hosts,omitempty"`
+	Config []ConfigChange `json:"config,omitempty"`
 }
 
 // HostResult is how a fleet run left one host.

@@ -1,0 +1,166 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/omni-fleet/omni/engine/config"
+	"github.com/omni-fleet/omni/registry"
+)
+
+// drift is how one declared file differs from what its host has.
+type drift struct {
+	File    config.File
+	Live    config.Live
+	Content bool // missing, or other content
+	Attrs   bool // mode, owner or group other than declared
+}
+
+// differs reports any difference.
+func (d drift) differs() bool { return d.Content || d.Attrs }
+
+// drifts compares a set's files with what the host has, file by file, in
+// the set's order. A file the read did not return counts as missing.
+func drifts(files []config.File, live []config.Live) []drift {
+	byPath := make(map[string]config.Live, len(live))
+	for _, l := range live {
+		byPath[l.Path] = l
+	}
+	out := make([]drift, len(files))
+	for i, f := range files {
+		l, ok := byPath[f.Path]
+		d := drift{File: f, Live: l}
+		switch {
+		case !ok || !l.Exists:
+			d.Content = true
+		default:
+			d.Content = l.Hash != f.Hash()
+			d.Attrs = (f.Mode != 0 && l.Mode.Perm() != f.Mode.Perm()) ||
+				(f.Owner != "" && l.Owner != f.Owner) || (f.Group != "" && l.Group != f.Group)
+		}
+		out[i] = d
+	}
+	return out
+}
+
+// changed is the drifts that differ.
+func changed(ds []drift) []drift {
+	var out []drift
+	for _, d := range ds {
+		if d.differs() {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// configFiles is the registry's record of a set's files: paths, kinds and
+// hashes, never content.
+func configFiles(set config.Set) []registry.ConfigFile {
+	files := make([]registry.ConfigFile, len(set.Files))
+	for i, f := range set.Files {
+		files[i] = registry.ConfigFile{Path: f.Path, Kind: string(f.Kind), Hash: f.Hash(), Secret: f.HasSecret()}
+	}
+	return files
+}
+
+// configChanges are the registry's record of what an apply did to files
+// (hashes only).
+func configChanges(set config.Set, res config.ApplyResult) []registry.ConfigChange {
+	byPath := map[string]config.File{}
+	for _, f := range set.Files {
+		byPath[f.Path] = f
+	}
+	var out []registry.ConfigChange
+	for _, fr := range res.Files {
+		if fr.Action == config.ActionUnchanged {
+			continue
+		}
+		f := byPath[fr.Path]
+		out = append(out, registry.ConfigChange{Path: fr.Path, Kind: string(f.Kind), Old: fr.Old, New: fr.New,
+			Secret: f.HasSecret(), Action: fr.Action})
+	}
+	return out
+}
+
+// wroteContent reports whether an apply wrote new content to a file whose
+// change asks for onChange (restart or reload); attribute fixes ask
+// nothing of the service.
+func wroteContent(set config.Set, res config.ApplyResult, onChange string) bool {
+	want := map[string]bool{}
+	for _, f := range set.Files {
+		if onChangeOf(f) == onChange {
+			want[f.Path] = true
+		}
+	}
+	for _, fr := range res.Files {
+		if fr.Action == config.ActionWritten && want[fr.Path] {
+			return true
+		}
+	}
+	return false
+}
+
+// onChangeOf is a file's on_change, restart when unset.
+func onChangeOf(f config.File) string {
+	if f.OnChange == "" {
+		return config.OnChangeRestart
+	}
+	return f.OnChange
+}
+
+// appliedState is a record's configuration state after an apply of set:
+// Applied is the set, RunningWith is kept, Pending says whether a
+// restart is owed.
+func appliedState(prev *registry.ConfigState, set config.Set, pending bool, reason, by string, now time.Time) *registry.ConfigState {
+	st := &registry.ConfigState{Applied: set.Hash(), Files: configFiles(set), AppliedAt: now.UTC(), AppliedBy: by}
+	if prev != nil {
+		st.RunningWith = prev.RunningWith
+		if !pending && prev.Pending && prev.Applied == st.Applied {
+			// Nothing new written: what was owed is still owed.
+			pending, reason = true, prev.PendingReason
+		}
+	}
+	st.Pending, st.PendingReason = pending, reason
+	return st
+}
+
+// Reasons a configuration is pending.
+const (
+	pendingWritten = "written, restart owed"
+	pendingFailed  = "written, its restart failed"
+	pendingSkipped = "written, restart skipped (--restart none)"
+)
+
+// writtenNote is the note of a step or an apply that wrote files.
+func writtenNote(res config.ApplyResult) string {
+	var written, attrs []string
+	for _, f := range res.Files {
+		switch f.Action {
+		case config.ActionWritten:
+			written = append(written, f.Path)
+		case config.ActionAttrs:
+			attrs = append(attrs, f.Path)
+		}
+	}
+	var parts []string
+	if len(written) > 0 {
+		parts = append(parts, "wrote "+strings.Join(written, ", "))
+	}
+	if len(attrs) > 0 {
+		parts = append(parts, "fixed mode/owner of "+strings.Join(attrs, ", "))
+	}
+	if res.DaemonReloaded {
+		parts = append(parts, "daemon-reload")
+	}
+	if len(parts) == 0 {
+		return "unchanged"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// renderErr is a set that cannot be rendered, with where.
+func renderErr(host, service string, err error) error {
+	return fmt.Errorf("configuration of %s on %s: %w", service, host, err)
+}

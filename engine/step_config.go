@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/omni-fleet/omni/engine/config"
+	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/registry"
+)
+
+// runConfig (step config) puts the service's declared configuration on
+// its host before it starts: it renders the set, reads what the host has
+// (one round trip) and, when anything differs, writes the changed files
+// atomically, validated, with a daemon-reload when a drop-in changed (a
+// second round trip). A validator that fails leaves every file as it was
+// and fails the step: nothing of the service has changed yet. What it
+// wrote is recorded as applied and pending until the start that follows
+// succeeds (the record step).
+func runConfig(ctx context.Context, r *execution, c stepCall) (string, error) {
+	set, err := config.Render(r.env.Inventory, c.inst.Host, c.inst.Service)
+	if err != nil {
+		return "", renderErr(c.inst.Host, c.inst.Service, err)
+	}
+	if set.Empty() {
+		return "no configuration declared", nil
+	}
+	h, err := r.env.Inventory.Host(c.inst.Host)
+	if err != nil {
+		return "", err
+	}
+	svc, err := r.env.Inventory.Service(c.inst.Service)
+	if err != nil {
+		return "", err
+	}
+	sudo := manager.Target{Host: h, Service: svc}.Sudo()
+	live, err := config.ReadLive(ctx, c.conn, sudo, set.Files, false)
+	if err != nil {
+		return "", fmt.Errorf("reading the configuration on the host: %w", err)
+	}
+	prev, _, err := r.env.Registry.Get(c.inst.Host, c.inst.Service)
+	if err != nil {
+		return "", err
+	}
+	ds := drifts(set.Files, live)
+	if len(changed(ds)) == 0 {
+		if prev.Config == nil || prev.Config.Applied != set.Hash() {
+			// The host has the set (put there by hand, or by an older
+			// run): the registry learns it, owing nothing.
+			rec := prev
+			rec.Host, rec.Service = c.inst.Host, c.inst.Service
+			rec.Config = appliedState(prev.Config, set, false, "", r.env.Operator, r.env.Now())
+			if err := r.env.Registry.Put(rec); err != nil {
+				return "", err
+			}
+		}
+		return "unchanged", nil
+	}
+	res, err := config.Apply(ctx, c.conn, sudo, set.Files, live, config.ApplyOptions{DaemonReload: true})
+	if err != nil {
+		return "", err
+	}
+	rec := prev
+	rec.Host, rec.Service = c.inst.Host, c.inst.Service
+	pending := wroteContent(set, res, config.OnChangeRestart) || wroteContent(set, res, config.OnChangeReload)
+	reason := ""
+	if pending {
+		reason = pendingWritten
+	}
+	rec.Config = appliedState(prev.Config, set, pending, reason, r.env.Operator, r.env.Now())
+	if rec.UpdatedAt.IsZero() {
+		rec.UpdatedAt = r.env.Now().UTC()
+	}
+	if err := r.env.Registry.Put(rec); err != nil {
+		return "", err
+	}
+	r.out.Config = append(r.out.Config, instanceChanges(c.inst, configChanges(set, res))...)
+	return writtenNote(res), nil
+}
+
+// InstanceChange is one file a run's config step changed on an instance.
+type InstanceChange struct {
+	Instance Instance
+	registry.ConfigChange
+}
+
+func instanceChanges(inst Instance, changes []registry.ConfigChange) []InstanceChange {
+	out := make([]InstanceChange, len(changes))
+	for i, ch := range changes {
+		out[i] = InstanceChange{Instance: inst, ConfigChange: ch}
+	}
+	return out
+}
+
+// ranWith notes, in a record about to be written, that the instance
+// runs with its applied configuration: this run started it and the start
+// succeeded (healthy). Anything else leaves what is pending pending.
+func (r *execution) ranWith(rec *registry.Record, inst Instance, running bool) {
+	if rec.Config == nil || !running || !r.started[inst] || r.startFailed[inst] {
+		return
+	}
+	st := *rec.Config
+	if inst == r.target && r.out.Err != nil {
+		if st.Pending {
+			st.PendingReason = pendingFailed
+		}
+		rec.Config = &st
+		return
+	}
+	st.RunningWith, st.Pending, st.PendingReason = st.Applied, false, ""
+	rec.Config = &st
+}
