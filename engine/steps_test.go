@@ -20,7 +20,7 @@ import (
 )
 
 // allSteps is every StepName constant; the registry must list each once.
-var allSteps = []StepName{StepConfirm, StepCheckStopped, StepCheckDeps, StepEnsure, StepFindDependents,
+var allSteps = []StepName{StepConfirm, StepCheckStopped, StepCheckDeps, StepEnsure, StepFindDependents, StepConfig,
 	StepPreStop, StepDrain, StepStop, StepVerifyStopped, StepPostStop, StepPreStart, StepStart, StepHealth, StepPostStart,
 	StepUndrain, StepRecord, StepReportDependents, StepLogs}
 
