@@ -15,6 +15,7 @@ type commandManager struct {
 	host, service, address string
 	commands               inventory.Commands
 	sudo                   bool
+	envFile                string // exported for every command when readable; "" none
 }
 
 func (m *commandManager) command(script string) string {

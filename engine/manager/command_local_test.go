@@ -556,3 +556,53 @@ func TestCommandManagerHungStopCommandWithoutPID(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandManagerEnvFile checks, through a real shell, that a service's
+// environment file reaches its start, status and stop commands (values
+// with spaces and quotes intact), that the OMNI_* variables still win,
+// and that a missing file is no error.
+func TestCommandManagerEnvFile(t *testing.T) {
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "it's env", "svc.env")
+	if err := os.MkdirAll(filepath.Dir(envFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "seen")
+	record := `printf '%s|%s|%s\n' "$GREETING" "$OMNI_SERVICE" "$LEVEL" >>` + shell.Quote(out)
+	m, err := manager.New(manager.Target{
+		Host: &inventory.Host{Name: "h1"},
+		Service: &inventory.Service{Name: "svc", Manager: "command", Commands: inventory.Commands{
+			Start: record, Status: record + "; false", Stop: record,
+		}},
+		EnvFile: envFile,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := m.Start(ctx, localRunner{}); err != nil { // no file yet: nothing exported, no error
+		t.Fatal(err)
+	}
+	env := "GREETING='hello \"world\" $(x)'\nLEVEL=debug\nOMNI_SERVICE=overridden\n"
+	if err := os.WriteFile(envFile, []byte(env), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx, localRunner{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Status(ctx, localRunner{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Stop(ctx, localRunner{}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	want := []string{"|svc|", `hello "world" $(x)|svc|debug`, `hello "world" $(x)|svc|debug`, `hello "world" $(x)|svc|debug`}
+	if len(lines) < 3 || lines[0] != want[0] || lines[1] != want[1] || lines[2] != want[2] {
+		t.Errorf("environment seen by start, start, status, stop:\n%s\nwant\n%s", b, strings.Join(want, "\n"))
+	}
+}

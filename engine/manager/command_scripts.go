@@ -294,8 +294,9 @@ func steps(d, step time.Duration) int {
 	return int((d + step - 1) / step)
 }
 
-// envLine sets and exports the OMNI_* variables; extra are more
-// NAME=already-quoted-value pairs.
+// envLine exports the service's environment file, when it has one and
+// it is readable, then sets and exports the OMNI_* variables (which win);
+// extra are more NAME=already-quoted-value pairs.
 func (m *commandManager) envLine(extra ...string) string {
 	names := []string{"OMNI_HOST", "OMNI_SERVICE", "OMNI_ADDRESS"}
 	assigns := []string{
@@ -308,7 +309,12 @@ func (m *commandManager) envLine(extra ...string) string {
 		names = append(names, name)
 		assigns = append(assigns, kv)
 	}
-	return strings.Join(assigns, " ") + "; export " + strings.Join(names, " ")
+	line := strings.Join(assigns, " ") + "; export " + strings.Join(names, " ")
+	if m.envFile != "" {
+		f := shell.Quote(m.envFile)
+		line = "if [ -r " + f + " ]; then set -a; . " + f + "; set +a; fi; " + line
+	}
+	return line
 }
 
 func (m *commandManager) startScript() string {

@@ -51,6 +51,10 @@ type Manager interface {
 type Target struct {
 	Host    *inventory.Host
 	Service *inventory.Service
+	// EnvFile is the service's environment file on the host (its declared
+	// env:), "" when it declares none: the command manager exports it for
+	// the service's commands; systemd reads it through the drop-in.
+	EnvFile string
 }
 
 // Manager names, as written in the inventory.
@@ -103,6 +107,7 @@ func New(t Target) (Manager, error) {
 			address:  addr,
 			commands: c,
 			sudo:     sudo,
+			envFile:  t.EnvFile,
 		}, nil
 	default:
 		return nil, fmt.Errorf("service %q: unknown manager %q (want %q or %q)", t.Service.Name, t.Service.Manager, Systemd, Command)
