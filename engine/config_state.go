@@ -74,12 +74,12 @@ func configChanges(set config.Set, res config.ApplyResult) []registry.ConfigChan
 	}
 	var out []registry.ConfigChange
 	for _, fr := range res.Files {
-		if fr.Action == config.ActionUnchanged {
+		if fr.Action == config.Unchanged {
 			continue
 		}
 		f := byPath[fr.Path]
-		out = append(out, registry.ConfigChange{Path: fr.Path, Kind: string(f.Kind), Old: fr.Old, New: fr.New,
-			Secret: f.HasSecret(), Action: fr.Action})
+		out = append(out, registry.ConfigChange{Path: fr.Path, Kind: string(f.Kind), Old: fr.OldHash, New: fr.NewHash,
+			Secret: f.HasSecret(), Action: changeAction(fr.Action)})
 	}
 	return out
 }
@@ -95,7 +95,7 @@ func wroteContent(set config.Set, res config.ApplyResult, onChange string) bool 
 		}
 	}
 	for _, fr := range res.Files {
-		if fr.Action == config.ActionWritten && want[fr.Path] {
+		if fr.Action == config.Written && want[fr.Path] {
 			return true
 		}
 	}
@@ -138,9 +138,9 @@ func writtenNote(res config.ApplyResult) string {
 	var written, attrs []string
 	for _, f := range res.Files {
 		switch f.Action {
-		case config.ActionWritten:
+		case config.Written:
 			written = append(written, f.Path)
-		case config.ActionAttrs:
+		case config.AttrsFixed:
 			attrs = append(attrs, f.Path)
 		}
 	}
@@ -163,4 +163,15 @@ func writtenNote(res config.ApplyResult) string {
 // renderErr is a set that cannot be rendered, with where.
 func renderErr(host, service string, err error) error {
 	return fmt.Errorf("configuration of %s on %s: %w", service, host, err)
+}
+
+// changeAction is the registry's word for what Apply did.
+func changeAction(a config.Action) string {
+	switch a {
+	case config.Written:
+		return registry.ConfigWritten
+	case config.AttrsFixed:
+		return registry.ConfigAttrs
+	}
+	return registry.ConfigUnchanged
 }

@@ -39,9 +39,6 @@ type Env struct {
 	OnStep    func(r StepResult) // called after each step (progress output); may be nil
 	// Run is the run's event ID, named in the registry's drain mark.
 	Run string
-	// Operator is who runs (user@machine), recorded with what the config
-	// step applies.
-	Operator string
 	// Confirm is asked by the confirm step when the stop needs agreement
 	// (critical, impact text, running dependents). It returns nil to go on;
 	// any error ends the run before anything changed. Nil refuses.

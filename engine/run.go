@@ -128,7 +128,7 @@ func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunRe
 	}
 	warnDrainLeft(h.reg, plan, h.warn)
 	out := Execute(ctx, plan, Env{
-		Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID, Operator: h.owner.Operator,
+		Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID,
 		Stdout: env.Stdout, Stderr: env.Stderr, OnStep: env.OnStep, Confirm: env.Confirm,
 	})
 	if record {
@@ -143,7 +143,7 @@ func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunRe
 // each host it touches.
 func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunResult, error) {
 	service := req.Targets[0].Plan.Service.Name
-	runEvent := registry.Event{Started: time.Now().UTC(), Operator: h.owner.Operator, Command: h.owner.Command,
+	runEvent := registry.Event{Started: time.Now().UTC(), Command: h.owner.Command,
 		Target: req.Host, Service: service, Result: "incomplete"}
 	for _, t := range req.Targets {
 		runEvent.Hosts = append(runEvent.Hosts, registry.HostResult{Host: t.Host, Result: string(HostUntouched)})
@@ -171,7 +171,7 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 			ev.ID, _ = h.reg.BeginEvent(ev)
 			warnDrainLeft(h.reg, t.Plan, h.warn)
 			out := Execute(ctx, t.Plan, Env{
-				Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID, Operator: h.owner.Operator, Stdout: env.Stdout, Stderr: env.Stderr, OnStep: onStep,
+				Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID, Stdout: env.Stdout, Stderr: env.Stderr, OnStep: onStep,
 				// The whole fleet was confirmed (or needed no confirmation) up front.
 				Confirm: func(context.Context, Confirmation) error { return nil },
 			})

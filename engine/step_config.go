@@ -49,7 +49,7 @@ func runConfig(ctx context.Context, r *execution, c stepCall) (string, error) {
 			// run): the registry learns it, owing nothing.
 			rec := prev
 			rec.Host, rec.Service = c.inst.Host, c.inst.Service
-			rec.Config = appliedState(prev.Config, set, false, "", r.env.Operator, r.env.Now())
+			rec.Config = appliedState(prev.Config, set, false, "", r.env.Run, r.env.Now())
 			if err := r.env.Registry.Put(rec); err != nil {
 				return "", err
 			}
@@ -67,7 +67,7 @@ func runConfig(ctx context.Context, r *execution, c stepCall) (string, error) {
 	if pending {
 		reason = pendingWritten
 	}
-	rec.Config = appliedState(prev.Config, set, pending, reason, r.env.Operator, r.env.Now())
+	rec.Config = appliedState(prev.Config, set, pending, reason, r.env.Run, r.env.Now())
 	if rec.UpdatedAt.IsZero() {
 		rec.UpdatedAt = r.env.Now().UTC()
 	}

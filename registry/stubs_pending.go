@@ -33,3 +33,10 @@ type ConfigChange struct {
 	Secret bool   `json:"secret,omitempty"`
 	Action string `json:"action"`
 }
+
+// The actions of a ConfigChange.
+const (
+	ConfigWritten   = "written"
+	ConfigAttrs     = "attrs"
+	ConfigUnchanged = "unchanged"
+)

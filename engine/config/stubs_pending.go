@@ -6,6 +6,7 @@ package config
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/inventory"
@@ -32,20 +33,25 @@ func ReadLive(ctx context.Context, r manager.Runner, sudo bool, files []File, wi
 // ApplyOptions tune Apply.
 type ApplyOptions struct {
 	DaemonReload bool
+	Timeout      time.Duration
 }
 
-// The actions of Apply per file.
+// Action is what Apply did to one file.
+type Action string
+
+// The actions of Apply.
 const (
-	ActionWritten   = "written"
-	ActionAttrs     = "attrs"
-	ActionUnchanged = "unchanged"
+	Written    Action = "written"
+	AttrsFixed Action = "attrs fixed"
+	Unchanged  Action = "unchanged"
 )
 
 // FileResult is what Apply did to one file.
 type FileResult struct {
-	Path     string
-	Action   string
-	Old, New string
+	Path    string
+	Action  Action
+	OldHash string
+	NewHash string
 }
 
 // ApplyResult is what Apply did.
