@@ -131,6 +131,7 @@ const (
 	pendingWritten = "written, restart owed"
 	pendingFailed  = "written, its restart failed"
 	pendingSkipped = "written, restart skipped (--restart none)"
+	pendingStopped = "written while stopped: its next start runs with it"
 )
 
 // writtenNote is the note of a step or an apply that wrote files.

@@ -1,0 +1,357 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/omni-fleet/omni/engine/config"
+	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/internal/fanout"
+	"github.com/omni-fleet/omni/internal/shell"
+	"github.com/omni-fleet/omni/inventory"
+	"github.com/omni-fleet/omni/registry"
+)
+
+// ConfigEnv is what the config commands work with besides the registry.
+type ConfigEnv struct {
+	Inventory *inventory.Inventory
+	// Connect opens the connector to the hosts once the command holds its
+	// lock; close is called as the command returns.
+	Connect func() (c Connector, close func(), err error)
+	// Warn is told what went wrong without changing the result (history
+	// that could not be recorded). Nil discards.
+	Warn func(msg string)
+}
+
+// ConfigFileResult is one file of one (host, service).
+type ConfigFileResult struct {
+	Path   string
+	Kind   config.Kind
+	Secret bool // some of its content is secret: never shown
+	// Action is what apply did (written, attrs fixed, unchanged) or, with
+	// --dry-run, would do.
+	Action  config.Action
+	OldHash string // "" when it did not exist
+	NewHash string
+}
+
+// ConfigServiceResult is what an apply did for one service on one host.
+type ConfigServiceResult struct {
+	Host, Service string
+	Files         []ConfigFileResult
+	// Restart: content whose on_change is restart was written and the
+	// service runs: phase 2 restarts it (unless --restart none).
+	Restart bool
+	// Reloaded: content whose on_change is reload was written and
+	// `systemctl reload` ran (only when the unit is active).
+	Reloaded bool
+	// Pending: a restart is owed (PendingReason says why), as the
+	// registry now says.
+	Pending       bool
+	PendingReason string
+	Err           error // its reload failed
+}
+
+// Changed reports whether any of its files was (or would be) written or
+// fixed.
+func (s ConfigServiceResult) Changed() bool {
+	for _, f := range s.Files {
+		if f.Action != config.Unchanged {
+			return true
+		}
+	}
+	return false
+}
+
+// ConfigHostResult is one host of an apply.
+type ConfigHostResult struct {
+	Host           string
+	Services       []ConfigServiceResult
+	DaemonReloaded bool
+	Err            error // nothing was written on this host (render, reach, read, validation, write)
+}
+
+// ConfigApplyReport is phase 1 of an apply: what was written where.
+type ConfigApplyReport struct {
+	Hosts []ConfigHostResult
+}
+
+// ApplyConfig is phase 1 of `omni config apply`: under the run lock of
+// every (host, service) it may write, hosts in parallel (req.Forks), it
+// reads what each host has of all its services' files in one round trip
+// and writes every changed file in one more (validated, atomic, with a
+// daemon-reload when a drop-in changed); a validator that fails writes
+// nothing on that host. Each (host, service) whose files changed gets a
+// registry event with the changes (hashes only) and its configuration
+// state: pending when a restart is owed. A systemd service whose changed
+// files ask for reload is reloaded right after (a third round trip). The
+// lock is released as it returns: the restarts (phase 2) are runs of
+// their own. With req.DryRun it reads and reports, and writes nothing.
+// An error is returned only when nothing was done (usage, lock, connect).
+func ApplyConfig(ctx context.Context, reg registry.Store, req ConfigRequest, env ConfigEnv) (*ConfigApplyReport, error) {
+	hosts, err := configTargets(env.Inventory, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := refuseReloadOnCommand(hosts); err != nil {
+		return nil, err
+	}
+	owner := configOwner("config apply", req)
+	if !req.DryRun {
+		unlock, err := reg.Lock(ctx, configLockKeys(hosts), owner, req.LockTimeout)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	conn, closeConns, err := env.Connect()
+	if err != nil {
+		return nil, err
+	}
+	defer closeConns()
+	warn := env.Warn
+	if warn == nil {
+		warn = func(string) {}
+	}
+	a := &applier{inv: env.Inventory, reg: reg, conn: conn, req: req, owner: owner, warn: warn}
+	rep := &ConfigApplyReport{Hosts: make([]ConfigHostResult, len(hosts))}
+	fanout.Each(len(hosts), max(req.Forks, 1), func(i int) {
+		rep.Hosts[i] = a.host(ctx, hosts[i])
+	})
+	return rep, nil
+}
+
+type applier struct {
+	inv   *inventory.Inventory
+	reg   registry.Store
+	conn  Connector
+	req   ConfigRequest
+	owner registry.Owner
+	warn  func(string)
+	mu    sync.Mutex // the registry's writes, one at a time
+}
+
+// host applies one host's sets.
+func (a *applier) host(ctx context.Context, h configHost) ConfigHostResult {
+	out := ConfigHostResult{Host: h.host.Name}
+	fail := func(err error) ConfigHostResult {
+		out.Err = fmt.Errorf("%s: %w", h.host.Name, err)
+		return out
+	}
+	c, err := a.conn.Connect(ctx, h.host)
+	if err != nil {
+		return fail(err)
+	}
+	if rel, ok := a.conn.(Releaser); ok {
+		defer rel.Release(c)
+	}
+	c = withBound(c, commandTimeout(a.inv))
+	sudo := h.sudo()
+	files := h.files()
+	live, err := config.ReadLive(ctx, c, sudo, files, false)
+	if err != nil {
+		return fail(fmt.Errorf("reading the configuration: %w", err))
+	}
+	if a.req.DryRun {
+		for _, u := range h.units {
+			out.Services = append(out.Services, dryRunResult(h.host.Name, u, live))
+		}
+		return out
+	}
+	began := time.Now().UTC()
+	res, err := config.Apply(ctx, c, sudo, files, live, config.ApplyOptions{DaemonReload: true, Timeout: 2 * commandTimeout(a.inv)})
+	if err != nil {
+		a.recordFailure(h, began, err)
+		return fail(err)
+	}
+	out.DaemonReloaded = res.DaemonReloaded
+	byPath := map[string]config.FileResult{}
+	for _, fr := range res.Files {
+		byPath[fr.Path] = fr
+	}
+	for _, u := range h.units {
+		sr := ConfigServiceResult{Host: h.host.Name, Service: u.svc.Name}
+		one := config.ApplyResult{DaemonReloaded: res.DaemonReloaded}
+		for _, f := range u.set.Files {
+			fr := byPath[f.Path]
+			one.Files = append(one.Files, fr)
+			sr.Files = append(sr.Files, ConfigFileResult{Path: f.Path, Kind: f.Kind, Secret: f.HasSecret(),
+				Action: fr.Action, OldHash: fr.OldHash, NewHash: fr.NewHash})
+		}
+		restart := wroteContent(u.set, one, config.OnChangeRestart)
+		reload := !restart && wroteContent(u.set, one, config.OnChangeReload)
+		if reload {
+			if err := a.reload(ctx, c, h.host, u.svc); err != nil {
+				sr.Err = fmt.Errorf("%s: %s: reload: %w", h.host.Name, u.svc.Name, err)
+				sr.Pending, sr.PendingReason = true, "written, its reload failed"
+			} else {
+				sr.Reloaded = true
+			}
+		}
+		if restart {
+			sr.Pending, sr.Restart = true, true
+			sr.PendingReason = pendingWritten
+			switch {
+			case a.req.Restart == RestartNone:
+				sr.PendingReason, sr.Restart = pendingSkipped, false
+			case !a.running(ctx, c, h.host, u.svc):
+				sr.PendingReason, sr.Restart = pendingStopped, false
+			}
+		}
+		a.record(h.host.Name, u, one, &sr, began)
+		out.Services = append(out.Services, sr)
+	}
+	return out
+}
+
+// running reports whether the service runs (a status read): a stopped
+// service is not restarted by an apply; its next start runs with what was
+// written. A status that cannot be read counts as running: the restart
+// then says what is wrong.
+func (a *applier) running(ctx context.Context, c Conn, h *inventory.Host, svc *inventory.Service) bool {
+	m, err := manager.New(manager.Target{Host: h, Service: svc, EnvFile: config.EnvFile(a.inv, h.Name, svc.Name)})
+	if err != nil {
+		return true
+	}
+	st, err := m.Status(ctx, c)
+	return err != nil || !atRest(st)
+}
+
+// reload reloads a systemd unit that is active (an inactive one reads its
+// configuration when it starts).
+func (a *applier) reload(ctx context.Context, c Conn, h *inventory.Host, svc *inventory.Service) error {
+	unit := shell.Quote(unitOf(svc))
+	script := "if systemctl is-active --quiet -- " + unit + "; then systemctl reload -- " + unit + "; fi"
+	res, err := c.Run(ctx, shellCommand(script, manager.Target{Host: h, Service: svc}.Sudo()))
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("systemctl reload %s: exit %d: %s", unitOf(svc), res.ExitCode, manager.Printable(string(res.Stderr)))
+	}
+	return nil
+}
+
+func unitOf(svc *inventory.Service) string {
+	if svc.Unit != "" {
+		return svc.Unit
+	}
+	return svc.Name + ".service"
+}
+
+// record writes one (host, service)'s configuration state and, when a
+// file changed, its event.
+func (a *applier) record(host string, u configUnit, res config.ApplyResult, sr *ConfigServiceResult, began time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	changes := configChanges(u.set, res)
+	ev := registry.Event{Started: began, Operator: a.owner.Operator, Command: a.owner.Command, Host: host, Service: u.svc.Name,
+		Result: "incomplete", Config: changes}
+	var err error
+	if len(changes) > 0 {
+		if ev.ID, err = a.reg.BeginEvent(ev); err != nil {
+			a.warn(fmt.Sprintf("%s: %s: the configuration was written but its history could not be recorded: %v", host, u.svc.Name, err))
+		}
+	}
+	now := time.Now()
+	prev, _, err := a.reg.Get(host, u.svc.Name)
+	if err == nil {
+		rec := prev
+		rec.Host, rec.Service = host, u.svc.Name
+		if rec.UpdatedAt.IsZero() {
+			rec.UpdatedAt = now.UTC()
+		}
+		rec.Config = appliedState(prev.Config, u.set, sr.Pending, sr.PendingReason, ev.ID, now)
+		if sr.Reloaded && !sr.Pending && rec.Config.Pending && rec.Config.Applied == u.set.Hash() {
+			rec.Config.Pending, rec.Config.PendingReason = false, ""
+		}
+		sr.Pending, sr.PendingReason = rec.Config.Pending, rec.Config.PendingReason
+		err = a.reg.Put(rec)
+	}
+	if err != nil {
+		a.warn(fmt.Sprintf("%s: %s: the configuration was written but the registry could not record it: %v", host, u.svc.Name, err))
+	}
+	if ev.ID != "" {
+		ev.Finished, ev.Complete, ev.Result = time.Now().UTC(), true, string(ClassOK)
+		if sr.Err != nil {
+			ev.Result, ev.Error = string(ClassFailed), Words(sr.Err)
+		}
+		if err := a.reg.FinishEvent(ev); err != nil {
+			a.warn(fmt.Sprintf("%s: %s: the apply's history could not be recorded: %v", host, u.svc.Name, err))
+		}
+	}
+}
+
+// recordFailure records a host where nothing was written (a validator
+// failed, the write failed): one failed event per service.
+func (a *applier) recordFailure(h configHost, began time.Time, cause error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, u := range h.units {
+		ev := registry.Event{Started: began, Operator: a.owner.Operator, Command: a.owner.Command, Host: h.host.Name, Service: u.svc.Name}
+		id, err := a.reg.BeginEvent(ev)
+		if err != nil {
+			a.warn(fmt.Sprintf("%s: %s: the failed apply could not be recorded: %v", h.host.Name, u.svc.Name, err))
+			continue
+		}
+		ev.ID, ev.Finished, ev.Complete = id, time.Now().UTC(), true
+		ev.Result, ev.Error = string(Classify(cause)), Words(cause)
+		if errors.Is(cause, context.Canceled) {
+			ev.Result = string(ClassInterrupted)
+		}
+		if err := a.reg.FinishEvent(ev); err != nil {
+			a.warn(fmt.Sprintf("%s: %s: the failed apply could not be recorded: %v", h.host.Name, u.svc.Name, err))
+		}
+	}
+}
+
+// dryRunResult is what an apply would do to one service's files.
+func dryRunResult(host string, u configUnit, live []config.Live) ConfigServiceResult {
+	sr := ConfigServiceResult{Host: host, Service: u.svc.Name}
+	for _, d := range drifts(u.set.Files, live) {
+		fr := ConfigFileResult{Path: d.File.Path, Kind: d.File.Kind, Secret: d.File.HasSecret(), Action: config.Unchanged,
+			NewHash: d.File.Hash()}
+		if d.Live.Exists {
+			fr.OldHash = d.Live.Hash
+		}
+		switch {
+		case d.Content:
+			fr.Action = config.Written
+			if onChangeOf(d.File) == config.OnChangeRestart {
+				sr.Restart = true
+			}
+		case d.Attrs:
+			fr.Action = config.AttrsFixed
+		}
+		sr.Files = append(sr.Files, fr)
+	}
+	return sr
+}
+
+// configOwner says who runs a config command.
+func configOwner(command string, req ConfigRequest) registry.Owner {
+	o := runOwner(Request{Action: command, Host: req.Target, Service: req.Service})
+	o.Command = command + " " + or2(req.Target, "all")
+	if req.Service != "" {
+		o.Command += " " + req.Service
+	}
+	return o
+}
+
+func or2(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
+
+// shellCommand runs a script under sh -c, or sudo -n sh -c.
+func shellCommand(script string, sudo bool) string {
+	if sudo {
+		return "sudo -n sh -c " + shell.Quote(script)
+	}
+	return "sh -c " + shell.Quote(script)
+}
