@@ -64,3 +64,12 @@ type ApplyResult struct {
 func Apply(ctx context.Context, r manager.Runner, sudo bool, files []File, live []Live, opts ApplyOptions) (ApplyResult, error) {
 	return ApplyResult{}, errPending
 }
+
+// EnvEntry is one key of an environment file and its value.
+type EnvEntry struct {
+	Key   string
+	Value string
+}
+
+// ParseEnv reads an environment file written in omni's format.
+func ParseEnv(content []byte) ([]EnvEntry, error) { return nil, errPending }

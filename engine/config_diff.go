@@ -1,0 +1,351 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/omni-fleet/omni/engine/config"
+	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/internal/fanout"
+	"github.com/omni-fleet/omni/internal/shell"
+	"github.com/omni-fleet/omni/registry"
+)
+
+// KeyChange is one key of an environment file that differs.
+type KeyChange struct {
+	Key    string
+	Op     string // "+" only declared, "-" only on the host, "~" both, other value
+	Secret bool   // its value is never shown
+	Old    string // "" for a secret
+	New    string // "" for a secret
+}
+
+// ConfigDiffFile is how one declared file differs from its host's copy.
+type ConfigDiffFile struct {
+	Path   string
+	Kind   config.Kind
+	Secret bool   // the whole content is secret: only "changed" is said
+	State  string // "same", "new" (not on the host), "changed" (content), "attrs" (only mode/owner/group)
+	// Diff is a unified diff of the host's copy (---) to the declared
+	// content (+++), for a file without secrets; Keys the changes of an
+	// environment file with secret keys, key by key.
+	Diff string
+	Keys []KeyChange
+	// Drift is what differs of mode, owner and group: "mode 0644 → 0600".
+	Drift []string
+}
+
+// ConfigDiffService is one (host, service) of a diff.
+type ConfigDiffService struct {
+	Host, Service    string
+	Files            []ConfigDiffFile
+	NeedDaemonReload bool     // systemd: the unit's files changed since the last daemon-reload
+	Pending          []string // why a restart is owed; empty when none is
+}
+
+// Differs reports whether anything of the service differs or is owed.
+func (s ConfigDiffService) Differs() bool {
+	if s.NeedDaemonReload || len(s.Pending) > 0 {
+		return true
+	}
+	for _, f := range s.Files {
+		if f.State != "same" {
+			return true
+		}
+	}
+	return false
+}
+
+// ConfigDiffHost is one host of a diff.
+type ConfigDiffHost struct {
+	Host     string
+	Services []ConfigDiffService
+	Err      error
+}
+
+// ConfigDiffReport is `omni config diff`.
+type ConfigDiffReport struct {
+	Hosts []ConfigDiffHost
+}
+
+// Differs reports whether any service differs or owes a restart.
+func (r *ConfigDiffReport) Differs() bool {
+	for _, h := range r.Hosts {
+		for _, s := range h.Services {
+			if s.Differs() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// DiffConfig is `omni config diff`: per host (in parallel, req.Forks), one
+// round trip reads every declared file with its content (a secret file's
+// hash only), one reads the services' states (one `systemctl show` for
+// all its systemd units) and, when it runs systemd services, one reads
+// their NeedDaemonReload. It takes no lock and writes nothing. Secret
+// values are compared in memory and never put in the report.
+func DiffConfig(ctx context.Context, reg registry.Registry, req ConfigRequest, env ConfigEnv) (*ConfigDiffReport, error) {
+	hosts, err := configTargets(env.Inventory, req)
+	if err != nil {
+		return nil, err
+	}
+	conn, closeConns, err := env.Connect()
+	if err != nil {
+		return nil, err
+	}
+	defer closeConns()
+	rep := &ConfigDiffReport{Hosts: make([]ConfigDiffHost, len(hosts))}
+	fanout.Each(len(hosts), max(req.Forks, 1), func(i int) {
+		rep.Hosts[i] = diffHost(ctx, env, reg, conn, hosts[i])
+	})
+	return rep, nil
+}
+
+func diffHost(ctx context.Context, env ConfigEnv, reg registry.Registry, conn Connector, h configHost) ConfigDiffHost {
+	out := ConfigDiffHost{Host: h.host.Name}
+	fail := func(err error) ConfigDiffHost {
+		out.Err = fmt.Errorf("%s: %w", h.host.Name, err)
+		return out
+	}
+	c, err := conn.Connect(ctx, h.host)
+	if err != nil {
+		return fail(err)
+	}
+	if rel, ok := conn.(Releaser); ok {
+		defer rel.Release(c)
+	}
+	c = withBound(c, commandTimeout(env.Inventory))
+	// An environment file with secret keys is read with its content, so
+	// that it can be compared key by key here; its values stay in memory.
+	files := h.files()
+	read := make([]config.File, len(files))
+	for i, f := range files {
+		read[i] = f
+		if f.Kind == config.KindEnv && !f.Secret {
+			read[i].SecretKeys = nil
+		}
+	}
+	live, err := config.ReadLive(ctx, c, h.sudo(), read, true)
+	if err != nil {
+		return fail(fmt.Errorf("reading the configuration: %w", err))
+	}
+	mgrs := make([]manager.Manager, len(h.units))
+	for i, u := range h.units {
+		if mgrs[i], err = manager.New(manager.Target{Host: h.host, Service: u.svc,
+			EnvFile: config.EnvFile(env.Inventory, h.host.Name, u.svc.Name)}); err != nil {
+			return fail(err)
+		}
+	}
+	states := manager.StatusAll(ctx, c, mgrs)
+	reloads, err := needDaemonReload(ctx, c, h)
+	if err != nil {
+		return fail(err)
+	}
+	for i, u := range h.units {
+		ds := drifts(u.set.Files, live)
+		sd := ConfigDiffService{Host: h.host.Name, Service: u.svc.Name, NeedDaemonReload: reloads[u.svc.Name]}
+		for _, d := range ds {
+			sd.Files = append(sd.Files, diffFile(d))
+		}
+		rec, _, err := reg.Get(h.host.Name, u.svc.Name)
+		if err != nil {
+			return fail(err)
+		}
+		sd.Pending = pendingReasons(u.set, ds, rec.Config, states[i])
+		out.Services = append(out.Services, sd)
+	}
+	return out
+}
+
+// pendingReasons says why a restart is owed: the registry says so, a
+// managed file changed after the running service started, or the service
+// last started with another set than the host now has.
+func pendingReasons(set config.Set, ds []drift, st *registry.ConfigState, status manager.StatusResult) []string {
+	var why []string
+	if st != nil && st.Pending {
+		why = append(why, "registry: "+or2(st.PendingReason, "restart owed"))
+	}
+	if status.Err == nil && status.State.Running && !status.State.Since.IsZero() {
+		since := status.State.Since
+		for _, d := range ds {
+			if d.Live.Exists && d.Live.MTime.After(since) {
+				why = append(why, fmt.Sprintf("%s changed at %s, after the service started (%s)", d.File.Path,
+					d.Live.MTime.UTC().Format(time.RFC3339), since.UTC().Format(time.RFC3339)))
+			}
+		}
+	}
+	if st != nil && st.RunningWith != "" && len(changed(ds)) == 0 && st.RunningWith != set.Hash() {
+		why = append(why, "the service last started with another configuration than the host has")
+	}
+	return why
+}
+
+// diffFile describes one drift, secrets withheld.
+func diffFile(d drift) ConfigDiffFile {
+	f := d.File
+	out := ConfigDiffFile{Path: f.Path, Kind: f.Kind, Secret: f.Secret, State: "same"}
+	if d.Attrs {
+		out.State = "attrs"
+		if f.Mode != 0 && d.Live.Mode.Perm() != f.Mode.Perm() {
+			out.Drift = append(out.Drift, fmt.Sprintf("mode %04o → %04o", d.Live.Mode.Perm(), f.Mode.Perm()))
+		}
+		if f.Owner != "" && d.Live.Owner != f.Owner {
+			out.Drift = append(out.Drift, fmt.Sprintf("owner %s → %s", d.Live.Owner, f.Owner))
+		}
+		if f.Group != "" && d.Live.Group != f.Group {
+			out.Drift = append(out.Drift, fmt.Sprintf("group %s → %s", d.Live.Group, f.Group))
+		}
+	}
+	if !d.Content {
+		return out
+	}
+	switch {
+	case !d.Live.Exists:
+		out.State = "new"
+	default:
+		out.State = "changed"
+	}
+	switch {
+	case f.Secret:
+		// only that it changed
+	case len(f.SecretKeys) > 0:
+		out.Keys = envKeyChanges(f, d.Live)
+	case d.Live.Exists:
+		out.Diff = unifiedDiff(f.Path, d.Live.Content, f.Content)
+	default:
+		out.Diff = unifiedDiff(f.Path, nil, f.Content)
+	}
+	return out
+}
+
+// envKeyChanges compares an environment file key by key; the values of
+// secret keys are compared, never copied out. A host's copy that is not in
+// omni's format counts as every declared key new.
+func envKeyChanges(f config.File, l config.Live) []KeyChange {
+	secret := map[string]bool{}
+	for _, k := range f.SecretKeys {
+		secret[k] = true
+	}
+	want, _ := config.ParseEnv(f.Content)
+	var have []config.EnvEntry
+	if l.Exists {
+		have, _ = config.ParseEnv(l.Content)
+	}
+	old := map[string]string{}
+	for _, e := range have {
+		old[e.Key] = e.Value
+	}
+	var out []KeyChange
+	seen := map[string]bool{}
+	for _, e := range want {
+		seen[e.Key] = true
+		v, ok := old[e.Key]
+		switch {
+		case !ok:
+			out = append(out, keyChange("+", e.Key, "", e.Value, secret[e.Key]))
+		case v != e.Value:
+			out = append(out, keyChange("~", e.Key, v, e.Value, secret[e.Key]))
+		}
+	}
+	var gone []string
+	for k := range old {
+		if !seen[k] {
+			gone = append(gone, k)
+		}
+	}
+	sort.Strings(gone)
+	for _, k := range gone {
+		// A key omni no longer declares: its value is not shown either,
+		// it may have been a secret.
+		out = append(out, keyChange("-", k, "", "", true))
+	}
+	return out
+}
+
+func keyChange(op, key, old, new string, secret bool) KeyChange {
+	if secret {
+		return KeyChange{Key: key, Op: op, Secret: true}
+	}
+	return KeyChange{Key: key, Op: op, Old: old, New: new}
+}
+
+// String is the key's line of a diff: `~ DB_PASSWORD (secret, changed)`.
+func (k KeyChange) String() string {
+	switch {
+	case k.Secret && k.Op == "~":
+		return "~ " + k.Key + " (secret, changed)"
+	case k.Secret && k.Op == "+":
+		return "+ " + k.Key + " (secret)"
+	case k.Secret:
+		return "- " + k.Key
+	case k.Op == "+":
+		return "+ " + k.Key + "=" + k.New
+	case k.Op == "-":
+		return "- " + k.Key + "=" + k.Old
+	}
+	return "~ " + k.Key + ": " + k.Old + " → " + k.New
+}
+
+// unifiedDiff is the host's copy (a) to the declared content (b).
+func unifiedDiff(path string, a, b []byte) string {
+	from := "host:" + path
+	if a == nil {
+		from = "/dev/null"
+	}
+	text, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(string(a)), B: difflib.SplitLines(string(b)),
+		FromFile: from, ToFile: "declared:" + path, Context: 3,
+	})
+	if text != "" && !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	return manager.Printable(text)
+}
+
+// needDaemonReload reads NeedDaemonReload of the host's systemd units in
+// one command; nothing when it runs none.
+func needDaemonReload(ctx context.Context, c Conn, h configHost) (map[string]bool, error) {
+	out := map[string]bool{}
+	var units []string
+	byUnit := map[string]string{}
+	sudo := false
+	for _, u := range h.units {
+		if u.svc.Manager == manager.Command {
+			continue
+		}
+		unit := unitOf(u.svc)
+		units = append(units, shell.Quote(unit))
+		byUnit[unit] = u.svc.Name
+		sudo = sudo || (manager.Target{Host: h.host, Service: u.svc}).Sudo()
+	}
+	if len(units) == 0 {
+		return out, nil
+	}
+	res, err := c.Run(ctx, shellCommand("systemctl show -p Id -p NeedDaemonReload -- "+strings.Join(units, " "), sudo))
+	if err != nil {
+		return nil, fmt.Errorf("systemctl show NeedDaemonReload: %w", err)
+	}
+	if res.ExitCode != 0 {
+		return nil, fmt.Errorf("systemctl show NeedDaemonReload: exit %d: %s", res.ExitCode, manager.Printable(strings.TrimSpace(string(res.Stderr))))
+	}
+	id := ""
+	for _, line := range strings.Split(string(res.Stdout), "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+		switch k {
+		case "Id":
+			id = v
+		case "NeedDaemonReload":
+			if svc, ok := byUnit[id]; ok && v == "yes" {
+				out[svc] = true
+			}
+		}
+	}
+	return out, nil
+}
