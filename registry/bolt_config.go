@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,9 +69,10 @@ func (b *Bolt) PutBlob(hash string, content []byte) error {
 		if err != nil {
 			return err
 		}
-		if bkt.Get([]byte(hash)) != nil {
+		if old := bkt.Get([]byte(hash)); old != nil && bytes.Equal(old, content) {
 			return nil // content-addressed: the same content is there
 		}
+		// New, or damaged: (re)write it.
 		return bkt.Put([]byte(hash), content)
 	})
 }

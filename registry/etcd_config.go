@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,8 +67,10 @@ func (s *Etcd) Update(host, service string, fn func(rec *Record, exists bool) er
 }
 
 // PutBlob implements Store: the blob's raw bytes under PREFIX/blobs/HASH,
-// put only when the key is new. One MiB fits in etcd's default request
-// limit (1.5 MiB), so a blob is one key.
+// written unless the same bytes are there (a damaged blob is written
+// over). One MiB fits in etcd's default request limit (1.5 MiB), so a
+// blob is one key. Writers of the same hash write the same bytes, so a
+// plain put after the read is safe.
 func (s *Etcd) PutBlob(hash string, content []byte) error {
 	if err := s.check(); err != nil {
 		return err
@@ -78,10 +81,14 @@ func (s *Etcd) PutBlob(hash string, content []byte) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	key := s.blobKey(hash)
-	if _, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, string(content))).
-		Commit(); err != nil {
+	resp, err := s.cli.Get(ctx, key)
+	if err != nil {
+		return s.errorf("put blob %s: %w", hash, err)
+	}
+	if len(resp.Kvs) > 0 && bytes.Equal(resp.Kvs[0].Value, content) {
+		return nil
+	}
+	if _, err := s.cli.Put(ctx, key, string(content)); err != nil {
 		return s.errorf("put blob %s (%d bytes): %w", hash, len(content), err)
 	}
 	return nil
