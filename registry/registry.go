@@ -48,7 +48,8 @@ type Registry interface {
 	// leaves the record as it was before or after. fn gets the record
 	// (Host and Service set, the rest zero when exists is false) and may
 	// run more than once: it must only change rec and variables it sets
-	// afresh on each call. An error from fn writes nothing and is
+	// afresh on each call, and must not call the store (it runs inside
+	// the transaction). An error from fn writes nothing and is
 	// returned; SkipUpdate writes nothing and Update returns nil. Update
 	// returns the record as written (or as read, after SkipUpdate).
 	Update(host, service string, fn func(rec *Record, exists bool) error) (Record, error)
