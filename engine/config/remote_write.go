@@ -365,4 +365,3 @@ func ownerSpec(owner, group string) string {
 		return owner
 	}
 }
-
