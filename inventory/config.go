@@ -16,8 +16,9 @@ import (
 // without the secrets can still load the inventory.
 type ServiceConfig struct {
 	Env []EnvVar // in declared order
-	// EnvFile is the environment file's absolute path on the host;
-	// default DefaultEnvDir/SERVICE.env.
+	// EnvFile is the environment file's absolute path on the host as
+	// declared; "" is the default, DefaultEnvDir/SERVICE.env (ConfigOf
+	// fills it in).
 	EnvFile     string
 	Dropin      []DropinSection // systemd only, in declared order
 	Files       []ConfigFile    // in declared order
@@ -139,9 +140,12 @@ func DropinPath(unit string) string {
 
 // ConfigOf is the configuration service s has on host h: the service's
 // declarations with the host's overrides applied. Nothing is read or
-// resolved.
+// resolved. EnvFile is filled in with its default.
 func (inv *Inventory) ConfigOf(h *Host, s *Service) ServiceConfig {
 	c := s.Config
+	if c.EnvFile == "" {
+		c.EnvFile = DefaultEnvFile(s.Name)
+	}
 	o := h.Config[s.Name]
 	if o == nil {
 		return c

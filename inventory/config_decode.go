@@ -26,7 +26,6 @@ var (
 func (l *loader) serviceConfig(f map[string]entry, s *Service) {
 	what := fmt.Sprintf("service %q", s.Name)
 	c := &s.Config
-	c.EnvFile = DefaultEnvFile(s.Name)
 	if x, ok := f["env"]; ok {
 		c.Env = l.env(x, "env of "+what)
 		c.EnvLine = x.line()

@@ -89,11 +89,11 @@ func TestConfigDecode(t *testing.T) {
 		t.Errorf("files = %+v\nwant %+v", c.Files, wantFiles)
 	}
 	cmd, _ := inv.Service("cmd")
-	if cmd.Config.EnvFile != "/etc/omni/env/cmd.env" {
-		t.Errorf("default env_file = %q", cmd.Config.EnvFile)
+	web1, _ := inv.Host("web1")
+	if got := inv.ConfigOf(web1, cmd).EnvFile; cmd.Config.EnvFile != "" || got != "/etc/omni/env/cmd.env" {
+		t.Errorf("default env_file = %q, declared %q", got, cmd.Config.EnvFile)
 	}
 
-	web1, _ := inv.Host("web1")
 	if got := inv.ConfigOf(web1, s); !reflect.DeepEqual(got, c) {
 		t.Errorf("web1 has no overrides, got %+v", got)
 	}
