@@ -306,3 +306,19 @@ func TestRenderErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderExample: the example inventory's declared configuration
+// renders without any secret set.
+func TestRenderExample(t *testing.T) {
+	inv, err := inventory.Load("../../examples/inventory.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := render(t, inv, "primary-bastion", "api-gateway")
+	if len(set.Files) != 2 || set.Files[0].Path != "/etc/omni/env/api-gateway.env" ||
+		!strings.HasSuffix(string(set.Files[0].Content), "\nLOG_LEVEL=\"info\"\nROUTES_FILE=\"/etc/api-gateway/routes.yaml\"\n") ||
+		!strings.HasSuffix(string(set.Files[1].Content), "\n[Service]\nEnvironmentFile=/etc/omni/env/api-gateway.env\nLimitNOFILE=65536\n") ||
+		set.Files[1].Path != "/etc/systemd/system/omni-api-gateway.service.d/50-omni.conf" {
+		t.Errorf("example: %+v", set)
+	}
+}
