@@ -162,7 +162,7 @@ func (a *applier) host(ctx context.Context, h configHost) ConfigHostResult {
 		return out
 	}
 	began := time.Now().UTC()
-	res, err := config.Apply(ctx, c, sudo, files, live, config.ApplyOptions{DaemonReload: true, Timeout: 2 * commandTimeout(a.inv)})
+	res, err := config.Apply(ctx, writer(c), sudo, files, live, config.ApplyOptions{DaemonReload: true, Timeout: 2 * commandTimeout(a.inv)})
 	if err != nil {
 		a.recordFailure(h, began, err)
 		return fail(err)
@@ -212,7 +212,7 @@ func (a *applier) host(ctx context.Context, h configHost) ConfigHostResult {
 // written. A status that cannot be read counts as running: the restart
 // then says what is wrong.
 func (a *applier) running(ctx context.Context, c Conn, h *inventory.Host, svc *inventory.Service) bool {
-	m, err := manager.New(manager.Target{Host: h, Service: svc, EnvFile: config.EnvFile(a.inv, h.Name, svc.Name)})
+	m, err := manager.New(manager.Target{Host: h, Service: svc, EnvFile: envFileOf(a.inv, h, svc)})
 	if err != nil {
 		return true
 	}
@@ -225,7 +225,7 @@ func (a *applier) running(ctx context.Context, c Conn, h *inventory.Host, svc *i
 func (a *applier) reload(ctx context.Context, c Conn, h *inventory.Host, svc *inventory.Service) error {
 	unit := shell.Quote(unitOf(svc))
 	script := "if systemctl is-active --quiet -- " + unit + "; then systemctl reload -- " + unit + "; fi"
-	res, err := c.Run(ctx, shellCommand(script, manager.Target{Host: h, Service: svc}.Sudo()))
+	res, err := c.Run(ctx, manager.ShellCommand(script, manager.Target{Host: h, Service: svc}.Sudo()))
 	if err != nil {
 		return err
 	}
@@ -256,20 +256,20 @@ func (a *applier) record(host string, u configUnit, res config.ApplyResult, sr *
 			a.warn(fmt.Sprintf("%s: %s: the configuration was written but its history could not be recorded: %v", host, u.svc.Name, err))
 		}
 	}
+	keepBlobs(a.reg, u.set, res)
 	now := time.Now()
-	prev, _, err := a.reg.Get(host, u.svc.Name)
-	if err == nil {
-		rec := prev
-		rec.Host, rec.Service = host, u.svc.Name
+	rec, err := a.reg.Update(host, u.svc.Name, func(rec *registry.Record, _ bool) error {
 		if rec.UpdatedAt.IsZero() {
 			rec.UpdatedAt = now.UTC()
 		}
-		rec.Config = appliedState(prev.Config, u.set, sr.Pending, sr.PendingReason, ev.ID, now)
-		if sr.Reloaded && !sr.Pending && rec.Config.Pending && rec.Config.Applied == u.set.Hash() {
+		rec.Config = appliedState(rec.Config, u.set, sr.Pending, sr.PendingReason, ev.ID, now)
+		if sr.Reloaded && !sr.Pending && rec.Config.Pending {
 			rec.Config.Pending, rec.Config.PendingReason = false, ""
 		}
+		return nil
+	})
+	if err == nil && rec.Config != nil {
 		sr.Pending, sr.PendingReason = rec.Config.Pending, rec.Config.PendingReason
-		err = a.reg.Put(rec)
 	}
 	if err != nil {
 		a.warn(fmt.Sprintf("%s: %s: the configuration was written but the registry could not record it: %v", host, u.svc.Name, err))
@@ -346,12 +346,4 @@ func or2(s, fallback string) string {
 		return fallback
 	}
 	return s
-}
-
-// shellCommand runs a script under sh -c, or sudo -n sh -c.
-func shellCommand(script string, sudo bool) string {
-	if sudo {
-		return "sudo -n sh -c " + shell.Quote(script)
-	}
-	return "sh -c " + shell.Quote(script)
 }

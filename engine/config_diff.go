@@ -139,7 +139,7 @@ func diffHost(ctx context.Context, env ConfigEnv, reg registry.Registry, conn Co
 	mgrs := make([]manager.Manager, len(h.units))
 	for i, u := range h.units {
 		if mgrs[i], err = manager.New(manager.Target{Host: h.host, Service: u.svc,
-			EnvFile: config.EnvFile(env.Inventory, h.host.Name, u.svc.Name)}); err != nil {
+			EnvFile: envFileOf(env.Inventory, h.host, u.svc)}); err != nil {
 			return fail(err)
 		}
 	}
@@ -328,7 +328,7 @@ func needDaemonReload(ctx context.Context, c Conn, h configHost) (map[string]boo
 	if len(units) == 0 {
 		return out, nil
 	}
-	res, err := c.Run(ctx, shellCommand("systemctl show -p Id -p NeedDaemonReload -- "+strings.Join(units, " "), sudo))
+	res, err := c.Run(ctx, manager.ShellCommand("systemctl show -p Id -p NeedDaemonReload -- "+strings.Join(units, " "), sudo))
 	if err != nil {
 		return nil, fmt.Errorf("systemctl show NeedDaemonReload: %w", err)
 	}

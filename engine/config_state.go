@@ -176,3 +176,25 @@ func changeAction(a config.Action) string {
 	}
 	return registry.ConfigUnchanged
 }
+
+// keepBlobs keeps the content of every non-secret file an apply wrote in
+// the registry, by hash, for `omni config history` and rollback; a secret
+// one is never kept (its hash is). A registry that cannot keep blobs, or
+// a blob refused (too large), loses only that history.
+func keepBlobs(reg registry.Registry, set config.Set, res config.ApplyResult) {
+	store, ok := reg.(interface{ PutBlob(string, []byte) error })
+	if !ok {
+		return
+	}
+	written := map[string]bool{}
+	for _, fr := range res.Files {
+		if fr.Action == config.Written {
+			written[fr.Path] = true
+		}
+	}
+	for _, f := range set.Files {
+		if written[f.Path] && !f.HasSecret() && len(f.Content) <= registry.MaxBlobSize {
+			_ = store.PutBlob(f.Hash(), f.Content)
+		}
+	}
+}

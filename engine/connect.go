@@ -348,6 +348,13 @@ func (s sshConn) Run(ctx context.Context, cmd string) (manager.Result, error) {
 	return manager.Result{Stdout: res.Stdout, Stderr: res.Stderr, ExitCode: res.ExitCode}, err
 }
 
+// RunInput implements config.InputRunner: the command reads stdin on its
+// standard input (configuration contents never go into a command line).
+func (s sshConn) RunInput(ctx context.Context, cmd string, stdin []byte) (manager.Result, error) {
+	res, err := s.client.RunInput(ctx, cmd, stdin)
+	return manager.Result{Stdout: res.Stdout, Stderr: res.Stderr, ExitCode: res.ExitCode}, err
+}
+
 // Once implements OneCommand.
 func (s sshConn) Once() Conn {
 	s.once = true

@@ -63,22 +63,18 @@ func serverName(d *inventory.HAProxyDrain, host string) string {
 // markDrained records in the registry that inst's server is being drained
 // by this run (mark), or that it is not any more (nil).
 func (r *execution) markDrained(inst Instance, mark *registry.Drained) error {
-	rec, ok, err := r.env.Registry.Get(inst.Host, inst.Service)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		if mark == nil {
-			return nil
+	_, err := r.env.Registry.Update(inst.Host, inst.Service, func(rec *registry.Record, ok bool) error {
+		if rec.Drained == nil && mark == nil {
+			return registry.SkipUpdate // nothing to clear, no record to make
 		}
-		rec = registry.Record{Host: inst.Host, Service: inst.Service, State: "unknown"}
-	}
-	if rec.Drained == nil && mark == nil {
+		if !ok {
+			rec.State = "unknown"
+		}
+		rec.Drained = mark
+		rec.UpdatedAt = r.env.Now().UTC()
 		return nil
-	}
-	rec.Drained = mark
-	rec.UpdatedAt = r.env.Now().UTC()
-	return r.env.Registry.Put(rec)
+	})
+	return err
 }
 
 // DrainLeft says the drain a run left on an instance, from its registry

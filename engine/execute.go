@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/omni-fleet/omni/engine/config"
 	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/engine/transport"
@@ -408,7 +407,7 @@ func (r *execution) manager(inst Instance) (manager.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := manager.New(manager.Target{Host: h, Service: svc, EnvFile: config.EnvFile(r.env.Inventory, h.Name, svc.Name)})
+	m, err := manager.New(manager.Target{Host: h, Service: svc, EnvFile: envFileOf(r.env.Inventory, h, svc)})
 	if err != nil {
 		return nil, err
 	}

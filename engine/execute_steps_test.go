@@ -163,6 +163,8 @@ type stepCase struct {
 	want    []string                                     // "service step status" of each result
 	wantErr []string                                     // substrings of Outcome.Err; none: no error
 	check   func(t *testing.T, out *Outcome, c *svcConn, reg registry.Registry)
+	// seed, when set, writes records to the registry before the run.
+	seed func(t *testing.T, reg registry.Registry)
 	// confirm answers the confirm step's question (default: yes); asked
 	// keeps what it was asked.
 	confirm func(context.Context, Confirmation) error
@@ -208,6 +210,9 @@ func runStepCase(t *testing.T, tc stepCase) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
+	if tc.seed != nil {
+		tc.seed(t, reg)
+	}
 	ctx, cancel := context.Background(), context.CancelFunc(func() {})
 	if tc.ctx != nil {
 		ctx, cancel = tc.ctx()

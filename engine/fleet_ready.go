@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/registry"
 )
 
 // readyPolls is how many times the min-ready watch looks in its window, at
@@ -89,16 +90,15 @@ func (r *fleetRunner) recordFailure(st InstanceStatus, why error) {
 		return
 	}
 	now := r.Now().UTC()
-	rec, _, err := r.Registry.Get(st.Host, st.Service)
-	if err != nil {
-		return
-	}
-	rec.Host, rec.Service, rec.State, rec.Health, rec.UpdatedAt = st.Host, st.Service, st.State.Status, "failed: "+why.Error(), now
-	if st.State.Running {
-		rec.LastActive = now
-		if !st.State.Since.IsZero() {
-			rec.Since = st.State.Since.UTC()
+	// Only the state fields: the drain mark and the applied configuration stay.
+	_, _ = r.Registry.Update(st.Host, st.Service, func(rec *registry.Record, _ bool) error {
+		rec.State, rec.Health, rec.UpdatedAt = st.State.Status, "failed: "+why.Error(), now
+		if st.State.Running {
+			rec.LastActive = now
+			if !st.State.Since.IsZero() {
+				rec.Since = st.State.Since.UTC()
+			}
 		}
-	}
-	_ = r.Registry.Put(rec)
+		return nil
+	})
 }

@@ -31,7 +31,7 @@ func withConfig(inv *inventory.Inventory, plan *Plan) []Task {
 		return t.Host == target.Host && t.Service == target.Service && t.Group == "" && t.Cascade == NoCascade
 	}
 	var adds []Task
-	if config.Declares(inv, target.Host, target.Service) && hasStart(plan.Tasks, mine) {
+	if declares(inv, target.Host, target.Service) && hasStart(plan.Tasks, mine) {
 		adds = append(adds, configTask(inv, Task{Host: target.Host, Service: target.Service}))
 	}
 	if action == "restart" && plan.Request.Cascade {
@@ -41,7 +41,7 @@ func withConfig(inv *inventory.Inventory, plan *Plan) []Task {
 				continue
 			}
 			seen[t.Group] = true
-			if config.Declares(inv, t.Host, t.Service) {
+			if declares(inv, t.Host, t.Service) {
 				adds = append(adds, configTask(inv, t))
 			}
 		}

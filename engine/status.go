@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/omni-fleet/omni/engine/config"
 	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/engine/transport"
@@ -154,7 +153,7 @@ func (l *hostLook) manager(inst Instance) (manager.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return manager.New(manager.Target{Host: h, Service: svc, EnvFile: config.EnvFile(l.inv, h.Name, svc.Name)})
+	return manager.New(manager.Target{Host: h, Service: svc, EnvFile: envFileOf(l.inv, h, svc)})
 }
 
 // release lets go of the other hosts' connections.

@@ -38,40 +38,41 @@ func runConfig(ctx context.Context, r *execution, c stepCall) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("reading the configuration on the host: %w", err)
 	}
-	prev, _, err := r.env.Registry.Get(c.inst.Host, c.inst.Service)
-	if err != nil {
-		return "", err
-	}
 	ds := drifts(set.Files, live)
 	if len(changed(ds)) == 0 {
-		if prev.Config == nil || prev.Config.Applied != set.Hash() {
-			// The host has the set (put there by hand, or by an older
-			// run): the registry learns it, owing nothing.
-			rec := prev
-			rec.Host, rec.Service = c.inst.Host, c.inst.Service
-			rec.Config = appliedState(prev.Config, set, false, "", r.env.Run, r.env.Now())
-			if err := r.env.Registry.Put(rec); err != nil {
-				return "", err
+		// The host has the set. When the registry does not know it yet
+		// (put there by hand, or before omni recorded it) it learns it,
+		// owing nothing.
+		_, err := r.env.Registry.Update(c.inst.Host, c.inst.Service, func(rec *registry.Record, _ bool) error {
+			if rec.Config != nil && rec.Config.Applied == set.Hash() {
+				return registry.SkipUpdate
 			}
+			rec.Config = appliedState(rec.Config, set, false, "", r.env.Run, r.env.Now())
+			return nil
+		})
+		if err != nil {
+			return "", err
 		}
 		return "unchanged", nil
 	}
-	res, err := config.Apply(ctx, c.conn, sudo, set.Files, live, config.ApplyOptions{DaemonReload: true})
+	res, err := config.Apply(ctx, writer(c.conn), sudo, set.Files, live, config.ApplyOptions{DaemonReload: true})
 	if err != nil {
 		return "", err
 	}
-	rec := prev
-	rec.Host, rec.Service = c.inst.Host, c.inst.Service
+	keepBlobs(r.env.Registry, set, res)
 	pending := wroteContent(set, res, config.OnChangeRestart) || wroteContent(set, res, config.OnChangeReload)
 	reason := ""
 	if pending {
 		reason = pendingWritten
 	}
-	rec.Config = appliedState(prev.Config, set, pending, reason, r.env.Run, r.env.Now())
-	if rec.UpdatedAt.IsZero() {
-		rec.UpdatedAt = r.env.Now().UTC()
-	}
-	if err := r.env.Registry.Put(rec); err != nil {
+	_, err = r.env.Registry.Update(c.inst.Host, c.inst.Service, func(rec *registry.Record, _ bool) error {
+		rec.Config = appliedState(rec.Config, set, pending, reason, r.env.Run, r.env.Now())
+		if rec.UpdatedAt.IsZero() {
+			rec.UpdatedAt = r.env.Now().UTC()
+		}
+		return nil
+	})
+	if err != nil {
 		return "", err
 	}
 	r.out.Config = append(r.out.Config, instanceChanges(c.inst, configChanges(set, res))...)

@@ -27,53 +27,58 @@ func (r *execution) record(ctx context.Context, inst Instance, isTarget bool) er
 	return r.recordState(inst, isTarget, st)
 }
 
-// recordState writes an instance's state, just read, to the registry.
+// recordState writes an instance's state, just read, to the registry. It
+// owns the state fields of the record (State, Since, LastActive, Health,
+// UpdatedAt) and changes only those, in one read-modify-write
+// (registry.Update): the fields other steps and commands write (the drain
+// mark, the applied configuration) stay as they are.
 func (r *execution) recordState(inst Instance, isTarget bool, st manager.State) error {
 	now := r.env.Now()
-	rec := registry.Record{Host: inst.Host, Service: inst.Service, State: st.Status, UpdatedAt: now.UTC()}
-	prev, hadPrev, err := r.env.Registry.Get(rec.Host, rec.Service)
+	health := ""
+	if h := r.out.Health; isTarget && h != nil {
+		health = "passed"
+		if !h.Passed() {
+			health = "failed: " + h.Failure()
+		} else if d := h.Degraded(); d != "" {
+			health = "degraded: " + d
+		}
+	}
+	rec, err := r.env.Registry.Update(inst.Host, inst.Service, func(rec *registry.Record, hadPrev bool) error {
+		prev := *rec
+		rec.State, rec.UpdatedAt, rec.Health = st.Status, now.UTC(), health
+		rec.Since, rec.LastActive = time.Time{}, time.Time{}
+		if st.Running {
+			rec.LastActive = now.UTC()
+			rec.Since = st.Since.UTC()
+		} else {
+			switch {
+			case !st.LastActive.IsZero(): // systemd knows when it went down
+				rec.LastActive = st.LastActive.UTC()
+			case !r.stopped[inst].IsZero(): // we stopped it just now
+				rec.LastActive = r.stopped[inst].UTC()
+			case hadPrev:
+				rec.LastActive = prev.LastActive
+			}
+			rec.Since = rec.LastActive
+		}
+		if hadPrev && prev.State == rec.State && !prev.Since.IsZero() && rec.Since.IsZero() {
+			rec.Since = prev.Since
+		}
+		r.ranWith(rec, inst, st.Running) // step_config.go
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	var uptime time.Duration
-	if st.Running {
-		rec.LastActive = now.UTC()
-		rec.Since = st.Since.UTC()
-		if !st.Since.IsZero() {
+	if isTarget {
+		var uptime time.Duration
+		if st.Running && !st.Since.IsZero() {
 			uptime = now.Sub(st.Since)
 		}
-	} else {
-		switch {
-		case !st.LastActive.IsZero(): // systemd knows when it went down
-			rec.LastActive = st.LastActive.UTC()
-		case !r.stopped[inst].IsZero(): // we stopped it just now
-			rec.LastActive = r.stopped[inst].UTC()
-		case hadPrev:
-			rec.LastActive = prev.LastActive
-		}
-		rec.Since = rec.LastActive
-	}
-	if hadPrev {
-		rec.Drained = prev.Drained // the drain and undrain steps keep it
-		rec.Config = prev.Config   // the config step keeps it; ranWith notes a start
-	}
-	r.ranWith(&rec, inst, st.Running)
-	if hadPrev && prev.State == rec.State && !prev.Since.IsZero() && rec.Since.IsZero() {
-		rec.Since = prev.Since
-	}
-	if isTarget {
 		r.out.State, r.out.Uptime = st, uptime
 		if !st.Running {
 			r.out.LastActive = rec.LastActive
 		}
-		if h := r.out.Health; h != nil {
-			rec.Health = "passed"
-			if !h.Passed() {
-				rec.Health = "failed: " + h.Failure()
-			} else if d := h.Degraded(); d != "" {
-				rec.Health = "degraded: " + d
-			}
-		}
 	}
-	return r.env.Registry.Put(rec)
+	return nil
 }

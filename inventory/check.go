@@ -41,7 +41,8 @@ func (l *loader) check(inv *Inventory) {
 	}
 	l.checkCycles(inv)
 	l.checkSameHostRequires(inv)
-	l.checkHooks(inv) // hooks.go
+	l.checkHooks(inv)  // hooks.go
+	l.checkConfig(inv) // config_check.go
 }
 
 // checkSameHostRequires reports a same-host requirement that cannot be met:

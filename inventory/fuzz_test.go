@@ -20,6 +20,7 @@ func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
 		string(example),
 		validInventory,
+		configBase, // config_test.go: env, dropin, files and host overrides
 		"version: 1\ndefaults: &d\n  sudo: true\n  <<: *d\n",
 		"version: 1\ndefaults: &l\n  - <<: *l\n",
 		"version: 1\nroles:\n  r: &r [a, *r]\n",

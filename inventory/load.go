@@ -58,9 +58,9 @@ var (
 	defaultsKeys = []string{"user", "port", "identity_file", "known_hosts", "ssh_config", "sudo", "manager", "connect_timeout", "stop_grace", "start_timeout", "command_timeout", "server_alive_interval", "server_alive_count_max"}
 	registryKeys = []string{"path", "etcd"}
 	etcdKeys     = []string{"endpoints", "prefix"}
-	hostKeys     = []string{"address", "port", "user", "identity_file", "roles", "via", "sudo", "service_address", "server_alive_interval", "server_alive_count_max"}
+	hostKeys     = []string{"address", "port", "user", "identity_file", "roles", "via", "sudo", "service_address", "server_alive_interval", "server_alive_count_max", "config"}
 	serviceKeys  = []string{"enabled", "manager", "unit", "commands", "critical", "impact", "requires", "health", "stop_grace", "start_timeout", "sudo", "drain",
-		"pre_stop", "post_stop", "pre_start", "post_start"}
+		"pre_stop", "post_stop", "pre_start", "post_start", "env", "env_file", "dropin", "files"}
 	commandKeys = []string{"start", "stop", "status", "logs"}
 	healthKeys  = []string{"process", "port", "http", "timeout", "retries", "interval", "start_period"}
 	httpKeys    = []string{"port", "path", "expect"}

@@ -96,6 +96,9 @@ func (l *loader) hosts(section entry, d *Defaults) []*Host {
 				h.ServerAliveCountMax = v
 			}
 		}
+		if x, ok := f["config"]; ok {
+			l.hostConfig(x, h) // config_decode.go
+		}
 		l.explicit[h] = explicit
 		if h.User == "" {
 			l.errorf(e.line(), "%s has no user and the current user name is unknown: set user or defaults.user", what)
@@ -187,6 +190,7 @@ func (l *loader) services(section entry, d *Defaults) []*Service {
 		}
 		l.hooks(f, s) // hooks.go
 		l.manage(e, f, s)
+		l.serviceConfig(f, s) // config_decode.go
 	}
 	return services
 }

@@ -72,7 +72,10 @@ type Host struct {
 	// the host's keepalives: its own keys, else the defaults'.
 	ServerAliveInterval time.Duration
 	ServerAliveCountMax int
-	Line                int // line of the host's key in the file
+	// Config: the host's overrides of its services' configuration, by
+	// service name (config.go); nil when none.
+	Config map[string]*ConfigOverride
+	Line   int // line of the host's key in the file
 }
 
 // Role groups services; role "all" applies to every host.
@@ -98,6 +101,7 @@ type Service struct {
 	Sudo         bool          // effective: service value, else defaults
 	Drain        *Drain        // taken out of its load balancer around a stop; nil: not
 	Hooks        Hooks         // pre_stop, post_stop, pre_start, post_start (hooks.go)
+	Config       ServiceConfig // env, env_file, dropin, files (config.go)
 	Line         int
 
 	requirements []Requirement // Requires, resolved by Load

@@ -61,6 +61,9 @@ func (q EventQuery) matches(ev *Event) bool {
 	if !q.Since.IsZero() && ev.Started.Before(q.Since) {
 		return false
 	}
+	if q.ConfigOnly && !changedConfig(ev) {
+		return false
+	}
 	if q.Host == "" && q.Service == "" {
 		return true
 	}
@@ -89,6 +92,9 @@ func (q EventQuery) mayMatch() func(v []byte) bool {
 			b, _ := json.Marshal(s) // encoded as in the event
 			needles = append(needles, b)
 		}
+	}
+	if q.ConfigOnly {
+		needles = append(needles, []byte(`"config":`))
 	}
 	return func(v []byte) bool {
 		for _, n := range needles {

@@ -115,11 +115,24 @@ func helperMain(mode, spec, key string, n int) error {
 		}
 		fmt.Println("holding", id)
 		for i := 0; ; i++ {
-			rec := Record{Host: host, Service: service, State: "step-" + strconv.Itoa(i), UpdatedAt: time.Now()}
-			if err := s.Put(rec); err != nil {
+			// State and Config written together: a kill leaves both or neither.
+			_, err := s.Update(host, service, func(rec *Record, _ bool) error {
+				step := "step-" + strconv.Itoa(i)
+				rec.State, rec.UpdatedAt = step, time.Now()
+				rec.Config = &ConfigState{Applied: blobHash([]byte(step)), AppliedBy: step,
+					Files: []ConfigFile{{Path: "/etc/" + step, Kind: "file", Hash: blobHash([]byte(step))}}}
+				return nil
+			})
+			if err != nil {
 				return err
 			}
 			if err := s.Put(Record{Host: fmt.Sprintf("bulk%d", i%50), Service: "svc", State: "running"}); err != nil {
+				return err
+			}
+		}
+	case "config": // n updates, each adding one file to the record's Config
+		for i := range n {
+			if _, err := s.Update(host, service, appendFile(fmt.Sprintf("/helper/%d", i))); err != nil {
 				return err
 			}
 		}

@@ -18,8 +18,10 @@ type Record struct {
 	UpdatedAt  time.Time `json:"updated_at"`           // when omni wrote this record
 	// Drained: a run set the service's load-balancer server to drain and
 	// has not set it ready again (nil: not drained).
-	Drained *Drained     `json:"drained,omitempty"`
-	Config  *ConfigState `json:"config,omitempty"`
+	Drained *Drained `json:"drained,omitempty"`
+	// Config is the service's managed configuration on the host as omni
+	// last wrote it (nil: omni never applied any). See ConfigState.
+	Config *ConfigState `json:"config,omitempty"`
 }
 
 // Drained is a drain a run put on a service's server in a load balancer
@@ -35,8 +37,22 @@ type Drained struct {
 type Registry interface {
 	// Get returns the record of (host, service); ok is false when there is none.
 	Get(host, service string) (rec Record, ok bool, err error)
-	// Put replaces the record of (rec.Host, rec.Service).
+	// Put replaces the record of (rec.Host, rec.Service) wholesale. A
+	// writer that owns only some fields of a record uses Update, so that
+	// it keeps the fields others wrote (Drained, Config).
 	Put(rec Record) error
+	// Update reads the record of (host, service), lets fn change it and
+	// writes it back, all in one transaction (bbolt) or one
+	// compare-and-swap (etcd, retried while another writer got between):
+	// no write of another run or process is lost in between, and a crash
+	// leaves the record as it was before or after. fn gets the record
+	// (Host and Service set, the rest zero when exists is false) and may
+	// run more than once: it must only change rec and variables it sets
+	// afresh on each call, and must not call the store (it runs inside
+	// the transaction). An error from fn writes nothing and is
+	// returned; SkipUpdate writes nothing and Update returns nil. Update
+	// returns the record as written (or as read, after SkipUpdate).
+	Update(host, service string, fn func(rec *Record, exists bool) error) (Record, error)
 	// List returns every record, ordered by host then service.
 	List() ([]Record, error)
 }

@@ -29,6 +29,17 @@ type Store interface {
 	// releases them; it is safe to call more than once.
 	Lock(ctx context.Context, keys []string, owner Owner, wait time.Duration) (unlock func() error, err error)
 
+	// PutBlob keeps content under hash, its "sha256:HEX", for the history
+	// and rollback of configuration files. It refuses content whose hash
+	// is not hash, or larger than MaxBlobSize; putting the same blob again
+	// does nothing. Callers never pass secret content: of a secret file
+	// the registry keeps the hash only (ConfigFile.Secret).
+	PutBlob(hash string, content []byte) error
+	// Blob returns the content kept under hash; ok is false when there is
+	// none. A blob whose content does not hash to hash (damaged) is an
+	// error naming it, never returned as content.
+	Blob(hash string) (content []byte, ok bool, err error)
+
 	Close() error
 }
 
@@ -54,9 +65,12 @@ type Event struct {
 	// Run. The fleet event has no Host but the Target as given and, once
 	// finished, each host's result (done, unchanged, failed, unreachable,
 	// interrupted, untouched). `--resume` reads them.
-	Run    string         `json:"run,omitempty"`
-	Target string         `json:"target,omitempty"`
-	Hosts  []HostResult   `json:"hosts,omitempty"`
+	Run    string       `json:"run,omitempty"`
+	Target string       `json:"target,omitempty"`
+	Hosts  []HostResult `json:"hosts,omitempty"`
+
+	// Config is what the operation did to managed configuration files
+	// (config apply, rollback, a start that applied first): hashes only.
 	Config []ConfigChange `json:"config,omitempty"`
 }
 
@@ -90,6 +104,9 @@ type EventQuery struct {
 	Service string
 	Since   time.Time
 	Limit   int // 0: no limit
+	// ConfigOnly keeps the events that changed configuration: one of
+	// their Config entries has an Action other than ConfigUnchanged.
+	ConfigOnly bool
 }
 
 // Owner identifies a run holding locks.

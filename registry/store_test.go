@@ -46,6 +46,11 @@ func runStoreTests(t *testing.T, newKit func(t *testing.T) storeKit) {
 		{"LockOfKilledProcess", testLockOfKilledProcess},
 		{"KilledWriter", testKilledWriter},
 		{"Close", testClose},
+		{"ConfigRecord", testConfigRecord},
+		{"UpdateConcurrent", testUpdateConcurrent},
+		{"Blobs", testBlobs},
+		{"BlobDamaged", testBlobDamaged},
+		{"ConfigEvents", testConfigEvents},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -491,6 +496,10 @@ func testKilledWriter(t *testing.T, k storeKit) {
 	rec, ok, err := s.Get("w", "svc")
 	if err != nil || !ok || rec.State == "" {
 		t.Fatalf("record after kill: %+v %v %v", rec, ok, err)
+	}
+	if c := rec.Config; c == nil || c.AppliedBy != rec.State || c.Applied != blobHash([]byte(rec.State)) ||
+		len(c.Files) != 1 || c.Files[0].Path != "/etc/"+rec.State {
+		t.Fatalf("record after kill: state and config of different updates: %+v, %+v", rec, rec.Config)
 	}
 	if _, err := s.List(); err != nil {
 		t.Fatal(err)

@@ -112,7 +112,7 @@ func (c *Client) run(ctx context.Context, cmd string, startShell bool) (Result, 
 		return res, err
 	}
 	var stdout, stderr bytes.Buffer
-	code, err := c.exec(ctx, cmd, &stdout, &stderr)
+	code, err := c.exec(ctx, cmd, nil, &stdout, &stderr)
 	if err != nil {
 		return Result{ExitCode: -1}, err
 	}
@@ -134,12 +134,12 @@ func (c *Client) RunOnce(ctx context.Context, cmd string) (Result, error) {
 // an error wrapping ctx.Err().
 func (c *Client) Stream(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
 	out := &guardedWriters{}
-	code, err := c.exec(ctx, cmd, out.writer(stdout), out.writer(stderr))
+	code, err := c.exec(ctx, cmd, nil, out.writer(stdout), out.writer(stderr))
 	out.stop()
 	return code, err
 }
 
-func (c *Client) exec(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
+func (c *Client) exec(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return -1, fmt.Errorf("%s: %w", c.name, err)
 	}
@@ -151,7 +151,7 @@ func (c *Client) exec(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		return -1, err
 	}
 	stderrPID := newPIDCapture(stderr)
-	session.Stdout, session.Stderr = stdout, stderrPID
+	session.Stdin, session.Stdout, session.Stderr = stdin, stdout, stderrPID
 	err = session.Start(withPIDReport(cmd))
 	c.countExec(err)
 	if err != nil {
