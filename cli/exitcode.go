@@ -15,6 +15,7 @@ const (
 	ExitPartial     = 3   // some targets failed, others succeeded
 	ExitUnreachable = 4   // a host could not be reached, authenticated or trusted
 	ExitRefused     = 5   // not confirmed, or would need a prompt without a terminal
+	ExitDiffers     = 6   // config diff: something differs or a restart is pending
 	ExitInterrupted = 130 // SIGINT/SIGTERM
 )
 
@@ -23,7 +24,7 @@ service not running and healthy); 2 usage or inventory
 error, or a registry file that cannot be read or written (damaged, read-only); 3 partial (a fleet run: some hosts done, others failed, unreachable or untouched);
 4 host unreachable or connection lost, authentication refused or host key not trusted; 5 refused (not
 confirmed, no terminal to confirm: pass --yes, another run holds the lock, or another
-process holds the registry file); 130
+process holds the registry file); 6 config diff: something differs or a restart is pending; 130
 interrupted (a fleet run: the first SIGINT/SIGTERM touches no new host, a second cancels
 the steps in flight).`
 
