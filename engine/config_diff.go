@@ -173,9 +173,12 @@ func pendingReasons(set config.Set, ds []drift, st *registry.ConfigState, status
 		why = append(why, "registry: "+or2(st.PendingReason, "restart owed"))
 	}
 	if status.Err == nil && status.State.Running && !status.State.Since.IsZero() {
-		since := status.State.Since
+		// The manager's start time has whole seconds (systemd's
+		// ActiveEnterTimestamp): a file counts as changed after the start
+		// from the next second on.
+		since := status.State.Since.Truncate(time.Second)
 		for _, d := range ds {
-			if d.Live.Exists && d.Live.MTime.After(since) {
+			if d.Live.Exists && d.Live.MTime.Truncate(time.Second).After(since) {
 				why = append(why, fmt.Sprintf("%s changed at %s, after the service started (%s)", d.File.Path,
 					d.Live.MTime.UTC().Format(time.RFC3339), since.UTC().Format(time.RFC3339)))
 			}
@@ -303,10 +306,15 @@ func unifiedDiff(path string, a, b []byte) string {
 		A: difflib.SplitLines(string(a)), B: difflib.SplitLines(string(b)),
 		FromFile: from, ToFile: "declared:" + path, Context: 3,
 	})
+	lines := strings.SplitAfter(text, "\n")
+	for i, l := range lines {
+		lines[i] = manager.Printable(strings.TrimSuffix(l, "\n"))
+	}
+	text = strings.Join(lines, "\n")
 	if text != "" && !strings.HasSuffix(text, "\n") {
 		text += "\n"
 	}
-	return manager.Printable(text)
+	return text
 }
 
 // needDaemonReload reads NeedDaemonReload of the host's systemd units in
