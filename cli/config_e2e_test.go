@@ -56,7 +56,7 @@ func TestConfigCommandManagerOverSSH(t *testing.T) {
 	}
 
 	out, errOut, code := run("service", "start", "worker1", "app", "--dry-run")
-	if code != 0 || !regexp.MustCompile(`config +\S+ +write the declared configuration when the host's copy differs: ` + regexp.QuoteMeta(envFile+", "+confFile)).MatchString(out) {
+	if code != 0 || !regexp.MustCompile(`config +\S+ +write the declared configuration when the host's copy differs: `+regexp.QuoteMeta(envFile+", "+confFile)).MatchString(out) {
 		t.Fatalf("dry run: exit %d, want the config step and its files\n%s%s", code, out, errOut)
 	}
 	if _, err := os.Stat(envFile); err == nil {
