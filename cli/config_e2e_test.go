@@ -104,6 +104,13 @@ func TestConfigCommandManagerOverSSH(t *testing.T) {
 	if out, errOut, code := run("config", "diff", "-o", "json"); code != 0 {
 		t.Errorf("diff after apply: exit %d\n%s%s", code, out, errOut)
 	}
+	// A host that cannot be reached: exit 4, for diff and apply alike.
+	f.Worker.Stop()
+	for _, cmd := range [][]string{{"config", "diff", "worker1", "app"}, {"config", "apply", "worker1", "app"}} {
+		if out, errOut, code := run(cmd...); code != ExitUnreachable || !strings.Contains(errOut, "worker1") {
+			t.Errorf("%v with worker1 down: exit %d, want 4 naming the host\n%s%s", cmd, code, out, errOut)
+		}
+	}
 	if strings.Contains(seen.String(), secret) {
 		t.Error("the secret is in omni's output")
 	}
