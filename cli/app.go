@@ -62,6 +62,7 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 	var run func(context.Context) error
 	addServiceCommands(app, g, s, &run)
 	addInventoryCommands(app, g, s, &run)
+	addConfigGroup(app, g, s, &run)
 	addLabCommands(app, g, s, &run)
 	addCompletionCommands(app, s, &run)
 
