@@ -169,6 +169,9 @@ func writeConfigRollback(w io.Writer, rep *engine.ConfigRollbackReport, dry bool
 	}
 	fmt.Fprintf(w, "Rollback of %s on %s (%s):\n", rep.Service, rep.Host, what)
 	writeRollbackFiles(w, rep)
+	if !dry && !rep.Changed() && rep.Event == "" {
+		fmt.Fprintln(w, "Nothing to write: the host has these contents already.")
+	}
 	if dry && restart == "auto" {
 		fmt.Fprintln(w, "Then the service restarts when a restored file asks for it (on_change).")
 	}

@@ -161,6 +161,7 @@ func RollbackConfig(ctx context.Context, reg registry.Store, req ConfigRollbackR
 	var apply []config.File
 	var applyLive []config.Live
 	var refusals []string
+	refused := 0
 	for _, w := range wants {
 		l := liveOf[w.path]
 		f := fileFor(rendered, w)
@@ -186,6 +187,9 @@ func RollbackConfig(ctx context.Context, reg registry.Store, req ConfigRollbackR
 				f.Content = content
 				rf.Origin = "registry"
 			}
+		}
+		if len(refusals) > refused {
+			rf.Action, refused = "refused", len(refusals)
 		}
 		if rf.Action == "" {
 			rf.Action = "would roll back"
