@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/omni-fleet/omni/engine/config"
+	"github.com/omni-fleet/omni/internal/testkit/historytest"
 	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/registry"
@@ -137,14 +138,9 @@ func applyConfig(t *testing.T, f *testfleet.Fleet, host string) {
 			}
 		}
 	}
-	ev := registry.Event{Operator: "test@here", Command: "config apply " + host + " cfgsvc", Host: host, Service: "cfgsvc"}
-	if ev.ID, err = reg.BeginEvent(ev); err != nil {
-		t.Fatal(err)
-	}
-	ev.Config, ev.Result = changes, "ok"
-	if err := reg.FinishEvent(ev); err != nil {
-		t.Fatal(err)
-	}
+	ev := registry.Event{Operator: "test@here", Command: "config apply " + host + " cfgsvc", Host: host, Service: "cfgsvc",
+		Config: changes, Result: "ok", Complete: true}
+	ev.ID = historytest.Record(t, reg, ev)
 	if _, err := reg.Update(host, "cfgsvc", func(rec *registry.Record, _ bool) error {
 		rec.Config = &registry.ConfigState{Applied: set.Hash(), Files: files, AppliedBy: ev.ID}
 		rec.Config.MarkRunning()
