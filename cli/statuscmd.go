@@ -334,7 +334,7 @@ func historyRun(ctx context.Context, g *globalOptions, s Streams, target, servic
 		if events == nil {
 			events = []registry.Event{}
 		}
-		return writeJSON(s.Out, map[string]any{"events": events})
+		return writeJSON(s.Out, map[string]any{"events": scrubEvents(events)})
 	}
 	table := newTable("Started", "Operator", "Command", "Host", "Service", "Result", "Duration", "Error")
 	for _, e := range events {
