@@ -184,6 +184,12 @@ func TestConfigOnSystemd(t *testing.T) {
 		if !strings.Contains(env, "GREETING="+greeting+"\n") || !strings.Contains(env, "EXTRA=from-dropin\n") {
 			t.Errorf("%s: the service's environment, want GREETING=%s and EXTRA=from-dropin:\n%s", h.Name, greeting, env)
 		}
+		// systemd's own view of the unit: the drop-in's Environment= and
+		// the environment file it wires in.
+		props := show(t, h, "api.service", "Environment", "EnvironmentFiles")
+		if !strings.Contains(props["Environment"], "EXTRA=from-dropin") || !strings.HasPrefix(props["EnvironmentFiles"], "/etc/omni/env/api.env ") {
+			t.Errorf("%s: systemctl show: Environment=%q EnvironmentFiles=%q, want EXTRA=from-dropin and /etc/omni/env/api.env", h.Name, props["Environment"], props["EnvironmentFiles"])
+		}
 	}
 
 	t.Run("start applies the configuration first", func(t *testing.T) {
