@@ -142,6 +142,7 @@ func (p *Pool) handshake(ctx context.Context, ep Endpoint, conn net.Conn) (*ssh.
 		HostKeyAlgorithms: check.algorithms(),
 	}
 	config.KeyExchanges = keyExchanges
+	config.Rand = sshRandom
 
 	handshakeCtx, cancel := context.WithTimeout(ctx, ep.ConnectTimeout)
 	defer cancel()
