@@ -7,11 +7,14 @@
 // times, about 5% of its CPU (docs/benchmarks.md, "Status of 1,000
 // hosts"). Below the floor omni instead sets GOGC=off with a soft memory
 // limit of the floor: the collector runs only when the process's Go memory
-// reaches it, a few times per such run. Once a collection leaves a live
-// heap above half the floor, Go's default (GOGC=100, no limit) is restored
-// for the rest of the process, so a large live heap is collected as
+// reaches it, a few times per such run. Go's default lets the heap grow by
+// what the last collection found to scan (the live heap, the goroutines'
+// stacks, the globals) before the next one; once that is above half the
+// floor, the floor would leave less room than the default, and Go's
+// default (GOGC=100, no limit) is restored for the rest of the process. So
+// a large live heap, or many deep goroutine stacks, are collected as
 // before: memory stays below max(floor, Go's default) and the collector
-// never runs more often than with the default.
+// does not run much more often than with the default.
 package gcfloor
 
 import (
@@ -27,8 +30,9 @@ import (
 // (omni.go): with it a status of 1,000 hosts peaks at about 60 MiB RSS.
 const Floor = 48 << 20
 
-// liveMetric is the heap the last collection left marked live.
-const liveMetric = "/gc/heap/live:bytes"
+// scanned are what the last collection found to scan, which Go's default
+// adds to the live heap for the next collection's goal.
+var scanned = []string{"/gc/heap/live:bytes", "/gc/scan/stack:bytes", "/gc/scan/globals:bytes"}
 
 // Start sets the floor, unless GOGC or GOMEMLIMIT is set in the
 // environment (which then decide, as Go documents). It returns whether it
@@ -61,12 +65,23 @@ func (c *controller) arm() {
 	})
 }
 
-// check restores Go's default once the live heap is above half the floor,
-// and reports whether the floor still holds.
+// check restores Go's default once what the last collection scanned is
+// above half the floor, and reports whether the floor still holds.
 func (c *controller) check() bool {
-	s := []metrics.Sample{{Name: liveMetric}}
+	s := make([]metrics.Sample, len(scanned))
+	for i, name := range scanned {
+		s[i].Name = name
+	}
 	metrics.Read(s)
-	if s[0].Value.Kind() == metrics.KindUint64 && s[0].Value.Uint64() <= uint64(c.floor/2) {
+	var total uint64
+	known := true
+	for _, m := range s {
+		known = known && m.Value.Kind() == metrics.KindUint64
+		if known {
+			total += m.Value.Uint64()
+		}
+	}
+	if known && total <= uint64(c.floor/2) {
 		return true
 	}
 	debug.SetGCPercent(100)

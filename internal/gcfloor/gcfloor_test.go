@@ -85,3 +85,48 @@ func TestEnvironmentDecides(t *testing.T) {
 		})
 	}
 }
+
+// deep holds about 64 KiB of stack until release is closed.
+func deep(depth int, ready chan<- struct{}, release <-chan struct{}) byte {
+	var frame [1 << 10]byte
+	frame[depth%len(frame)] = byte(depth)
+	if depth == 0 {
+		ready <- struct{}{}
+		<-release
+		return frame[0]
+	}
+	return frame[depth%len(frame)] + deep(depth-1, ready, release)
+}
+
+// Many deep goroutine stacks, which Go's default counts in the next
+// collection's goal, bring the default back too, though the heap is small.
+func TestDefaultRestoredForDeepStacks(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	restoreDefaults(t)
+	const floor = 16 << 20
+	ready, release := make(chan struct{}), make(chan struct{})
+	const goroutines = 200 // 200 x 64 KiB = 12.5 MiB of stacks, above floor/2
+	for range goroutines {
+		go deep(64, ready, release)
+	}
+	for range goroutines {
+		<-ready
+	}
+	defer close(release)
+	if !Start(floor) {
+		t.Fatal("Start did nothing")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		runtime.GC()
+		if p, l := settings(); p == 100 && l == math.MaxInt64 {
+			return
+		}
+		if time.Now().After(deadline) {
+			p, l := settings()
+			t.Fatalf("12.5 MiB of stacks, floor 16 MiB: GOGC %d, limit %d; want 100 and no limit", p, l)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
