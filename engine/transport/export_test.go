@@ -1,5 +1,7 @@
 package transport
 
+import "io"
+
 // Dials reports how many connections the pool has started to the host
 // called name, so tests can see bastion connections being shared.
 func (p *Pool) Dials(name string) int {
@@ -26,3 +28,14 @@ func (c *Client) WritesGrouped() bool {
 	defer c.wire.mu.Unlock()
 	return c.wire.batching
 }
+
+// SwapSSHRandom makes r every new connection's ssh.Config.Rand and returns
+// what restores the one before.
+func SwapSSHRandom(r io.Reader) (restore func()) {
+	old := sshRandom
+	sshRandom = r
+	return func() { sshRandom = old }
+}
+
+// SSHRandom returns the reader new connections use as ssh.Config.Rand.
+func SSHRandom() io.Reader { return sshRandom }
