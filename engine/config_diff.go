@@ -303,7 +303,7 @@ func unifiedDiff(path string, a, b []byte) string {
 		from = "/dev/null"
 	}
 	text, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(string(a)), B: difflib.SplitLines(string(b)),
+		A: diffLines(a), B: diffLines(b),
 		FromFile: from, ToFile: "declared:" + path, Context: 3,
 	})
 	lines := strings.SplitAfter(text, "\n")
@@ -316,6 +316,26 @@ func unifiedDiff(path string, a, b []byte) string {
 	}
 	return text
 }
+
+// diffLines splits content into the lines a unified diff compares, each
+// with its newline: none for an empty or missing file (difflib.SplitLines
+// would give one empty line), and a last line without a newline marked so
+// that a file differing only there does not show an empty diff.
+func diffLines(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	if last := lines[len(lines)-1]; last == "" {
+		lines = lines[:len(lines)-1]
+	} else {
+		lines[len(lines)-1] = last + noNewline + "\n"
+	}
+	return lines
+}
+
+// noNewline marks a last line that has no newline, as diff(1) does.
+const noNewline = " \\ No newline at end of file"
 
 // needDaemonReload reads NeedDaemonReload of the host's systemd units in
 // one command; nothing when it runs none.
