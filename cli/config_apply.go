@@ -269,6 +269,10 @@ func serviceRestartWord(sv engine.ConfigServiceResult, runs []*restartRun, dryRu
 		if err != nil && w != "restarted" {
 			return w + ": " + engine.Failure(err) + " (pending)"
 		}
+		if sv.Owed != "" {
+			// Nothing written now asks for it: say why it restarts.
+			return w + " (" + sv.Owed + ")"
+		}
 		return w
 	}
 	switch {
@@ -443,7 +447,10 @@ type applyServiceDoc struct {
 	Restart       string         `json:"restart"` // restarted, failed, would restart, reloaded, pending: …, none needed, -
 	Pending       bool           `json:"pending"`
 	PendingReason string         `json:"pending_reason,omitempty"`
-	Error         string         `json:"error,omitempty"`
+	// RestartReason: the restart was owed by an earlier run ("pending
+	// from an earlier apply (…)"), not by a file written now.
+	RestartReason string `json:"restart_reason,omitempty"`
+	Error         string `json:"error,omitempty"`
 }
 
 type applyFileDoc struct {
@@ -474,7 +481,7 @@ func newApplyDoc(o *configApplyOptions, rep *engine.ConfigApplyReport, runs []*r
 		}
 		for _, sv := range h.Services {
 			sd := applyServiceDoc{Service: sv.Service, Files: []applyFileDoc{}, Restart: serviceRestartWord(sv, runs, o.restart.DryRun),
-				Pending: sv.Pending, PendingReason: sv.PendingReason}
+				Pending: sv.Pending, PendingReason: sv.PendingReason, RestartReason: sv.Owed}
 			if w, err := restartOf(runs, h.Host, sv.Service); w != "" && w != "restarted" && !strings.HasPrefix(w, "would") {
 				sd.Pending, sd.PendingReason = true, "written, its restart failed"
 				if err != nil {

@@ -52,7 +52,11 @@ type ConfigServiceResult struct {
 	// registry now says.
 	Pending       bool
 	PendingReason string
-	Err           error // its reload failed
+	// Owed: Restart is set because an earlier run left the service owing
+	// a restart (pending, or running another configuration), not because
+	// of what this apply wrote; it says why.
+	Owed string
+	Err  error // its reload failed
 }
 
 // Changed reports whether any of its files was (or would be) written or
@@ -157,7 +161,12 @@ func (a *applier) host(ctx context.Context, h configHost) ConfigHostResult {
 	}
 	if a.req.DryRun {
 		for _, u := range h.units {
-			out.Services = append(out.Services, dryRunResult(h.host.Name, u, live))
+			sr := dryRunResult(h.host.Name, u, live)
+			if rec, ok, err := a.reg.Get(h.host.Name, u.svc.Name); err == nil && ok && !sr.Restart {
+				sr.Owed, _ = owedEarlier(rec.Config)
+				sr.Restart = sr.Owed != ""
+			}
+			out.Services = append(out.Services, sr)
 		}
 		return out
 	}
@@ -182,6 +191,15 @@ func (a *applier) host(ctx context.Context, h configHost) ConfigHostResult {
 				Action: fr.Action, OldHash: fr.OldHash, NewHash: fr.NewHash})
 		}
 		restart := wroteContent(u.set, one, config.OnChangeRestart)
+		var prev *registry.ConfigState
+		if rec, ok, err := a.reg.Get(h.host.Name, u.svc.Name); err == nil && ok {
+			prev = rec.Config
+		}
+		// What an earlier run left owed is owed still (ansible#10498).
+		owed, owedReason := owedEarlier(prev)
+		if !restart && owed != "" {
+			restart, sr.Owed = true, owed
+		}
 		reload := !restart && wroteContent(u.set, one, config.OnChangeReload)
 		if reload {
 			if err := a.reload(ctx, c, h.host, u.svc); err != nil {
@@ -194,11 +212,18 @@ func (a *applier) host(ctx context.Context, h configHost) ConfigHostResult {
 		if restart {
 			sr.Pending, sr.Restart = true, true
 			sr.PendingReason = pendingWritten
+			if sr.Owed != "" {
+				sr.PendingReason = owedReason
+			}
 			switch {
 			case a.req.Restart == RestartNone:
-				sr.PendingReason, sr.Restart = pendingSkipped, false
+				sr.Restart = false
+				if sr.Owed == "" {
+					sr.PendingReason = pendingSkipped
+				}
+				sr.Owed = ""
 			case !a.running(ctx, c, h.host, u.svc):
-				sr.PendingReason, sr.Restart = pendingStopped, false
+				sr.PendingReason, sr.Restart, sr.Owed = pendingStopped, false, ""
 			}
 		}
 		a.record(h.host.Name, u, one, &sr, began)
