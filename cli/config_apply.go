@@ -115,6 +115,9 @@ func configApply(ctx context.Context, g *globalOptions, s Streams, o *configAppl
 			fmt.Fprintf(s.Err, "omni: restart of %s: %s\n", r.Service, engine.Words(r.Err))
 		}
 	}
+	if o.restart.Verbose {
+		printApplyTrips(s.Err, rep, runs)
+	}
 	return codeOnly(code)
 }
 
@@ -439,6 +442,9 @@ type applyHostDoc struct {
 	Error          string            `json:"error,omitempty"` // nothing was written on it
 	DaemonReloaded bool              `json:"daemon_reloaded,omitempty"`
 	Services       []applyServiceDoc `json:"services,omitempty"`
+	// RoundTrips: phase 1's round trips after authentication on this host
+	// (read, write, status, reload); the restarts count theirs apart.
+	RoundTrips *int `json:"round_trips,omitempty"`
 }
 
 type applyServiceDoc struct {
@@ -475,7 +481,7 @@ func newApplyDoc(o *configApplyOptions, rep *engine.ConfigApplyReport, runs []*r
 	doc := applyDoc{Command: "config apply", Target: o.Target, Service: o.Service, DryRun: o.restart.DryRun, Restart: o.Restart,
 		Result: resultWord(code), ExitCode: code, Hosts: []applyHostDoc{}}
 	for _, h := range rep.Hosts {
-		hd := applyHostDoc{Host: h.Host, DaemonReloaded: h.DaemonReloaded}
+		hd := applyHostDoc{Host: h.Host, DaemonReloaded: h.DaemonReloaded, RoundTrips: tripsCount(h.RoundTrips)}
 		if h.Err != nil {
 			hd.Error = engine.Words(h.Err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/omni-fleet/omni/engine/config"
 	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/internal/fanout"
 	"github.com/omni-fleet/omni/internal/shell"
 	"github.com/omni-fleet/omni/inventory"
@@ -76,6 +77,9 @@ type ConfigHostResult struct {
 	Services       []ConfigServiceResult
 	DaemonReloaded bool
 	Err            error // nothing was written on this host (render, reach, read, validation, write)
+	// RoundTrips: what its connection waited for after authentication in
+	// phase 1 (the restarts count their own); nil when not counted.
+	RoundTrips *transport.RoundTrips
 }
 
 // ConfigApplyReport is phase 1 of an apply: what was written where.
@@ -139,8 +143,8 @@ type applier struct {
 }
 
 // host applies one host's sets.
-func (a *applier) host(ctx context.Context, h configHost) ConfigHostResult {
-	out := ConfigHostResult{Host: h.host.Name}
+func (a *applier) host(ctx context.Context, h configHost) (out ConfigHostResult) {
+	out = ConfigHostResult{Host: h.host.Name}
 	fail := func(err error) ConfigHostResult {
 		out.Err = fmt.Errorf("%s: %w", h.host.Name, err)
 		return out
@@ -152,6 +156,7 @@ func (a *applier) host(ctx context.Context, h configHost) ConfigHostResult {
 	if rel, ok := a.conn.(Releaser); ok {
 		defer rel.Release(c)
 	}
+	defer func() { out.RoundTrips = roundTripsOf(c) }() // before the release
 	c = withBound(c, commandTimeout(a.inv))
 	sudo := h.sudo()
 	files := h.files()
