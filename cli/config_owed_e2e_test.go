@@ -124,3 +124,52 @@ func recordOf(t *testing.T, f *testfleet.Fleet, host, service string) registry.R
 	t.Fatalf("no record of %s on %s", service, host)
 	return registry.Record{}
 }
+
+// TestConfigApplyFailedRestartIsDoneLater: phase 2's restart fails (the
+// service comes back unhealthy): the files are written, the service is
+// pending ("its restart failed"), diff exits 6. Once the cause is fixed,
+// the same apply, writing nothing, restarts it and clears pending; after a
+// second failure, `omni service restart worker1 app --resume` does.
+func TestConfigApplyFailedRestartIsDoneLater(t *testing.T) {
+	f, _, setGreeting := appFleet(t, "127.0.181.9", "127.0.181.10")
+	mustRun(t, f, "service", "start", "worker1", "app")
+	fail := func(greeting string) {
+		t.Helper()
+		setGreeting(greeting)
+		f.SetFlags("worker1", "app", "--unhealthy")
+		out, errOut, code := omni(t, f, "config", "apply", "worker1", "app")
+		if code != ExitFailed || !strings.Contains(out, "(pending)") {
+			t.Fatalf("apply whose restart fails: exit %d, want 1 and the service pending\n%s%s", code, out, errOut)
+		}
+		if rec := recordOf(t, f, "worker1", "app"); rec.Config == nil || !rec.Config.Pending || rec.Config.PendingReason != "written, its restart failed" {
+			t.Fatalf("after the failed restart: config %+v", rec.Config)
+		}
+		if out, errOut, code := omni(t, f, "config", "diff", "worker1", "app"); code != ExitDiffers || !strings.Contains(out, "its restart failed") {
+			t.Fatalf("diff after the failed restart: exit %d, want 6 saying why\n%s%s", code, out, errOut)
+		}
+		f.SetFlags("worker1", "app", "")
+	}
+	cleared := func(what string) {
+		t.Helper()
+		if rec := recordOf(t, f, "worker1", "app"); rec.Config == nil || rec.Config.Pending || rec.Config.RunningWith != rec.Config.Applied {
+			t.Fatalf("after %s: config %+v, want not pending", what, rec.Config)
+		}
+		if out, errOut, code := omni(t, f, "config", "diff", "worker1", "app"); code != 0 {
+			t.Fatalf("diff after %s: exit %d, want 0\n%s%s", what, code, out, errOut)
+		}
+	}
+
+	fail("bonjour")
+	out := mustRun(t, f, "config", "apply", "worker1", "app")
+	if !strings.Contains(out, "restarted (pending from an earlier apply (written, its restart failed))") || !strings.Contains(out, "1 unchanged") {
+		t.Fatalf("the apply after the fix does not say it does the owed restart:\n%s", out)
+	}
+	cleared("the owed restart")
+
+	fail("salut")
+	out = mustRun(t, f, "service", "restart", "worker1", "app", "--resume")
+	if !strings.Contains(out, "restarted") && !strings.Contains(out, "done") {
+		t.Fatalf("--resume:\n%s", out)
+	}
+	cleared("--resume")
+}
