@@ -173,3 +173,31 @@ func TestConfigApplyFailedRestartIsDoneLater(t *testing.T) {
 	}
 	cleared("--resume")
 }
+
+// TestConfigOnChangeNoneOwesNothing: a file declared on_change: none is
+// written without a restart, and is not taken later for a restart owed
+// (running with another configuration): the next apply restarts nothing
+// and diff exits 0.
+func TestConfigOnChangeNoneOwesNothing(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "motd")
+	writeFile(t, src, "one\n")
+	keys := "env: {GREETING: hello}\n    env_file: " + filepath.Join(dir, "app.env") + "\n" +
+		"    files: [{path: " + filepath.Join(dir, "etc", "motd") + ", source: " + src + ", on_change: none}]"
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.181.11", WorkerAddr: "127.0.181.12",
+		Extra: []testfleet.Service{{Name: "app", Role: "worker", Keys: keys}}})
+	mustRun(t, f, "service", "start", "worker1", "app")
+	pid := f.PID("worker1", "app")
+	writeFile(t, src, "two\n")
+	out := mustRun(t, f, "config", "apply", "worker1", "app")
+	if f.PID("worker1", "app") != pid || strings.Contains(out, "restarted") {
+		t.Fatalf("an on_change: none file restarted the service:\n%s", out)
+	}
+	out = mustRun(t, f, "config", "apply", "worker1", "app")
+	if f.PID("worker1", "app") != pid || strings.Contains(out, "restarted") {
+		t.Fatalf("the apply after an on_change: none write restarted the service:\n%s", out)
+	}
+	if out, errOut, code := omni(t, f, "config", "diff", "worker1", "app"); code != 0 {
+		t.Fatalf("diff after an on_change: none write: exit %d, want 0\n%s%s", code, out, errOut)
+	}
+}
