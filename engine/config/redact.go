@@ -42,6 +42,9 @@ func secretValues(files []File) []string {
 			for _, e := range entries {
 				if secret[e.Key] {
 					add(e.Value)
+					// As the file has it (a validator may print the line).
+					q := EnvQuote(e.Value)
+					add(q[1 : len(q)-1])
 				}
 			}
 		}

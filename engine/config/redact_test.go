@@ -24,9 +24,9 @@ func TestApplyValidatorOutputNeverShowsASecret(t *testing.T) {
 	// environment would; it begins as an output cut by tail -c may: with
 	// the end of a secret.
 	said := filepath.Join(dir, "said")
-	os.WriteFile(said, []byte("nter2-secret; login with hunter2-secret refused; key TLS-material-xyz; greeting hello\n"), 0o644)
+	os.WriteFile(said, []byte("nter2-secret; login with hunter2-secret refused; key TLS-material-xyz; greeting hello; line API_KEY=\"k\\$y-\\\"quoted\\\"\"\n"), 0o644)
 	files := []config.File{
-		{Path: env, Kind: config.KindEnv, Content: []byte("GREETING=\"hello\"\nDB_PASSWORD=\"hunter2-secret\"\n"), SecretKeys: []string{"DB_PASSWORD"}},
+		{Path: env, Kind: config.KindEnv, Content: []byte("GREETING=\"hello\"\nDB_PASSWORD=\"hunter2-secret\"\nAPI_KEY=\"k\\$y-\\\"quoted\\\"\"\n"), SecretKeys: []string{"DB_PASSWORD", "API_KEY"}},
 		{Path: key, Content: []byte("TLS-material-xyz\n"), Secret: true},
 		{Path: conf, Content: []byte("new\n"), Validate: "cat " + said + " >&2; exit 7"},
 	}
@@ -36,12 +36,12 @@ func TestApplyValidatorOutputNeverShowsASecret(t *testing.T) {
 		t.Fatal("a failing validator: no error")
 	}
 	msg := err.Error()
-	for _, want := range []string{conf, "exit 7", "<secret>; login with <secret> refused", "key <secret>", "greeting hello"} {
+	for _, want := range []string{conf, "exit 7", "<secret>; login with <secret> refused", "key <secret>", "greeting hello", `line API_KEY="<secret>"`} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}
 	}
-	for _, leak := range []string{"hunter2", "TLS-material"} {
+	for _, leak := range []string{"hunter2", "TLS-material", "quoted"} {
 		if strings.Contains(msg, leak) {
 			t.Errorf("error shows a secret (%q):\n%s", leak, msg)
 		}
