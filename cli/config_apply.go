@@ -115,6 +115,9 @@ func configApply(ctx context.Context, g *globalOptions, s Streams, o *configAppl
 			fmt.Fprintf(s.Err, "omni: restart of %s: %s\n", r.Service, engine.Words(r.Err))
 		}
 	}
+	if o.restart.Verbose {
+		printApplyTrips(s.Err, rep, runs)
+	}
 	return codeOnly(code)
 }
 
@@ -268,6 +271,10 @@ func serviceRestartWord(sv engine.ConfigServiceResult, runs []*restartRun, dryRu
 	if w, err := restartOf(runs, sv.Host, sv.Service); w != "" {
 		if err != nil && w != "restarted" {
 			return w + ": " + engine.Failure(err) + " (pending)"
+		}
+		if sv.Owed != "" {
+			// Nothing written now asks for it: say why it restarts.
+			return w + " (" + sv.Owed + ")"
 		}
 		return w
 	}
@@ -435,6 +442,9 @@ type applyHostDoc struct {
 	Error          string            `json:"error,omitempty"` // nothing was written on it
 	DaemonReloaded bool              `json:"daemon_reloaded,omitempty"`
 	Services       []applyServiceDoc `json:"services,omitempty"`
+	// RoundTrips: phase 1's round trips after authentication on this host
+	// (read, write, status, reload); the restarts count theirs apart.
+	RoundTrips *int `json:"round_trips,omitempty"`
 }
 
 type applyServiceDoc struct {
@@ -443,7 +453,10 @@ type applyServiceDoc struct {
 	Restart       string         `json:"restart"` // restarted, failed, would restart, reloaded, pending: …, none needed, -
 	Pending       bool           `json:"pending"`
 	PendingReason string         `json:"pending_reason,omitempty"`
-	Error         string         `json:"error,omitempty"`
+	// RestartReason: the restart was owed by an earlier run ("pending
+	// from an earlier apply (…)"), not by a file written now.
+	RestartReason string `json:"restart_reason,omitempty"`
+	Error         string `json:"error,omitempty"`
 }
 
 type applyFileDoc struct {
@@ -468,13 +481,13 @@ func newApplyDoc(o *configApplyOptions, rep *engine.ConfigApplyReport, runs []*r
 	doc := applyDoc{Command: "config apply", Target: o.Target, Service: o.Service, DryRun: o.restart.DryRun, Restart: o.Restart,
 		Result: resultWord(code), ExitCode: code, Hosts: []applyHostDoc{}}
 	for _, h := range rep.Hosts {
-		hd := applyHostDoc{Host: h.Host, DaemonReloaded: h.DaemonReloaded}
+		hd := applyHostDoc{Host: h.Host, DaemonReloaded: h.DaemonReloaded, RoundTrips: tripsCount(h.RoundTrips)}
 		if h.Err != nil {
 			hd.Error = engine.Words(h.Err)
 		}
 		for _, sv := range h.Services {
 			sd := applyServiceDoc{Service: sv.Service, Files: []applyFileDoc{}, Restart: serviceRestartWord(sv, runs, o.restart.DryRun),
-				Pending: sv.Pending, PendingReason: sv.PendingReason}
+				Pending: sv.Pending, PendingReason: sv.PendingReason, RestartReason: sv.Owed}
 			if w, err := restartOf(runs, h.Host, sv.Service); w != "" && w != "restarted" && !strings.HasPrefix(w, "would") {
 				sd.Pending, sd.PendingReason = true, "written, its restart failed"
 				if err != nil {

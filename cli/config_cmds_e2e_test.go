@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,9 +9,7 @@ import (
 	"testing"
 
 	"github.com/omni-fleet/omni/engine/config"
-	"github.com/omni-fleet/omni/internal/testkit/historytest"
 	"github.com/omni-fleet/omni/internal/testkit/testfleet"
-	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/registry"
 )
 
@@ -86,70 +83,6 @@ func noSecrets(t *testing.T, dir string, outputs ...string) {
 	}
 }
 
-// applyConfig puts the rendered configuration of cfgsvc on host and
-// records it as `omni config apply` does: blobs of the non-secret files,
-// an event with one entry per file, the record's config state.
-func applyConfig(t *testing.T, f *testfleet.Fleet, host string) {
-	t.Helper()
-	ctx := context.Background()
-	inv, err := inventory.Load(f.Inventory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := config.Render(inv, host, "cfgsvc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &globalOptions{Inventory: f.Inventory}
-	s, _, _ := TestStreams("", false)
-	conn, closeConns, err := connector(g, s, inv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeConns()
-	h, _ := inv.Host(host)
-	c, err := conn.Connect(ctx, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, err := config.ReadLive(ctx, c, false, set.Files, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := config.Apply(ctx, c, false, set.Files, live, config.ApplyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := openStore(ctx, g, inv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	var changes []registry.ConfigChange
-	var files []registry.ConfigFile
-	for i, fr := range res.Files {
-		file := set.Files[i]
-		action := map[config.Action]string{config.Written: registry.ConfigWritten, config.AttrsFixed: registry.ConfigAttrs, config.Unchanged: registry.ConfigUnchanged}[fr.Action]
-		changes = append(changes, registry.ConfigChange{Path: fr.Path, Kind: string(file.Kind), Old: fr.OldHash, New: fr.NewHash, Secret: file.HasSecret(), Action: action})
-		files = append(files, registry.ConfigFile{Path: fr.Path, Kind: string(file.Kind), Hash: fr.NewHash, Secret: file.HasSecret()})
-		if !file.HasSecret() {
-			if err := reg.PutBlob(file.Hash(), file.Content); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	ev := registry.Event{Operator: "test@here", Command: "config apply " + host + " cfgsvc", Host: host, Service: "cfgsvc",
-		Config: changes, Result: "ok", Complete: true}
-	ev.ID = historytest.Record(t, reg, ev)
-	if _, err := reg.Update(host, "cfgsvc", func(rec *registry.Record, _ bool) error {
-		rec.Config = &registry.ConfigState{Applied: set.Hash(), Files: files, AppliedBy: ev.ID}
-		rec.Config.MarkRunning()
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestConfigShowAndPull: show renders what git says with every secret
 // masked (text and JSON); --live reads the host; pull writes a host's
 // file into its source (a shared one only with --yes), prints the env
@@ -190,7 +123,7 @@ func TestConfigShowAndPull(t *testing.T) {
 	if strings.Count(out, "missing on the host") != 3 {
 		t.Fatalf("show --live before any apply:\n%s", out)
 	}
-	applyConfig(t, f, "primary-bastion")
+	run(0, "config", "apply", "primary-bastion", "cfgsvc")
 	// A control character on the host is shown printable.
 	writeFile(t, filepath.Join(dir, "h", "app.conf"), "listen 9090\x1b[2J\nworkers 4\n")
 	os.Chmod(filepath.Join(dir, "h", "app.conf"), 0o640)
@@ -277,9 +210,9 @@ func TestConfigHistoryAndRollback(t *testing.T) {
 	v1 := "listen 8080\nworkers 4\n"
 	v2 := "listen 8080\nworkers 16\n"
 	hostConf := filepath.Join(dir, "h", "app.conf")
-	applyConfig(t, f, "primary-bastion")
+	run(0, "config", "apply", "primary-bastion", "cfgsvc")
 	writeFile(t, filepath.Join(dir, "src", "app.conf"), v2)
-	applyConfig(t, f, "primary-bastion")
+	run(0, "config", "apply", "primary-bastion", "cfgsvc")
 	if readFile(t, hostConf) != v2 {
 		t.Fatal("the second apply did not write v2")
 	}
@@ -339,7 +272,7 @@ func TestConfigHistoryAndRollback(t *testing.T) {
 	// changed.
 	t.Setenv("OMNI_T_DBPW", "n3w-s3cr3t-pw")
 	writeFile(t, filepath.Join(dir, "src", "app.conf"), v2)
-	applyConfig(t, f, "primary-bastion")
+	run(0, "config", "apply", "primary-bastion", "cfgsvc")
 	envBefore := readFile(t, filepath.Join(dir, "h", "cfgsvc.env"))
 	out = run(5, "config", "rollback", "--yes", "primary-bastion", "cfgsvc")
 	if !strings.Contains(out, "cfgsvc.env is secret") || !strings.Contains(out, "nothing was changed") {

@@ -14,6 +14,7 @@ type configDiffOptions struct {
 	Target  string
 	Service string
 	Forks   int
+	Verbose bool
 }
 
 func init() {
@@ -27,6 +28,7 @@ func addConfigDiff(group *kingpin.CmdClause, g *globalOptions, s Streams, run *f
 	cmd.Arg("TARGET", "A host, a role, a glob, a comma list, or all (the default).").Default("all").HintAction(hostHints(g)).StringVar(&o.Target)
 	cmd.Arg("SERVICE", "A service (default: every service of the hosts that declares configuration).").HintAction(serviceHints(g, &o.Target)).StringVar(&o.Service)
 	cmd.Flag("forks", "Hosts read at once.").Default("20").IntVar(&o.Forks)
+	cmd.Flag("verbose", "Say on stderr how many round trips each host took.").Short('v').BoolVar(&o.Verbose)
 	cmd.Action(func(*kingpin.ParseContext) error {
 		*run = func(ctx context.Context) error { return configDiff(ctx, g, s, o) }
 		return nil
@@ -63,6 +65,11 @@ func configDiff(ctx context.Context, g *globalOptions, s Streams, o *configDiffO
 	for _, h := range rep.Hosts {
 		if h.Err != nil {
 			fmt.Fprintf(s.Err, "omni: %s\n", indentContinuation(engine.Words(h.Err)))
+		}
+	}
+	if o.Verbose {
+		for _, h := range rep.Hosts {
+			printHostTrips(s.Err, h.Host, h.RoundTrips, "")
 		}
 	}
 	return codeOnly(code)
@@ -185,6 +192,8 @@ type diffHostDoc struct {
 	Host     string           `json:"host"`
 	Error    string           `json:"error,omitempty"`
 	Services []diffServiceDoc `json:"services,omitempty"`
+	// RoundTrips: the round trips after authentication on this host.
+	RoundTrips *int `json:"round_trips,omitempty"`
 }
 
 type diffServiceDoc struct {
@@ -221,7 +230,7 @@ func newDiffDoc(o *configDiffOptions, rep *engine.ConfigDiffReport, code int) di
 		doc.Result = "differs"
 	}
 	for _, h := range rep.Hosts {
-		hd := diffHostDoc{Host: h.Host}
+		hd := diffHostDoc{Host: h.Host, RoundTrips: tripsCount(h.RoundTrips)}
 		if h.Err != nil {
 			hd.Error = engine.Words(h.Err)
 		}

@@ -383,6 +383,24 @@ func TestConfigOnSystemd(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("a file the login user cannot write names sudo", func(t *testing.T) {
+		t.Setenv("OMNI_TEST_DB_PASSWORD", cfDBPassword2)
+		f.inventory(t, "hola", "", "")
+		inv, err := os.ReadFile(f.inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.write(t, "inventory.yaml", strings.Replace(string(inv), "user: deploy, sudo: true", "user: deploy, sudo: false", 1))
+		before := cf2.Run(t, "cat /etc/api/api.conf; stat -c %Y /etc/omni/env/api.env")
+		out, errOut, code := f.omni(t, "config", "apply", "cf2", "api")
+		if code != ExitFailed || !strings.Contains(errOut, "cf2") || !strings.Contains(errOut, "not run under sudo: set sudo: true") {
+			t.Fatalf("apply as deploy without sudo: exit %d, want 1 naming the host and the sudo hint\n%s%s", code, out, errOut)
+		}
+		if after := cf2.Run(t, "cat /etc/api/api.conf; stat -c %Y /etc/omni/env/api.env"); after != before {
+			t.Errorf("a refused apply changed files: %q → %q", before, after)
+		}
+	})
 }
 
 // hostSum is the sha256 of the inventory's api.conf, as the host prints it.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/omni-fleet/omni/engine/config"
 	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/internal/fanout"
 	"github.com/omni-fleet/omni/internal/shell"
 	"github.com/omni-fleet/omni/inventory"
@@ -52,7 +53,11 @@ type ConfigServiceResult struct {
 	// registry now says.
 	Pending       bool
 	PendingReason string
-	Err           error // its reload failed
+	// Owed: Restart is set because an earlier run left the service owing
+	// a restart (pending, or running another configuration), not because
+	// of what this apply wrote; it says why.
+	Owed string
+	Err  error // its reload failed
 }
 
 // Changed reports whether any of its files was (or would be) written or
@@ -72,6 +77,9 @@ type ConfigHostResult struct {
 	Services       []ConfigServiceResult
 	DaemonReloaded bool
 	Err            error // nothing was written on this host (render, reach, read, validation, write)
+	// RoundTrips: what its connection waited for after authentication in
+	// phase 1 (the restarts count their own); nil when not counted.
+	RoundTrips *transport.RoundTrips
 }
 
 // ConfigApplyReport is phase 1 of an apply: what was written where.
@@ -135,8 +143,8 @@ type applier struct {
 }
 
 // host applies one host's sets.
-func (a *applier) host(ctx context.Context, h configHost) ConfigHostResult {
-	out := ConfigHostResult{Host: h.host.Name}
+func (a *applier) host(ctx context.Context, h configHost) (out ConfigHostResult) {
+	out = ConfigHostResult{Host: h.host.Name}
 	fail := func(err error) ConfigHostResult {
 		out.Err = fmt.Errorf("%s: %w", h.host.Name, err)
 		return out
@@ -148,6 +156,7 @@ func (a *applier) host(ctx context.Context, h configHost) ConfigHostResult {
 	if rel, ok := a.conn.(Releaser); ok {
 		defer rel.Release(c)
 	}
+	defer func() { out.RoundTrips = roundTripsOf(c) }() // before the release
 	c = withBound(c, commandTimeout(a.inv))
 	sudo := h.sudo()
 	files := h.files()
@@ -157,7 +166,12 @@ func (a *applier) host(ctx context.Context, h configHost) ConfigHostResult {
 	}
 	if a.req.DryRun {
 		for _, u := range h.units {
-			out.Services = append(out.Services, dryRunResult(h.host.Name, u, live))
+			sr := dryRunResult(h.host.Name, u, live)
+			if rec, ok, err := a.reg.Get(h.host.Name, u.svc.Name); err == nil && ok && !sr.Restart {
+				sr.Owed, _ = owedEarlier(rec.Config)
+				sr.Restart = sr.Owed != ""
+			}
+			out.Services = append(out.Services, sr)
 		}
 		return out
 	}
@@ -182,6 +196,15 @@ func (a *applier) host(ctx context.Context, h configHost) ConfigHostResult {
 				Action: fr.Action, OldHash: fr.OldHash, NewHash: fr.NewHash})
 		}
 		restart := wroteContent(u.set, one, config.OnChangeRestart)
+		var prev *registry.ConfigState
+		if rec, ok, err := a.reg.Get(h.host.Name, u.svc.Name); err == nil && ok {
+			prev = rec.Config
+		}
+		// What an earlier run left owed is owed still (ansible#10498).
+		owed, owedReason := owedEarlier(prev)
+		if !restart && owed != "" {
+			restart, sr.Owed = true, owed
+		}
 		reload := !restart && wroteContent(u.set, one, config.OnChangeReload)
 		if reload {
 			if err := a.reload(ctx, c, h.host, u.svc); err != nil {
@@ -194,11 +217,18 @@ func (a *applier) host(ctx context.Context, h configHost) ConfigHostResult {
 		if restart {
 			sr.Pending, sr.Restart = true, true
 			sr.PendingReason = pendingWritten
+			if sr.Owed != "" {
+				sr.PendingReason = owedReason
+			}
 			switch {
 			case a.req.Restart == RestartNone:
-				sr.PendingReason, sr.Restart = pendingSkipped, false
+				sr.Restart = false
+				if sr.Owed == "" {
+					sr.PendingReason = pendingSkipped
+				}
+				sr.Owed = ""
 			case !a.running(ctx, c, h.host, u.svc):
-				sr.PendingReason, sr.Restart = pendingStopped, false
+				sr.PendingReason, sr.Restart, sr.Owed = pendingStopped, false, ""
 			}
 		}
 		a.record(h.host.Name, u, one, &sr, began)

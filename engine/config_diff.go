@@ -11,6 +11,7 @@ import (
 
 	"github.com/omni-fleet/omni/engine/config"
 	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/internal/fanout"
 	"github.com/omni-fleet/omni/internal/shell"
 	"github.com/omni-fleet/omni/registry"
@@ -66,6 +67,9 @@ type ConfigDiffHost struct {
 	Host     string
 	Services []ConfigDiffService
 	Err      error
+	// RoundTrips: what its connection waited for after authentication;
+	// nil when not counted.
+	RoundTrips *transport.RoundTrips
 }
 
 // ConfigDiffReport is `omni config diff`.
@@ -108,8 +112,8 @@ func DiffConfig(ctx context.Context, reg registry.Registry, req ConfigRequest, e
 	return rep, nil
 }
 
-func diffHost(ctx context.Context, env ConfigEnv, reg registry.Registry, conn Connector, h configHost) ConfigDiffHost {
-	out := ConfigDiffHost{Host: h.host.Name}
+func diffHost(ctx context.Context, env ConfigEnv, reg registry.Registry, conn Connector, h configHost) (out ConfigDiffHost) {
+	out = ConfigDiffHost{Host: h.host.Name}
 	fail := func(err error) ConfigDiffHost {
 		out.Err = fmt.Errorf("%s: %w", h.host.Name, err)
 		return out
@@ -121,6 +125,7 @@ func diffHost(ctx context.Context, env ConfigEnv, reg registry.Registry, conn Co
 	if rel, ok := conn.(Releaser); ok {
 		defer rel.Release(c)
 	}
+	defer func() { out.RoundTrips = roundTripsOf(c) }() // before the release
 	c = withBound(c, commandTimeout(env.Inventory))
 	// An environment file with secret keys is read with its content, so
 	// that it can be compared key by key here; its values stay in memory.

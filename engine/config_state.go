@@ -121,6 +121,14 @@ func appliedState(prev *registry.ConfigState, set config.Set, pending bool, reas
 			// Nothing new written: what was owed is still owed.
 			pending, reason = true, prev.PendingReason
 		}
+		if !pending && !prev.Pending && prev.RunningWith != "" && prev.RunningWith == prev.Applied {
+			// It ran with what was applied and this change asks nothing
+			// of it (on_change none, mode or owner, a reload that
+			// succeeded): it runs with the new set as far as omni is
+			// concerned; else a later apply would restart it for a
+			// change declared not to need one.
+			st.RunningWith = st.Applied
+		}
 	}
 	st.Pending, st.PendingReason = pending, reason
 	return st

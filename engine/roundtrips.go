@@ -30,3 +30,14 @@ func (r *execution) countRoundTrips() {
 		r.out.RoundTrips[host] = rc.RoundTrips()
 	})
 }
+
+// roundTripsOf is what c's connection has waited for so far; nil when it
+// does not count (not an SSH connection).
+func roundTripsOf(c Conn) *transport.RoundTrips {
+	rc, ok := unwrapConn(c).(RoundTripCounter)
+	if !ok {
+		return nil
+	}
+	rt := rc.RoundTrips()
+	return &rt
+}

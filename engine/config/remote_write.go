@@ -123,7 +123,7 @@ func Apply(ctx context.Context, r manager.Runner, sudo bool, files []File, live 
 		}
 		return out, fmt.Errorf("writing configuration files: %w", err)
 	}
-	return applied(out, work, res, mark, sudo)
+	return applied(out, work, secretValues(files), res, mark, sudo)
 }
 
 // job is one file Apply writes or fixes.
@@ -141,9 +141,10 @@ func (j job) drift() bool {
 }
 
 // applied reads the records of the apply script into out.
-func applied(out ApplyResult, work []job, res manager.Result, mark string, sudo bool) (ApplyResult, error) {
+func applied(out ApplyResult, work []job, secrets []string, res manager.Result, mark string, sudo bool) (ApplyResult, error) {
 	recs, end := records(res.Stdout, mark)
 	var errs []error
+	shown := func(b []byte) string { return message([]byte(redact(string(b), secrets))) }
 	for _, rec := range recs {
 		var f File
 		if rec.index >= 0 && rec.index < len(out.Files) {
@@ -162,13 +163,13 @@ func applied(out ApplyResult, work []job, res manager.Result, mark string, sudo 
 			case f.HasSecret():
 				msg += ": output withheld (the file is secret)"
 			default:
-				if o := message(unb64(rec.field(1))); o != "" {
+				if o := shown(unb64(rec.field(1))); o != "" {
 					msg += ": " + o
 				}
 			}
 			errs = append(errs, &PathError{Path: f.Path, Op: "validate (" + manager.Printable(f.Validate) + ")", Msg: msg})
 		case "fail":
-			msg := message(unb64(rec.field(1)))
+			msg := shown(unb64(rec.field(1)))
 			op := rec.field(0)
 			if rec.index < 0 {
 				errs = append(errs, fmt.Errorf("%s: %s", op, msg))
@@ -182,7 +183,7 @@ func applied(out ApplyResult, work []job, res manager.Result, mark string, sudo 
 		return out, fmt.Errorf("writing configuration files: %w", errors.Join(errs...))
 	}
 	if !end {
-		msg := message(res.Stderr)
+		msg := shown(res.Stderr)
 		if msg == "" {
 			msg = errTruncated.Error()
 		}
