@@ -170,7 +170,8 @@ func diffHost(ctx context.Context, env ConfigEnv, reg registry.Registry, conn Co
 }
 
 // pendingReasons says why a restart is owed: the registry says so, a
-// managed file changed after the running service started, or the service
+// managed file whose change needs a restart (on_change restart) changed
+// after the running service started, or the service
 // last started with another set than the host now has.
 func pendingReasons(set config.Set, ds []drift, st *registry.ConfigState, status manager.StatusResult) []string {
 	var why []string
@@ -183,7 +184,11 @@ func pendingReasons(set config.Set, ds []drift, st *registry.ConfigState, status
 		// from the next second on.
 		since := status.State.Since.Truncate(time.Second)
 		for _, d := range ds {
-			if d.Live.Exists && d.Live.MTime.Truncate(time.Second).After(since) {
+			// Only a file whose change asks for a restart: one with
+			// on_change none or reload is meant to change under a
+			// running service.
+			restarts := d.File.OnChange == "" || d.File.OnChange == config.OnChangeRestart
+			if restarts && d.Live.Exists && d.Live.MTime.Truncate(time.Second).After(since) {
 				why = append(why, fmt.Sprintf("%s changed at %s, after the service started (%s)", d.File.Path,
 					d.Live.MTime.UTC().Format(time.RFC3339), since.UTC().Format(time.RFC3339)))
 			}
