@@ -335,3 +335,17 @@ func TestPersistentConcurrentRunsStartOneMaster(t *testing.T) {
 		t.Fatalf("%d masters served, want 1; log:\n%s", n, h.log())
 	}
 }
+
+// TestPersistentMasterExitsWhenItsConnectionDies: the link to the host
+// turns into a black hole; the master's keepalives find it dead, and it
+// exits (the next run connects afresh and starts another).
+func TestPersistentMasterExitsWhenItsConnectionDies(t *testing.T) {
+	h := startPersistentHost(t)
+	h.ep.ServerAliveInterval, h.ep.ServerAliveCountMax = 100*time.Millisecond, 2
+	h.firstRun(t, time.Minute)
+	h.proxy.Drop()
+	h.waitSocket(t, false)
+	if !strings.Contains(h.log(), "the connection to the host ended: no answer to 2 keepalives") {
+		t.Fatalf("log:\n%s", h.log())
+	}
+}
