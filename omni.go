@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/omni-fleet/omni/cli"
+	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/internal/gcfloor"
 )
 
@@ -18,6 +19,10 @@ import (
 var startProfile = func() (stop func()) { return func() {} }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == transport.MasterArg {
+		// A persistent connection's background process (control_persist).
+		os.Exit(transport.MasterMain(os.Args[2:]))
+	}
 	// The collector waits until Go's memory reaches gcfloor.Floor, unless
 	// GOGC or GOMEMLIMIT say otherwise: fewer collections in a large run.
 	gcfloor.Start(gcfloor.Floor)

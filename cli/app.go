@@ -179,12 +179,22 @@ func connector(g *globalOptions, s Streams, inv *inventory.Inventory) (conn *eng
 	if err != nil {
 		return nil, nil, err
 	}
+	persist, err := controlPersist(inv)
+	if err != nil {
+		return nil, nil, err
+	}
 	var mu sync.Mutex // dials run at once; one line each
 	pool := transport.NewPool(transport.Options{UseAgent: true, AcceptNewHostKeys: g.AcceptNewHostKeys,
 		OnNewHostKey: func(k transport.NewHostKey) {
 			mu.Lock()
 			defer mu.Unlock()
 			fmt.Fprintf(s.Err, "omni: %s (%s): trusted a new host key, %s %s, added to %s\n", k.Host, k.Address, k.KeyType, k.Fingerprint, k.KnownHosts)
+		},
+		ControlPersist: persist,
+		OnControlWarning: func(host, msg string) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(s.Err, "omni: warning: %s: %s\n", host, msg)
 		}})
 	return &engine.SSHConnector{Pool: pool, Inventory: inv, SSHConfig: sshCfg}, func() { pool.Close() }, nil
 }

@@ -88,7 +88,7 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 				continue
 			}
 			if rt, ok := h.Outcome.RoundTrips[h.Host]; ok {
-				fmt.Fprintf(s.Err, "%s: %s after authentication\n", h.Host, plural.N(rt.AfterAuth(), "round trip", "round trips"))
+				fmt.Fprintf(s.Err, "%s: %s\n", h.Host, roundTripLine(rt))
 			}
 		}
 	}

@@ -33,6 +33,17 @@ func printRoundTrips(w io.Writer, trips map[string]transport.RoundTrips) {
 	}
 	slices.Sort(hosts)
 	for _, host := range hosts {
-		fmt.Fprintf(w, "%s: %s after authentication\n", host, plural.N(counts[host], "round trip", "round trips"))
+		fmt.Fprintf(w, "%s: %s\n", host, roundTripLine(trips[host]))
 	}
+}
+
+// roundTripLine is what --verbose says of one host's round trips: "7 round
+// trips after authentication", and "(via the persistent connection)" when
+// the run used a master's connection (no connect, key exchange or login).
+func roundTripLine(rt transport.RoundTrips) string {
+	line := plural.N(rt.AfterAuth(), "round trip", "round trips") + " after authentication"
+	if rt.Persistent {
+		line += " (via the persistent connection)"
+	}
+	return line
 }

@@ -55,7 +55,7 @@ var Managers = []string{"systemd", "command"}
 // Keys of each mapping, in documentation order.
 var (
 	topKeys      = []string{"version", "defaults", "registry", "hosts", "roles", "services"}
-	defaultsKeys = []string{"user", "port", "identity_file", "known_hosts", "ssh_config", "sudo", "manager", "connect_timeout", "stop_grace", "start_timeout", "command_timeout", "server_alive_interval", "server_alive_count_max"}
+	defaultsKeys = []string{"user", "port", "identity_file", "known_hosts", "ssh_config", "sudo", "manager", "connect_timeout", "stop_grace", "start_timeout", "command_timeout", "server_alive_interval", "server_alive_count_max", "control_persist"}
 	registryKeys = []string{"path", "etcd"}
 	etcdKeys     = []string{"endpoints", "prefix"}
 	hostKeys     = []string{"address", "port", "user", "identity_file", "roles", "via", "sudo", "service_address", "server_alive_interval", "server_alive_count_max", "config"}
@@ -317,6 +317,11 @@ func (l *loader) defaults(e entry) Defaults {
 	if x, ok := f["command_timeout"]; ok {
 		if v, ok := l.duration(x, where, true); ok {
 			d.CommandTimeout = v
+		}
+	}
+	if x, ok := f["control_persist"]; ok {
+		if v, ok := l.duration(x, where, false); ok {
+			d.ControlPersist = v
 		}
 	}
 	return d

@@ -43,6 +43,11 @@ type Defaults struct {
 	// unanswered. Defaults 10s and 3.
 	ServerAliveInterval time.Duration
 	ServerAliveCountMax int
+	// ControlPersist, when positive, keeps each host's SSH connection open
+	// in a background process for this long after its last use, for the
+	// next runs (docs/ssh-config.md, "Persistent connections"). Default 0:
+	// off, every run connects afresh and leaves nothing behind.
+	ControlPersist time.Duration
 }
 
 // RegistryConfig says where the service registry lives.

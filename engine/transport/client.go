@@ -40,6 +40,9 @@ type Client struct {
 	trips roundTripCounter // the round trips waited for (roundtrips.go)
 
 	wire *batchConn // the TCP connection (nil through a bastion): grouped writes once it is one
+
+	hostKey    *seenHostKey // the host key verified when connecting (nil through a master)
+	persistent bool         // through a master's socket (persistent.go), not to the host itself
 }
 
 // newClient wraps a connection made to ep, through bastion when not nil,

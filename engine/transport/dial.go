@@ -22,6 +22,21 @@ import (
 // then sends keepalives (see keepAlive), and a host reached through a
 // bastion is declared lost with it.
 func (p *Pool) connect(ctx context.Context, ep Endpoint) (*Client, error) {
+	persist := p.opts.ControlPersist > 0
+	if persist {
+		if c := p.viaMaster(ctx, ep); c != nil {
+			return c, nil
+		}
+	}
+	c, err := p.connectHost(ctx, ep)
+	if err == nil && persist {
+		p.startMaster(ep) // for the next runs
+	}
+	return c, err
+}
+
+// connectHost connects to ep itself (not through a master).
+func (p *Pool) connectHost(ctx context.Context, ep Endpoint) (*Client, error) {
 	conn, bastion, err := p.dialTCP(ctx, ep)
 	if err != nil {
 		return nil, err
@@ -31,12 +46,13 @@ func (p *Pool) connect(ctx context.Context, ep Endpoint) (*Client, error) {
 		wire = newBatchConn(conn)
 		conn = wire
 	}
-	sshClient, config, err := p.handshake(ctx, ep, conn)
+	sshClient, config, key, err := p.handshakeKeyed(ctx, ep, conn)
 	if err != nil {
 		return nil, err
 	}
 	c := newClient(ep, sshClient, config, bastion)
 	c.wire = wire
+	c.hostKey = key
 	return c, nil
 }
 
@@ -129,16 +145,38 @@ var keyExchanges = []string{
 // handshake runs the SSH handshake over conn within ep.ConnectTimeout,
 // closing conn if that passes or ctx ends first.
 func (p *Pool) handshake(ctx context.Context, ep Endpoint, conn net.Conn) (*ssh.Client, *ssh.ClientConfig, error) {
+	client, config, _, err := p.handshakeKeyed(ctx, ep, conn)
+	return client, config, err
+}
+
+// seenHostKey is the host key a handshake verified, with the names it was
+// verified for: a master checks it again, against known_hosts as it is
+// then, before serving each client.
+type seenHostKey struct {
+	hostname string
+	remote   net.Addr
+	key      ssh.PublicKey
+}
+
+// handshakeKeyed is handshake, also returning the host key it verified.
+func (p *Pool) handshakeKeyed(ctx context.Context, ep Endpoint, conn net.Conn) (*ssh.Client, *ssh.ClientConfig, *seenHostKey, error) {
 	check, err := newHostKeyCheck(ep, p.opts, p.knownHosts)
 	if err != nil {
 		conn.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	var seen *seenHostKey
 	creds := p.credentials(ep)
 	config := &ssh.ClientConfig{
-		User:              ep.User,
-		Auth:              creds.methods(),
-		HostKeyCallback:   check.callback,
+		User: ep.User,
+		Auth: creds.methods(),
+		HostKeyCallback: func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+			err := check.callback(hostname, remote, key)
+			if err == nil {
+				seen = &seenHostKey{hostname, remote, key}
+			}
+			return err
+		},
 		HostKeyAlgorithms: check.algorithms(),
 	}
 	config.KeyExchanges = keyExchanges
@@ -180,17 +218,17 @@ func (p *Pool) handshake(ctx context.Context, ep Endpoint, conn net.Conn) (*ssh.
 		// Not handshakeError: the abandoned handshake may still be
 		// checking the host key.
 		if ctx.Err() != nil {
-			return nil, nil, fmt.Errorf("%s (%s): SSH handshake: %w", ep.Name, ep.hostPort(), ctx.Err())
+			return nil, nil, nil, fmt.Errorf("%s (%s): SSH handshake: %w", ep.Name, ep.hostPort(), ctx.Err())
 		}
-		return nil, nil, &UnreachableError{Host: ep.Name, Address: ep.hostPort(), Err: handshakeCtx.Err(),
+		return nil, nil, nil, &UnreachableError{Host: ep.Name, Address: ep.hostPort(), Err: handshakeCtx.Err(),
 			Reason: fmt.Sprintf("timed out after %s during SSH handshake", ep.ConnectTimeout)}
 	}
 	if h.err != nil {
 		conn.Close()
-		return nil, nil, handshakeError(ctx, ep, check, creds, handshakeCtx.Err() != nil, h.err)
+		return nil, nil, nil, handshakeError(ctx, ep, check, creds, handshakeCtx.Err() != nil, h.err)
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return ssh.NewClient(h.conn, h.chans, h.reqs), config, nil
+	return ssh.NewClient(h.conn, h.chans, h.reqs), config, seen, nil
 }
 
 func handshakeError(ctx context.Context, ep Endpoint, check *hostKeyCheck, creds *credentials, expired bool, err error) error {

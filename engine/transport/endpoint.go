@@ -82,6 +82,19 @@ type Options struct {
 	// to a known_hosts file, once per key written. It may be called from
 	// several dials at once.
 	OnNewHostKey func(NewHostKey)
+	// ControlPersist, when positive, keeps each host's connection open
+	// after the run, in a background process of its own (a master), for
+	// this long without a client; the next runs use it instead of
+	// connecting (persistent.go). Zero: every run connects afresh.
+	ControlPersist time.Duration
+	// ControlDir is the masters' directory, DefaultControlDir() when "".
+	ControlDir string
+	// OnControlWarning, when set, is told why a persistent connection was
+	// not used or could not be started; the run then connects afresh.
+	OnControlWarning func(host, msg string)
+	// MasterCommand starts a master: the program and the arguments before
+	// MasterArg; this very executable when nil.
+	MasterCommand []string
 }
 
 // NewHostKey is a host key omni trusted on first use and recorded.

@@ -39,6 +39,8 @@ type Pool struct {
 	agent      agent.ExtendedAgent
 	agentErr   error
 	identities map[string]identityFile
+
+	controlWarnOnce sync.Once // the control directory's refusal, said once
 }
 
 type poolEntry struct {

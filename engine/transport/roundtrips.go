@@ -50,6 +50,10 @@ type RoundTrips struct {
 	Dials         int `json:"dials"`
 	Exchanges     int `json:"exchanges"`
 	ShellEnds     int `json:"shell_ends"`
+	// Persistent says the connection went through a master's socket
+	// (Options.ControlPersist): it was made once, by the master, for
+	// this run and the others before and after it.
+	Persistent bool `json:"persistent,omitempty"`
 }
 
 // AfterAuth is the number of round trips waited for after authentication:
@@ -72,6 +76,7 @@ func (c *Client) RoundTrips() RoundTrips {
 		Connects: 1, Sessions: int(n.sessions.Load()), Execs: int(n.execs.Load()),
 		ShellCommands: int(n.shellCommands.Load()), Dials: int(n.dials.Load()),
 		Exchanges: int(n.exchanges.Load()), ShellEnds: int(n.shellEnds.Load()),
+		Persistent: c.persistent,
 	}
 }
 

@@ -24,6 +24,7 @@ type Proxy struct {
 	once    sync.Once
 	mu      sync.Mutex
 	conns   []net.Conn
+	accepts int
 }
 
 // StartProxy listens on addr (port chosen by the system) and forwards
@@ -43,6 +44,14 @@ func StartProxy(t testing.TB, addr, target string) *Proxy {
 
 // HostPort is the proxy's address as host:port.
 func (p *Proxy) HostPort() string { return net.JoinHostPort(p.Addr, strconv.Itoa(p.Port)) }
+
+// Accepted reports how many connections the proxy has accepted and
+// forwarded: how many times the server was connected to through it.
+func (p *Proxy) Accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepts
+}
 
 // Drop turns the proxy into a black hole, for the connections it carries
 // and those it accepts later.
@@ -80,6 +89,7 @@ func (p *Proxy) track(conns ...net.Conn) bool {
 	default:
 	}
 	p.conns = append(p.conns, conns...)
+	p.accepts++
 	return true
 }
 
