@@ -42,6 +42,11 @@ type Env struct {
 	// (critical, impact text, running dependents). It returns nil to go on;
 	// any error ends the run before anything changed. Nil refuses.
 	Confirm func(ctx context.Context, c Confirmation) error
+	// Watched says that the caller reads the target's state over the
+	// same connection once the plan is done (a rolling run's --min-ready
+	// watch): the health step then keeps the host's remote shell for it
+	// instead of ending it ahead (see processPassed).
+	Watched bool
 }
 
 // StepResult is how one task went.

@@ -174,6 +174,7 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 				Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID, Stdout: env.Stdout, Stderr: env.Stderr, OnStep: onStep,
 				// The whole fleet was confirmed (or needed no confirmation) up front.
 				Confirm: func(context.Context, Confirmation) error { return nil },
+				Watched: req.Options.Rolling && req.Options.MinReady > 0,
 			})
 			if ev.ID != "" {
 				if err := h.reg.FinishEvent(finishedEvent(ev, out)); err != nil {

@@ -50,7 +50,8 @@ func (s aheadConnector) Connect(context.Context, *inventory.Host) (Conn, error) 
 // that the shell's end rides along with the port and HTTP checks instead
 // of costing a round trip when the connection is let go; a process check
 // that must retry does so first, through the shell; a service with
-// requirements keeps its shell (their checks may run on the same host).
+// requirements keeps its shell (their checks may run on the same host), and
+// so does a host a rolling run's --min-ready watch reads after the plan.
 func TestHealthEndsTheShellAhead(t *testing.T) {
 	// db alone: no requirement, no dependent to report on after the record.
 	solo := `version: 1
@@ -64,6 +65,7 @@ services:
 `
 	for _, tc := range []struct {
 		name, service, inv string
+		watched            bool
 		conn               *svcConn
 		wantLog            []string
 		wantSteps          []string
@@ -73,6 +75,14 @@ services:
 		inv:       solo,
 		conn:      &svcConn{running: map[string]bool{"db": true}},
 		wantLog:   []string{"restart script", "end shell"},
+		wantSteps: []string{"db check-deps ok", "db stop ok", "db verify-stopped ok", "db start ok", "db health ok", "db record ok"},
+	}, {
+		name:      "a --min-ready watch follows the plan: the shell is kept for it",
+		service:   "db",
+		inv:       solo,
+		watched:   true,
+		conn:      &svcConn{running: map[string]bool{"db": true}},
+		wantLog:   []string{"restart script"},
 		wantSteps: []string{"db check-deps ok", "db stop ok", "db verify-stopped ok", "db start ok", "db health ok", "db record ok"},
 	}, {
 		name:      "a service that requires another keeps its shell: the requirement's check runs on the same host",
@@ -113,7 +123,7 @@ services:
 			defer reg.Close()
 			conn := &aheadConn{svcConn: tc.conn}
 			out := Execute(context.Background(), plan, Env{Inventory: inv, Connector: aheadConnector{conn}, Registry: reg,
-				Stdout: io.Discard, Stderr: io.Discard})
+				Stdout: io.Discard, Stderr: io.Discard, Watched: tc.watched})
 			var steps []string
 			for _, r := range out.Steps {
 				steps = append(steps, r.Task.Service+" "+string(r.Task.Step)+" "+string(r.Status))

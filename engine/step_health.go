@@ -15,7 +15,7 @@ import (
 // the restart script read right after the start (restart_fused.go).
 func runHealth(ctx context.Context, r *execution, c stepCall) (string, error) {
 	var seen manager.State
-	if c.isTarget && r.lastOnHost(c.inst.Host) && len(r.deps.needs(c.inst)) == 0 {
+	if c.isTarget && !r.env.Watched && r.lastOnHost(c.inst.Host) && len(r.deps.needs(c.inst)) == 0 {
 		ctx = context.WithValue(ctx, processPassedKey{}, processPassed{host: c.inst.Host, conn: c.conn})
 	}
 	report, err := r.check.Check(ctx, c.inst, startedState(c.known, c.inst), &seen)
@@ -84,8 +84,9 @@ type shellEnder interface{ EndShellAhead() }
 // connection is let go, after the run (for the last host of a fleet run,
 // on the run's critical path). The health step asks for it only when
 // nothing after it runs a command on the host (the target's record step,
-// which writes the state the check read, is all that is left) and the
-// service requires no other (whose checks might run on the same host). A
+// which writes the state the check read, is all that is left; no
+// --min-ready watch follows the plan: Env.Watched) and the service
+// requires no other (whose checks might run on the same host). A
 // failure's log tail starts a new shell.
 type processPassed struct {
 	host string
