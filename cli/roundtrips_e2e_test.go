@@ -26,8 +26,9 @@ import (
 //	                                                               4
 //
 // It was 8 before issue 16 (shell session 1 and its start 1, stop 1,
-// start 1, process 1, port 1, HTTP 2). The shell's end, when the
-// connection is let go, comes after the run and is not in it.
+// start 1, process 1, port 1, HTTP 2). The shell's end is sent ahead,
+// once the process check has passed, with the port and HTTP checks, and
+// waits for nothing (transport.Client.EndShellAhead): it is not one.
 const restartRoundTrips = 4
 
 // TestRestartRoundTrips pins the round trips of one restart over a real

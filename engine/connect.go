@@ -339,6 +339,9 @@ type sshConn struct {
 	once   bool
 }
 
+// EndShellAhead implements shellEnder.
+func (s sshConn) EndShellAhead() { s.client.EndShellAhead() }
+
 func (s sshConn) Run(ctx context.Context, cmd string) (manager.Result, error) {
 	run := s.client.Run
 	if s.once {

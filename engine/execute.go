@@ -42,6 +42,11 @@ type Env struct {
 	// (critical, impact text, running dependents). It returns nil to go on;
 	// any error ends the run before anything changed. Nil refuses.
 	Confirm func(ctx context.Context, c Confirmation) error
+	// Watched says that the caller reads the target's state over the
+	// same connection once the plan is done (a rolling run's --min-ready
+	// watch): the health step then keeps the host's remote shell for it
+	// instead of ending it ahead (see processPassed).
+	Watched bool
 }
 
 // StepResult is how one task went.
@@ -148,6 +153,7 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 	run.conns.prefetch(ctx, prefetchHosts(plan, run.deps))
 	for i := 0; i < len(plan.Tasks); i++ {
 		task := plan.Tasks[i]
+		run.rest = plan.Tasks[i+1:]
 		if skip, why := run.skipGroup(task); skip {
 			run.note(task, why)
 			continue
@@ -191,6 +197,8 @@ type execution struct {
 	deps        *graph            // the inventory's dependency graph, built once
 	check       *checker          // health, as status and the preflight see it
 	out         *Outcome
+	// rest are the plan's tasks after the one running now.
+	rest []Task
 	// fresh is what the step just finished established about an instance,
 	// for the step right after it: a stop that verified the process gone,
 	// or the state a passing health check's process check read. It saves

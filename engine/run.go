@@ -174,6 +174,7 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 				Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID, Stdout: env.Stdout, Stderr: env.Stderr, OnStep: onStep,
 				// The whole fleet was confirmed (or needed no confirmation) up front.
 				Confirm: func(context.Context, Confirmation) error { return nil },
+				Watched: req.Options.Rolling && req.Options.MinReady > 0,
 			})
 			if ev.ID != "" {
 				if err := h.reg.FinishEvent(finishedEvent(ev, out)); err != nil {
@@ -187,16 +188,29 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 		},
 		// The host's connection, from its plan to the end of its min-ready
 		// watch; then let go (Execute and LiveStatus release their own).
+		// The dial starts here and goes on in the background: the host's
+		// event is begun while the handshake is in flight (Execute's
+		// first use of the connection waits for this same dial), so that
+		// the registry's writes of a fleet's hosts, one after another on
+		// the file, are not added to each host's connection time.
 		Hold: func(ctx context.Context, t Target) func() {
 			rel, ok := conn.(Releaser)
 			if !ok {
 				return func() {}
 			}
-			c, err := conn.Connect(ctx, t.Plan.Host)
-			if err != nil {
-				return func() {} // its plan meets the same error, and says so
+			held := make(chan Conn, 1)
+			go func() {
+				c, err := conn.Connect(ctx, t.Plan.Host)
+				if err != nil {
+					c = nil // its plan meets the same error, and says so
+				}
+				held <- c
+			}()
+			return func() {
+				if c := <-held; c != nil {
+					rel.Release(c)
+				}
 			}
-			return func() { rel.Release(c) }
 		},
 	}
 	rep := runner.Run(ctx, hard)

@@ -15,6 +15,9 @@ import (
 // the restart script read right after the start (restart_fused.go).
 func runHealth(ctx context.Context, r *execution, c stepCall) (string, error) {
 	var seen manager.State
+	if c.isTarget && !r.env.Watched && r.lastOnHost(c.inst.Host) && len(r.deps.needs(c.inst)) == 0 {
+		ctx = context.WithValue(ctx, processPassedKey{}, processPassed{host: c.inst.Host, conn: c.conn})
+	}
 	report, err := r.check.Check(ctx, c.inst, startedState(c.known, c.inst), &seen)
 	if err != nil {
 		return "", err
@@ -55,13 +58,63 @@ func runHealthSeen(ctx context.Context, spec inventory.Health, h *inventory.Host
 				if seen != nil {
 					*seen = st
 				}
+				shellDone(ctx, h, st.Running)
 				return st.Running, st.Status, nil
 			}
 			st, err := m.Status(ctx, conn)
 			if err == nil && seen != nil {
 				*seen = st
 			}
+			shellDone(ctx, h, err == nil && st.Running)
 			return st.Running, st.Status, err
 		},
 	})
+}
+
+// shellEnder is a Conn whose long-lived remote shell can be ended ahead of
+// the connection's release (transport.Client.EndShellAhead).
+type shellEnder interface{ EndShellAhead() }
+
+// processPassed, in the context of a health step, asks for the host's
+// remote shell to be ended as soon as its process check has passed: that
+// check is the only one that runs commands there (port and HTTP go
+// through channels of their own), and a check that has passed is not run
+// again. The shell's end then rides along with the port and HTTP checks
+// still in flight, instead of costing a round trip of its own when the
+// connection is let go, after the run (for the last host of a fleet run,
+// on the run's critical path). The health step asks for it only when
+// nothing after it runs a command on the host (the target's record step,
+// which writes the state the check read, is all that is left; no
+// --min-ready watch follows the plan: Env.Watched) and the service
+// requires no other (whose checks might run on the same host). A
+// failure's log tail starts a new shell.
+type processPassed struct {
+	host string
+	conn Conn
+}
+
+type processPassedKey struct{}
+
+// shellDone ends h's shell ahead when the context asks for it (see
+// processPassed) and the process check passed.
+func shellDone(ctx context.Context, h *inventory.Host, passed bool) {
+	p, ok := ctx.Value(processPassedKey{}).(processPassed)
+	if !ok || !passed || p.host != h.Name {
+		return
+	}
+	if e, ok := unwrapConn(p.conn).(shellEnder); ok {
+		e.EndShellAhead()
+	}
+}
+
+// lastOnHost reports whether the tasks after the one running now run no
+// command on host: only the target's record step, which writes the state
+// the health step read, is left.
+func (r *execution) lastOnHost(host string) bool {
+	for _, t := range r.rest {
+		if t.Step != StepRecord || r.instance(t) != r.target {
+			return false
+		}
+	}
+	return host == r.target.Host
 }

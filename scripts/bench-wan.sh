@@ -37,6 +37,8 @@
 #   scripts/bench-wan.sh [RUNS] [N]      (defaults 7 and 20)
 #
 # Environment: OMNI_BENCH_VERBOSE=1 prints each warm-up's output;
+# OMNI_BENCH_HOLD=1 brings everything up, prints the directory and waits for
+# enter (or end of input) before it tears down, to time commands by hand;
 # OMNI_WAN_LATENCY_MS (default 25, each way),
 # OMNI_WAN_TOXIPROXY_VERSION (default v2.5.0), OMNI_BENCH_RUN_TIMEOUT (default
 # 120 s: a run that takes longer is killed and counts as failed).
@@ -263,6 +265,12 @@ part() {
   done
 }
 
+if [ -n "${OMNI_BENCH_HOLD:-}" ]; then  # keep the fleet and proxies up to time commands by hand
+  cmd_for cr/omni
+  echo "fleet and proxies up in $dir; e.g. (cd $dir && ${CMD[*]} -v)" >&2
+  read -r -p "press enter to tear down " _ || true
+  exit 0
+fi
 t0=$(date +%s)
 part "(a) restart, 1 host, ${latency} ms each way" a/omni a/warm a/ssh a/ansible
 part "(a0) restart, 1 host, no delay" a0/omni a0/ssh

@@ -33,9 +33,10 @@ type Client struct {
 	lostOnce   sync.Once
 	lostReason string // why it was declared dead, "" if it just ended; set before lost is closed
 
-	shellMu sync.Mutex   // held while a command runs in shell
-	shell   *remoteShell // the shell Run uses (see shell.go), nil until the first Run
-	noShell bool         // the server refused the shell's session
+	shellMu sync.Mutex     // held while a command runs in shell
+	shell   *remoteShell   // the shell Run uses (see shell.go), nil until the first Run
+	noShell bool           // the server refused the shell's session
+	ending  []*remoteShell // shells EndShellAhead ended, for endShell to wait for
 
 	trips roundTripCounter // the round trips waited for (roundtrips.go)
 

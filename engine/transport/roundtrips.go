@@ -31,7 +31,9 @@ import (
 //     wrote (an HTTP request and its response: one). A port check that
 //     only connects has none;
 //   - ShellEnds: the shell's end, waited for when the connection is
-//     released or closed (endShell).
+//     released or closed (endShell). A shell ended ahead of that
+//     (EndShellAhead: its end sent along with other requests, whose
+//     answers come back with its exit) is not one.
 //
 // What does not count: keepalives (sent on a timer, off the path of any
 // work, so counting them would make the figure depend on time); requests

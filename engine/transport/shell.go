@@ -396,24 +396,62 @@ const shellEndWait = 2 * time.Second
 // endShell ends the connection's shell, when it has one that is idle, and
 // waits (boundedly) until it has exited: the shell then ends on the host
 // before the connection does, and sshd reaps it, instead of it outliving
-// the connection for a moment and being reaped by init. One round trip.
+// the connection for a moment and being reaped by init. One round trip,
+// unless EndShellAhead sent the end already: then only what is left of
+// that one's wait.
 func (c *Client) endShell() {
 	if !c.shellMu.TryLock() {
 		return // a command runs in it: closing the connection ends both
 	}
 	defer c.shellMu.Unlock()
+	for _, sh := range c.ending {
+		c.awaitShellEnd(sh)
+	}
+	c.ending = nil
 	sh := c.shell
 	if sh == nil || sh.dead {
 		return
 	}
 	_ = sh.stdin.Close() // the shell reads the end of its input and exits
 	c.trips.shellEnds.Add(1)
+	c.awaitShellEnd(sh)
+}
+
+// awaitShellEnd waits (boundedly) for sh, whose input is closed, to exit,
+// then closes its session.
+func (c *Client) awaitShellEnd(sh *remoteShell) {
 	select {
 	case <-sh.ended:
 	case <-c.lost:
 	case <-time.After(shellEndWait):
 	}
 	sh.drop()
+}
+
+// EndShellAhead ends the connection's shell, when it has one that is
+// idle, without waiting for it: the caller knows it will run no more
+// commands on the connection (or, if it does, that a new shell may start
+// for them), and sends the shell's end along with its last requests (a
+// health check's channels), so that the shell's exit comes back while
+// they are answered. Release and Pool.Close still wait (boundedly) for the
+// shell to have exited before the connection closes, as endShell does, but
+// by then it usually has: the connection's last host in a fleet run no
+// longer adds a round trip to the run's end. The next Run starts another
+// shell. Nothing is waited for here, so it is no round trip (see
+// RoundTrips): the end's wait, if any is left, is endShell's.
+func (c *Client) EndShellAhead() {
+	if !c.shellMu.TryLock() {
+		return // a command runs in it
+	}
+	defer c.shellMu.Unlock()
+	sh := c.shell
+	if sh == nil || sh.dead {
+		return
+	}
+	_ = sh.stdin.Close()
+	sh.dead = true // not run in again; its session is closed by endShell
+	c.shell = nil
+	c.ending = append(c.ending, sh)
 }
 
 // drop closes the shell's session; the next Run starts another shell.
