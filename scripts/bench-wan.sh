@@ -181,7 +181,7 @@ start=$(sed -n "/^  $svc:/,/start:/s/^      start: .\(.*\).$/\1/p" inventory.yam
 env_line="set -- \$SSH_CONNECTION; OMNI_ADDRESS=\$3 OMNI_HOST=host\${3##*.} OMNI_SERVICE=$svc; export OMNI_HOST OMNI_SERVICE OMNI_ADDRESS; f=$dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\""
 url="http://\$OMNI_ADDRESS:$svc_port/healthz"
 status_script="$env_line; pid=\$(cat \"\$f.pid\") && kill -0 \"\$pid\" && set -- \$(ps -o etimes=,stat= -p \"\$pid\") && curl -fsS -o /dev/null --max-time 1 \"$url\" && echo \"\$OMNI_HOST \$OMNI_SERVICE running pid=\$pid up=\${1}s stat=\${2} health=passed\""
-# $start ends with `&`, so the next command follows it without a `;`.
+# $start ends with `;` (after recording the PID it launched).
 restart_script="$env_line; pid=\$(cat \"\$f.pid\") && kill -TERM \"\$pid\" || exit 1; while st=\$(ps -o stat= -p \"\$pid\") && [ \"\${st#Z}\" = \"\$st\" ]; do sleep 0.05; done; $start i=0; until curl -fsS -o /dev/null --max-time 1 \"$url\"; do i=\$((i+1)); [ \$i -lt 30 ] || exit 1; sleep 0.1; done; kill -0 \"\$(cat \"\$f.pid\")\" && echo \"\$OMNI_HOST \$OMNI_SERVICE restarted pid=\$(cat \"\$f.pid\") health=passed\""
 printf '%s\n' "$status_script" > status.script
 printf '%s\n' "$restart_script" > restart.script

@@ -35,8 +35,11 @@ py=/usr/bin/python3; [ -x "$py" ] || py=python3
 # them (single-quoted there); the pssh/ansible scripts use the same text.
 # Files are named after the host's address, so that a plain ssh script can
 # find them from $SSH_CONNECTION alone.
+# The start records the PID it launched (the service also writes it once
+# it runs, and removes it on a clean exit), as a command-manager start
+# should: the status read right after a start then names the new process.
 start_cmd() {
-  printf '%s' "setsid nohup $dir/omni-demo-svc --name \"\$OMNI_SERVICE\" --listen \"\$OMNI_ADDRESS:$svc_port\" --pidfile $dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\".pid --log $dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\".log --ready-after $ready_after --stop-delay $stop_delay >/dev/null 2>&1 </dev/null &"
+  printf '%s' "setsid nohup $dir/omni-demo-svc --name \"\$OMNI_SERVICE\" --listen \"\$OMNI_ADDRESS:$svc_port\" --pidfile $dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\".pid --log $dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\".log --ready-after $ready_after --stop-delay $stop_delay >/dev/null 2>&1 </dev/null & echo \$! > $dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\".pid;"
 }
 status_cmd() { printf '%s' "cat $dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\".pid"; }
 
