@@ -162,65 +162,50 @@ func (inv *Inventory) ConfigOf(h *Host, s *Service) ServiceConfig {
 	return c
 }
 
-// The merges index by name: a host's override of N keys over a base of M
-// costs N+M, not N×M.
-
-func mergeEnv(base, over []EnvVar) []EnvVar {
-	out := append([]EnvVar(nil), base...)
+// mergeBy is base with over's items laid on top: an item of over replaces
+// the item of base with the same key, in its place; new keys follow, in
+// over's order. It indexes by key: an override of N items over a base of
+// M costs N+M, not N×M.
+func mergeBy[T any](base, over []T, key func(T) string) []T {
+	out := append([]T(nil), base...)
 	at := make(map[string]int, len(out))
 	for i, v := range out {
-		at[v.Key] = i
+		at[key(v)] = i
 	}
 	for _, v := range over {
-		if i, ok := at[v.Key]; ok {
+		if i, ok := at[key(v)]; ok {
 			out[i] = v
 		} else {
-			at[v.Key] = len(out)
+			at[key(v)] = len(out)
 			out = append(out, v)
 		}
 	}
 	return out
 }
 
+func mergeEnv(base, over []EnvVar) []EnvVar {
+	return mergeBy(base, over, func(v EnvVar) string { return v.Key })
+}
+
+func mergeFiles(base, over []ConfigFile) []ConfigFile {
+	return mergeBy(base, over, func(f ConfigFile) string { return f.Path })
+}
+
+// mergeDropin merges sections by name, and the keys of a section by key.
 func mergeDropin(base, over []DropinSection) []DropinSection {
-	out := make([]DropinSection, 0, len(base)+len(over))
-	at := map[string]int{}
-	for _, s := range append(append([]DropinSection(nil), base...), over...) {
+	out := append([]DropinSection(nil), base...) // mergeBy copies a section's keys before it changes them
+	at := make(map[string]int, len(out))
+	for i, s := range out {
+		at[s.Name] = i
+	}
+	for _, s := range over {
 		i, ok := at[s.Name]
 		if !ok {
 			at[s.Name] = len(out)
 			out = append(out, DropinSection{Name: s.Name, Keys: append([]DropinKey(nil), s.Keys...), Line: s.Line})
 			continue
 		}
-		keyAt := make(map[string]int, len(out[i].Keys))
-		for j, k := range out[i].Keys {
-			keyAt[k.Key] = j
-		}
-		for _, k := range s.Keys {
-			if j, ok := keyAt[k.Key]; ok {
-				out[i].Keys[j] = k
-			} else {
-				keyAt[k.Key] = len(out[i].Keys)
-				out[i].Keys = append(out[i].Keys, k)
-			}
-		}
-	}
-	return out
-}
-
-func mergeFiles(base, over []ConfigFile) []ConfigFile {
-	out := append([]ConfigFile(nil), base...)
-	at := make(map[string]int, len(out))
-	for i, f := range out {
-		at[f.Path] = i
-	}
-	for _, f := range over {
-		if i, ok := at[f.Path]; ok {
-			out[i] = f
-		} else {
-			at[f.Path] = len(out)
-			out = append(out, f)
-		}
+		out[i].Keys = mergeBy(out[i].Keys, s.Keys, func(k DropinKey) string { return k.Key })
 	}
 	return out
 }
