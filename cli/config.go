@@ -4,6 +4,9 @@ import (
 	"context"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/inventory"
 )
 
 // configGroup is the `omni config` command; its subcommands register on
@@ -20,4 +23,12 @@ func addConfigCommands(app *kingpin.Application, g *globalOptions, s Streams, ru
 	for _, add := range configCommands {
 		add(cmd, g, s, run)
 	}
+}
+
+// configEnv is what the engine's config commands work with: the
+// inventory, the connector opened once they hold their lock, and warnings
+// on stderr.
+func configEnv(g *globalOptions, s Streams, inv *inventory.Inventory) engine.ConfigEnv {
+	return engine.ConfigEnv{Inventory: inv, Warn: warner(s),
+		Connect: func() (engine.Connector, func(), error) { return connector(g, s, inv) }}
 }

@@ -80,8 +80,7 @@ func configApply(ctx context.Context, g *globalOptions, s Streams, o *configAppl
 	defer reg.Close()
 	req := engine.ConfigRequest{Target: o.Target, Service: o.Service, Restart: o.Restart, DryRun: o.restart.DryRun,
 		Forks: o.restart.Forks, LockTimeout: o.restart.LockTimeout}
-	env := engine.ConfigEnv{Inventory: inv, Warn: warner(s),
-		Connect: func() (engine.Connector, func(), error) { return connector(g, s, inv) }}
+	env := configEnv(g, s, inv)
 	rep, err := engine.ApplyConfig(ctx, reg, req, env)
 	if err != nil {
 		return err

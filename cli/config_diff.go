@@ -8,6 +8,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/internal/plural"
 )
 
 type configDiffOptions struct {
@@ -49,8 +50,7 @@ func configDiff(ctx context.Context, g *globalOptions, s Streams, o *configDiffO
 	}
 	defer reg.Close()
 	rep, err := engine.DiffConfig(ctx, reg, engine.ConfigRequest{Target: o.Target, Service: o.Service, Forks: o.Forks},
-		engine.ConfigEnv{Inventory: inv, Warn: warner(s),
-			Connect: func() (engine.Connector, func(), error) { return connector(g, s, inv) }})
+		configEnv(g, s, inv))
 	if err != nil {
 		return err
 	}
@@ -153,17 +153,10 @@ func renderDiff(s Streams, rep *engine.ConfigDiffReport) {
 	}
 	switch {
 	case differ == 0 && same > 0:
-		fmt.Fprintf(w, "No difference: %d %s as declared, none pending a restart.\n", same, pluralS(same, "service is", "services are"))
+		fmt.Fprintf(w, "No difference: %s as declared, none pending a restart.\n", plural.N(same, "service is", "services are"))
 	case differ > 0:
-		fmt.Fprintf(w, "%d %s, %d as declared.\n", differ, pluralS(differ, "service differs or is pending", "services differ or are pending"), same)
+		fmt.Fprintf(w, "%s, %d as declared.\n", plural.N(differ, "service differs or is pending", "services differ or are pending"), same)
 	}
-}
-
-func pluralS(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 func indentLines(text, prefix string) string {

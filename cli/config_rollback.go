@@ -55,8 +55,7 @@ func configRollbackRun(ctx context.Context, g *globalOptions, s Streams, o *conf
 	if g.Output == "json" {
 		narrative.Out = s.Err
 	}
-	env := engine.ConfigRollbackEnv{Inventory: inv, Warn: warner(s),
-		Connect: func() (engine.Connector, func(), error) { return connector(g, s, inv) }}
+	env := configEnv(g, s, inv)
 	if !o.yes && !o.req.DryRun {
 		// Show what would be restored, then ask.
 		dry := o.req

@@ -128,8 +128,8 @@ func TestShowAndPullConfig(t *testing.T) {
 func TestRollbackConfig(t *testing.T) {
 	f := newConfigFixture(t, "")
 	ctx := testContext(t)
-	renv := func() ConfigRollbackEnv {
-		return ConfigRollbackEnv{Inventory: f.inv, Connect: func() (Connector, func(), error) { return f.hosts, func() {}, nil }}
+	renv := func() ConfigEnv {
+		return ConfigEnv{Inventory: f.inv, Connect: func() (Connector, func(), error) { return f.hosts, func() {}, nil }}
 	}
 	req := ConfigRollbackRequest{Host: "h1", Service: "app", LockTimeout: time.Second}
 	if _, err := RollbackConfig(ctx, f.reg, req, renv()); Classify(err) != ClassError || !strings.Contains(err.Error(), "nothing to roll back") {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/engine/config"
-	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/registry"
 )
 
@@ -26,15 +25,6 @@ type ConfigRollbackRequest struct {
 
 // MinHashPrefix is the shortest hash prefix --to accepts.
 const MinHashPrefix = 8
-
-// ConfigRollbackEnv is what RollbackConfig works with.
-type ConfigRollbackEnv struct {
-	Inventory *inventory.Inventory
-	// Connect opens the connector once the run holds its lock.
-	Connect func() (Connector, func(), error)
-	// Warn is told what went wrong without changing the result.
-	Warn func(string)
-}
 
 // ConfigRollbackFile is what a rollback does (or would do) to one file.
 // Hashes of secret files are never set: a secret's hash would let anyone
@@ -101,7 +91,7 @@ type rollbackWant struct {
 // pending when a restored file asks for a restart. It does not restart:
 // the caller does that with RollbackRestartPlan, as `service restart`
 // does.
-func RollbackConfig(ctx context.Context, reg registry.Store, req ConfigRollbackRequest, env ConfigRollbackEnv) (*ConfigRollbackReport, error) {
+func RollbackConfig(ctx context.Context, reg registry.Store, req ConfigRollbackRequest, env ConfigEnv) (*ConfigRollbackReport, error) {
 	warn := env.Warn
 	if warn == nil {
 		warn = func(string) {}

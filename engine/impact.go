@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/inventory"
 )
 
@@ -71,6 +72,5 @@ func CountInstances(list []Instance) string {
 	for _, x := range list {
 		hosts[x.Host] = true
 	}
-	return fmt.Sprintf("%d %s on %d %s", len(list), pluralWord(len(list), "instance", "instances"),
-		len(hosts), pluralWord(len(hosts), "host", "hosts"))
+	return plural.N(len(list), "instance", "instances") + " on " + plural.N(len(hosts), "host", "hosts")
 }

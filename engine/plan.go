@@ -150,7 +150,7 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 				reasons = append(reasons, strings.TrimSuffix(firstNonEmpty(svc.Impact, plan.Confirm.Reason), "."))
 			}
 			if n := len(plan.Dependents); n > 0 {
-				reasons = append(reasons, fmt.Sprintf("%d %s on it (%s): listed if running", n, pluralWord(n, "service depends", "services depend"), instanceList(plan.Dependents, 4)))
+				reasons = append(reasons, fmt.Sprintf("%d %s on it (%s): listed if running", n, plural.Word(n, "service depends", "services depend"), instanceList(plan.Dependents, 4)))
 			}
 			detail := "ask before going on: " + strings.Join(reasons, "; ")
 			plan.Tasks = append(plan.Tasks, Task{Step: StepConfirm, Host: host.Name, Service: svc.Name, Detail: detail})
@@ -306,13 +306,6 @@ func appendCascade(tasks []Task, templates map[string][]Task, inv *inventory.Inv
 		tasks = append(tasks, t)
 	}
 	return tasks
-}
-
-func pluralWord(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // instanceList names up to max instances, then how many more.

@@ -11,3 +11,12 @@ func N(n int, one, many string) string {
 	}
 	return strconv.Itoa(n) + " " + many
 }
+
+// Word returns the noun (or phrase) that agrees with n, without n: one
+// when n is 1, many otherwise.
+func Word(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
