@@ -43,11 +43,7 @@ func addConfigApply(group *kingpin.CmdClause, g *globalOptions, s Streams, run *
 	cmd.Flag("verbose", "Print each restart step on stderr as it finishes.").Short('v').BoolVar(&r.Verbose)
 	cmd.Flag("lock-timeout", "How long to wait for another run that holds one of the services (0: fail at once, exit 5).").Default("0s").DurationVar(&r.LockTimeout)
 	cmd.Flag("forks", "Hosts acted on at once.").Default("20").IntVar(&r.Forks)
-	cmd.Flag("rolling", "Restarts: in health-gated batches (the default for a critical service on more than one host; --no-rolling: all at once).").IsSetByUser(&r.RollingSet).BoolVar(&r.Rolling)
-	cmd.Flag("batch", "Rolling: hosts per batch, N or N%.").Default("1").StringVar(&r.Batch)
-	cmd.Flag("max-unavailable", "Rolling: instances that may be down at once, N or N% (default: the batch size).").StringVar(&r.MaxUnavailable)
-	cmd.Flag("max-failures", "Restarts: failed or unreachable hosts tolerated, N or N%.").Default("0").StringVar(&r.MaxFailures)
-	cmd.Flag("min-ready", "Rolling: how long each host of a batch must stay healthy before the next batch.").Default("5s").DurationVar(&r.MinReady)
+	addRollingFlags(cmd, r) // the restarts' budgets, as `service restart` has them
 	cmd.Flag("no-deps", "Restarts: refuse if a dependency is down instead of starting it first.").BoolVar(&r.NoDeps)
 	cmd.Action(func(*kingpin.ParseContext) error {
 		*run = func(ctx context.Context) error { return configApply(ctx, g, s, o) }

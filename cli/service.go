@@ -68,11 +68,7 @@ func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, r
 		}
 		cmd.Flag("forks", "Fleet targets: hosts acted on at once.").Default("20").IntVar(&opts.Forks)
 		if a.name != "logs" {
-			cmd.Flag("rolling", "Fleet targets: act in health-gated batches (the default for a restart of a critical service on more than one host; --no-rolling: all at once, --forks at a time).").IsSetByUser(&opts.RollingSet).BoolVar(&opts.Rolling)
-			cmd.Flag("batch", "Rolling: hosts per batch, N or N% of the target.").Default("1").StringVar(&opts.Batch)
-			cmd.Flag("max-unavailable", "Rolling: instances that may be down at once, N or N%, counting those already down before the run (default: the batch size).").StringVar(&opts.MaxUnavailable)
-			cmd.Flag("max-failures", "Fleet targets: failed or unreachable hosts tolerated, N or N%; one more and no new host is touched.").Default("0").StringVar(&opts.MaxFailures)
-			cmd.Flag("min-ready", "Rolling: how long each host of a batch must stay healthy (same PID, no restart by its manager) before the next batch; 0 to not wait.").Default("5s").DurationVar(&opts.MinReady)
+			addRollingFlags(cmd, opts)
 			cmd.Flag("resume", "Act only on the hosts the last run of this command on this target failed or did not reach (read from the registry).").BoolVar(&opts.Resume)
 		}
 		switch a.name {
@@ -89,6 +85,16 @@ func addServiceCommands(app *kingpin.Application, g *globalOptions, s Streams, r
 			return nil
 		})
 	}
+}
+
+// addRollingFlags registers the budgets of a fleet run: the flags of
+// `service start|stop|restart` that `config apply` shares for its restarts.
+func addRollingFlags(cmd *kingpin.CmdClause, opts *serviceOptions) {
+	cmd.Flag("rolling", "Fleet targets: act in health-gated batches (the default for a restart of a critical service on more than one host; --no-rolling: all at once, --forks at a time).").IsSetByUser(&opts.RollingSet).BoolVar(&opts.Rolling)
+	cmd.Flag("batch", "Rolling: hosts per batch, N or N% of the target.").Default("1").StringVar(&opts.Batch)
+	cmd.Flag("max-unavailable", "Rolling: instances that may be down at once, N or N%, counting those already down before the run (default: the batch size).").StringVar(&opts.MaxUnavailable)
+	cmd.Flag("max-failures", "Fleet targets: failed or unreachable hosts tolerated, N or N%; one more and no new host is touched.").Default("0").StringVar(&opts.MaxFailures)
+	cmd.Flag("min-ready", "Rolling: how long each host of a batch must stay healthy (same PID, no restart by its manager) before the next batch; 0 to not wait.").Default("5s").DurationVar(&opts.MinReady)
 }
 
 var verbs = map[string]struct{ icon, doing, done string }{
