@@ -15,9 +15,29 @@ import (
 // credentials are what one handshake offers, and how they were gathered,
 // for the AuthError if the server refuses them all.
 type credentials struct {
-	signers []ssh.Signer
-	tried   []string
-	skipped []string
+	signers  []ssh.Signer
+	identity ssh.Signer // the first identity file's key
+	agent    int        // how many of signers the agent gave
+	tried    []string
+	skipped  []string
+}
+
+// optimistic is the key to sign with at once, before the server has said
+// it takes keys or which (ssh.ClientConfig.OptimisticSigner, in omni's
+// copy of x/crypto: third_party/README.md): the first identity file's
+// key, the one the inventory or ssh_config names for the host; with no
+// identity file, the agent's key when it holds just one. Else nil, and
+// the keys are offered one by one, each asked about before it signs, so
+// that an agent with many keys signs only with the one the server takes
+// (an agent may ask its user to confirm each signature).
+func (c *credentials) optimistic() ssh.Signer {
+	if c.identity != nil {
+		return c.identity
+	}
+	if c.agent == 1 && len(c.signers) == 1 {
+		return c.signers[0]
+	}
+	return nil
 }
 
 func (c *credentials) methods() []ssh.AuthMethod {
@@ -54,6 +74,7 @@ func (p *Pool) credentials(ep Endpoint) *credentials {
 			creds.skipped = append(creds.skipped, "ssh-agent ("+note+")")
 		} else if len(signers) > 0 {
 			creds.add(signers...)
+			creds.agent = len(creds.signers)
 			creds.tried = append(creds.tried, "ssh-agent")
 		}
 	}
@@ -64,6 +85,9 @@ func (p *Pool) credentials(ep Endpoint) *credentials {
 			continue
 		}
 		creds.add(signer)
+		if creds.identity == nil {
+			creds.identity = signer
+		}
 		creds.tried = append(creds.tried, path)
 	}
 	return creds

@@ -178,6 +178,8 @@ func (p *Pool) handshakeKeyed(ctx context.Context, ep Endpoint, conn net.Conn) (
 			return err
 		},
 		HostKeyAlgorithms: check.algorithms(),
+		// One round trip for authentication instead of four.
+		OptimisticSigner: creds.optimistic(),
 	}
 	config.KeyExchanges = keyExchanges
 	config.Rand = sshRandom

@@ -1,0 +1,180 @@
+package transport_test
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// authRequests starts a real sshd that logs every authentication request
+// (LogLevel DEBUG1: "userauth-request for user U service S method M"),
+// connects with ep as edit leaves it, runs a command, and returns the
+// methods the server was asked for, in order.
+func authRequests(t *testing.T, opts transport.Options, edit func(s *sshtest.Server, ep *transport.Endpoint)) []string {
+	t.Helper()
+	srv := sshtest.Start(t, sshtest.Options{ExtraConfig: "LogLevel DEBUG1"})
+	ep := srv.Endpoint("host")
+	if edit != nil {
+		edit(srv, &ep)
+	}
+	pool := newPool(t, opts)
+	client := connect(t, pool, ep)
+	if res := run(t, client, "echo ok"); string(res.Stdout) != "ok\n" {
+		t.Fatalf("echo ok printed %q", res.Stdout)
+	}
+	log, err := os.ReadFile(filepath.Join(srv.Dir, "sshd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var methods []string
+	for _, m := range regexp.MustCompile(`userauth-request for user \S+ service ssh-connection method (\S+)`).FindAllSubmatch(log, -1) {
+		methods = append(methods, string(m[1]))
+	}
+	return methods
+}
+
+func sameMethods(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestAuthenticationSignsAtOnce: the identity file's key signs its
+// publickey request at once, sent behind the service request. No "none"
+// request and no unsigned query come first: authentication is one round
+// trip instead of four (x/crypto alone asks none, then queries the key,
+// then signs: the server sees none, publickey, publickey).
+func TestAuthenticationSignsAtOnce(t *testing.T) {
+	methods := authRequests(t, transport.Options{}, nil)
+	if !sameMethods(methods, []string{"publickey"}) {
+		t.Fatalf("the server was asked %v; want one signed publickey request and nothing else", methods)
+	}
+}
+
+// TestAuthenticationSignsAtOnceRSA: an RSA key signs at once too, with the
+// SHA-2 algorithm the server's server-sig-algs extension (read before the
+// request is sent) allows; OpenSSH 8.8+ refuses ssh-rsa (SHA-1).
+func TestAuthenticationSignsAtOnceRSA(t *testing.T) {
+	methods := authRequests(t, transport.Options{}, func(s *sshtest.Server, ep *transport.Endpoint) {
+		key := filepath.Join(t.TempDir(), "id_rsa")
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", key).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v\n%s", err, out)
+		}
+		authorize(t, s, key+".pub")
+		ep.IdentityFiles = []string{key}
+	})
+	if !sameMethods(methods, []string{"publickey"}) {
+		t.Fatalf("the server was asked %v; want one signed publickey request", methods)
+	}
+}
+
+// TestAuthenticationRefusedKeyFallsBack: when the server refuses the key
+// signed at once (the first identity file is not authorized), the usual
+// exchange follows, "none" first, and the next key gets in.
+func TestAuthenticationRefusedKeyFallsBack(t *testing.T) {
+	methods := authRequests(t, transport.Options{}, func(s *sshtest.Server, ep *transport.Endpoint) {
+		ep.IdentityFiles = []string{sshtest.NewKey(t), s.IdentityFile}
+	})
+	// signed (refused), none, query of the refused key, query of the
+	// authorized one, signed.
+	want := []string{"publickey", "none", "publickey", "publickey", "publickey"}
+	if !sameMethods(methods, want) {
+		t.Fatalf("the server was asked %v; want %v", methods, want)
+	}
+}
+
+// TestAuthenticationAgent: with no identity file, the agent's key signs at
+// once when the agent holds just one; an agent with several keys has each
+// asked about first, so that it signs only with a key the server takes.
+func TestAuthenticationAgent(t *testing.T) {
+	authorized := sshtest.ClientKey(t)
+	t.Run("one key", func(t *testing.T) {
+		startAgent(t, authorized)
+		methods := authRequests(t, transport.Options{UseAgent: true}, func(_ *sshtest.Server, ep *transport.Endpoint) {
+			ep.IdentityFiles = nil
+		})
+		if !sameMethods(methods, []string{"publickey"}) {
+			t.Fatalf("the server was asked %v; want one signed publickey request", methods)
+		}
+	})
+	t.Run("two keys", func(t *testing.T) {
+		startAgent(t, sshtest.NewKey(t), authorized)
+		methods := authRequests(t, transport.Options{UseAgent: true}, func(_ *sshtest.Server, ep *transport.Endpoint) {
+			ep.IdentityFiles = nil
+		})
+		want := []string{"none", "publickey", "publickey", "publickey"}
+		if !sameMethods(methods, want) {
+			t.Fatalf("the server was asked %v; want %v", methods, want)
+		}
+	})
+}
+
+// authorize adds the public key file pub to s's authorized_keys.
+func authorize(t *testing.T, s *sshtest.Server, pub string) {
+	t.Helper()
+	line, err := os.ReadFile(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(s.Dir, "authorized_keys"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(line); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startAgent serves an in-memory ssh-agent holding the private keys of
+// files, in order, at a socket that SSH_AUTH_SOCK names for the test.
+func startAgent(t *testing.T, files ...string) {
+	t.Helper()
+	keyring := agent.NewKeyring()
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := ssh.ParseRawPrivateKey(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := keyring.Add(agent.AddedKey{PrivateKey: key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = agent.ServeAgent(keyring, c)
+			}()
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", sock)
+}
