@@ -16,19 +16,20 @@ import (
 // process, a port and an HTTP check waits for on its host after
 // authentication (transport.RoundTrips says what counts):
 //
-//	the shell's session opened                                     1
-//	one script, sent in the shell's start request: stop (waits     1
-//	  until gone), start, the state right after it (the health
-//	  check's first process attempt)
+//	a session opened                                               1
+//	one script, its exec request (the reply and the output come    1
+//	  back together): stop (waits until gone), start, the state
+//	  right after it (the health check's first process attempt)
 //	health, first attempt: port and HTTP share one channel open    1
 //	                       HTTP GET and its response               1
 //	record: nothing (the state the process check read)             0
 //	                                                               4
 //
 // It was 8 before issue 16 (shell session 1 and its start 1, stop 1,
-// start 1, process 1, port 1, HTTP 2). The shell's end is sent ahead,
-// once the process check has passed, with the port and HTTP checks, and
-// waits for nothing (transport.Client.EndShellAhead): it is not one.
+// start 1, process 1, port 1, HTTP 2). The script is the last command the
+// restart runs on the host, so it runs in a session of its own rather
+// than in the long-lived shell (engine.lastCommand): the same round
+// trips, two processes fewer on the host, and no shell to end.
 const restartRoundTrips = 4
 
 // TestRestartRoundTrips pins the round trips of one restart over a real

@@ -62,6 +62,9 @@ func (r *execution) fusedRestart(tasks []Task) (n int, err error) {
 		return 0, nil
 	}
 	readState := health != nil && svc.Health.Process && svc.Health.StartPeriod == 0
+	if readState && len(svc.Requires) == 0 && onlyChecksAfter(tasks, start) {
+		conn = lastCommand(conn)
+	}
 	bound := stop.Timeout + start.Timeout
 	if readState {
 		bound += commandTimeout(r.env.Inventory)
@@ -161,4 +164,43 @@ func startedState(known *freshState, inst Instance) *manager.State {
 	}
 	st := known.state
 	return &st
+}
+
+// onlyChecksAfter reports whether nothing after start in tasks runs a
+// command: only the same service's health step (whose process check takes
+// the state the restart script read, and whose port and HTTP checks are
+// channels, not commands) and its record step (which writes that state).
+func onlyChecksAfter(tasks []Task, start Task) bool {
+	after := false
+	for _, t := range tasks {
+		switch {
+		case !after:
+			after = t.Step == start.Step && t.Host == start.Host && t.Service == start.Service
+		case t.Host != start.Host || t.Service != start.Service ||
+			(t.Step != StepHealth && t.Step != StepRecord):
+			return false
+		}
+	}
+	return after
+}
+
+// lastCommand is conn told that the restart script is, most likely, the
+// last command its caller runs on it (OneCommand): when no shell is
+// open on the connection yet, the script then runs in a session of its
+// own, which costs the host two processes fewer than starting the
+// long-lived shell for it (sh for the shell, sh for the command, and the
+// shell's re-exec to read the next command), and no shell to end. The
+// round trips are the same: the session's open, then the command. If a
+// health check must look again, or the start fails and its log is read,
+// that command starts the shell then, one round trip more on that path
+// only.
+func lastCommand(conn Conn) Conn {
+	if b, ok := conn.(boundedConn); ok {
+		b.Conn = lastCommand(b.Conn)
+		return b
+	}
+	if o, ok := conn.(OneCommand); ok {
+		return o.Once()
+	}
+	return conn
 }
