@@ -239,6 +239,7 @@ func retry(ctx context.Context, spec inventory.Health, name string, fn func(cont
 	var last error
 	for i := 0; ; i++ {
 		res.Attempts = i + 1
+		began := time.Now()
 		actx, cancel := context.WithTimeout(ctx, spec.Timeout)
 		last = fn(actx)
 		if last != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
@@ -258,6 +259,13 @@ func retry(ctx context.Context, spec inventory.Health, name string, fn func(cont
 				break
 			}
 			waited += p
+		}
+		if p < spec.Interval {
+			// A short pause after a start is counted from the start of the
+			// attempt that failed: one that took a round trip over a slow
+			// link has waited that long already. The budget still counts
+			// the whole pause, so the attempts are as many as before.
+			p = max(0, p-time.Since(began))
 		}
 		select {
 		case <-time.After(p):
@@ -332,6 +340,9 @@ func httpCheck(ctx context.Context, d Dialer, url string, expect int) error {
 // firstPause is the wait after a first failed attempt. A service that was
 // just started usually needs milliseconds, not a whole interval, to open its
 // port: the pauses start short and double up to the configured interval.
+// While they are shorter than the interval, they are counted from the start
+// of the failed attempt (see retry): over a 50 ms link a refused dial has
+// taken longer than the first pause, and the next attempt goes at once.
 const firstPause = 25 * time.Millisecond
 
 func pause(attempt int, interval time.Duration) time.Duration {

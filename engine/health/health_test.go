@@ -2,12 +2,14 @@ package health
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/omni-fleet/omni/inventory"
@@ -108,4 +110,60 @@ func TestPausesStartShortAndGrowToTheInterval(t *testing.T) {
 	if pause(0, 10*time.Millisecond) != 10*time.Millisecond || pause(70, time.Second) != time.Second {
 		t.Fatal("pause must never exceed the interval, nor overflow")
 	}
+}
+
+// TestShortPausesCountFromTheAttemptsStart: over a slow link an attempt
+// takes a round trip; a short pause after a start is counted from the
+// start of the attempt that failed, so the next attempt goes as soon as
+// the pause has passed, not a pause after the answer. Pauses as long as
+// the interval stay pauses between attempts, and the attempts allowed are
+// as many as before (the budget counts whole pauses).
+func TestShortPausesCountFromTheAttemptsStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const rtt = 50 * time.Millisecond
+		s := inventory.Health{Timeout: time.Second, Retries: 3, Interval: time.Second}
+		var starts []time.Duration
+		begin := time.Now()
+		res := retry(context.Background(), s, "port", func(context.Context) error {
+			starts = append(starts, time.Since(begin))
+			time.Sleep(rtt) // the refused dial's round trip
+			if len(starts) < 3 {
+				return errors.New("connection refused")
+			}
+			return nil
+		}, nil)
+		if !res.Passed || res.Attempts != 3 {
+			t.Fatalf("result %+v", res)
+		}
+		// Pauses of 25 and 50 ms, both within an attempt's 50 ms: each
+		// attempt starts as the one before it ends.
+		want := []time.Duration{0, rtt, 2 * rtt}
+		for i := range want {
+			if starts[i] != want[i] {
+				t.Fatalf("attempts started at %v, want %v", starts, want)
+			}
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		// The first pause (25 ms) is shorter than the interval and within
+		// the attempt: none. The next is the interval (40 ms), which is
+		// not shortened. The budget (2 × 40 ms) still allows 3 attempts.
+		s := inventory.Health{Timeout: time.Second, Retries: 2, Interval: 40 * time.Millisecond}
+		var starts []time.Duration
+		begin := time.Now()
+		res := retry(context.Background(), s, "port", func(context.Context) error {
+			starts = append(starts, time.Since(begin))
+			time.Sleep(50 * time.Millisecond)
+			return errors.New("connection refused")
+		}, nil)
+		want := []time.Duration{0, 50 * time.Millisecond, 140 * time.Millisecond}
+		if res.Passed || res.Attempts != 3 || len(starts) != 3 {
+			t.Fatalf("result %+v, starts %v", res, starts)
+		}
+		for i := range want {
+			if starts[i] != want[i] {
+				t.Fatalf("attempts started at %v, want %v", starts, want)
+			}
+		}
+	})
 }
