@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
@@ -15,33 +16,37 @@ import (
 // with declared configuration (an env file and a file each), after
 // authentication (transport.RoundTrips says what counts):
 //
+// The first session of a connection is opened with the login (its open
+// sent behind the signed request, its confirmation back with the login's
+// success: transport's dial.go, EarlySession), so it waits for nothing.
+//
 // config apply, nothing to write:
 //
-//	the shell's session opened                                   1
+//	the shell's session (opened with the login)                  0
 //	one command reads every file of both services (hashes)       1
-//	                                                             2
-const applyUnchangedTrips = 2
+//	                                                             1
+const applyUnchangedTrips = 1
 
 // config apply, one service's env changed (its restart then runs on
 // connections of its own, counted apart as `service restart`'s):
 //
-//	the shell's session opened                                   1
+//	the shell's session (opened with the login)                  0
 //	one command reads every file of both services                1
 //	the write: a session of its own (the content goes on its     2
 //	  stdin) opened, and its command started
 //	the status of the service that owes a restart (running?)     1
-//	                                                             5
-const applyChangedTrips = 5
+//	                                                             4
+const applyChangedTrips = 4
 
 // config diff:
 //
-//	the shell's session opened                                   1
+//	the shell's session (opened with the login)                  0
 //	one command reads every file with its content                1
 //	the services' states: a command-manager service's status     2
 //	  command each (systemd units: one systemctl show for all,
 //	  and one more for their NeedDaemonReload)
-//	                                                             4
-const diffTrips = 4
+//	                                                             3
+const diffTrips = 3
 
 // TestConfigRoundTrips pins the round trips of config apply (unchanged
 // and changed) and config diff on one host with two services: -v says
@@ -62,7 +67,9 @@ func TestConfigRoundTrips(t *testing.T) {
 	mustRun(t, f, "service", "start", "worker1", "alpha")
 	mustRun(t, f, "service", "start", "worker1", "beta")
 
-	line := func(n int) string { return fmt.Sprintf("worker1: %d round trips after authentication\n", n) }
+	line := func(n int) string {
+		return fmt.Sprintf("worker1: %s after authentication\n", plural.N(n, "round trip", "round trips"))
+	}
 	_, errOut, code := omni(t, f, "config", "apply", "-v", "worker1")
 	if code != 0 || !strings.HasSuffix(errOut, line(applyUnchangedTrips)) {
 		t.Fatalf("unchanged apply -v: exit %d, stderr does not end with %q:\n%s", code, line(applyUnchangedTrips), errOut)

@@ -16,21 +16,24 @@ import (
 // process, a port and an HTTP check waits for on its host after
 // authentication (transport.RoundTrips says what counts):
 //
-//	a session opened                                               1
+//	a session: its open went out with the login, and its           0
+//	  confirmation came back with the login's success
 //	one script, its exec request (the reply and the output come    1
 //	  back together): stop (waits until gone), start, the state
 //	  right after it (the health check's first process attempt)
 //	health, first attempt: port and HTTP share one channel open    1
 //	                       HTTP GET and its response               1
 //	record: nothing (the state the process check read)             0
-//	                                                               4
+//	                                                               3
 //
 // It was 8 before issue 16 (shell session 1 and its start 1, stop 1,
 // start 1, process 1, port 1, HTTP 2). The script is the last command the
 // restart runs on the host, so it runs in a session of its own rather
 // than in the long-lived shell (engine.lastCommand): the same round
-// trips, two processes fewer on the host, and no shell to end.
-const restartRoundTrips = 4
+// trips, two processes fewer on the host, and no shell to end. The
+// session's open rides with the login (transport's dial.go, EarlySession):
+// 4 before that.
+const restartRoundTrips = 3
 
 // TestRestartRoundTrips pins the round trips of one restart over a real
 // sshd: -v says them on stderr and -o json reports them, the same count

@@ -1,11 +1,13 @@
 package transport_test
 
 import (
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/omni-fleet/omni/engine/transport"
@@ -177,4 +179,44 @@ func startAgent(t *testing.T, files ...string) {
 		}
 	}()
 	t.Setenv("SSH_AUTH_SOCK", sock)
+}
+
+// TestEarlySession: the first session's open goes out with the signed
+// login request, and its confirmation comes back with the login's success:
+// the first command waits for one round trip only (its own). When the key
+// signed at once is refused, sshd answers that early open with
+// SSH_MSG_UNIMPLEMENTED during the login that follows; omni skips it,
+// logs in with the next key and opens its session the usual way.
+func TestEarlySession(t *testing.T) {
+	t.Run("taken by the first command", func(t *testing.T) {
+		srv := sshtest.Start(t, sshtest.Options{ExtraConfig: "LogLevel DEBUG1"})
+		client := connect(t, newPool(t, transport.Options{}), srv.Endpoint("host"))
+		run(t, client, "echo one")
+		if got := client.RoundTrips(); got.Sessions != 0 || got.AfterAuth() != 1 {
+			t.Errorf("first command: %+v, want its command only (the session came with the login)", got)
+		}
+		if _, err := client.Stream(testContext(t), "echo two", io.Discard, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if got := client.RoundTrips().Sessions; got != 1 {
+			t.Errorf("a second session counted %d opens, want 1 (the early one is taken once)", got)
+		}
+	})
+	t.Run("the signed key refused", func(t *testing.T) {
+		var srv *sshtest.Server
+		methods := authRequests(t, transport.Options{}, func(s *sshtest.Server, ep *transport.Endpoint) {
+			srv = s
+			ep.IdentityFiles = []string{sshtest.NewKey(t), s.IdentityFile}
+		})
+		if len(methods) < 2 || methods[1] != "none" {
+			t.Fatalf("the server was asked %v; want the refused signed request, then none", methods)
+		}
+		log, err := os.ReadFile(filepath.Join(srv.Dir, "sshd.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(log), "dispatch_protocol_error: type 90") {
+			t.Errorf("sshd did not see the early session open during the login:\n%s", log)
+		}
+	})
 }

@@ -259,15 +259,23 @@ func (c *Client) newSession(ctx context.Context) (*ssh.Session, error) {
 	type opened struct {
 		session *ssh.Session
 		err     error
+		early   bool
 	}
 	result := make(chan opened, 1)
 	go func() {
+		// The session opened with the login (dial.go, EarlySession): its
+		// confirmation came back with the login's success, so using it
+		// waits for nothing more. It is there for the first session only.
+		if session, err := c.ssh.EarlySession(); session != nil || err != nil {
+			result <- opened{session, err, true}
+			return
+		}
 		session, err := c.goph.NewSession() // goph.Client wraps our own *ssh.Client
-		result <- opened{session, err}
+		result <- opened{session, err, false}
 	}()
 	select {
 	case r := <-result:
-		if answered(r.err) {
+		if answered(r.err) && !r.early {
 			c.trips.sessions.Add(1)
 		}
 		if r.err != nil {

@@ -178,8 +178,10 @@ func (p *Pool) handshakeKeyed(ctx context.Context, ep Endpoint, conn net.Conn) (
 			return err
 		},
 		HostKeyAlgorithms: check.algorithms(),
-		// One round trip for authentication instead of four.
+		// One round trip for authentication instead of four, and the
+		// first session's open sent along with it.
 		OptimisticSigner: creds.optimistic(),
+		EarlySession:     true,
 	}
 	config.KeyExchanges = keyExchanges
 	config.Rand = sshRandom

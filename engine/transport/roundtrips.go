@@ -16,7 +16,9 @@ import (
 //
 // What counts, one each:
 //   - Sessions: a session channel opened (the open waits for the server's
-//     confirmation);
+//     confirmation). A connection's first session on an OpenSSH server
+//     is not one: its open went out with the login, and its confirmation
+//     came back with the login's success (dial.go, EarlySession);
 //   - Execs: a session's command started (the "exec" request waits for its
 //     reply; the command's output and exit status then come without
 //     another message from us, so its end is not one more);

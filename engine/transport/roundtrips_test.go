@@ -17,14 +17,18 @@ import (
 
 // TestRoundTripsCounted pins what each call waits for, counted on the
 // connection (see RoundTrips):
-//   - the first Run opens the shell's session (1) and starts sh in it
-//     with the command in the start request itself, whose reply comes
-//     back with the command's output (1): 2; each later Run is 1; a first
-//     command too long to ride in the start request waits for the start
-//     (1 more) before it is sent;
-//   - RunOnce with no shell, and Stream, open a session (1) and start the
-//     command (1): 2; the output and exit status that follow need nothing
-//     more from us;
+//   - a connection's first session was opened with the login (its open
+//     sent behind the signed request, its confirmation back with the
+//     login's success: dial.go, EarlySession): 0; every later one waits
+//     for its confirmation: 1;
+//   - the first Run takes the shell's session and starts sh in it with
+//     the command in the start request itself, whose reply comes back
+//     with the command's output (1): 1 on a new connection; each later Run
+//     is 1; a first command too long to ride in the start request waits
+//     for the start (1 more) before it is sent;
+//   - RunOnce with no shell, and Stream, take or open a session and start
+//     the command (1); the output and exit status that follow need
+//     nothing more from us;
 //   - DialContext opens a channel: 1; an HTTP request over it and its
 //     response: 1 more; closing it waits for nothing;
 //   - ending the shell (Release, Close) waits for it to exit: 1.
@@ -44,15 +48,15 @@ func TestRoundTripsCounted(t *testing.T) {
 		if _, err := client.RunOnce(ctx, "true"); err != nil {
 			t.Fatal(err)
 		}
-		want := transport.RoundTrips{Connects: 1, Sessions: 1, Execs: 1}
-		if got := client.RoundTrips(); got != want || got.AfterAuth() != 2 {
-			t.Errorf("RunOnce: %+v (after auth %d), want %+v (2)", got, got.AfterAuth(), want)
+		want := transport.RoundTrips{Connects: 1, Execs: 1} // the login's session
+		if got := client.RoundTrips(); got != want || got.AfterAuth() != 1 {
+			t.Errorf("RunOnce: %+v (after auth %d), want %+v (1)", got, got.AfterAuth(), want)
 		}
 		if _, err := client.Stream(ctx, "echo hi", io.Discard, io.Discard); err != nil {
 			t.Fatal(err)
 		}
-		if got := client.RoundTrips().AfterAuth(); got != 4 {
-			t.Errorf("RunOnce and Stream: %d round trips, want 4", got)
+		if got := client.RoundTrips().AfterAuth(); got != 3 { // Stream's session is a new one
+			t.Errorf("RunOnce and Stream: %d round trips, want 3", got)
 		}
 	})
 
@@ -64,7 +68,7 @@ func TestRoundTripsCounted(t *testing.T) {
 			t.Fatalf("long first command: %v, exit %d, %q", err, res.ExitCode, res.Stdout)
 		}
 		run(t, client, "true")
-		want := transport.RoundTrips{Connects: 1, Sessions: 1, Execs: 1, ShellCommands: 2}
+		want := transport.RoundTrips{Connects: 1, Execs: 1, ShellCommands: 2}
 		if got := client.RoundTrips(); got != want {
 			t.Errorf("long first command, then one more: %+v, want %+v", got, want)
 		}
@@ -77,7 +81,7 @@ func TestRoundTripsCounted(t *testing.T) {
 		for i := range n {
 			run(t, client, fmt.Sprintf("echo %d", i))
 		}
-		want := transport.RoundTrips{Connects: 1, Sessions: 1, ShellCommands: n}
+		want := transport.RoundTrips{Connects: 1, ShellCommands: n}
 		if got := client.RoundTrips(); got != want {
 			t.Errorf("%d Runs: %+v, want %+v", n, got, want)
 		}
@@ -85,8 +89,8 @@ func TestRoundTripsCounted(t *testing.T) {
 		if _, err := client.RunOnce(ctx, "true"); err != nil {
 			t.Fatal(err)
 		}
-		if got := client.RoundTrips().AfterAuth(); got != 1+n+1 {
-			t.Errorf("after a RunOnce on the shell: %d, want %d", got, 1+n+1)
+		if got := client.RoundTrips().AfterAuth(); got != n+1 {
+			t.Errorf("after a RunOnce on the shell: %d, want %d", got, n+1)
 		}
 		pool.Release(client)
 		if err := pool.Close(); err != nil { // waits for the release
@@ -185,7 +189,7 @@ func TestBastionCountsTheChannelItOpens(t *testing.T) {
 	if got, want := b.RoundTrips(), (transport.RoundTrips{Connects: 1, Dials: 1}); got != want {
 		t.Errorf("bastion: %+v, want %+v", got, want)
 	}
-	if got := client.RoundTrips().AfterAuth(); got != 2 {
-		t.Errorf("worker1: %d round trips after auth for its first Run, want 2", got)
+	if got := client.RoundTrips().AfterAuth(); got != 1 { // its session came with the login
+		t.Errorf("worker1: %d round trips after auth for its first Run, want 1", got)
 	}
 }

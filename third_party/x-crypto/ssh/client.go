@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -87,8 +88,36 @@ func NewClientConn(c net.Conn, addr string, config *ClientConfig) (Conn, <-chan 
 		c.Close()
 		return nil, nil, nil, fmt.Errorf("ssh: handshake failed: %w", err)
 	}
-	conn.mux = newMux(conn.transport)
+	conn.mux = newMuxEarly(conn.transport, conn.earlySession)
 	return conn, conn.mux.incomingChannels, conn.mux.incomingRequests, nil
+}
+
+// EarlySession returns the session opened with the login
+// (ClientConfig.EarlySession), once the server has confirmed it, the first
+// time it is called (omni's patch). It returns nil, nil when there is none
+// to take (not asked for, not sent, already taken, or refused by the
+// server): the caller opens one with NewSession.
+func (c *Client) EarlySession() (*Session, error) {
+	conn, ok := c.Conn.(*connection)
+	if !ok {
+		return nil, nil
+	}
+	ch := conn.mux.takeEarly()
+	if ch == nil {
+		return nil, nil
+	}
+	msg, ok := <-ch.msg
+	if !ok {
+		return nil, io.EOF
+	}
+	switch msg.(type) {
+	case *channelOpenConfirmMsg:
+		return newSession(ch, ch.incomingRequests)
+	case *channelOpenFailureMsg:
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("ssh: unexpected packet in response to channel open: %T", msg)
+	}
 }
 
 // NewControlClientConn establishes an SSH connection over an OpenSSH
@@ -337,6 +366,12 @@ type ClientConfig struct {
 	// covers this connection's session identifier, made after the host
 	// key was verified.
 	OptimisticSigner Signer
+
+	// EarlySession (omni's patch), with OptimisticSigner, also sends a
+	// session's open right behind the signed request, to an OpenSSH
+	// server: its confirmation comes back with the login's success, one
+	// round trip less. The first Client.EarlySession takes that session.
+	EarlySession bool
 }
 
 // InsecureIgnoreHostKey returns a function that can be used for

@@ -56,7 +56,24 @@ func (c *connection) clientAuthenticate(config *ClientConfig) error {
 			return nil // the usual method loop below will say why
 		}
 		optimisticSent = true
-		return c.transport.writePacket(p)
+		if err := c.transport.writePacket(p); err != nil {
+			return err
+		}
+		// omni: the session's open follows (see ClientConfig.EarlySession),
+		// to an OpenSSH server only, whose handling is known: it passes
+		// what follows the request that succeeds to the connection layer
+		// (RFC 4252, 5.1), and answers it with SSH_MSG_UNIMPLEMENTED if
+		// the request fails.
+		if config.EarlySession && bytes.HasPrefix(c.serverVersion, []byte("SSH-2.0-OpenSSH_")) {
+			c.earlySession = true
+			return c.transport.writePacket(Marshal(&channelOpenMsg{
+				ChanType:      "session",
+				PeersID:       0, // the first channel the mux makes
+				PeersWindow:   channelWindowSize,
+				MaxPacketSize: channelMaxPacket,
+			}))
+		}
+		return nil
 	}
 	if len(packet) > 0 && packet[0] == msgExtInfo {
 		var extInfo extInfoMsg
@@ -102,6 +119,13 @@ func (c *connection) clientAuthenticate(config *ClientConfig) error {
 		// Refused, or accepted as one step of several: the usual method
 		// loop below runs from "none", as without the optimistic request.
 	}
+	var transport packetConn = c.transport
+	if c.earlySession {
+		// omni: the early open was refused with the login: the server's
+		// SSH_MSG_UNIMPLEMENTED for it comes among the answers below.
+		c.earlySession = false
+		transport = skipUnimplemented{c.transport}
+	}
 
 	// during the authentication phase the client first attempts the "none" method
 	// then any untried methods suggested by the server.
@@ -111,7 +135,7 @@ func (c *connection) clientAuthenticate(config *ClientConfig) error {
 
 	sessionID := c.transport.getSessionID()
 	for auth := AuthMethod(new(noneAuth)); auth != nil; {
-		ok, methods, err := auth.auth(sessionID, config.User, c.transport, config.Rand, extensions)
+		ok, methods, err := auth.auth(sessionID, config.User, transport, config.Rand, extensions)
 		if err != nil {
 			// On disconnect, return error immediately
 			if _, isDisconnect := err.(*disconnectMsg); isDisconnect {
@@ -892,4 +916,17 @@ func optimisticRequest(config *ClientConfig, session []byte, extensions map[stri
 		PubKey:   pubKey,
 		Sig:      sig,
 	})
+}
+
+// skipUnimplemented is a packetConn that drops SSH_MSG_UNIMPLEMENTED (omni's
+// patch: the answer to an early session open sent with a login that failed).
+type skipUnimplemented struct{ packetConn }
+
+func (s skipUnimplemented) readPacket() ([]byte, error) {
+	for {
+		p, err := s.packetConn.readPacket()
+		if err != nil || len(p) == 0 || p[0] != msgUnimplemented {
+			return p, err
+		}
+	}
 }

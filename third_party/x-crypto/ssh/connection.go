@@ -110,6 +110,8 @@ type connection struct {
 
 	// The connection protocol.
 	*mux
+
+	earlySession bool // omni: a session's open was sent with the login
 }
 
 func (c *connection) Close() error {

@@ -106,6 +106,9 @@ func (c *chanList) isClosed() bool {
 // mux represents the state for the SSH connection protocol, which
 // multiplexes many channels onto a single packet transport.
 type mux struct {
+	earlyMu sync.Mutex // omni: guards early
+	early   *channel   // omni: the early session's channel, until taken
+
 	conn     packetConn
 	chanList chanList
 
@@ -134,7 +137,12 @@ func (m *mux) Wait() error {
 }
 
 // newMux returns a mux that runs over the given connection.
-func newMux(p packetConn) *mux {
+func newMux(p packetConn) *mux { return newMuxEarly(p, false) }
+
+// newMuxEarly is newMux, with the channel of a session whose open was sent
+// with the login (omni's patch: ClientConfig.EarlySession) made first, as
+// channel 0, before any packet is read.
+func newMuxEarly(p packetConn, earlySession bool) *mux {
 	m := &mux{
 		conn:             p,
 		incomingChannels: make(chan NewChannel, chanSize),
@@ -146,8 +154,20 @@ func newMux(p packetConn) *mux {
 		m.chanList.offset = atomic.AddUint32(&globalOff, 1)
 	}
 
+	if earlySession {
+		m.early = m.newChannel("session", channelOutbound, nil)
+	}
 	go m.loop()
 	return m
+}
+
+// takeEarly returns the early session's channel, once (omni's patch).
+func (m *mux) takeEarly() *channel {
+	m.earlyMu.Lock()
+	defer m.earlyMu.Unlock()
+	ch := m.early
+	m.early = nil
+	return ch
 }
 
 func (m *mux) sendMessage(msg interface{}) error {
