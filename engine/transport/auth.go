@@ -17,7 +17,6 @@ import (
 type credentials struct {
 	signers  []ssh.Signer
 	identity ssh.Signer // the first identity file's key
-	agent    int        // how many of signers the agent gave
 	tried    []string
 	skipped  []string
 }
@@ -34,7 +33,7 @@ func (c *credentials) optimistic() ssh.Signer {
 	if c.identity != nil {
 		return c.identity
 	}
-	if c.agent == 1 && len(c.signers) == 1 {
+	if len(c.signers) == 1 { // without an identity file, the agent's
 		return c.signers[0]
 	}
 	return nil
@@ -74,7 +73,6 @@ func (p *Pool) credentials(ep Endpoint) *credentials {
 			creds.skipped = append(creds.skipped, "ssh-agent ("+note+")")
 		} else if len(signers) > 0 {
 			creds.add(signers...)
-			creds.agent = len(creds.signers)
 			creds.tried = append(creds.tried, "ssh-agent")
 		}
 	}

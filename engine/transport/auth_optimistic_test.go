@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,18 +44,6 @@ func authRequests(t *testing.T, opts transport.Options, edit func(s *sshtest.Ser
 	return methods
 }
 
-func sameMethods(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // TestAuthenticationSignsAtOnce: the identity file's key signs its
 // publickey request at once, sent behind the service request. No "none"
 // request and no unsigned query come first: authentication is one round
@@ -62,7 +51,7 @@ func sameMethods(a, b []string) bool {
 // then signs: the server sees none, publickey, publickey).
 func TestAuthenticationSignsAtOnce(t *testing.T) {
 	methods := authRequests(t, transport.Options{}, nil)
-	if !sameMethods(methods, []string{"publickey"}) {
+	if !slices.Equal(methods, []string{"publickey"}) {
 		t.Fatalf("the server was asked %v; want one signed publickey request and nothing else", methods)
 	}
 }
@@ -79,7 +68,7 @@ func TestAuthenticationSignsAtOnceRSA(t *testing.T) {
 		authorize(t, s, key+".pub")
 		ep.IdentityFiles = []string{key}
 	})
-	if !sameMethods(methods, []string{"publickey"}) {
+	if !slices.Equal(methods, []string{"publickey"}) {
 		t.Fatalf("the server was asked %v; want one signed publickey request", methods)
 	}
 }
@@ -94,7 +83,7 @@ func TestAuthenticationRefusedKeyFallsBack(t *testing.T) {
 	// signed (refused), none, query of the refused key, query of the
 	// authorized one, signed.
 	want := []string{"publickey", "none", "publickey", "publickey", "publickey"}
-	if !sameMethods(methods, want) {
+	if !slices.Equal(methods, want) {
 		t.Fatalf("the server was asked %v; want %v", methods, want)
 	}
 }
@@ -109,7 +98,7 @@ func TestAuthenticationAgent(t *testing.T) {
 		methods := authRequests(t, transport.Options{UseAgent: true}, func(_ *sshtest.Server, ep *transport.Endpoint) {
 			ep.IdentityFiles = nil
 		})
-		if !sameMethods(methods, []string{"publickey"}) {
+		if !slices.Equal(methods, []string{"publickey"}) {
 			t.Fatalf("the server was asked %v; want one signed publickey request", methods)
 		}
 	})
@@ -119,7 +108,7 @@ func TestAuthenticationAgent(t *testing.T) {
 			ep.IdentityFiles = nil
 		})
 		want := []string{"none", "publickey", "publickey", "publickey"}
-		if !sameMethods(methods, want) {
+		if !slices.Equal(methods, want) {
 			t.Fatalf("the server was asked %v; want %v", methods, want)
 		}
 	})
