@@ -179,9 +179,10 @@ func (p *Pool) handshakeKeyed(ctx context.Context, ep Endpoint, conn net.Conn) (
 		},
 		HostKeyAlgorithms: check.algorithms(),
 		// One round trip for authentication instead of four, and the
-		// first session's open sent along with it.
+		// first session's open sent along with it (not by a master's
+		// connections: see Options.master).
 		OptimisticSigner: creds.optimistic(),
-		EarlySession:     true,
+		EarlySession:     !p.opts.master,
 	}
 	config.KeyExchanges = keyExchanges
 	config.Rand = sshRandom

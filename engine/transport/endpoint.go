@@ -95,6 +95,12 @@ type Options struct {
 	// MasterCommand starts a master: the program and the arguments before
 	// MasterArg; this very executable when nil.
 	MasterCommand []string
+
+	// master: the pool is a master's (master.go). Its connections open no
+	// session with their login (see handshakeKeyed): a master forwards its
+	// clients' channels and never takes that session, which would hold
+	// one of the host's MaxSessions for as long as the master lives.
+	master bool
 }
 
 // NewHostKey is a host key omni trusted on first use and recorded.

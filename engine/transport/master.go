@@ -97,7 +97,7 @@ func serveMaster(spec masterSpec) error {
 		cancel()
 	}()
 
-	pool := NewPool(Options{UseAgent: spec.UseAgent})
+	pool := NewPool(Options{UseAgent: spec.UseAgent, master: true})
 	defer pool.Close()
 	upstream, err := pool.Client(ctx, spec.Endpoint)
 	if err != nil {

@@ -41,7 +41,12 @@ type persistentHost struct {
 
 func startPersistentHost(t *testing.T) *persistentHost {
 	t.Helper()
-	server := sshtest.Start(t, sshtest.Options{})
+	return startPersistentHostWith(t, sshtest.Options{})
+}
+
+func startPersistentHostWith(t *testing.T, opts sshtest.Options) *persistentHost {
+	t.Helper()
+	server := sshtest.Start(t, opts)
 	proxy := sshtest.StartProxy(t, "127.0.0.1", server.HostPort())
 	ep := server.Endpoint("web1")
 	ep.Address, ep.Port = proxy.Addr, proxy.Port
@@ -347,5 +352,28 @@ func TestPersistentMasterExitsWhenItsConnectionDies(t *testing.T) {
 	h.waitSocket(t, false)
 	if !strings.Contains(h.log(), "the connection to the host ended: no answer to 2 keepalives") {
 		t.Fatalf("log:\n%s", h.log())
+	}
+}
+
+// TestPersistentMasterOnAHostOfOneSession: sshd's MaxSessions bounds the
+// sessions open at once on one connection. A master holds no idle session
+// of its own on its connection (the session a connection opens with its
+// login is for a run's first command, which a master never runs), so a
+// host that allows one session at a time serves the runs through it.
+func TestPersistentMasterOnAHostOfOneSession(t *testing.T) {
+	h := startPersistentHostWith(t, sshtest.Options{ExtraConfig: "MaxSessions 1\n"})
+	h.firstRun(t, time.Minute)
+	for i := range 2 {
+		pool := newPool(t, h.options(time.Minute))
+		client := connect(t, pool, h.ep)
+		if !client.RoundTrips().Persistent {
+			t.Fatalf("run %d did not go through the master; log:\n%s", i+2, h.log())
+		}
+		if res := run(t, client, "echo two"); string(res.Stdout) != "two\n" {
+			t.Fatalf("run %d: stdout %q", i+2, res.Stdout)
+		}
+		if err := pool.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
