@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -110,7 +111,7 @@ func serveMaster(spec masterSpec) error {
 	if m.config, err = m.serverConfig(); err != nil {
 		return err
 	}
-	ln, err := net.Listen("unix", paths.sock)
+	ln, err := listenUnix(paths.sock)
 	if err != nil {
 		return err
 	}
@@ -297,4 +298,28 @@ func removeStale(paths controlPaths) {
 		return
 	}
 	_ = os.Remove(paths.key)
+}
+
+// listenUnix listens on a Unix socket at path that appears there only once
+// it accepts connections: the socket is bound and listening under a
+// temporary name first, then renamed. A socket bound at path itself exists
+// a moment before it listens, and a run that dials it then is refused and
+// takes the master for a dead one (it connects afresh). The temporary name
+// is no longer than path ("HASH.new" for "HASH.sock"): a socket's path
+// has a length limit (108 bytes on Linux). The caller removes path when
+// done.
+func listenUnix(path string) (net.Listener, error) {
+	tmp := strings.TrimSuffix(path, ".sock") + ".new"
+	_ = os.Remove(tmp) // left by a master killed at this point
+	ln, err := net.Listen("unix", tmp)
+	if err != nil {
+		return nil, err
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Rename(tmp, path); err != nil {
+		ln.Close()
+		_ = os.Remove(tmp)
+		return nil, err
+	}
+	return ln, nil
 }
