@@ -44,9 +44,11 @@ func TestBoundedConn(t *testing.T) {
 	}
 
 	// A deadline of its own (a step's timeout) is kept, even a longer one.
+	// (began is taken before the deadline is set, so that the time
+	// measured from it is never shorter than the deadline.)
+	began = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*bound)
 	defer cancel()
-	began = time.Now()
 	_, err = c.Run(ownBound(ctx), "stop")
 	if errors.As(err, &timeout) || !errors.Is(err, context.DeadlineExceeded) || time.Since(began) < 4*bound {
 		t.Errorf("Run with a deadline of its own: %v after %s, want the caller's deadline", err, time.Since(began))
@@ -62,9 +64,9 @@ func TestBoundedConn(t *testing.T) {
 	}
 
 	// logs -f: no bound; the caller ends it.
+	began = time.Now()
 	ctx, cancel = context.WithCancel(context.Background())
 	time.AfterFunc(4*bound, cancel)
-	began = time.Now()
 	_, err = c.Stream(unbounded(ctx), "logs -f", nil, nil)
 	if !errors.Is(err, context.Canceled) || time.Since(began) < 4*bound {
 		t.Errorf("Stream unbounded: %v after %s, want cancelled by the caller", err, time.Since(began))
