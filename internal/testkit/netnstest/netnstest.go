@@ -13,7 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 )
 
@@ -24,7 +24,32 @@ type NS struct {
 	Peer string // the root namespace's end of the pair
 }
 
-var seq atomic.Int32
+// slots are the /30 subnets of this test binary (see New): at most 3
+// namespaces live at once; a slot is free again once its namespace is
+// deleted, so `go test -count=N` and later tests reuse it.
+var slots struct {
+	sync.Mutex
+	used [4]bool // 1..3
+}
+
+// slot takes a free slot, 0 when all 3 are taken.
+func slot() int {
+	slots.Lock()
+	defer slots.Unlock()
+	for n := 1; n <= 3; n++ {
+		if !slots.used[n] {
+			slots.used[n] = true
+			return n
+		}
+	}
+	return 0
+}
+
+func release(n int) {
+	slots.Lock()
+	slots.used[n] = false
+	slots.Unlock()
+}
 
 // New creates a namespace with loopback up and a veth pair to the root
 // namespace: Peer/30 on the root side, Addr/30 inside, no default route.
@@ -35,14 +60,17 @@ func New(t testing.TB) *NS {
 	if os.Geteuid() != 0 {
 		t.Fatalf("netnstest: network namespaces need root (the CI runs the tests as root)")
 	}
-	n := int(seq.Add(1))
+	n := slot()
+	if n == 0 {
+		t.Fatalf("netnstest: at most 3 namespaces at once per test binary")
+	}
+	// Released last (cleanups run in reverse): after the namespace and the
+	// pair are deleted.
+	t.Cleanup(func() { release(n) })
 	pid := os.Getpid()
 	// 10.(100+pid%100).(pid/100%60*4+n).{1,2}: a /30 per namespace.
 	second := 100 + pid%100
 	third := (pid/100%60)*4 + n
-	if n > 3 {
-		t.Fatalf("netnstest: at most 3 namespaces per test binary (asked for %d)", n)
-	}
 	ns := &NS{
 		Name: fmt.Sprintf("omni-t%d-%d", pid, n),
 		Peer: fmt.Sprintf("10.%d.%d.1", second, third),
