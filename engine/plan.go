@@ -126,14 +126,14 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 	if req.Action == "stop" || req.Action == "restart" {
 		plan.Dependents = g.dependentClosure(target)
 	}
-	perDependent := 0 // tasks a --cascade adds per dependent
+	var perDependent []StepName // what a --cascade runs on each dependent
 	switch {
 	case req.Cascade && req.Action == "stop":
-		perDependent = 3
+		perDependent = cascadeStopSteps
 	case req.Cascade && req.Action == "restart":
-		perDependent = 5
+		perDependent = cascadeRestartSteps
 	}
-	plan.Tasks = make([]Task, 0, len(pb.Steps)+2+perDependent*len(plan.Dependents))
+	plan.Tasks = make([]Task, 0, len(pb.Steps)+2+len(perDependent)*len(plan.Dependents))
 	templates := map[string][]Task{} // cascade tasks of a service, host left blank
 	for _, step := range pb.Steps {
 		switch StepName(step.Name) {
@@ -159,7 +159,7 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 		case StepStop:
 			if req.Action == "stop" && req.Cascade {
 				for _, d := range plan.Dependents {
-					plan.Tasks = appendCascade(plan.Tasks, templates, inv, d, target, []StepName{StepStop, StepVerifyStopped, StepRecord}, CascadeStop)
+					plan.Tasks = appendCascade(plan.Tasks, templates, inv, d, target, cascadeStopSteps, CascadeStop)
 				}
 			}
 			if req.Action == "restart" && len(plan.Dependents) > 0 {
@@ -188,7 +188,7 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 	if req.Action == "restart" && len(plan.Dependents) > 0 {
 		if req.Cascade {
 			for i := len(plan.Dependents) - 1; i >= 0; i-- { // dependencies first
-				plan.Tasks = appendCascade(plan.Tasks, templates, inv, plan.Dependents[i], target, []StepName{StepStop, StepVerifyStopped, StepStart, StepHealth, StepRecord}, CascadeRestart)
+				plan.Tasks = appendCascade(plan.Tasks, templates, inv, plan.Dependents[i], target, cascadeRestartSteps, CascadeRestart)
 			}
 		} else {
 			plan.Tasks = append(plan.Tasks, Task{Step: StepReportDependents, Host: host.Name, Service: svc.Name,
@@ -282,6 +282,14 @@ func dependencyTasks(g *graph, inv *inventory.Inventory, target Instance, step p
 	}
 	return tasks
 }
+
+// The steps a --cascade runs on each running dependent: stopped before
+// the target's stop (stop --cascade); restarted after the target, the
+// dependencies of a dependent before it (restart --cascade).
+var (
+	cascadeStopSteps    = []StepName{StepStop, StepVerifyStopped, StepRecord}
+	cascadeRestartSteps = []StepName{StepStop, StepVerifyStopped, StepStart, StepHealth, StepRecord}
+)
 
 // appendCascade appends the steps run on a dependent for --cascade. The
 // tasks of a service are the same on every host but for the host and the
