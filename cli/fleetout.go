@@ -107,7 +107,7 @@ func renderFleetTable(s Streams, opts *serviceOptions, fo engine.FleetOptions, r
 				}
 			}
 		}
-		if h.Result == engine.HostFailed && strings.HasPrefix(shortFailure(h.Err), "min-ready") {
+		if h.Result == engine.HostFailed && minReadyFailed(h.Err) {
 			hc = "Failed"
 		}
 		if h.Duration > 0 {

@@ -51,7 +51,7 @@ type stepDoc struct {
 	Host       string `json:"host"`    // the instance the step ran on: the target,
 	Service    string `json:"service"` // or a dependency or dependent
 	Why        string `json:"why,omitempty"`
-	Result     string `json:"result"` // ok, failed, unchanged
+	Result     string `json:"result"` // the step's engine.StepStatus: ok, skipped, failed
 	DurationMS int64  `json:"duration_ms"`
 	Note       string `json:"note,omitempty"`
 	Warning    string `json:"warning,omitempty"` // a hook with on_failure: warn failed; the step is ok
@@ -197,9 +197,11 @@ func newServiceDoc(plan *engine.Plan, out *engine.Outcome, code int) serviceDoc 
 		doc.NotRestarted = append(doc.NotRestarted, d.String())
 	}
 	for _, r := range out.Steps {
-		sd := stepDoc{Step: string(r.Task.Step), Host: r.Task.Host, Service: r.Task.Service, Why: r.Task.Why, Result: "ok", DurationMS: millis(r.Duration), Note: r.Text(), Warning: r.Warning}
-		if r.Status == engine.StepFailed { // a skipped step reads ok, its note says why
-			sd.Result, sd.Error = "failed", engine.Failure(r.Err)
+		// The step's status as engine says it: ok, skipped (its note says
+		// why) or failed.
+		sd := stepDoc{Step: string(r.Task.Step), Host: r.Task.Host, Service: r.Task.Service, Why: r.Task.Why, Result: string(r.Status), DurationMS: millis(r.Duration), Note: r.Text(), Warning: r.Warning}
+		if r.Status == engine.StepFailed {
+			sd.Error = engine.Failure(r.Err)
 			sd.Reason, sd.LogTail, sd.LogTailError = engine.TailFields(r.Err)
 			if t := engine.LogTail(r.Err); t != nil {
 				sd.LogSource = t.Source

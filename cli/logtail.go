@@ -42,6 +42,13 @@ func shortFailure(err error) string {
 	return engine.Failure(err)
 }
 
+// minReadyFailed reports whether err is a host's failed --min-ready
+// watch (engine.MinReadyError): its health is shown failed.
+func minReadyFailed(err error) bool {
+	var notReady *engine.MinReadyError
+	return errors.As(err, &notReady)
+}
+
 // stepName is "STEP: " for a step's error, else "".
 func stepName(err error) string {
 	var step *engine.StepError

@@ -404,11 +404,11 @@ func dependencyLine(st style, r engine.StepResult, target engine.Instance) strin
 		if t.Step == engine.StepStop {
 			return fmt.Sprintf("%s on %s %s", t.Service, t.Host, r.Note)
 		}
-	case t.Step == engine.StepEnsure && r.Note == "started":
+	case t.Step == engine.StepEnsure && r.Effect == engine.EffectStarted:
 		return fmt.Sprintf("Started %s on %s (%s): healthy", t.Service, t.Host, t.Why)
-	case t.Step == engine.StepStop && r.Note == "stopped" && t.Cascade == engine.CascadeStop:
+	case t.Step == engine.StepStop && r.Effect == engine.EffectStopped && t.Cascade == engine.CascadeStop:
 		return fmt.Sprintf("Stopped %s on %s (%s)", t.Service, t.Host, t.Why)
-	case t.Step == engine.StepHealth && r.Note == "passed":
+	case t.Step == engine.StepHealth && r.Effect == engine.EffectHealthy:
 		return fmt.Sprintf("Restarted %s on %s (%s): healthy", t.Service, t.Host, t.Why)
 	}
 	return ""

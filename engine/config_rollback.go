@@ -451,11 +451,6 @@ func MarkConfigRunning(reg registry.Registry, host, service, applied string) err
 	return err
 }
 
-// stepConfigName is the step that applies the declared configuration
-// before a start (issue 18's config step). A restart after a rollback
-// must run with the restored files, not write the inventory's again.
-const stepConfigName StepName = "config"
-
 // RollbackRestartPlan is the plan of `omni service restart HOST SERVICE`
 // without the step that would write the inventory's configuration first:
 // the restart after a rollback runs with what the rollback restored.
@@ -463,7 +458,7 @@ func RollbackRestartPlan(plan *Plan) *Plan {
 	out := *plan
 	out.Tasks = nil
 	for _, t := range plan.Tasks {
-		if t.Step != stepConfigName {
+		if t.Step != StepConfig { // it would write the inventory's files again
 			out.Tasks = append(out.Tasks, t)
 		}
 	}

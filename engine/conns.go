@@ -157,17 +157,17 @@ func prefetchHosts(plan *Plan, g *graph) []string {
 	for _, t := range plan.Tasks {
 		add(t.Host)
 		switch {
-		case t.Step == "confirm" || t.Step == "find-dependents":
+		case t.Step == StepConfirm || t.Step == StepFindDependents:
 			for _, d := range plan.Dependents {
 				add(d.Host)
 			}
-		case t.Step == "check-deps":
+		case t.Step == StepCheckDeps:
 			for _, it := range g.ensureClosure(target) {
 				if it.group == "" { // a role fallback's needs are read only if it is
 					add(it.need.inst.Host)
 				}
 			}
-		case t.Step == "health" && t.Host == target.Host && t.Service == target.Service:
+		case t.Step == StepHealth && t.Host == target.Host && t.Service == target.Service:
 			for _, n := range g.needs(target) {
 				add(n.inst.Host)
 			}

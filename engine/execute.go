@@ -60,8 +60,26 @@ type StepResult struct {
 	// Warning is what went wrong in a step that succeeded anyway: a hook
 	// with on_failure: warn that failed (step_hook.go).
 	Warning string `json:"warning,omitempty"`
-	Err     error  `json:"-"` // nil when the step succeeded or was skipped
+	// Effect is what a step that succeeded did to its service or found of
+	// it, typed, for a renderer to go by instead of the note's words:
+	// started, stopped, healthy, degraded; "" when none of these (it found
+	// the service as it should be and left it, was skipped, or failed).
+	Effect StepEffect `json:"effect,omitempty"`
+	Err    error      `json:"-"` // nil when the step succeeded or was skipped
 }
+
+// StepEffect is what a step that succeeded did or found (StepResult.Effect).
+type StepEffect string
+
+// The effects. A step's note says the same in words ("started",
+// "stopped", "passed", "passed; degraded: why").
+const (
+	EffectNone     StepEffect = ""
+	EffectStarted  StepEffect = "started"  // start, or ensure: it started the service
+	EffectStopped  StepEffect = "stopped"  // stop: it stopped the service (not "already stopped")
+	EffectHealthy  StepEffect = "healthy"  // health: every check passed
+	EffectDegraded StepEffect = "degraded" // health: passed, but an optional reach check failed
+)
 
 // StepStatus is how a step ended.
 type StepStatus string
@@ -343,8 +361,9 @@ func (r *execution) step(task Task) error {
 	// count against the step's timeout.
 	conn, err := r.conn(r.ctx, task.Host)
 	var note, warning string
+	var effect StepEffect
 	if err == nil {
-		note, err = r.do(ctx, conn, task, known)
+		note, effect, err = r.do(ctx, conn, task, known)
 	}
 	var warned *stepWarning
 	if errors.As(err, &warned) {
@@ -367,6 +386,8 @@ func (r *execution) step(task Task) error {
 		res.Err = nil // the step succeeded: it found there is nothing to do
 	} else if err != nil {
 		res.Status = StepFailed
+	} else {
+		res.Effect = effect
 	}
 	r.out.Steps = append(r.out.Steps, res)
 	if r.env.OnStep != nil {

@@ -66,22 +66,71 @@ func observed(out *Outcome, st InstanceStatus) {
 	}
 }
 
-// readyFailure says why a host is not ready after all, or nil.
+// readyFailure says why a host is not ready after all (a *MinReadyError),
+// or nil.
 func readyFailure(base manager.State, st InstanceStatus, window time.Duration) error {
+	e := &MinReadyError{Window: window}
 	switch {
 	case st.Err != nil:
-		return fmt.Errorf("min-ready: could not read its state: %w", st.Err)
+		e.Reason, e.Err = MinReadyUnreadable, st.Err
 	case !st.State.Running:
-		return fmt.Errorf("min-ready: crash loop: %s within --min-ready %s of its restart", st.State.Status, window)
+		e.Reason, e.Status = MinReadyStopped, st.State.Status
 	case base.PID != 0 && st.State.PID != 0 && st.State.PID != base.PID:
-		return fmt.Errorf("min-ready: crash loop: its PID changed from %d to %d within --min-ready %s", base.PID, st.State.PID, window)
+		e.Reason, e.FromPID, e.ToPID = MinReadyPIDChanged, base.PID, st.State.PID
 	case st.State.NRestarts > base.NRestarts:
-		return fmt.Errorf("min-ready: crash loop: its manager restarted it %d times within --min-ready %s", st.State.NRestarts-base.NRestarts, window)
+		e.Reason, e.Restarts = MinReadyRestarted, st.State.NRestarts-base.NRestarts
 	case st.Health != nil && !st.Health.Passed():
-		return fmt.Errorf("min-ready: health check failed within --min-ready %s: %s", window, st.Health.Failure())
+		e.Reason, e.Health = MinReadyUnhealthy, st.Health.Failure()
+	default:
+		return nil
 	}
-	return nil
+	return e
 }
+
+// MinReadyError is a host that did not stay ready for --min-ready after
+// its plan passed: the watch could not read its state, saw the signs of a
+// crash loop, or a health check failed. Its text starts "min-ready: ".
+type MinReadyError struct {
+	Window time.Duration // --min-ready
+	Reason MinReadyReason
+	Status string // MinReadyStopped: the state the service was found in
+	// MinReadyPIDChanged: the main PID after the plan, and the one seen.
+	FromPID, ToPID int
+	Restarts       int    // MinReadyRestarted: how many times its manager restarted it
+	Health         string // MinReadyUnhealthy: the failed check
+	Err            error  // MinReadyUnreadable: why the state could not be read
+}
+
+// MinReadyReason says why a host failed its min-ready watch.
+type MinReadyReason string
+
+// The reasons of a MinReadyError.
+const (
+	MinReadyUnreadable MinReadyReason = "unreadable"  // its state could not be read
+	MinReadyStopped    MinReadyReason = "stopped"     // crash loop: it is not running
+	MinReadyPIDChanged MinReadyReason = "pid-changed" // crash loop: its main PID changed
+	MinReadyRestarted  MinReadyReason = "restarted"   // crash loop: its manager restarted it
+	MinReadyUnhealthy  MinReadyReason = "unhealthy"   // a health check failed
+)
+
+func (e *MinReadyError) Error() string {
+	switch e.Reason {
+	case MinReadyUnreadable:
+		return fmt.Sprintf("min-ready: could not read its state: %v", e.Err)
+	case MinReadyStopped:
+		return fmt.Sprintf("min-ready: crash loop: %s within --min-ready %s of its restart", e.Status, e.Window)
+	case MinReadyPIDChanged:
+		return fmt.Sprintf("min-ready: crash loop: its PID changed from %d to %d within --min-ready %s", e.FromPID, e.ToPID, e.Window)
+	case MinReadyRestarted:
+		return fmt.Sprintf("min-ready: crash loop: its manager restarted it %d times within --min-ready %s", e.Restarts, e.Window)
+	case MinReadyUnhealthy:
+		return fmt.Sprintf("min-ready: health check failed within --min-ready %s: %s", e.Window, e.Health)
+	}
+	return fmt.Sprintf("min-ready: not ready within --min-ready %s", e.Window)
+}
+
+// Unwrap is why the state could not be read (nil for the other reasons).
+func (e *MinReadyError) Unwrap() error { return e.Err }
 
 // recordFailure writes what the watch saw to the registry: the plan had
 // recorded the service running and healthy.

@@ -82,18 +82,18 @@ func (r *execution) fusedRestart(tasks []Task) (n int, err error) {
 		} else if r.ctx.Err() != nil {
 			err = fmt.Errorf("interrupted: %w", r.ctx.Err())
 		}
-		return 1, r.report(stop, total, "", err)
+		return 1, r.report(stop, total, "", EffectNone, err)
 	}
 	// The host timed the parts; the rest (the round trip) goes to the stop.
 	stopTook := max(total-rep.Start.Duration-rep.Status.Duration, rep.Stop.Duration)
 	if rep.Stop.Err != nil {
-		return 1, r.report(stop, stopTook, "", rep.Stop.Err)
+		return 1, r.report(stop, stopTook, "", EffectNone, rep.Stop.Err)
 	}
 	r.stopped[inst] = began.Add(stopTook)
-	r.report(stop, stopTook, "stopped", nil)
+	r.report(stop, stopTook, "stopped", EffectStopped, nil)
 	n = 1
 	if verify != nil {
-		r.report(*verify, 0, "stopped (verified by the stop step: the process is gone)", nil)
+		r.report(*verify, 0, "stopped (verified by the stop step: the process is gone)", EffectNone, nil)
 		n++
 	}
 	n++
@@ -102,10 +102,10 @@ func (r *execution) fusedRestart(tasks []Task) (n int, err error) {
 		if rep.StartTimedOut {
 			err = &TimeoutError{After: start.Timeout}
 		}
-		return n, r.report(start, rep.Start.Duration, "", r.withTail(inst, mgr, conn, err))
+		return n, r.report(start, rep.Start.Duration, "", EffectNone, r.withTail(inst, mgr, conn, err))
 	}
 	r.started[inst] = true
-	r.report(start, rep.Start.Duration, "started", nil)
+	r.report(start, rep.Start.Duration, "started", EffectStarted, nil)
 	if readState && rep.Status.Ran && rep.Status.Err == nil {
 		r.fresh = &freshState{inst: inst, state: rep.State, afterStart: true}
 	}
@@ -142,12 +142,13 @@ func (r *execution) restartTasks(tasks []Task) (stop Task, verify *Task, start T
 }
 
 // report records one step of the restart script as the step machinery
-// does (see execution.step): its result, and a *StepError when it failed.
-func (r *execution) report(task Task, took time.Duration, note string, err error) error {
-	res := StepResult{Task: task, Status: StepOK, Duration: took, Note: note}
+// does (see execution.step): its result, and a *StepError when it failed
+// (then without its effect).
+func (r *execution) report(task Task, took time.Duration, note string, effect StepEffect, err error) error {
+	res := StepResult{Task: task, Status: StepOK, Duration: took, Note: note, Effect: effect}
 	if err != nil {
 		err = &StepError{Host: task.Host, Service: task.Service, Step: task.Step, Err: err}
-		res.Status, res.Err = StepFailed, err
+		res.Status, res.Err, res.Effect = StepFailed, err, EffectNone
 	}
 	r.out.Steps = append(r.out.Steps, res)
 	if r.env.OnStep != nil {

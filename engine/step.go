@@ -31,6 +31,15 @@ type stepCall struct {
 	mgr      manager.Manager
 	conn     Conn
 	known    *freshState
+	effect   *StepEffect // where did puts the step's effect
+}
+
+// did says what the step did to its service (StepResult.Effect); the
+// result carries it only if the step then succeeds.
+func (c stepCall) did(e StepEffect) {
+	if c.effect != nil {
+		*c.effect = e
+	}
 }
 
 // runners is the code of every step in the registry (steps.go), one file
@@ -57,17 +66,20 @@ var runners = map[StepName]stepRunner{
 	StepLogs:             stepFunc(runLogs),
 }
 
-// do runs one task through its step's runner.
-func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshState) (string, error) {
+// do runs one task through its step's runner: its note, its effect and
+// its error.
+func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshState) (string, StepEffect, error) {
 	runner, ok := runners[task.Step]
 	if !ok {
-		return "", fmt.Errorf("unknown step %q", task.Step)
+		return "", EffectNone, fmt.Errorf("unknown step %q", task.Step)
 	}
 	inst := r.instance(task)
 	mgr, err := r.manager(inst)
 	if err != nil {
-		return "", err
+		return "", EffectNone, err
 	}
-	return runner.run(ctx, r, stepCall{task: task, inst: inst, isTarget: inst == r.target,
-		mgr: mgr, conn: conn, known: known})
+	var effect StepEffect
+	note, err := runner.run(ctx, r, stepCall{task: task, inst: inst, isTarget: inst == r.target,
+		mgr: mgr, conn: conn, known: known, effect: &effect})
+	return note, effect, err
 }

@@ -70,6 +70,7 @@ func runEnsure(ctx context.Context, r *execution, c stepCall) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	c.did(EffectStarted)
 	if len(warnings) > 0 {
 		return "started", &stepWarning{msg: strings.Join(warnings, "; ")}
 	}

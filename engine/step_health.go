@@ -36,8 +36,10 @@ func runHealth(ctx context.Context, r *execution, c stepCall) (string, error) {
 		r.fresh = &freshState{inst: c.inst, state: seen}
 	}
 	if d := report.Degraded(); d != "" {
+		c.did(EffectDegraded)
 		return "passed; degraded: " + d, nil
 	}
+	c.did(EffectHealthy)
 	return "passed", nil
 }
 

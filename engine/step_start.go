@@ -11,5 +11,6 @@ func runStart(ctx context.Context, r *execution, c stepCall) (string, error) {
 		return "", r.withTail(c.inst, c.mgr, c.conn, err)
 	}
 	r.started[c.inst] = true
+	c.did(EffectStarted)
 	return "started", nil
 }

@@ -282,7 +282,7 @@ func TestEveryStepHasItsRunner(t *testing.T) {
 		t.Errorf("%d runners for %d steps", len(runners), len(Steps()))
 	}
 	r := &execution{target: Instance{Host: "h", Service: "s"}}
-	if _, err := r.do(t.Context(), nil, Task{Step: "halt", Host: "h", Service: "s"}, nil); err == nil || !strings.Contains(err.Error(), `unknown step "halt"`) {
+	if _, _, err := r.do(t.Context(), nil, Task{Step: "halt", Host: "h", Service: "s"}, nil); err == nil || !strings.Contains(err.Error(), `unknown step "halt"`) {
 		t.Errorf("an unknown step: %v", err)
 	}
 }
