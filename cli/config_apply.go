@@ -227,8 +227,37 @@ func printStep(s Streams, host, service string, r engine.StepResult) {
 	fmt.Fprintf(s.Err, "  %s %-15s %6.3fs %s@%s%s\n", mark, r.Task.Step, r.Duration.Seconds(), r.Task.Service, r.Task.Host, note)
 }
 
+// restartOutcome is what phase 2 did on one (host, service).
+type restartOutcome struct {
+	word  string // the RESTART cell: restarted, would restart, not restarted (…), failed, unreachable, …; "" when it owed none
+	state restartState
+	err   error // why it failed, when known
+}
+
+// restartState says whether a restart was owed and how it ended.
+type restartState int
+
+const (
+	restartNone    restartState = iota // owed none
+	restartPlanned                     // --dry-run: would restart
+	restartDone                        // restarted (or found running as it should)
+	restartFailed                      // owed, and not done: the service stays pending
+)
+
+// class is the restart's part in the apply's result: ok unless it failed,
+// then its error's class (failed when it has none: not restarted).
+func (r restartOutcome) class() engine.Class {
+	if r.state != restartFailed {
+		return engine.ClassOK
+	}
+	if c := engine.Classify(r.err); c != engine.ClassOK {
+		return c
+	}
+	return engine.ClassFailed
+}
+
 // restartOf is what phase 2 did on one (host, service).
-func restartOf(runs []*restartRun, host, service string) (result string, err error) {
+func restartOf(runs []*restartRun, host, service string) restartOutcome {
 	for _, r := range runs {
 		if r.Service != service {
 			continue
@@ -239,39 +268,39 @@ func restartOf(runs []*restartRun, host, service string) (result string, err err
 			}
 			switch {
 			case r.Err != nil:
-				return "not restarted", r.Err
+				return restartOutcome{"not restarted", restartFailed, r.Err}
 			case r.Skipped != "":
-				return "not restarted (" + r.Skipped + ")", nil
+				return restartOutcome{"not restarted (" + r.Skipped + ")", restartFailed, nil}
 			case r.Report == nil:
 				if r.Rolling {
-					return "would restart (rolling)", nil
+					return restartOutcome{"would restart (rolling)", restartPlanned, nil}
 				}
-				return "would restart", nil
+				return restartOutcome{"would restart", restartPlanned, nil}
 			}
 			for _, hr := range r.Report.Hosts {
 				if hr.Host == host {
-					if hr.Result == engine.HostDone || hr.Result == engine.HostUnchanged {
-						return "restarted", nil
+					if hr.Result.Succeeded() {
+						return restartOutcome{"restarted", restartDone, nil}
 					}
-					return string(hr.Result), hr.Err
+					return restartOutcome{string(hr.Result), restartFailed, hr.Err}
 				}
 			}
 		}
 	}
-	return "", nil
+	return restartOutcome{}
 }
 
 // serviceRestartWord is the RESTART cell of one (host, service).
 func serviceRestartWord(sv engine.ConfigServiceResult, runs []*restartRun, dryRun bool) string {
-	if w, err := restartOf(runs, sv.Host, sv.Service); w != "" {
-		if err != nil && w != "restarted" {
-			return w + ": " + engine.Failure(err) + " (pending)"
+	if r := restartOf(runs, sv.Host, sv.Service); r.state != restartNone {
+		if r.state == restartFailed && r.err != nil {
+			return r.word + ": " + engine.Failure(r.err) + " (pending)"
 		}
 		if sv.Owed != "" {
 			// Nothing written now asks for it: say why it restarts.
-			return w + " (" + sv.Owed + ")"
+			return r.word + " (" + sv.Owed + ")"
 		}
-		return w
+		return r.word
 	}
 	switch {
 	case sv.Err != nil:
@@ -370,53 +399,31 @@ func renderApply(s Streams, o *configApplyOptions, rep *engine.ConfigApplyReport
 	}
 }
 
-// applyCode is the exit code of an apply: every failure of phase 1 (per
-// host) and phase 2 (per restarted host) counts once; all failed alike is
-// their code, some failed and some not is partial.
+// applyCode is the exit code of an apply, by the rule of every run over
+// several hosts (engine.Tally): every failure of phase 1 (per host) and
+// phase 2 (per restarted host) counts once; a host with none is done;
+// all failed alike is their code, some failed and some not is partial.
 func applyCode(ctx context.Context, rep *engine.ConfigApplyReport, runs []*restartRun) int {
-	var ok int
-	var failed []engine.Class
+	t := engine.Tally{Interrupted: ctx.Err() != nil}
 	for _, h := range rep.Hosts {
 		if h.Err != nil {
-			failed = append(failed, engine.Classify(h.Err))
+			t.Add(h.Err)
 			continue
 		}
-		hostFailed := false
+		var failed []engine.Class
 		for _, sv := range h.Services {
 			if sv.Err != nil {
-				failed, hostFailed = append(failed, engine.ClassFailed), true
-				continue
-			}
-			if w, err := restartOf(runs, h.Host, sv.Service); w != "" && w != "restarted" && !strings.HasPrefix(w, "would") {
-				c := engine.ClassFailed
-				if err != nil {
-					c = engine.Classify(err)
-					if c == engine.ClassOK {
-						c = engine.ClassFailed
-					}
-				}
-				failed, hostFailed = append(failed, c), true
+				failed = append(failed, engine.ClassFailed)
+			} else if c := restartOf(runs, h.Host, sv.Service).class(); c != engine.ClassOK {
+				failed = append(failed, c)
 			}
 		}
-		if !hostFailed {
-			ok++
+		if len(failed) == 0 {
+			t.OK++
 		}
+		t.Failed = append(t.Failed, failed...)
 	}
-	if ctx.Err() != nil {
-		return ExitInterrupted
-	}
-	if len(failed) == 0 {
-		return ExitOK
-	}
-	if ok > 0 {
-		return ExitPartial
-	}
-	for _, c := range failed[1:] {
-		if c != failed[0] {
-			return ExitFailed
-		}
-	}
-	return classCode(failed[0])
+	return classCode(t.Class())
 }
 
 // applyDoc is `omni config apply -o json` (docs/json.md).
@@ -483,12 +490,13 @@ func newApplyDoc(o *configApplyOptions, rep *engine.ConfigApplyReport, runs []*r
 		for _, sv := range h.Services {
 			sd := applyServiceDoc{Service: sv.Service, Files: []applyFileDoc{}, Restart: serviceRestartWord(sv, runs, o.restart.DryRun),
 				Pending: sv.Pending, PendingReason: sv.PendingReason, RestartReason: sv.Owed}
-			if w, err := restartOf(runs, h.Host, sv.Service); w != "" && w != "restarted" && !strings.HasPrefix(w, "would") {
+			switch r := restartOf(runs, h.Host, sv.Service); r.state {
+			case restartFailed:
 				sd.Pending, sd.PendingReason = true, "written, its restart failed"
-				if err != nil {
-					sd.Error = engine.Words(err)
+				if r.err != nil {
+					sd.Error = engine.Words(r.err)
 				}
-			} else if w == "restarted" {
+			case restartDone:
 				sd.Pending, sd.PendingReason = false, ""
 			}
 			if sv.Err != nil {

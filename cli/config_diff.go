@@ -75,29 +75,18 @@ func configDiff(ctx context.Context, g *globalOptions, s Streams, o *configDiffO
 	return codeOnly(code)
 }
 
-// diffCode: errors first (as a fleet's: all hosts failed alike is their
-// code, some is partial), then 6 when anything differs or is pending.
+// diffCode: errors first, by the rule of every run over several hosts
+// (engine.Tally: all failed alike is their code, some is partial), then 6
+// when anything differs or is pending.
 func diffCode(ctx context.Context, rep *engine.ConfigDiffReport) int {
-	if ctx.Err() != nil {
-		return ExitInterrupted
-	}
-	var failed []engine.Class
+	t := engine.Tally{Interrupted: ctx.Err() != nil}
 	for _, h := range rep.Hosts {
-		if h.Err != nil {
-			failed = append(failed, engine.Classify(h.Err))
-		}
+		t.Add(h.Err)
 	}
-	switch {
-	case len(failed) == len(rep.Hosts) && len(failed) > 0:
-		for _, c := range failed[1:] {
-			if c != failed[0] {
-				return ExitFailed
-			}
-		}
-		return classCode(failed[0])
-	case len(failed) > 0:
-		return ExitPartial
-	case rep.Differs():
+	if c := t.Class(); c != engine.ClassOK {
+		return classCode(c)
+	}
+	if rep.Differs() {
 		return ExitDiffers
 	}
 	return ExitOK

@@ -28,7 +28,7 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 		fmt.Fprintf(s.Err, "omni: skipped, they do not run %s: %s\n", svc.Name, strings.Join(skipped, ", "))
 	}
 	if opts.Action == "logs" {
-		return fleetLogs(ctx, g, s, opts, inv, targets)
+		return fleetLogs(ctx, g, s, opts, inv, req, targets)
 	}
 	fo, err := fleetOptions(opts, svc, len(targets))
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/health"
-	"github.com/omni-fleet/omni/internal/fanout"
 	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/inventory"
 )
@@ -238,58 +237,50 @@ func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo engin
 }
 
 // fleetLogs prints the logs of every host, each line prefixed with its
-// host; with --follow it streams them all until Ctrl-C.
-func fleetLogs(ctx context.Context, g *globalOptions, s Streams, opts *serviceOptions, inv *inventory.Inventory, targets []engine.Target) error {
+// host; with --follow it streams them all until Ctrl-C. engine.Run fans
+// out (--forks at a time; every host at once with --follow) and gives the
+// result: like any logs, it takes no lock and records no event. Every
+// host is read, whatever --max-failures says.
+func fleetLogs(ctx context.Context, g *globalOptions, s Streams, opts *serviceOptions, inv *inventory.Inventory, req engine.Request, targets []engine.Target) error {
 	if opts.Forks < 1 {
 		return &usageError{"--forks must be 1 or more"}
 	}
-	conn, closeConns, err := connector(g, s, inv)
+	reg, err := openStore(ctx, g, inv)
 	if err != nil {
 		return err
 	}
-	defer closeConns()
+	defer reg.Close()
 	width := 0
 	for _, t := range targets {
 		width = max(width, len(t.Host))
 	}
 	var mu sync.Mutex
-	limit := opts.Forks
+	fo := engine.FleetOptions{Forks: opts.Forks, MaxFailures: len(targets)}
 	if opts.Follow {
-		limit = len(targets) // every host streams at once
+		fo.Forks = len(targets) // every host streams at once
 	}
-	errs := make([]error, len(targets))
-	fanout.Each(len(targets), limit, func(i int) {
-		t := targets[i]
-		prefix := fmt.Sprintf("%-*s | ", width, t.Host)
-		out := &prefixWriter{mu: &mu, w: s.Out, prefix: prefix}
-		errOut := &prefixWriter{mu: &mu, w: s.Err, prefix: prefix}
-		res := engine.Execute(ctx, t.Plan, engine.Env{Inventory: inv, Connector: conn, Stdout: out, Stderr: errOut})
-		out.flush()
-		errOut.flush()
-		errs[i] = res.Err
-	})
-	failed, unreachable := 0, 0
-	for i, err := range errs {
-		if err == nil {
-			continue
+	res, err := engine.Run(ctx, reg, engine.RunRequest{Request: req, Targets: targets, Fleet: true, Options: fo},
+		engine.RunEnv{
+			Inventory: inv,
+			Connect:   func() (engine.Connector, func(), error) { return connector(g, s, inv) },
+			Stdout:    s.Out, Stderr: s.Err,
+			HostOutput: func(host string) (io.Writer, io.Writer, func()) {
+				prefix := fmt.Sprintf("%-*s | ", width, host)
+				out := &prefixWriter{mu: &mu, w: s.Out, prefix: prefix}
+				errOut := &prefixWriter{mu: &mu, w: s.Err, prefix: prefix}
+				return out, errOut, func() { out.flush(); errOut.flush() }
+			},
+			Warn: warner(s),
+		})
+	if err != nil {
+		return err
+	}
+	for _, h := range res.Report.Hosts {
+		if h.Err != nil {
+			fmt.Fprintf(s.Err, "omni: %s: %s\n", h.Host, engine.Words(h.Err))
 		}
-		failed++
-		if exitCode(err) == ExitUnreachable {
-			unreachable++
-		}
-		fmt.Fprintf(s.Err, "omni: %s: %s\n", targets[i].Host, engine.Words(err))
 	}
-	switch {
-	case ctx.Err() != nil && !opts.Follow:
-		return reported{ExitInterrupted}
-	case failed == 0:
-		return nil
-	case failed < len(targets):
-		return reported{ExitPartial}
-	case unreachable == failed:
-		return reported{ExitUnreachable}
-	}
-	return reported{ExitFailed}
+	return codeOnly(classCode(res.Class()))
 }
 
 // prefixWriter writes whole lines, each with a prefix, one writer at a time.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/lab"
 	"github.com/omni-fleet/omni/lab/demosvc"
@@ -191,7 +192,7 @@ func labUp(ctx context.Context, g *globalOptions, s Streams, opts *labUpOptions)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
-	failed := res.Failed()
+	failed, class := res.Failed(), labUpClass(err != nil, res)
 	if g.Output == "json" {
 		rep, serr := lab.Status(res.State.Dir)
 		if serr != nil {
@@ -203,18 +204,29 @@ func labUp(ctx context.Context, g *globalOptions, s Streams, opts *labUpOptions)
 	} else {
 		renderLabUp(s, st, res, opts)
 	}
-	switch {
-	case err != nil: // interrupted: the lab stays up
+	switch class {
+	case engine.ClassOK:
+		return nil
+	case engine.ClassInterrupted: // the lab stays up
 		fmt.Fprintf(s.Err, "omni: interrupted while starting services; the lab is up: see `%s`\n", labCmdLine("status", res.State.Dir))
-		return reported{ExitInterrupted}
-	case failed == len(res.Services) && failed > 0:
-		fmt.Fprintf(s.Err, "omni: no service started (see above); the lab's hosts are up: `%s` stops them\n", labCmdLine("down", res.State.Dir))
-		return reported{ExitFailed}
-	case failed > 0:
+	case engine.ClassPartial:
 		fmt.Fprintf(s.Err, "omni: %d of %s did not start (see above); the lab is up\n", failed, plural.N(len(res.Services), "service", "services"))
-		return reported{ExitPartial}
+	default:
+		fmt.Fprintf(s.Err, "omni: no service started (see above); the lab's hosts are up: `%s` stops them\n", labCmdLine("down", res.State.Dir))
 	}
-	return nil
+	return reported{classCode(class)}
+}
+
+// labUpClass is the result of the lab's service starts, by the rule of
+// every run over several targets (engine.Tally): some did not start is
+// partial; none started is the class of their failures (every one on a
+// host that could not be reached: unreachable).
+func labUpClass(interrupted bool, res *lab.UpResult) engine.Class {
+	t := engine.Tally{Interrupted: interrupted}
+	for _, r := range res.Services {
+		t.Add(r.Err)
+	}
+	return t.Class()
 }
 
 // writeLabJSON prints a lab document (see lab.StatusReport, lab.DownResult).

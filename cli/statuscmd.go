@@ -11,7 +11,6 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/omni-fleet/omni/engine"
-	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/registry"
@@ -213,7 +212,7 @@ func renderStatusTable(s Streams, rows []statusRow, failed, down []engine.Instan
 			// The error is said once per host below the table, not on
 			// every row of the host.
 			state = "unknown"
-			if transport.IsUnreachable(err) {
+			if engine.Classify(err) == engine.ClassUnreachable {
 				state = "unreachable"
 			}
 		}
@@ -267,24 +266,27 @@ func notOK(l engine.InstanceStatus) string {
 // status` is: 0 when every listed service runs and is healthy (its health
 // checks passed, or it has none); 4 when every one that is not could not
 // be read because its host could not be reached, authenticated or trusted
-// (transport.IsUnreachable); else 1: a service stopped, failed, starting,
+// (engine.Classify: unreachable); else 1: a service stopped, failed, starting,
 // unhealthy, or not read on a host that answered (its status command
 // failed or timed out, its unit is not installed). A disabled service
 // (enabled: false) is never listed, so it never fails the check.
+//
+// It is a check, not a run: there is no partial, what is wrong decides
+// alone (engine.Tally.FailuresClass), each service that is not running and
+// healthy counting as unreachable (engine.Classify) or failed.
 func statusExitCode(rows []engine.InstanceStatus) int {
-	code := ExitOK
+	var t engine.Tally
 	for _, l := range rows {
-		switch {
-		case notOK(l) == "":
-		case l.Err != nil && transport.IsUnreachable(l.Err):
-			if code == ExitOK {
-				code = ExitUnreachable
-			}
-		default:
-			return ExitFailed
+		if notOK(l) == "" {
+			continue
 		}
+		c := engine.Classify(l.Err)
+		if c != engine.ClassUnreachable {
+			c = engine.ClassFailed
+		}
+		t.AddClass(c)
 	}
-	return code
+	return classCode(t.FailuresClass())
 }
 
 func historyRun(ctx context.Context, g *globalOptions, s Streams, target, service string, since time.Duration, limit int) error {

@@ -13,8 +13,8 @@ import (
 // Class is what became of a run, of one host's part of it, or of an
 // error: the word the registry's events record, from which the cli
 // derives its exit code (cli/exitcode.go) and a fleet run the result of
-// each host. Classify and FleetReport.Class are the only places that
-// decide it.
+// each host. Classify decides it for an error, Tally for a run over
+// several targets (FleetReport.Class is a Tally).
 type Class string
 
 // The classes.
@@ -80,24 +80,33 @@ func hostResult(err error) HostResult {
 	return HostFailed
 }
 
-// Class is a fleet run's result: interrupted; ok when every host is done;
-// partial when some are done, others not; unreachable when none is done
-// and every failure is a host that could not be reached; refused when none
-// is done and none failed (nothing was touched); failed otherwise.
+// Class is a fleet run's result, by the rule of every run over several
+// targets (Tally.Class): interrupted; ok when every host is done; partial
+// when some are done, others not; when none is done, unreachable when
+// every failure is a host that could not be reached, refused when none
+// failed (nothing was touched), failed otherwise.
 func (rep *FleetReport) Class() Class {
-	ok := rep.Count(HostDone) + rep.Count(HostUnchanged)
-	fails := rep.Failures()
-	switch {
-	case rep.Interrupted:
-		return ClassInterrupted
-	case ok == len(rep.Hosts):
-		return ClassOK
-	case ok > 0:
-		return ClassPartial
-	case fails > 0 && fails == rep.Count(HostUnreachable):
+	t := Tally{Interrupted: rep.Interrupted}
+	for _, h := range rep.Hosts {
+		switch h.Result {
+		case HostDone, HostUnchanged:
+			t.OK++
+		case HostUntouched:
+			t.Untouched++
+		default:
+			t.Failed = append(t.Failed, hostClass(h.Result))
+		}
+	}
+	return t.Class()
+}
+
+// hostClass is the class of a host's failure in a fleet run.
+func hostClass(r HostResult) Class {
+	switch r {
+	case HostUnreachable:
 		return ClassUnreachable
-	case fails == 0:
-		return ClassRefused
+	case HostInterrupted:
+		return ClassInterrupted
 	}
 	return ClassFailed
 }

@@ -41,6 +41,10 @@ type RunEnv struct {
 	Connect func() (c Connector, close func(), err error)
 	Stdout  io.Writer // a logs step's output
 	Stderr  io.Writer
+	// HostOutput, when set, gives each host of a fleet run writers of its
+	// own in place of Stdout and Stderr (fleet logs: each line prefixed
+	// with its host); done is called once the host's plan is over.
+	HostOutput func(host string) (stdout, stderr io.Writer, done func())
 	// OnStep is told of each step of a one-host run as it finishes.
 	OnStep func(StepResult)
 	// Confirm is asked by a one-host run's confirm step (see Env.Confirm).
@@ -84,20 +88,25 @@ func (r *RunResult) Class() Class {
 // every event's final form: steps, per-host results, the result. An error
 // is returned only when nothing was run (the lock, the first event, the
 // connector); what the run did, failures included, is in the result.
+//
+// `logs` only reads, on one host or many: it takes no lock (reading logs
+// never waits for a restart nor holds one up) and records no event.
 func Run(ctx context.Context, reg registry.Store, req RunRequest, env RunEnv) (*RunResult, error) {
 	if len(req.Targets) == 0 {
 		return nil, &UsageError{"nothing to run: no target"}
 	}
 	owner := runOwner(req.Request)
-	var keys []string
-	for _, t := range req.Targets {
-		keys = append(keys, lockKeys(t.Plan)...)
+	if !req.readOnly() {
+		var keys []string
+		for _, t := range req.Targets {
+			keys = append(keys, lockKeys(t.Plan)...)
+		}
+		unlock, err := reg.Lock(ctx, keys, owner, req.LockTimeout)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 	}
-	unlock, err := reg.Lock(ctx, keys, owner, req.LockTimeout)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
 	warn := env.Warn
 	if warn == nil {
 		warn = func(string) {}
@@ -109,10 +118,16 @@ func Run(ctx context.Context, reg registry.Store, req RunRequest, env RunEnv) (*
 	return runFleet(ctx, req, env, h)
 }
 
+// readOnly reports a command that changes nothing: logs. It takes no
+// lock and records no event.
+func (req *RunRequest) readOnly() bool {
+	return req.Action == string(StepLogs)
+}
+
 // runOne runs the plan of one host.
 func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunResult, error) {
 	plan := req.Targets[0].Plan
-	record := plan.Request.Action != "logs"
+	record := !req.readOnly()
 	// The connector first (keys, known_hosts: no host is touched yet), so
 	// that one that cannot be set up leaves no event begun and never ended.
 	conn, closeConns, err := env.Connect()
@@ -140,8 +155,9 @@ func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunRe
 }
 
 // runFleet runs the plans of many hosts: one event for the run, one for
-// each host it touches.
+// each host it touches (none for logs).
 func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunResult, error) {
+	record := !req.readOnly()
 	service := req.Targets[0].Plan.Service.Name
 	runEvent := registry.Event{Started: time.Now().UTC(), Command: h.owner.Command,
 		Target: req.Host, Service: service, Result: "incomplete"}
@@ -153,8 +169,10 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 		return nil, err
 	}
 	defer closeConns()
-	if runEvent.ID, err = h.reg.BeginEvent(runEvent); err != nil {
-		return nil, err
+	if record {
+		if runEvent.ID, err = h.reg.BeginEvent(runEvent); err != nil {
+			return nil, err
+		}
 	}
 	if env.Started != nil {
 		env.Started()
@@ -168,10 +186,17 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 		Targets: req.Targets, Opts: req.Options, Registry: h.reg, OnEvent: env.OnEvent,
 		Exec: func(ctx context.Context, t Target, onStep func(StepResult)) *Outcome {
 			ev := h.event(t.Plan, runEvent.ID, req.Host)
-			ev.ID, _ = h.reg.BeginEvent(ev)
+			if record {
+				ev.ID, _ = h.reg.BeginEvent(ev)
+			}
 			warnDrainLeft(h.reg, t.Plan, h.warn)
+			stdout, stderr, done := env.Stdout, env.Stderr, func() {}
+			if env.HostOutput != nil {
+				stdout, stderr, done = env.HostOutput(t.Host)
+			}
+			defer done()
 			out := Execute(ctx, t.Plan, Env{
-				Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID, Stdout: env.Stdout, Stderr: env.Stderr, OnStep: onStep,
+				Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID, Stdout: stdout, Stderr: stderr, OnStep: onStep,
 				// The whole fleet was confirmed (or needed no confirmation) up front.
 				Confirm: func(context.Context, Confirmation) error { return nil },
 				Watched: req.Options.Rolling && req.Options.MinReady > 0,
@@ -214,6 +239,13 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 		},
 	}
 	rep := runner.Run(ctx, hard)
+	if req.Follow {
+		// Ctrl-C is how a follow ends, not an interruption of it.
+		rep.Interrupted = false
+	}
+	if !record {
+		return &RunResult{Report: rep}, nil
+	}
 
 	runEvent.Hosts = runEvent.Hosts[:0]
 	for _, hr := range rep.Hosts {

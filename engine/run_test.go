@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/omni-fleet/omni/engine/transport"
@@ -242,5 +244,131 @@ func TestRunConnectorFailsLeavesNoEvent(t *testing.T) {
 	events, err := reg.Events(registry.EventQuery{})
 	if err != nil || len(events) != 0 {
 		t.Fatalf("events %+v (%v), want none", events, err)
+	}
+}
+
+// TestRunLogsTakesNoLock: reading logs never waits for a run nor holds
+// one up: while another run holds the lock on db on both hosts, logs of
+// one host and of the fleet run (each host's lines through its own
+// writers), record no event, and leave the other run's lock as it was.
+func TestRunLogsTakesNoLock(t *testing.T) {
+	inv, _, reg := runSetup(t)
+	set, err := playbooks.Builtin(Vocabulary())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := mustPlaybook(t, set, "logs")
+	holder := registry.Owner{Operator: "alice@ops", PID: os.Getpid(), Command: "restart app db"}
+	unlock, err := reg.Lock(context.Background(), []string{registry.LockKey("a", "db"), registry.LockKey("b", "db")}, holder, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	conn, connected := &svcConn{running: map[string]bool{}, logs: "line 1\nline 2\n"}, 0
+	env := runEnv(inv, conn, &connected)
+
+	one := Request{Action: "logs", Host: "a", Service: "db", Lines: 2}
+	plan, err := NewPlan(inv, logs, one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), reg, RunRequest{Request: one, Targets: []Target{{Host: "a", Plan: plan}}}, env)
+	if err != nil || res.Class() != ClassOK {
+		t.Fatalf("logs of one host while the lock is held: err %v, result %+v", err, res)
+	}
+
+	many := Request{Action: "logs", Host: "app", Service: "db", Lines: 2}
+	targets, _, err := Targets(inv, logs, many)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	outs := map[string]*strings.Builder{}
+	done := map[string]bool{}
+	env.HostOutput = func(host string) (io.Writer, io.Writer, func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		outs[host] = &strings.Builder{}
+		return outs[host], io.Discard, func() { mu.Lock(); done[host] = true; mu.Unlock() }
+	}
+	res, err = Run(context.Background(), reg, RunRequest{Request: many, Targets: targets, Fleet: true,
+		Options: FleetOptions{Forks: 2, MaxFailures: 2}}, env)
+	if err != nil || res.Class() != ClassOK || res.Report.Count(HostDone) != 2 {
+		t.Fatalf("fleet logs while the lock is held: err %v, result %+v", err, res)
+	}
+	for _, h := range []string{"a", "b"} {
+		if outs[h] == nil || outs[h].String() != "line 1\nline 2\n" || !done[h] {
+			t.Errorf("host %s: output %v, done %v", h, outs[h], done[h])
+		}
+	}
+	if events, err := reg.Events(registry.EventQuery{}); err != nil || len(events) != 0 {
+		t.Errorf("logs recorded events: %+v (%v)", events, err)
+	}
+	// The other run's lock is still held: a start is refused.
+	start := Request{Action: "start", Host: "a", Service: "db"}
+	startPlan, err := NewPlan(inv, mustPlaybook(t, set, "start"), start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), reg, RunRequest{Request: start, Targets: []Target{{Host: "a", Plan: startPlan}}}, env); Classify(err) != ClassRefused {
+		t.Fatalf("start while the lock is held: %v, want refused", err)
+	}
+}
+
+func mustPlaybook(t *testing.T, set *playbooks.Set, name string) *playbooks.Playbook {
+	t.Helper()
+	pb, err := set.Get(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pb
+}
+
+// followConn streams until its context ends, as `journalctl -f` does;
+// streaming is told of each stream that began.
+type followConn struct {
+	*svcConn
+	streaming chan string
+}
+
+func (c followConn) Stream(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
+	io.WriteString(stdout, "line\n")
+	c.streaming <- cmd
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+type followConnector struct{ c followConn }
+
+func (f followConnector) Connect(context.Context, *inventory.Host) (Conn, error) { return f.c, nil }
+
+// TestRunFleetFollowEndsWithCtrlC: Ctrl-C is how fleet logs --follow end,
+// not an interruption of them: every host is done and the run ok (exit 0,
+// as for one host).
+func TestRunFleetFollowEndsWithCtrlC(t *testing.T) {
+	inv, _, reg := runSetup(t)
+	set, err := playbooks.Builtin(Vocabulary())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := Request{Action: "logs", Host: "app", Service: "db", Lines: 2, Follow: true}
+	targets, _, err := Targets(inv, mustPlaybook(t, set, "logs"), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := followConn{svcConn: &svcConn{running: map[string]bool{}}, streaming: make(chan string, len(targets))}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for range targets {
+			<-conn.streaming
+		}
+		cancel() // Ctrl-C, once every host streams
+	}()
+	res, err := Run(ctx, reg, RunRequest{Request: req, Targets: targets, Fleet: true, Options: FleetOptions{Forks: len(targets), MaxFailures: len(targets)}},
+		RunEnv{Inventory: inv, Stdout: io.Discard, Stderr: io.Discard,
+			Connect: func() (Connector, func(), error) { return followConnector{conn}, func() {}, nil }})
+	if err != nil || res.Class() != ClassOK || res.Report.Count(HostDone) != len(targets) {
+		t.Fatalf("follow ended by Ctrl-C: err %v, class %s, report %+v", err, res.Class(), res.Report)
 	}
 }

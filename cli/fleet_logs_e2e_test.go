@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/omni-fleet/omni/registry"
+)
+
+// TestFleetLogsReadEveryHost: fleet logs go through engine.Run: every host
+// is read whatever --max-failures says, each line prefixed with its host;
+// a host whose sshd is down is named on stderr and makes the run partial
+// (exit 3, the rule of every fleet run); and, like the logs of one host,
+// they take no run lock and record no event: they run while another run
+// holds the lock on the service, which still refuses a restart.
+func TestFleetLogsReadEveryHost(t *testing.T) {
+	t.Parallel()
+	f := fourWorkers(t, 101)
+	f.Workers[2].Stop() // worker4
+	reg, err := registry.Open(context.Background(), filepath.Join(f.Dir, "state.json"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	var keys []string
+	for _, w := range workers {
+		keys = append(keys, registry.LockKey(w, "container-runtime"))
+	}
+	unlock, err := reg.Lock(context.Background(), keys, registry.Owner{Operator: "alice@ops", PID: os.Getpid(), Command: "restart worker container-runtime"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	before, err := reg.Events(registry.EventQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out, errOut, code := omni(t, f, "service", "logs", "worker", "container-runtime", "-n", "3")
+	if code != ExitPartial {
+		t.Fatalf("logs with worker4 down: exit %d, want 3\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, w := range []string{"worker1", "worker2", "worker3"} {
+		if !regexp.MustCompile(`(?m)^` + w + ` \| `).MatchString(out) {
+			t.Errorf("no lines of %s:\n%s", w, out)
+		}
+	}
+	if !strings.Contains(errOut, "omni: worker4: ") || strings.Contains(errOut, "locked") {
+		t.Errorf("stderr does not name worker4 (or speaks of a lock):\n%s", errOut)
+	}
+	after, err := reg.Events(registry.EventQuery{})
+	if err != nil || len(after) != len(before) {
+		t.Errorf("logs recorded events: %d before, %d after (%v)", len(before), len(after), err)
+	}
+	// The lock was held all along.
+	_, errOut, code = omni(t, f, "service", "restart", "worker1", "container-runtime")
+	if code != ExitRefused || !strings.Contains(errOut, "alice@ops") {
+		t.Fatalf("restart while the lock is held: exit %d, want 5\n%s", code, errOut)
+	}
+}
