@@ -151,6 +151,19 @@ func openStore(ctx context.Context, g *globalOptions, inv *inventory.Inventory) 
 	return registry.Open(ctx, inv.Registry.Path, nil)
 }
 
+// openStoreToRead opens the registry for a command that only reads the
+// hosts (logs): one that cannot be opened (damaged, etcd down) is said on
+// stderr and the command goes on without it, nil, since logs need no lock
+// and record nothing, and are what an operator reads in an incident.
+func openStoreToRead(ctx context.Context, g *globalOptions, s Streams, inv *inventory.Inventory) registry.Store {
+	reg, err := openStore(ctx, g, inv)
+	if err != nil {
+		fmt.Fprintf(s.Err, "omni: %s; reading the logs without it\n", engine.Words(err))
+		return nil
+	}
+	return reg
+}
+
 // loadSSHConfig reads the OpenSSH client config named by --ssh-config (or
 // OMNI_SSH_CONFIG), else by the inventory, else ~/.ssh/config, and prints
 // what it ignores.

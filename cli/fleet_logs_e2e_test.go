@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -60,5 +61,36 @@ func TestFleetLogsReadEveryHost(t *testing.T) {
 	_, errOut, code = omni(t, f, "service", "restart", "worker1", "container-runtime")
 	if code != ExitRefused || !strings.Contains(errOut, "alice@ops") {
 		t.Fatalf("restart while the lock is held: exit %d, want 5\n%s", code, errOut)
+	}
+}
+
+// TestLogsReadWithoutARegistry: logs need no lock and record nothing, and
+// they are what an operator reads in an incident: with a registry that
+// cannot be opened (here a file that is not a registry at all), the logs
+// of one host and of a role are still read, exit 0, with a line on stderr
+// that says the registry could not be used; the file is left as it was.
+// (Before, both ended with the registry's exit code and printed no log.)
+func TestLogsReadWithoutARegistry(t *testing.T) {
+	t.Parallel()
+	f := fourWorkers(t, 106)
+	path := filepath.Join(f.Dir, "state.json")
+	junk := []byte(strings.Repeat("not a registry\n", 400))
+	if err := os.WriteFile(path, junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"worker2", "worker"} {
+		out, errOut, code := omni(t, f, "service", "logs", target, "container-runtime", "-n", "3")
+		if code != 0 {
+			t.Fatalf("logs %s with a damaged registry: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", target, code, out, errOut)
+		}
+		if !strings.Contains(out, "container-runtime") {
+			t.Errorf("logs %s printed no log line:\n%s", target, out)
+		}
+		if !strings.Contains(errOut, "state.json") || !strings.Contains(errOut, "reading the logs without it") {
+			t.Errorf("logs %s: stderr does not say the registry was left out:\n%s", target, errOut)
+		}
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, junk) {
+		t.Errorf("the registry file changed (%v)", err)
 	}
 }

@@ -245,11 +245,10 @@ func fleetLogs(ctx context.Context, g *globalOptions, s Streams, opts *serviceOp
 	if opts.Forks < 1 {
 		return &usageError{"--forks must be 1 or more"}
 	}
-	reg, err := openStore(ctx, g, inv)
-	if err != nil {
-		return err
+	reg := openStoreToRead(ctx, g, s, inv)
+	if reg != nil {
+		defer reg.Close()
 	}
-	defer reg.Close()
 	width := 0
 	for _, t := range targets {
 		width = max(width, len(t.Host))

@@ -14,6 +14,7 @@ import (
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/internal/plural"
+	"github.com/omni-fleet/omni/registry"
 )
 
 // serviceOptions are the flags and arguments of `omni service ACTION TARGET SERVICE`.
@@ -149,11 +150,15 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	if opts.Action != "logs" {
 		fmt.Fprintf(narrative.Out, "%s%s %s on %s...\n", st.icon(verb.icon), verb.doing, plan.Service.Name, plan.Host.Name)
 	}
-	reg, err := openStore(ctx, g, inv)
-	if err != nil {
+	var reg registry.Store
+	if opts.Action == "logs" {
+		reg = openStoreToRead(ctx, g, s, inv)
+	} else if reg, err = openStore(ctx, g, inv); err != nil {
 		return err
 	}
-	defer reg.Close()
+	if reg != nil {
+		defer reg.Close()
+	}
 	res, err := engine.Run(ctx, reg, engine.RunRequest{
 		Request: plan.Request, Targets: []engine.Target{{Host: plan.Host.Name, Plan: plan}}, LockTimeout: opts.LockTimeout,
 	}, engine.RunEnv{

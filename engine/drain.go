@@ -93,7 +93,7 @@ func DrainLeft(rec registry.Record) string {
 
 // warnDrainLeft warns of a drain an earlier run left on the plan's target.
 func warnDrainLeft(reg registry.Registry, plan *Plan, warn func(string)) {
-	if drainOf(plan.Service) == nil || warn == nil {
+	if drainOf(plan.Service) == nil || warn == nil || reg == nil {
 		return
 	}
 	rec, ok, err := reg.Get(plan.Host.Name, plan.Service.Name)

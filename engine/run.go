@@ -90,10 +90,15 @@ func (r *RunResult) Class() Class {
 // connector); what the run did, failures included, is in the result.
 //
 // `logs` only reads, on one host or many: it takes no lock (reading logs
-// never waits for a restart nor holds one up) and records no event.
+// never waits for a restart nor holds one up) and records no event. It
+// may run without a registry (reg nil: one that could not be opened); it
+// then only cannot warn of a drain left on its target.
 func Run(ctx context.Context, reg registry.Store, req RunRequest, env RunEnv) (*RunResult, error) {
 	if len(req.Targets) == 0 {
 		return nil, &UsageError{"nothing to run: no target"}
+	}
+	if reg == nil && !req.readOnly() {
+		return nil, fmt.Errorf("%s needs the registry: its lock and its history", req.Action)
 	}
 	owner := runOwner(req.Request)
 	if !req.readOnly() {
