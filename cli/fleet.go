@@ -114,7 +114,7 @@ func fleetOptions(opts *serviceOptions, svc *inventory.Service, hosts int) (engi
 	if opts.MinReady < 0 {
 		return fo, &usageError{"--min-ready must not be negative"}
 	}
-	fo.Rolling = opts.Action == "restart" && svc.Critical && hosts > 1
+	fo.Rolling = engine.RollsByDefault(opts.Action, svc, hosts)
 	if opts.RollingSet {
 		fo.Rolling = opts.Rolling
 	}

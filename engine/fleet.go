@@ -26,6 +26,7 @@ import (
 
 	"github.com/omni-fleet/omni/internal/fanout"
 	"github.com/omni-fleet/omni/internal/plural"
+	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/registry"
 )
 
@@ -37,6 +38,14 @@ type FleetOptions struct {
 	MaxUnavailable int           // rolling: healthy instances are taken down only while fewer than this are down, counting those already down (at least 1)
 	MaxFailures    int           // failed hosts tolerated; one more and no new host is touched
 	MinReady       time.Duration // rolling: how long a host must stay healthy before the next batch
+}
+
+// RollsByDefault says whether a run over hosts rolls (batches, each
+// health-gated) when the operator does not say (--rolling,
+// --no-rolling): a restart of a critical service on more than one host
+// does, so that the service never goes down everywhere at once.
+func RollsByDefault(action string, svc *inventory.Service, hosts int) bool {
+	return action == "restart" && svc.Critical && hosts > 1
 }
 
 // Target is one host's plan.

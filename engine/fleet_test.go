@@ -447,3 +447,26 @@ func TestHoldSpansPlanAndMinReady(t *testing.T) {
 		}
 	}
 }
+
+// TestRollsByDefault: only a restart of a critical service on more than
+// one host rolls when the operator does not say.
+func TestRollsByDefault(t *testing.T) {
+	critical := &inventory.Service{Name: "api", Critical: true}
+	plain := &inventory.Service{Name: "agent"}
+	for _, c := range []struct {
+		action string
+		svc    *inventory.Service
+		hosts  int
+		want   bool
+	}{
+		{"restart", critical, 2, true},
+		{"restart", critical, 1, false},
+		{"restart", plain, 5, false},
+		{"stop", critical, 5, false},
+		{"start", critical, 5, false},
+	} {
+		if got := RollsByDefault(c.action, c.svc, c.hosts); got != c.want {
+			t.Errorf("%s %s on %d hosts: rolls %v, want %v", c.action, c.svc.Name, c.hosts, got, c.want)
+		}
+	}
+}
