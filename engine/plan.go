@@ -210,34 +210,10 @@ func stepTask(inv *inventory.Inventory, step playbooks.Step, host *inventory.Hos
 		task.Grace = or(step.Grace, svc.StopGrace)
 	}
 	task.Timeout = or(step.Timeout, info.defaultTimeout(bounds{inv: inv, svc: svc, grace: task.Grace, follow: req.Follow}))
-	switch name {
-	case StepCheckStopped:
-		task.Detail = "verify " + svc.Name + " is stopped; if it is running there is nothing to do"
-	case StepStop:
-		task.Detail = fmt.Sprintf("%s; SIGKILL after %s", stopHow(svc), task.Grace)
-	case StepVerifyStopped:
-		task.Detail = "the process is gone (a zombie counts as stopped)"
-	case StepStart:
-		task.Detail = startHow(svc)
-	case StepHealth:
-		// The checks bound themselves; a playbook may cap them.
-		task.Detail = describeHealth(svc.Health)
-		if len(svc.Requires) > 0 {
-			task.Detail += "; its requirements running and healthy: " + strings.Join(svc.Requires, ", ")
-			if reach := describeReach(inv, host.Name, svc); reach != "" {
-				task.Detail += "; " + reach
-			}
-		}
-	case StepRecord:
-		task.Detail = "read the final state and update the service registry"
-	case StepLogs:
-		task.Detail = "last " + plural.N(req.Lines, "line", "lines")
-		if req.Follow {
-			task.Detail += ", then follow"
-		}
-	default:
-		return Task{}
+	if info.describe == nil {
+		return Task{} // not a step a playbook may name here
 	}
+	task.Detail = info.describe(describing{inv: inv, host: host, svc: svc, req: req, grace: task.Grace})
 	return task
 }
 
@@ -327,23 +303,6 @@ func instanceList(list []Instance, max int) string {
 		names = append(names, x.String())
 	}
 	return strings.Join(names, ", ")
-}
-
-func stopHow(svc *inventory.Service) string {
-	if svc.Manager == "systemd" {
-		return "systemctl stop " + svc.Unit
-	}
-	if svc.Commands.Stop != "" {
-		return "stop command"
-	}
-	return "SIGTERM to the main process"
-}
-
-func startHow(svc *inventory.Service) string {
-	if svc.Manager == "systemd" {
-		return "systemctl start " + svc.Unit
-	}
-	return "start command"
 }
 
 func describeHealth(h inventory.Health) string {

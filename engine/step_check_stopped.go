@@ -17,3 +17,7 @@ func runCheckStopped(ctx context.Context, r *execution, c stepCall) (string, err
 	}
 	return st.Status, nil
 }
+
+func describeCheckStopped(d describing) string {
+	return "verify " + d.svc.Name + " is stopped; if it is running there is nothing to do"
+}

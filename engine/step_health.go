@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 
 	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/engine/manager"
@@ -119,4 +120,16 @@ func (r *execution) lastOnHost(host string) bool {
 		}
 	}
 	return host == r.target.Host
+}
+
+// describeHealthStep: the checks bound themselves; a playbook may cap them.
+func describeHealthStep(d describing) string {
+	detail := describeHealth(d.svc.Health)
+	if len(d.svc.Requires) > 0 {
+		detail += "; its requirements running and healthy: " + strings.Join(d.svc.Requires, ", ")
+		if reach := describeReach(d.inv, d.host.Name, d.svc); reach != "" {
+			detail += "; " + reach
+		}
+	}
+	return detail
 }

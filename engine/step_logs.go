@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/omni-fleet/omni/internal/plural"
 )
 
 // runLogs (step logs) prints the service's logs; with --follow it runs
@@ -24,4 +26,12 @@ func runLogs(ctx context.Context, r *execution, c stepCall) (string, error) {
 		return "", fmt.Errorf("logs command exited with status %d", code)
 	}
 	return "", nil
+}
+
+func describeLogs(d describing) string {
+	detail := "last " + plural.N(d.req.Lines, "line", "lines")
+	if d.req.Follow {
+		detail += ", then follow"
+	}
+	return detail
 }

@@ -82,3 +82,7 @@ func (r *execution) recordState(inst Instance, isTarget bool, st manager.State) 
 	}
 	return nil
 }
+
+func describeRecord(describing) string {
+	return "read the final state and update the service registry"
+}

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+
+	"github.com/omni-fleet/omni/inventory"
 )
 
 // runStart (step start) starts the service; a failed start carries the
@@ -13,4 +15,15 @@ func runStart(ctx context.Context, r *execution, c stepCall) (string, error) {
 	r.started[c.inst] = true
 	c.did(EffectStarted)
 	return "started", nil
+}
+
+func describeStart(d describing) string {
+	return startHow(d.svc)
+}
+
+func startHow(svc *inventory.Service) string {
+	if svc.Manager == "systemd" {
+		return "systemctl start " + svc.Unit
+	}
+	return "start command"
 }

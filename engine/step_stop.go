@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/inventory"
 )
 
 // runStop (step stop) stops the service gracefully: the manager's stop
@@ -30,4 +32,18 @@ func runStop(ctx context.Context, r *execution, c stepCall) (string, error) {
 	r.fresh = &freshState{inst: c.inst, state: manager.State{Status: "stopped"}}
 	c.did(EffectStopped)
 	return "stopped", nil
+}
+
+func describeStop(d describing) string {
+	return fmt.Sprintf("%s; SIGKILL after %s", stopHow(d.svc), d.grace)
+}
+
+func stopHow(svc *inventory.Service) string {
+	if svc.Manager == "systemd" {
+		return "systemctl stop " + svc.Unit
+	}
+	if svc.Commands.Stop != "" {
+		return "stop command"
+	}
+	return "SIGTERM to the main process"
 }

@@ -20,3 +20,7 @@ func runVerifyStopped(ctx context.Context, _ *execution, c stepCall) (string, er
 	}
 	return st.Status, nil
 }
+
+func describeVerifyStopped(describing) string {
+	return "the process is gone (a zombie counts as stopped)"
+}

@@ -54,6 +54,19 @@ type StepInfo struct {
 	Last        bool
 	// timeout computes the default bound from the inventory; 0 is none.
 	timeout func(b bounds) time.Duration
+	// describe says what the step will do, for the plan (--dry-run, -v),
+	// when a playbook names it; nil for the steps the planner writes
+	// itself (plan.go) and those a playbook cannot name.
+	describe func(d describing) string
+}
+
+// describing is what a step's plan text is written from.
+type describing struct {
+	inv   *inventory.Inventory
+	host  *inventory.Host
+	svc   *inventory.Service
+	req   Request
+	grace time.Duration // the stop's grace, already resolved
 }
 
 // bounds is what a step's default timeout is computed from.
@@ -69,7 +82,8 @@ var steps = []StepInfo{
 	{Name: StepConfirm, Playbook: true, DecideFirst: true, Timeout: "none",
 		Summary: "warn about the impact and ask for confirmation (critical service, impact text or running dependents)"},
 	{Name: StepCheckStopped, Playbook: true, Timeout: "command_timeout", timeout: byCommand,
-		Summary: "verify the service is stopped; if it already runs there is nothing to do"},
+		describe: describeCheckStopped,
+		Summary:  "verify the service is stopped; if it already runs there is nothing to do"},
 	{Name: StepCheckDeps, Playbook: true, DecideFirst: true, Timeout: "command_timeout", timeout: byCommand,
 		Summary: "the services it requires run and are healthy: stopped ones are started first (--no-deps: refuse instead)"},
 	{Name: StepEnsure, Timeout: "the dependency's start_timeout + command_timeout", Changes: true,
@@ -96,25 +110,30 @@ var steps = []StepInfo{
 		},
 		Summary: "take the instance out of its load balancer (inventory drain): set its HAProxy server to drain, wait for its sessions to end"},
 	{Name: StepStop, Playbook: true, Grace: true, Changes: true, Timeout: "grace + 20s",
-		timeout: func(b bounds) time.Duration { return b.grace + stopMargin },
-		Summary: "graceful stop: SIGTERM (or the stop command), SIGKILL after the grace period"},
+		timeout:  func(b bounds) time.Duration { return b.grace + stopMargin },
+		describe: describeStop,
+		Summary:  "graceful stop: SIGTERM (or the stop command), SIGKILL after the grace period"},
 	{Name: StepVerifyStopped, Playbook: true, Timeout: "command_timeout", timeout: byCommand,
-		Summary: "verify the process is gone (a zombie counts as stopped)"},
+		describe: describeVerifyStopped,
+		Summary:  "verify the process is gone (a zombie counts as stopped)"},
 	{Name: StepPostStop, Timeout: hookStepTimeout, timeout: hooksTimeout("post_stop"),
 		Summary: "the service's post_stop hooks, in order, also after a failed stop (OMNI_RESULT says which); a failed one is a warning unless on_failure: abort"},
 	{Name: StepPreStart, Timeout: hookStepTimeout, timeout: hooksTimeout("pre_start"),
 		Summary: "the service's pre_start hooks, in order; a failed one (on_failure: abort, the default) fails the start before the service is started"},
 	{Name: StepStart, Playbook: true, Changes: true, Timeout: "the service's start_timeout",
-		timeout: func(b bounds) time.Duration { return b.svc.StartTimeout },
-		Summary: "start the service"},
+		timeout:  func(b bounds) time.Duration { return b.svc.StartTimeout },
+		describe: describeStart,
+		Summary:  "start the service"},
 	{Name: StepHealth, Playbook: true, Timeout: "none of its own: the checks bound themselves",
-		Summary: "run the health checks (process, port, HTTP) with retries, and its requirements' health"},
+		describe: describeHealthStep,
+		Summary:  "run the health checks (process, port, HTTP) with retries, and its requirements' health"},
 	{Name: StepPostStart, Timeout: hookStepTimeout, timeout: hooksTimeout("post_start"),
 		Summary: "the service's post_start hooks, in order, once its health checks passed; a failed one (on_failure: abort, the default) is a failed health check"},
 	{Name: StepUndrain, Timeout: "command_timeout", timeout: byCommand,
 		Summary: "put the instance back in its load balancer once healthy: set its HAProxy server ready (also after a failure or an interrupt)"},
 	{Name: StepRecord, Playbook: true, Last: true, Timeout: "command_timeout", timeout: byCommand,
-		Summary: "read the final state and update the service registry"},
+		describe: describeRecord,
+		Summary:  "read the final state and update the service registry"},
 	{Name: StepReportDependents, Timeout: "none",
 		Summary: "list the running dependents a restart without --cascade left as they were"},
 	{Name: StepLogs, Playbook: true, Timeout: "command_timeout; none with --follow",
@@ -124,7 +143,8 @@ var steps = []StepInfo{
 			}
 			return commandTimeout(b.inv)
 		},
-		Summary: "print the service's logs"},
+		describe: describeLogs,
+		Summary:  "print the service's logs"},
 }
 
 func byCommand(b bounds) time.Duration { return commandTimeout(b.inv) }

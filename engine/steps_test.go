@@ -286,3 +286,19 @@ func TestEveryStepHasItsRunner(t *testing.T) {
 		t.Errorf("an unknown step: %v", err)
 	}
 }
+
+// TestPlaybookStepsDescribeThemselves: every step a playbook may name has
+// its plan text in its own file (StepInfo.describe), except the two the
+// planner expands itself (confirm: the impact; check-deps: one task per
+// dependency); a step without one would be planned as "not supported".
+func TestPlaybookStepsDescribeThemselves(t *testing.T) {
+	for _, s := range steps {
+		expanded := s.Name == StepConfirm || s.Name == StepCheckDeps
+		switch {
+		case s.Playbook && !expanded && s.describe == nil:
+			t.Errorf("step %s: a playbook may name it, but it has no plan text (describe)", s.Name)
+		case (!s.Playbook || expanded) && s.describe != nil:
+			t.Errorf("step %s: has a describe the planner never calls", s.Name)
+		}
+	}
+}
