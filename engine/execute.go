@@ -218,9 +218,12 @@ type execution struct {
 	// rest are the plan's tasks after the one running now.
 	rest []Task
 	// fresh is what the step just finished established about an instance,
-	// for the step right after it: a stop that verified the process gone,
-	// or the state a passing health check's process check read. It saves
-	// the next step an SSH session to read what is already known.
+	// for the step right after it (its stepCall.known): what the step
+	// handed on with stepCall.leave (a stop that verified the process
+	// gone, the state a passing health check's process check read), or
+	// the state the restart script read after the start. It saves the
+	// next step an SSH session to read what is already known. Only
+	// execution.step and the restart script set it.
 	fresh *freshState
 }
 
@@ -361,16 +364,16 @@ func (r *execution) step(task Task) error {
 	// count against the step's timeout.
 	conn, err := r.conn(r.ctx, task.Host)
 	var note, warning string
-	var effect StepEffect
+	var said stepOutput
 	if err == nil {
-		note, effect, err = r.do(ctx, conn, task, known)
+		note, said, err = r.do(ctx, conn, task, known)
 	}
 	var warned *stepWarning
 	if errors.As(err, &warned) {
 		warning, err = warned.msg, nil
 	}
-	if err != nil {
-		r.fresh = nil
+	if err == nil {
+		r.fresh = said.known
 	}
 	var refused *RefusedError
 	if err != nil && !errors.Is(err, errNothingToDo) && conn != nil && !errors.As(err, &refused) {
@@ -387,7 +390,7 @@ func (r *execution) step(task Task) error {
 	} else if err != nil {
 		res.Status = StepFailed
 	} else {
-		res.Effect = effect
+		res.Effect = said.effect
 	}
 	r.out.Steps = append(r.out.Steps, res)
 	if r.env.OnStep != nil {

@@ -31,14 +31,30 @@ type stepCall struct {
 	mgr      manager.Manager
 	conn     Conn
 	known    *freshState
-	effect   *StepEffect // where did puts the step's effect
+	out      *stepOutput // where did and leave put what the step says besides its note
+}
+
+// stepOutput is what a step says besides its note and its error: both
+// count only if it succeeds.
+type stepOutput struct {
+	effect StepEffect  // StepResult.Effect
+	known  *freshState // the state it saw last, for the next step only
 }
 
 // did says what the step did to its service (StepResult.Effect); the
 // result carries it only if the step then succeeds.
 func (c stepCall) did(e StepEffect) {
-	if c.effect != nil {
-		*c.effect = e
+	if c.out != nil {
+		c.out.effect = e
+	}
+}
+
+// leave hands the state the step has just seen of its instance to the next
+// step (its stepCall.known), which then need not read it again; only to
+// the next one, and only if this step succeeds.
+func (c stepCall) leave(st manager.State) {
+	if c.out != nil {
+		c.out.known = &freshState{inst: c.inst, state: st}
 	}
 }
 
@@ -66,20 +82,20 @@ var runners = map[StepName]stepRunner{
 	StepLogs:             stepFunc(runLogs),
 }
 
-// do runs one task through its step's runner: its note, its effect and
-// its error.
-func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshState) (string, StepEffect, error) {
+// do runs one task through its step's runner: its note, what else it
+// says (stepOutput) and its error.
+func (r *execution) do(ctx context.Context, conn Conn, task Task, known *freshState) (string, stepOutput, error) {
 	runner, ok := runners[task.Step]
 	if !ok {
-		return "", EffectNone, fmt.Errorf("unknown step %q", task.Step)
+		return "", stepOutput{}, fmt.Errorf("unknown step %q", task.Step)
 	}
 	inst := r.instance(task)
 	mgr, err := r.manager(inst)
 	if err != nil {
-		return "", EffectNone, err
+		return "", stepOutput{}, err
 	}
-	var effect StepEffect
+	var out stepOutput
 	note, err := runner.run(ctx, r, stepCall{task: task, inst: inst, isTarget: inst == r.target,
-		mgr: mgr, conn: conn, known: known, effect: &effect})
-	return note, effect, err
+		mgr: mgr, conn: conn, known: known, out: &out})
+	return note, out, err
 }

@@ -34,7 +34,7 @@ func runHealth(ctx context.Context, r *execution, c stepCall) (string, error) {
 		return "", err
 	}
 	if seen.Running {
-		r.fresh = &freshState{inst: c.inst, state: seen}
+		c.leave(seen)
 	}
 	if d := report.Degraded(); d != "" {
 		c.did(EffectDegraded)

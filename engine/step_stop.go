@@ -29,7 +29,7 @@ func runStop(ctx context.Context, r *execution, c stepCall) (string, error) {
 	}
 	r.stopped[c.inst] = r.env.Now()
 	// Stop returns nil only once it has seen the process gone.
-	r.fresh = &freshState{inst: c.inst, state: manager.State{Status: "stopped"}}
+	c.leave(manager.State{Status: "stopped"})
 	c.did(EffectStopped)
 	return "stopped", nil
 }
