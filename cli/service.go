@@ -12,7 +12,6 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/omni-fleet/omni/engine"
-	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/registry"
 )
@@ -287,7 +286,8 @@ func ask(ctx context.Context, s Streams) error {
 
 // printUnknown lists the dependents whose state could not be read, saying
 // "host unreachable" only of those whose host could not be reached
-// (transport.IsUnreachable); the others answered, and their error says why.
+// (engine.Classify: unreachable, the class of exit code 4); the others
+// answered, and their error says why.
 func printUnknown(w io.Writer, c engine.Confirmation) {
 	var unreachable []engine.Instance
 	for i, d := range c.Unknown {
@@ -298,7 +298,7 @@ func printUnknown(w io.Writer, c engine.Confirmation) {
 		switch {
 		case err == nil:
 			fmt.Fprintf(w, "Could not check: %s\n", d)
-		case transport.IsUnreachable(err):
+		case engine.Classify(err) == engine.ClassUnreachable:
 			unreachable = append(unreachable, d)
 		default:
 			fmt.Fprintf(w, "Could not check %s: %s\n", d, engine.Failure(err))
