@@ -151,17 +151,15 @@ func openStore(ctx context.Context, g *globalOptions, inv *inventory.Inventory) 
 	return registry.Open(ctx, inv.Registry.Path, nil)
 }
 
-// openStoreToRead opens the registry for a command that only reads the
-// hosts (logs): one that cannot be opened (damaged, etcd down) is said on
-// stderr and the command goes on without it, nil, since logs need no lock
-// and record nothing, and are what an operator reads in an incident.
-func openStoreToRead(ctx context.Context, g *globalOptions, s Streams, inv *inventory.Inventory) registry.Store {
-	reg, err := openStore(ctx, g, inv)
-	if err != nil {
-		fmt.Fprintf(s.Err, "omni: %s; reading the logs without it\n", engine.Words(err))
-		return nil
+// openStoreFor opens the registry for a run of targets, unless the run
+// only reads its hosts (engine.ReadsOnly: logs), which needs none: nil
+// then, and a registry that cannot be opened (damaged, busy, etcd down)
+// does not stand between an operator and the logs.
+func openStoreFor(ctx context.Context, g *globalOptions, inv *inventory.Inventory, targets []engine.Target) (registry.Store, error) {
+	if engine.ReadsOnly(targets) {
+		return nil, nil
 	}
-	return reg
+	return openStore(ctx, g, inv)
 }
 
 // loadSSHConfig reads the OpenSSH client config named by --ssh-config (or

@@ -239,13 +239,17 @@ func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo engin
 // fleetLogs prints the logs of every host, each line prefixed with its
 // host; with --follow it streams them all until Ctrl-C. engine.Run fans
 // out (--forks at a time; every host at once with --follow) and gives the
-// result: like any logs, it takes no lock and records no event. Every
-// host is read, whatever --max-failures says.
+// result: like any logs, it takes no lock, records no event and opens no
+// registry (engine.ReadsOnly). Every host is read, whatever --max-failures
+// says.
 func fleetLogs(ctx context.Context, g *globalOptions, s Streams, opts *serviceOptions, inv *inventory.Inventory, req engine.Request, targets []engine.Target) error {
 	if opts.Forks < 1 {
 		return &usageError{"--forks must be 1 or more"}
 	}
-	reg := openStoreToRead(ctx, g, s, inv)
+	reg, err := openStoreFor(ctx, g, inv, targets)
+	if err != nil {
+		return err
+	}
 	if reg != nil {
 		defer reg.Close()
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/internal/plural"
-	"github.com/omni-fleet/omni/registry"
 )
 
 // serviceOptions are the flags and arguments of `omni service ACTION TARGET SERVICE`.
@@ -149,17 +148,16 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	if opts.Action != "logs" {
 		fmt.Fprintf(narrative.Out, "%s%s %s on %s...\n", st.icon(verb.icon), verb.doing, plan.Service.Name, plan.Host.Name)
 	}
-	var reg registry.Store
-	if opts.Action == "logs" {
-		reg = openStoreToRead(ctx, g, s, inv)
-	} else if reg, err = openStore(ctx, g, inv); err != nil {
+	targets := []engine.Target{{Host: plan.Host.Name, Plan: plan}}
+	reg, err := openStoreFor(ctx, g, inv, targets)
+	if err != nil {
 		return err
 	}
 	if reg != nil {
 		defer reg.Close()
 	}
 	res, err := engine.Run(ctx, reg, engine.RunRequest{
-		Request: plan.Request, Targets: []engine.Target{{Host: plan.Host.Name, Plan: plan}}, LockTimeout: opts.LockTimeout,
+		Request: plan.Request, Targets: targets, LockTimeout: opts.LockTimeout,
 	}, engine.RunEnv{
 		Inventory: inv,
 		Connect:   func() (engine.Connector, func(), error) { return connector(g, s, inv) },

@@ -30,6 +30,8 @@ type RunRequest struct {
 	// LockTimeout is how long to wait for another run that holds one of
 	// the (host, service) pairs the plans touch; 0 fails at once.
 	LockTimeout time.Duration
+
+	readOnly bool // set by Run: ReadsOnly(Targets)
 }
 
 // RunEnv is what Run works with besides the registry: how it reaches the
@@ -89,19 +91,24 @@ func (r *RunResult) Class() Class {
 // is returned only when nothing was run (the lock, the first event, the
 // connector); what the run did, failures included, is in the result.
 //
-// `logs` only reads, on one host or many: it takes no lock (reading logs
-// never waits for a restart nor holds one up) and records no event. It
-// may run without a registry (reg nil: one that could not be opened); it
-// then only cannot warn of a drain left on its target.
+// A run that only reads the hosts (ReadsOnly: `logs`, on one host or
+// many) needs no registry, and reg is then nil: it takes no lock (reading
+// logs never waits for a restart nor holds one up), records no event, and
+// works when the registry cannot be opened (damaged, busy, etcd down),
+// which is when an operator reads logs.
 func Run(ctx context.Context, reg registry.Store, req RunRequest, env RunEnv) (*RunResult, error) {
 	if len(req.Targets) == 0 {
 		return nil, &UsageError{"nothing to run: no target"}
 	}
-	if reg == nil && !req.readOnly() {
+	readOnly := ReadsOnly(req.Targets)
+	if readOnly {
+		reg = nil
+	} else if reg == nil {
 		return nil, fmt.Errorf("%s needs the registry: its lock and its history", req.Action)
 	}
+	req.readOnly = readOnly
 	owner := runOwner(req.Request)
-	if !req.readOnly() {
+	if !readOnly {
 		var keys []string
 		for _, t := range req.Targets {
 			keys = append(keys, lockKeys(t.Plan)...)
@@ -123,16 +130,28 @@ func Run(ctx context.Context, reg registry.Store, req RunRequest, env RunEnv) (*
 	return runFleet(ctx, req, env, h)
 }
 
-// readOnly reports a command that changes nothing: logs. It takes no
-// lock and records no event.
-func (req *RunRequest) readOnly() bool {
-	return req.Action == string(StepLogs)
+// ReadsOnly reports whether the plans only read their hosts: every task
+// of every plan prints logs (a `logs` playbook that names other steps,
+// which may stop, start or record, is a run like any other: locked and
+// recorded). Such a run needs no registry (see Run).
+func ReadsOnly(targets []Target) bool {
+	for _, t := range targets {
+		if t.Plan.Request.Action != "logs" {
+			return false
+		}
+		for _, task := range t.Plan.Tasks {
+			if task.Step != StepLogs {
+				return false
+			}
+		}
+	}
+	return len(targets) > 0
 }
 
 // runOne runs the plan of one host.
 func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunResult, error) {
 	plan := req.Targets[0].Plan
-	record := !req.readOnly()
+	record := !req.readOnly
 	// The connector first (keys, known_hosts: no host is touched yet), so
 	// that one that cannot be set up leaves no event begun and never ended.
 	conn, closeConns, err := env.Connect()
@@ -162,7 +181,7 @@ func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunRe
 // runFleet runs the plans of many hosts: one event for the run, one for
 // each host it touches (none for logs).
 func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunResult, error) {
-	record := !req.readOnly()
+	record := !req.readOnly
 	service := req.Targets[0].Plan.Service.Name
 	runEvent := registry.Event{Started: time.Now().UTC(), Command: h.owner.Command,
 		Target: req.Host, Service: service, Result: "incomplete"}

@@ -372,3 +372,53 @@ func TestRunFleetFollowEndsWithCtrlC(t *testing.T) {
 		t.Fatalf("follow ended by Ctrl-C: err %v, class %s, report %+v", err, res.Class(), res.Report)
 	}
 }
+
+// TestRunLogsPlaybookThatWritesIsLocked: only plans that do nothing but
+// print logs are read-only (no lock, no event, no registry needed). A
+// logs playbook that also names a step that writes (record) is a run like
+// any other: refused while another run holds the lock, and refused
+// without a registry instead of running its record on none.
+func TestRunLogsPlaybookThatWritesIsLocked(t *testing.T) {
+	inv, _, reg := runSetup(t)
+	pb, err := playbooks.Parse("logs.yaml", []byte("name: logs\nsteps:\n  - step: logs\n  - step: record\n"), Vocabulary())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := Request{Action: "logs", Host: "a", Service: "db", Lines: 2}
+	plan, err := NewPlan(inv, pb, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := []Target{{Host: "a", Plan: plan}}
+	if ReadsOnly(targets) {
+		t.Fatal("a logs plan with a record step counts as read-only")
+	}
+	builtin, err := playbooks.Builtin(Vocabulary())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := NewPlan(inv, mustPlaybook(t, builtin, "logs"), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ReadsOnly([]Target{{Host: "a", Plan: plain}}) {
+		t.Fatal("the built-in logs plan does not count as read-only")
+	}
+	holder := registry.Owner{Operator: "alice@ops", PID: os.Getpid(), Command: "restart a db"}
+	unlock, err := reg.Lock(context.Background(), []string{registry.LockKey("a", "db")}, holder, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	conn, connected := &svcConn{running: map[string]bool{}, logs: "line 1\n"}, 0
+	env := runEnv(inv, conn, &connected)
+	if _, err := Run(context.Background(), reg, RunRequest{Request: req, Targets: targets}, env); Classify(err) != ClassRefused {
+		t.Fatalf("logs+record while the lock is held: %v, want refused", err)
+	}
+	if _, err := Run(context.Background(), nil, RunRequest{Request: req, Targets: targets}, env); err == nil || !strings.Contains(err.Error(), "needs the registry") {
+		t.Fatalf("logs+record without a registry: %v, want an error that it needs one", err)
+	}
+	if connected != 0 {
+		t.Errorf("a refused run connected %d times", connected)
+	}
+}
