@@ -94,7 +94,7 @@ func (rep *FleetReport) Class() Class {
 		case HostUntouched:
 			t.Untouched++
 		default:
-			t.Failed = append(t.Failed, hostClass(h.Result))
+			t.AddClass(hostClass(h.Result))
 		}
 	}
 	return t.Class()

@@ -30,8 +30,6 @@ type RunRequest struct {
 	// LockTimeout is how long to wait for another run that holds one of
 	// the (host, service) pairs the plans touch; 0 fails at once.
 	LockTimeout time.Duration
-
-	readOnly bool // set by Run: ReadsOnly(Targets)
 }
 
 // RunEnv is what Run works with besides the registry: how it reaches the
@@ -106,7 +104,6 @@ func Run(ctx context.Context, reg registry.Store, req RunRequest, env RunEnv) (*
 	} else if reg == nil {
 		return nil, fmt.Errorf("%s needs the registry: its lock and its history", req.Action)
 	}
-	req.readOnly = readOnly
 	owner := runOwner(req.Request)
 	if !readOnly {
 		var keys []string
@@ -151,7 +148,7 @@ func ReadsOnly(targets []Target) bool {
 // runOne runs the plan of one host.
 func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunResult, error) {
 	plan := req.Targets[0].Plan
-	record := !req.readOnly
+	record := h.records()
 	// The connector first (keys, known_hosts: no host is touched yet), so
 	// that one that cannot be set up leaves no event begun and never ended.
 	conn, closeConns, err := env.Connect()
@@ -181,7 +178,7 @@ func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunRe
 // runFleet runs the plans of many hosts: one event for the run, one for
 // each host it touches (none for logs).
 func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunResult, error) {
-	record := !req.readOnly
+	record := h.records()
 	service := req.Targets[0].Plan.Service.Name
 	runEvent := registry.Event{Started: time.Now().UTC(), Command: h.owner.Command,
 		Target: req.Host, Service: service, Result: "incomplete"}
@@ -293,6 +290,10 @@ type history struct {
 	owner registry.Owner
 	warn  func(string)
 }
+
+// records reports whether the run records events: every run but one that
+// only reads its hosts, which Run gives no registry.
+func (h *history) records() bool { return h.reg != nil }
 
 // event is the begun event of one host's plan; run and target name the
 // fleet run it is part of ("" for a run on one host).
