@@ -209,3 +209,29 @@ func TestEarlySession(t *testing.T) {
 		}
 	})
 }
+
+// TestLoginAcknowledgesServiceAccept: when the signed login request has
+// gone out before the service accept comes back, the client sends an
+// SSH_MSG_IGNORE on reading that accept. Its only purpose is to carry the
+// TCP acknowledgement of the accept at once: OpenSSH writes the login's
+// success in a segment of its own with Nagle's algorithm on, so without
+// it the success waits for the client kernel's delayed acknowledgement
+// (about 40 ms on Linux), on every connection over a real network. sshd
+// logs each packet it reads at DEBUG3 ("receive packet: type 2" is the
+// IGNORE); nothing else omni sends has type 2.
+func TestLoginAcknowledgesServiceAccept(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{ExtraConfig: "LogLevel DEBUG3"})
+	client := connect(t, newPool(t, transport.Options{}), srv.Endpoint("host"))
+	run(t, client, "true")
+	log, err := os.ReadFile(filepath.Join(srv.Dir, "sshd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	accept := strings.Index(string(log), "send packet: type 6")
+	if accept < 0 {
+		t.Fatalf("sshd's log has no service accept (type 6); is it at DEBUG3?\n%s", log)
+	}
+	if !strings.Contains(string(log[accept:]), "receive packet: type 2") {
+		t.Errorf("sshd received no SSH_MSG_IGNORE after its service accept: the accept's acknowledgement waits for the client's delayed ACK\n%s", log)
+	}
+}

@@ -105,6 +105,19 @@ func (c *connection) clientAuthenticate(config *ClientConfig) error {
 	if err := Unmarshal(packet, &serviceAccept); err != nil {
 		return err
 	}
+	// omni: when the signed request went out before the service accept
+	// came back, nothing the client sends carries the TCP acknowledgement
+	// of that accept, and the client's kernel delays it (up to 40 ms on
+	// Linux). OpenSSH writes the login's success on its own, small, with
+	// Nagle's algorithm on: the success waits for that acknowledgement.
+	// An SSH_MSG_IGNORE (RFC 4253, 11.2: ignored at any time) carries it
+	// at once.
+	if optimisticSent {
+		// The type, then an empty string: 4 zero bytes of length.
+		if err := c.transport.writePacket([]byte{msgIgnore, 0, 0, 0, 0}); err != nil {
+			return err
+		}
+	}
 	if err := sendOptimistic(); err != nil {
 		return err
 	}
