@@ -111,8 +111,9 @@ func (c *connection) clientAuthenticate(config *ClientConfig) error {
 	// Linux). OpenSSH writes the login's success on its own, small, with
 	// Nagle's algorithm on: the success waits for that acknowledgement.
 	// An SSH_MSG_IGNORE (RFC 4253, 11.2: ignored at any time) carries it
-	// at once.
-	if optimisticSent {
+	// at once. Only to OpenSSH, whose writes are known to wait so: a
+	// server that writes without Nagle (Go's x/crypto) gains nothing.
+	if optimisticSent && bytes.HasPrefix(c.serverVersion, []byte("SSH-2.0-OpenSSH_")) {
 		// The type, then an empty string: 4 zero bytes of length.
 		if err := c.transport.writePacket([]byte{msgIgnore, 0, 0, 0, 0}); err != nil {
 			return err
