@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# One restart of one host over a network delay that TCP itself crosses:
+# A restart over a network delay that TCP itself crosses. With one host:
 # omni against plain ssh running the same work as one shell line (the
-# script of scripts/bench-wan.sh, part (a)), and, with OMNI_BENCH_BASE,
-# against another omni build.
+# script of scripts/bench-wan.sh, part (a)). With N hosts, all at once:
+# omni --forks N against parallel-ssh -p N and ansible -f N (pipelining,
+# ControlPersist, warmed up), bench-wan.sh's part (c). With
+# OMNI_BENCH_BASE, against another omni build too.
 #
-#   scripts/bench-tcpdelay.sh [RUNS]      RUNS interleaved rounds, default 9
+#   scripts/bench-tcpdelay.sh [RUNS] [N]  RUNS interleaved rounds (default 9)
+#                                         of a restart of N hosts (default 1)
 #
 # Why a second harness beside bench-wan.sh: toxiproxy ends each TCP
 # connection on loopback and acknowledges every segment at once, then
@@ -20,14 +23,20 @@
 #   OMNI_TCPDELAY_MS    the delay each way, default 25 (a 50 ms round trip)
 #   OMNI_BENCH_OMNI     the omni binary to measure (default: scripts/build.sh)
 #   OMNI_BENCH_BASE     another omni binary, measured in the same rounds
+#   OMNI_BENCH_HOLD=1   bring the hosts up, print the directory and a command
+#                       to try, and wait for enter (or the end of the input)
+#                       before taking them down: to time commands by hand
 #
 # Needs root (a network namespace, TUN devices), openssh-server and curl.
 # Everything runs in a directory of its own under /tmp and in namespace
-# omni-tcpd-PID (addresses 10.254.77.1 and .2, a point-to-point link of its
-# own); the exit trap stops what it started, by PID, and deletes both.
+# omni-tcpd-PID (10.254.77.1 this side; host K is 10.254.77.(10+K) in the
+# namespace, each with an sshd of its own); the exit trap stops what it
+# started, by PID, and deletes both.
 set -euo pipefail
 runs=${1:-9}
-case $runs in '' | *[!0-9]*) echo "usage: $0 [RUNS]" >&2; exit 2 ;; esac
+n=${2:-1}
+case $runs$n in '' | *[!0-9]*) echo "usage: $0 [RUNS] [N]" >&2; exit 2 ;; esac
+[ "$runs" -ge 1 ] && [ "$n" -ge 1 ] && [ "$n" -le 200 ] || { echo "usage: $0 [RUNS] [N]: RUNS >= 1, 1 <= N <= 200" >&2; exit 2; }
 delay=${OMNI_TCPDELAY_MS:-25}
 case $delay in '' | *[!0-9]*) echo "$0: OMNI_TCPDELAY_MS must be a number of milliseconds" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "$0: needs root (ip netns, /dev/net/tun)" >&2; exit 1; }
@@ -38,6 +47,11 @@ need=()
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v curl >/dev/null || need+=(curl)
 command -v ip >/dev/null || need+=(iproute2)
+if [ "$n" -gt 1 ]; then
+  command -v parallel-ssh >/dev/null || need+=(pssh)
+  command -v ansible >/dev/null || need+=(ansible)
+  [ -x /usr/bin/python3 ] || need+=(python3)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} ..." >&2
   apt-get update -qq >&2
@@ -47,10 +61,16 @@ fi
 dir=$(mktemp -d /tmp/omni-bench-tcpdelay.XXXXXX)
 ns=omni-tcpd-$$
 tun_a=otd$$a tun_b=otd$$b
-near=10.254.77.1 far=10.254.77.2
+near=10.254.77.1
+addr() { echo "10.254.77.$((10 + $1))"; }
 delay_pid=
 cleanup() {
-  for pidfile in "$dir"/run/*.pid "$dir/sshd.pid"; do
+  # Ansible's ControlPersist masters name the directory on their command
+  # line; the sshds and the services have pidfiles.
+  for pid in $(grep -laF "$dir/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 || true); do
+    [ "$pid" != $$ ] && kill "$pid" 2>/dev/null || true
+  done
+  for pidfile in "$dir"/run/*.pid "$dir"/host*/sshd.pid; do
     [ -f "$pidfile" ] || continue
     read -r pid <"$pidfile" 2>/dev/null || continue
     case $pid in '' | *[!0-9]*) continue ;; esac
@@ -76,21 +96,28 @@ for _ in $(seq 50); do grep -q ready delay.log && break; sleep 0.1; done
 grep -q ready delay.log || { echo "$0: omni-tcpdelay did not start: $(cat delay.log)" >&2; exit 1; }
 ip netns add "$ns"
 ip link set "$tun_b" netns "$ns"
-ip addr add "$near" peer "$far" dev "$tun_a"
+ip addr add "$near" dev "$tun_a"
 ip link set "$tun_a" up
+ip route add 10.254.77.0/24 dev "$tun_a"
 ip netns exec "$ns" ip link set lo up
-ip netns exec "$ns" ip addr add "$far" peer "$near" dev "$tun_b"
 ip netns exec "$ns" ip link set "$tun_b" up
+ip netns exec "$ns" ip route add "$near/32" dev "$tun_b"
+for k in $(seq "$n"); do ip netns exec "$ns" ip addr add "$(addr "$k")/32" dev "$tun_b"; done
 
-# The host: a real sshd in the namespace, the demo service under it.
+# The hosts: a real sshd each in the namespace, the demo service under it.
 user=$(id -un)
 ssh-keygen -q -t ed25519 -N '' -C omni-tcpdelay -f client_key
 cp client_key.pub authorized_keys
-ssh-keygen -q -t ed25519 -N '' -C far -f host_key
-cat >sshd_config <<CONF
-ListenAddress $far:22
-HostKey $dir/host_key
-PidFile $dir/sshd.pid
+: >known_hosts
+hosts_yaml= pssh_hosts= ini_hosts=
+for k in $(seq "$n"); do
+  a=$(addr "$k")
+  mkdir "host$k"
+  ssh-keygen -q -t ed25519 -N '' -C "host$k" -f "host$k/host_key"
+  cat >"host$k/sshd_config" <<CONF
+ListenAddress $a:22
+HostKey $dir/host$k/host_key
+PidFile $dir/host$k/sshd.pid
 AuthorizedKeysFile $dir/authorized_keys
 PasswordAuthentication no
 KbdInteractiveAuthentication no
@@ -101,12 +128,19 @@ AllowTcpForwarding yes
 PermitRootLogin yes
 UseDNS no
 LogLevel ERROR
+MaxStartups 200:30:400
 SetEnv SHLVL=1
 CONF
-ip netns exec "$ns" /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
-for _ in $(seq 50); do [ -s sshd.pid ] && break; sleep 0.1; done
-[ -s sshd.pid ] || { echo "$0: sshd did not start: $(cat sshd.log)" >&2; exit 1; }
-echo "$far $(cut -d' ' -f1,2 host_key.pub)" >known_hosts
+  ip netns exec "$ns" /usr/sbin/sshd -f "$dir/host$k/sshd_config" -E "$dir/host$k/sshd.log"
+  echo "$a $(cut -d' ' -f1,2 "host$k/host_key.pub")" >>known_hosts
+  hosts_yaml+="  host$k: {address: $a, port: 22, roles: [worker], service_address: $a}"$'\n'
+  pssh_hosts+="$a:22 $user"$'\n'
+  ini_hosts+="host$k ansible_host=$a ansible_port=22"$'\n'
+done
+for k in $(seq "$n"); do
+  for _ in $(seq 50); do [ -s "host$k/sshd.pid" ] && break; sleep 0.1; done
+  [ -s "host$k/sshd.pid" ] || { echo "$0: sshd of host$k did not start: $(cat "host$k/sshd.log")" >&2; exit 1; }
+done
 cat >ssh_config <<CONF
 Host *
   User $user
@@ -136,8 +170,7 @@ defaults:
 registry:
   path: registry.db
 hosts:
-  far: {address: $far, port: 22, roles: [worker], service_address: $far}
-roles:
+${hosts_yaml}roles:
   worker: [demo]
 services:
   demo:
@@ -153,28 +186,76 @@ services:
       retries: 30
       interval: 100ms
 INV
-./omni -i inventory.yaml service start far demo >start.log 2>&1 || { cat start.log >&2; exit 1; }
+./omni -i inventory.yaml service start worker demo --forks "$n" >start.log 2>&1 || { cat start.log >&2; exit 1; }
 
-# plain ssh: the same work as one shell line (bench-wan.sh's restart script).
-env_line="OMNI_ADDRESS=$far OMNI_HOST=far OMNI_SERVICE=demo; export OMNI_HOST OMNI_SERVICE OMNI_ADDRESS; f=$dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\""
+# The other tools: the same work as one shell line (bench-wan.sh's restart
+# script), the host's address from \$SSH_CONNECTION (the address sshd
+# accepted on), so that one command serves every host.
+env_line="set -- \$SSH_CONNECTION; OMNI_ADDRESS=\$3 OMNI_HOST=host\$((\${3##*.} - 10)) OMNI_SERVICE=demo; export OMNI_HOST OMNI_SERVICE OMNI_ADDRESS; f=$dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\""
 url="http://\$OMNI_ADDRESS:$svc_port/healthz"
 restart_script="$env_line; pid=\$(cat \"\$f.pid\") && kill -TERM \"\$pid\" || exit 1; while st=\$(ps -o stat= -p \"\$pid\") && [ \"\${st#Z}\" = \"\$st\" ]; do sleep 0.05; done; $start i=0; until curl -fsS -o /dev/null --max-time 1 \"$url\"; do i=\$((i+1)); [ \$i -lt 30 ] || exit 1; sleep 0.1; done; kill -0 \"\$(cat \"\$f.pid\")\" && echo \"\$OMNI_HOST \$OMNI_SERVICE restarted pid=\$(cat \"\$f.pid\") health=passed\""
 
-tools=(omni ssh)
+if [ "$n" -gt 1 ]; then
+  printf '%s' "$pssh_hosts" >pssh.hosts
+  cat >hosts.ini <<INI
+[worker]
+${ini_hosts}
+[worker:vars]
+ansible_user=$user
+ansible_ssh_private_key_file=$dir/client_key
+ansible_ssh_common_args='-o UserKnownHostsFile=$dir/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes'
+ansible_python_interpreter=/usr/bin/python3
+INI
+  mkdir cp ansible-tmp
+  cat >ansible.cfg <<CFG
+[defaults]
+inventory = $dir/hosts.ini
+forks = $n
+host_key_checking = True
+gathering = explicit
+retry_files_enabled = False
+local_tmp = $dir/ansible-tmp
+remote_tmp = $dir/ansible-tmp/remote
+interpreter_python = /usr/bin/python3
+deprecation_warnings = False
+
+[ssh_connection]
+pipelining = True
+ssh_args = -o ControlMaster=auto -o ControlPersist=60s
+control_path = $dir/cp/%%h-%%p-%%r
+CFG
+  export ANSIBLE_CONFIG=$dir/ansible.cfg ANSIBLE_NOCOLOR=1
+  tools=(omni pssh ansible)
+  what="a restart of $n hosts at once"
+else
+  tools=(omni ssh)
+  what="one restart of one host"
+fi
 [ -z "${OMNI_BENCH_BASE:-}" ] || tools+=(base)
+fleet=(worker demo --yes --no-rolling --forks "$n")
+[ "$n" -gt 1 ] || fleet=(host1 demo --yes)
 cmd_for() {
   case $1 in
-    omni) CMD=(./omni -i inventory.yaml service restart far demo --yes) ;;
-    base) CMD=(./omni-base -i inventory.yaml service restart far demo --yes) ;;
-    ssh) CMD=(ssh -F ssh_config "$far" "$restart_script") ;;
+    omni) CMD=(./omni -i inventory.yaml service restart "${fleet[@]}") ;;
+    base) CMD=(./omni-base -i inventory.yaml service restart "${fleet[@]}") ;;
+    ssh) CMD=(ssh -F ssh_config "$(addr 1)" "$restart_script") ;;
+    pssh) CMD=(parallel-ssh -h pssh.hosts -p "$n" -t 120 -i -x "-F $dir/ssh_config" "$restart_script") ;;
+    ansible) CMD=(ansible worker -i hosts.ini -f "$n" -m shell -a "$restart_script") ;;
   esac
 }
+if [ "${OMNI_BENCH_HOLD:-}" = 1 ]; then
+  cmd_for omni
+  echo "hosts up in $dir; e.g. (cd $dir && ${CMD[*]} -v)"
+  echo "press enter to take them down"
+  read -r _ || true
+  exit 0
+fi
 declare -A times
-for tool in "${tools[@]}"; do # one warm-up each: page cache, the registry file
+for tool in "${tools[@]}"; do # one warm-up each: page cache, the registry file, Ansible's masters
   cmd_for "$tool"
   "${CMD[@]}" >/dev/null 2>&1 || { echo "$0: $tool's warm-up failed: ${CMD[*]}" >&2; "${CMD[@]}" >&2 || true; exit 1; }
 done
-echo "one restart of one host, ${delay} ms each way (TCP end to end through omni-tcpdelay), $runs rounds"
+echo "$what, ${delay} ms each way (TCP end to end through omni-tcpdelay), $runs rounds"
 for i in $(seq "$runs"); do
   for tool in "${tools[@]}"; do
     cmd_for "$tool"
@@ -184,9 +265,9 @@ for i in $(seq "$runs"); do
   done
 done
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2] + a[NR/2+1]) / 2)}'; }
-printf '%-6s %10s   %s\n' tool median "each run, ms"
+printf '%-8s %10s   %s\n' tool median "each run, ms"
 for tool in "${tools[@]}"; do
-  printf '%-6s %7s ms   %s\n' "$tool" "$(echo "${times[$tool]}" | median)" "${times[$tool]}"
+  printf '%-8s %7s ms   %s\n' "$tool" "$(echo "${times[$tool]}" | median)" "${times[$tool]}"
 done
 m_omni=$(echo "${times[omni]}" | median)
 for tool in "${tools[@]:1}"; do
