@@ -3,8 +3,10 @@
 # omni against plain ssh running the same work as one shell line (the
 # script of scripts/bench-wan.sh, part (a)). With N hosts, all at once:
 # omni --forks N against parallel-ssh -p N and ansible -f N (pipelining,
-# ControlPersist, warmed up), bench-wan.sh's part (c). With
-# OMNI_BENCH_BASE, against another omni build too.
+# ControlPersist, warmed up), bench-wan.sh's part (c). omni runs cold (a
+# connection per host per run) and warm (persistent connections,
+# OMNI_CONTROL_PERSIST=10m, left up by a warm-up run, as Ansible's
+# masters are). With OMNI_BENCH_BASE, against another omni build too.
 #
 #   scripts/bench-tcpdelay.sh [RUNS] [N]  RUNS interleaved rounds (default 9)
 #                                         of a restart of N hosts (default 1)
@@ -225,12 +227,16 @@ ssh_args = -o ControlMaster=auto -o ControlPersist=60s
 control_path = $dir/cp/%%h-%%p-%%r
 CFG
   export ANSIBLE_CONFIG=$dir/ansible.cfg ANSIBLE_NOCOLOR=1
-  tools=(omni pssh ansible)
+  tools=(omni warm pssh ansible)
   what="a restart of $n hosts at once"
 else
-  tools=(omni ssh)
+  tools=(omni warm ssh)
   what="one restart of one host"
 fi
+# omni warm: persistent connections (control_persist), their sockets in a
+# directory of the run's own, left up by the warm-up run as Ansible's
+# ControlPersist masters are.
+mkdir -m 0700 xdg
 [ -z "${OMNI_BENCH_BASE:-}" ] || tools+=(base)
 fleet=(worker demo --yes --no-rolling --forks "$n")
 [ "$n" -gt 1 ] || fleet=(host1 demo --yes)
@@ -238,6 +244,7 @@ cmd_for() {
   case $1 in
     omni) CMD=(./omni -i inventory.yaml service restart "${fleet[@]}") ;;
     base) CMD=(./omni-base -i inventory.yaml service restart "${fleet[@]}") ;;
+    warm) CMD=(env XDG_RUNTIME_DIR="$dir/xdg" OMNI_CONTROL_PERSIST=10m ./omni -i inventory.yaml service restart "${fleet[@]}") ;;
     ssh) CMD=(ssh -F ssh_config "$(addr 1)" "$restart_script") ;;
     pssh) CMD=(parallel-ssh -h pssh.hosts -p "$n" -t 120 -i -x "-F $dir/ssh_config" "$restart_script") ;;
     ansible) CMD=(ansible worker -i hosts.ini -f "$n" -m shell -a "$restart_script") ;;
@@ -269,8 +276,11 @@ printf '%-8s %10s   %s\n' tool median "each run, ms"
 for tool in "${tools[@]}"; do
   printf '%-8s %7s ms   %s\n' "$tool" "$(echo "${times[$tool]}" | median)" "${times[$tool]}"
 done
-m_omni=$(echo "${times[omni]}" | median)
-for tool in "${tools[@]:1}"; do
-  m=$(echo "${times[$tool]}" | median)
-  awk -v a="$m_omni" -v b="$m" -v t="$tool" 'BEGIN {printf "omni / %s: %.3f\n", t, a / b}'
+for mine in omni warm; do
+  m_mine=$(echo "${times[$mine]}" | median)
+  for tool in "${tools[@]}"; do
+    case $tool in omni | warm) continue ;; esac
+    m=$(echo "${times[$tool]}" | median)
+    awk -v a="$m_mine" -v b="$m" -v t="$tool" -v me="$mine" 'BEGIN {printf "%s / %s: %.3f\n", me, t, a / b}'
+  done
 done
