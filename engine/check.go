@@ -8,6 +8,7 @@ import (
 	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/internal/fanout"
+	"github.com/omni-fleet/omni/internal/warm"
 	"github.com/omni-fleet/omni/inventory"
 )
 
@@ -32,6 +33,9 @@ type checker struct {
 	conn func(ctx context.Context, host string) (Conn, error)
 	mgr  func(inst Instance) (manager.Manager, error)
 	look *lookMemo // nil: a step's check, with retries
+	// warm runs the checks' goroutines on ones that ran checks before
+	// (see package warm); nil: new goroutines.
+	warm *warm.Pool
 }
 
 // lookMemo is what one look found of the instances it read: running and
@@ -143,7 +147,7 @@ func (c *checker) ownChecks(ctx context.Context, inst Instance, known, seen *man
 		spec.Retries, spec.StartPeriod = 0, 0 // a look, not a wait
 	}
 	spec.Process = spec.Process && process
-	return runHealthSeen(ctx, spec, h, m, conn, known, seen), nil
+	return runHealthSeen(ctx, spec, h, m, conn, known, seen, c.warm), nil
 }
 
 // runningAndHealthy checks one instance, without its own dependencies:

@@ -9,6 +9,7 @@ import (
 	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/internal/fanout"
+	"github.com/omni-fleet/omni/internal/warm"
 	"github.com/omni-fleet/omni/inventory"
 )
 
@@ -53,6 +54,8 @@ func LiveStatusCounted(ctx context.Context, inv *inventory.Inventory, targets []
 	}
 	var mu sync.Mutex
 	deps, memo := newGraph(inv), newLookMemo()
+	pool := warm.New() // the hosts' checks, one after another on few goroutines
+	defer pool.Close()
 	fanout.Each(len(hosts), max(forks, 1), func(k int) {
 		name := hosts[k]
 		h, err := inv.Host(name)
@@ -68,7 +71,7 @@ func LiveStatusCounted(ctx context.Context, inv *inventory.Inventory, targets []
 		}
 		c = withBound(c, commandTimeout(inv))
 		look := newHostLook(inv, name, c, conn)
-		chk := &checker{inv: inv, deps: deps, conn: look.connect, mgr: look.manager, look: memo}
+		chk := &checker{inv: inv, deps: deps, conn: look.connect, mgr: look.manager, look: memo, warm: pool}
 		var states []manager.StatusResult
 		probes := make([]*probe, len(byHost[name]))
 		if err == nil {

@@ -31,10 +31,10 @@ func startProbe(ctx context.Context, chk *checker, inst Instance) *probe {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	p := &probe{cancel: cancel, done: make(chan struct{}), process: svc.Health.Process}
-	go func() {
+	chk.warm.Go(func() {
 		defer close(p.done)
 		p.rep, p.err = chk.ownChecks(ctx, inst, nil, nil, false)
-	}()
+	})
 	return p
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/internal/warm"
 	"github.com/omni-fleet/omni/inventory"
 )
 
@@ -47,12 +48,14 @@ func runHealth(ctx context.Context, r *execution, c stepCall) (string, error) {
 // runHealthSeen runs a service's own health checks on a host. When the
 // caller has just read the state (known), the process check's first
 // attempt uses it instead of asking the host again; seen (when not nil)
-// keeps the last state the process check read.
-func runHealthSeen(ctx context.Context, spec inventory.Health, h *inventory.Host, m manager.Manager, conn Conn, known, seen *manager.State) health.Report {
+// keeps the last state the process check read; pool (nil: new ones) runs
+// the checks' goroutines.
+func runHealthSeen(ctx context.Context, spec inventory.Health, h *inventory.Host, m manager.Manager, conn Conn, known, seen *manager.State, pool *warm.Pool) health.Report {
 	return health.Run(ctx, health.Target{
 		Spec:    spec,
 		Address: h.ServiceAddress,
 		Dialer:  conn,
+		Warm:    pool,
 		Process: func(ctx context.Context) (bool, string, error) {
 			ctx = ownBound(ctx) // the check's timeout bounds each attempt
 			if known != nil {

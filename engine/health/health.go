@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/omni-fleet/omni/internal/warm"
 	"github.com/omni-fleet/omni/inventory"
 )
 
@@ -98,6 +99,9 @@ type Target struct {
 	Address string // where the service listens, from the host's view
 	Process ProcessFunc
 	Dialer  Dialer
+	// Warm runs the checks side by side on goroutines that ran checks
+	// before (see package warm); nil: on new goroutines.
+	Warm *warm.Pool
 }
 
 // Run waits the start period, then runs the configured checks side by
@@ -149,7 +153,7 @@ func Run(ctx context.Context, t Target) Report {
 			return httpCheck(ctx, httpDialer, url, h.Expect)
 		}})
 	}
-	return Report{Checks: runAll(ctx, checks, func(ctx context.Context, c check, ahead <-chan struct{}) Result {
+	return Report{Checks: runAll(ctx, t.Warm, checks, func(ctx context.Context, c check, ahead <-chan struct{}) Result {
 		return retry(ctx, t.Spec, c.name, c.fn, ahead)
 	})}
 }
@@ -179,7 +183,7 @@ type check struct {
 // would be left out); the ones before it run to their end, since one of
 // them may fail too and come first. Each check's run is handed ahead,
 // closed once every check before it has passed.
-func runAll(ctx context.Context, checks []check, run func(context.Context, check, <-chan struct{}) Result) []Result {
+func runAll(ctx context.Context, pool *warm.Pool, checks []check, run func(context.Context, check, <-chan struct{}) Result) []Result {
 	if len(checks) == 0 {
 		return nil
 	}
@@ -195,10 +199,10 @@ func runAll(ctx context.Context, checks []check, run func(context.Context, check
 	for i, c := range checks {
 		cctx, cancel := context.WithCancel(ctx)
 		cancels[i] = cancel
-		go func() {
+		pool.Go(func() {
 			results[i] = run(cctx, c, gates[i])
 			done <- i
-		}()
+		})
 	}
 	first := n // the first check known to have failed
 	passed := make([]bool, n)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/melbahja/goph"
+	"github.com/omni-fleet/omni/internal/warm"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -44,6 +45,8 @@ type Client struct {
 
 	hostKey    *seenHostKey // the host key verified when connecting (nil through a master)
 	persistent bool         // through a master's socket (persistent.go), not to the host itself
+
+	warm *warm.Pool // its pool's goroutines, for its short-lived ones (nil: new ones)
 }
 
 // newClient wraps a connection made to ep, through bastion when not nil,
@@ -262,7 +265,7 @@ func (c *Client) newSession(ctx context.Context) (*ssh.Session, error) {
 		early   bool
 	}
 	result := make(chan opened, 1)
-	go func() {
+	c.warm.Go(func() {
 		// The session opened with the login (dial.go, EarlySession): its
 		// confirmation came back with the login's success, so using it
 		// waits for nothing more. It is there for the first session only.
@@ -272,7 +275,7 @@ func (c *Client) newSession(ctx context.Context) (*ssh.Session, error) {
 		}
 		session, err := c.goph.NewSession() // goph.Client wraps our own *ssh.Client
 		result <- opened{session, err, false}
-	}()
+	})
 	select {
 	case r := <-result:
 		if answered(r.err) && !r.early {

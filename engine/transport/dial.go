@@ -51,6 +51,7 @@ func (p *Pool) connectHost(ctx context.Context, ep Endpoint) (*Client, error) {
 		return nil, err
 	}
 	c := newClient(ep, sshClient, config, bastion)
+	c.warm = p.warm
 	c.wire = wire
 	c.hostKey = key
 	return c, nil
@@ -202,10 +203,10 @@ func (p *Pool) handshakeKeyed(ctx context.Context, ep Endpoint, conn net.Conn) (
 		err   error
 	}
 	done := make(chan handshaken, 1)
-	go func() {
+	p.warm.Go(func() {
 		clientConn, chans, reqs, err := ssh.NewClientConn(conn, ep.hostPort(), config)
 		done <- handshaken{clientConn, chans, reqs, err}
-	}()
+	})
 	var h handshaken
 	select {
 	case h = <-done:

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/omni-fleet/omni/internal/warm"
 	"golang.org/x/crypto/ssh/agent"
 )
 
@@ -41,6 +42,10 @@ type Pool struct {
 	identities map[string]identityFile
 
 	controlWarnOnce sync.Once // the control directory's refusal, said once
+
+	// warm runs the handshakes and the closing of released connections
+	// on goroutines that did such work before (see package warm).
+	warm *warm.Pool
 }
 
 type poolEntry struct {
@@ -67,6 +72,7 @@ func NewPool(opts Options) *Pool {
 		dials:      make(map[string]int),
 		identities: make(map[string]identityFile),
 		knownHosts: newKnownHostsCache(),
+		warm:       warm.New(),
 	}
 }
 
@@ -153,11 +159,11 @@ func (p *Pool) Release(c *Client) {
 	}
 	p.releasing.Add(1)
 	p.mu.Unlock()
-	go func() {
+	p.warm.Go(func() {
 		defer p.releasing.Done()
 		c.endShell()
 		_ = c.close()
-	}()
+	})
 }
 
 // throughBastion marks c as a bastion: a connection goes through it, so
@@ -240,6 +246,7 @@ func (p *Pool) Close() error {
 		}
 	}
 	p.releasing.Wait()
+	p.warm.Close()
 	p.authMu.Lock()
 	if p.agentConn != nil {
 		p.agentConn.Close()

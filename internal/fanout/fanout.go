@@ -1,7 +1,7 @@
 // Package fanout is omni's one way to do work on many items at once: at
-// most a limit at a time (golang.org/x/sync/errgroup with SetLimit), in
-// order, with an optional check before each item starts that can end the
-// fan-out there.
+// most a limit at a time (that many goroutines of golang.org/x/sync's
+// errgroup, each running items one after another), in order, with an
+// optional check before each item starts that can end the fan-out there.
 package fanout
 
 import (
@@ -24,37 +24,44 @@ func Each(n, limit int, run func(i int)) {
 // refused, so start may count what has finished so far and say why it
 // stops (once). A nil start lets every item run.
 func Until(n, limit int, start func(i int) bool, run func(i int)) {
-	var g errgroup.Group
-	if limit > 0 {
-		g.SetLimit(limit)
+	slots := n
+	if limit > 0 && limit < n {
+		slots = limit
 	}
 	var (
 		mu      sync.Mutex
-		turn    = sync.NewCond(&mu)
-		next    int  // the item whose turn it is to be asked
+		next    int  // the next item to be asked
 		stopped bool // an item was refused: no later one runs
 	)
-	for i := range n {
+	// take hands out the next item that may run, in order, one caller at
+	// a time; false when there is none (all taken, or one refused).
+	take := func() (int, bool) {
 		mu.Lock()
-		done := stopped
-		mu.Unlock()
-		if done {
-			break
+		defer mu.Unlock()
+		if stopped || next >= n {
+			return 0, false
 		}
-		g.Go(func() error { // blocks until a slot is free
-			mu.Lock()
-			for next != i {
-				turn.Wait()
-			}
-			ok := !stopped && (start == nil || start(i))
-			stopped = !ok
-			next++
-			turn.Broadcast()
-			mu.Unlock()
-			if ok {
+		i := next
+		next++
+		if start != nil && !start(i) {
+			stopped = true
+			return 0, false
+		}
+		return i, true
+	}
+	// A slot is a goroutine that runs items one after another until none
+	// is left, rather than a goroutine per item: a host's run grows its
+	// goroutine's stack (see package warm), and a slot's grows once.
+	var g errgroup.Group
+	for range slots {
+		g.Go(func() error {
+			for {
+				i, ok := take()
+				if !ok {
+					return nil
+				}
 				run(i)
 			}
-			return nil
 		})
 	}
 	_ = g.Wait()
