@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"runtime/metrics"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -77,5 +78,32 @@ func TestUntilInOrderWithManySlots(t *testing.T) {
 	}, func(int) {})
 	if len(asked) != 151 || !slices.IsSorted(asked) {
 		t.Errorf("asked %d items (want 151), sorted %v", len(asked), slices.IsSorted(asked))
+	}
+}
+
+// TestEachRunsItemsOnSlots: the items run on at most limit goroutines,
+// each running items one after another, rather than on a goroutine per
+// item: a host's run grows its goroutine's stack, and a slot's grows once
+// (see package warm).
+func TestEachRunsItemsOnSlots(t *testing.T) {
+	created := func() uint64 {
+		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+		metrics.Read(s)
+		if s[0].Value.Kind() != metrics.KindUint64 {
+			t.Fatal("this Go has no /sched/goroutines-created metric")
+		}
+		return s[0].Value.Uint64()
+	}
+	const n, limit = 1000, 4
+	var ran atomic.Int32
+	before := created()
+	Each(n, limit, func(int) { ran.Add(1) })
+	after := created()
+	if ran.Load() != n {
+		t.Fatalf("ran %d items, want %d", ran.Load(), n)
+	}
+	// A few more than limit: the runtime may start goroutines of its own.
+	if got := after - before; got > limit+20 {
+		t.Errorf("%d goroutines were started for %d items at most %d at a time, want about %d", got, n, limit, limit)
 	}
 }
