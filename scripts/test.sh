@@ -15,7 +15,7 @@ go vet ./...
 go test -count=1 -timeout 15m ./...
 # The engine runs checks, hosts and fan-outs side by side: its own tests
 # (fake connections, seconds) run again under the race detector.
-go test -race -count=1 ./engine/ ./engine/health/ ./internal/fanout/
+go test -race -count=1 ./engine/ ./engine/health/ ./internal/fanout/ ./internal/warm/
 # A short fuzz run of inventory loading (merge keys, aliases, any bytes):
 # it must never panic or hang. Crashers land in inventory/testdata/fuzz
 # and are replayed by the go test line above from then on.
