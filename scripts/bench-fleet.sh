@@ -44,7 +44,6 @@ case $n$runs$aruns in *[!0-9]*) echo "usage: $0 [N] [RUNS] [ANSIBLE_RUNS]" >&2; 
 [ "$aruns" -le "$runs" ] || aruns=$runs
 root=$(cd "$(dirname "$0")/.." && pwd)
 svc=demo
-svc_port=17501
 
 # --- the peers and tools --------------------------------------------------
 need=()
@@ -79,17 +78,9 @@ cd "$dir"
 export ANSIBLE_CONFIG=$dir/ansible.cfg
 export ANSIBLE_NOCOLOR=1
 
-# The same work as omni, as one shell line per host. The host's address
-# comes from $SSH_CONNECTION (its third field), so one command serves every
-# host, as it must for parallel-ssh.
-start=$(sed -n "/^  $svc:/,/start:/s/^      start: .\(.*\).$/\1/p" inventory.yaml | sed "s/''/'/g")
-env_line="set -- \$SSH_CONNECTION; OMNI_ADDRESS=\$3 OMNI_HOST=host\${3##*.} OMNI_SERVICE=$svc; export OMNI_HOST OMNI_SERVICE OMNI_ADDRESS; f=$dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\""
-url="http://\$OMNI_ADDRESS:$svc_port/healthz"
-status_script="$env_line; pid=\$(cat \"\$f.pid\") && kill -0 \"\$pid\" && set -- \$(ps -o etimes=,stat= -p \"\$pid\") && curl -fsS -o /dev/null --max-time 1 \"$url\" && echo \"\$OMNI_HOST \$OMNI_SERVICE running pid=\$pid up=\${1}s stat=\${2} health=passed\""
-# $start ends with `&`, so the next command follows it without a `;`.
-restart_script="$env_line; pid=\$(cat \"\$f.pid\") && kill -TERM \"\$pid\" || exit 1; while st=\$(ps -o stat= -p \"\$pid\") && [ \"\${st#Z}\" = \"\$st\" ]; do sleep 0.05; done; $start i=0; until curl -fsS -o /dev/null --max-time 1 \"$url\"; do i=\$((i+1)); [ \$i -lt 30 ] || exit 1; sleep 0.1; done; kill -0 \"\$(cat \"\$f.pid\")\" && echo \"\$OMNI_HOST \$OMNI_SERVICE restarted pid=\$(cat \"\$f.pid\") health=passed\""
-printf '%s\n' "$status_script" > status.script
-printf '%s\n' "$restart_script" > restart.script
+# The same work as omni, as one shell line per host: fleet-n.sh's scripts.
+status_script=$(cat status.script)
+restart_script=$(cat restart.script)
 
 ssh_opts="-i $dir/client_key -o UserKnownHostsFile=$dir/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes -o ControlMaster=no -o ControlPath=none"
 cmd_for() { # tool op -> sets the array CMD

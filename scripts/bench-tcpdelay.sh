@@ -30,10 +30,10 @@
 #                       before taking them down: to time commands by hand
 #
 # Needs root (a network namespace, TUN devices), openssh-server and curl.
-# Everything runs in a directory of its own under /tmp and in namespace
-# omni-tcpd-PID (10.254.77.1 this side; host K is 10.254.77.(10+K) in the
-# namespace, each with an sshd of its own); the exit trap stops what it
-# started, by PID, and deletes both.
+# The hosts are scripts/fleet-n.sh's, in namespace omni-tcpd-PID: host K is
+# 10.254.77.K there, 10.254.77.254 this side of the link. Everything runs
+# in a directory of its own under /tmp; the exit trap takes the fleet down
+# (fleet-n.sh down: by PID) and deletes the link and the namespace.
 set -euo pipefail
 runs=${1:-9}
 n=${2:-1}
@@ -60,173 +60,46 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
 fi
 
-dir=$(mktemp -d /tmp/omni-bench-tcpdelay.XXXXXX)
+work=$(mktemp -d /tmp/omni-bench-tcpdelay.XXXXXX)
+dir=$work/fleet # scripts/fleet-n.sh's
 ns=omni-tcpd-$$
 tun_a=otd$$a tun_b=otd$$b
-near=10.254.77.1
-addr() { echo "10.254.77.$((10 + $1))"; }
+prefix=10.254.77. near=10.254.77.254 # host K is ${prefix}K, K <= 200
 delay_pid=
 cleanup() {
-  # Ansible's ControlPersist masters name the directory on their command
-  # line; the sshds and the services have pidfiles.
-  for pid in $(grep -laF "$dir/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 || true); do
-    [ "$pid" != $$ ] && kill "$pid" 2>/dev/null || true
-  done
-  for pidfile in "$dir"/run/*.pid "$dir"/host*/sshd.pid; do
-    [ -f "$pidfile" ] || continue
-    read -r pid <"$pidfile" 2>/dev/null || continue
-    case $pid in '' | *[!0-9]*) continue ;; esac
-    [ "$pid" -gt 1 ] && kill "$pid" 2>/dev/null || true
-  done
+  "$root/scripts/fleet-n.sh" down "$dir" >/dev/null 2>&1 || true
   [ -n "$delay_pid" ] && kill "$delay_pid" 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
-  rm -rf "$dir"
+  rm -rf "$work"
 }
 trap cleanup EXIT
 
-cd "$dir"
-mkdir run
-if [ -n "${OMNI_BENCH_OMNI:-}" ]; then cp "$OMNI_BENCH_OMNI" omni; else "$root/scripts/build.sh" "$dir/omni" >/dev/null; fi
-[ -z "${OMNI_BENCH_BASE:-}" ] || cp "$OMNI_BENCH_BASE" omni-base
-(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$dir/omni-demo-svc" ./lab/demosvc/cmd/omni-demo-svc &&
-  CGO_ENABLED=0 go build -trimpath -o "$dir/omni-tcpdelay" ./internal/testkit/tcpdelay/cmd/omni-tcpdelay)
-
 # The link: tun_a here, tun_b in the namespace, $delay ms each way.
-./omni-tcpdelay "$tun_a" "$tun_b" "${delay}ms" >delay.log 2>&1 &
+(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$work/omni-tcpdelay" ./internal/testkit/tcpdelay/cmd/omni-tcpdelay)
+"$work/omni-tcpdelay" "$tun_a" "$tun_b" "${delay}ms" >"$work/delay.log" 2>&1 &
 delay_pid=$!
-for _ in $(seq 50); do grep -q ready delay.log && break; sleep 0.1; done
-grep -q ready delay.log || { echo "$0: omni-tcpdelay did not start: $(cat delay.log)" >&2; exit 1; }
+for _ in $(seq 50); do grep -q ready "$work/delay.log" && break; sleep 0.1; done
+grep -q ready "$work/delay.log" || { echo "$0: omni-tcpdelay did not start: $(cat "$work/delay.log")" >&2; exit 1; }
 ip netns add "$ns"
 ip link set "$tun_b" netns "$ns"
 ip addr add "$near" dev "$tun_a"
 ip link set "$tun_a" up
-ip route add 10.254.77.0/24 dev "$tun_a"
+ip route add "${prefix}0/24" dev "$tun_a"
 ip netns exec "$ns" ip link set lo up
 ip netns exec "$ns" ip link set "$tun_b" up
 ip netns exec "$ns" ip route add "$near/32" dev "$tun_b"
-for k in $(seq "$n"); do ip netns exec "$ns" ip addr add "$(addr "$k")/32" dev "$tun_b"; done
+for k in $(seq "$n"); do ip netns exec "$ns" ip addr add "$prefix$k/32" dev "$tun_b"; done
 
-# The hosts: a real sshd each in the namespace, the demo service under it.
-user=$(id -un)
-ssh-keygen -q -t ed25519 -N '' -C omni-tcpdelay -f client_key
-cp client_key.pub authorized_keys
-: >known_hosts
-hosts_yaml= pssh_hosts= ini_hosts=
-for k in $(seq "$n"); do
-  a=$(addr "$k")
-  mkdir "host$k"
-  ssh-keygen -q -t ed25519 -N '' -C "host$k" -f "host$k/host_key"
-  cat >"host$k/sshd_config" <<CONF
-ListenAddress $a:22
-HostKey $dir/host$k/host_key
-PidFile $dir/host$k/sshd.pid
-AuthorizedKeysFile $dir/authorized_keys
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-UsePAM no
-StrictModes no
-AllowTcpForwarding yes
-PermitRootLogin yes
-UseDNS no
-LogLevel ERROR
-MaxStartups 200:30:400
-SetEnv SHLVL=1
-CONF
-  ip netns exec "$ns" /usr/sbin/sshd -f "$dir/host$k/sshd_config" -E "$dir/host$k/sshd.log"
-  echo "$a $(cut -d' ' -f1,2 "host$k/host_key.pub")" >>known_hosts
-  hosts_yaml+="  host$k: {address: $a, port: 22, roles: [worker], service_address: $a}"$'\n'
-  pssh_hosts+="$a:22 $user"$'\n'
-  ini_hosts+="host$k ansible_host=$a ansible_port=22"$'\n'
-done
-for k in $(seq "$n"); do
-  for _ in $(seq 50); do [ -s "host$k/sshd.pid" ] && break; sleep 0.1; done
-  [ -s "host$k/sshd.pid" ] || { echo "$0: sshd of host$k did not start: $(cat "host$k/sshd.log")" >&2; exit 1; }
-done
-cat >ssh_config <<CONF
-Host *
-  User $user
-  IdentityFile $dir/client_key
-  IdentitiesOnly yes
-  UserKnownHostsFile $dir/known_hosts
-  StrictHostKeyChecking yes
-  BatchMode yes
-  ControlMaster no
-  ControlPath none
-  LogLevel ERROR
-CONF
-
-# The service, as scripts/fleet-n.sh defines it.
-svc_port=17501
-start="setsid nohup $dir/omni-demo-svc --name \"\$OMNI_SERVICE\" --listen \"\$OMNI_ADDRESS:$svc_port\" --pidfile $dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\".pid --log $dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\".log --ready-after 0s --stop-delay 0s >/dev/null 2>&1 </dev/null & echo \$! > $dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\".pid;"
-status="cat $dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\".pid"
-cat >inventory.yaml <<INV
-version: 1
-defaults:
-  user: $user
-  identity_file: client_key
-  known_hosts: known_hosts
-  manager: command
-  stop_grace: 10s
-  start_timeout: 20s
-registry:
-  path: registry.db
-hosts:
-${hosts_yaml}roles:
-  worker: [demo]
-services:
-  demo:
-    commands:
-      start: '$(printf '%s' "$start" | sed "s/'/''/g")'
-      status: '$(printf '%s' "$status" | sed "s/'/''/g")'
-      logs: 'tail -n "\$OMNI_LINES" $dir/run/"\$OMNI_ADDRESS.\$OMNI_SERVICE".log'
-    health:
-      process: true
-      port: $svc_port
-      http: {port: $svc_port, path: /healthz, expect: 200}
-      timeout: 5s
-      retries: 30
-      interval: 100ms
-INV
-./omni -i inventory.yaml service start worker demo --forks "$n" >start.log 2>&1 || { cat start.log >&2; exit 1; }
-
-# The other tools: the same work as one shell line (bench-wan.sh's restart
-# script), the host's address from \$SSH_CONNECTION (the address sshd
-# accepted on), so that one command serves every host.
-env_line="set -- \$SSH_CONNECTION; OMNI_ADDRESS=\$3 OMNI_HOST=host\$((\${3##*.} - 10)) OMNI_SERVICE=demo; export OMNI_HOST OMNI_SERVICE OMNI_ADDRESS; f=$dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\""
-url="http://\$OMNI_ADDRESS:$svc_port/healthz"
-restart_script="$env_line; pid=\$(cat \"\$f.pid\") && kill -TERM \"\$pid\" || exit 1; while st=\$(ps -o stat= -p \"\$pid\") && [ \"\${st#Z}\" = \"\$st\" ]; do sleep 0.05; done; $start i=0; until curl -fsS -o /dev/null --max-time 1 \"$url\"; do i=\$((i+1)); [ \$i -lt 30 ] || exit 1; sleep 0.1; done; kill -0 \"\$(cat \"\$f.pid\")\" && echo \"\$OMNI_HOST \$OMNI_SERVICE restarted pid=\$(cat \"\$f.pid\") health=passed\""
-
+# The hosts: scripts/fleet-n.sh's, in the namespace (a real sshd and the
+# demo service each), with its inventory and the other tools' files.
+OMNI_FLEET_NETNS=$ns OMNI_FLEET_ADDR_PREFIX=$prefix "$root/scripts/fleet-n.sh" up "$dir" "$n" >/dev/null
+cd "$dir"
+[ -z "${OMNI_BENCH_OMNI:-}" ] || cp "$OMNI_BENCH_OMNI" omni
+[ -z "${OMNI_BENCH_BASE:-}" ] || cp "$OMNI_BENCH_BASE" omni-base
+restart_script=$(cat restart.script)
+read -r first _ <pssh.hosts # ADDR:PORT USER of host1
+export ANSIBLE_CONFIG=$dir/ansible.cfg ANSIBLE_NOCOLOR=1
 if [ "$n" -gt 1 ]; then
-  printf '%s' "$pssh_hosts" >pssh.hosts
-  cat >hosts.ini <<INI
-[worker]
-${ini_hosts}
-[worker:vars]
-ansible_user=$user
-ansible_ssh_private_key_file=$dir/client_key
-ansible_ssh_common_args='-o UserKnownHostsFile=$dir/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes'
-ansible_python_interpreter=/usr/bin/python3
-INI
-  mkdir cp ansible-tmp
-  cat >ansible.cfg <<CFG
-[defaults]
-inventory = $dir/hosts.ini
-forks = $n
-host_key_checking = True
-gathering = explicit
-retry_files_enabled = False
-local_tmp = $dir/ansible-tmp
-remote_tmp = $dir/ansible-tmp/remote
-interpreter_python = /usr/bin/python3
-deprecation_warnings = False
-
-[ssh_connection]
-pipelining = True
-ssh_args = -o ControlMaster=auto -o ControlPersist=60s
-control_path = $dir/cp/%%h-%%p-%%r
-CFG
-  export ANSIBLE_CONFIG=$dir/ansible.cfg ANSIBLE_NOCOLOR=1
   tools=(omni warm pssh ansible)
   what="a restart of $n hosts at once"
 else
@@ -245,7 +118,7 @@ cmd_for() {
     omni) CMD=(./omni -i inventory.yaml service restart "${fleet[@]}") ;;
     base) CMD=(./omni-base -i inventory.yaml service restart "${fleet[@]}") ;;
     warm) CMD=(env XDG_RUNTIME_DIR="$dir/xdg" OMNI_CONTROL_PERSIST=10m ./omni -i inventory.yaml service restart "${fleet[@]}") ;;
-    ssh) CMD=(ssh -F ssh_config "$(addr 1)" "$restart_script") ;;
+    ssh) CMD=(ssh -F ssh_config -p "${first##*:}" "${first%:*}" "$restart_script") ;;
     pssh) CMD=(parallel-ssh -h pssh.hosts -p "$n" -t 120 -i -x "-F $dir/ssh_config" "$restart_script") ;;
     ansible) CMD=(ansible worker -i hosts.ini -f "$n" -m shell -a "$restart_script") ;;
   esac

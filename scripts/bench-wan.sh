@@ -149,20 +149,7 @@ user=$(id -un)
   echo "  behind: {address: 127.0.5.1, port: ${pport[1]}, roles: [worker], via: jump, service_address: 127.0.5.1}"
   sed -n '/^roles:/,$p' inventory.yaml | sed 's/^roles:/roles:\n  bastion: []/'
 } > bastion.yaml
-# plain ssh, ssh -J and parallel-ssh: one config file (ssh passes -F on to the
-# ssh it starts for -J, so the jump host is verified the same way).
-cat > ssh_config <<CFG
-Host *
-  User $user
-  IdentityFile $dir/client_key
-  IdentitiesOnly yes
-  UserKnownHostsFile $dir/known_hosts
-  StrictHostKeyChecking yes
-  BatchMode yes
-  ControlMaster no
-  ControlPath none
-  LogLevel ERROR
-CFG
+# plain ssh, ssh -J and parallel-ssh: fleet-n.sh's ssh_config.
 for k in $(seq "$n"); do echo "127.0.5.$k:${pport[$k]} $user"; done > wan-pssh.hosts
 {
   echo "[worker]"
@@ -172,19 +159,9 @@ for k in $(seq "$n"); do echo "127.0.5.$k:${pport[$k]} $user"; done > wan-pssh.h
 } > wan-hosts.ini
 export ANSIBLE_CONFIG=$dir/ansible.cfg ANSIBLE_NOCOLOR=1
 
-# The same work as omni, as one shell line per host (bench-fleet.sh's
-# scripts). The host's address comes from $SSH_CONNECTION (its third field:
-# the address sshd accepted on, the same through a proxy or a jump), so one
-# command serves every host, as it must for parallel-ssh.
-svc_port=17501
-start=$(sed -n "/^  $svc:/,/start:/s/^      start: .\(.*\).$/\1/p" inventory.yaml | sed "s/''/'/g")
-env_line="set -- \$SSH_CONNECTION; OMNI_ADDRESS=\$3 OMNI_HOST=host\${3##*.} OMNI_SERVICE=$svc; export OMNI_HOST OMNI_SERVICE OMNI_ADDRESS; f=$dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\""
-url="http://\$OMNI_ADDRESS:$svc_port/healthz"
-status_script="$env_line; pid=\$(cat \"\$f.pid\") && kill -0 \"\$pid\" && set -- \$(ps -o etimes=,stat= -p \"\$pid\") && curl -fsS -o /dev/null --max-time 1 \"$url\" && echo \"\$OMNI_HOST \$OMNI_SERVICE running pid=\$pid up=\${1}s stat=\${2} health=passed\""
-# $start ends with `;` (after recording the PID it launched).
-restart_script="$env_line; pid=\$(cat \"\$f.pid\") && kill -TERM \"\$pid\" || exit 1; while st=\$(ps -o stat= -p \"\$pid\") && [ \"\${st#Z}\" = \"\$st\" ]; do sleep 0.05; done; $start i=0; until curl -fsS -o /dev/null --max-time 1 \"$url\"; do i=\$((i+1)); [ \$i -lt 30 ] || exit 1; sleep 0.1; done; kill -0 \"\$(cat \"\$f.pid\")\" && echo \"\$OMNI_HOST \$OMNI_SERVICE restarted pid=\$(cat \"\$f.pid\") health=passed\""
-printf '%s\n' "$status_script" > status.script
-printf '%s\n' "$restart_script" > restart.script
+# The same work as omni, as one shell line per host: fleet-n.sh's scripts.
+status_script=$(cat status.script)
+restart_script=$(cat restart.script)
 
 # omni warm: persistent connections, their sockets in a directory of the run's own.
 mkdir -m 0700 "$dir/xdg"

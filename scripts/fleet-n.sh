@@ -7,6 +7,8 @@
 #   DIR/inventory.yaml   omni: hosts host1..hostN, all in role `worker`, which runs `demo`
 #   DIR/pssh.hosts       parallel-ssh: ADDR:PORT USER per line
 #   DIR/hosts.ini        ansible inventory (group `worker`), DIR/ansible.cfg beside it
+#   DIR/ssh_config       plain ssh and parallel-ssh (-F): the key, known_hosts verified, batch mode
+#   DIR/status.script, DIR/restart.script   the same work as omni's, one shell line for any host
 #   DIR/known_hosts      every host key; DIR/client_key the client key
 #
 #   scripts/fleet-n.sh up DIR [N]   build omni and the demo service into DIR, start N (default 50)
@@ -17,6 +19,9 @@
 # each connection and session in DIR/hostK/sshd.log), OMNI_DEMO_READY_AFTER and
 # OMNI_DEMO_STOP_DELAY (default 0s: the service starts and stops at once).
 # The 127.0.5.0/24 range is this script's: nothing else is used.
+# OMNI_FLEET_NETNS=NS runs the sshds and the services in network namespace
+# NS (which the caller made, with the addresses), host K on
+# ${OMNI_FLEET_ADDR_PREFIX}K (default prefix 127.0.5.): scripts/bench-tcpdelay.sh.
 set -euo pipefail
 cmd=${1:-}; dir=${2:-}; n=${3:-50}
 usage() { echo "usage: $0 up DIR [N] | down DIR" >&2; exit 2; }
@@ -30,6 +35,9 @@ loglevel=${OMNI_FLEET_LOGLEVEL:-ERROR}
 svc=demo
 svc_port=17501
 py=/usr/bin/python3; [ -x "$py" ] || py=python3
+prefix=${OMNI_FLEET_ADDR_PREFIX:-127.0.5.}
+in_ns=() # what runs on the hosts' side: in OMNI_FLEET_NETNS when set
+[ -z "${OMNI_FLEET_NETNS:-}" ] || in_ns=(ip netns exec "$OMNI_FLEET_NETNS")
 
 # The start and status commands of the demo service, as the inventory gives
 # them (single-quoted there); the pssh/ansible scripts use the same text.
@@ -73,7 +81,7 @@ down() {
 }
 
 free_port() { # a free TCP port on address $1
-  "$py" -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$1"
+  "${in_ns[@]}" "$py" -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$1"
 }
 
 case $cmd in
@@ -91,7 +99,7 @@ up)
   user=$(id -un)
   hosts_yaml=; pssh_hosts=; ini_hosts=
   for k in $(seq "$n"); do
-    name=host$k addr=127.0.5.$k
+    name=host$k addr=$prefix$k
     port=$(free_port "$addr")
     mkdir -p "$dir/$name"
     ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$dir/$name/host_key"
@@ -116,7 +124,7 @@ MaxSessions 100
 MaxStartups 200:30:400
 SetEnv SHLVL=1
 CONF
-    /usr/sbin/sshd -f "$dir/$name/sshd_config" -E "$dir/$name/sshd.log"
+    "${in_ns[@]}" /usr/sbin/sshd -f "$dir/$name/sshd_config" -E "$dir/$name/sshd.log"
     echo "[$addr]:$port $(cut -d' ' -f1,2 "$dir/$name/host_key.pub")" >> "$dir/known_hosts"
     hosts_yaml+="  $name: {address: $addr, port: $port, roles: [worker], service_address: $addr}"$'\n'
     pssh_hosts+="$addr:$port $user"$'\n'
@@ -183,34 +191,58 @@ pipelining = True
 ssh_args = -o ControlMaster=auto -o ControlPersist=60s
 control_path = $dir/cp/%%h-%%p-%%r
 CFG
+  # plain ssh, ssh -J and parallel-ssh: one config file (ssh passes -F on
+  # to the ssh it starts for -J, so a jump host is verified the same way).
+  cat > "$dir/ssh_config" <<CFG
+Host *
+  User $user
+  IdentityFile $dir/client_key
+  IdentitiesOnly yes
+  UserKnownHostsFile $dir/known_hosts
+  StrictHostKeyChecking yes
+  BatchMode yes
+  ControlMaster no
+  ControlPath none
+  LogLevel ERROR
+CFG
+  # The same work as omni's, as one shell line per host, for plain ssh,
+  # parallel-ssh and Ansible: DIR/status.script and DIR/restart.script. The
+  # host's address comes from $SSH_CONNECTION (its third field: the
+  # address sshd accepted on, the same through a proxy or a jump), so one
+  # command serves every host, as it must for parallel-ssh. The start
+  # ends with `;` (after recording the PID it launched).
+  env_line="set -- \$SSH_CONNECTION; OMNI_ADDRESS=\$3 OMNI_HOST=host\${3##*.} OMNI_SERVICE=$svc; export OMNI_HOST OMNI_SERVICE OMNI_ADDRESS; f=$dir/run/\"\$OMNI_ADDRESS.\$OMNI_SERVICE\""
+  url="http://\$OMNI_ADDRESS:$svc_port/healthz"
+  printf '%s\n' "$env_line; pid=\$(cat \"\$f.pid\") && kill -0 \"\$pid\" && set -- \$(ps -o etimes=,stat= -p \"\$pid\") && curl -fsS -o /dev/null --max-time 1 \"$url\" && echo \"\$OMNI_HOST \$OMNI_SERVICE running pid=\$pid up=\${1}s stat=\${2} health=passed\"" > "$dir/status.script"
+  printf '%s\n' "$env_line; pid=\$(cat \"\$f.pid\") && kill -TERM \"\$pid\" || exit 1; while st=\$(ps -o stat= -p \"\$pid\") && [ \"\${st#Z}\" = \"\$st\" ]; do sleep 0.05; done; $(start_cmd) i=0; until curl -fsS -o /dev/null --max-time 1 \"$url\"; do i=\$((i+1)); [ \$i -lt 30 ] || exit 1; sleep 0.1; done; kill -0 \"\$(cat \"\$f.pid\")\" && echo \"\$OMNI_HOST \$OMNI_SERVICE restarted pid=\$(cat \"\$f.pid\") health=passed\"" > "$dir/restart.script"
   # Start every service (directly: the hosts are this machine), then wait
   # until each answers its health check. The port must be free first, or
   # another fleet's service would answer for ours.
-  "$py" - "$n" "$svc_port" <<'PY' || exit 1
+  "${in_ns[@]}" "$py" - "$n" "$svc_port" "$prefix" <<'PY' || exit 1
 import socket, sys
-n, port = int(sys.argv[1]), int(sys.argv[2])
+n, port, prefix = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 for k in range(1, n + 1):
     s = socket.socket()
     # As the service does (Go sets it): connections of a fleet just taken
     # down may linger in TIME_WAIT; only a listener makes the port busy.
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        s.bind(("127.0.5.%d" % k, port))
+        s.bind(("%s%d" % (prefix, k), port))
     except OSError as e:
-        sys.exit("127.0.5.%d:%d is in use (%s): is another fleet-n.sh fleet up?" % (k, port, e))
+        sys.exit("%s%d:%d is in use (%s): is another fleet-n.sh fleet up?" % (prefix, k, port, e))
     finally:
         s.close()
 PY
   for k in $(seq "$n"); do
-    OMNI_HOST=host$k OMNI_SERVICE=$svc OMNI_ADDRESS=127.0.5.$k sh -c "$(start_cmd)"
+    "${in_ns[@]}" env OMNI_HOST="host$k" OMNI_SERVICE="$svc" OMNI_ADDRESS="$prefix$k" sh -c "$(start_cmd)"
   done
   for k in $(seq "$n"); do
     ok=
     for _ in $(seq 100); do
-      if curl -fsS -o /dev/null --max-time 1 "http://127.0.5.$k:$svc_port/healthz" 2>/dev/null; then ok=1; break; fi
+      if "${in_ns[@]}" curl -fsS -o /dev/null --max-time 1 "http://$prefix$k:$svc_port/healthz" 2>/dev/null; then ok=1; break; fi
       sleep 0.1
     done
-    [ -n "$ok" ] && [ -s "$dir/run/127.0.5.$k.$svc.pid" ] || { echo "$0: service on host$k (127.0.5.$k:$svc_port) did not become healthy" >&2; exit 1; }
+    [ -n "$ok" ] && [ -s "$dir/run/$prefix$k.$svc.pid" ] || { echo "$0: service on host$k ($prefix$k:$svc_port) did not become healthy" >&2; exit 1; }
   done
   echo "fleet of $n hosts up in $dir: omni -i $dir/inventory.yaml service status worker $svc"
   ;;
