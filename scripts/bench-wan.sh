@@ -31,8 +31,11 @@
 #
 # Warm-up first (each command once, not counted; Ansible's ControlPersist
 # masters are up after it). Then RUNS interleaved rounds per part (omni,
-# other, other, omni, …), medians of the wall times. Prints every run and the
-# table: work | omni | other | ratio (omni / other).
+# other, other, omni, …), medians of the wall times. Prints every run, how
+# busy the whole machine was during the restarts (its CPU time, from
+# /proc/stat, against the wall time × the cores: the hosts share the
+# machine with the tools, so a run can be bound by its CPU rather than by
+# the link), and the table: work | omni | other | ratio (omni / other).
 #
 #   scripts/bench-wan.sh [RUNS] [N]      (defaults 7 and 20)
 #
@@ -197,13 +200,20 @@ available() {
   esac
 }
 
-declare -A wall fails
+declare -A wall fails busy
+# busy_ticks: the whole machine's busy time so far, in clock ticks (USER_HZ,
+# 100 a second): every CPU's user, nice, system, irq, softirq and steal
+# time from /proc/stat, whoever spent it (omni, the sshd hosts, the
+# services, toxiproxy, the other tools).
+busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
 # one KEY ROUND: runs the command of KEY once, its output to out.KEY (with
-# "/" as "."), and keeps the wall time unless ROUND is warm-up.
+# "/" as "."), and keeps the wall time and the machine's busy time unless
+# ROUND is warm-up.
 one() {
-  local key=$1 round=$2 out rc t ms
+  local key=$1 round=$2 out rc t ms b0
   cmd_for "$key"
   out=out.${key//\//.}
+  b0=$(busy_ticks)
   t=$(date +%s%N)
   # In the background, and waited for: a signal to this script then ends
   # the run at once (cleanup kills it), not after it finishes.
@@ -212,6 +222,7 @@ one() {
   rc=0; wait "$running" || rc=$?
   running=
   ms=$(( ($(date +%s%N) - t) / 1000000 ))
+  b0=$(( ($(busy_ticks) - b0) * 10 ))
   if [ "$rc" != 0 ]; then
     fails[$key]=$(( ${fails[$key]:-0} + 1 ))
     echo "  $key run $round: exit $rc after $ms ms; its output:" >&2
@@ -225,7 +236,7 @@ one() {
     return 0
   fi
   # A failed run is not timed: the medians are of the runs that did the work.
-  [ "$rc" = 0 ] && wall[$key]+="$ms "
+  [ "$rc" = 0 ] && wall[$key]+="$ms " && busy[$key]+="$b0 "
 }
 # part NAME KEY...: a warm-up of each key, then RUNS rounds; the order
 # within a round turns by one each round, so no tool always runs first.
@@ -277,6 +288,16 @@ echo "runs (ms):"
 for k in a/omni a/warm a/ssh a/ansible a0/omni a0/ssh b/omni b/warm b/ssh cs/omni cs/warm cs/pssh cs/ansible cr/omni cr/warm cr/pssh cr/ansible; do
   available "$k" || continue
   printf '  %-11s %s(failed: %s)\n' "$k" "${wall[$k]:-}" "${fails[$k]:-0}"
+done
+echo
+# How busy the whole machine was while each command ran: a run whose busy
+# time comes near its wall time × the cores was bound by the machine's
+# CPU, not by the link's round trips.
+echo "the machine's busy time during a run (medians; all $(nproc) cores, every process):"
+for k in a/omni a/ssh a/ansible cr/omni cr/warm cr/pssh cr/ansible; do
+  available "$k" || continue
+  b=$(median ${busy[$k]:-}); w=$(median ${wall[$k]:-})
+  awk -v k="$k" -v b="$b" -v w="$w" -v n="$(nproc)" 'BEGIN {if (b == "-" || w == "-" || w == 0) printf "  %-11s -\n", k; else printf "  %-11s %5d ms busy in %5d ms: %3.0f%% of the cores\n", k, b, w, 100 * b / (w * n)}'
 done
 echo
 row() { printf '| %-40s | %8s | %-26s | %6s |\n' "$@"; }
