@@ -47,10 +47,7 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 		}
 		fmt.Fprintf(s.Err, "omni: --resume: %s\n", note)
 		if len(targets) == 0 {
-			if jsonOut {
-				return writeJSON(s.Out, fleetDoc{Command: opts.Action, Target: opts.Host, Service: svc.Name, Result: "unchanged", Hosts: []fleetHostDoc{}, Skipped: skipped})
-			}
-			return nil
+			return nothingToResume(s, opts, svc.Name, skipped, jsonOut)
 		}
 	}
 	var impact []engine.Instance
@@ -65,7 +62,7 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 	}
 	var prog *progress
 	res, err := engine.Run(ctx, reg, engine.RunRequest{
-		Request: req, Targets: targets, Fleet: true, Options: fo, LockTimeout: opts.LockTimeout,
+		Request: req, Targets: targets, Fleet: true, Options: fo, LockTimeout: opts.LockTimeout, Resume: opts.Resume,
 	}, engine.RunEnv{
 		Inventory: inv,
 		Connect:   func() (engine.Connector, func(), error) { return connector(g, s, inv) },
@@ -81,6 +78,11 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 		return err
 	}
 	rep := res.Report
+	if len(rep.Hosts) == 0 {
+		// --resume: under the lock, another run had finished every host
+		// (Run's warning named them); nothing was touched or recorded.
+		return nothingToResume(s, opts, svc.Name, skipped, jsonOut)
+	}
 	prog.close()
 	if opts.Verbose {
 		for _, h := range rep.Hosts {
@@ -103,6 +105,15 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 		return err
 	}
 	return codeOnly(code)
+}
+
+// nothingToResume ends a --resume run that found nothing left to do:
+// exit 0, and with -o json a document without hosts.
+func nothingToResume(s Streams, opts *serviceOptions, service string, skipped []string, jsonOut bool) error {
+	if jsonOut {
+		return writeJSON(s.Out, fleetDoc{Command: opts.Action, Target: opts.Host, Service: service, Result: "unchanged", Hosts: []fleetHostDoc{}, Skipped: skipped})
+	}
+	return nil
 }
 
 // fleetOptions resolves the budgets against the target's size.

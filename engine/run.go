@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	osuser "os/user"
+	"strings"
 	"time"
 
 	"github.com/omni-fleet/omni/inventory"
@@ -30,6 +31,13 @@ type RunRequest struct {
 	// LockTimeout is how long to wait for another run that holds one of
 	// the (host, service) pairs the plans touch; 0 fails at once.
 	LockTimeout time.Duration
+	// Resume: the Targets are what Resume kept (for the prompt and
+	// --dry-run); once Run holds the lock it asks Resume again and runs
+	// only the targets still owed. Another run of the same job may have
+	// finished some in between (one that held the lock this run waited
+	// for): they are left out, and Warn names them. None left: nothing
+	// runs and nothing is recorded (a Report without hosts).
+	Resume bool
 }
 
 // RunEnv is what Run works with besides the registry: how it reaches the
@@ -120,11 +128,46 @@ func Run(ctx context.Context, reg registry.Store, req RunRequest, env RunEnv) (*
 	if warn == nil {
 		warn = func(string) {}
 	}
+	if req.Resume && reg != nil {
+		owed, err := stillOwed(reg, req, warn)
+		if err != nil {
+			return nil, err
+		}
+		if len(owed) == 0 {
+			return &RunResult{Report: &FleetReport{}}, nil
+		}
+		req.Targets = owed
+	}
 	h := &history{reg: reg, owner: owner, warn: warn}
 	if !req.Fleet {
 		return runOne(ctx, req, env, h)
 	}
 	return runFleet(ctx, req, env, h)
+}
+
+// stillOwed is the part of a --resume run's targets that the registry,
+// read under the run's lock, says the job still owes; warn names the
+// others, finished since the targets were chosen.
+func stillOwed(reg registry.Store, req RunRequest, warn func(string)) ([]Target, error) {
+	owed, _, err := Resume(reg, req.Request, req.Targets)
+	if err != nil {
+		return nil, err
+	}
+	kept := map[string]bool{}
+	for _, t := range owed {
+		kept[t.Host] = true
+	}
+	var done []string
+	for _, t := range req.Targets {
+		if !kept[t.Host] {
+			done = append(done, t.Host)
+		}
+	}
+	if len(done) > 0 {
+		warn(fmt.Sprintf("--resume: %s finished by another run of this job since the hosts to resume were read: left out",
+			strings.Join(done, ", ")))
+	}
+	return owed, nil
 }
 
 // ReadsOnly reports whether the plans only read their hosts: every task

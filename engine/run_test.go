@@ -10,8 +10,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/internal/testkit/historytest"
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/playbooks"
 	"github.com/omni-fleet/omni/registry"
@@ -420,5 +422,78 @@ func TestRunLogsPlaybookThatWritesIsLocked(t *testing.T) {
 	}
 	if connected != 0 {
 		t.Errorf("a refused run connected %d times", connected)
+	}
+}
+
+// hostConnector gives each host a fake connection of its own.
+type hostConnector map[string]*svcConn
+
+func (h hostConnector) Connect(_ context.Context, host *inventory.Host) (Conn, error) {
+	return h[host.Name], nil
+}
+
+// TestRunResumeRereadsUnderTheLock: the hosts a --resume run acts on are
+// read again from the registry once Run holds the lock. Between cli's
+// reading (for the prompt and --dry-run) and the lock, another run of the
+// same job (one that waited for the lock, say) may have finished some of
+// them; those are not run twice, and Warn names them.
+func TestRunResumeRereadsUnderTheLock(t *testing.T) {
+	inv, pb, reg := runSetup(t)
+	req := Request{Action: "start", Host: "app", Service: "db"}
+	targets, _, err := Targets(inv, pb, req)
+	if err != nil || len(targets) != 2 {
+		t.Fatalf("targets %v, err %v", targets, err)
+	}
+	record := func(ev registry.Event) { historytest.Record(t, reg, ev) }
+	now := time.Now().UTC()
+	// The job failed on both hosts.
+	record(registry.Event{Started: now.Add(-2 * time.Minute), Finished: now.Add(-2 * time.Minute), Complete: true,
+		Command: "start app db", Target: "app", Service: "db", Result: "failed",
+		Hosts: []registry.HostResult{{Host: "a", Result: "failed"}, {Host: "b", Result: "failed"}}})
+	// What cli reads before the lock: both to do.
+	keep, _, err := Resume(reg, req, targets)
+	if err != nil || len(keep) != 2 {
+		t.Fatalf("resume before: %v, %v", keep, err)
+	}
+	// Meanwhile another --resume of the job finished a, and was stopped
+	// before b.
+	record(registry.Event{Started: now.Add(-time.Minute), Finished: now.Add(-time.Minute), Complete: true,
+		Command: "start app db", Target: "app", Service: "db", Result: "interrupted",
+		Hosts: []registry.HostResult{{Host: "a", Result: "done"}, {Host: "b", Result: "untouched"}}})
+
+	conns := hostConnector{"a": {running: map[string]bool{}}, "b": {running: map[string]bool{}}}
+	var warnings []string
+	env := RunEnv{
+		Inventory: inv,
+		Connect:   func() (Connector, func(), error) { return conns, func() {}, nil },
+		Stdout:    io.Discard, Stderr: io.Discard,
+		Warn: func(msg string) { warnings = append(warnings, msg) },
+	}
+	res, err := Run(context.Background(), reg, RunRequest{Request: req, Targets: keep, Fleet: true, Resume: true,
+		Options: FleetOptions{Forks: 2, Batch: 2, MaxUnavailable: 2}}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conns["a"].starts) != 0 || len(conns["b"].starts) != 1 {
+		t.Errorf("starts: a %v, b %v; want b's only", conns["a"].starts, conns["b"].starts)
+	}
+	if len(res.Report.Hosts) != 1 || res.Report.Hosts[0].Host != "b" || res.Report.Hosts[0].Result != HostDone {
+		t.Errorf("report hosts %+v, want b done", res.Report.Hosts)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "a") || !strings.Contains(warnings[0], "left out") {
+		t.Errorf("warnings %q, want one naming a as left out", warnings)
+	}
+
+	// Once every host is done, a --resume under the lock runs nothing and
+	// records nothing.
+	before, _ := reg.Events(registry.EventQuery{})
+	res, err = Run(context.Background(), reg, RunRequest{Request: req, Targets: targets, Fleet: true, Resume: true,
+		Options: FleetOptions{Forks: 2, Batch: 2, MaxUnavailable: 2}}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := reg.Events(registry.EventQuery{})
+	if len(res.Report.Hosts) != 0 || len(after) != len(before) || len(conns["a"].starts)+len(conns["b"].starts) != 1 {
+		t.Errorf("nothing owed: report %+v, events %d then %d, starts a %v b %v", res.Report.Hosts, len(before), len(after), conns["a"].starts, conns["b"].starts)
 	}
 }
