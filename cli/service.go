@@ -413,6 +413,10 @@ func dependencyLine(st style, r engine.StepResult, target engine.Instance) strin
 		return fmt.Sprintf("Stopped %s on %s (%s)", t.Service, t.Host, t.Why)
 	case t.Step == engine.StepHealth && r.Effect == engine.EffectHealthy:
 		return fmt.Sprintf("Restarted %s on %s (%s): healthy", t.Service, t.Host, t.Why)
+	case t.Step == engine.StepHealth && r.Effect == engine.EffectDegraded:
+		// Restarted and up, an optional reach check failing: named too,
+		// with the step's own words ("passed; degraded: why").
+		return fmt.Sprintf("Restarted %s on %s (%s): %s", t.Service, t.Host, t.Why, r.Note)
 	}
 	return ""
 }
