@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/omni-fleet/omni/internal/fanout"
 	"github.com/omni-fleet/omni/internal/warm"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -232,12 +233,9 @@ func (p *Pool) Close() error {
 	}
 	p.mu.Unlock()
 
-	// The hosts' shells first, all at once: one round trip in all.
-	var shells sync.WaitGroup
-	for _, entry := range open {
-		shells.Go(entry.client.endShell)
-	}
-	shells.Wait()
+	// The hosts' shells first, all at once (no limit: each waits for its
+	// host's answer, so all together cost one round trip in all).
+	fanout.Each(len(open), 0, func(i int) { open[i].client.endShell() })
 	slices.SortFunc(open, func(a, b *poolEntry) int { return cmp.Compare(b.depth, a.depth) })
 	var errs []error
 	for _, entry := range open {
