@@ -147,7 +147,8 @@ func Run(ctx context.Context, reg registry.Store, req RunRequest, env RunEnv) (*
 
 // stillOwed is the part of a --resume run's targets that the registry,
 // read under the run's lock, says the job still owes; warn names the
-// others, finished since the targets were chosen.
+// others: a run of the job that ended since the targets were chosen
+// finished them (or, planned without them, no longer owes them).
 func stillOwed(reg registry.Store, req RunRequest, warn func(string)) ([]Target, error) {
 	owed, _, err := Resume(reg, req.Request, req.Targets)
 	if err != nil {
@@ -164,7 +165,7 @@ func stillOwed(reg registry.Store, req RunRequest, warn func(string)) ([]Target,
 		}
 	}
 	if len(done) > 0 {
-		warn(fmt.Sprintf("--resume: %s finished by another run of this job since the hosts to resume were read: left out",
+		warn(fmt.Sprintf("--resume: read again under the lock, the last run of this job no longer leaves %s to do (another run ended since): left out",
 			strings.Join(done, ", ")))
 	}
 	return owed, nil
