@@ -69,7 +69,7 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 		Stdout:    s.Out, Stderr: s.Err,
 		// The progress starts once the run holds its lock and its hosts
 		// can be reached: a run that cannot start prints only why.
-		Started: func() { prog = newProgress(s, opts, fo, len(targets)) },
+		Started: func(hosts int) { prog = newProgress(s, opts, fo, hosts) },
 		OnEvent: func(ev engine.FleetEvent) { prog.event(ev) },
 		Hard:    hardStop(ctx),
 		Warn:    warner(s),
@@ -82,6 +82,14 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 		// --resume: under the lock, another run had finished every host
 		// (Run's warning named them); nothing was touched or recorded.
 		return nothingToResume(s, opts, svc.Name, skipped, jsonOut)
+	}
+	if len(res.Targets) < len(targets) {
+		// --resume left some out under the lock: the report, its
+		// dependents and its plans are those of the hosts it ran.
+		targets = res.Targets
+		if impact != nil {
+			impact = fleetImpact(inv, targets)
+		}
 	}
 	prog.close()
 	if opts.Verbose {

@@ -3,13 +3,16 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/omni-fleet/omni/internal/testkit/historytest"
 	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 	"github.com/omni-fleet/omni/registry"
 )
@@ -300,5 +303,114 @@ func TestFleetTargets(t *testing.T) {
 	_, errOut, code = omni(t, f, "service", "restart", "wrker", "network-agent")
 	if code != ExitUsage || !strings.Contains(errOut, `did you mean "worker"`) {
 		t.Fatalf("bad target: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestResumeWaitingForTheLockLeavesOutWhatWasDone: a --resume run that
+// waits for the lock (--lock-timeout) reads its hosts again once it holds
+// it. Another run of the job that finished a host meanwhile is not
+// undone: that host is left out and named, and the report, the progress
+// and the JSON are of the hosts it ran; when nothing is left, it runs
+// nothing and exits 0.
+func TestResumeWaitingForTheLockLeavesOutWhatWasDone(t *testing.T) {
+	t.Parallel()
+	f := fourWorkers(t, 111)
+	const svc = "container-runtime"
+	reg, err := registry.Open(context.Background(), filepath.Join(f.Dir, "state.json"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	job := func(started time.Time, results ...string) registry.Event {
+		ev := registry.Event{Started: started, Finished: started, Complete: true, Command: "restart worker " + svc,
+			Target: "worker", Service: svc, Result: "partial"}
+		for i, r := range results {
+			ev.Hosts = append(ev.Hosts, registry.HostResult{Host: workers[i], Result: r})
+		}
+		return ev
+	}
+	// resumeAround runs `--resume` while the test holds worker1's lock;
+	// once the run has read its hosts, between, then the lock is let go.
+	resumeAround := func(between func()) (string, string, int) {
+		t.Helper()
+		unlock, err := reg.Lock(context.Background(), []string{registry.LockKey("worker1", svc)},
+			registry.Owner{Operator: "cron@ops", PID: os.Getpid(), Command: "restart worker " + svc}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := make(chan struct{})
+		var once sync.Once
+		errOut := &cancelOn{marker: "omni: --resume: the run of", cancel: func() { once.Do(func() { close(read) }) }}
+		out := &strings.Builder{}
+		code := make(chan int, 1)
+		go func() {
+			s := Streams{In: strings.NewReader(""), Out: out, Err: errOut, NoColor: true}
+			code <- Run(context.Background(), []string{"-i", f.Inventory, "-o", "json", "service", "restart", "worker", svc,
+				"--resume", "--min-ready", "0", "--lock-timeout", "60s"}, s)
+		}()
+		select {
+		case <-read:
+		case <-time.After(30 * time.Second):
+			unlock()
+			t.Fatalf("the run did not read its hosts: %s", errOut.String())
+		}
+		between()
+		unlock()
+		c := <-code
+		return out.String(), errOut.String(), c
+	}
+
+	now := time.Now().UTC()
+	historytest.Record(t, reg, job(now.Add(-2*time.Minute), "failed", "failed", "failed", "failed"))
+	before := pids(f, svc)
+	out, errOut, code := resumeAround(func() {
+		// The run that held the lock finished worker1, then was stopped.
+		historytest.Record(t, reg, job(now.Add(-time.Minute), "done", "untouched", "untouched", "untouched"))
+	})
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	after := pids(f, svc)
+	if after["worker1"] != before["worker1"] || after["worker2"] == before["worker2"] ||
+		after["worker3"] == before["worker3"] || after["worker4"] == before["worker4"] {
+		t.Fatalf("pids %v -> %v: want worker2..4 restarted and worker1, done meanwhile, left", before, after)
+	}
+	if !strings.Contains(errOut, "left 4 of 4 hosts to do") ||
+		!strings.Contains(errOut, "no longer leaves worker1 to do (another run ended since): left out") ||
+		!strings.Contains(errOut, "restart "+svc+" on 3 hosts of worker") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+	var doc fleetDoc
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+	if doc.Result != "ok" || len(doc.Hosts) != 3 || doc.Hosts[0].Host != "worker2" || doc.Summary["done"] != 3 {
+		t.Fatalf("document:\n%s", out)
+	}
+
+	// Nothing left once the lock is held: nothing is touched or recorded.
+	historytest.Record(t, reg, job(now.Add(time.Minute), "failed", "failed", "failed", "failed"))
+	before = pids(f, svc)
+	var events int
+	out, errOut, code = resumeAround(func() {
+		historytest.Record(t, reg, job(now.Add(2*time.Minute), "done", "done", "done", "done"))
+		evs, err := reg.Events(registry.EventQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = len(evs)
+	})
+	evs, err := reg.Events(registry.EventQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 || len(evs) != events || !strings.Contains(errOut, "worker1, worker2, worker3, worker4 to do") {
+		t.Fatalf("nothing left: exit %d, events %d then %d\nstdout:\n%s\nstderr:\n%s", code, events, len(evs), out, errOut)
+	}
+	if after := pids(f, svc); after["worker1"] != before["worker1"] || after["worker4"] != before["worker4"] {
+		t.Fatalf("nothing left, yet pids %v -> %v", before, after)
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.Result != "unchanged" || len(doc.Hosts) != 0 {
+		t.Fatalf("nothing left: document (%v):\n%s", err, out)
 	}
 }

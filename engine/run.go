@@ -61,8 +61,10 @@ type RunEnv struct {
 	Confirm func(context.Context, Confirmation) error
 	// Started, when set, is called once a fleet run holds its lock, its
 	// event is begun and its connector is open, before any host is
-	// touched (and before the first OnEvent).
-	Started func()
+	// touched (and before the first OnEvent), with the number of hosts it
+	// runs: fewer than the request's targets when a --resume run left
+	// some out (see RunRequest.Resume).
+	Started func(hosts int)
 	// OnEvent is told of a fleet run's progress, one call at a time.
 	OnEvent func(FleetEvent)
 	// Hard, for a fleet run, is the context whose end cancels the steps in
@@ -78,6 +80,9 @@ type RunEnv struct {
 type RunResult struct {
 	Outcome *Outcome
 	Report  *FleetReport
+	// Targets are the plans the run ran, in the order of Report.Hosts:
+	// the request's, or fewer when a --resume run left some out.
+	Targets []Target
 }
 
 // Class is the run's result (see Classify and FleetReport.Class).
@@ -134,15 +139,20 @@ func Run(ctx context.Context, reg registry.Store, req RunRequest, env RunEnv) (*
 			return nil, err
 		}
 		if len(owed) == 0 {
-			return &RunResult{Report: &FleetReport{}}, nil
+			return &RunResult{Report: &FleetReport{}, Targets: []Target{}}, nil
 		}
 		req.Targets = owed
 	}
 	h := &history{reg: reg, owner: owner, warn: warn}
+	run := runFleet
 	if !req.Fleet {
-		return runOne(ctx, req, env, h)
+		run = runOne
 	}
-	return runFleet(ctx, req, env, h)
+	res, err := run(ctx, req, env, h)
+	if res != nil {
+		res.Targets = req.Targets
+	}
+	return res, err
 }
 
 // stillOwed is the part of a --resume run's targets that the registry,
@@ -240,7 +250,7 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 		}
 	}
 	if env.Started != nil {
-		env.Started()
+		env.Started(len(req.Targets))
 	}
 	hard := env.Hard
 	if hard == nil {

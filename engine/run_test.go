@@ -143,7 +143,7 @@ func TestRunFleetRecordsEachHost(t *testing.T) {
 	env := runEnv(inv, conn, &connected)
 	var kinds []FleetEventKind
 	started := false
-	env.Started = func() { started = true }
+	env.Started = func(int) { started = true }
 	env.OnEvent = func(ev FleetEvent) {
 		if !started {
 			t.Errorf("event %s before Started", ev.Kind)
@@ -479,6 +479,9 @@ func TestRunResumeRereadsUnderTheLock(t *testing.T) {
 	}
 	if len(res.Report.Hosts) != 1 || res.Report.Hosts[0].Host != "b" || res.Report.Hosts[0].Result != HostDone {
 		t.Errorf("report hosts %+v, want b done", res.Report.Hosts)
+	}
+	if len(res.Targets) != 1 || res.Targets[0].Host != "b" {
+		t.Errorf("the result's targets %v, want b's alone", res.Targets)
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "a") || !strings.Contains(warnings[0], "left out") {
 		t.Errorf("warnings %q, want one naming a as left out", warnings)
