@@ -210,10 +210,10 @@ busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc
 # "/" as "."), and keeps the wall time and the machine's busy time unless
 # ROUND is warm-up.
 one() {
-  local key=$1 round=$2 out rc t ms b0
+  local key=$1 round=$2 out rc t ms ticks busy_ms
   cmd_for "$key"
   out=out.${key//\//.}
-  b0=$(busy_ticks)
+  ticks=$(busy_ticks)
   t=$(date +%s%N)
   # In the background, and waited for: a signal to this script then ends
   # the run at once (cleanup kills it), not after it finishes.
@@ -222,7 +222,7 @@ one() {
   rc=0; wait "$running" || rc=$?
   running=
   ms=$(( ($(date +%s%N) - t) / 1000000 ))
-  b0=$(( ($(busy_ticks) - b0) * 10 ))
+  busy_ms=$(( ($(busy_ticks) - ticks) * 10 ))
   if [ "$rc" != 0 ]; then
     fails[$key]=$(( ${fails[$key]:-0} + 1 ))
     echo "  $key run $round: exit $rc after $ms ms; its output:" >&2
@@ -236,7 +236,7 @@ one() {
     return 0
   fi
   # A failed run is not timed: the medians are of the runs that did the work.
-  [ "$rc" = 0 ] && wall[$key]+="$ms " && busy[$key]+="$b0 "
+  [ "$rc" = 0 ] && wall[$key]+="$ms " && busy[$key]+="$busy_ms "
 }
 # part NAME KEY...: a warm-up of each key, then RUNS rounds; the order
 # within a round turns by one each round, so no tool always runs first.
