@@ -93,6 +93,10 @@ up)
   trap '[ $? -eq 0 ] || { echo "$0: up failed; taking the fleet down" >&2; down; }' EXIT
   "$root/scripts/build.sh" "$dir/omni"   # stamped with version and commit (-dirty: uncommitted changes)
   (cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$dir/omni-demo-svc" ./lab/demosvc/cmd/omni-demo-svc)
+  # sshd run as root needs its privilege separation directory, which lives on
+  # a tmpfs: a machine that installed openssh-server without starting it (as
+  # in a container) has none, and sshd exits at once.
+  if [ "$(id -u)" = 0 ] && [ ! -d /run/sshd ]; then mkdir -p /run/sshd; fi
   ssh-keygen -q -t ed25519 -N '' -C omni-fleet-n -f "$dir/client_key"
   cp "$dir/client_key.pub" "$dir/authorized_keys"
   : > "$dir/known_hosts"
@@ -124,7 +128,8 @@ MaxSessions 100
 MaxStartups 200:30:400
 SetEnv SHLVL=1
 CONF
-    "${in_ns[@]}" /usr/sbin/sshd -f "$dir/$name/sshd_config" -E "$dir/$name/sshd.log"
+    "${in_ns[@]}" /usr/sbin/sshd -f "$dir/$name/sshd_config" -E "$dir/$name/sshd.log" ||
+      { echo "$0: sshd of $name did not start: $(cat "$dir/$name/sshd.log")" >&2; exit 1; }
     echo "[$addr]:$port $(cut -d' ' -f1,2 "$dir/$name/host_key.pub")" >> "$dir/known_hosts"
     hosts_yaml+="  $name: {address: $addr, port: $port, roles: [worker], service_address: $addr}"$'\n'
     pssh_hosts+="$addr:$port $user"$'\n'

@@ -41,7 +41,8 @@ MaxSessions 100
 MaxStartups 100:30:200
 SetEnv SHLVL=1
 CONF
-  /usr/sbin/sshd -f "$dir/$name/sshd_config" -E "$dir/$name/sshd.log"
+  /usr/sbin/sshd -f "$dir/$name/sshd_config" -E "$dir/$name/sshd.log" ||
+    { echo "$0: sshd of $name did not start: $(cat "$dir/$name/sshd.log")" >&2; exit 1; }
   echo "[$addr]:$port $(cut -d' ' -f1,2 "$dir/$name/host_key.pub")" >> "$dir/known_hosts"
   for _ in $(seq 50); do [ -s "$dir/$name/sshd.pid" ] && break; sleep 0.1; done
   echo "$port"
@@ -71,6 +72,10 @@ up)
   mkdir -p "$dir/run"
   dir=$(cd "$dir" && pwd)
   (cd "$root" && CGO_ENABLED=0 go build -o "$dir/omni" . && CGO_ENABLED=0 go build -o "$dir/omni-demo-svc" ./lab/demosvc/cmd/omni-demo-svc)
+  # sshd run as root needs its privilege separation directory, which lives on
+  # a tmpfs: a machine that installed openssh-server without starting it (as
+  # in a container) has none, and sshd exits at once.
+  if [ "$(id -u)" = 0 ] && [ ! -d /run/sshd ]; then mkdir -p /run/sshd; fi
   ssh-keygen -q -t ed25519 -N '' -C omni-fleet -f "$dir/client_key"
   cp "$dir/client_key.pub" "$dir/authorized_keys"
   : > "$dir/known_hosts"
