@@ -39,6 +39,14 @@
 #
 #   scripts/bench-wan.sh [RUNS] [N]      (defaults 7 and 20)
 #
+# OMNI_BENCH_PERF=1 adds one more restart of the N hosts per tool, not
+# timed, under `perf record -a` (Debian's linux-perf, installed when
+# missing): where the machine's CPU went, by program, and how much of it
+# went to the hosts' side that no tool's code runs: sshd (logins, sessions,
+# channels; Ansible's warm masters log in before the run), the services,
+# toxiproxy, and the inventory's own start and status commands. Spread
+# over every core, that share alone is a floor under the run's wall time.
+#
 # Environment: OMNI_BENCH_VERBOSE=1 prints each warm-up's output;
 # OMNI_BENCH_HOLD=1 brings everything up, prints the directory and waits for
 # enter (or end of input) before it tears down, to time commands by hand;
@@ -267,6 +275,32 @@ part "(c) status, $n hosts" cs/omni cs/warm cs/pssh cs/ansible
 part "(c) restart, $n hosts at once" cr/omni cr/warm cr/pssh cr/ansible
 elapsed=$(( $(date +%s) - t0 ))
 
+# OMNI_BENCH_PERF=1: one more restart of the N hosts per tool under perf
+# (cpu-clock on every CPU, 1,000 samples a second: one sample is 1 ms of
+# CPU), summed by program name. Not timed, not in the medians.
+declare -A by_prog
+if [ -n "${OMNI_BENCH_PERF:-}" ]; then
+  if ! perf stat -e cpu-clock true >/dev/null 2>&1; then
+    sudo=; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq linux-perf >/dev/null 2>&1 || true
+  fi
+  if perf stat -e cpu-clock true >/dev/null 2>&1; then
+    echo "profiles: one more restart of the $n hosts per tool, under perf record -a" >&2
+    for k in cr/omni cr/pssh cr/ansible; do
+      available "$k" || continue
+      cmd_for "$k"
+      p=perf.${k//\//.}
+      perf record -q -a -e cpu-clock -F 1000 -o "$p" -- timeout -k 5 "$run_timeout" "${CMD[@]}" > "out.$p" 2>&1 < /dev/null ||
+        echo "  $k: the profiled run failed (exit $?)" >&2
+      # "PERIOD COMM" lines, the period in ns of CPU; swapper is idle time.
+      by_prog[$k]=$(perf report -i "$p" --stdio --no-children -g none -F period,comm 2>/dev/null |
+        awk '!/^#/ && NF >= 2 && $2 != "swapper" {ms[$2] += $1 / 1e6} END {for (c in ms) printf "%d %s\n", ms[c], c}' | sort -rn)
+    done
+  else
+    echo "OMNI_BENCH_PERF: perf does not work here; no profiles" >&2
+  fi
+fi
+
 # Every service must still be up and healthy after all those restarts.
 final_rc=0; ./omni -i inventory.yaml service status worker "$svc" --forks "$bastion" > final.status 2>&1 || final_rc=$?
 healthy=$(grep -Ec '(Running|running).*passed' final.status || true)
@@ -299,6 +333,24 @@ for k in a/omni a/ssh a/ansible cr/omni cr/warm cr/pssh cr/ansible; do
   b=$(median ${busy[$k]:-}); w=$(median ${wall[$k]:-})
   awk -v k="$k" -v b="$b" -v w="$w" -v n="$(nproc)" 'BEGIN {if (b == "-" || w == "-" || w == 0) printf "  %-11s -\n", k; else printf "  %-11s %5d ms busy in %5d ms: %3.0f%% of the cores\n", k, b, w, 100 * b / (w * n)}'
 done
+if [ ${#by_prog[@]} -gt 0 ]; then
+  echo
+  # The hosts' side that no tool's code runs: their sshd (logins,
+  # sessions, channels), the services (starting, stopping, answering the
+  # health checks), toxiproxy, and the inventory's own start and status
+  # commands (setsid, nohup, cat). omni's own share is omni and the shells
+  # (sh, bash) and sleeps of its scripts.
+  shared="sshd omni-demo-svc toxiproxy-serve setsid nohup cat"
+  echo "where the machine's CPU went in one more restart of the $n hosts (perf record -a; ms of CPU by program):"
+  for k in cr/omni cr/pssh cr/ansible; do
+    [ -n "${by_prog[$k]:-}" ] || continue
+    echo "$k: $(echo "${by_prog[$k]}" | awk '{t += $1} END {print t}') ms in all; $(echo "${by_prog[$k]}" | awk 'NR <= 9 {printf "%s%s %d", (NR > 1 ? ", " : ""), $2, $1}')"
+    echo "${by_prog[$k]}" | awk -v shared="$shared" -v n="$(nproc)" '
+      BEGIN {split(shared, s, " "); for (i in s) in_s[s[i]] = 1}
+      in_s[$2] {t += $1}
+      END {printf "    of it, on the hosts but in no tool of the benchmark (%s): %d ms, which alone keeps %d cores busy for %d ms\n", shared, t, n, t / n}'
+  done
+fi
 echo
 row() { printf '| %-40s | %8s | %-26s | %6s |\n' "$@"; }
 line() { # work omni-key other-key other-name
