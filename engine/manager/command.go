@@ -66,7 +66,7 @@ func startResult(res Result) error {
 // Stop stops the service in one round trip; see stopScript. The caller's
 // ctx must allow grace plus the 5 s that SIGKILL may take.
 func (m *commandManager) Stop(ctx context.Context, r Runner, grace time.Duration) error {
-	res, err := run(ctx, r, m.command(m.stopScript(grace)))
+	res, err := run(ctx, r, m.command(asFunction("omni_stop", m.stopScript(grace))))
 	if err != nil {
 		return fmt.Errorf("stop script: %w", err)
 	}
@@ -87,6 +87,7 @@ func stopResult(res Result, grace time.Duration) error {
 func (m *commandManager) Restart(ctx context.Context, r Runner, o RestartOptions) (RestartReport, error) {
 	rep, err := runRestart(ctx, r, restartParts{
 		stop: m.stopScript(o.Grace), start: m.startScript(), status: m.statusScript(),
+		inline:       true,
 		stopResult:   func(res Result) error { return stopResult(res, o.Grace) },
 		startResult:  startResult,
 		statusResult: m.statusResult,

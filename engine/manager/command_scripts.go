@@ -9,13 +9,17 @@ import (
 )
 
 // The scripts of the command manager. Each runs as one `sh -c` (or
-// `sudo -n sh -c`) on the host after the OMNI_* environment line, and the
-// ones whose result omni must interpret print a few key=value lines on
-// stdout. The user's commands are inserted as shell text on lines of their
-// own, inside a subshell or command substitution, so that their `exit`,
-// trailing comments or here-documents cannot break the script around them,
-// and with their stdout kept out of the report. Placeholders are replaced
-// in one pass, so user text that looks like a placeholder stays as it is.
+// `sudo -n sh -c`) on the host, and the ones whose result omni must
+// interpret print a few key=value lines on stdout. The user's commands are
+// inserted as shell text on lines of their own, inside a subshell or
+// command substitution, so that their `exit`, trailing comments or
+// here-documents cannot break the script around them, and with their
+// stdout kept out of the report. The OMNI_* environment line (and the
+// service's environment file) goes into the same subshell, in front of
+// the user's command: omni's own text needs none of it, so that a stop
+// and a status read are safe to run as functions of a larger script, in
+// its own shell (see the restart script). Placeholders are replaced in
+// one pass, so user text that looks like a placeholder stays as it is.
 //
 // omni_pid is the first word of the status command's stdout when it is a
 // plausible PID (digits, not 0 or 1: never signal init or a process
@@ -90,9 +94,13 @@ fi`
 
 // findPID runs the status command and sets omni_rc (its exit code) and
 // omni_pid (the first word of its output when that is a plausible PID).
-const findPID = `@ENV@
-` + probes + `
+// What the environment line (an environment file) prints is not part of
+// the status command's output.
+const findPID = probes + `
 omni_out=$(
+{
+@ENV@
+} >/dev/null
 @STATUS@
 )
 omni_rc=$?
@@ -115,8 +123,10 @@ fi
 // stopScript prints pid= and result=, one of not-running, stopped (after
 // the graceful stop), killed (after SIGKILL), still-running, no-pid
 // (nothing to signal and no stop command), term-failed (SIGTERM refused
-// while the process lives), and exits 0 for the first three (the service
-// is stopped), 3 for the others; stop_rc= when a stop command ran, and
+// while the process lives), and returns 0 for the first three (the
+// service is stopped), 3 for the others. It is the body of a function
+// (`return`, never `exit`): Stop calls it as a script of its own
+// (asFunction), the restart script as its stop part; stop_rc= when a stop command ran, and
 // stop_killed=1 when it was still running at the end of the grace period.
 // @GRACE_CS@ is the grace period in centiseconds, rounded up. The waits
 // end once that long has passed on the host's clock, or once their sleeps
@@ -179,13 +189,13 @@ omni_stop_done() {
 }
 if [ "$omni_rc" -ne 0 ] || { [ -n "$omni_pid" ] && ! omni_alive "$omni_pid"; }; then
 	echo result=not-running
-	exit 0
+	return 0
 fi
 @STOP@omni_wait_gone @GRACE_CS@
 omni_stop_done
 if ! omni_alive "$omni_pid"; then
 	echo result=stopped
-	exit 0
+	return 0
 fi
 if [ "$omni_pg" = "$omni_pid" ]; then
 	kill -KILL "-$omni_pid" 2>/dev/null
@@ -195,7 +205,7 @@ if omni_wait_gone 500; then
 	echo result=killed
 else
 	echo result=still-running
-	exit 3
+	return 3
 fi
 `
 
@@ -242,12 +252,12 @@ omni_tree_add() {
 // stopBySignal is the stop step without a stop command.
 const stopBySignal = `if [ -z "$omni_pid" ]; then
 	echo result=no-pid
-	exit 3
+	return 3
 fi
 if ! kill -TERM "$omni_pid"; then
 	if omni_alive "$omni_pid"; then
 		echo result=term-failed
-		exit 3
+		return 3
 	fi
 fi
 `
@@ -257,6 +267,7 @@ fi
 // command until it fails, then give the stop command the rest of the grace
 // period to end.
 const stopByCommand = `(
+@ENV@
 @STOPCMD@
 ) >&2 &
 omni_spid=$!
@@ -265,13 +276,14 @@ if [ -z "$omni_pid" ]; then
 	omni_now
 	omni_end=$((omni_t + @GRACE_CS@))
 	while (
+@ENV@
 @STATUS@
 	) >/dev/null 2>&1; do
 		omni_now
 		if [ "$omni_slept" -ge @GRACE_CS@ ] || [ "$omni_t" -ge "$omni_end" ]; then
 			omni_stop_done
 			echo result=still-running
-			exit 3
+			return 3
 		fi
 		sleep 0.25
 		omni_slept=$((omni_slept + 25))
@@ -282,7 +294,7 @@ if [ -z "$omni_pid" ]; then
 	[ "$omni_left" -le 0 ] || omni_wait_gone "$omni_left"
 	omni_stop_done
 	echo result=stopped
-	exit 0
+	return 0
 fi
 `
 

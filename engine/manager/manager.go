@@ -129,6 +129,13 @@ func wrap(script string, sudo, needShell bool) string {
 	}
 }
 
+// asFunction is body, a script that ends with `return` and never `exit`,
+// as a function called name, defined and called at once: the script's
+// exit status is what body returns.
+func asFunction(name, body string) string {
+	return name + "() {\n" + body + "\n}\n" + name + "\n"
+}
+
 // CheckSudo returns an error wrapping ErrSudoRefused when stderr shows that
 // `sudo -n` wanted a password. Callers that run LogsCommand themselves use
 // it to report the same error as the other operations.

@@ -47,12 +47,19 @@ type RestartReport struct {
 	State         State // read right after the start (Status.Ran, no Status.Err)
 }
 
-// restartScript runs the parts, each in a subshell of its own, and after
-// each prints a line "MARK end NAME RC CS" on stdout and "MARK end NAME"
-// on stderr: what precedes them since the last such line is the part's
-// output. RC is its exit code and CS how long it took in centiseconds, by
-// the host's uptime clock (the wall clock's seconds where there is none).
-// A part's exit code says whether the next may run: only 0 goes on.
+// restartScript runs the parts, and after each prints a line "MARK end
+// NAME RC CS" on stdout and "MARK end NAME" on stderr: what precedes them
+// since the last such line is the part's output. RC is its exit code and
+// CS how long it took in centiseconds, by the host's uptime clock (the
+// wall clock's seconds where there is none). A part's exit code says
+// whether the next may run: only 0 goes on.
+//
+// The start runs in a subshell of its own: it is the user's command. The
+// stop and the status read run in subshells too (@STOPPART@,
+// @STATUSPART@), or, when the manager wrote them to run as functions of
+// this script's own shell (restartParts.inline), as functions: on the
+// host, each is then a process fewer (a fork of the shell), which on a
+// host short of CPU, or one where forks are dear, shows in every restart.
 //
 // The start runs in the background, watched, when it has a bound: a
 // watchdog sleeps @START_T@ seconds, then prints "MARK start-timeout" and
@@ -61,19 +68,18 @@ type RestartReport struct {
 const restartScript = `omni_mark=@MARK@
 ` + procReaders + `
 ` + clock + `
-omni_end() {
-	omni_t0=$omni_t
+omni_part_end() {
 	omni_now
-	printf '\n%s end %s %s %s\n' "$omni_mark" "$1" "$2" "$((omni_t - omni_t0))"
+	printf '\n%s end %s %s %s\n' "$omni_mark" "$1" "$2" "$((omni_t - omni_part_t))"
 	printf '\n%s end %s\n' "$omni_mark" "$1" >&2
+	omni_part_t=$omni_t
 }
 ` + killTree + `
 omni_now
-(
-@STOP@
-)
+omni_part_t=$omni_t
+@STOPPART@
 omni_rc=$?
-omni_end stop "$omni_rc"
+omni_part_end stop "$omni_rc"
 [ "$omni_rc" -eq 0 ] || exit 0
 (
 @START@
@@ -97,13 +103,11 @@ if [ -n "$omni_wd" ]; then
 	kill "$omni_wd" 2>/dev/null
 	wait "$omni_wd" 2>/dev/null
 fi
-omni_end start "$omni_rc"
+omni_part_end start "$omni_rc"
 [ "$omni_rc" -eq 0 ] || exit 0
 [ @READ@ = 1 ] || exit 0
-(
-@STATUS@
-)
-omni_end status "$?"
+@STATUSPART@
+omni_part_end status "$?"
 `
 
 // restartParts are a manager's parts of the restart script (shell text,
@@ -111,10 +115,16 @@ omni_end status "$?"
 // part's output.
 type restartParts struct {
 	stop, start, status string
-	stopResult          func(Result) error
-	startResult         func(Result) error
-	statusResult        func(Result) (State, error)
-	sudo                bool
+	// inline: stop and status are written to run as functions of the
+	// restart script's shell: they end with `return`, never `exit`, and
+	// every command of the user's (and the environment file) runs in a
+	// subshell or command substitution of its own. Otherwise each runs in
+	// a subshell.
+	inline       bool
+	stopResult   func(Result) error
+	startResult  func(Result) error
+	statusResult func(Result) (State, error)
+	sudo         bool
 }
 
 // runRestart builds the script from p, runs it and reads its parts.
@@ -134,7 +144,11 @@ func runRestart(ctx context.Context, r Runner, p restartParts, o RestartOptions)
 		"@MARK@", mark, "@READ@", read,
 		"@START_CS@", strconv.Itoa(cs), "@START_T@", fmt.Sprintf("%d.%02d", cs/100, cs%100),
 	).Replace(restartScript)
-	script = strings.NewReplacer("@STOP@", p.stop, "@START@", p.start, "@STATUS@", p.status).Replace(script)
+	stopPart, statusPart := "(\n"+p.stop+"\n)", "(\n"+p.status+"\n)"
+	if p.inline {
+		stopPart, statusPart = asFunction("omni_part_stop", p.stop), asFunction("omni_part_status", p.status)
+	}
+	script = strings.NewReplacer("@STOPPART@", stopPart, "@START@", p.start, "@STATUSPART@", statusPart).Replace(script)
 	res, err := run(ctx, r, wrap(script, p.sudo, true))
 	if err != nil {
 		return RestartReport{}, err

@@ -2,7 +2,9 @@ package manager_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -144,4 +146,65 @@ func TestCommandRestartStartFails(t *testing.T) {
 	if got := rep.Start.Err.Error(); got != "start command: exit 5: no config" {
 		t.Errorf("start error %q, want the start command's own words", got)
 	}
+}
+
+// TestCommandRestartProcesses: the restart script runs the stop and the
+// state read in its own shell, as functions, and not each in a subshell:
+// every process it starts on the host is one the work needs. Counted in a
+// PID namespace of its own (the last PID it handed out), for a restart of
+// a service that is not running: the status command's substitution (the
+// stop's look for a PID), the start's subshell and the `&` of the start
+// command, the start's watchdog and its sleep, and the status command's
+// substitution again (the state read). With the stop and the state read
+// in subshells, there were 7 or 8.
+func TestCommandRestartProcesses(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("a PID namespace of the test's own needs root (CI runs as root)")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Fatalf("unshare (util-linux) is needed: %v", err)
+	}
+	dir := t.TempDir()
+	pidfile := shell.Quote(filepath.Join(dir, "svc.pid"))
+	m := commandManager(t, inventory.Commands{
+		Start:  "sleep 300 >/dev/null 2>&1 </dev/null & echo $! > " + pidfile,
+		Status: "cat " + pidfile,
+	})
+	r := &pidCounter{}
+	rep, err := m.(manager.Restarter).Restart(context.Background(), r, manager.RestartOptions{Grace: 5 * time.Second, StartTimeout: 5 * time.Second, ReadState: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stop.Err != nil || rep.Start.Err != nil || !rep.Status.Ran || rep.Status.Err != nil || !rep.State.Running {
+		t.Fatalf("restart: %+v", rep)
+	}
+	// 5 when the start is over before the watchdog had forked its sleep.
+	if r.started > 6 {
+		t.Errorf("the restart script started %d processes on the host, want at most 6", r.started)
+	}
+}
+
+// pidCounter runs a command as localRunner does, in a PID namespace of its
+// own with its own /proc (the scripts read the state of processes there),
+// and counts the processes the command started (its own shell not
+// counted). Everything left in the namespace ends with it.
+type pidCounter struct{ started int }
+
+func (p *pidCounter) Run(ctx context.Context, cmd string) (manager.Result, error) {
+	// The namespace's first process is the outer sh (PID 1); cmd, not its
+	// last command, is forked as PID 2 and its own processes follow; then
+	// one more process tells its PID, the next one handed out.
+	const mark = "omni-test-next-pid="
+	outer := cmd + "\nsh -c 'echo " + mark + "$$ >&2'"
+	res, err := localRunner{}.Run(ctx, "exec unshare --pid --fork --mount-proc sh -c "+shell.Quote(outer))
+	if err != nil {
+		return res, err
+	}
+	_, last, ok := strings.Cut(string(res.Stderr), mark)
+	n, convErr := strconv.Atoi(strings.TrimSpace(last))
+	if !ok || convErr != nil {
+		return res, fmt.Errorf("no PID from the namespace: %q", res.Stderr)
+	}
+	p.started = n - 3
+	return res, nil
 }
