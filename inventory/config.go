@@ -105,7 +105,7 @@ var (
 	envKeyRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	dropinSecRE  = regexp.MustCompile(`^[A-Z][A-Za-z]*$`)
 	dropinKeyRE  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
-	accountRE    = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_.-]{0,31}\$?|[0-9]{1,10})$`)
+	accountRE    = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_.-]*\$?|[0-9]+)$`) // and validAccount's lengths
 	octalModeRE  = regexp.MustCompile(`^(0o?)?[0-7]{3}$`)
 	unitSafeRE   = regexp.MustCompile(`^[A-Za-z0-9:_.@\\-]+$`)
 	envFileRulRE = regexp.MustCompile(`^/[A-Za-z0-9/._+@:,=-]*$`)
@@ -113,6 +113,21 @@ var (
 
 // ValidEnvKey reports whether k is a valid env key (a shell variable name).
 func ValidEnvKey(k string) bool { return envKeyRE.MatchString(k) }
+
+// validAccount reports whether v is a user or group name (a letter or _,
+// then up to 31 letters, digits, _ . -, and an optional trailing $) or a
+// numeric id of up to 10 digits. The lengths are checked here, not by a
+// counted repetition in accountRE, which would be compiled into that many
+// copies at every start of omni.
+func validAccount(v string) bool {
+	if !accountRE.MatchString(v) {
+		return false
+	}
+	if v[0] >= '0' && v[0] <= '9' {
+		return len(v) <= 10
+	}
+	return len(strings.TrimSuffix(v, "$")) <= 32
+}
 
 // CheckEnvValue says what is wrong with an env value, "" when nothing: it
 // must be valid UTF-8 without control characters (NUL, newline, tab, ...),

@@ -310,7 +310,7 @@ func (l *loader) configFiles(e entry, what string) []ConfigFile {
 			if x, has := f[a.key]; has {
 				if v, good := l.str(x, where); !good {
 					ok = false
-				} else if !accountRE.MatchString(v) {
+				} else if !validAccount(v) {
 					l.invalid(x, where, "%q is not a user or group name (letters, digits, _ . -, at most 32; or a numeric id)", v)
 					ok = false
 				} else {

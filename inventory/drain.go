@@ -47,8 +47,15 @@ var (
 	// haproxyNameRE is what HAProxy accepts in a proxy or server name
 	// (letters, digits, '-', '_', '.', ':'): nothing the runtime API's line
 	// protocol gives a meaning to (spaces, ';', newlines, '/').
-	haproxyNameRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+	// At most 64 of them: validHAProxyName.
+	haproxyNameRE = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
 )
+
+// validHAProxyName reports whether v is a proxy or server name HAProxy
+// accepts, of at most 64 characters. The length is checked here, not by a
+// counted repetition ({1,64}), which would be compiled into 64 copies at
+// every start of omni.
+func validHAProxyName(v string) bool { return len(v) <= 64 && haproxyNameRE.MatchString(v) }
 
 const haproxyNameRule = `HAProxy names use letters, digits, ".", "_", ":" and "-" (at most 64)`
 
@@ -94,7 +101,7 @@ func (l *loader) haproxyDrain(e entry, s *Service) *HAProxyDrain {
 	}
 	if x, ok := f["backend"]; ok {
 		if v, ok := l.str(x, where); ok {
-			if !haproxyNameRE.MatchString(v) {
+			if !validHAProxyName(v) {
 				l.invalid(x, where, "%q is not an HAProxy name: %s", v, haproxyNameRule)
 			}
 			d.Backend = v
@@ -103,7 +110,7 @@ func (l *loader) haproxyDrain(e entry, s *Service) *HAProxyDrain {
 	if x, ok := f["server"]; ok {
 		if v, ok := l.str(x, where); ok {
 			// {host} becomes a host name, itself a valid HAProxy name.
-			if !haproxyNameRE.MatchString(strings.ReplaceAll(v, "{host}", "h")) {
+			if !validHAProxyName(strings.ReplaceAll(v, "{host}", "h")) {
 				l.invalid(x, where, "%q is not an HAProxy name: %s (\"{host}\" stands for the host's name)", v, haproxyNameRule)
 			}
 			d.Server = v

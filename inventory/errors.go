@@ -81,7 +81,7 @@ func Suggest(name string, candidates []string) string {
 	return best
 }
 
-// maxNameLen is the longest valid name (nameRE).
+// maxNameLen is the longest valid name (validName).
 const maxNameLen = 63
 
 func abs(x int) int {

@@ -29,8 +29,14 @@ type Client struct {
 }
 
 // nameRE is what HAProxy accepts in a proxy or server name: nothing the
-// line protocol gives a meaning to (spaces, ';', '/', newlines).
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+// line protocol gives a meaning to (spaces, ';', '/', newlines). At most
+// 64 of them, checked apart (see validName).
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
+
+// validName: a name nameRE accepts, of at most 64 characters. A counted
+// repetition ({1,64}) in the expression would be compiled into 64 copies
+// at every start of omni.
+func validName(n string) bool { return len(n) <= 64 && nameRE.MatchString(n) }
 
 // States a server can be set to (set server B/S state X).
 const (
@@ -147,7 +153,7 @@ func parseStat(out, backend, server string) (Server, error) {
 
 func checkNames(backend, server string) error {
 	for _, n := range []string{backend, server} {
-		if !nameRE.MatchString(n) {
+		if !validName(n) {
 			return fmt.Errorf("haproxy: %q is not an HAProxy name (letters, digits, '.', '_', ':', '-')", n)
 		}
 	}
