@@ -26,7 +26,7 @@ func (m *commandManager) command(script string) string {
 // round trip. The service runs when the status command exits 0 and, if it
 // printed a PID, that process is alive and not a zombie.
 func (m *commandManager) Status(ctx context.Context, r Runner) (State, error) {
-	res, err := run(ctx, r, m.command(m.statusScript()))
+	res, err := run(ctx, r, m.command(asFunction("omni_status", m.statusScript())))
 	if err != nil {
 		return State{}, fmt.Errorf("status: %w", err)
 	}

@@ -66,7 +66,7 @@ func TestStatusProbeMatchesPs(t *testing.T) {
 		commands: inventory.Commands{Status: "echo " + strconv.Itoa(pid)}}
 	for name, branch := range probeBranches {
 		t.Run(name, func(t *testing.T) {
-			out := runScript(t, branch(m.statusScript()))
+			out := runScript(t, branch(asFunction("omni_status", m.statusScript())))
 			rep, err := parseStatusReport(out)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
@@ -100,7 +100,7 @@ func TestStatusProbeMissingProcess(t *testing.T) {
 		commands: inventory.Commands{Status: "echo " + strconv.Itoa(gone)}}
 	for name, branch := range probeBranches {
 		t.Run(name, func(t *testing.T) {
-			out := runScript(t, branch(m.statusScript()))
+			out := runScript(t, branch(asFunction("omni_status", m.statusScript())))
 			rep, err := parseStatusReport(out)
 			if err != nil {
 				t.Fatal(err)
@@ -120,7 +120,7 @@ func TestStopProbeBothBranches(t *testing.T) {
 				commands: inventory.Commands{Status: "kill -0 " + strconv.Itoa(pid) + " && echo " + strconv.Itoa(pid)}}
 			// The test is the process's parent and reaps it only at
 			// cleanup, so after SIGTERM it is a zombie: stopped.
-			out := runScript(t, branch(m.stopScript(3*time.Second)))
+			out := runScript(t, branch(asFunction("omni_stop", m.stopScript(3*time.Second))))
 			rep, err := parseStopReport(out)
 			if err != nil {
 				t.Fatal(err)

@@ -95,15 +95,27 @@ fi`
 // findPID runs the status command and sets omni_rc (its exit code) and
 // omni_pid (the first word of its output when that is a plausible PID).
 // What the environment line (an environment file) prints is not part of
-// the status command's output.
+// the status command's output. An environment file that the shell cannot
+// read (a syntax error ends the substitution's shell in dash and BusyBox)
+// must not pass for a stopped service: the marker after it is then
+// missing, and the script returns 2 without the report's lines, which
+// omni reads as the script's failure, with the shell's error.
 const findPID = probes + `
 omni_out=$(
 {
 @ENV@
 } >/dev/null
+echo omni-env-ok
 @STATUS@
 )
 omni_rc=$?
+case $omni_out in
+omni-env-ok*) omni_out=${omni_out#omni-env-ok} ;;
+*)
+	echo "omni: the environment file of the service could not be read" >&2
+	return 2
+	;;
+esac
 set -f; set -- $omni_out; set +f
 omni_pid=${1-}
 case $omni_pid in ""|0*|1|*[!0-9]*) omni_pid= ;; esac
@@ -111,7 +123,9 @@ case $omni_pid in ""|0*|1|*[!0-9]*) omni_pid= ;; esac
 
 // statusScript prints rc= (status command exit code), pid= and, when a PID
 // names a process, etimes= (seconds since it started) and stat= (its
-// state letter, as ps prints it first).
+// state letter, as ps prints it first). Like stopScript, it is the body
+// of a function (findPID may return): Status calls it through
+// asFunction, the restart script as its state read.
 const statusScript = findPID + `echo "rc=$omni_rc"
 echo "pid=$omni_pid"
 if [ -n "$omni_pid" ] && omni_ps "$omni_pid"; then

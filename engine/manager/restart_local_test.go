@@ -179,8 +179,8 @@ func TestCommandRestartProcesses(t *testing.T) {
 		t.Fatalf("restart: %+v", rep)
 	}
 	// 5 when the start is over before the watchdog had forked its sleep.
-	if r.started > 6 {
-		t.Errorf("the restart script started %d processes on the host, want at most 6", r.started)
+	if r.started < 5 || r.started > 6 {
+		t.Errorf("the restart script started %d processes on the host, want 5 or 6", r.started)
 	}
 }
 
@@ -193,9 +193,11 @@ type pidCounter struct{ started int }
 func (p *pidCounter) Run(ctx context.Context, cmd string) (manager.Result, error) {
 	// The namespace's first process is the outer sh (PID 1); cmd, not its
 	// last command, is forked as PID 2 and its own processes follow; then
-	// one more process tells its PID, the next one handed out.
+	// one more process tells its PID, the next one handed out. Neither is
+	// the last command, which bash and BusyBox would exec in place of
+	// PID 1 instead of forking it.
 	const mark = "omni-test-next-pid="
-	outer := cmd + "\nsh -c 'echo " + mark + "$$ >&2'"
+	outer := cmd + "\nsh -c 'echo " + mark + "$$ >&2'\n:"
 	res, err := localRunner{}.Run(ctx, "exec unshare --pid --fork --mount-proc sh -c "+shell.Quote(outer))
 	if err != nil {
 		return res, err
@@ -207,4 +209,52 @@ func (p *pidCounter) Run(ctx context.Context, cmd string) (manager.Result, error
 	}
 	p.started = n - 3
 	return res, nil
+}
+
+// TestCommandBrokenEnvFile: an environment file the shell cannot read (a
+// syntax error ends the shell that sources it, in dash and BusyBox) never
+// passes for a stopped service. Stop, Status and the restart's stop either
+// fail, or (where the shell reads past the error, as bash does) see the
+// service and stop it: a service that still runs is never reported
+// stopped.
+func TestCommandBrokenEnvFile(t *testing.T) {
+	dir := t.TempDir()
+	env := filepath.Join(dir, "svc.env")
+	if err := os.WriteFile(env, []byte("FOO=\"unterminated\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pidfile := filepath.Join(dir, "svc.pid")
+	m, err := manager.New(manager.Target{
+		Host: &inventory.Host{Name: "lab1", ServiceAddress: "127.0.0.1"},
+		Service: &inventory.Service{Name: "demo", Manager: "command", Commands: inventory.Commands{
+			Start:  "sleep 300 >/dev/null 2>&1 </dev/null & echo $! > " + shell.Quote(pidfile),
+			Status: "cat " + shell.Quote(pidfile),
+		}},
+		EnvFile: env,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := exec.Command("sleep", "300")
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Process.Kill(); _ = svc.Wait() })
+	if err := os.WriteFile(pidfile, []byte(strconv.Itoa(svc.Process.Pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	alive := func() bool { return !processGone(svc.Process.Pid) }
+	ctx := context.Background()
+
+	st, err := m.Status(ctx, localRunner{})
+	if err == nil && !st.Running && alive() {
+		t.Errorf("status: %+v, no error, while the service runs", st)
+	}
+	rep, err := m.(manager.Restarter).Restart(ctx, localRunner{}, manager.RestartOptions{Grace: 5 * time.Second, StartTimeout: 5 * time.Second, ReadState: true})
+	if err == nil && rep.Stop.Err == nil && alive() {
+		t.Errorf("restart: the stop says it succeeded (%+v) while the service runs", rep)
+	}
+	if err := m.Stop(ctx, localRunner{}, 5*time.Second); err == nil && alive() {
+		t.Error("stop: no error while the service runs")
+	}
 }
