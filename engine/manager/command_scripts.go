@@ -226,8 +226,10 @@ fi
 // killTree defines omni_kill_tree PID, which stops (SIGSTOP) PID and every
 // process below it, parent before children so that none can fork a
 // process it would miss, then kills them all (SIGKILL). The processes are
-// found by their parent PID in /proc (or ps where there is no /proc). It
-// needs procReaders.
+// found by their parent PID, as `ps -A` lists them: one process a pass,
+// where reading every /proc/PID/stat with the shell's `read` (one byte a
+// system call, in dash) took seconds on a host with thousands of
+// processes. Where there is no ps, /proc is read. It needs procReaders.
 // A process that left the tree (a daemon re-parented to init) is not
 // found; it stays in the script's process group, which omni kills when
 // the step's own timeout ends.
@@ -237,17 +239,23 @@ const killTree = `omni_kill_tree() {
 	omni_more=1
 	while [ -n "$omni_more" ]; do
 		omni_more=
-		if [ -r /proc/self/stat ]; then
+		if command -v ps >/dev/null 2>&1; then
+			omni_p=
+			set -f
+			for omni_w in $(ps -A -o pid= -o ppid= 2>/dev/null); do
+				if [ -z "$omni_p" ]; then
+					omni_p=$omni_w
+				else
+					omni_tree_add "$omni_p" "$omni_w"
+					omni_p=
+				fi
+			done
+			set +f
+		else
 			for omni_f in /proc/[0-9]*/stat; do
 				omni_stat "$omni_f" || continue
 				set -f; set -- $omni_l; set +f
 				omni_tree_add "$omni_sp" "${2-}"
-			done
-		else
-			set -f; set -- $(ps -A -o pid= -o ppid= 2>/dev/null); set +f
-			while [ "$#" -ge 2 ]; do
-				omni_tree_add "$1" "$2"
-				shift 2
 			done
 		fi
 	done

@@ -1,0 +1,81 @@
+package manager
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omni-fleet/omni/internal/shell"
+)
+
+// TestKillTreeBothBranches: omni_kill_tree kills a process and everything
+// below it (a subshell, its children, a grandchild), finding them with ps
+// where there is ps, and by reading /proc where there is not.
+func TestKillTreeBothBranches(t *testing.T) {
+	for name, edit := range map[string]func(string) string{
+		"ps":   func(s string) string { return s },
+		"proc": func(s string) string { return strings.Replace(s, "command -v ps ", "command -v omni-no-such-ps ", 1) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			if name == "proc" && !strings.Contains(edit(killTree), "omni-no-such-ps") {
+				t.Fatal("the test no longer finds killTree's ps branch to turn off")
+			}
+			pids := filepath.Join(t.TempDir(), "pids")
+			q := shell.Quote(pids)
+			script := procReaders + "\n" + edit(killTree) + `
+(
+	sleep 300 & echo $! >>` + q + `
+	( sleep 300 & echo $! >>` + q + `; wait ) & echo $! >>` + q + `
+	wait
+) &
+omni_top=$!
+echo "$omni_top" >>` + q + `
+i=0; until [ "$(wc -l <` + q + `)" -ge 4 ] || [ $i -ge 200 ]; do sleep 0.01; i=$((i+1)); done
+omni_kill_tree "$omni_top"
+wait "$omni_top"
+exit 0
+`
+			began := time.Now()
+			if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil {
+				t.Fatalf("script: %v\n%s", err, out)
+			}
+			data, err := os.ReadFile(pids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fields := strings.Fields(string(data))
+			if len(fields) != 4 {
+				t.Fatalf("want the 4 PIDs of the tree, got %q", data)
+			}
+			for _, f := range fields {
+				pid, err := strconv.Atoi(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				deadline := time.Now().Add(2 * time.Second)
+				for !gone(pid) && time.Now().Before(deadline) {
+					time.Sleep(10 * time.Millisecond)
+				}
+				if !gone(pid) {
+					t.Errorf("process %d of the tree outlived omni_kill_tree", pid)
+				}
+			}
+			t.Logf("%s: %s", name, time.Since(began))
+		})
+	}
+}
+
+// gone: no such process, or only a zombie waiting for its parent.
+func gone(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	s := string(data)
+	i := strings.LastIndex(s, ") ")
+	return i >= 0 && len(s) > i+2 && (s[i+2] == 'Z' || s[i+2] == 'X')
+}
