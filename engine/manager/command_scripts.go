@@ -229,7 +229,8 @@ fi
 // found by their parent PID, as `ps -A` lists them: one process a pass,
 // where reading every /proc/PID/stat with the shell's `read` (one byte a
 // system call, in dash) took seconds on a host with thousands of
-// processes. Where there is no ps, /proc is read. It needs procReaders.
+// processes. Where there is no ps, or it lists nothing, /proc is read. It
+// needs procReaders.
 // A process that left the tree (a daemon re-parented to init) is not
 // found; it stays in the script's process group, which omni kills when
 // the step's own timeout ends.
@@ -239,10 +240,14 @@ const killTree = `omni_kill_tree() {
 	omni_more=1
 	while [ -n "$omni_more" ]; do
 		omni_more=
+		omni_list=
 		if command -v ps >/dev/null 2>&1; then
+			omni_list=$(ps -A -o pid= -o ppid= 2>/dev/null)
+		fi
+		if [ -n "$omni_list" ]; then
 			omni_p=
 			set -f
-			for omni_w in $(ps -A -o pid= -o ppid= 2>/dev/null); do
+			for omni_w in $omni_list; do
 				if [ -z "$omni_p" ]; then
 					omni_p=$omni_w
 				else
@@ -251,7 +256,7 @@ const killTree = `omni_kill_tree() {
 				fi
 			done
 			set +f
-		else
+		elif [ -r /proc/self/stat ]; then
 			for omni_f in /proc/[0-9]*/stat; do
 				omni_stat "$omni_f" || continue
 				set -f; set -- $omni_l; set +f

@@ -19,10 +19,14 @@ func TestKillTreeBothBranches(t *testing.T) {
 	for name, edit := range map[string]func(string) string{
 		"ps":   func(s string) string { return s },
 		"proc": func(s string) string { return strings.Replace(s, "command -v ps ", "command -v omni-no-such-ps ", 1) },
+		// a ps that lists nothing (it refuses the options): /proc then
+		"ps-lists-nothing": func(s string) string {
+			return strings.Replace(s, "$(ps -A -o pid= -o ppid= 2>/dev/null)", "$(ps --omni-no-such-option 2>/dev/null)", 1)
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if name == "proc" && !strings.Contains(edit(killTree), "omni-no-such-ps") {
-				t.Fatal("the test no longer finds killTree's ps branch to turn off")
+			if edited := edit(killTree); name != "ps" && edited == killTree {
+				t.Fatal("the test no longer finds killTree's ps command to change")
 			}
 			pids := filepath.Join(t.TempDir(), "pids")
 			q := shell.Quote(pids)
