@@ -77,6 +77,7 @@ command -v ansible >/dev/null || need+=(ansible)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v curl >/dev/null || need+=(curl)
 [ -x /usr/bin/python3 ] || need+=(python3)
+[ -z "${OMNI_BENCH_PERF:-}" ] || command -v perf >/dev/null || need+=(linux-perf)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=; [ "$(id -u)" = 0 ] || sudo="sudo -n"
   echo "installing ${need[*]} ..." >&2
@@ -280,10 +281,6 @@ elapsed=$(( $(date +%s) - t0 ))
 # CPU), summed by program name. Not timed, not in the medians.
 declare -A by_prog
 if [ -n "${OMNI_BENCH_PERF:-}" ]; then
-  if ! perf stat -e cpu-clock true >/dev/null 2>&1; then
-    sudo=; [ "$(id -u)" = 0 ] || sudo="sudo -n"
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq linux-perf >/dev/null 2>&1 || true
-  fi
   if perf stat -e cpu-clock true >/dev/null 2>&1; then
     echo "profiles: one more restart of the $n hosts per tool, under perf record -a" >&2
     for k in cr/omni cr/pssh cr/ansible; do

@@ -245,17 +245,11 @@ const killTree = `omni_kill_tree() {
 			omni_list=$(ps -A -o pid= -o ppid= 2>/dev/null)
 		fi
 		if [ -n "$omni_list" ]; then
-			omni_p=
-			set -f
-			for omni_w in $omni_list; do
-				if [ -z "$omni_p" ]; then
-					omni_p=$omni_w
-				else
-					omni_tree_add "$omni_p" "$omni_w"
-					omni_p=
-				fi
+			set -f; set -- $omni_list; set +f
+			while [ "$#" -ge 2 ]; do
+				omni_tree_add "$1" "$2"
+				shift 2
 			done
-			set +f
 		elif [ -r /proc/self/stat ]; then
 			for omni_f in /proc/[0-9]*/stat; do
 				omni_stat "$omni_f" || continue

@@ -1,4 +1,4 @@
-package manager
+package manager_test
 
 import (
 	"os"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/internal/shell"
 )
 
@@ -25,12 +26,12 @@ func TestKillTreeBothBranches(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if edited := edit(killTree); name != "ps" && edited == killTree {
+			if edited := edit(manager.KillTreeScript); name != "ps" && edited == manager.KillTreeScript {
 				t.Fatal("the test no longer finds killTree's ps command to change")
 			}
 			pids := filepath.Join(t.TempDir(), "pids")
 			q := shell.Quote(pids)
-			script := procReaders + "\n" + edit(killTree) + `
+			script := edit(manager.KillTreeScript) + `
 (
 	sleep 300 & echo $! >>` + q + `
 	( sleep 300 & echo $! >>` + q + `; wait ) & echo $! >>` + q + `
@@ -61,25 +62,14 @@ exit 0
 					t.Fatal(err)
 				}
 				deadline := time.Now().Add(2 * time.Second)
-				for !gone(pid) && time.Now().Before(deadline) {
+				for !processGone(pid) && time.Now().Before(deadline) {
 					time.Sleep(10 * time.Millisecond)
 				}
-				if !gone(pid) {
+				if !processGone(pid) {
 					t.Errorf("process %d of the tree outlived omni_kill_tree", pid)
 				}
 			}
 			t.Logf("%s: %s", name, time.Since(began))
 		})
 	}
-}
-
-// gone: no such process, or only a zombie waiting for its parent.
-func gone(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	s := string(data)
-	i := strings.LastIndex(s, ") ")
-	return i >= 0 && len(s) > i+2 && (s[i+2] == 'Z' || s[i+2] == 'X')
 }
