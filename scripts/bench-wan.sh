@@ -39,8 +39,8 @@
 #
 #   scripts/bench-wan.sh [RUNS] [N]      (defaults 7 and 20)
 #
-# OMNI_BENCH_PERF=1 adds one more restart of the N hosts per tool, not
-# timed, under `perf record -a` (Debian's linux-perf, installed when
+# OMNI_BENCH_PERF=1 adds one more status and one more restart of the N
+# hosts per tool, not timed, under `perf record -a` (Debian's linux-perf, installed when
 # missing): where the machine's CPU went, by program, and how much of it
 # went to the hosts' side that no tool's code runs: sshd (logins, sessions,
 # channels; Ansible's warm masters log in before the run), the services,
@@ -276,14 +276,14 @@ part "(c) status, $n hosts" cs/omni cs/warm cs/pssh cs/ansible
 part "(c) restart, $n hosts at once" cr/omni cr/warm cr/pssh cr/ansible
 elapsed=$(( $(date +%s) - t0 ))
 
-# OMNI_BENCH_PERF=1: one more restart of the N hosts per tool under perf
+# OMNI_BENCH_PERF=1: one more status and restart of the N hosts per tool under perf
 # (cpu-clock on every CPU, 1,000 samples a second: one sample is 1 ms of
 # CPU), summed by program name. Not timed, not in the medians.
 declare -A by_prog
 if [ -n "${OMNI_BENCH_PERF:-}" ]; then
   if perf stat -e cpu-clock true >/dev/null 2>&1; then
-    echo "profiles: one more restart of the $n hosts per tool, under perf record -a" >&2
-    for k in cr/omni cr/pssh cr/ansible; do
+    echo "profiles: one more status and restart of the $n hosts per tool, under perf record -a" >&2
+    for k in cs/omni cs/pssh cs/ansible cr/omni cr/pssh cr/ansible; do
       available "$k" || continue
       cmd_for "$k"
       p=perf.${k//\//.}
@@ -338,14 +338,31 @@ if [ ${#by_prog[@]} -gt 0 ]; then
   # commands (setsid, nohup, cat). omni's own share is omni and the shells
   # (sh, bash) and sleeps of its scripts.
   shared="sshd omni-demo-svc toxiproxy-serve setsid nohup cat"
-  echo "where the machine's CPU went in one more restart of the $n hosts (perf record -a; ms of CPU by program):"
-  for k in cr/omni cr/pssh cr/ansible; do
+  echo "where the machine's CPU went in one more status and restart of the $n hosts (perf record -a; ms of CPU by program):"
+  for k in cs/omni cs/pssh cs/ansible cr/omni cr/pssh cr/ansible; do
     [ -n "${by_prog[$k]:-}" ] || continue
     echo "$k: $(echo "${by_prog[$k]}" | awk '{t += $1} END {print t}') ms in all; $(echo "${by_prog[$k]}" | awk 'NR <= 9 {printf "%s%s %d", (NR > 1 ? ", " : ""), $2, $1}')"
     echo "${by_prog[$k]}" | awk -v shared="$shared" -v n="$(nproc)" '
       BEGIN {split(shared, s, " "); for (i in s) in_s[s[i]] = 1}
       in_s[$2] {t += $1}
       END {printf "    of it, on the hosts but in no tool of the benchmark (%s): %d ms, which alone keeps %d cores busy for %d ms\n", shared, t, n, t / n}'
+  done
+  # That floor under omni's cold run, against what its targets allow: a
+  # target below the floor cannot be met by any omni that logs in afresh.
+  for p in "cs status" "cr restart"; do
+    set -- $p
+    [ -n "${by_prog[$1/omni]:-}" ] || continue
+    floor=$(echo "${by_prog[$1/omni]}" | awk -v shared="$shared" -v n="$(nproc)" '
+      BEGIN {split(shared, s, " "); for (i in s) in_s[s[i]] = 1}
+      in_s[$2] {t += $1} END {printf "%d", t / n}')
+    for o in "pssh 0.35 parallel-ssh" "ansible 0.15 Ansible"; do
+      set -- $1 $2 $o
+      available "$1/$3" || continue
+      awk -v f="$floor" -v m="$(med "$1/$3")" -v t="$4" -v what="$2" -v who="$5" 'BEGIN {
+        if (m == "-") exit
+        printf "  omni %s of %d hosts: floor %d ms of wall; its target, %s x %s %d ms, allows %d ms%s\n",
+          what, '"$n"', f, t, who, m, t * m, (t * m < f ? " (below the floor)" : "")}'
+    done
   done
 fi
 echo
