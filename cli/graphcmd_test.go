@@ -29,7 +29,7 @@ services:
   e: {}
   pg: {}
   backup: {enabled: false, requires: [pg]}
-  web-ui: {requires: [a@web, backup@db]}
+  web-ui: {enabled: false, requires: [a@web, backup@db]}
 `
 
 func writeGraphFixture(t *testing.T) string {

@@ -118,10 +118,8 @@ func (l *loader) checkSameHostRequires(inv *Inventory) {
 			if dep == nil {
 				continue
 			}
-			if !dep.Enabled {
-				if r.At == "" { // a qualified one is shown as such by `inventory graph`
-					l.errorf(it.line, "service %q requires %q, which is disabled (enabled: false)", s.Name, dep.Name)
-				}
+			if !dep.Enabled { // nothing runs it, on any host: omni would never start it
+				l.errorf(it.line, "service %q requires %q, which is disabled (enabled: false)", s.Name, it.value)
 				continue
 			}
 			switch {

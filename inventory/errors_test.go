@@ -454,6 +454,26 @@ services:
 			want: []string{`7: service "a" requires "b", which is disabled (enabled: false)`},
 		},
 		{
+			// On another host or role too: omni would start it there
+			// (check-deps), and then never show or manage it.
+			name: "qualified requirement on a disabled service",
+			content: `version: 1
+hosts:
+  w1: {address: 10.0.0.1, roles: [r]}
+  w2: {address: 10.0.0.2, roles: [s]}
+roles:
+  r: [a]
+  s: [b]
+services:
+  a: {requires: [b@w2, b@s]}
+  b: {enabled: false}
+`,
+			want: []string{
+				`9: service "a" requires "b@w2", which is disabled (enabled: false)`,
+				`9: service "a" requires "b@s", which is disabled (enabled: false)`,
+			},
+		},
+		{
 			name: "yaml syntax error",
 			content: `version: 1
 hosts:

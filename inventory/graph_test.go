@@ -26,7 +26,7 @@ services:
   e: {}
   pg: {}
   backup: {enabled: false, requires: [pg]}
-  web-ui: {requires: [a@web, backup@db]}
+  web-ui: {enabled: false, requires: [a@web, backup@db]}
 `
 
 func parseGraph(t *testing.T) *Graph {
@@ -52,7 +52,7 @@ func TestGraphWhole(t *testing.T) {
 	if got, want := g.Requires("c"), []Requirement{{Service: "d", Reach: ReachSpec{Mode: ReachOff}}, {Service: "pg", Host: "h2", At: "h2", Reach: ReachSpec{Mode: ReachOff}}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("c requires %#v, want %#v", got, want)
 	}
-	want := `web-ui
+	want := `web-ui (disabled)
 ├── a@web (any host with role web)
 │   ├── b
 │   │   └── d
@@ -76,7 +76,7 @@ func TestGraphWhole(t *testing.T) {
   "e";
   "pg";
   "backup" [style="dashed"];
-  "web-ui";
+  "web-ui" [style="dashed"];
   "a" -> "b";
   "a" -> "c";
   "b" -> "d";
@@ -121,7 +121,7 @@ func TestGraphPart(t *testing.T) {
 Required by:
 c
 └── a
-    └── web-ui (requires a@web)
+    └── web-ui (requires a@web) (disabled)
 `
 	if got := p.Text(); got != want {
 		t.Errorf("text:\n%s\nwant:\n%s", got, want)
@@ -136,7 +136,7 @@ c
 
 Required by:
 backup (disabled)
-└── web-ui (requires backup@db)
+└── web-ui (requires backup@db) (disabled)
 `
 	if got := p.Text(); got != want {
 		t.Errorf("text:\n%s\nwant:\n%s", got, want)
