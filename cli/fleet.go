@@ -9,6 +9,7 @@ import (
 	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/playbooks"
+	"github.com/omni-fleet/omni/registry"
 )
 
 // fleetRun is `omni service ACTION TARGET SERVICE` for a target that is not
@@ -35,11 +36,15 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 		return err
 	}
 	jsonOut := g.Output == "json"
-	reg, err := openStore(ctx, g, inv)
-	if err != nil {
-		return err
+	// A dry run changes nothing, the registry included (opening it creates
+	// and checks the file): it reads it only to show what --resume would run.
+	var reg registry.Store
+	if !opts.DryRun || opts.Resume {
+		if reg, err = openStore(ctx, g, inv); err != nil {
+			return err
+		}
+		defer reg.Close()
 	}
-	defer reg.Close()
 	if opts.Resume {
 		var note string
 		if targets, note, err = engine.Resume(reg, req, targets); err != nil {
