@@ -185,7 +185,9 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 			plan.Tasks = append(plan.Tasks, task)
 		}
 	}
-	if req.Action == "restart" && len(plan.Dependents) > 0 {
+	// Its dependents are restarted (or listed) only when the target goes
+	// down: a restart playbook without a stop leaves them as they are.
+	if req.Action == "restart" && len(plan.Dependents) > 0 && pb.Has(string(StepStop)) {
 		if req.Cascade {
 			for i := len(plan.Dependents) - 1; i >= 0; i-- { // dependencies first
 				plan.Tasks = appendCascade(plan.Tasks, templates, inv, plan.Dependents[i], target, cascadeRestartSteps, CascadeRestart)

@@ -124,3 +124,51 @@ func TestPlanRefusesWhatCannotRun(t *testing.T) {
 		}
 	}
 }
+
+// A restart playbook without a stop leaves the target up, so --cascade has
+// nothing to restart on its dependents (and nothing to list without it):
+// the planner adds their groups only when the playbook stops the target.
+func TestRestartWithoutStopLeavesDependents(t *testing.T) {
+	inv, set := loadExample(t)
+	full, err := set.Get("restart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{
+		"name: restart\nsteps:\n  - step: check-deps\n  - step: record\n",
+		"name: restart\nsteps:\n  - step: check-deps\n  - step: start\n  - step: health\n  - step: record\n",
+	} {
+		pb, err := playbooks.Parse("restart.yaml", []byte(src), Vocabulary())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cascade := range []bool{true, false} {
+			req := Request{Action: "restart", Host: "worker1", Service: "network-agent", Cascade: cascade}
+			plan, err := NewPlan(inv, pb, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, task := range plan.Tasks {
+				if task.Host != "worker1" || task.Service != "network-agent" || task.Step == StepReportDependents || task.Step == StepFindDependents {
+					t.Errorf("%q, cascade %v: %s %s/%s planned; the target never goes down", src, cascade, task.Step, task.Host, task.Service)
+				}
+			}
+			// The built-in restart, which stops it, still does both.
+			plan, err = NewPlan(inv, full, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := StepReportDependents
+			if cascade {
+				want = StepStart
+			}
+			found := false
+			for _, task := range plan.Tasks {
+				found = found || (task.Step == want && (task.Service != "network-agent" || want == StepReportDependents))
+			}
+			if !found {
+				t.Errorf("built-in restart, cascade %v: no %s for the dependents", cascade, want)
+			}
+		}
+	}
+}

@@ -82,6 +82,16 @@ type Playbook struct {
 	StepsLine   int    // line of the steps: key
 }
 
+// Has reports whether the playbook names the step.
+func (p *Playbook) Has(step string) bool {
+	for _, st := range p.Steps {
+		if st.Name == step {
+			return true
+		}
+	}
+	return false
+}
+
 // Step is one step of a playbook. A zero Timeout or Grace means "the service's own value".
 type Step struct {
 	Name    string
