@@ -52,6 +52,12 @@ type StepInfo struct {
 	// that must be the last one.
 	DecideFirst bool
 	Last        bool
+	// Needs are the safety steps a playbook that names this step must
+	// have too, whichever playbook it is (start: check-deps and record).
+	// NeedsUnless are needed as well unless an Unless step follows this
+	// one (stop: confirm, unless a start follows, as in a restart).
+	Needs, NeedsUnless []StepName
+	Unless             StepName
 	// timeout computes the default bound from the inventory; 0 is none.
 	timeout func(b bounds) time.Duration
 	// describe says what the step will do, for the plan (--dry-run, -v),
@@ -110,6 +116,7 @@ var steps = []StepInfo{
 		},
 		Summary: "take the instance out of its load balancer (inventory drain): set its HAProxy server to drain, wait for its sessions to end"},
 	{Name: StepStop, Playbook: true, Grace: true, Changes: true, Timeout: "grace + 20s",
+		Needs: []StepName{StepRecord}, NeedsUnless: []StepName{StepConfirm}, Unless: StepStart,
 		timeout:  func(b bounds) time.Duration { return b.grace + stopMargin },
 		describe: describeStop,
 		Summary:  "graceful stop: SIGTERM (or the stop command), SIGKILL after the grace period"},
@@ -121,6 +128,7 @@ var steps = []StepInfo{
 	{Name: StepPreStart, Timeout: hookStepTimeout, timeout: hooksTimeout("pre_start"),
 		Summary: "the service's pre_start hooks, in order; a failed one (on_failure: abort, the default) fails the start before the service is started"},
 	{Name: StepStart, Playbook: true, Changes: true, Timeout: "the service's start_timeout",
+		Needs: []StepName{StepCheckDeps, StepRecord},
 		timeout:  func(b bounds) time.Duration { return b.svc.StartTimeout },
 		describe: describeStart,
 		Summary:  "start the service"},
@@ -148,6 +156,14 @@ var steps = []StepInfo{
 }
 
 func byCommand(b bounds) time.Duration { return commandTimeout(b.inv) }
+
+func names(steps []StepName) []string {
+	var out []string
+	for _, s := range steps {
+		out = append(out, string(s))
+	}
+	return out
+}
 
 // Steps returns the step registry, in plan order.
 func Steps() []StepInfo { return append([]StepInfo(nil), steps...) }
@@ -178,7 +194,8 @@ func Vocabulary() playbooks.Vocabulary {
 	for _, s := range steps {
 		if s.Playbook {
 			v = append(v, playbooks.StepRule{Name: string(s.Name), Grace: s.Grace, Changes: s.Changes,
-				DecideFirst: s.DecideFirst, Last: s.Last})
+				DecideFirst: s.DecideFirst, Last: s.Last,
+				Needs: names(s.Needs), NeedsUnless: names(s.NeedsUnless), Unless: string(s.Unless)})
 		}
 	}
 	return v

@@ -37,6 +37,12 @@ type StepRule struct {
 	// that changes the service (confirm, check-deps).
 	DecideFirst bool
 	Last        bool // a safety step that must be the last step (record)
+	// Needs: the safety steps a playbook that names this step must have
+	// too, whatever its name (start: check-deps, record). NeedsUnless:
+	// needed as well unless a step named Unless follows this one (stop:
+	// confirm, unless a start follows).
+	Needs, NeedsUnless []string
+	Unless             string
 }
 
 // safety reports a step an override may move and time but never drop.

@@ -37,6 +37,29 @@ func checkSafety(pb *Playbook, must []string, vocab Vocabulary) error {
 		return fmt.Errorf("%s:%d: the %s playbook has no %s step: an override may reorder steps and change their timeouts, but not drop a safety step (the built-in %s has %s)",
 			pb.Source, pb.StepsLine, pb.Name, quoteJoin(missing), pb.Name, strings.Join(must, ", "))
 	}
+	// What a step needs wherever it is: a stop that nothing starts again
+	// asks first, whether the file is stop.yaml or logs.yaml.
+	for i, st := range pb.Steps {
+		r, _ := vocab.rule(st.Name)
+		for _, n := range r.Needs {
+			if _, ok := at[n]; !ok {
+				return fmt.Errorf("%s:%d: step %q needs a %q step in the same playbook, whichever playbook it is in",
+					pb.Source, st.Line, st.Name, n)
+			}
+		}
+		if len(r.NeedsUnless) == 0 {
+			continue
+		}
+		if j, ok := at[r.Unless]; ok && j > i {
+			continue
+		}
+		for _, n := range r.NeedsUnless {
+			if _, ok := at[n]; !ok {
+				return fmt.Errorf("%s:%d: step %q needs a %q step in the same playbook, since no %q follows it (the service stays down)",
+					pb.Source, st.Line, st.Name, n, r.Unless)
+			}
+		}
+	}
 	first := -1 // the first step that changes the service
 	for i, st := range pb.Steps {
 		if r, _ := vocab.rule(st.Name); r.Changes {

@@ -98,3 +98,52 @@ func TestOverrideMayReorderAndTime(t *testing.T) {
 		})
 	}
 }
+
+// TestSafetyFollowsTheSteps: what a step needs does not depend on the
+// file it is in. A stop that nothing starts again asks first (confirm) and
+// is recorded, in start.yaml or logs.yaml as in stop.yaml; a start checks
+// its dependencies and is recorded wherever it is. A stop followed by a
+// start (a restart) asks nothing, as the built-in restart.
+func TestSafetyFollowsTheSteps(t *testing.T) {
+	for _, tc := range []struct{ name, file, content, want string }{
+		{"a start playbook that stops", "start.yaml",
+			"name: start\nsteps:\n  - step: check-deps\n  - step: stop\n  - step: record\n",
+			`start.yaml:4: step "stop" needs a "confirm" step in the same playbook, since no "start" follows it (the service stays down)`},
+		{"a logs playbook that stops", "logs.yaml",
+			"name: logs\nsteps:\n  - step: stop\n",
+			`logs.yaml:3: step "stop" needs a "record" step in the same playbook, whichever playbook it is in`},
+		{"a logs playbook that stops and records", "logs.yaml",
+			"name: logs\nsteps:\n  - step: logs\n  - step: stop\n  - step: record\n",
+			`logs.yaml:4: step "stop" needs a "confirm" step`},
+		{"a stop playbook that starts again", "stop.yaml",
+			"name: stop\nsteps:\n  - step: confirm\n  - step: stop\n  - step: start\n  - step: record\n",
+			`stop.yaml:5: step "start" needs a "check-deps" step`},
+		{"a restart that starts first, then stops", "restart.yaml",
+			"name: restart\nsteps:\n  - step: check-deps\n  - step: start\n  - step: stop\n  - step: record\n",
+			`restart.yaml:5: step "stop" needs a "confirm" step in the same playbook, since no "start" follows it`},
+		{"a logs playbook that starts", "logs.yaml",
+			"name: logs\nsteps:\n  - step: start\n  - step: record\n",
+			`logs.yaml:3: step "start" needs a "check-deps" step`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := override(t, tc.file, tc.content)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct{ name, file, content string }{
+		{"a restart without confirm", "restart.yaml",
+			"name: restart\nsteps:\n  - step: check-deps\n  - step: stop\n  - step: start\n  - step: record\n"},
+		{"a logs playbook that only reads", "logs.yaml",
+			"name: logs\nsteps:\n  - step: logs\n  - step: health\n"},
+		{"a start playbook that stops with confirmation", "start.yaml",
+			"name: start\nsteps:\n  - step: confirm\n  - step: check-deps\n  - step: stop\n  - step: start\n  - step: record\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, _, err := override(t, tc.file, tc.content); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
