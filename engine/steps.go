@@ -128,7 +128,7 @@ var steps = []StepInfo{
 	{Name: StepPreStart, Timeout: hookStepTimeout, timeout: hooksTimeout("pre_start"),
 		Summary: "the service's pre_start hooks, in order; a failed one (on_failure: abort, the default) fails the start before the service is started"},
 	{Name: StepStart, Playbook: true, Changes: true, Timeout: "the service's start_timeout",
-		Needs: []StepName{StepCheckDeps, StepRecord},
+		Needs:    []StepName{StepCheckDeps, StepRecord},
 		timeout:  func(b bounds) time.Duration { return b.svc.StartTimeout },
 		describe: describeStart,
 		Summary:  "start the service"},
