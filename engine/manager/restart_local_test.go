@@ -148,6 +148,25 @@ func TestCommandRestartStartFails(t *testing.T) {
 	}
 }
 
+// TestCommandRestartScriptKilledDuringStart: a start that kills the
+// restart script itself (here by its PID; in the field a `pkill -f` whose
+// pattern matches the script's text) never reports its end: the start
+// failed, with how the script ended, and is never taken for started.
+func TestCommandRestartScriptKilledDuringStart(t *testing.T) {
+	m := commandManager(t, inventory.Commands{Start: `kill -KILL "$$"`, Status: "exit 3"})
+	r := m.(manager.Restarter)
+	rep, err := r.Restart(context.Background(), localRunner{}, manager.RestartOptions{Grace: time.Second, StartTimeout: 5 * time.Second, ReadState: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Stop.Ran || rep.Stop.Err != nil || !rep.Start.Ran || rep.Start.Err == nil || rep.Status.Ran {
+		t.Fatalf("restart: %+v", rep)
+	}
+	if got := rep.Start.Err.Error(); !strings.Contains(got, "ended during the start") || !strings.Contains(got, "137") {
+		t.Errorf("start error %q, want the script's end during the start, exit 137", got)
+	}
+}
+
 // TestCommandRestartProcesses: the restart script runs the stop and the
 // state read in its own shell, as functions, and not each in a subshell:
 // every process it starts on the host is one the work needs. Counted in a
