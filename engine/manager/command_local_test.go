@@ -5,8 +5,6 @@ package manager_test
 // free loopback port, processes that ignore SIGTERM, zombies.
 
 import (
-	"github.com/omni-fleet/omni/internal/shell"
-
 	"bytes"
 	"context"
 	"errors"
@@ -23,6 +21,7 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/internal/shell"
 	"github.com/omni-fleet/omni/internal/testkit/demosvctest"
 	"github.com/omni-fleet/omni/inventory"
 )
@@ -41,6 +40,12 @@ func (localRunner) Run(ctx context.Context, cmd string) (manager.Result, error) 
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) && exitErr.Exited() {
 		res.ExitCode = exitErr.ExitCode()
+		return res, nil
+	}
+	// Killed by a signal, not by ctx: 128 + the signal, as the SSH
+	// transport reports an exit-signal.
+	if ws, ok := c.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ctx.Err() == nil && exitErr != nil {
+		res.ExitCode = 128 + int(ws.Signal())
 		return res, nil
 	}
 	return res, err

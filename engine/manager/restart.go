@@ -61,10 +61,15 @@ type RestartReport struct {
 // host, each is then a process fewer (a fork of the shell), which on a
 // host short of CPU, or one where forks are dear, shows in every restart.
 //
-// The start runs in the background, watched, when it has a bound: a
-// watchdog sleeps @START_T@ seconds, then prints "MARK start-timeout" and
-// kills the start's process tree (see killTree). The script waits for the
-// start, then ends the watchdog (its trap ends its sleep).
+// The start runs in the foreground, as a start alone does: a command in
+// the background of a non-interactive shell has SIGINT and SIGQUIT
+// ignored, and so would every daemon it starts, for good (a shell cannot
+// trap them again, Python loses KeyboardInterrupt). When the start has a
+// bound, a watchdog in the background sleeps @START_T@ seconds, then
+// prints "MARK start-timeout" and kills the start's process tree
+// (omni_kill_start: every child of the script's shell, $$, but the
+// watchdog itself; see killTree). Once the start has ended, the script
+// ends the watchdog (its trap ends its sleep).
 const restartScript = `omni_mark=@MARK@
 ` + procReaders + `
 ` + clock + `
@@ -75,16 +80,36 @@ omni_part_end() {
 	omni_part_t=$omni_t
 }
 ` + killTree + `
+omni_kill_start() {
+	omni_me=$(exec sh -c 'echo "$PPID"')
+	omni_kids=
+	omni_list=
+	if command -v ps >/dev/null 2>&1; then
+		omni_list=$(ps -A -o pid= -o ppid= 2>/dev/null)
+	fi
+	if [ -n "$omni_list" ]; then
+		set -f; set -- $omni_list; set +f
+		while [ "$#" -ge 2 ]; do
+			[ "$2" = "$$" ] && [ "$1" != "$omni_me" ] && omni_kids="$omni_kids $1"
+			shift 2
+		done
+	elif [ -r /proc/self/stat ]; then
+		for omni_f in /proc/[0-9]*/stat; do
+			omni_stat "$omni_f" || continue
+			set -f; set -- $omni_l; set +f
+			[ "${2-}" = "$$" ] && [ "$omni_sp" != "$omni_me" ] && omni_kids="$omni_kids $omni_sp"
+		done
+	fi
+	for omni_k in $omni_kids; do
+		omni_kill_tree "$omni_k"
+	done
+}
 omni_now
 omni_part_t=$omni_t
 @STOPPART@
 omni_rc=$?
 omni_part_end stop "$omni_rc"
 [ "$omni_rc" -eq 0 ] || exit 0
-(
-@START@
-) </dev/null &
-omni_spid=$!
 omni_wd=
 if [ @START_CS@ -gt 0 ]; then
 	(
@@ -93,11 +118,13 @@ if [ @START_CS@ -gt 0 ]; then
 		omni_sl=$!
 		wait "$omni_sl" || exit 0
 		printf '\n%s start-timeout\n' "$omni_mark"
-		omni_kill_tree "$omni_spid"
+		omni_kill_start
 	) &
 	omni_wd=$!
 fi
-wait "$omni_spid"
+(
+@START@
+) </dev/null
 omni_rc=$?
 if [ -n "$omni_wd" ]; then
 	kill "$omni_wd" 2>/dev/null

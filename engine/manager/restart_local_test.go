@@ -167,6 +167,49 @@ func TestCommandRestartScriptKilledDuringStart(t *testing.T) {
 	}
 }
 
+// TestCommandRestartKeepsSignals: what a restart's start runs has the
+// signal dispositions a start alone gives it. In the background of a
+// non-interactive shell, SIGINT and SIGQUIT are ignored, for good: a
+// daemon started from there could never be stopped by `kill -INT` (a
+// shell cannot trap it again, Python has no KeyboardInterrupt).
+func TestCommandRestartKeepsSignals(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "sigign")
+	m := commandManager(t, inventory.Commands{
+		Start:  "grep '^SigIgn:' /proc/self/status > " + shell.Quote(out),
+		Status: "exit 3",
+	})
+	ignored := func() uint64 {
+		t.Helper()
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(b))
+		if len(f) != 2 {
+			t.Fatalf("%s: %q", out, b)
+		}
+		v, err := strconv.ParseUint(f[1], 16, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if err := m.Start(context.Background(), localRunner{}); err != nil {
+		t.Fatal(err)
+	}
+	alone := ignored()
+	const intQuit = 1<<(2-1) | 1<<(3-1) // SIGINT is 2, SIGQUIT 3
+	for _, bound := range []time.Duration{5 * time.Second, 0} {
+		rep := restart(t, m, manager.RestartOptions{Grace: time.Second, StartTimeout: bound})
+		if rep.Start.Err != nil {
+			t.Fatalf("restart: %+v", rep)
+		}
+		if got := ignored(); got&intQuit != alone&intQuit {
+			t.Errorf("start timeout %s: the restart's start ignores signals %#x, a start alone %#x (SIGINT and SIGQUIT must be as a start alone leaves them)", bound, got, alone)
+		}
+	}
+}
+
 // TestCommandRestartProcesses: the restart script runs the stop and the
 // state read in its own shell, as functions, and not each in a subshell:
 // every process it starts on the host is one the work needs. Counted in a
