@@ -227,7 +227,8 @@ func readRestart(res Result, mark string, p restartParts) (RestartReport, error)
 		// The stop went well, so the start began, and never reported its
 		// end: the script was killed during it (by the start command
 		// itself, say a `pkill -f` that matches the script). Not started.
-		rep.Start = Part{Ran: true, Err: fmt.Errorf("the restart script ended during the start (%v)", exitError(res))}
+		rep.Start = Part{Ran: true, Err: fmt.Errorf("the restart script ended during the start (%v)",
+			exitError(Result{Stdout: outs, Stderr: errs, ExitCode: res.ExitCode}))}
 	}
 	return rep, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/melbahja/goph"
@@ -158,7 +159,8 @@ func (c *Client) exec(ctx context.Context, cmd string, stdin io.Reader, stdout, 
 		return -1, err
 	}
 	stderrPID := newPIDCapture(stderr)
-	session.Stdin, session.Stdout, session.Stderr = stdin, stdout, stderrPID
+	var heard outputClock
+	session.Stdin, session.Stdout, session.Stderr = stdin, heard.writer(stdout), heard.writer(stderrPID)
 	err = session.Start(withPIDReport(cmd))
 	c.countExec(err)
 	if err != nil {
@@ -168,27 +170,76 @@ func (c *Client) exec(ctx context.Context, cmd string, stdin io.Reader, stdout, 
 	done := make(chan error, 1)
 	go func() { done <- session.Wait() }()
 
-	select {
-	case err := <-done:
-		session.Close()
-		stderrPID.flush()
-		return c.exitCode(err)
-	case <-ctx.Done():
-		c.kill(session, stderrPID, done)
-		return -1, fmt.Errorf("%s: command interrupted: %w", c.name, ctx.Err())
-	case <-c.lost:
+	// Once the exit status is in, the output still open is read until it
+	// has been quiet for exitQuiet: a daemon the command left in the
+	// background with its stdout or stderr would hold the session open
+	// for as long as it runs (see Session.Exited). Then the session is
+	// closed, which ends Wait.
+	exited := session.Exited()
+	var quiet <-chan time.Time
+	for {
 		select {
-		case err := <-done: // it ended first
+		case <-exited:
+			exited = nil
+			quiet = time.After(exitQuiet)
+		case <-quiet:
+			if since := time.Since(heard.last()); since < exitQuiet {
+				quiet = time.After(exitQuiet - since)
+			} else {
+				quiet = nil
+				session.Close()
+			}
+		case err := <-done:
 			session.Close()
 			stderrPID.flush()
 			return c.exitCode(err)
-		default:
+		case <-ctx.Done():
+			c.kill(session, stderrPID, done)
+			return -1, fmt.Errorf("%s: command interrupted: %w", c.name, ctx.Err())
+		case <-c.lost:
+			select {
+			case err := <-done: // it ended first
+				session.Close()
+				stderrPID.flush()
+				return c.exitCode(err)
+			default:
+			}
+			// Declared dead (keepalives): the session's reads may not end
+			// before the connection's close gets through, if ever.
+			go session.Close()
+			return -1, c.transportError("command", io.ErrUnexpectedEOF)
 		}
-		// Declared dead (keepalives): the session's reads may not end
-		// before the connection's close gets through, if ever.
-		go session.Close()
-		return -1, c.transportError("command", io.ErrUnexpectedEOF)
 	}
+}
+
+// exitQuiet is how long a command's output must have been quiet, after
+// its exit status came, before its session is closed without waiting for
+// the output to close. The server sends the exit status as soon as the
+// command has ended, and what the command wrote before it follows at
+// once (or as fast as the channel's window lets it: while it flows, the
+// output is not quiet).
+const exitQuiet = 250 * time.Millisecond
+
+// outputClock notes when a session's output was last written to.
+type outputClock struct{ at atomic.Int64 }
+
+func (o *outputClock) last() time.Time { return time.Unix(0, o.at.Load()) }
+
+func (o *outputClock) writer(w io.Writer) io.Writer {
+	if w == nil {
+		w = io.Discard
+	}
+	return clockedWriter{o, w}
+}
+
+type clockedWriter struct {
+	clock *outputClock
+	w     io.Writer
+}
+
+func (c clockedWriter) Write(p []byte) (int, error) {
+	c.clock.at.Store(time.Now().UnixNano())
+	return c.w.Write(p)
 }
 
 // kill ends a running command and waits (boundedly) for its session to end.

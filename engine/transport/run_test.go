@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -338,4 +339,34 @@ func processRunning(args ...string) bool {
 		}
 	}
 	return false
+}
+
+// TestRunOnceLeavesBackgroundOutput: a command that leaves a process in the
+// background with its stdout and stderr (a start command's `daemon &`
+// without redirections) holds the session's output open for as long as
+// that process runs, and the server closes the session only then. A
+// command run in a session of its own (RunOnce, and Run when the shell is
+// busy) returns once the command has ended and its output has gone
+// quiet, with all it wrote before it ended (here 1 MiB, more than the
+// channel's window) and its exit code.
+func TestRunOnceLeavesBackgroundOutput(t *testing.T) {
+	t.Parallel()
+	srv := sshtest.Start(t, sshtest.Options{Addr: "127.0.0.65"})
+	client := connect(t, newPool(t, transport.Options{}), srv.Endpoint("worker1"))
+	ctx := testContext(t)
+	marker := fmt.Sprintf("omni-bg-%d", time.Now().UnixNano())
+	t.Cleanup(func() { exec.Command("pkill", "-f", marker).Run() })
+	cmd := "head -c 1048576 /dev/zero | tr '\\0' x; echo; echo err >&2; sh -c 'sleep 30; : " + marker + "' & exit 7"
+	began := time.Now()
+	res, err := client.RunOnce(ctx, cmd)
+	took := time.Since(began)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Stdout) != 1048577 || string(res.Stderr) != "err\n" || res.ExitCode != 7 {
+		t.Errorf("RunOnce: %d bytes of stdout, stderr %q, exit %d; want 1048577, \"err\\n\", 7", len(res.Stdout), res.Stderr, res.ExitCode)
+	}
+	if took > 5*time.Second {
+		t.Errorf("RunOnce took %s: it waited for the background process", took)
+	}
 }

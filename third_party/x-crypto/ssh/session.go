@@ -144,6 +144,11 @@ type Session struct {
 	stdinPipeWriter io.WriteCloser
 
 	exitStatus chan error
+
+	// omni: closed once the command's exit-status or exit-signal has
+	// come (see Exited).
+	exited     chan struct{}
+	exitedOnce sync.Once
 }
 
 // SendRequest sends an out-of-band channel request on the SSH channel
@@ -427,6 +432,7 @@ func (s *Session) wait(reqs <-chan *Request) error {
 				return errors.New("ssh: malformed exit-status request")
 			}
 			wm.status = int(binary.BigEndian.Uint32(msg.Payload))
+			s.exitedOnce.Do(func() { close(s.exited) })
 		case "exit-signal":
 			var sigval struct {
 				Signal     string
@@ -441,6 +447,7 @@ func (s *Session) wait(reqs <-chan *Request) error {
 			wm.signal = sigval.Signal
 			wm.msg = sigval.Error
 			wm.lang = sigval.Lang
+			s.exitedOnce.Do(func() { close(s.exited) })
 		default:
 			// This handles keepalives and matches
 			// OpenSSH's behaviour.
@@ -588,7 +595,8 @@ func (s *Session) StderrPipe() (io.Reader, error) {
 // newSession returns a new interactive session on the remote host.
 func newSession(ch Channel, reqs <-chan *Request) (*Session, error) {
 	s := &Session{
-		ch: ch,
+		ch:     ch,
+		exited: make(chan struct{}),
 	}
 	s.exitStatus = make(chan error, 1)
 	go func() {
@@ -597,6 +605,13 @@ func newSession(ch Channel, reqs <-chan *Request) (*Session, error) {
 
 	return s, nil
 }
+
+// Exited returns a channel that is closed once the remote command's exit
+// status, or the signal that ended it, has come (omni's patch). Wait
+// returns later: when the session's channel closes, which the server does
+// only once the command's output is closed, and a process the command
+// left in the background may hold that open for as long as it runs.
+func (s *Session) Exited() <-chan struct{} { return s.exited }
 
 // An ExitError reports unsuccessful completion of a remote command.
 type ExitError struct {
