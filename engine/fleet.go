@@ -164,6 +164,10 @@ type fleetRunner struct {
 	// min-ready watch. The CLI holds the host's connection in between, so
 	// that the plan and the watch share one, and lets it go at once after.
 	Hold func(ctx context.Context, t Target) (release func())
+	// Finish, when set, is called once a host's part is over (its plan,
+	// then its min-ready watch), with its outcome and the host's final
+	// error: the plan's, or the watch's.
+	Finish func(t Target, out *Outcome, err error)
 	// OnEvent reports progress. It is called from several goroutines, one
 	// call at a time.
 	OnEvent func(FleetEvent)
@@ -436,11 +440,14 @@ func (r *fleetRunner) runHost(ctx, drain context.Context, i, batch int) {
 		var last *InstanceStatus
 		ready, last, err = r.watchReady(ctx, drain, t, out)
 		if err != nil {
-			result = HostFailed
+			result = hostResult(err) // a connection lost meanwhile is unreachable
 		}
 		if last != nil {
 			observed(out, *last)
 		}
+	}
+	if r.Finish != nil {
+		r.Finish(t, out, err)
 	}
 	release() // this host is done: let its connection go
 	r.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"os"
 	osuser "os/user"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/omni-fleet/omni/inventory"
@@ -257,12 +258,26 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 		hard = ctx
 	}
 	forks := req.Options.Forks
+	// Each host's event, from the start of its plan to the end of its
+	// min-ready watch (Finish): until then the host is not done, for the
+	// history as for --resume.
+	var evMu sync.Mutex
+	events := map[string]registry.Event{}
 	runner := &fleetRunner{
 		Targets: req.Targets, Opts: req.Options, Registry: h.reg, OnEvent: env.OnEvent,
 		Exec: func(ctx context.Context, t Target, onStep func(StepResult)) *Outcome {
 			ev := h.event(t.Plan, runEvent.ID, req.Host)
 			if record {
-				ev.ID, _ = h.reg.BeginEvent(ev)
+				// As for one host: nothing is done that cannot be recorded.
+				id, err := h.reg.BeginEvent(ev)
+				if err != nil {
+					return &Outcome{Host: t.Host, Service: t.Plan.Service.Name, Action: t.Plan.Request.Action,
+						Err: fmt.Errorf("the registry could not record the operation, so it was not started: %w", err)}
+				}
+				ev.ID = id
+				evMu.Lock()
+				events[t.Host] = ev
+				evMu.Unlock()
 			}
 			warnDrainLeft(h.reg, t.Plan, h.warn)
 			stdout, stderr, done := env.Stdout, env.Stderr, func() {}
@@ -270,18 +285,25 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 				stdout, stderr, done = env.HostOutput(t.Host)
 			}
 			defer done()
-			out := Execute(ctx, t.Plan, Env{
+			return Execute(ctx, t.Plan, Env{
 				Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID, Stdout: stdout, Stderr: stderr, OnStep: onStep,
 				// The whole fleet was confirmed (or needed no confirmation) up front.
 				Confirm: func(context.Context, Confirmation) error { return nil },
 				Watched: req.Options.Rolling && req.Options.MinReady > 0,
 			})
-			if ev.ID != "" {
-				if err := h.reg.FinishEvent(finishedEvent(ev, out)); err != nil {
-					h.warn(fmt.Sprintf("%s: the operation ran but its history could not be recorded: %v", t.Host, err))
-				}
+		},
+		Finish: func(t Target, out *Outcome, err error) {
+			evMu.Lock()
+			ev, ok := events[t.Host]
+			evMu.Unlock()
+			if !ok {
+				return
 			}
-			return out
+			final := *out
+			final.Err = err // the plan's error, or its min-ready watch's
+			if err := h.reg.FinishEvent(finishedEvent(ev, &final)); err != nil {
+				h.warn(fmt.Sprintf("%s: the operation ran but its history could not be recorded: %v", t.Host, err))
+			}
 		},
 		Status: func(ctx context.Context, instances []Instance) []InstanceStatus {
 			return LiveStatus(ctx, env.Inventory, instances, conn, forks)
