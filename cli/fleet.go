@@ -114,7 +114,7 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 		}
 		return codeOnly(code)
 	}
-	if err := renderFleetTable(s, opts, fo, rep, code); err != nil {
+	if err := renderFleetTable(s, g, opts, fo, rep, code); err != nil {
 		return err
 	}
 	return codeOnly(code)

@@ -13,6 +13,7 @@ import (
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/internal/plural"
+	"github.com/omni-fleet/omni/internal/shell"
 	"github.com/omni-fleet/omni/inventory"
 )
 
@@ -85,7 +86,7 @@ func newFleetDoc(opts *serviceOptions, fo engine.FleetOptions, targets []engine.
 }
 
 // renderFleetTable prints one row per host and a summary.
-func renderFleetTable(s Streams, opts *serviceOptions, fo engine.FleetOptions, rep *engine.FleetReport, code int) error {
+func renderFleetTable(s Streams, g *globalOptions, opts *serviceOptions, fo engine.FleetOptions, rep *engine.FleetReport, code int) error {
 	st := styleFor(s)
 	header := []string{"Host", "Service", "Result", "State", "Uptime", "Health", "Duration", "Error"}
 	if fo.Rolling {
@@ -146,9 +147,72 @@ func renderFleetTable(s Streams, opts *serviceOptions, fo engine.FleetOptions, r
 		fmt.Fprintln(s.Out, "Interrupted: no new host was touched after the signal.")
 	}
 	if code != ExitOK && rep.Count(engine.HostUntouched)+rep.Failures() > 0 && opts.Action != "logs" {
-		fmt.Fprintf(s.Out, "To finish the job: omni service %s %s %s --resume\n", opts.Action, opts.Host, opts.Service)
+		fmt.Fprintf(s.Out, "To finish the job: %s\n", resumeCommand(g, opts))
 	}
 	return nil
+}
+
+// resumeCommand is the command that finishes the job of a fleet run, to
+// paste into a shell: the same inventory, playbooks and registry (where
+// --resume reads which hosts are left), the same target and service, the
+// flags that change what is done on a host (--cascade, --no-deps) and how
+// the hosts are paced, each word quoted where a shell would change it (a
+// glob target, worker[1-4], would expand against the files at hand).
+func resumeCommand(g *globalOptions, opts *serviceOptions) string {
+	w := []string{"omni"}
+	if g != nil {
+		if g.Inventory != "" && g.Inventory != "inventory.yaml" {
+			w = append(w, "-i", g.Inventory)
+		}
+		if g.Playbooks != "" {
+			w = append(w, "--playbooks", g.Playbooks)
+		}
+		if g.Registry != "" {
+			w = append(w, "--registry", g.Registry)
+		}
+	}
+	w = append(w, "service", opts.Action, opts.Host, opts.Service)
+	if opts.Cascade {
+		w = append(w, "--cascade")
+	}
+	if opts.NoDeps {
+		w = append(w, "--no-deps")
+	}
+	if opts.Forks != 20 && opts.Forks > 0 {
+		w = append(w, fmt.Sprintf("--forks=%d", opts.Forks))
+	}
+	if opts.RollingSet {
+		w = append(w, map[bool]string{true: "--rolling", false: "--no-rolling"}[opts.Rolling])
+	}
+	for _, f := range []struct{ name, val, def string }{
+		{"batch", opts.Batch, "1"}, {"max-unavailable", opts.MaxUnavailable, ""},
+		{"max-failures", opts.MaxFailures, "0"}, {"min-ready", opts.MinReady.String(), "5s"},
+	} {
+		if f.val != f.def && f.val != "" {
+			w = append(w, "--"+f.name+"="+f.val)
+		}
+	}
+	w = append(w, "--resume")
+	for i, word := range w {
+		w[i] = shellWord(word)
+	}
+	return strings.Join(w, " ")
+}
+
+// shellWord is word as a shell reads it back: as it is when no character
+// in it means anything to a shell, else single-quoted.
+func shellWord(word string) string {
+	if word == "" {
+		return shell.Quote(word)
+	}
+	for _, r := range word {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("-_./:=@%+,", r):
+		default:
+			return shell.Quote(word)
+		}
+	}
+	return word
 }
 
 // notRestarted is every host's running dependents that a restart without

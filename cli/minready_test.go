@@ -22,7 +22,7 @@ func TestFleetTableMinReadyByType(t *testing.T) {
 	}}
 	s, out, _ := TestStreams("", false)
 	opts := &serviceOptions{Action: "restart", Host: "worker", Service: "svc"}
-	if err := renderFleetTable(s, opts, engine.FleetOptions{Rolling: true}, rep, ExitFailed); err != nil {
+	if err := renderFleetTable(s, nil, opts, engine.FleetOptions{Rolling: true}, rep, ExitFailed); err != nil {
 		t.Fatal(err)
 	}
 	for _, re := range []string{

@@ -86,12 +86,12 @@ func TestFleetReportFits(t *testing.T) {
 				Err: errors.New("http: GET http://10.20.0.12:7450/healthz: status 503, want 200 (after 11 attempts); journal: container-runtime[4242]: cannot open /var/lib/container-runtime/state.db: permission denied")}},
 		{Host: "worker3", Service: "container-runtime", Result: engine.HostUntouched},
 	}, Aborted: "1 host failed, more than --max-failures 0: no new host was touched"}
-	opts := &serviceOptions{Action: "restart", Host: "worker", Service: "container-runtime"}
+	opts := &serviceOptions{Action: "restart", Host: "worker", Service: "container-runtime", Forks: 20, Batch: "1", MaxFailures: "0", MinReady: 5 * time.Second}
 	fo := engine.FleetOptions{Rolling: true, Batch: 1, MaxUnavailable: 1, Forks: 20}
 	for _, o := range outputs {
 		t.Run(o.name, func(t *testing.T) {
 			s, out, _ := streamsFor(o.tty, o.width)
-			if err := renderFleetTable(s, opts, fo, rep, ExitPartial); err != nil {
+			if err := renderFleetTable(s, nil, opts, fo, rep, ExitPartial); err != nil {
 				t.Fatal(err)
 			}
 			checkFits(t, out.String(), o.tty, o.width)
