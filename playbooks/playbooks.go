@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -85,7 +86,8 @@ type Playbook struct {
 	Description string
 	Steps       []Step
 	Source      string // file the playbook was read from ("builtin:restart.yaml" or a path)
-	StepsLine   int    // line of the steps: key
+	StepsLine   int    // line of the steps: key (1 when absent)
+	NameLine    int    // line of the name: key (1 when absent)
 }
 
 // Has reports whether the playbook names the step.
@@ -167,7 +169,7 @@ func parseNamed(source string, data []byte, name string, vocab Vocabulary) (*Pla
 		return nil, err
 	}
 	if pb.Name != name {
-		return nil, fmt.Errorf("%s: name is %q, want %q (the file name)", source, pb.Name, name)
+		return nil, fmt.Errorf("%s:%d: name is %q, want %q (the file name)", source, pb.NameLine, pb.Name, name)
 	}
 	return pb, nil
 }
@@ -224,25 +226,35 @@ type file struct {
 func Parse(source string, data []byte, vocab Vocabulary) (*Playbook, error) {
 	// Aliases and merges are bounded before anything is decoded.
 	var doc yaml.Node
-	stepsLine := 0
+	stepsLine, nameLine := 1, 1
 	if err := yaml.Unmarshal(data, &doc); err == nil {
 		if line, msg := yamlbound.Check(&doc, MaxAliasNodes, "the playbook"); msg != "" {
 			return nil, fmt.Errorf("%s:%d: %s", source, line, msg)
 		}
-		stepsLine = keyLine(&doc, "steps")
+		stepsLine, nameLine = max(keyLine(&doc, "steps"), 1), max(keyLine(&doc, "name"), 1)
 	} // else the decode below reports the syntax error
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s:1: the playbook is empty (want name: and steps:)", source)
+		}
+		return nil, yamlError(source, data, err)
+	}
+	// One document a file: a second (after ---) would be read by no one.
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil {
+		return nil, fmt.Errorf("%s:%d: a second YAML document (after ---): a playbook file holds one", source, max(next.Line, 1))
+	} else if !errors.Is(err, io.EOF) {
 		return nil, yamlError(source, data, err)
 	}
 	if f.Name == "" {
-		return nil, fmt.Errorf("%s: missing name", source)
+		return nil, fmt.Errorf("%s:%d: missing name", source, nameLine)
 	}
-	pb := &Playbook{Name: f.Name, Description: f.Description, Source: source, StepsLine: stepsLine}
+	pb := &Playbook{Name: f.Name, Description: f.Description, Source: source, StepsLine: stepsLine, NameLine: nameLine}
 	if len(f.Steps) == 0 {
-		return nil, fmt.Errorf("%s: playbook %q has no steps", source, f.Name)
+		return nil, fmt.Errorf("%s:%d: playbook %q has no steps", source, stepsLine, f.Name)
 	}
 	seen := map[string]int{}
 	for _, node := range f.Steps {
@@ -312,7 +324,7 @@ func duration(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q is not a positive duration like 30s", s)
+		return 0, fmt.Errorf("%q is not a duration like 30s, above 0 and at most %dh", s, math.MaxInt64/int64(time.Hour))
 	}
 	return d, nil
 }

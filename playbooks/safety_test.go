@@ -147,3 +147,12 @@ func TestSafetyFollowsTheSteps(t *testing.T) {
 		})
 	}
 }
+
+// TestOverrideNameMismatchHasALine: a file whose name: is not its file's
+// says where.
+func TestOverrideNameMismatchHasALine(t *testing.T) {
+	_, path, err := override(t, "stop.yaml", "# stop, for staging\nname: halt\nsteps:\n  - step: confirm\n  - step: stop\n  - step: record\n")
+	if err == nil || err.Error() != path+`:2: name is "halt", want "stop" (the file name)` {
+		t.Fatalf("err = %v", err)
+	}
+}
