@@ -184,7 +184,7 @@ func TestFleetHostEventThatCannotBeBegun(t *testing.T) {
 		Stdout:    io.Discard, Stderr: io.Discard,
 	}
 	res, err := Run(context.Background(), failHostBegin{reg}, RunRequest{Request: req, Targets: targets, Fleet: true,
-		Options: FleetOptions{Forks: 2, Batch: 2, MaxUnavailable: 2}}, env)
+		Options: FleetOptions{Forks: 2, Batch: 2, MaxUnavailable: 2, MaxFailures: 2}}, env)
 	if err != nil {
 		t.Fatal(err)
 	}
