@@ -11,6 +11,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/engine/config"
 	"github.com/omni-fleet/omni/engine/sshconfig"
 	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/inventory"
@@ -20,6 +21,7 @@ import (
 
 // globalOptions are the flags every command takes.
 type globalOptions struct {
+	redactor          *redactor
 	Inventory         string
 	Playbooks         string
 	Registry          string
@@ -35,7 +37,6 @@ type terminated struct{ code int }
 // the exit code. It never calls os.Exit.
 func Run(ctx context.Context, args []string, s Streams) (code int) {
 	app := kingpin.New("omni", "Manage the services of a fleet of hosts over SSH, from a YAML inventory.\n\n"+exitCodesHelp)
-	app.Writer(s.Out).ErrorWriter(s.Err).UsageWriter(s.Out)
 	app.Version(versionString())
 	app.HelpFlag.Short('h').Help("Show context-sensitive help (also try --help-long; omni man prints the man page).")
 	app.UsageFuncs(usageFuncs())
@@ -50,7 +51,10 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 		}
 	}()
 
-	g := &globalOptions{}
+	// No secret of the inventory's is ever written out (see redactor).
+	g := &globalOptions{redactor: &redactor{}}
+	s.Out, s.Err = g.redactor.writer(s.Out), g.redactor.writer(s.Err)
+	app.Writer(s.Out).ErrorWriter(s.Err).UsageWriter(s.Out)
 	app.Flag("inventory", "Inventory file.").Short('i').Envar("OMNI_INVENTORY").Default("inventory.yaml").StringVar(&g.Inventory)
 	app.Flag("playbooks", "Directory whose start/stop/restart/logs.yaml override the built-in playbooks.").Envar("OMNI_PLAYBOOKS").StringVar(&g.Playbooks)
 	app.Flag("registry", "Service registry file (default: the inventory's registry.path, else $XDG_STATE_HOME/omni/registry.db).").Envar("OMNI_REGISTRY").StringVar(&g.Registry)
@@ -128,7 +132,11 @@ func loadInventory(g *globalOptions) (*inventory.Inventory, error) {
 	if _, err := os.Stat(g.Inventory); errors.Is(err, os.ErrNotExist) {
 		return nil, &usageError{fmt.Sprintf("inventory %s not found (use -i FILE or OMNI_INVENTORY)", g.Inventory)}
 	}
-	return inventory.Load(g.Inventory)
+	inv, err := inventory.Load(g.Inventory)
+	if err == nil && g.redactor != nil {
+		g.redactor.set(config.InventorySecrets(inv))
+	}
+	return inv, err
 }
 
 func loadPlaybooks(g *globalOptions) (*playbooks.Set, error) {

@@ -83,6 +83,9 @@ type HookError struct {
 	Run           string // the snippet
 	Err           error  // a *TimeoutError, an exit status, a connection error
 	Output        string // the end of what it printed, when it failed
+	// Warned: on_failure: warn, so the operation went on: the error says
+	// nothing of what a failure would have stopped.
+	Warned bool
 }
 
 func (e *HookError) Error() string {
@@ -94,12 +97,13 @@ func (e *HookError) Error() string {
 	if e.Output != "" {
 		msg += ": " + e.Output
 	}
-	switch e.Kind {
-	case "pre_stop":
+	switch {
+	case e.Warned:
+	case e.Kind == "pre_stop":
 		msg += " (vetoed: the service was not stopped)"
-	case "pre_start":
+	case e.Kind == "pre_start":
 		msg += " (the service was not started)"
-	case "post_start":
+	case e.Kind == "post_start":
 		msg += " (a failed post_start counts as a failed health check)"
 	}
 	return msg
@@ -164,6 +168,10 @@ func (r *execution) runHooks(ctx context.Context, inst Instance, kind, op, resul
 		}
 		if h.OnFailure != inventory.HookWarn || r.ctx.Err() != nil {
 			return fmt.Sprintf("%d of %s passed", i-len(warnings), plural.N(len(hooks), "hook", "hooks")), err
+		}
+		var herr *HookError
+		if errors.As(err, &herr) {
+			herr.Warned = true
 		}
 		warnings = append(warnings, err.Error())
 	}

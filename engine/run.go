@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/omni-fleet/omni/engine/config"
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/registry"
 )
@@ -144,7 +145,7 @@ func Run(ctx context.Context, reg registry.Store, req RunRequest, env RunEnv) (*
 		}
 		req.Targets = owed
 	}
-	h := &history{reg: reg, owner: owner, warn: warn}
+	h := &history{reg: reg, owner: owner, warn: warn, secrets: config.InventorySecrets(env.Inventory)}
 	run := runFleet
 	if !req.Fleet {
 		run = runOne
@@ -223,7 +224,7 @@ func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunRe
 		Stdout: env.Stdout, Stderr: env.Stderr, OnStep: env.OnStep, Confirm: env.Confirm,
 	})
 	if record {
-		if err := h.reg.FinishEvent(finishedEvent(ev, out)); err != nil {
+		if err := h.reg.FinishEvent(h.redacted(finishedEvent(ev, out))); err != nil {
 			h.warn(fmt.Sprintf("the operation ran but its history could not be recorded: %v", err))
 		}
 	}
@@ -301,7 +302,7 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 			}
 			final := *out
 			final.Err = err // the plan's error, or its min-ready watch's
-			if err := h.reg.FinishEvent(finishedEvent(ev, &final)); err != nil {
+			if err := h.reg.FinishEvent(h.redacted(finishedEvent(ev, &final))); err != nil {
 				h.warn(fmt.Sprintf("%s: the operation ran but its history could not be recorded: %v", t.Host, err))
 			}
 		},
@@ -354,7 +355,7 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 	}
 	runEvent.Finished, runEvent.Complete, runEvent.Result = time.Now().UTC(), true, string(rep.Class())
 	runEvent.Error = rep.Aborted
-	if err := h.reg.FinishEvent(runEvent); err != nil {
+	if err := h.reg.FinishEvent(h.redacted(runEvent)); err != nil {
 		h.warn(fmt.Sprintf("the run finished but its history could not be recorded: %v", err))
 	}
 	return &RunResult{Report: rep}, nil
@@ -365,6 +366,32 @@ type history struct {
 	reg   registry.Store
 	owner registry.Owner
 	warn  func(string)
+	// secrets are taken out of what the events keep of the hosts' output
+	// (a start's error, a hook's, a log tail): see config.Secrets.
+	secrets *config.Secrets
+}
+
+// redacted is ev without a secret value in any text from the hosts.
+func (h *history) redacted(ev registry.Event) registry.Event {
+	if h.secrets.None() {
+		return ev
+	}
+	r := h.secrets.Redact
+	ev.Error, ev.Reason = r(ev.Error), r(ev.Reason)
+	ev.Steps = append([]registry.EventStep(nil), ev.Steps...)
+	for i := range ev.Steps {
+		st := &ev.Steps[i]
+		st.Note, st.Error, st.Reason, st.LogTailError = r(st.Note), r(st.Error), r(st.Reason), r(st.LogTailError)
+		st.LogTail = append([]string(nil), st.LogTail...)
+		for j := range st.LogTail {
+			st.LogTail[j] = r(st.LogTail[j])
+		}
+	}
+	ev.Hosts = append([]registry.HostResult(nil), ev.Hosts...)
+	for i := range ev.Hosts {
+		ev.Hosts[i].Error = r(ev.Hosts[i].Error)
+	}
+	return ev
 }
 
 // records reports whether the run records events: every run but one that

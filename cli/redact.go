@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"io"
+	"sync/atomic"
+
+	"github.com/omni-fleet/omni/engine/config"
+)
+
+// redactor holds the inventory's secret values once it is loaded (see
+// loadInventory): every write to omni's stdout and stderr goes through
+// it, so that no secret a host prints (a start's error, a hook's output, a
+// log tail, `service logs`) reaches the terminal, a log or -o json. A
+// write is redacted as a whole: the output omni writes itself is whole
+// lines; a host's output streamed by `service logs` comes in packets, and
+// a secret cut in two by a packet's end would pass (see docs/config.md).
+type redactor struct {
+	secrets atomic.Pointer[config.Secrets]
+}
+
+func (r *redactor) set(s *config.Secrets) { r.secrets.Store(s) }
+
+func (r *redactor) writer(w io.Writer) io.Writer {
+	if w == nil {
+		return nil
+	}
+	return redactingWriter{r, w}
+}
+
+type redactingWriter struct {
+	r *redactor
+	w io.Writer
+}
+
+func (rw redactingWriter) Write(p []byte) (int, error) {
+	s := rw.r.secrets.Load()
+	if s.None() {
+		return rw.w.Write(p)
+	}
+	if _, err := io.WriteString(rw.w, s.Redact(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

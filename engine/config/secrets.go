@@ -1,0 +1,101 @@
+package config
+
+import (
+	"encoding/json"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/omni-fleet/omni/inventory"
+)
+
+// Secrets are the secret values an inventory declares, to take out of
+// whatever omni shows or stores of a host's output: a service's start
+// error, a hook's output, a log tail, `service logs`. The hosts have them
+// (in the environment files omni writes), and so may print them.
+type Secrets struct {
+	values []string // longest first
+}
+
+// InventorySecrets reads every secret value inv declares: each secret env
+// key's value (the services' and the hosts' overrides) and each secret
+// file's content and lines, as Render reads them (omni's environment, the
+// local files), with the forms they take when quoted (in an environment
+// file, in Go's %q, in JSON). Best effort: a value that cannot be read
+// now is left out (a run that needs it fails on that, not here). Values
+// under 4 bytes are left out: they would blank out ordinary words.
+func InventorySecrets(inv *inventory.Inventory) *Secrets {
+	var files []File
+	read := map[string][]byte{}
+	env := func(vars []inventory.EnvVar) {
+		for _, v := range vars {
+			if !v.Secret {
+				continue
+			}
+			val, err := envValue(v, func(int, error, string, ...any) error { return errSkip })
+			if err == nil {
+				files = append(files, File{Kind: KindEnv, Content: []byte(EnvLine(v.Key, val)), SecretKeys: []string{v.Key}})
+			}
+		}
+	}
+	file := func(cfs []inventory.ConfigFile) {
+		for _, f := range cfs {
+			if !f.Secret {
+				continue
+			}
+			b, ok := read[f.Source]
+			if !ok {
+				b, _ = readSource(f.Source, inventory.MaxConfigSourceBytes)
+				read[f.Source] = b
+			}
+			if len(b) > 0 {
+				files = append(files, File{Secret: true, Content: b})
+			}
+		}
+	}
+	for _, s := range inv.Services {
+		env(s.Config.Env)
+		file(s.Config.Files)
+	}
+	for _, h := range inv.Hosts {
+		for _, o := range h.Config {
+			if o != nil {
+				env(o.Env)
+				file(o.Files)
+			}
+		}
+	}
+	if len(files) == 0 {
+		return &Secrets{}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range secretValues(files) {
+		forms := []string{v, strings.Trim(strconv.Quote(v), `"`)}
+		if b, err := json.Marshal(v); err == nil {
+			forms = append(forms, strings.Trim(string(b), `"`))
+		}
+		for _, f := range forms {
+			if len(f) >= minRedact && !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return &Secrets{values: out}
+}
+
+// errSkip marks a secret that cannot be read now.
+var errSkip = &RenderError{Msg: "skipped"}
+
+// None reports whether there is nothing to redact.
+func (s *Secrets) None() bool { return s == nil || len(s.values) == 0 }
+
+// Redact replaces every secret value in text by <secret>.
+func (s *Secrets) Redact(text string) string {
+	if s.None() {
+		return text
+	}
+	return redact(text, s.values)
+}
