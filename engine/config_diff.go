@@ -209,10 +209,10 @@ func diffFile(d drift) ConfigDiffFile {
 		if f.Mode != 0 && d.Live.Mode.Perm() != f.Mode.Perm() {
 			out.Drift = append(out.Drift, fmt.Sprintf("mode %04o → %04o", d.Live.Mode.Perm(), f.Mode.Perm()))
 		}
-		if f.Owner != "" && d.Live.Owner != f.Owner {
+		if !d.Live.OwnedBy(f.Owner) {
 			out.Drift = append(out.Drift, fmt.Sprintf("owner %s → %s", d.Live.Owner, f.Owner))
 		}
-		if f.Group != "" && d.Live.Group != f.Group {
+		if !d.Live.InGroup(f.Group) {
 			out.Drift = append(out.Drift, fmt.Sprintf("group %s → %s", d.Live.Group, f.Group))
 		}
 	}

@@ -37,7 +37,7 @@ func drifts(files []config.File, live []config.Live) []drift {
 		default:
 			d.Content = l.Hash != f.Hash()
 			d.Attrs = (f.Mode != 0 && l.Mode.Perm() != f.Mode.Perm()) ||
-				(f.Owner != "" && l.Owner != f.Owner) || (f.Group != "" && l.Group != f.Group)
+				!l.OwnedBy(f.Owner) || !l.InGroup(f.Group)
 		}
 		out[i] = d
 	}

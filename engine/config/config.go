@@ -99,12 +99,25 @@ type Live struct {
 	Path   string
 	Exists bool
 	Mode   fs.FileMode // permission bits
-	Owner  string
+	Owner  string // the owner's name (stat's %U: UNKNOWN when it has none)
 	Group  string
+	UID    string // the owner's numeric id (stat's %u)
+	GID    string
 	Hash   string // HashBytes of its content; "" when it does not exist
 	Size   int64
 	MTime  time.Time
 	// Content is the file's bytes, read only when asked for (a diff, show
 	// --live, pull) and never for a secret file.
 	Content []byte
+}
+
+// OwnedBy reports whether the file's owner is owner, which the inventory
+// may give as a name or a numeric id; "" (not declared) is any owner.
+func (l Live) OwnedBy(owner string) bool {
+	return owner == "" || owner == l.Owner || (l.UID != "" && owner == l.UID)
+}
+
+// InGroup is OwnedBy for the group.
+func (l Live) InGroup(group string) bool {
+	return group == "" || group == l.Group || (l.GID != "" && group == l.GID)
 }

@@ -20,12 +20,12 @@ const MaxReadContent = 1 << 20
 //	MARK I missing
 //	MARK I err BASE64(message)
 //	MARK I big SIZE
-//	MARK I ok MODE SIZE OWNER GROUP MTIME(3 fields, stat's %y)
+//	MARK I ok MODE SIZE OWNER GROUP UID GID MTIME(3 fields, stat's %y)
 //	MARK I hash HEX            (without content)
 //	MARK I data BASE64         (with content)
 const readFunctions = `b() { printf '%s' "$1" | base64 -w0; }
 one() {
-	if ! s=$(stat -L -c '%a %s %U %G %y' -- "$2" 2>&1); then
+	if ! s=$(stat -L -c '%a %s %U %G %u %g %y' -- "$2" 2>&1); then
 		case $s in
 		*'No such file or directory') printf '%s %s missing\n' "$M" "$1" ;;
 		*) printf '%s %s err %s\n' "$M" "$1" "$(b "$s")" ;;
@@ -159,9 +159,9 @@ func readFailed(res manager.Result) error {
 const statTime = "2006-01-02 15:04:05.999999999 -0700"
 
 // parseStat fills l from the fields of an ok record: MODE SIZE OWNER
-// GROUP DATE TIME ZONE.
+// GROUP UID GID DATE TIME ZONE.
 func parseStat(l *Live, f []string) error {
-	if len(f) != 7 {
+	if len(f) != 9 {
 		return fmt.Errorf("%d fields", len(f))
 	}
 	mode, err := parseOctal(f[0])
@@ -172,10 +172,10 @@ func parseStat(l *Live, f []string) error {
 	if err != nil {
 		return err
 	}
-	mtime, err := time.Parse(statTime, strings.Join(f[4:7], " "))
+	mtime, err := time.Parse(statTime, strings.Join(f[6:9], " "))
 	if err != nil {
 		return err
 	}
-	l.Exists, l.Mode, l.Size, l.Owner, l.Group, l.MTime = true, mode, size, f[2], f[3], mtime
+	l.Exists, l.Mode, l.Size, l.Owner, l.Group, l.UID, l.GID, l.MTime = true, mode, size, f[2], f[3], f[4], f[5], mtime
 	return nil
 }

@@ -137,7 +137,7 @@ type job struct {
 // drift reports whether the declared attributes differ from the live ones.
 func (j job) drift() bool {
 	f, l := j.file, j.live
-	return (f.Mode != 0 && f.Mode != l.Mode) || (f.Owner != "" && f.Owner != l.Owner) || (f.Group != "" && f.Group != l.Group)
+	return (f.Mode != 0 && f.Mode != l.Mode) || !l.OwnedBy(f.Owner) || !l.InGroup(f.Group)
 }
 
 // applied reads the records of the apply script into out.
@@ -324,10 +324,10 @@ rm -f -- "$o%[1]d"; o%[1]d=
 		f, l, i := j.file, j.live, j.index
 		var cmds []string
 		owner, group := "", ""
-		if f.Owner != "" && f.Owner != l.Owner {
+		if !l.OwnedBy(f.Owner) {
 			owner = f.Owner
 		}
-		if f.Group != "" && f.Group != l.Group {
+		if !l.InGroup(f.Group) {
 			group = f.Group
 		}
 		if own := ownerSpec(owner, group); own != "" {
