@@ -170,6 +170,9 @@ func resumeCommand(g *globalOptions, opts *serviceOptions) string {
 		if g.Registry != "" {
 			w = append(w, "--registry", g.Registry)
 		}
+		if g.SSHConfig != "" {
+			w = append(w, "--ssh-config", g.SSHConfig)
+		}
 	}
 	w = append(w, "service", opts.Action, opts.Host, opts.Service)
 	if opts.Cascade {
@@ -177,6 +180,9 @@ func resumeCommand(g *globalOptions, opts *serviceOptions) string {
 	}
 	if opts.NoDeps {
 		w = append(w, "--no-deps")
+	}
+	if opts.LockTimeout > 0 {
+		w = append(w, "--lock-timeout="+opts.LockTimeout.String())
 	}
 	if opts.Forks != 20 && opts.Forks > 0 {
 		w = append(w, fmt.Sprintf("--forks=%d", opts.Forks))

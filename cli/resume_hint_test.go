@@ -14,12 +14,12 @@ import (
 // hosts there), --cascade and --no-deps (what is done on each host), and
 // the pacing flags that were given.
 func TestResumeCommandPastes(t *testing.T) {
-	g := &globalOptions{Inventory: "fleet prod.yaml", Playbooks: "pb", Registry: "/var/lib/omni/r.db"}
+	g := &globalOptions{Inventory: "fleet prod.yaml", Playbooks: "pb", Registry: "/var/lib/omni/r.db", SSHConfig: "lab.conf"}
 	opts := &serviceOptions{Action: "restart", Host: "host[1-4]", Service: "demo", Cascade: true, NoDeps: true,
-		Forks: 5, Rolling: true, RollingSet: true, Batch: "25%", MaxFailures: "0", MinReady: 30 * time.Second}
+		LockTimeout: time.Minute, Forks: 5, Rolling: true, RollingSet: true, Batch: "25%", MaxFailures: "0", MinReady: 30 * time.Second}
 	got := resumeCommand(g, opts)
 	want := []string{"omni", "-i", "fleet prod.yaml", "--playbooks", "pb", "--registry", "/var/lib/omni/r.db",
-		"service", "restart", "host[1-4]", "demo", "--cascade", "--no-deps", "--forks=5", "--rolling",
+		"--ssh-config", "lab.conf", "service", "restart", "host[1-4]", "demo", "--cascade", "--no-deps", "--lock-timeout=1m0s", "--forks=5", "--rolling",
 		"--batch=25%", "--min-ready=30s", "--resume"}
 	// What a shell makes of it, in a directory where the glob matches.
 	dir := t.TempDir()

@@ -161,30 +161,36 @@ func (c *Client) exec(ctx context.Context, cmd string, stdin io.Reader, stdout, 
 	stderrPID := newPIDCapture(stderr)
 	var heard outputClock
 	session.Stdin, session.Stdout, session.Stderr = stdin, heard.writer(stdout), heard.writer(stderrPID)
+	asked := time.Now()
 	err = session.Start(withPIDReport(cmd))
 	c.countExec(err)
 	if err != nil {
 		session.Close()
 		return -1, c.transportError("start command", err)
 	}
+	// The start's answer took a round trip (and the host's fork): the
+	// output that a slow reader held back takes one more to resume.
+	quietFor := max(exitQuiet, 2*time.Since(asked))
 	done := make(chan error, 1)
 	go func() { done <- session.Wait() }()
 
 	// Once the exit status is in, the output still open is read until it
-	// has been quiet for exitQuiet: a daemon the command left in the
+	// has been quiet for quietFor: a daemon the command left in the
 	// background with its stdout or stderr would hold the session open
 	// for as long as it runs (see Session.Exited). Then the session is
-	// closed, which ends Wait.
+	// closed, which ends Wait. A write in progress (a slow reader: a
+	// pager) is not quiet: while it blocks, the channel's window stays
+	// shut, and the rest of the output waits in the host's pipe.
 	exited := session.Exited()
 	var quiet <-chan time.Time
 	for {
 		select {
 		case <-exited:
 			exited = nil
-			quiet = time.After(exitQuiet)
+			quiet = time.After(quietFor)
 		case <-quiet:
-			if since := time.Since(heard.last()); since < exitQuiet {
-				quiet = time.After(exitQuiet - since)
+			if since := heard.quietFor(); since < quietFor {
+				quiet = time.After(quietFor - since)
 			} else {
 				quiet = nil
 				session.Close()
@@ -212,18 +218,30 @@ func (c *Client) exec(ctx context.Context, cmd string, stdin io.Reader, stdout, 
 	}
 }
 
-// exitQuiet is how long a command's output must have been quiet, after
-// its exit status came, before its session is closed without waiting for
-// the output to close. The server sends the exit status as soon as the
-// command has ended, and what the command wrote before it follows at
-// once (or as fast as the channel's window lets it: while it flows, the
-// output is not quiet).
+// exitQuiet is the least time a command's output must have been quiet,
+// after its exit status came, before its session is closed without
+// waiting for the output to close (exec waits two round trips if that is
+// longer). The server sends the exit status as soon as the command has
+// ended, and what the command wrote before it follows at once (or as fast
+// as the channel's window lets it: while it flows, the output is not
+// quiet).
 const exitQuiet = 250 * time.Millisecond
 
-// outputClock notes when a session's output was last written to.
-type outputClock struct{ at atomic.Int64 }
+// outputClock notes when a session's output was last written to, and
+// whether a write is in progress.
+type outputClock struct {
+	at      atomic.Int64 // UnixNano of the end of the last write
+	writing atomic.Int32
+}
 
-func (o *outputClock) last() time.Time { return time.Unix(0, o.at.Load()) }
+// quietFor is how long the output has been quiet: 0 while a write is in
+// progress.
+func (o *outputClock) quietFor() time.Duration {
+	if o.writing.Load() > 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, o.at.Load()))
+}
 
 func (o *outputClock) writer(w io.Writer) io.Writer {
 	if w == nil {
@@ -238,7 +256,11 @@ type clockedWriter struct {
 }
 
 func (c clockedWriter) Write(p []byte) (int, error) {
-	c.clock.at.Store(time.Now().UnixNano())
+	c.clock.writing.Add(1)
+	defer func() {
+		c.clock.at.Store(time.Now().UnixNano())
+		c.clock.writing.Add(-1)
+	}()
 	return c.w.Write(p)
 }
 
