@@ -99,7 +99,7 @@ type Live struct {
 	Path   string
 	Exists bool
 	Mode   fs.FileMode // permission bits
-	Owner  string // the owner's name (stat's %U: UNKNOWN when it has none)
+	Owner  string      // the owner's name (stat's %U: UNKNOWN when it has none)
 	Group  string
 	UID    string // the owner's numeric id (stat's %u)
 	GID    string
