@@ -175,11 +175,17 @@ func exitError(res Result) error {
 const maxOutputInError = 2000
 
 // outputText is b trimmed, cut to maxOutputInError bytes (keeping the end,
-// where the reason usually is).
+// where the reason usually is), made printable line by line: a host's
+// escape sequences (a title change, a screen clear, colours) and carriage
+// returns end on the operator's terminal as "?", as in a log tail.
 func outputText(b []byte) string {
 	s := strings.TrimSpace(string(b))
 	if len(s) > maxOutputInError {
 		s = "…" + strings.ToValidUTF8(s[len(s)-maxOutputInError:], "")
 	}
-	return s
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = Printable(strings.TrimSuffix(l, "\r"))
+	}
+	return strings.Join(lines, "\n")
 }
