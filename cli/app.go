@@ -76,6 +76,9 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 	}
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(s.Err, "omni: %v (see omni --help)\n", err)
+		if g.Output == "json" || asksJSON(args) {
+			_ = writeJSON(s.Out, errorDoc{Result: "error", ExitCode: ExitUsage, Error: err.Error() + " (see omni --help)"})
+		}
 		return ExitUsage
 	}
 	err := run(ctx)
@@ -101,6 +104,22 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 		_ = writeJSON(s.Out, doc)
 	}
 	return code
+}
+
+// asksJSON reports whether args ask for -o json, for a command line that
+// could not be parsed (so the flag's value may not have been set).
+func asksJSON(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case a == "-ojson" || a == "--output=json" || a == "-o=json":
+			return true
+		case (a == "-o" || a == "--output") && i+1 < len(args) && args[i+1] == "json":
+			return true
+		}
+	}
+	return false
 }
 
 // errReported marks an error already shown to the user; its code travels with it.

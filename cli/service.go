@@ -225,12 +225,16 @@ func confirm(ctx context.Context, s Streams, plan *engine.Plan, c engine.Confirm
 	case c.Impact != "":
 		fmt.Fprintln(w, c.Impact)
 	case c.Reason != "":
-		fmt.Fprintf(w, "%s.\n", capitalize(c.Reason))
+		// "network-agent is a critical service.": the service's name as
+		// the inventory spells it, never capitalized.
+		fmt.Fprintf(w, "%s.\n", c.Reason)
 	}
 	if n := len(c.Running); n > 0 {
 		fmt.Fprintf(w, "%s on %s on %s: %s\n", plural.N(n, "running service depends", "running services depend"),
 			plan.Service.Name, plan.Host.Name, instanceNames(c.Running))
-		if c.Cascade {
+		if c.Cascade && n == 1 {
+			fmt.Fprintln(w, "--cascade: it will be stopped first.")
+		} else if c.Cascade {
 			fmt.Fprintln(w, "--cascade: they will be stopped first, in reverse dependency order.")
 		}
 	}
