@@ -12,6 +12,7 @@ import (
 
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/health"
+	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/internal/shell"
 	"github.com/omni-fleet/omni/inventory"
@@ -339,8 +340,8 @@ func fleetLogs(ctx context.Context, g *globalOptions, s Streams, opts *serviceOp
 			Stdout:    s.Out, Stderr: s.Err,
 			HostOutput: func(host string) (io.Writer, io.Writer, func()) {
 				prefix := fmt.Sprintf("%-*s | ", width, host)
-				out := &prefixWriter{mu: &mu, w: s.Out, prefix: prefix}
-				errOut := &prefixWriter{mu: &mu, w: s.Err, prefix: prefix}
+				out := &prefixWriter{mu: &mu, w: s.Out, prefix: prefix, clean: s.OutTTY}
+				errOut := &prefixWriter{mu: &mu, w: s.Err, prefix: prefix, clean: s.ErrTTY}
 				return out, errOut, func() { out.flush(); errOut.flush() }
 			},
 			Warn: warner(s),
@@ -356,12 +357,15 @@ func fleetLogs(ctx context.Context, g *globalOptions, s Streams, opts *serviceOp
 	return codeOnly(classCode(res.Class()))
 }
 
-// prefixWriter writes whole lines, each with a prefix, one writer at a time.
+// prefixWriter writes whole lines, each with a prefix, one writer at a
+// time. clean (a terminal): the line's control characters are shown as
+// "?" (see terminalSafe), so that no line poses as another host's.
 type prefixWriter struct {
 	mu     *sync.Mutex
 	w      io.Writer
 	prefix string
 	buf    []byte
+	clean  bool
 }
 
 func (p *prefixWriter) Write(b []byte) (int, error) {
@@ -371,8 +375,12 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		if i < 0 {
 			return len(b), nil
 		}
+		line := p.buf[:i]
+		if p.clean {
+			line = []byte(manager.Printable(string(line)))
+		}
 		p.mu.Lock()
-		_, err := fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf[:i])
+		_, err := fmt.Fprintf(p.w, "%s%s\n", p.prefix, line)
 		p.mu.Unlock()
 		p.buf = p.buf[i+1:]
 		if err != nil {

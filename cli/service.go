@@ -156,12 +156,18 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	if reg != nil {
 		defer reg.Close()
 	}
+	stdout := s.Out
+	if plan.Request.Action == "logs" && s.OutTTY {
+		safe := &terminalSafe{w: s.Out}
+		defer safe.flush()
+		stdout = safe
+	}
 	res, err := engine.Run(ctx, reg, engine.RunRequest{
 		Request: plan.Request, Targets: targets, LockTimeout: opts.LockTimeout,
 	}, engine.RunEnv{
 		Inventory: inv,
 		Connect:   func() (engine.Connector, func(), error) { return connector(g, s, inv) },
-		Stdout:    s.Out,
+		Stdout:    stdout,
 		Stderr:    s.Err,
 		OnStep:    stepPrinter(s, narrative.Out, plan, opts.Verbose),
 		Confirm: func(ctx context.Context, c engine.Confirmation) error {
