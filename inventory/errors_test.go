@@ -454,6 +454,28 @@ services:
 			want: []string{`7: service "a" requires "b", which is disabled (enabled: false)`},
 		},
 		{
+			// An address reaches known_hosts (--accept-new-host-keys) and
+			// ssh: a comma, '*' or line break there would be a pattern
+			// that trusts the host's key for others.
+			name: "addresses that are not host names or IP addresses",
+			content: "version: 1\nhosts:\n" +
+				"  h1: {address: \"::ffff:127.0.0.1%x,*\", roles: [r]}\n" +
+				"  h2: {address: \"a.example,*\", roles: [r]}\n" +
+				"  h3: {address: \"-oProxyCommand=id\", roles: [r]}\n" +
+				"  h4: {address: \"[::1]\", roles: [r]}\n" +
+				"  h5: {address: \"a..b\", roles: [r]}\n" +
+				"  ok1: {address: \"fe80::1%eth0\", roles: [r]}\n" +
+				"  ok2: {address: \"db-1.prod_x.example.\", roles: [r]}\n" +
+				"roles:\n  r: [a]\nservices:\n  a: {}\n",
+			want: []string{
+				`3: invalid address in host "h1": "::ffff:127.0.0.1%x,*" has an IPv6 zone with characters other than letters, digits, '.', '-' and '_'`,
+				`4: invalid address in host "h2": "a.example,*" is not a host name or an IP address (a host name is letters, digits, '-' and '_', in labels separated by dots)`,
+				`5: invalid address in host "h3": "-oProxyCommand=id" has a label that starts with '-'`,
+				`6: invalid address in host "h4": "[::1]" is not a valid IP address`,
+				`7: invalid address in host "h5": "a..b" has an empty label (two dots in a row, or a leading dot)`,
+			},
+		},
+		{
 			// On another host or role too: omni would start it there
 			// (check-deps), and then never show or manage it.
 			name: "qualified requirement on a disabled service",

@@ -38,8 +38,8 @@ func (l *loader) hosts(section entry, d *Defaults) []*Host {
 		if x, ok := f["address"]; !ok {
 			l.errorf(e.line(), "missing required key %q in %s", "address", what)
 		} else if v, ok := l.str(x, where); ok {
-			if strings.ContainsAny(v, " \t") {
-				l.invalid(x, where, "%q contains spaces", v)
+			if p := addressProblem(v); p != "" {
+				l.invalid(x, where, "%q %s", v, p)
 			}
 			h.Address = v
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -41,7 +42,7 @@ func newHostKeyCheck(ep Endpoint, opts Options, cache *knownHostsCache) (*hostKe
 func (h *hostKeyCheck) algorithms() []string {
 	supported := ssh.SupportedAlgorithms().HostKeys
 	var algos []string
-	for _, keyType := range h.file.keyTypes(h.ep.hostPort()) {
+	for _, keyType := range h.file.keyTypes(strings.ToLower(h.ep.hostPort())) {
 		for _, algo := range algorithmsForKeyType(keyType) {
 			if slices.Contains(supported, algo) && !slices.Contains(algos, algo) {
 				algos = append(algos, algo)
@@ -82,6 +83,10 @@ func algorithmsForKeyType(keyType string) []string {
 
 // callback is the ssh.HostKeyCallback of the handshake.
 func (h *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	// Host names are matched without regard to case, as OpenSSH does: a
+	// host known as worker1 is not unknown as WORKER1 (its changed key
+	// would be taken for a new one).
+	hostname = strings.ToLower(hostname)
 	file := h.file
 	err := file.check(hostname, remote, key)
 	var keyErr *knownhosts.KeyError
@@ -141,7 +146,14 @@ func appendKnownHost(path, hostPort string, key ssh.PublicKey) error {
 	if err != nil {
 		return err
 	}
-	line := knownhosts.Line([]string{knownhosts.Normalize(hostPort)}, key) + "\n"
+	host := knownhosts.Normalize(hostPort)
+	if !knownHostsName(host) {
+		// Never a pattern, a list or a second line: an address that is
+		// not a plain host name or IP address (the inventory refuses
+		// them; an ssh_config HostName too) is not written.
+		return fmt.Errorf("%q is not a host name or IP address that known_hosts can hold", hostPort)
+	}
+	line := knownhosts.Line([]string{host}, key) + "\n"
 	if missing, err := lacksFinalNewline(f); err != nil {
 		f.Close()
 		return err
@@ -178,3 +190,21 @@ type probeKey struct{}
 func (probeKey) Type() string                        { return "omni-probe" }
 func (probeKey) Marshal() []byte                     { return []byte("omni-probe") }
 func (probeKey) Verify([]byte, *ssh.Signature) error { return errors.New("probe key verifies nothing") }
+
+// knownHostsName reports whether host (knownhosts.Normalize's form:
+// "name", or "[name]:port") holds only what a host name, an IPv4 or IPv6
+// address (with a zone) and a port are made of: no pattern (*, ?, !),
+// list (,), marker (@), comment (#), space or line break.
+func knownHostsName(host string) bool {
+	if host == "" {
+		return false
+	}
+	for _, r := range host {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune(".-_:%[]", r):
+		default:
+			return false
+		}
+	}
+	return true
+}
