@@ -119,12 +119,42 @@ func (c *Client) run(ctx context.Context, cmd string, startShell bool) (Result, 
 	if res, ok, err := c.runInShell(ctx, cmd, startShell); ok {
 		return res, err
 	}
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr boundedBuffer
 	code, err := c.exec(ctx, cmd, nil, &stdout, &stderr)
 	if err != nil {
 		return Result{ExitCode: -1}, err
 	}
+	if stdout.overflow || stderr.overflow {
+		return Result{ExitCode: -1}, outputOverflow(c.name)
+	}
 	return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: code}, nil
+}
+
+// MaxOutput bounds what omni keeps of one command's stdout, and of its
+// stderr, run with Run or RunOnce: far more than any of omni's scripts
+// prints (a configuration read carries each file's content, 1 MiB at
+// most), and a bound on a host that floods its output (omni's memory grew
+// by gigabytes, and the run overran its bounds). Past it the output is
+// read and thrown away, and the command fails. Stream (logs) keeps
+// nothing: its writer takes the output as it comes.
+const MaxOutput = 32 << 20
+
+func outputOverflow(host string) error {
+	return fmt.Errorf("%s: the command's output passed %d MiB, and was not kept (a host flooding its output?)", host, MaxOutput>>20)
+}
+
+// boundedBuffer is a bytes.Buffer that keeps at most MaxOutput bytes.
+type boundedBuffer struct {
+	bytes.Buffer
+	overflow bool
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	if b.overflow || b.Len()+len(p) > MaxOutput {
+		b.overflow = true
+		return len(p), nil
+	}
+	return b.Buffer.Write(p)
 }
 
 // RunOnce is Run for a caller that will run only this one command on the

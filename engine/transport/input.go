@@ -13,10 +13,13 @@ import (
 // and other users of the host cannot read it with ps. Errors and
 // cancellation are as for Run.
 func (c *Client) RunInput(ctx context.Context, cmd string, stdin []byte) (Result, error) {
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr boundedBuffer
 	code, err := c.exec(ctx, cmd, bytes.NewReader(stdin), &stdout, &stderr)
 	if err != nil {
 		return Result{ExitCode: -1}, err
+	}
+	if stdout.overflow || stderr.overflow {
+		return Result{ExitCode: -1}, outputOverflow(c.name)
 	}
 	return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: code}, nil
 }

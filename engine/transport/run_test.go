@@ -370,3 +370,26 @@ func TestRunOnceLeavesBackgroundOutput(t *testing.T) {
 		t.Errorf("RunOnce took %s: it waited for the background process", took)
 	}
 }
+
+// TestRunOutputIsBounded: a host that floods its output does not grow
+// omni's memory without bound: past MaxOutput the output is read and
+// thrown away, and the command fails with why, in the connection's shell
+// (Run) and in a session of its own (RunOnce), which then still works.
+func TestRunOutputIsBounded(t *testing.T) {
+	t.Parallel()
+	srv := sshtest.Start(t, sshtest.Options{Addr: "127.0.0.67"})
+	ctx := testContext(t)
+	flood := fmt.Sprintf("head -c %d /dev/zero", transport.MaxOutput+1<<20)
+	// A fresh connection each: RunOnce takes a session of its own only
+	// while no shell is open.
+	shell := connect(t, newPool(t, transport.Options{}), srv.Endpoint("worker1"))
+	own := connect(t, newPool(t, transport.Options{}), srv.Endpoint("worker1"))
+	for _, run := range []func(context.Context, string) (transport.Result, error){shell.Run, own.RunOnce} {
+		if res, err := run(ctx, flood); err == nil || !strings.Contains(err.Error(), "passed 32 MiB") {
+			t.Errorf("a flood: %d bytes, %v", len(res.Stdout), err)
+		}
+		if res, err := run(ctx, "echo after"); err != nil || string(res.Stdout) != "after\n" {
+			t.Errorf("after the flood: %q, %v", res.Stdout, err)
+		}
+	}
+}

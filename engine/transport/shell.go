@@ -80,8 +80,9 @@ type remoteShell struct {
 // frame is one command's output on one stream, and what followed the
 // mark on its line (" CODE" on stdout, "" on stderr).
 type frame struct {
-	data []byte
-	tail string
+	data     []byte
+	tail     string
+	overflow bool // the command's output passed MaxOutput: data is not all of it
 }
 
 // runInShell runs cmd in the connection's shell, starting one when there
@@ -283,6 +284,7 @@ func (sh *remoteShell) collect(ctx context.Context) (res Result, err error) {
 	if !sh.inStart || sh.pgid != 0 {
 		started = nil
 	}
+	overflow := false // a frame passed MaxOutput
 	for out != nil || errs != nil {
 		var f frame
 		var open bool
@@ -298,6 +300,7 @@ func (sh *remoteShell) collect(ctx context.Context) (res Result, err error) {
 			continue
 		case f, open = <-out:
 			out = nil
+			overflow = overflow || (open && f.overflow)
 			if open {
 				res.Stdout = f.data
 				if res.ExitCode, err = strconv.Atoi(strings.TrimSpace(f.tail)); err != nil {
@@ -307,6 +310,7 @@ func (sh *remoteShell) collect(ctx context.Context) (res Result, err error) {
 			}
 		case f, open = <-errs:
 			errs = nil
+			overflow = overflow || (open && f.overflow)
 			res.Stderr = f.data
 		case <-ctx.Done():
 			sh.kill(out == nil && sh.pgid == 0, res.Stdout)
@@ -323,6 +327,9 @@ func (sh *remoteShell) collect(ctx context.Context) (res Result, err error) {
 			return Result{ExitCode: -1}, sh.c.transportError("command", io.ErrUnexpectedEOF)
 		}
 	}
+	if overflow {
+		return Result{ExitCode: -1}, outputOverflow(sh.c.name)
+	}
 	return res, nil
 }
 
@@ -333,12 +340,19 @@ func (sh *remoteShell) read(r io.Reader, frames chan<- frame) {
 	var buf []byte
 	chunk := make([]byte, 32<<10)
 	from := 0 // where to look for sep next
+	overflow := false
 	for {
 		n, err := r.Read(chunk)
 		buf = append(buf, chunk[:n]...)
 		for {
 			i := bytes.Index(buf[from:], sep)
 			if i < 0 {
+				if len(buf) > MaxOutput {
+					// A host flooding its output: what is past the
+					// bound is not kept, only enough to find the mark.
+					overflow = true
+					buf = append(buf[:0:0], buf[len(buf)-len(sep)+1:]...)
+				}
 				from = max(0, len(buf)-len(sep)+1)
 				break
 			}
@@ -348,7 +362,8 @@ func (sh *remoteShell) read(r io.Reader, frames chan<- frame) {
 				from = i
 				break
 			}
-			f := frame{data: bytes.Clone(buf[:i]), tail: string(buf[i+len(sep) : i+len(sep)+j])}
+			f := frame{data: bytes.Clone(buf[:i]), tail: string(buf[i+len(sep) : i+len(sep)+j]), overflow: overflow}
+			overflow = false
 			select {
 			case frames <- f:
 			case <-sh.quit:
