@@ -160,7 +160,7 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 	run := &execution{ctx: ctx, plan: plan, env: env,
 		target: Instance{Host: plan.Host.Name, Service: plan.Service.Name},
 		mgrs:   map[Instance]manager.Manager{},
-		groups: map[string]string{}, stopped: map[Instance]time.Time{}, started: map[Instance]bool{}, startFailed: map[Instance]bool{}, deps: newGraph(env.Inventory),
+		groups: map[string]string{}, stopped: map[Instance]time.Time{}, seen: map[Instance]time.Time{}, started: map[Instance]bool{}, startFailed: map[Instance]bool{}, deps: newGraph(env.Inventory),
 		out: &Outcome{Host: plan.Host.Name, Service: plan.Service.Name, Action: plan.Request.Action},
 	}
 	run.conns = newConnSet(run.connect)
@@ -206,6 +206,8 @@ type execution struct {
 	groups  map[string]string            // group -> "" (runs) or why it is skipped
 	running map[Instance]bool            // dependents found running (find-dependents)
 	stopped map[Instance]time.Time       // when the stop step saw an instance go down
+	seenMu  sync.Mutex
+	seen    map[Instance]time.Time // when a state read of this run last saw an instance running
 	started map[Instance]bool            // instances this run started (their log tail explains a failed health check)
 	// startFailed are the instances this run started whose health check or
 	// post_start hook then failed (an ensure's dependency): they do not run
@@ -482,4 +484,25 @@ func knownState(known *freshState, inst Instance) (manager.State, bool) {
 // atRest reports a service that is stopped and will stay so by itself.
 func atRest(st manager.State) bool {
 	return !st.Running && (st.Status == "stopped" || st.Status == "failed")
+}
+
+// sawRunning notes that a state read saw inst running now: the last time
+// it was active, should it be found stopped at the record step (a
+// service that died right after its start).
+func (r *execution) sawRunning(inst Instance) {
+	r.seenMu.Lock()
+	r.seen[inst] = r.env.Now()
+	r.seenMu.Unlock()
+}
+
+// lastSeen is when this run last knew inst active: it saw it running, or
+// stopped it; zero when neither.
+func (r *execution) lastSeen(inst Instance) time.Time {
+	r.seenMu.Lock()
+	defer r.seenMu.Unlock()
+	last := r.stopped[inst]
+	if s := r.seen[inst]; s.After(last) {
+		last = s
+	}
+	return last
 }

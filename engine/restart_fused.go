@@ -108,6 +108,9 @@ func (r *execution) fusedRestart(tasks []Task) (n int, err error) {
 	r.report(start, rep.Start.Duration, "started", EffectStarted, nil)
 	if readState && rep.Status.Ran && rep.Status.Err == nil {
 		r.fresh = &freshState{inst: inst, state: rep.State, afterStart: true}
+		if rep.State.Running {
+			r.sawRunning(inst)
+		}
 	}
 	return n, nil
 }

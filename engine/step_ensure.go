@@ -54,7 +54,8 @@ func runEnsure(ctx context.Context, r *execution, c stepCall) (string, error) {
 	r.started[inst] = true
 	rep, err := r.check.own(ctx, inst, nil, nil)
 	if err == nil && !rep.Passed() {
-		err = healthTail(rep, r.withTail(inst, mgr, conn, fmt.Errorf("dependency %s failed its health check: %s", inst, rep.Failure())))
+		died := r.diedAfterStart(mgr, conn, rep)
+		err = healthTail(died, r.withTail(inst, mgr, conn, fmt.Errorf("dependency %s failed its health check: %s", inst, rep.Failure())))
 	}
 	if err == nil {
 		if herr := hooks("post_start", "healthy"); herr != nil {

@@ -24,13 +24,16 @@ func runHealth(ctx context.Context, r *execution, c stepCall) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if seen.Running {
+		r.sawRunning(c.inst)
+	}
 	if c.isTarget {
 		r.out.Health = &report
 	}
 	if !report.Passed() {
 		var err error = &HealthError{Report: report}
 		if r.started[c.inst] {
-			err = healthTail(report, r.withTail(c.inst, c.mgr, c.conn, err))
+			err = healthTail(r.diedAfterStart(c.mgr, c.conn, report), r.withTail(c.inst, c.mgr, c.conn, err))
 		}
 		return "", err
 	}

@@ -51,11 +51,11 @@ func (r *execution) recordState(inst Instance, isTarget bool, st manager.State) 
 			rec.LastActive = now.UTC()
 			rec.Since = st.Since.UTC()
 		} else {
-			switch {
+			switch last := r.lastSeen(inst); {
 			case !st.LastActive.IsZero(): // systemd knows when it went down
 				rec.LastActive = st.LastActive.UTC()
-			case !r.stopped[inst].IsZero(): // we stopped it just now
-				rec.LastActive = r.stopped[inst].UTC()
+			case !last.IsZero(): // we stopped it, or saw it run, just now
+				rec.LastActive = last.UTC()
 			case hadPrev:
 				rec.LastActive = prev.LastActive
 			}

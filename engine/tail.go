@@ -49,20 +49,34 @@ func keepTail(err, next error) error {
 }
 
 // healthTail keeps the log tail of a failed health check, but its Reason
-// only when the failure is that the service does not run (its process
-// check failed: it died right after its start). A service that runs but
-// answers badly (HTTP 503) is explained by the check's own error first;
-// the last line of its log need not say why, and is only context.
-func healthTail(report health.Report, err error) error {
+// only when the service does not run (died: it died right after its
+// start). A service that runs but answers badly (HTTP 503) is explained
+// by the check's own error first; the last line of its log need not say
+// why, and is only context.
+func healthTail(died bool, err error) error {
 	var le *manager.LogError
-	if !errors.As(err, &le) {
+	if died || !errors.As(err, &le) {
 		return err
-	}
-	for _, c := range report.Checks {
-		if c.Check == "process" && !c.Passed {
-			return err
-		}
 	}
 	le.Tail.Reason = ""
 	return err
+}
+
+// diedAfterStart reports whether a service this run started, whose health
+// check failed, no longer runs: its process check failed, or it passed
+// and the service died since (a port that refuses, then a state read that
+// finds it stopped: one command more, on this failure's path only).
+func (r *execution) diedAfterStart(m manager.Manager, conn Conn, report health.Report) bool {
+	for _, ch := range report.Checks {
+		if ch.Check == "process" && !ch.Passed {
+			return true
+		}
+	}
+	if m == nil || conn == nil || r.ctx.Err() != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, commandTimeout(r.env.Inventory))
+	defer cancel()
+	st, err := m.Status(ownBound(ctx), conn)
+	return err == nil && !st.Running
 }
