@@ -208,7 +208,7 @@ type execution struct {
 	stopped map[Instance]time.Time       // when the stop step saw an instance go down
 	seenMu  sync.Mutex
 	seen    map[Instance]time.Time // when a state read of this run last saw an instance running
-	started map[Instance]bool            // instances this run started (their log tail explains a failed health check)
+	started map[Instance]bool      // instances this run started (their log tail explains a failed health check)
 	// startFailed are the instances this run started whose health check or
 	// post_start hook then failed (an ensure's dependency): they do not run
 	// with their applied configuration as far as the registry is told.
