@@ -454,6 +454,20 @@ services:
 			want: []string{`7: service "a" requires "b", which is disabled (enabled: false)`},
 		},
 		{
+			// systemctl would expand a pattern to other units.
+			name: "unit names that are patterns or not unit names",
+			content: "version: 1\nhosts:\n  h1: {address: 10.0.0.1, roles: [r]}\nroles:\n  r: [a, b, c, d]\nservices:\n" +
+				"  a: {unit: \"tmpl@*.service\"}\n" +
+				"  b: {unit: \"foo bar.service\"}\n" +
+				"  c: {unit: \"-x.service\"}\n" +
+				"  d: {unit: \"tmpl@a\\\\x2db.service\"}\n",
+			want: []string{
+				`7: invalid unit in service "a": "tmpl@*.service" is not a unit name (letters, digits and : _ . @ \ -, not starting with -; no pattern, which systemctl would match against other units)`,
+				`8: invalid unit in service "b": "foo bar.service" is not a unit name (letters, digits and : _ . @ \ -, not starting with -; no pattern, which systemctl would match against other units)`,
+				`9: invalid unit in service "c": "-x.service" is not a unit name (letters, digits and : _ . @ \ -, not starting with -; no pattern, which systemctl would match against other units)`,
+			},
+		},
+		{
 			// An address reaches known_hosts (--accept-new-host-keys) and
 			// ssh: a comma, '*' or line break there would be a pattern
 			// that trusts the host's key for others.

@@ -206,6 +206,11 @@ func (l *loader) manage(e entry, f map[string]entry, s *Service) {
 		s.Unit = s.Name + ".service"
 		if hasUnit {
 			if v, ok := l.str(unit, where); ok {
+				// systemctl expands a pattern (tmpl@*.service) to every
+				// unit it matches: a status would read another's state.
+				if !unitSafeRE.MatchString(v) || strings.HasPrefix(v, "-") {
+					l.invalid(unit, where, "%q is not a unit name (letters, digits and : _ . @ \\ -, not starting with -; no pattern, which systemctl would match against other units)", v)
+				}
 				s.Unit = v
 			}
 		}

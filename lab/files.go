@@ -68,6 +68,15 @@ func absDir(dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("lab directory %s: %w", dir, err)
 	}
+	// A symlink is the directory it points to: the lab's lock, files and
+	// clean-up all work there, whichever name up, status and down are
+	// given (up took its lock through the link, then removed the link and
+	// built the lab in a new directory in its place).
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("lab directory %s: %w", dir, err)
+	}
 	return abs, nil
 }
 
