@@ -42,7 +42,7 @@ func newHostKeyCheck(ep Endpoint, opts Options, cache *knownHostsCache) (*hostKe
 func (h *hostKeyCheck) algorithms() []string {
 	supported := ssh.SupportedAlgorithms().HostKeys
 	var algos []string
-	for _, keyType := range h.file.keyTypes(strings.ToLower(h.ep.hostPort())) {
+	for _, keyType := range h.file.keyTypes(h.ep.hostPort()) {
 		for _, algo := range algorithmsForKeyType(keyType) {
 			if slices.Contains(supported, algo) && !slices.Contains(algos, algo) {
 				algos = append(algos, algo)
@@ -85,10 +85,9 @@ func algorithmsForKeyType(keyType string) []string {
 func (h *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.PublicKey) error {
 	// Host names are matched without regard to case, as OpenSSH does: a
 	// host known as worker1 is not unknown as WORKER1 (its changed key
-	// would be taken for a new one).
-	hostname = strings.ToLower(hostname)
+	// would be taken for a new one), nor the other way round.
 	file := h.file
-	err := file.check(hostname, remote, key)
+	err := file.checkFold(hostname, remote, key)
 	var keyErr *knownhosts.KeyError
 	if h.accept && errors.As(err, &keyErr) && len(keyErr.Want) == 0 {
 		// Unknown: record it, unless the file as it is now knows the host

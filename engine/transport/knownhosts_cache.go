@@ -1,11 +1,13 @@
 package transport
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +34,7 @@ type knownHostsCache struct {
 // knownHostsFile is one file as it was read.
 type knownHostsFile struct {
 	id      fileID
+	path    string
 	db      ssh.HostKeyCallback // nil when missing
 	index   *knownHostsIndex    // the exact lines, by address (nil: none)
 	missing bool                // the file does not exist
@@ -94,7 +97,7 @@ func (c *knownHostsCache) getLocked(path string) (*knownHostsFile, error) {
 		delete(c.files, path)
 		return nil, err
 	}
-	f := &knownHostsFile{id: id, db: db}
+	f := &knownHostsFile{id: id, path: path, db: db}
 	if readErr == nil {
 		if after, err := os.Stat(path); err == nil && statID(after).same(id) {
 			f.index = newKnownHostsIndex(content)
@@ -128,7 +131,8 @@ func (c *knownHostsCache) acceptNew(path, hostPort string, remote net.Addr, key 
 	if f, err = c.getLocked(path); err != nil {
 		return nil, nil, false, fmt.Errorf("reading known hosts: %w", err)
 	}
-	verdict = f.check(hostPort, remote, key)
+	verdict = f.checkFold(hostPort, remote, key)
+	hostPort = strings.ToLower(hostPort) // as OpenSSH writes it
 	var keyErr *knownhosts.KeyError
 	if !errors.As(verdict, &keyErr) || len(keyErr.Want) > 0 {
 		return verdict, f, false, nil // known now, changed, revoked, or another failure
@@ -138,4 +142,55 @@ func (c *knownHostsCache) acceptNew(path, hostPort string, remote net.Addr, key 
 	}
 	delete(c.files, path) // the next lookup reads the key just written
 	return nil, f, true, nil
+}
+
+// checkFold is check with the host name matched without regard to case,
+// as OpenSSH matches it: as written, then lower-cased (OpenSSH writes
+// names lower-cased, hashed ones too), then against the file's plain
+// names in any case (an entry written as [WORKER1]:22). A host the file
+// knows under another case is never unknown: its key is accepted, or
+// refused as changed.
+func (f *knownHostsFile) checkFold(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	err := f.check(hostname, remote, key)
+	if !isUnknownKey(err) {
+		return err
+	}
+	if lower := strings.ToLower(hostname); lower != hostname {
+		if err2 := f.check(lower, remote, key); !isUnknownKey(err2) {
+			return err2
+		}
+	}
+	if f.path == "" {
+		return err
+	}
+	content, rerr := os.ReadFile(f.path)
+	if rerr != nil {
+		return err
+	}
+	name := knownhosts.Normalize(hostname)
+	var want []knownhosts.KnownKey
+	for n, line := range bytes.Split(content, []byte("\n")) {
+		marker, hosts, pub, _, _, perr := ssh.ParseKnownHosts(line)
+		if perr != nil || marker != "" {
+			continue
+		}
+		for _, h := range hosts {
+			if h != name && strings.EqualFold(h, name) {
+				if bytes.Equal(pub.Marshal(), key.Marshal()) {
+					return nil
+				}
+				want = append(want, knownhosts.KnownKey{Key: pub, Filename: f.path, Line: n + 1})
+			}
+		}
+	}
+	if len(want) > 0 {
+		return &knownhosts.KeyError{Want: want}
+	}
+	return err
+}
+
+// isUnknownKey reports whether err says the host is not in the file.
+func isUnknownKey(err error) bool {
+	var keyErr *knownhosts.KeyError
+	return errors.As(err, &keyErr) && len(keyErr.Want) == 0
 }
