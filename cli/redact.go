@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"sync/atomic"
 
@@ -37,7 +39,11 @@ func (rw redactingWriter) Write(p []byte) (int, error) {
 	if s.None() {
 		return rw.w.Write(p)
 	}
-	if _, err := io.WriteString(rw.w, s.Redact(string(p))); err != nil {
+	out := []byte(s.RedactText(string(p)))
+	if t := bytes.TrimSpace(p); len(t) > 0 && t[0] == '{' && json.Valid(t) {
+		out = s.RedactJSON(p) // a -o json document: its strings only
+	}
+	if _, err := rw.w.Write(out); err != nil {
 		return 0, err
 	}
 	return len(p), nil

@@ -92,10 +92,89 @@ var errSkip = &RenderError{Msg: "skipped"}
 // None reports whether there is nothing to redact.
 func (s *Secrets) None() bool { return s == nil || len(s.values) == 0 }
 
-// Redact replaces every secret value in text by <secret>.
+// Redact replaces every secret value in text, a whole piece of a host's
+// output (an error, a log tail, a note), by <secret>: also the end of a
+// secret that text begins with (an output cut at its start).
 func (s *Secrets) Redact(text string) string {
 	if s.None() {
 		return text
 	}
-	return redact(text, s.values)
+	text = s.RedactText(text)
+	for _, v := range s.values {
+		for i := 1; i <= len(v)-minRedact; i++ {
+			if strings.HasPrefix(text, v[i:]) {
+				return redacted + text[len(v)-i:]
+			}
+		}
+	}
+	return text
+}
+
+// RedactText replaces every secret value in text by <secret>, where it
+// stands as itself: a secret made only of digits (a PIN) is not redacted
+// inside a longer number (a PID, a port, a timestamp of omni's own).
+func (s *Secrets) RedactText(text string) string {
+	if s.None() {
+		return text
+	}
+	for _, v := range s.values {
+		text = replaceSecret(text, v)
+	}
+	return text
+}
+
+// RedactJSON is RedactText within the string values of a JSON document
+// only: its numbers, keys' structure and punctuation stay as omni wrote
+// them, so that the document still parses.
+func (s *Secrets) RedactJSON(doc []byte) []byte {
+	if s.None() {
+		return doc
+	}
+	var out []byte
+	last := 0
+	for i := 0; i < len(doc); i++ {
+		if doc[i] != '"' {
+			continue
+		}
+		j := i + 1
+		for j < len(doc) && doc[j] != '"' {
+			if doc[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(doc) {
+			break
+		}
+		out = append(out, doc[last:i+1]...)
+		out = append(out, s.RedactText(string(doc[i+1:j]))...)
+		last = j
+		i = j
+	}
+	return append(out, doc[last:]...)
+}
+
+// replaceSecret replaces v in text by <secret>; an all-digit v only where
+// no digit touches it.
+func replaceSecret(text, v string) string {
+	if strings.Trim(v, "0123456789") != "" {
+		return strings.ReplaceAll(text, v, redacted)
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(text, v)
+		if i < 0 {
+			b.WriteString(text)
+			return b.String()
+		}
+		end := i + len(v)
+		digit := func(k int) bool { return k >= 0 && k < len(text) && text[k] >= '0' && text[k] <= '9' }
+		b.WriteString(text[:i])
+		if digit(i-1) || digit(end) {
+			b.WriteString(v)
+		} else {
+			b.WriteString(redacted)
+		}
+		text = text[end:]
+	}
 }

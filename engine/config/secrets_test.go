@@ -60,3 +60,19 @@ services:
 		t.Error("None")
 	}
 }
+
+// TestSecretsLeaveOmnisOwnWordsAlone: a short secret made of digits (a
+// PIN) is redacted where it stands as itself, not inside omni's own
+// numbers (a PID, a port); in a JSON document only the string values are
+// redacted, so that it still parses. (A review saw `"pid": <secret>0`.)
+func TestSecretsLeaveOmnisOwnWordsAlone(t *testing.T) {
+	s := &Secrets{values: []string{"hunter2-x", "1234"}}
+	if got, want := s.RedactText("pid 12340 port 1234 pin=1234, 91234 hunter2-x"), "pid 12340 port <secret> pin=<secret>, 91234 <secret>"; got != want {
+		t.Errorf("RedactText: %q, want %q", got, want)
+	}
+	doc := []byte(`{"pid": 1234, "port": 11234, "error": "pin 1234 refused, \"hunter2-x\"", "n": [1234]}`)
+	got := s.RedactJSON(doc)
+	if want := `{"pid": 1234, "port": 11234, "error": "pin <secret> refused, \"<secret>\"", "n": [1234]}`; string(got) != want {
+		t.Errorf("RedactJSON: %s, want %s", got, want)
+	}
+}
