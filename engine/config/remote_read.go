@@ -73,9 +73,14 @@ func readScript(mark string, files []File, withContent bool) string {
 	return b.String()
 }
 
+// readBatch is how many files one read with content takes at most: 16
+// files of MaxReadContent, in base64, are under 24 MiB.
+const readBatch = 16
+
 // ReadLive reads what the host behind r has at each file's path, in one
-// command: whether it exists, its permission bits, owner and group names,
-// size, modification time (to the nanosecond) and content hash
+// command (with content, one per readBatch files): whether it exists, its
+// permission bits, owner and group names, size, modification time (to the
+// nanosecond) and content hash
 // (HashBytes form); with withContent, also the content of each file that
 // holds no secret (File.HasSecret), up to MaxReadContent bytes. A missing
 // file is Live.Exists false; anything else that cannot be read (a
@@ -88,6 +93,21 @@ func ReadLive(ctx context.Context, r manager.Runner, sudo bool, files []File, wi
 	}
 	if err := checkPaths(files); err != nil {
 		return nil, err
+	}
+	// With their content, in batches whose output stays within what the
+	// transport keeps of one command (transport.MaxOutput, 32 MiB): each
+	// file's content is at most MaxReadContent, base64 (4/3) in the output.
+	if n := readBatch; withContent && len(files) > n {
+		var live []Live
+		for len(files) > 0 {
+			k := min(n, len(files))
+			part, err := ReadLive(ctx, r, sudo, files[:k], withContent)
+			if err != nil {
+				return nil, err
+			}
+			live, files = append(live, part...), files[k:]
+		}
+		return live, nil
 	}
 	mark, err := newMarker()
 	if err != nil {

@@ -132,8 +132,9 @@ func (c *Client) run(ctx context.Context, cmd string, startShell bool) (Result, 
 
 // MaxOutput bounds what omni keeps of one command's stdout, and of its
 // stderr, run with Run or RunOnce: far more than any of omni's scripts
-// prints (a configuration read carries each file's content, 1 MiB at
-// most), and a bound on a host that floods its output (omni's memory grew
+// prints (a configuration read with contents takes at most 16 files of
+// 1 MiB a command: under 24 MiB in base64), and a bound on a host that
+// floods its output (omni's memory grew
 // by gigabytes, and the run overran its bounds). Past it the output is
 // read and thrown away, and the command fails. Stream (logs) keeps
 // nothing: its writer takes the output as it comes.
