@@ -362,7 +362,11 @@ func (sh *remoteShell) read(r io.Reader, frames chan<- frame) {
 				from = i
 				break
 			}
-			f := frame{data: bytes.Clone(buf[:i]), tail: string(buf[i+len(sep) : i+len(sep)+j]), overflow: overflow}
+			overflow = overflow || i > MaxOutput // as a session of its own counts it
+			f := frame{tail: string(buf[i+len(sep) : i+len(sep)+j]), overflow: overflow}
+			if !overflow {
+				f.data = bytes.Clone(buf[:i])
+			}
 			overflow = false
 			select {
 			case frames <- f:
