@@ -169,13 +169,26 @@ func loadPlaybooks(g *globalOptions) (*playbooks.Set, error) {
 // openStore opens the service registry: --registry, else the inventory's
 // registry (embedded path or etcd), else the default embedded store.
 func openStore(ctx context.Context, g *globalOptions, inv *inventory.Inventory) (registry.Store, error) {
-	if g.Registry != "" {
-		return registry.Open(ctx, g.Registry, nil)
+	var (
+		reg registry.Store
+		err error
+	)
+	switch {
+	case g.Registry != "":
+		reg, err = registry.Open(ctx, g.Registry, nil)
+	case inv.Registry.Etcd != nil:
+		e := inv.Registry.Etcd
+		reg, err = registry.Open(ctx, "", &registry.EtcdConfig{Endpoints: e.Endpoints, Prefix: e.Prefix})
+	default:
+		reg, err = registry.Open(ctx, inv.Registry.Path, nil)
 	}
-	if e := inv.Registry.Etcd; e != nil {
-		return registry.Open(ctx, "", &registry.EtcdConfig{Endpoints: e.Endpoints, Prefix: e.Prefix})
+	if err != nil || g.redactor == nil {
+		return reg, err
 	}
-	return registry.Open(ctx, inv.Registry.Path, nil)
+	if s := g.redactor.secrets.Load(); !s.None() {
+		return redactingStore{reg, s}, nil
+	}
+	return reg, nil
 }
 
 // openStoreFor opens the registry for a run of targets, unless the run

@@ -373,10 +373,17 @@ type history struct {
 
 // redacted is ev without a secret value in any text from the hosts.
 func (h *history) redacted(ev registry.Event) registry.Event {
-	if h.secrets.None() {
+	return RedactEvent(ev, h.secrets)
+}
+
+// RedactEvent is ev without a secret value in any text from the hosts:
+// its error and reason, its steps' notes, errors and log tails, its
+// hosts' errors (see config.Secrets).
+func RedactEvent(ev registry.Event, secrets *config.Secrets) registry.Event {
+	if secrets.None() {
 		return ev
 	}
-	r := h.secrets.Redact
+	r := secrets.Redact
 	ev.Error, ev.Reason = r(ev.Error), r(ev.Reason)
 	ev.Steps = append([]registry.EventStep(nil), ev.Steps...)
 	for i := range ev.Steps {
