@@ -156,11 +156,16 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	if reg != nil {
 		defer reg.Close()
 	}
-	stdout := s.Out
+	stdout, stderr := s.Out, s.Err
 	if plan.Request.Action == "logs" && s.OutTTY {
 		safe := &terminalSafe{w: s.Out}
 		defer safe.flush()
 		stdout = safe
+	}
+	if plan.Request.Action == "logs" && s.ErrTTY {
+		safe := &terminalSafe{w: s.Err}
+		defer safe.flush()
+		stderr = safe
 	}
 	res, err := engine.Run(ctx, reg, engine.RunRequest{
 		Request: plan.Request, Targets: targets, LockTimeout: opts.LockTimeout,
@@ -168,7 +173,7 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 		Inventory: inv,
 		Connect:   func() (engine.Connector, func(), error) { return connector(g, s, inv) },
 		Stdout:    stdout,
-		Stderr:    s.Err,
+		Stderr:    stderr,
 		OnStep:    stepPrinter(s, narrative.Out, plan, opts.Verbose),
 		Confirm: func(ctx context.Context, c engine.Confirmation) error {
 			return confirm(ctx, narrative, plan, c, opts.Yes)
