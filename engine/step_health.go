@@ -20,12 +20,12 @@ func runHealth(ctx context.Context, r *execution, c stepCall) (string, error) {
 	if c.isTarget && !r.env.Watched && r.lastOnHost(c.inst.Host) && len(r.deps.needs(c.inst)) == 0 {
 		ctx = context.WithValue(ctx, processPassedKey{}, processPassed{host: c.inst.Host, conn: c.conn})
 	}
+	// When a state read sees it running: its last_active, should it die
+	// before the record step (not when the whole check ends).
+	ctx = context.WithValue(ctx, sawRunningKey{}, func() { r.sawRunning(c.inst) })
 	report, err := r.check.Check(ctx, c.inst, startedState(c.known, c.inst), &seen)
 	if err != nil {
 		return "", err
-	}
-	if seen.Running {
-		r.sawRunning(c.inst)
 	}
 	if c.isTarget {
 		r.out.Health = &report
@@ -74,11 +74,18 @@ func runHealthSeen(ctx context.Context, spec inventory.Health, h *inventory.Host
 			if err == nil && seen != nil {
 				*seen = st
 			}
+			if saw, ok := ctx.Value(sawRunningKey{}).(func()); ok && err == nil && st.Running {
+				saw()
+			}
 			shellDone(ctx, h, err == nil && st.Running)
 			return st.Running, st.Status, err
 		},
 	})
 }
+
+// sawRunningKey, in a health step's context, holds what to call when a
+// process check reads the state and finds it running (see sawRunning).
+type sawRunningKey struct{}
 
 // shellEnder is a Conn whose long-lived remote shell can be ended ahead of
 // the connection's release (transport.Client.EndShellAhead).
