@@ -31,6 +31,12 @@ func parseShow(out []byte) (unitInfo, error) {
 		case "LoadState":
 			info.LoadState = strings.ToLower(value)
 		case "ActiveState":
+			if seen {
+				// One unit's block only: more is a name systemctl
+				// matched against several units (the inventory refuses
+				// patterns; this is the reader's own guard).
+				return unitInfo{}, errors.New("systemctl show printed more than one unit")
+			}
 			info.ActiveState, seen = strings.ToLower(value), true
 		case "SubState":
 			info.SubState = value

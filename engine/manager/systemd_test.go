@@ -412,3 +412,17 @@ func TestNew(t *testing.T) {
 		}
 	}
 }
+
+// TestParseShowOneUnit: the state of a service is one unit's: an output
+// with two units' blocks (a name systemctl matched against several, such
+// as tmpl@*.service) is an error, not the last block's state and PID.
+func TestParseShowOneUnit(t *testing.T) {
+	one := "LoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\n"
+	two := one + "\nLoadState=loaded\nActiveState=active\nSubState=running\nMainPID=1780\n"
+	if _, err := parseShow([]byte(one)); err != nil {
+		t.Fatalf("one unit: %v", err)
+	}
+	if info, err := parseShow([]byte(two)); err == nil {
+		t.Errorf("two units read as one: %+v", info)
+	}
+}
