@@ -289,6 +289,28 @@ func statusExitCode(rows []engine.InstanceStatus) int {
 	return classCode(t.FailuresClass())
 }
 
+// touches reports whether e is about one of hosts (and service, when
+// set), as a one-host history counts it: its own host, a host one of its
+// steps ran on (a cascade, a dependency started), or a host of the fleet
+// run it is.
+func touches(e registry.Event, hosts map[string]bool, service string) bool {
+	about := func(host, svc string) bool { return hosts[host] && (service == "" || service == svc) }
+	if about(e.Host, e.Service) {
+		return true
+	}
+	for _, s := range e.Steps {
+		if about(s.Host, s.Service) {
+			return true
+		}
+	}
+	for _, h := range e.Hosts {
+		if about(h.Host, e.Service) {
+			return true
+		}
+	}
+	return false
+}
+
 func historyRun(ctx context.Context, g *globalOptions, s Streams, target, service string, since time.Duration, limit int) error {
 	inv, err := loadInventory(g)
 	if err != nil {
@@ -296,7 +318,7 @@ func historyRun(ctx context.Context, g *globalOptions, s Streams, target, servic
 	}
 	q := registry.EventQuery{Service: service, Limit: limit}
 	hosts := map[string]bool{}
-	if target != "" {
+	if target != "" && target != "all" { // all: the whole history, as no target
 		instances, err := selectInstances(inv, target, service)
 		if err != nil {
 			return err
@@ -326,7 +348,7 @@ func historyRun(ctx context.Context, g *globalOptions, s Streams, target, servic
 	if len(hosts) > 1 {
 		kept := events[:0]
 		for _, e := range events {
-			if hosts[e.Host] && (limit == 0 || len(kept) < limit) {
+			if touches(e, hosts, service) && (limit == 0 || len(kept) < limit) {
 				kept = append(kept, e)
 			}
 		}

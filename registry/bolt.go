@@ -164,6 +164,13 @@ func (b *Bolt) open(write bool, fn func(*bolt.Tx) error) error {
 // holds a shared lock on the file meanwhile, so that it does not read a
 // write half done. A missing or empty file passes: bbolt creates it.
 func (b *Bolt) precheck(check func(io.ReaderAt, int64) error) error {
+	// Its type first: opening a FIFO blocks for ever (no signal ends the
+	// open), and a device reads as empty, so it would pass for new.
+	if info, err := os.Stat(b.path); err == nil && !info.Mode().IsRegular() {
+		return &FileError{Path: b.path, Problem: FileUnusable, Err: fmt.Errorf("not a regular file (%s)", info.Mode().Type())}
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return b.openError(err, true)
+	}
 	f, err := os.Open(b.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

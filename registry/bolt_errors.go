@@ -29,6 +29,10 @@ const (
 	FileNotWritable
 	// FileBusy: another process has held it open for longer than the wait.
 	FileBusy
+	// FileUnusable: its path cannot be used for a database: not a regular
+	// file (a FIFO, a device), a symlink loop, a directory that went
+	// away, a full disk.
+	FileUnusable
 )
 
 // FileError is a registry file that cannot be read or written. omni opens
@@ -56,6 +60,9 @@ func (e *FileError) Error() string {
 			"or use another file (--registry, or registry.path in the inventory)", p, what, e.Err)
 	case FileBusy:
 		return fmt.Sprintf("registry %s is busy: %v; stop that process and try again", p, e.Err)
+	case FileUnusable:
+		return fmt.Sprintf("registry %s cannot be used (%v): use a regular file in a directory that exists, "+
+			"on a file system with room (--registry, or registry.path in the inventory)", p, e.Err)
 	}
 	return fmt.Sprintf("registry %s is damaged (%v): restore it from a backup, or move it aside "+
 		"(mv %s %s.corrupt) to start a new one, or use another file (--registry)", p, e.Err, p, p)
@@ -83,7 +90,10 @@ func (b *Bolt) openError(err error, read bool) error {
 	case errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS):
 		return &FileError{Path: b.path, Problem: FileNotWritable, Err: err}
 	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("registry %s has disappeared: %w", b.path, err)
+		return &FileError{Path: b.path, Problem: FileUnusable, Err: fmt.Errorf("it, or its directory, has disappeared: %w", err)}
+	case errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.ENOTDIR),
+		errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.EINVAL):
+		return &FileError{Path: b.path, Problem: FileUnusable, Err: err}
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum),
 		errors.Is(err, bolterrors.ErrVersionMismatch), strings.Contains(err.Error(), "file size too small"):
 		return b.damaged(err)
