@@ -223,8 +223,9 @@ else
 fi
 `
 
-// killTree defines omni_kill_tree PID, which stops (SIGSTOP) PID and every
-// process below it, parent before children so that none can fork a
+// killTree defines omni_procs FN, which calls FN PID PPID for every
+// process of the host, and omni_kill_tree PID, which stops (SIGSTOP) PID
+// and every process below it, parent before children so that none can fork a
 // process it would miss, then kills them all (SIGKILL). The processes are
 // found by their parent PID, as `ps -A` lists them: one process a pass,
 // where reading every /proc/PID/stat with the shell's `read` (one byte a
@@ -234,29 +235,33 @@ fi
 // A process that left the tree (a daemon re-parented to init) is not
 // found; it stays in the script's process group, which omni kills when
 // the step's own timeout ends.
-const killTree = `omni_kill_tree() {
+const killTree = `omni_procs() {
+	omni_fn=$1
+	omni_list=
+	if command -v ps >/dev/null 2>&1; then
+		omni_list=$(ps -A -o pid= -o ppid= 2>/dev/null)
+	fi
+	if [ -n "$omni_list" ]; then
+		set -f; set -- $omni_list; set +f
+		while [ "$#" -ge 2 ]; do
+			"$omni_fn" "$1" "$2"
+			shift 2
+		done
+	elif [ -r /proc/self/stat ]; then
+		for omni_f in /proc/[0-9]*/stat; do
+			omni_stat "$omni_f" || continue
+			set -f; set -- $omni_l; set +f
+			"$omni_fn" "$omni_sp" "${2-}"
+		done
+	fi
+}
+omni_kill_tree() {
 	omni_tree=" $1 "
 	kill -STOP "$1" 2>/dev/null
 	omni_more=1
 	while [ -n "$omni_more" ]; do
 		omni_more=
-		omni_list=
-		if command -v ps >/dev/null 2>&1; then
-			omni_list=$(ps -A -o pid= -o ppid= 2>/dev/null)
-		fi
-		if [ -n "$omni_list" ]; then
-			set -f; set -- $omni_list; set +f
-			while [ "$#" -ge 2 ]; do
-				omni_tree_add "$1" "$2"
-				shift 2
-			done
-		elif [ -r /proc/self/stat ]; then
-			for omni_f in /proc/[0-9]*/stat; do
-				omni_stat "$omni_f" || continue
-				set -f; set -- $omni_l; set +f
-				omni_tree_add "$omni_sp" "${2-}"
-			done
-		fi
+		omni_procs omni_tree_add
 	done
 	kill -KILL $omni_tree 2>/dev/null
 }

@@ -83,26 +83,13 @@ omni_part_end() {
 omni_kill_start() {
 	omni_me=$(exec sh -c 'echo "$PPID"')
 	omni_kids=
-	omni_list=
-	if command -v ps >/dev/null 2>&1; then
-		omni_list=$(ps -A -o pid= -o ppid= 2>/dev/null)
-	fi
-	if [ -n "$omni_list" ]; then
-		set -f; set -- $omni_list; set +f
-		while [ "$#" -ge 2 ]; do
-			[ "$2" = "$$" ] && [ "$1" != "$omni_me" ] && omni_kids="$omni_kids $1"
-			shift 2
-		done
-	elif [ -r /proc/self/stat ]; then
-		for omni_f in /proc/[0-9]*/stat; do
-			omni_stat "$omni_f" || continue
-			set -f; set -- $omni_l; set +f
-			[ "${2-}" = "$$" ] && [ "$omni_sp" != "$omni_me" ] && omni_kids="$omni_kids $omni_sp"
-		done
-	fi
+	omni_procs omni_start_kid
 	for omni_k in $omni_kids; do
 		omni_kill_tree "$omni_k"
 	done
+}
+omni_start_kid() {
+	[ "$2" = "$$" ] && [ "$1" != "$omni_me" ] && omni_kids="$omni_kids $1"
 }
 omni_now
 omni_part_t=$omni_t
