@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/inventory"
-	"github.com/omni-fleet/omni/playbooks"
 	"github.com/omni-fleet/omni/registry"
 )
 
@@ -25,29 +24,24 @@ import (
 // bbolt registry at path.
 func fleetEventsSetup(t *testing.T, path string) (*inventory.Inventory, []Target, Request, registry.Store) {
 	t.Helper()
-	inv, err := inventory.Parse("inventory.yaml", []byte(runInventory))
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := playbooks.Builtin(Vocabulary())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pb, err := set.Get("start")
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := registry.Open(context.Background(), path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
+	inv, pb, reg := runSetupAt(t, path)
 	req := Request{Action: "start", Host: "app", Service: "db"}
 	targets, _, err := Targets(inv, pb, req)
 	if err != nil || len(targets) != 2 {
 		t.Fatalf("targets %v, err %v", targets, err)
 	}
 	return inv, targets, req, reg
+}
+
+// fleetEventsEnv is a run's environment over fake hosts a and b, their
+// db stopped.
+func fleetEventsEnv(inv *inventory.Inventory) (hostConnector, RunEnv) {
+	conns := hostConnector{"a": {running: map[string]bool{}}, "b": {running: map[string]bool{}}}
+	return conns, RunEnv{
+		Inventory: inv,
+		Connect:   func() (Connector, func(), error) { return conns, func() {}, nil },
+		Stdout:    io.Discard, Stderr: io.Discard,
+	}
 }
 
 func hostEvent(t *testing.T, reg registry.Store, host string) (registry.Event, bool) {
@@ -70,19 +64,14 @@ func hostEvent(t *testing.T, reg registry.Store, host string) (registry.Event, b
 // the watch began.
 func TestFleetHostEventIncludesMinReady(t *testing.T) {
 	inv, targets, req, reg := fleetEventsSetup(t, filepath.Join(t.TempDir(), "registry.db"))
-	conns := hostConnector{"a": {running: map[string]bool{}}, "b": {running: map[string]bool{}}}
-	env := RunEnv{
-		Inventory: inv,
-		Connect:   func() (Connector, func(), error) { return conns, func() {}, nil },
-		Stdout:    io.Discard, Stderr: io.Discard,
-		OnEvent: func(ev FleetEvent) {
-			if ev.Kind == EventReady && ev.Host == "a" { // a crashes once healthy
-				c := conns["a"]
-				c.mu.Lock()
-				c.running["db"] = false
-				c.mu.Unlock()
-			}
-		},
+	conns, env := fleetEventsEnv(inv)
+	env.OnEvent = func(ev FleetEvent) {
+		if ev.Kind == EventReady && ev.Host == "a" { // a crashes once healthy
+			c := conns["a"]
+			c.mu.Lock()
+			c.running["db"] = false
+			c.mu.Unlock()
+		}
 	}
 	res, err := Run(context.Background(), reg, RunRequest{Request: req, Targets: targets, Fleet: true,
 		Options: FleetOptions{Forks: 1, Rolling: true, Batch: 1, MaxUnavailable: 1, MinReady: 300 * time.Millisecond}}, env)
@@ -109,12 +98,7 @@ func TestFleetHostEventIncludesMinReady(t *testing.T) {
 func TestFleetResumeOwesHostKilledDuringMinReady(t *testing.T) {
 	if path := os.Getenv("OMNI_TEST_MINREADY_CHILD_REG"); path != "" {
 		inv, targets, req, reg := fleetEventsSetup(t, path)
-		conns := hostConnector{"a": {running: map[string]bool{}}, "b": {running: map[string]bool{}}}
-		env := RunEnv{
-			Inventory: inv,
-			Connect:   func() (Connector, func(), error) { return conns, func() {}, nil },
-			Stdout:    io.Discard, Stderr: io.Discard,
-		}
+		_, env := fleetEventsEnv(inv)
 		Run(context.Background(), reg, RunRequest{Request: req, Targets: targets, Fleet: true,
 			Options: FleetOptions{Forks: 1, Rolling: true, Batch: 1, MaxUnavailable: 1, MinReady: time.Hour}}, env)
 		return
@@ -177,12 +161,7 @@ func (f failHostBegin) BeginEvent(ev registry.Event) (string, error) {
 // event and no word said), and fails with the registry's reason.
 func TestFleetHostEventThatCannotBeBegun(t *testing.T) {
 	inv, targets, req, reg := fleetEventsSetup(t, filepath.Join(t.TempDir(), "registry.db"))
-	conns := hostConnector{"a": {running: map[string]bool{}}, "b": {running: map[string]bool{}}}
-	env := RunEnv{
-		Inventory: inv,
-		Connect:   func() (Connector, func(), error) { return conns, func() {}, nil },
-		Stdout:    io.Discard, Stderr: io.Discard,
-	}
+	conns, env := fleetEventsEnv(inv)
 	res, err := Run(context.Background(), failHostBegin{reg}, RunRequest{Request: req, Targets: targets, Fleet: true,
 		Options: FleetOptions{Forks: 2, Batch: 2, MaxUnavailable: 2, MaxFailures: 2}}, env)
 	if err != nil {

@@ -35,6 +35,12 @@ services:
 // start playbook with them.
 func runSetup(t *testing.T) (*inventory.Inventory, *playbooks.Playbook, registry.Store) {
 	t.Helper()
+	return runSetupAt(t, filepath.Join(t.TempDir(), "registry.db"))
+}
+
+// runSetupAt is runSetup with the registry at path.
+func runSetupAt(t *testing.T, path string) (*inventory.Inventory, *playbooks.Playbook, registry.Store) {
+	t.Helper()
 	inv, err := inventory.Parse("inventory.yaml", []byte(runInventory))
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +53,7 @@ func runSetup(t *testing.T) (*inventory.Inventory, *playbooks.Playbook, registry
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := registry.Open(context.Background(), filepath.Join(t.TempDir(), "registry.db"), nil)
+	reg, err := registry.Open(context.Background(), path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
