@@ -185,10 +185,7 @@ func openStore(ctx context.Context, g *globalOptions, inv *inventory.Inventory) 
 	if err != nil || g.redactor == nil {
 		return reg, err
 	}
-	if s := g.redactor.secrets.Load(); !s.None() {
-		return redactingStore{reg, s}, nil
-	}
-	return reg, nil
+	return engine.RedactedStore(reg, g.redactor.secrets.Load()), nil
 }
 
 // openStoreFor opens the registry for a run of targets, unless the run

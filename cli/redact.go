@@ -6,9 +6,7 @@ import (
 	"io"
 	"sync/atomic"
 
-	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/config"
-	"github.com/omni-fleet/omni/registry"
 )
 
 // redactor holds the inventory's secret values once it is loaded (see
@@ -49,20 +47,4 @@ func (rw redactingWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
-}
-
-// redactingStore is the registry as a command that loaded the inventory
-// writes it: no event it finishes keeps a secret value in clear, whatever
-// wrote it (a run, config apply, config rollback).
-type redactingStore struct {
-	registry.Store
-	secrets *config.Secrets
-}
-
-func (r redactingStore) BeginEvent(ev registry.Event) (string, error) {
-	return r.Store.BeginEvent(engine.RedactEvent(ev, r.secrets))
-}
-
-func (r redactingStore) FinishEvent(ev registry.Event) error {
-	return r.Store.FinishEvent(engine.RedactEvent(ev, r.secrets))
 }

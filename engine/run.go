@@ -145,7 +145,7 @@ func Run(ctx context.Context, reg registry.Store, req RunRequest, env RunEnv) (*
 		}
 		req.Targets = owed
 	}
-	h := &history{reg: reg, owner: owner, warn: warn, secrets: config.InventorySecrets(env.Inventory)}
+	h := &history{reg: reg, owner: owner, warn: warn}
 	run := runFleet
 	if !req.Fleet {
 		run = runOne
@@ -224,7 +224,7 @@ func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunRe
 		Stdout: env.Stdout, Stderr: env.Stderr, OnStep: env.OnStep, Confirm: env.Confirm,
 	})
 	if record {
-		if err := h.reg.FinishEvent(h.redacted(finishedEvent(ev, out))); err != nil {
+		if err := h.reg.FinishEvent(finishedEvent(ev, out)); err != nil {
 			h.warn(fmt.Sprintf("the operation ran but its history could not be recorded: %v", err))
 		}
 	}
@@ -302,7 +302,7 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 			}
 			final := *out
 			final.Err = err // the plan's error, or its min-ready watch's
-			if err := h.reg.FinishEvent(h.redacted(finishedEvent(ev, &final))); err != nil {
+			if err := h.reg.FinishEvent(finishedEvent(ev, &final)); err != nil {
 				h.warn(fmt.Sprintf("%s: the operation ran but its history could not be recorded: %v", t.Host, err))
 			}
 		},
@@ -355,7 +355,7 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 	}
 	runEvent.Finished, runEvent.Complete, runEvent.Result = time.Now().UTC(), true, string(rep.Class())
 	runEvent.Error = rep.Aborted
-	if err := h.reg.FinishEvent(h.redacted(runEvent)); err != nil {
+	if err := h.reg.FinishEvent(runEvent); err != nil {
 		h.warn(fmt.Sprintf("the run finished but its history could not be recorded: %v", err))
 	}
 	return &RunResult{Report: rep}, nil
@@ -366,20 +366,36 @@ type history struct {
 	reg   registry.Store
 	owner registry.Owner
 	warn  func(string)
-	// secrets are taken out of what the events keep of the hosts' output
-	// (a start's error, a hook's, a log tail): see config.Secrets.
+}
+
+// RedactedStore is reg as a command that loaded an inventory with secrets
+// writes it: no event it records keeps a secret value in clear, whatever
+// wrote it (a run, config apply, config rollback). reg as it is when
+// there is no secret.
+func RedactedStore(reg registry.Store, secrets *config.Secrets) registry.Store {
+	if secrets.None() {
+		return reg
+	}
+	return redactedStore{reg, secrets}
+}
+
+type redactedStore struct {
+	registry.Store
 	secrets *config.Secrets
 }
 
-// redacted is ev without a secret value in any text from the hosts.
-func (h *history) redacted(ev registry.Event) registry.Event {
-	return RedactEvent(ev, h.secrets)
+func (r redactedStore) BeginEvent(ev registry.Event) (string, error) {
+	return r.Store.BeginEvent(redactEvent(ev, r.secrets))
 }
 
-// RedactEvent is ev without a secret value in any text from the hosts:
+func (r redactedStore) FinishEvent(ev registry.Event) error {
+	return r.Store.FinishEvent(redactEvent(ev, r.secrets))
+}
+
+// redactEvent is ev without a secret value in any text from the hosts:
 // its error and reason, its steps' notes, errors and log tails, its
 // hosts' errors (see config.Secrets).
-func RedactEvent(ev registry.Event, secrets *config.Secrets) registry.Event {
+func redactEvent(ev registry.Event, secrets *config.Secrets) registry.Event {
 	if secrets.None() {
 		return ev
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/engine"
+	"github.com/omni-fleet/omni/engine/config"
 	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/internal/fanout"
 	"github.com/omni-fleet/omni/inventory"
@@ -63,6 +64,7 @@ func startServices(ctx context.Context, inv *inventory.Inventory, regPath string
 		return nil, err
 	}
 	defer reg.Close()
+	reg = engine.RedactedStore(reg, config.InventorySecrets(inv))
 	pool := transport.NewPool(transport.Options{}) // the lab key only, no agent
 	defer pool.Close()
 	conn := &engine.SSHConnector{Pool: pool, Inventory: inv}
