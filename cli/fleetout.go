@@ -188,8 +188,11 @@ func resumeCommand(g *globalOptions, opts *serviceOptions) string {
 	if opts.Forks != 20 && opts.Forks > 0 {
 		w = append(w, fmt.Sprintf("--forks=%d", opts.Forks))
 	}
-	if opts.RollingSet {
-		w = append(w, map[bool]string{true: "--rolling", false: "--no-rolling"}[opts.Rolling])
+	switch {
+	case opts.RollingSet && opts.Rolling:
+		w = append(w, "--rolling")
+	case opts.RollingSet:
+		w = append(w, "--no-rolling")
 	}
 	for _, f := range []struct{ name, val, def string }{
 		{"batch", opts.Batch, "1"}, {"max-unavailable", opts.MaxUnavailable, ""},
