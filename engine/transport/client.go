@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/melbahja/goph"
+	"github.com/omni-fleet/omni/internal/shell"
 	"github.com/omni-fleet/omni/internal/warm"
 	"golang.org/x/crypto/ssh"
 )
@@ -327,6 +328,69 @@ func (c *Client) kill(session *ssh.Session, stderrPID *pidCapture, done <-chan e
 // killProcessGroup kills the remote process group pgid, unless the command
 // has ended meanwhile (its group ID could then be reused).
 func (c *Client) killProcessGroup(pgid int, done <-chan error) {
+	// "kill -9 -PGID" is the form both dash and bash accept. A command
+	// run under `sudo -n` belongs to root: the login user cannot kill
+	// it, so try sudo -n (which never prompts) when the plain kill fails.
+	group := "-" + strconv.Itoa(pgid)
+	c.runKiller("kill -9 "+group+" 2>/dev/null || sudo -n kill -9 -- "+group+" 2>/dev/null", done)
+}
+
+// killProcessTree kills the remote process pid and every process below it
+// (its children, theirs, …), unless it has ended meanwhile: see
+// killTreeScript.
+func (c *Client) killProcessTree(pid int, done <-chan error) {
+	c.runKiller(killTreeScript(pid), done)
+}
+
+// killTreeScript is the remote command that kills pid and every process
+// below it. Each is stopped (SIGSTOP) as it is found, so that none forks
+// a child the walk would miss, then all are killed at once. The pairs of
+// PID and parent come from `ps` where there is one, else from
+// /proc/PID/stat (whose process name may hold spaces, parentheses and
+// newlines: the fields that follow it are on the file's last line, after
+// its last ") "). A process that belongs to root (a command under
+// `sudo -n`) is killed with sudo -n when the plain kill fails. Processes
+// that left the tree (a daemon whose parent exited) are not in it.
+func killTreeScript(pid int) string {
+	return "sh -c " + shell.Quote(strings.ReplaceAll(killTree, "@PID@", strconv.Itoa(pid)))
+}
+
+const killTree = `t=" @PID@ "
+kill -STOP @PID@ 2>/dev/null
+pairs() {
+	l=
+	if command -v ps >/dev/null 2>&1; then
+		l=$(ps -A -o pid= -o ppid= 2>/dev/null)
+	fi
+	if [ -n "$l" ]; then
+		printf '%s\n' "$l"
+		return
+	fi
+	for f in /proc/[0-9]*/stat; do
+		{ read -r a && p=${a%% *} && while read -r b; do a=$b; done; } <"$f" 2>/dev/null || continue
+		a=${a##*") "}
+		set -f; set -- $a; set +f
+		echo "$p ${2-}"
+	done
+}
+more=1
+while [ -n "$more" ]; do
+	more=
+	set -f; set -- $(pairs); set +f
+	while [ "$#" -ge 2 ]; do
+		case $t in *" $1 "*) ;; *)
+			case $t in *" $2 "*) t="$t$1 "; kill -STOP "$1" 2>/dev/null; more=1 ;; esac
+		esac
+		shift 2
+	done
+done
+kill -KILL $t 2>/dev/null || sudo -n kill -KILL $t 2>/dev/null
+:`
+
+// runKiller runs cmd, a command that kills a running command's processes,
+// in a session of its own, unless the command has ended meanwhile (done):
+// its PIDs could then be reused.
+func (c *Client) runKiller(cmd string, done <-chan error) {
 	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
 	defer cancel()
 	killer, err := c.newSession(ctx)
@@ -341,11 +405,7 @@ func (c *Client) killProcessGroup(pgid int, done <-chan error) {
 	}
 	finished := make(chan struct{})
 	go func() {
-		// "kill -9 -PGID" is the form both dash and bash accept. A command
-		// run under `sudo -n` belongs to root: the login user cannot kill
-		// it, so try sudo -n (which never prompts) when the plain kill fails.
-		group := "-" + strconv.Itoa(pgid)
-		err := killer.Start("kill -9 " + group + " 2>/dev/null || sudo -n kill -9 -- " + group + " 2>/dev/null")
+		err := killer.Start(cmd)
 		c.countExec(err)
 		if err == nil {
 			_ = killer.Wait()

@@ -52,8 +52,8 @@ import (
 //
 // Only one command runs in the shell at a time: a Run that finds it busy
 // opens a session of its own, as does every Stream. When ctx ends during a
-// command, the shell's whole process group is killed (as a session's is,
-// see kill) and the next Run starts a new shell. A server that refuses the
+// command, the shell is killed with the command and every process below
+// it (see kill) and the next Run starts a new shell. A server that refuses the
 // shell's session gets one session per command from then on.
 
 // remoteShell is one long-lived remote shell and the readers of its output.
@@ -382,8 +382,11 @@ func (sh *remoteShell) read(r io.Reader, frames chan<- frame) {
 	}
 }
 
-// kill ends the shell with its process group: the command in flight and
-// everything it started (see Client.kill). When the shell's PID is not
+// kill ends the shell with the command in flight and every process below
+// it (see Client.kill). Not the shell's whole process group, as for a
+// command in a session of its own: the commands before this one ran in
+// that group too, and what they left running (a service started with
+// `nohup … &`) is not this command's to kill. When the shell's PID is not
 // known yet, it waits (boundedly) for the start line's report, unless
 // that has just been read (gotPID, with pidOut the report).
 func (sh *remoteShell) kill(gotPID bool, pidOut []byte) {
@@ -402,8 +405,8 @@ func (sh *remoteShell) kill(gotPID bool, pidOut []byte) {
 		}
 		pgid, _ = strconv.Atoi(strings.TrimSpace(string(pidOut)))
 	}
-	if pgid > 1 { // never "kill -9 -1", nor -0 (the killer's own group)
-		sh.c.killProcessGroup(pgid, sh.ended)
+	if pgid > 1 {
+		sh.c.killProcessTree(pgid, sh.ended)
 	}
 	sh.drop()
 }
