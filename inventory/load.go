@@ -116,6 +116,37 @@ func Parse(path string, data []byte) (*Inventory, error) {
 	return inv, nil
 }
 
+// nulBytes reports every key and value that holds a NUL byte (YAML's
+// "\0" or "\x00"), and says whether there was one. No value of an
+// inventory can hold one: a remote command with a NUL is refused by sshd,
+// which drops the whole connection (every service of the host would then
+// fail as unreachable), and no file name, unit or address holds one.
+func (l *loader) nulBytes(n *yaml.Node) bool {
+	found := false
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode && strings.IndexByte(n.Value, 0) >= 0 {
+			l.errorf(n.Line, "%s: a NUL byte (\\0) cannot be in an inventory: no remote command, path or name can hold one", quoteNUL(n.Value))
+			found = true
+		}
+		if n.Kind != yaml.AliasNode {
+			for _, c := range n.Content {
+				walk(c)
+			}
+		}
+	}
+	walk(n)
+	return found
+}
+
+// quoteNUL is s quoted for a message, cut short.
+func quoteNUL(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return strconv.Quote(s)
+}
+
 var yamlErrorRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // syntaxError turns a yaml.v3 parse error into FILE:LINE: message.
@@ -164,6 +195,9 @@ func (l *loader) load(data []byte) *Inventory {
 	}
 	if line, msg := yamlbound.Check(&doc, MaxAliasNodes, "the inventory"); msg != "" {
 		l.errorf(line, "%s", msg)
+		return nil
+	}
+	if l.nulBytes(&doc) {
 		return nil
 	}
 	root := resolve(&doc)
