@@ -69,7 +69,13 @@ type RestartReport struct {
 // prints "MARK start-timeout" and kills the start's process tree
 // (omni_kill_start: every child of the script's shell, $$, but the
 // watchdog itself; see killTree). Once the start has ended, the script
-// ends the watchdog (its trap ends its sleep).
+// ends the watchdog (its trap ends its sleep). A TERM that comes before
+// the watchdog knows its sleep's PID (a start that ended at once) is
+// noted by a first trap and acted on once it does: a shell runs a trap
+// between commands, and before, the TERM would have killed nothing and
+// left the sleep behind for the whole start_timeout. The sleep is ended
+// with SIGKILL: until it has exec'd, the forked child still has the
+// watchdog's trap for TERM (dash), and a TERM would only set its flag.
 const restartScript = `omni_mark=@MARK@
 ` + procReaders + `
 ` + clock + `
@@ -100,9 +106,15 @@ omni_part_end stop "$omni_rc"
 omni_wd=
 if [ @START_CS@ -gt 0 ]; then
 	(
-		trap 'kill "$omni_sl" 2>/dev/null; exit 0' TERM
+		omni_term=
+		trap 'omni_term=1' TERM
 		sleep @START_T@ </dev/null >/dev/null 2>&1 &
 		omni_sl=$!
+		trap 'kill -9 "$omni_sl" 2>/dev/null; exit 0' TERM
+		if [ -n "$omni_term" ]; then
+			kill -9 "$omni_sl" 2>/dev/null
+			exit 0
+		fi
 		wait "$omni_sl" || exit 0
 		printf '\n%s start-timeout\n' "$omni_mark"
 		omni_kill_start
