@@ -40,15 +40,16 @@ import (
 // omni_stat FILE reads a /proc/PID/stat line, "pid (comm) state ppid …",
 // and sets omni_sp to its PID and omni_l to what follows comm ("state
 // ppid pgrp …"), or returns 1 when it cannot be read (the process is
-// gone). comm may hold spaces and parentheses, so what follows it starts
-// after its last ") ".
+// gone). comm may hold spaces, parentheses and newlines (it is the
+// executable's file name, or what the process wrote to
+// /proc/self/comm): what follows it is on the file's last line, after its
+// last ") ".
 const procReaders = `omni_uptime() {
 	read -r omni_up omni_l </proc/uptime
 	omni_up=${omni_up%.*}${omni_up#*.}
 }
 omni_stat() {
-	{ read -r omni_l <"$1"; } 2>/dev/null || return 1
-	omni_sp=${omni_l%% *}
+	{ read -r omni_l && omni_sp=${omni_l%% *} && while read -r omni_x; do omni_l=$omni_x; done; } <"$1" 2>/dev/null || return 1
 	omni_l=${omni_l##*") "}
 }`
 
@@ -66,7 +67,9 @@ fi`
 // omni_ps PID sets omni_st to the process's state letter (R, S, D, Z, …),
 // omni_et to the seconds since it started and omni_pg to its process
 // group, or returns 1 when there is
-// no such process. After comm, /proc/PID/stat has the state, then the
+// no such process. A process whose main thread has exited while others
+// run shows Z, yet runs: omni_st is then the state of a live thread
+// (omni_live_thread), Z only when none is left. After comm, /proc/PID/stat has the state, then the
 // start time as the 20th field, in clock ticks since boot. Linux's
 // user-visible clock tick (USER_HZ) is 100 on every architecture it still
 // supports, which makes /proc/uptime's centiseconds and start ticks the
@@ -83,6 +86,15 @@ if [ -r /proc/self/stat ] && [ -r /proc/uptime ]; then
 		omni_uptime
 		omni_et=$(( (omni_up - $1) / 100 ))
 		[ "$omni_et" -ge 0 ] || omni_et=0
+		case $omni_st in Z*) omni_live_thread "$omni_sp" ;; esac
+	}
+	omni_live_thread() {
+		for omni_f in /proc/$1/task/[0-9]*; do
+			[ "${omni_f##*/}" != "$1" ] && omni_stat "$omni_f/stat" || continue
+			omni_st=${omni_l%% *}
+			case $omni_st in Z*|X*) ;; *) return ;; esac
+		done
+		omni_st=Z
 	}
 else
 	omni_ps() {
