@@ -16,7 +16,7 @@ func TestScriptsReadProcInOnePlace(t *testing.T) {
 		if n := strings.Count(script, "</proc/uptime"); n != 1 {
 			t.Errorf("%s script reads /proc/uptime in %d places, want 1 (omni_uptime)", name, n)
 		}
-		if n := strings.Count(script, "read -r omni_l <\""); n != 1 {
+		if n := strings.Count(script, "read -r omni_l && omni_sp="); n != 1 {
 			t.Errorf("%s script reads a /proc stat line in %d places, want 1 (omni_stat)", name, n)
 		}
 		if !strings.Contains(script, procReaders) || !strings.Contains(script, clock) {

@@ -49,7 +49,7 @@ const procReaders = `omni_uptime() {
 	omni_up=${omni_up%.*}${omni_up#*.}
 }
 omni_stat() {
-	{ read -r omni_l && omni_sp=${omni_l%% *} && while read -r omni_x; do omni_l=$omni_x; done; } <"$1" 2>/dev/null || return 1
+	{ read -r omni_l && omni_sp=${omni_l%% *} && while read -r omni_x; do omni_l=$omni_x; done; } 2>/dev/null <"$1" || return 1
 	omni_l=${omni_l##*") "}
 }`
 

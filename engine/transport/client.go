@@ -367,7 +367,7 @@ pairs() {
 		return
 	fi
 	for f in /proc/[0-9]*/stat; do
-		{ read -r a && p=${a%% *} && while read -r b; do a=$b; done; } <"$f" 2>/dev/null || continue
+		{ read -r a && p=${a%% *} && while read -r b; do a=$b; done; } 2>/dev/null <"$f" || continue
 		a=${a##*") "}
 		set -f; set -- $a; set +f
 		echo "$p ${2-}"
