@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/melbahja/goph"
@@ -212,17 +211,27 @@ func (c *Client) exec(ctx context.Context, cmd string, stdin io.Reader, stdout, 
 	// for as long as it runs (see Session.Exited). Then the session is
 	// closed, which ends Wait. A write in progress (a slow reader: a
 	// pager) is not quiet: while it blocks, the channel's window stays
-	// shut, and the rest of the output waits in the host's pipe.
+	// shut, and the rest of the output waits in the host's pipe. A daemon
+	// that keeps writing is never quiet: the output is read for drainFor
+	// at most after the exit status, not counting the time a write was
+	// blocked (the command's own output still on its way is at most what
+	// the channel's window and the host's pipe held when it ended).
+	drainFor := max(exitDrain, 8*quietFor)
 	exited := session.Exited()
 	var quiet <-chan time.Time
+	var exitAt time.Time
+	var busyAt time.Duration
 	for {
 		select {
 		case <-exited:
 			exited = nil
+			exitAt, busyAt = time.Now(), heard.busy()
 			quiet = time.After(quietFor)
 		case <-quiet:
-			if since := heard.quietFor(); since < quietFor {
-				quiet = time.After(quietFor - since)
+			since := heard.quietFor()
+			idle := time.Since(exitAt) - (heard.busy() - busyAt)
+			if since < quietFor && idle < drainFor {
+				quiet = time.After(min(quietFor-since, drainFor-idle))
 			} else {
 				quiet = nil
 				session.Close()
@@ -259,20 +268,63 @@ func (c *Client) exec(ctx context.Context, cmd string, stdin io.Reader, stdout, 
 // quiet).
 const exitQuiet = 250 * time.Millisecond
 
-// outputClock notes when a session's output was last written to, and
-// whether a write is in progress.
+// exitDrain is the least time a command's output is read after its exit
+// status came when it never goes quiet (exec reads it for 8 times the
+// quiet period if that is longer), not counting the time writes were
+// blocked: a daemon the command left writing to its output holds it no
+// longer than that.
+const exitDrain = 2 * time.Second
+
+// outputClock notes when a session's output was last written to, whether
+// a write is in progress, and how long writes have been in progress in
+// all (stdout's and stderr's writes can overlap: then it counts once).
 type outputClock struct {
-	at      atomic.Int64 // UnixNano of the end of the last write
-	writing atomic.Int32
+	mu      sync.Mutex
+	at      time.Time // the end of the last write
+	writing int       // writes in progress
+	since   time.Time // when writing last went from 0 to 1
+	total   time.Duration
 }
 
 // quietFor is how long the output has been quiet: 0 while a write is in
 // progress.
 func (o *outputClock) quietFor() time.Duration {
-	if o.writing.Load() > 0 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.writing > 0 {
 		return 0
 	}
-	return time.Since(time.Unix(0, o.at.Load()))
+	return time.Since(o.at)
+}
+
+// busy is how long writes have been in progress, the one in progress
+// included.
+func (o *outputClock) busy() time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.writing > 0 {
+		return o.total + time.Since(o.since)
+	}
+	return o.total
+}
+
+func (o *outputClock) begin() {
+	o.mu.Lock()
+	if o.writing == 0 {
+		o.since = time.Now()
+	}
+	o.writing++
+	o.mu.Unlock()
+}
+
+func (o *outputClock) end() {
+	o.mu.Lock()
+	o.writing--
+	o.at = time.Now()
+	if o.writing == 0 {
+		o.total += o.at.Sub(o.since)
+	}
+	o.mu.Unlock()
 }
 
 func (o *outputClock) writer(w io.Writer) io.Writer {
@@ -288,11 +340,8 @@ type clockedWriter struct {
 }
 
 func (c clockedWriter) Write(p []byte) (int, error) {
-	c.clock.writing.Add(1)
-	defer func() {
-		c.clock.at.Store(time.Now().UnixNano())
-		c.clock.writing.Add(-1)
-	}()
+	c.clock.begin()
+	defer c.clock.end()
 	return c.w.Write(p)
 }
 
