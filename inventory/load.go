@@ -158,6 +158,17 @@ func (l *loader) syntaxError(err error, data []byte) {
 		return
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
+	// yaml.v3 says where a control character is only by its offset, or
+	// not at all: find the first one (a raw NUL among them).
+	if strings.Contains(msg, "control characters are not allowed") {
+		if i := bytes.IndexFunc(data, func(r rune) bool {
+			return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f || r >= 0x80 && r <= 0x9f && r != 0x85
+		}); i >= 0 {
+			l.errorf(1+bytes.Count(data[:i], []byte("\n")), "invalid YAML: control character %q at column %d: not allowed anywhere in YAML",
+				data[i], i-bytes.LastIndexByte(data[:i], '\n'))
+			return
+		}
+	}
 	// yaml.v3 leaves the line out of some errors, unknown anchors among
 	// them; find the alias ourselves.
 	if m := unknownAnchorRE.FindStringSubmatch(msg); m != nil {

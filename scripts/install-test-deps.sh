@@ -5,7 +5,9 @@
 # (internal/testkit/systemdtest), and HAProxy, which the drain tests start on
 # loopback with an admin socket of their own (internal/testkit/haproxytest),
 # and iproute2's ip for the reach tests' network namespaces
-# (internal/testkit/netnstest). Idempotent: installs nothing when they are there.
+# (internal/testkit/netnstest), and a deploy user, omnitest, for the tests
+# that log in as someone other than root. Idempotent: installs nothing when
+# they are there.
 # The install does NOT start any service (policy-rc.d says no).
 set -euo pipefail
 
@@ -31,8 +33,9 @@ need=()
 [ -x /usr/bin/sudo ] || need+=(sudo)
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 command -v ip >/dev/null 2>&1 || need+=(iproute2) # network namespaces (internal/testkit/netnstest)
+[ -x /usr/bin/busybox ] || need+=(busybox)       # a host whose sh and ps are BusyBox's (engine/transport)
 if [ ${#need[@]} -eq 0 ]; then
-	echo "install-test-deps: $SSHD, systemd, sudo, haproxy and ip are already installed"
+	echo "install-test-deps: $SSHD, systemd, sudo, haproxy, ip and busybox are already installed"
 else
 	if ! command -v apt-get >/dev/null 2>&1; then
 		echo "install-test-deps: ${need[*]} missing and this is not an apt-based system;" >&2
@@ -69,6 +72,24 @@ fi
 # on a tmpfs on most systems (the tests create it too when run as root).
 if [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; then
 	as_root mkdir -p /run/sshd
+fi
+
+# A deploy user for the tests that log in as someone other than root
+# (OpenSSH treats root's sessions differently: it refuses the "signal"
+# request for them): omnitest, with /bin/sh, no password (locked to
+# password logins; the tests' own sshd lets it in with their key), and
+# passwordless sudo, as a deploy user with `sudo: true` in an inventory
+# has. The tests that need it fail and say so when it is missing.
+if [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; then
+	if ! id omnitest >/dev/null 2>&1; then
+		as_root useradd --create-home --shell /bin/sh omnitest
+		as_root usermod -p '*' omnitest
+	fi
+	if [ ! -e /etc/sudoers.d/omnitest ]; then
+		printf 'omnitest ALL=(ALL) NOPASSWD: ALL\n' | as_root tee /etc/sudoers.d/omnitest.tmp >/dev/null
+		as_root chmod 0440 /etc/sudoers.d/omnitest.tmp
+		as_root mv /etc/sudoers.d/omnitest.tmp /etc/sudoers.d/omnitest
+	fi
 fi
 
 echo "install-test-deps: ok"

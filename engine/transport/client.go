@@ -387,8 +387,8 @@ func (c *Client) killProcessGroup(pgid int, done <-chan error) {
 // killProcessTree kills the remote process pid and every process below it
 // (its children, theirs, …), unless it has ended meanwhile: see
 // killTreeScript.
-func (c *Client) killProcessTree(pid int, done <-chan error) {
-	c.runKiller(killTreeScript(pid), done)
+func (c *Client) killProcessTree(pid int, done <-chan error) bool {
+	return c.runKiller(killTreeScript(pid), done)
 }
 
 // killTreeScript is the remote command that kills pid and every process
@@ -425,7 +425,8 @@ pairs() {
 more=1
 while [ -n "$more" ]; do
 	more=
-	set -f; set -- $(pairs); set +f
+	l=$(pairs)
+	set -f; set -- $l; set +f
 	while [ "$#" -ge 2 ]; do
 		case $t in *" $1 "*) ;; *)
 			case $t in *" $2 "*) t="$t$1 "; kill -STOP "$1" 2>/dev/null; more=1 ;; esac
@@ -438,18 +439,24 @@ kill -KILL $t 2>/dev/null || sudo -n kill -KILL $t 2>/dev/null
 
 // runKiller runs cmd, a command that kills a running command's processes,
 // in a session of its own, unless the command has ended meanwhile (done):
-// its PIDs could then be reused.
-func (c *Client) runKiller(cmd string, done <-chan error) {
+// its PIDs could then be reused. It says whether the session opened (or
+// the command had ended: nothing was left to kill).
+func (c *Client) runKiller(cmd string, done <-chan error) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
 	defer cancel()
 	killer, err := c.newSession(ctx)
 	if err != nil {
-		return
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
 	}
 	defer killer.Close()
 	select {
 	case <-done:
-		return
+		return true
 	default:
 	}
 	finished := make(chan struct{})
@@ -467,6 +474,7 @@ func (c *Client) runKiller(cmd string, done <-chan error) {
 		// The server does not answer: the deferred Close lets Run return
 		// if it ever does, and the connection's end if not.
 	}
+	return true
 }
 
 // newSession opens a session, giving up when ctx ends. An abandoned session

@@ -389,8 +389,11 @@ func (sh *remoteShell) read(r io.Reader, frames chan<- frame) {
 // `nohup … &`) is not this command's to kill. When the shell's PID is not
 // known yet, it waits (boundedly) for the start line's report, unless
 // that has just been read (gotPID, with pidOut the report).
+//
+// The SSH "signal" request is sent only when the kill could not run: for
+// a login other than root's, OpenSSH carries it out as a kill of the
+// session's whole process group.
 func (sh *remoteShell) kill(gotPID bool, pidOut []byte) {
-	_ = sh.session.Signal(ssh.SIGKILL)
 	pgid := sh.pgid
 	if pgid == 0 {
 		if !gotPID {
@@ -405,8 +408,8 @@ func (sh *remoteShell) kill(gotPID bool, pidOut []byte) {
 		}
 		pgid, _ = strconv.Atoi(strings.TrimSpace(string(pidOut)))
 	}
-	if pgid > 1 {
-		sh.c.killProcessTree(pgid, sh.ended)
+	if pgid <= 1 || !sh.c.killProcessTree(pgid, sh.ended) {
+		_ = sh.session.Signal(ssh.SIGKILL)
 	}
 	sh.drop()
 }
