@@ -5,14 +5,21 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/omni-fleet/omni/cli"
 	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/internal/gcfloor"
 )
+
+// forceExitAfter is how long omni may still run after a second interrupt:
+// enough for the steps in flight to be cancelled, their remote processes
+// killed (transport's closeGrace, 5s) and the registry written.
+const forceExitAfter = 8 * time.Second
 
 // startProfile starts profiling the process and returns what ends it. It
 // does nothing unless omni is built with the tag omnipprof (profile.go).
@@ -26,18 +33,30 @@ func main() {
 	// The collector waits until Go's memory reaches gcfloor.Floor, unless
 	// GOGC or GOMEMLIMIT say otherwise: fewer collections in a large run.
 	gcfloor.Start(gcfloor.Floor)
-	// The first SIGINT or SIGTERM ends ctx: a single-host command stops, a
+	// The first SIGINT, SIGTERM or SIGHUP (the terminal or the SSH session
+	// omni runs in went away) ends ctx: a single-host command stops, a
 	// fleet run touches no new host and lets the hosts in flight finish.
-	// A second one also cancels the steps in flight.
+	// A second one also cancels the steps in flight. What does not end
+	// then (omni blocked where no cancellation reaches: a hung ssh-agent,
+	// a known_hosts that is a FIFO) is ended by a third signal, or
+	// forceExitAfter after the second: exit 130, as after SIGKILL (the
+	// registry's writes are transactions).
 	ctx, cancel := context.WithCancel(context.Background())
 	hard, cancelHard := context.WithCancel(context.Background())
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	signals := make(chan os.Signal, 3)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		<-signals
 		cancel()
 		<-signals
 		cancelHard()
+		select {
+		case <-signals:
+			fmt.Fprintln(os.Stderr, "omni: interrupted a third time: exiting now")
+		case <-time.After(forceExitAfter):
+			fmt.Fprintf(os.Stderr, "omni: still running %s after the second interrupt: exiting now\n", forceExitAfter)
+		}
+		os.Exit(130)
 	}()
 	stopProfile := startProfile()
 	code := cli.Run(cli.WithHardStop(ctx, hard), os.Args[1:], cli.System())

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -93,6 +94,9 @@ func (p *Pool) credentials(ep Endpoint) *credentials {
 
 // agentSigners returns the agent's keys, connecting to it on first use. The
 // note says why there are none to offer, when that is worth saying.
+// agentTimeout bounds the ssh-agent's connection and its list of keys.
+const agentTimeout = 2 * time.Second
+
 func (p *Pool) agentSigners() ([]ssh.Signer, string) {
 	p.authMu.Lock()
 	defer p.authMu.Unlock()
@@ -101,7 +105,7 @@ func (p *Pool) agentSigners() ([]ssh.Signer, string) {
 		if sock == "" {
 			return nil, "" // no agent running: nothing worth a note
 		}
-		conn, err := net.Dial("unix", sock)
+		conn, err := net.DialTimeout("unix", sock, agentTimeout)
 		if err != nil {
 			p.agentErr = err
 		} else {
@@ -112,8 +116,17 @@ func (p *Pool) agentSigners() ([]ssh.Signer, string) {
 	if p.agentErr != nil {
 		return nil, "unavailable: " + p.agentErr.Error()
 	}
+	// An agent that does not answer (wedged, or a forwarded socket whose
+	// other end is gone) must not hold the run: it is given up on, for
+	// this run, after agentTimeout.
+	_ = p.agentConn.SetDeadline(time.Now().Add(agentTimeout))
 	signers, err := p.agent.Signers()
+	_ = p.agentConn.SetDeadline(time.Time{})
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			p.agentErr = fmt.Errorf("no answer within %s", agentTimeout)
+			p.agentConn.Close()
+		}
 		return nil, "listing keys: " + err.Error()
 	}
 	if len(signers) == 0 {
@@ -140,6 +153,10 @@ type identityFile struct {
 }
 
 func parseIdentity(path string) (ssh.Signer, string) {
+	if info, err := os.Stat(path); err == nil && !info.Mode().IsRegular() {
+		// A FIFO would block the read past every timeout.
+		return nil, "not a regular file (" + fileKind(info.Mode()) + ")"
+	}
 	pem, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, "does not exist"

@@ -77,6 +77,11 @@ func (c *knownHostsCache) getLocked(path string) (*knownHostsFile, error) {
 	case err != nil:
 		delete(c.files, path)
 		return nil, err
+	case !info.Mode().IsRegular():
+		// A FIFO or a device would block the read for as long as nothing
+		// writes to it, past every timeout.
+		delete(c.files, path)
+		return nil, fmt.Errorf("%s is not a regular file (%s): a known_hosts file must be one", path, fileKind(info.Mode()))
 	}
 	id := statID(info)
 	if f := c.files[path]; f != nil && f.id.same(id) {
@@ -193,4 +198,20 @@ func (f *knownHostsFile) checkFold(hostname string, remote net.Addr, key ssh.Pub
 func isUnknownKey(err error) bool {
 	var keyErr *knownhosts.KeyError
 	return errors.As(err, &keyErr) && len(keyErr.Want) == 0
+}
+
+// fileKind names the kind of a file that is not a regular one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	default:
+		return m.Type().String()
+	}
 }

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/omni-fleet/omni/internal/testkit/testfleet"
+)
+
+// Adversarial review: omni run by cron and automation. Each test runs the
+// real omni binary over real OpenSSH sshd hosts (127.0.57.1xx).
+
+// hungAgent listens on a Unix socket, accepts every connection and never
+// answers: an ssh-agent that is wedged, or a stale SSH_AUTH_SOCK forwarded
+// into a CI job whose other end no longer reads.
+func hungAgent(t *testing.T) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return sock
+}
+
+// TestCronHungSSHAgentDoesNotHang: the inventory names an identity file
+// that works; SSH_AUTH_SOCK points at an agent that never answers. The
+// README: "It never hangs", connect_timeout bounds "TCP connect plus SSH
+// handshake, per host". omni must finish within the connect bound (5 s
+// in the test fleet), using the identity file or reporting the host
+// unreachable; and a SIGTERM (cron's timeout) must end it.
+// It blocked for ever in the agent's list of keys, past connect_timeout,
+// holding the run lock (every later cron run exited 5), through SIGTERMs.
+func TestCronHungSSHAgentDoesNotHang(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds omni and starts sshd hosts: not in -short")
+	}
+	bin := buildOmni(t)
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.57.110", WorkerAddr: "127.0.57.111"})
+	inv := []string{"-i", f.Inventory}
+	if out, err := exec.Command(bin, append(inv, "service", "start", "primary-bastion", "network-agent")...).CombinedOutput(); err != nil {
+		t.Fatalf("start without the agent: %v\n%s", err, out)
+	}
+	sock := hungAgent(t)
+
+	run := func(args ...string) *watched {
+		w := &watched{cmd: exec.Command(bin, append(inv, args...)...), done: make(chan struct{})}
+		w.cmd.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+		w.cmd.Stdout = &w.stdout
+		w.cmd.Stderr = &w.stderr
+		if err := w.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { w.cmd.Wait(); close(w.done) }()
+		t.Cleanup(func() { w.cmd.Process.Kill() })
+		return w
+	}
+
+	// The check cron runs every minute.
+	w := run("service", "status", "primary-bastion", "network-agent")
+	select {
+	case <-w.done:
+		code := w.cmd.ProcessState.ExitCode()
+		if code != 0 && code != 4 {
+			t.Errorf("status with a hung agent: exit %d, want 0 (the identity file works) or 4\n%s%s", code, w.stdout.String(), w.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("status with a hung ssh-agent still running after 20 s (connect_timeout is 5s): omni hangs on the agent")
+	}
+
+	// A restart: it takes the run lock first; then a SIGTERM, as
+	// `timeout` sends, must end it.
+	w = run("service", "restart", "primary-bastion", "network-agent")
+	time.Sleep(8 * time.Second)
+	select {
+	case <-w.done:
+		return // finished within the bound: fine
+	default:
+	}
+	w.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(time.Second)
+	w.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-w.done:
+		t.Errorf("restart with a hung agent ran past connect_timeout (5s) and needed a SIGTERM (exit %d)", w.cmd.ProcessState.ExitCode())
+	case <-time.After(10 * time.Second):
+		// Meanwhile, the next cron run is refused on the lock the hung run holds.
+		out, _ := exec.Command(bin, append(inv, "service", "restart", "primary-bastion", "network-agent")...).CombinedOutput()
+		t.Errorf("restart with a hung ssh-agent: still running 8 s after start and 10 s after two SIGTERMs; the next run says:\n%s", out)
+	}
+}
+
+// TestCronSIGHUPLeavesNoServiceDown: omni run from a session that goes
+// away (an ssh session to the admin machine that drops, a CI runner whose
+// connection is lost: the kernel or sshd sends SIGHUP) in the middle of a
+// rolling restart, between a host's stop and its start. omni handles
+// SIGINT and SIGTERM ("the hosts in flight finish their steps ... exit
+// 130 with the report") but not SIGHUP: Go's default kills it at once,
+// leaving worker1's service stopped, no report, exit 129, its registry
+// record still "running" and its event "incomplete". Root cause: omni.go
+// main: signal.Notify(signals, os.Interrupt, syscall.SIGTERM) only.
+func TestCronSIGHUPLeavesNoServiceDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds omni and starts a fleet of sshd hosts: not in -short")
+	}
+	bin := buildOmni(t)
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.57.150", WorkerAddr: "127.0.57.151",
+		MoreWorkers: []string{"127.0.57.152"}})
+	inv := []string{"-i", f.Inventory}
+	if out, err := exec.Command(bin, append(inv, "service", "start", "worker", "container-runtime")...).CombinedOutput(); err != nil {
+		t.Fatalf("start: %v\n%s", err, out)
+	}
+	// A pre_start hook that takes 2 s: the signal lands after the stop.
+	b, err := os.ReadFile(f.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := strings.Replace(string(b), "  container-runtime:\n", "  container-runtime:\n    pre_start: [{run: 'sleep 2'}]\n", 1)
+	slowInv := filepath.Join(f.Dir, "slow.yaml")
+	if err := os.WriteFile(slowInv, []byte(slow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	w := startOmni(t, bin, func(w *watched, line string) {
+		if strings.Contains(line, "ok stop") || strings.Contains(line, "ok verify-stopped") {
+			once.Do(func() { w.signal(syscall.SIGHUP) })
+		}
+	}, "-i", slowInv, "service", "restart", "worker", "container-runtime", "--min-ready", "0", "-v")
+	code, out, errOut := w.wait(t, time.Minute)
+	pid := f.PID("worker1", "container-runtime")
+	if !testfleet.Alive(pid) {
+		t.Errorf("SIGHUP between worker1's stop and start left container-runtime stopped on worker1 (exit %d)\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if code != 130 || !strings.Contains(out, "worker2") {
+		t.Errorf("SIGHUP: exit %d, want 130 with the report of every host (as for SIGTERM)\nstdout:\n%s", code, out)
+	}
+}
+
+// TestCronSecondSIGTERMEndsAWedgedRun: a known_hosts path that is a FIFO
+// nobody writes (a mistake in a cron host's setup) blocked omni's read of
+// it past every timeout and through any number of SIGTERMs. It is now
+// refused at once; TestSignalsEndABlockedRun covers what no check can
+// foresee.
+func TestCronSecondSIGTERMEndsAWedgedRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds omni and starts sshd hosts: not in -short")
+	}
+	bin := buildOmni(t)
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.57.180", WorkerAddr: "127.0.57.181"})
+	fifo := filepath.Join(f.Dir, "kh.fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(f.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := filepath.Join(f.Dir, "fifo.yaml")
+	if err := os.WriteFile(inv, []byte(strings.Replace(string(b), "known_hosts: "+f.KnownHosts, "known_hosts: "+fifo, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-i", inv, "service", "status", "primary-bastion", "network-agent")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	select {
+	case <-done:
+		return // it did not block: fine
+	case <-time.After(15 * time.Second):
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(time.Second)
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+		t.Errorf("omni blocked on a FIFO known_hosts for 15 s (connect_timeout 5s) before the SIGTERMs ended it (exit %d)", cmd.ProcessState.ExitCode())
+	case <-time.After(10 * time.Second):
+		t.Errorf("omni still running 10 s after two SIGTERMs (blocked on a FIFO known_hosts):\n%s", out.String())
+	}
+}
+
+// TestSignalsEndABlockedRun: omni blocked where no cancellation reaches
+// (here reading its inventory from a FIFO nobody writes, as `-i <(cmd)`
+// does while cmd hangs): a third signal ends it at once, and a second
+// one after forceExitAfter, with exit 130.
+func TestSignalsEndABlockedRun(t *testing.T) {
+	bin := buildOmni(t)
+	fifo := filepath.Join(t.TempDir(), "inventory.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The writer end, opened and never written: the read blocks.
+	w, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for _, signals := range []int{3, 2} {
+		cmd := exec.Command(bin, "-i", fifo, "service", "status", "all", "demo")
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		time.Sleep(500 * time.Millisecond)
+		for range signals {
+			cmd.Process.Signal(syscall.SIGTERM)
+			time.Sleep(200 * time.Millisecond)
+		}
+		limit := 2 * time.Second
+		if signals == 2 {
+			limit = 12 * time.Second // forceExitAfter, 8s
+		}
+		select {
+		case <-done:
+			if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(out.String(), "exiting now") {
+				t.Errorf("%d signals: exit %d, want 130 saying it exits now:\n%s", signals, code, out.String())
+			}
+		case <-time.After(limit):
+			cmd.Process.Kill()
+			<-done
+			t.Errorf("%d signals: still running %s after them:\n%s", signals, limit, out.String())
+		}
+	}
+}
