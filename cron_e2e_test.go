@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -256,5 +257,65 @@ func TestSignalsEndABlockedRun(t *testing.T) {
 			<-done
 			t.Errorf("%d signals: still running %s after them:\n%s", signals, limit, out.String())
 		}
+	}
+}
+
+// TestCronSIGTERMDuringMinReadyIsNotDone: a rolling restart is SIGTERMed
+// (cron's `timeout`) while worker2's --min-ready watch has just begun;
+// worker2's new process crashes 1.5 s after it started (a bad release).
+// fleet.md: a host is done only once it "stayed healthy for --min-ready";
+// "--resume does only what the last run ... left", and a host "whose
+// watch was cut short by the run's death is not done". Found: after the
+// SIGTERM, worker2 is reported "done" (note: "watched 0s of --min-ready
+// 5s, then interrupted"), so --resume skips it, restarts worker3 and
+// worker4 with worker2 down, and exits 0: the crashed host is never
+// reported, and --max-unavailable 1 is exceeded.
+func TestCronSIGTERMDuringMinReadyIsNotDone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds omni and starts a fleet of sshd hosts: not in -short")
+	}
+	bin := buildOmni(t)
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.57.120", WorkerAddr: "127.0.57.121",
+		MoreWorkers: []string{"127.0.57.122", "127.0.57.123"}})
+	inv := []string{"-i", f.Inventory}
+	if out, err := exec.Command(bin, append(inv, "service", "start", "worker", "container-runtime")...).CombinedOutput(); err != nil {
+		t.Fatalf("start: %v\n%s", err, out)
+	}
+	f.SetFlags("worker2", "container-runtime", "--exit-after 1500ms")
+
+	var once sync.Once
+	w := startOmni(t, bin, func(w *watched, line string) {
+		if strings.Contains(line, "worker2: healthy; watching") {
+			once.Do(func() { w.signal(syscall.SIGTERM) })
+		}
+	}, append(inv, "-o", "json", "service", "restart", "worker", "container-runtime", "--min-ready", "5s")...)
+	code, out, errOut := w.wait(t, 2*time.Minute)
+	if code != 130 {
+		t.Fatalf("SIGTERM: exit %d, want 130\n%s\n%s", code, out, errOut)
+	}
+	var raw struct {
+		Hosts []map[string]any `json:"hosts"`
+	}
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+	for _, h := range raw.Hosts {
+		if h["host"] == "worker2" && h["result"] == "done" {
+			t.Errorf("worker2 is reported done though its --min-ready watch was cut short by the SIGTERM: %v", h)
+		}
+	}
+
+	time.Sleep(3 * time.Second) // worker2's release has crashed by now
+	if pid := f.PID("worker2", "container-runtime"); testfleet.Alive(pid) {
+		t.Fatalf("the test's premise: worker2's service should have crashed (pid %d alive)", pid)
+	}
+	f.SetFlags("worker2", "container-runtime", "")
+	res, err := exec.Command(bin, append(inv, "service", "restart", "worker", "container-runtime", "--min-ready", "1s", "--resume")...).CombinedOutput()
+	rc := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		rc = ee.ExitCode()
+	}
+	if !strings.Contains(string(res), "worker2") {
+		t.Errorf("--resume after the SIGTERM leaves out worker2, whose watch never finished and whose service is down (exit %d):\n%s", rc, res)
 	}
 }

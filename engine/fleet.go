@@ -438,7 +438,7 @@ func (r *fleetRunner) runHost(ctx, drain context.Context, i, batch int) {
 	if result == HostDone && r.Opts.Rolling && r.Opts.MinReady > 0 {
 		r.emit(FleetEvent{Kind: EventReady, Batch: batch, Host: t.Host, Msg: fmt.Sprintf("watching for --min-ready %s", r.Opts.MinReady)})
 		var last *InstanceStatus
-		ready, last, err = r.watchReady(ctx, drain, t, out)
+		ready, last, err = r.watchReady(ctx, t, out)
 		if err != nil {
 			result = hostResult(err) // a connection lost meanwhile is unreachable
 		}

@@ -19,7 +19,12 @@ const readyPolls = 5
 // when a health check fails. It returns a note for the report, and the
 // last state it read (nil when it read none), which is the host's state at
 // the end of its part of the run.
-func (r *fleetRunner) watchReady(ctx, drain context.Context, t Target, out *Outcome) (string, *InstanceStatus, error) {
+//
+// The watch is part of the host's work: a first interrupt (which touches
+// no new host) lets it finish, as the steps in flight do. A second one
+// (ctx) cuts it short, and the host is interrupted, not done: --resume
+// does it again, since nothing says it stayed up.
+func (r *fleetRunner) watchReady(ctx context.Context, t Target, out *Outcome) (string, *InstanceStatus, error) {
 	base := out.State
 	window := r.Opts.MinReady
 	every := min(max(window/readyPolls, 100*time.Millisecond), time.Second)
@@ -33,12 +38,15 @@ func (r *fleetRunner) watchReady(ctx, drain context.Context, t Target, out *Outc
 			timer := time.NewTimer(wait)
 			select {
 			case <-timer.C:
-			case <-drain.Done():
+			case <-ctx.Done():
 				timer.Stop()
-				return fmt.Sprintf("watched %s of --min-ready %s, then interrupted", r.Now().Sub(began).Round(time.Millisecond), window), last, nil
+				return "", last, interruptedWatch(r.Now().Sub(began), window, ctx.Err())
 			}
 		}
 		st := r.Status(ctx, []Instance{inst})[0]
+		if ctx.Err() != nil {
+			return "", last, interruptedWatch(r.Now().Sub(began), window, ctx.Err())
+		}
 		last = &st
 		if err := readyFailure(base, st, window); err != nil {
 			r.recordFailure(st, err)
@@ -48,6 +56,11 @@ func (r *fleetRunner) watchReady(ctx, drain context.Context, t Target, out *Outc
 			return fmt.Sprintf("stayed healthy for --min-ready %s", window), last, nil
 		}
 	}
+}
+
+// interruptedWatch is the error of a min-ready watch cut short.
+func interruptedWatch(watched, window time.Duration, err error) error {
+	return fmt.Errorf("--min-ready: watched %s of %s, then interrupted: %w", watched.Round(time.Millisecond), window, err)
 }
 
 // observed makes out, the host's outcome as its plan left it, say what

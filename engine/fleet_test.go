@@ -470,3 +470,32 @@ func TestRollsByDefault(t *testing.T) {
 		}
 	}
 }
+
+// A first interrupt during a host's --min-ready watch lets the watch
+// finish, as the steps in flight finish; a second cuts it short, and the
+// host is interrupted, not done (--resume does it again).
+func TestInterruptDuringMinReady(t *testing.T) {
+	for _, second := range []bool{false, true} {
+		s := newSim()
+		drain, stop := context.WithCancel(context.Background())
+		hard, stopHard := context.WithCancel(context.Background())
+		s.onStart = func(h string) {
+			if h == "h1" {
+				time.AfterFunc(100*time.Millisecond, stop)
+				if second {
+					time.AfterFunc(200*time.Millisecond, stopHard)
+				}
+			}
+		}
+		rep := s.runner(2, FleetOptions{Forks: 10, Rolling: true, Batch: 1, MaxUnavailable: 1, MinReady: 500 * time.Millisecond}).Run(drain, hard)
+		stop()
+		stopHard()
+		want, ready := "h1=done h2=untouched", "stayed healthy for --min-ready 500ms"
+		if second {
+			want, ready = "h1=interrupted h2=untouched", ""
+		}
+		if results(rep) != want || rep.Hosts[0].Ready != ready {
+			t.Errorf("second interrupt %v: %s (ready %q, err %v), want %s", second, results(rep), rep.Hosts[0].Ready, rep.Hosts[0].Err, want)
+		}
+	}
+}
