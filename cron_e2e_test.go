@@ -319,3 +319,46 @@ func TestCronSIGTERMDuringMinReadyIsNotDone(t *testing.T) {
 		t.Errorf("--resume after the SIGTERM leaves out worker2, whose watch never finished and whose service is down (exit %d):\n%s", rc, res)
 	}
 }
+
+// TestCronSIGTERMSingleHostRestartFinishes: cron.md's first recipe is a
+// nightly single-host restart; cron's `timeout` (or a shutdown) sends
+// SIGTERM between the stop and the start. The same restart as a fleet of
+// one host (a glob matching only worker1) lets the host in flight finish
+// its steps (exit 130, service running: "the hosts in flight finish their
+// steps (each bounded by its timeout)"). The single-host run cancelled the
+// step in flight at the first SIGTERM and left the service stopped
+// ("Failed to restart ...: pre-start: interrupted"): it now finishes too.
+func TestCronSIGTERMSingleHostRestartFinishes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds omni and starts sshd hosts: not in -short")
+	}
+	bin := buildOmni(t)
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.57.160", WorkerAddr: "127.0.57.161"})
+	if out, err := exec.Command(bin, "-i", f.Inventory, "service", "start", "worker1", "container-runtime").CombinedOutput(); err != nil {
+		t.Fatalf("start: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(f.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := strings.Replace(string(b), "  container-runtime:\n", "  container-runtime:\n    pre_start: [{run: 'sleep 2'}]\n", 1)
+	slowInv := filepath.Join(f.Dir, "slow.yaml")
+	if err := os.WriteFile(slowInv, []byte(slow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"worker1*", "worker1"} { // a fleet of one, then the single host
+		var once sync.Once
+		w := startOmni(t, bin, func(w *watched, line string) {
+			if strings.Contains(line, "ok verify-stopped") {
+				once.Do(func() { w.signal(syscall.SIGTERM) })
+			}
+		}, "-i", slowInv, "service", "restart", target, "container-runtime", "-v")
+		code, out, errOut := w.wait(t, time.Minute)
+		if pid := f.PID("worker1", "container-runtime"); !testfleet.Alive(pid) {
+			t.Errorf("restart %s: a SIGTERM after the stop left container-runtime stopped on worker1 (exit %d)\nstdout:\n%s\nstderr:\n%s", target, code, out, errOut)
+			exec.Command(bin, "-i", f.Inventory, "service", "start", "worker1", "container-runtime").Run()
+		} else if code != 130 {
+			t.Errorf("restart %s: exit %d after SIGTERM, want 130", target, code)
+		}
+	}
+}

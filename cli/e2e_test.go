@@ -239,48 +239,76 @@ func (w *lineWatcher) String() string {
 	return w.buf.String()
 }
 
-// TestInterruptedRestartRecordsWhatItLeft: SIGINT in the middle of a restart
-// exits 130, still reads the final state, and leaves the registry saying
-// what the service really is, not what it was before.
+// TestInterruptedRestartRecordsWhatItLeft: an interrupt in the middle of
+// a restart, once the service has been stopped, does not leave it down:
+// the first one (SIGINT, SIGTERM) lets the restart finish, which says so
+// and exits 130; a second one cancels the step in flight, exits 130, still
+// reads the final state, and leaves the registry saying what the service
+// really is, not what it was before.
 func TestInterruptedRestartRecordsWhatItLeft(t *testing.T) {
 	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.1.51", WorkerAddr: "127.0.1.52", Extra: []testfleet.Service{
 		{Name: "slow-api", Role: "bastion", Flags: "--ready-after 1500ms"},
 	}})
 	mustRun(t, f, "service", "start", "primary-bastion", "slow-api")
-	before := f.PID("primary-bastion", "slow-api")
-	began := time.Now()
+	for _, second := range []bool{false, true} {
+		before := f.PID("primary-bastion", "slow-api")
+		began := time.Now()
 
-	// Interrupt while the new process is still getting ready: once -v has
-	// reported the start step done, cancel, as SIGINT does to omni's root
-	// context (the health step then waits for a service that needs 1.5 s).
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var outBuf bytes.Buffer
-	// (300 ms later: the new process has written its pidfile, not yet listened.)
-	var once sync.Once
-	errW := &cancelOn{marker: "ok start ", cancel: func() { once.Do(func() { time.AfterFunc(300*time.Millisecond, cancel) }) }}
-	s := Streams{In: strings.NewReader(""), Out: &outBuf, Err: errW, NoColor: true}
-	code := Run(ctx, []string{"-i", f.Inventory, "service", "restart", "primary-bastion", "slow-api", "-v"}, s)
-	out, errOut := outBuf.String(), errW.String()
-	if code != ExitInterrupted {
-		t.Fatalf("exit %d, want 130\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
-	}
-	if !strings.Contains(errOut, "interrupted") || !strings.Contains(out, "Service Status:") {
-		t.Fatalf("interrupted restart output:\n%s\nstderr:\n%s", out, errOut)
-	}
-	after := f.PID("primary-bastion", "slow-api")
-	if after == before || !testfleet.Alive(after) {
-		t.Fatalf("expected a new process: pid %d -> %d", before, after)
-	}
-	for _, r := range registryRecords(t, f) {
-		if r.Service == "slow-api" {
-			if r.State != "running" || r.UpdatedAt.Before(began) || !strings.HasPrefix(r.Health, "failed") {
-				t.Fatalf("registry after the interrupt: %+v", r)
+		// Interrupt while the new process is still getting ready: once -v
+		// has reported the start step done, cancel, as SIGINT does to
+		// omni's root context (the health step then waits for a service
+		// that needs 1.5 s), and with second, the hard stop too.
+		ctx, cancel := context.WithCancel(context.Background())
+		hard, cancelHard := context.WithCancel(context.Background())
+		var outBuf bytes.Buffer
+		// (300 ms later: the new process has written its pidfile, not yet listened.)
+		var once sync.Once
+		errW := &cancelOn{marker: "ok start ", cancel: func() {
+			once.Do(func() {
+				time.AfterFunc(300*time.Millisecond, func() {
+					cancel()
+					if second {
+						cancelHard()
+					}
+				})
+			})
+		}}
+		s := Streams{In: strings.NewReader(""), Out: &outBuf, Err: errW, NoColor: true}
+		code := Run(WithHardStop(ctx, hard), []string{"-i", f.Inventory, "service", "restart", "primary-bastion", "slow-api", "-v"}, s)
+		cancel()
+		cancelHard()
+		out, errOut := outBuf.String(), errW.String()
+		if code != ExitInterrupted {
+			t.Fatalf("second %v: exit %d, want 130\nstdout:\n%s\nstderr:\n%s", second, code, out, errOut)
+		}
+		if !strings.Contains(errOut, "interrupted") || !strings.Contains(out, "Service Status:") {
+			t.Fatalf("second %v: interrupted restart output:\n%s\nstderr:\n%s", second, out, errOut)
+		}
+		if !second && (!strings.Contains(out, "Service restarted successfully!") || !strings.Contains(errOut, "it was finished first")) {
+			t.Fatalf("a first interrupt after the stop: the restart must finish and say so:\n%s\nstderr:\n%s", out, errOut)
+		}
+		after := f.PID("primary-bastion", "slow-api")
+		if after == before || !testfleet.Alive(after) {
+			t.Fatalf("second %v: expected a new process: pid %d -> %d", second, before, after)
+		}
+		found := false
+		for _, r := range registryRecords(t, f) {
+			if r.Service != "slow-api" {
+				continue
 			}
-			return
+			found = true
+			want := "passed"
+			if second {
+				want = "failed"
+			}
+			if r.State != "running" || r.UpdatedAt.Before(began) || !strings.HasPrefix(r.Health, want) {
+				t.Fatalf("second %v: registry after the interrupt: %+v, want running, health %s", second, r, want)
+			}
+		}
+		if !found {
+			t.Fatal("no registry record for slow-api")
 		}
 	}
-	t.Fatal("no registry record for slow-api")
 }
 
 // TestStopWithoutTerminalRefuses: cron with no --yes must not hang and must

@@ -178,6 +178,7 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 		Confirm: func(ctx context.Context, c engine.Confirmation) error {
 			return confirm(ctx, narrative, plan, c, opts.Yes)
 		},
+		Hard: hardStop(ctx),
 		Warn: warner(s),
 	})
 	if err != nil {
@@ -190,17 +191,36 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	if opts.Verbose {
 		printRoundTrips(s.Err, out.RoundTrips)
 	}
+	// A first interrupt that came once the service was being changed let
+	// the run finish (engine.Env.Soft): it says so, and exits 130.
+	finishedFirst := ctx.Err() != nil && out.Err == nil
 	if jsonOut {
 		code := outcomeCode(out)
+		if finishedFirst {
+			code = ExitInterrupted
+		}
 		if err := writeJSON(s.Out, newServiceDoc(plan, out, code)); err != nil {
 			return err
 		}
 		if out.Err != nil {
 			fmt.Fprintf(s.Err, "omni: %s\n", engine.Words(out.Err))
 		}
+		if finishedFirst {
+			fmt.Fprintln(s.Err, finishedFirstNote(opts.Action))
+		}
 		return codeOnly(code)
 	}
-	return renderOutcome(s, plan, out)
+	if err := renderOutcome(s, plan, out); err != nil || !finishedFirst {
+		return err
+	}
+	fmt.Fprintln(s.Err, finishedFirstNote(opts.Action))
+	return codeOnly(ExitInterrupted)
+}
+
+// finishedFirstNote says that an interrupt came after the run had begun
+// changing the service, which it then finished rather than leave halfway.
+func finishedFirstNote(action string) string {
+	return "omni: interrupted after the " + action + " had begun changing the service: it was finished first (a second interrupt cancels the steps in flight)"
 }
 
 // outcomeCode is the exit code of an executed plan.

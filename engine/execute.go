@@ -47,6 +47,22 @@ type Env struct {
 	// watch): the health step then keeps the host's remote shell for it
 	// instead of ending it ahead (see processPassed).
 	Watched bool
+	// Soft, when set, is the first interrupt of a run of one host (ctx,
+	// Execute's, is the second). Until the first step that changes the
+	// service (a stop, a start, a dependency's start, a configuration
+	// write: StepInfo.Changes) it ends the step in flight and the run, as
+	// ctx does; a drain or a pre_stop hook in flight is undone as after a
+	// failure. From that step on it is ignored, so that a signal between a
+	// stop and its start does not leave the service down: the steps finish,
+	// each bounded by its timeout, and only ctx cancels them.
+	Soft context.Context
+}
+
+// changes says whether a step changes the service: from its first such
+// step on, a run of one host goes on through a first interrupt (Env.Soft).
+func changes(step StepName) bool {
+	info, ok := LookupStep(step)
+	return ok && info.Changes
 }
 
 // StepResult is how one task went.
@@ -169,9 +185,26 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 	defer run.countRoundTrips() // before the release
 	// The other hosts the run will read connect while the target's does.
 	run.conns.prefetch(ctx, prefetchHosts(plan, run.deps))
+	changed := env.Soft == nil
+	if !changed {
+		// Until a step changes the service, the first interrupt ends the
+		// step in flight too.
+		either, cancel := context.WithCancel(ctx)
+		defer context.AfterFunc(env.Soft, cancel)()
+		defer cancel()
+		run.ctx = either
+	}
 	for i := 0; i < len(plan.Tasks); i++ {
 		task := plan.Tasks[i]
 		run.rest = plan.Tasks[i+1:]
+		if !changed && changes(task.Step) {
+			if env.Soft.Err() != nil {
+				run.out.Err = fmt.Errorf("interrupted before anything changed: %w", env.Soft.Err())
+				run.finish(plan.Tasks[i:])
+				return run.out
+			}
+			changed, run.ctx = true, ctx
+		}
 		if skip, why := run.skipGroup(task); skip {
 			run.note(task, why)
 			continue

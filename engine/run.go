@@ -69,9 +69,10 @@ type RunEnv struct {
 	Started func(hosts int)
 	// OnEvent is told of a fleet run's progress, one call at a time.
 	OnEvent func(FleetEvent)
-	// Hard, for a fleet run, is the context whose end cancels the steps in
-	// flight; the end of Run's own context only stops new hosts from being
-	// touched (the first Ctrl-C). Nil: Run's context does both.
+	// Hard is the context whose end cancels the steps in flight (the
+	// second Ctrl-C). The end of Run's own context (the first) only stops
+	// new hosts from being touched, and a run of one host before it has
+	// touched the service (see Env.Soft). Nil: Run's context does both.
 	Hard context.Context
 	// Warn is told what went wrong that does not change the run's result:
 	// its history could not be recorded. Nil discards.
@@ -219,9 +220,21 @@ func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunRe
 		}
 	}
 	warnDrainLeft(h.reg, plan, h.warn)
-	out := Execute(ctx, plan, Env{
+	// A first interrupt (ctx) stops the run until a step touches the
+	// service; from then on only a second (env.Hard) cancels its steps,
+	// as for the hosts in flight of a fleet run.
+	hard, soft := ctx, context.Context(nil)
+	if env.Hard != nil {
+		hard, soft = env.Hard, ctx
+	}
+	confirm := env.Confirm
+	if confirm != nil && soft != nil {
+		// The prompt ends with the first interrupt: nothing is touched yet.
+		confirm = func(_ context.Context, c Confirmation) error { return env.Confirm(soft, c) }
+	}
+	out := Execute(hard, plan, Env{
 		Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID,
-		Stdout: env.Stdout, Stderr: env.Stderr, OnStep: env.OnStep, Confirm: env.Confirm,
+		Stdout: env.Stdout, Stderr: env.Stderr, OnStep: env.OnStep, Confirm: confirm, Soft: soft,
 	})
 	if record {
 		if err := h.reg.FinishEvent(finishedEvent(ev, out)); err != nil {
