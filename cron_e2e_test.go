@@ -362,3 +362,63 @@ func TestCronSIGTERMSingleHostRestartFinishes(t *testing.T) {
 		}
 	}
 }
+
+// TestCronHomeUnsetIsAConfigurationError: cron on some systems (and
+// `env -i`, systemd units without User=) runs omni with HOME unset and no
+// XDG_STATE_HOME; the inventory does not name a registry file. No host
+// is touched, and it is a configuration error, exit 2 (exit-codes.md),
+// saying what to do: it was exit 1 ("failed": cron.md's recipe alerted
+// "restart failed") without that.
+func TestCronHomeUnsetIsAConfigurationError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds omni and starts sshd hosts: not in -short")
+	}
+	bin := buildOmni(t)
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.57.130", WorkerAddr: "127.0.57.131"})
+	b, err := os.ReadFile(f.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "registry:") || strings.HasPrefix(l, "  path:") {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	inv := filepath.Join(f.Dir, "noreg.yaml")
+	if err := os.WriteFile(inv, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-i", inv, "service", "restart", "primary-bastion", "network-agent")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if code != 2 {
+		t.Errorf("HOME unset, no registry path: exit %d, want 2 (configuration error)\n%s", code, out)
+	}
+	if !strings.Contains(string(out), "--registry") && !strings.Contains(string(out), "XDG_STATE_HOME") {
+		t.Errorf("the error does not say what to do (set XDG_STATE_HOME or HOME, or pass --registry):\n%s", out)
+	}
+
+	// The same for a registry whose directory cannot be created (a
+	// read-only home, a path under a file): registry/bolt.go openBolt
+	// returns a plain error for MkdirAll, not a *FileError, so it is
+	// exit 1 where a file in a read-only directory is exit 2.
+	notDir := filepath.Join(f.Dir, "afile")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command(bin, "-i", f.Inventory, "--registry", filepath.Join(notDir, "state", "registry.db"),
+		"service", "restart", "primary-bastion", "network-agent").CombinedOutput()
+	code = 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if code != 2 {
+		t.Errorf("registry whose directory cannot be created: exit %d, want 2 (not writable: a configuration error)\n%s", code, out)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -84,7 +85,11 @@ func openBolt(path string, tweak func(*Bolt)) (*Bolt, error) {
 		return nil, fmt.Errorf("registry %s: %w", path, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("registry %s: cannot create its directory: %w", abs, err)
+		problem := FileUnusable // a path under a regular file, …
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+			problem = FileNotWritable
+		}
+		return nil, &FileError{Path: abs, Problem: problem, Err: fmt.Errorf("cannot create its directory: %w", err)}
 	}
 	file, _ := sharedFiles.LoadOrStore(abs, new(sharedFile))
 	b := &Bolt{

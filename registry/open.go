@@ -15,7 +15,9 @@ func Open(ctx context.Context, path string, etcd *EtcdConfig) (Store, error) {
 	if path == "" {
 		var err error
 		if path, err = DefaultPath(); err != nil {
-			return nil, err
+			// No $HOME (cron's env -i): a configuration to fix, before
+			// any host is touched.
+			return nil, &FileError{Path: "$XDG_STATE_HOME/omni/registry.db (or ~/.local/state/omni/registry.db)", Problem: FileUnusable, Err: err}
 		}
 	}
 	s, err := OpenBolt(path)
