@@ -53,9 +53,21 @@ func Resume(reg registry.Store, req Request, targets []Target) (keep []Target, n
 	}
 	var last *registry.Event
 	for i, e := range events {
-		if e.Host == "" && e.Target == req.Host && len(e.Hosts) > 0 && commandAction(e.Command) == req.Action {
+		if commandAction(e.Command) != req.Action {
+			continue
+		}
+		if e.Host == "" && e.Target == req.Host && len(e.Hosts) > 0 {
 			last = &events[i]
 			break
+		}
+		if e.Run == "" && e.Host == req.Host && len(targets) == 1 && targets[0].Host == req.Host {
+			// The last run was of this one host alone (the target is a
+			// host): it is left to do unless that run succeeded.
+			when := e.Started.UTC().Format("2006-01-02 15:04:05 UTC")
+			if e.Complete && (e.Result == string(ClassOK) || e.Result == "unchanged") {
+				return nil, fmt.Sprintf("the run of %s finished on %s; nothing to do", when, req.Host), nil
+			}
+			return targets, fmt.Sprintf("the run of %s left %s to do", when, req.Host), nil
 		}
 	}
 	if last == nil {
