@@ -453,3 +453,63 @@ func TestCronResumeAfterSingleHostFailure(t *testing.T) {
 		t.Errorf("--resume after a failed single-host restart: exit %d, want 0, the host redone:\n%s", code, out)
 	}
 }
+
+// TestCronConnectionLostAfterStopRecordsStopped: a restart whose
+// connection is lost after the stop was verified (the host's sshd session
+// dies in the pre_start hook: an OOM kill, a network drop). omni exits 4
+// and says "the service was not started", right; but the registry keeps
+// the record it had before ("running at ..."), though this run saw the
+// service stopped. README: the registry records "the last state it saw";
+// execute.go: "After a failure it still runs the target's record step, so
+// the registry says what the service was left as". The next morning,
+// `service status` (host still unreachable) shows RECORDED "running" for
+// a service omni itself stopped: the record step read the state again
+// over the lost connection and failed, instead of recording the state
+// the verified stop left known.
+func TestCronConnectionLostAfterStopRecordsStopped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds omni and starts sshd hosts: not in -short")
+	}
+	bin := buildOmni(t)
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.57.140", WorkerAddr: "127.0.57.141"})
+	inv := []string{"-i", f.Inventory}
+	if out, err := exec.Command(bin, append(inv, "service", "start", "primary-bastion", "api-gateway")...).CombinedOutput(); err != nil {
+		t.Fatalf("start: %v\n%s", err, out)
+	}
+	// The same inventory, with a pre_start hook that kills the sshd
+	// process serving omni's connection.
+	b, err := os.ReadFile(f.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := `    pre_start: [{run: 'p=$$; while [ "$(ps -o comm= -p $p)" != sshd ]; do p=$(ps -o ppid= -p $p | tr -d " "); done; kill -9 $p'}]` + "\n"
+	drop := strings.Replace(string(b), "  api-gateway:\n", "  api-gateway:\n"+hook, 1)
+	dropInv := filepath.Join(f.Dir, "drop.yaml")
+	if err := os.WriteFile(dropInv, []byte(drop), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "-i", dropInv, "service", "restart", "primary-bastion", "api-gateway").CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if code != 4 || !strings.Contains(string(out), "connection lost") {
+		t.Fatalf("the test's premise: a restart whose connection is lost in pre_start exits 4; got %d:\n%s", code, out)
+	}
+	if pid := f.PID("primary-bastion", "api-gateway"); testfleet.Alive(pid) {
+		t.Fatalf("the test's premise: api-gateway was stopped (pid %d alive)", pid)
+	}
+	js, _ := exec.Command(bin, append(inv, "-o", "json", "service", "status", "primary-bastion", "api-gateway")...).Output()
+	var doc struct {
+		Services []struct {
+			State         string `json:"state"`
+			RecordedState string `json:"recorded_state"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal(js, &doc); err != nil || len(doc.Services) != 1 {
+		t.Fatalf("status json: %v\n%s", err, js)
+	}
+	if s := doc.Services[0]; s.RecordedState == "running" {
+		t.Errorf("after the restart stopped api-gateway and lost its connection, the registry still records %q (live: %q)\nrestart said:\n%s", s.RecordedState, s.State, out)
+	}
+}

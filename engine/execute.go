@@ -176,7 +176,7 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 	run := &execution{ctx: ctx, plan: plan, env: env,
 		target: Instance{Host: plan.Host.Name, Service: plan.Service.Name},
 		mgrs:   map[Instance]manager.Manager{},
-		groups: map[string]string{}, stopped: map[Instance]time.Time{}, seen: map[Instance]time.Time{}, started: map[Instance]bool{}, startFailed: map[Instance]bool{}, deps: newGraph(env.Inventory),
+		groups: map[string]string{}, stopped: map[Instance]time.Time{}, seen: map[Instance]time.Time{}, started: map[Instance]bool{}, startBegun: map[Instance]bool{}, startFailed: map[Instance]bool{}, deps: newGraph(env.Inventory),
 		out: &Outcome{Host: plan.Host.Name, Service: plan.Service.Name, Action: plan.Request.Action},
 	}
 	run.conns = newConnSet(run.connect)
@@ -242,6 +242,10 @@ type execution struct {
 	seenMu  sync.Mutex
 	seen    map[Instance]time.Time // when a state read of this run last saw an instance running
 	started map[Instance]bool      // instances this run started (their log tail explains a failed health check)
+	// startBegun are the instances whose start this run has begun (sent to
+	// the host), whether it succeeded or not: their state is not known
+	// from the stop's any more.
+	startBegun map[Instance]bool
 	// startFailed are the instances this run started whose health check or
 	// post_start hook then failed (an ensure's dependency): they do not run
 	// with their applied configuration as far as the registry is told.

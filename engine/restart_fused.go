@@ -97,6 +97,7 @@ func (r *execution) fusedRestart(tasks []Task) (n int, err error) {
 		n++
 	}
 	n++
+	r.startBegun[inst] = rep.Start.Ran
 	if rep.Start.Err != nil {
 		err := rep.Start.Err
 		if rep.StartTimedOut {

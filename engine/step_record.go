@@ -19,9 +19,17 @@ func runRecord(ctx context.Context, r *execution, c stepCall) (string, error) {
 
 // record reads an instance's final state and writes it to the registry;
 // for the target it also fills the outcome.
+//
+// When the state cannot be read (the connection was lost) but this run's
+// stop step saw the instance go down and no start of it has begun since,
+// the state is known all the same: stopped, and that is recorded, not
+// left as the "running" of before the run.
 func (r *execution) record(ctx context.Context, inst Instance, isTarget bool) error {
 	st, err := r.status(ctx, inst)
 	if err != nil {
+		if _, stopped := r.stopped[inst]; stopped && !r.startBegun[inst] {
+			return r.recordState(inst, isTarget, manager.State{Status: "stopped"})
+		}
 		return err
 	}
 	return r.recordState(inst, isTarget, st)

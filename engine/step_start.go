@@ -9,6 +9,7 @@ import (
 // runStart (step start) starts the service; a failed start carries the
 // service's log tail.
 func runStart(ctx context.Context, r *execution, c stepCall) (string, error) {
+	r.startBegun[c.inst] = true
 	if err := c.mgr.Start(ctx, c.conn); err != nil {
 		return "", r.withTail(c.inst, c.mgr, c.conn, err)
 	}
