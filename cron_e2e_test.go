@@ -346,19 +346,40 @@ func TestCronSIGTERMSingleHostRestartFinishes(t *testing.T) {
 	if err := os.WriteFile(slowInv, []byte(slow), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, target := range []string{"worker1*", "worker1"} { // a fleet of one, then the single host
+	// A fleet of one, then the single host, then the single host in JSON.
+	for _, c := range []struct {
+		target string
+		json   bool
+	}{{"worker1*", false}, {"worker1", false}, {"worker1", true}} {
 		var once sync.Once
+		args := []string{"-i", slowInv, "service", "restart", c.target, "container-runtime", "-v"}
+		if c.json {
+			args = append(args, "-o", "json")
+		}
 		w := startOmni(t, bin, func(w *watched, line string) {
 			if strings.Contains(line, "ok verify-stopped") {
 				once.Do(func() { w.signal(syscall.SIGTERM) })
 			}
-		}, "-i", slowInv, "service", "restart", target, "container-runtime", "-v")
+		}, args...)
 		code, out, errOut := w.wait(t, time.Minute)
 		if pid := f.PID("worker1", "container-runtime"); !testfleet.Alive(pid) {
-			t.Errorf("restart %s: a SIGTERM after the stop left container-runtime stopped on worker1 (exit %d)\nstdout:\n%s\nstderr:\n%s", target, code, out, errOut)
+			t.Errorf("restart %s: a SIGTERM after the stop left container-runtime stopped on worker1 (exit %d)\nstdout:\n%s\nstderr:\n%s", c.target, code, out, errOut)
 			exec.Command(bin, "-i", f.Inventory, "service", "start", "worker1", "container-runtime").Run()
 		} else if code != 130 {
-			t.Errorf("restart %s: exit %d after SIGTERM, want 130", target, code)
+			t.Errorf("restart %s: exit %d after SIGTERM, want 130", c.target, code)
+		}
+		if c.json {
+			var doc struct {
+				Result string `json:"result"`
+				Error  string `json:"error"`
+				Status struct {
+					Running bool `json:"running"`
+				} `json:"status"`
+			}
+			if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.Result != "interrupted" || !doc.Status.Running ||
+				!strings.Contains(doc.Error, "it was finished first") {
+				t.Errorf("restart -o json after a SIGTERM: %+v (%v)\n%s", doc, err, out)
+			}
 		}
 	}
 }

@@ -199,7 +199,11 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 		if finishedFirst {
 			code = ExitInterrupted
 		}
-		if err := writeJSON(s.Out, newServiceDoc(plan, out, code)); err != nil {
+		doc := newServiceDoc(plan, out, code)
+		if finishedFirst {
+			doc.Error = strings.TrimPrefix(finishedFirstNote(opts.Action), "omni: ")
+		}
+		if err := writeJSON(s.Out, doc); err != nil {
 			return err
 		}
 		if out.Err != nil {
