@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/omni-fleet/omni/internal/testkit/historytest"
 	"github.com/omni-fleet/omni/registry"
 )
 
@@ -25,18 +26,10 @@ func TestHistoryOfSeveralHosts(t *testing.T) {
 	}
 	now := time.Now().Add(-time.Minute)
 	// a fleet run over worker*: one event of its own (no host), steps on worker1 and worker2
-	fid, err := reg.BeginEvent(registry.Event{Started: now, Operator: "a@b", Command: "restart", Target: "worker*", Service: "storage-agent",
+	historytest.Record(t, reg, registry.Event{Started: now, Operator: "a@b", Command: "restart", Target: "worker*", Service: "storage-agent", Result: "ok",
 		Steps: []registry.EventStep{{Step: "restart", Host: "worker1", Service: "storage-agent", Result: "ok"}, {Step: "restart", Host: "worker2", Service: "storage-agent", Result: "ok"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := reg.FinishEvent(registry.Event{ID: fid, Started: now, Operator: "a@b", Command: "restart", Target: "worker*", Service: "storage-agent", Result: "ok",
-		Steps: []registry.EventStep{{Step: "restart", Host: "worker1", Service: "storage-agent", Result: "ok"}, {Step: "restart", Host: "worker2", Service: "storage-agent", Result: "ok"}}}); err != nil {
-		t.Fatal(err)
-	}
 	// a cascade started on monitor1 whose steps restarted worker1's storage-agent
-	cid, _ := reg.BeginEvent(registry.Event{Started: now.Add(time.Second), Operator: "a@b", Command: "restart --cascade", Host: "monitor1", Service: "metrics-collector"})
-	reg.FinishEvent(registry.Event{ID: cid, Started: now.Add(time.Second), Operator: "a@b", Command: "restart --cascade", Host: "monitor1", Service: "metrics-collector", Result: "ok",
+	historytest.Record(t, reg, registry.Event{Started: now.Add(time.Second), Operator: "a@b", Command: "restart --cascade", Host: "monitor1", Service: "metrics-collector", Result: "ok",
 		Steps: []registry.EventStep{{Step: "restart", Host: "worker1", Service: "storage-agent", Result: "ok"}}})
 	reg.Close()
 
