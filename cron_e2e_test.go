@@ -368,6 +368,9 @@ func TestCronSIGTERMSingleHostRestartFinishes(t *testing.T) {
 		} else if code != 130 {
 			t.Errorf("restart %s: exit %d after SIGTERM, want 130", c.target, code)
 		}
+		if c.target == "worker1" && !strings.Contains(errOut, "omni: interrupted: what has begun changing the service is finished first") {
+			t.Errorf("restart %s: the interrupt was not said at once:\n%s", c.target, errOut)
+		}
 		if c.json {
 			var doc struct {
 				Result string `json:"result"`

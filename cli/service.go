@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -137,6 +138,14 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 		}
 		return renderPlan(s, plan)
 	}
+	if opts.Action != "logs" {
+		// The first interrupt is said at once: a step that changes the
+		// service, once begun, is finished first (engine.Env.Soft), and
+		// that can take a while. Its line and the steps' go through one lock.
+		errs := &lockedWriter{w: s.Err}
+		s.Err = errs
+		defer context.AfterFunc(ctx, func() { fmt.Fprintln(errs, interruptNote) })()
+	}
 	// The narrative (header, impact) goes to stdout in text mode; with
 	// --output json stdout holds only the document, so it goes to stderr.
 	narrative := s
@@ -219,6 +228,23 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	}
 	fmt.Fprintln(s.Err, finishedFirstNote(opts.Action))
 	return codeOnly(ExitInterrupted)
+}
+
+// interruptNote is said on stderr when the first interrupt comes during a
+// run of one host.
+const interruptNote = "omni: interrupted: what has begun changing the service is finished first (interrupt again to cancel it)"
+
+// lockedWriter serializes the writes of the run's steps and of the
+// interrupt's note.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // finishedFirstNote says that an interrupt came after the run had begun
