@@ -6,46 +6,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/internal/shell"
+	"github.com/omni-fleet/omni/internal/testkit/proctest"
 	"github.com/omni-fleet/omni/inventory"
 )
-
-// procRuns says whether pid exists and is neither a zombie nor dead (read
-// in Go, not with the shell's `read`).
-func procRuns(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	s = s[strings.LastIndex(s, ") ")+2:]
-	return s != "" && s[0] != 'Z' && s[0] != 'X'
-}
-
-// procsWithArgs lists the running processes whose command line is exactly
-// argv.
-func procsWithArgs(argv ...string) []int {
-	want := strings.Join(argv, "\x00") + "\x00"
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err == nil && string(b) == want && procRuns(pid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
 
 // A restart whose start ends at once leaves no watchdog `sleep START_T`
 // behind: the watchdog's TERM can come before it knows its sleep's PID.
@@ -55,7 +24,7 @@ func TestCommandRestartWatchdogLeavesNoSleep(t *testing.T) {
 		restart(t, m, manager.RestartOptions{Grace: time.Second, StartTimeout: 47310 * time.Millisecond})
 	}
 	time.Sleep(200 * time.Millisecond)
-	if left := procsWithArgs("sleep", "47.31"); len(left) > 0 {
+	if left := proctest.WithArgs("sleep", "47.31"); len(left) > 0 {
 		for _, p := range left {
 			syscall.Kill(p, syscall.SIGKILL)
 		}
@@ -86,7 +55,7 @@ func TestCommandManagerProcessNameWithNewline(t *testing.T) {
 	pid := readPid(t, pidfile)
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
 	time.Sleep(100 * time.Millisecond)
-	if !procRuns(pid) {
+	if !proctest.Alive(pid) {
 		t.Fatalf("service %d did not start", pid)
 	}
 	st, err := m.Status(context.Background(), localRunner{})
@@ -100,7 +69,7 @@ func TestCommandManagerProcessNameWithNewline(t *testing.T) {
 		t.Fatalf("stop: %v", err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	if procRuns(pid) {
+	if proctest.Alive(pid) {
 		t.Errorf("stop succeeded but pid %d still runs", pid)
 	}
 }

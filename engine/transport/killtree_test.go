@@ -9,37 +9,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/omni-fleet/omni/internal/testkit/proctest"
 )
 
 // These run killTreeScript on this machine, as the killer's session would
 // on a host: with `sh` and `ps` as the host has them (a directory first
 // in PATH), against a tree like the connection's shell running a command.
-
-func treeAlive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	s = s[strings.LastIndex(s, ") ")+2:]
-	return s != "" && s[0] != 'Z' && s[0] != 'X'
-}
-
-// pidsOf lists the live processes whose cmdline is args.
-func pidsOf(args ...string) []int {
-	want := strings.Join(args, "\x00") + "\x00"
-	var pids []int
-	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range paths {
-		if b, err := os.ReadFile(p); err == nil && string(b) == want {
-			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-			if treeAlive(pid) {
-				pids = append(pids, pid)
-			}
-		}
-	}
-	return pids
-}
 
 // binDir makes a directory holding links name -> target.
 func binDir(t *testing.T, links map[string]string) string {
@@ -79,7 +55,7 @@ func startTree(t *testing.T, tag string) (*exec.Cmd, []string) {
 	}
 	t.Cleanup(func() {
 		for _, a := range args {
-			for _, p := range pidsOf("sleep", a) {
+			for _, p := range proctest.WithArgs("sleep", a) {
 				syscall.Kill(p, syscall.SIGKILL)
 			}
 		}
@@ -88,7 +64,7 @@ func startTree(t *testing.T, tag string) (*exec.Cmd, []string) {
 	})
 	deadline := time.Now().Add(5 * time.Second)
 	for _, a := range args {
-		for len(pidsOf("sleep", a)) == 0 {
+		for len(proctest.WithArgs("sleep", a)) == 0 {
 			if time.Now().After(deadline) {
 				t.Fatalf("sleep %s did not start", a)
 			}
@@ -116,19 +92,19 @@ func checkKillTree(t *testing.T, tag string, links map[string]string, extraPath 
 	time.Sleep(100 * time.Millisecond)
 	var left []string
 	for _, a := range args {
-		if len(pidsOf("sleep", a)) > 0 {
+		if len(proctest.WithArgs("sleep", a)) > 0 {
 			left = append(left, "sleep "+a)
 		}
 	}
 	if len(left) > 0 {
 		t.Errorf("still running after the kill-tree: %s", strings.Join(left, ", "))
 	}
-	if !treeAlive(other.Process.Pid) {
+	if !proctest.Alive(other.Process.Pid) {
 		t.Errorf("an unrelated process (pid %d) was killed", other.Process.Pid)
 	}
 	// the tree's processes must not be left stopped either
 	for _, a := range args {
-		for _, p := range pidsOf("sleep", a) {
+		for _, p := range proctest.WithArgs("sleep", a) {
 			b, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat")
 			t.Logf("sleep %s: %s", a, b)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/internal/testkit/proctest"
 	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
 
@@ -65,7 +66,7 @@ func TestNonRootInterruptedRunSparesEarlierDaemon(t *testing.T) {
 		t.Fatalf("no pid: %q", res.Stdout)
 	}
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	if !procAlive(pid) {
+	if !proctest.Alive(pid) {
 		t.Fatalf("daemon %d not running", pid)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -76,7 +77,7 @@ func TestNonRootInterruptedRunSparesEarlierDaemon(t *testing.T) {
 	waitGone(t, 5*time.Second, "sleep", "31.25")
 	waitGone(t, 5*time.Second, "sleep", "31.5")
 	time.Sleep(200 * time.Millisecond)
-	if !procAlive(pid) {
+	if !proctest.Alive(pid) {
 		t.Errorf("non-root login: the daemon (pid %d) an earlier command started with nohup & was killed when a later command timed out", pid)
 	}
 }
@@ -90,8 +91,8 @@ func TestNonRootInterruptedSudoRunIsKilled(t *testing.T) {
 	if res := run(t, client, "sudo -n true && echo ok"); strings.TrimSpace(string(res.Stdout)) != "ok" {
 		t.Fatalf("%s has no passwordless sudo: scripts/install-test-deps.sh gives it", ep.User)
 	}
-	defer killAll("sleep", "33.5")
-	defer killAll("sleep", "33.25")
+	defer proctest.Kill("sleep", "33.5")
+	defer proctest.Kill("sleep", "33.25")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if _, err := client.Run(ctx, "sudo -n sh -c 'sleep 33.25 & sleep 33.5'"); err == nil {

@@ -4,13 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/internal/testkit/proctest"
 	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
 
@@ -41,21 +39,8 @@ func TestInterruptedRunKillsCommandOnHostWithoutPS(t *testing.T) {
 	if _, err := client.Run(ctx, "sh -c 'sleep 32.25 & sleep 32.5'"); err == nil {
 		t.Fatal("a 32s command with a 1s deadline succeeded")
 	}
-	defer killAll("sleep", "32.25")
-	defer killAll("sleep", "32.5")
+	defer proctest.Kill("sleep", "32.25")
+	defer proctest.Kill("sleep", "32.5")
 	waitGone(t, 5*time.Second, "sleep", "32.25")
 	waitGone(t, 5*time.Second, "sleep", "32.5")
-}
-
-// killAll SIGKILLs the processes whose cmdline is args (test cleanup).
-func killAll(args ...string) {
-	want := strings.Join(args, "\x00") + "\x00"
-	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range paths {
-		if b, err := os.ReadFile(p); err == nil && string(b) == want {
-			if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	}
 }

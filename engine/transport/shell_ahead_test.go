@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/internal/testkit/proctest"
 	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
 
@@ -32,10 +33,10 @@ func TestEndShellAhead(t *testing.T) {
 			t.Errorf("EndShellAhead counted %+v, want %+v: it waits for nothing", got, before)
 		}
 		deadline := time.Now().Add(10 * time.Second)
-		for pidRunning(first) && time.Now().Before(deadline) {
+		for proctest.Alive(first) && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if pidRunning(first) {
+		if proctest.Alive(first) {
 			t.Fatalf("the shell %d still runs 10 s after its end was sent", first)
 		}
 		sessionsBefore := sessions(t, srv)

@@ -2,7 +2,6 @@ package transport_test
 
 import (
 	"context"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -10,19 +9,9 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/engine/transport"
+	"github.com/omni-fleet/omni/internal/testkit/proctest"
 	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
-
-// procAlive: pid exists and is neither a zombie nor dead.
-func procAlive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	s = s[strings.LastIndex(s, ") ")+2:]
-	return s != "" && s[0] != 'Z' && s[0] != 'X'
-}
 
 // TestInterruptedRunSparesEarlierCommandsProcesses: a command that runs
 // past its deadline is killed with its process group (docs/reliability.md:
@@ -47,7 +36,7 @@ func TestInterruptedRunSparesEarlierCommandsProcesses(t *testing.T) {
 		t.Fatalf("no pid: %q", res.Stdout)
 	}
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
-	if !procAlive(pid) {
+	if !proctest.Alive(pid) {
 		t.Fatalf("daemon %d not running", pid)
 	}
 
@@ -59,7 +48,7 @@ func TestInterruptedRunSparesEarlierCommandsProcesses(t *testing.T) {
 	}
 	waitGone(t, 5*time.Second, "sleep", "31.25")
 	waitGone(t, 5*time.Second, "sleep", "31.5")
-	if !procAlive(pid) {
+	if !proctest.Alive(pid) {
 		t.Errorf("the daemon (pid %d) started by an earlier command was killed when a later, unrelated command timed out", pid)
 	}
 }

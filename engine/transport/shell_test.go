@@ -15,6 +15,7 @@ import (
 
 	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/internal/shell"
+	"github.com/omni-fleet/omni/internal/testkit/proctest"
 	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
 
@@ -170,7 +171,7 @@ func TestCancelledShellCommandKillsItAndTheNextRunWorks(t *testing.T) {
 	// The shell dies with the group, but sshd reaps it a moment later, and
 	// a zombie still answers kill(pid, 0): wait for it, as waitGone does.
 	old, _ := strconv.Atoi(first)
-	for deadline := time.Now().Add(5 * time.Second); pidRunning(old); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); proctest.Alive(old); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the old shell %d still runs 5s after the cancel", old)
 		}
@@ -247,14 +248,4 @@ func TestCloseEndsTheShell(t *testing.T) {
 	if err := syscall.Kill(pid, 0); err == nil {
 		t.Errorf("the shell %d still runs after Close", pid)
 	}
-}
-
-// pidRunning reports whether pid is a live process: not gone, not a zombie.
-func pidRunning(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z"
 }

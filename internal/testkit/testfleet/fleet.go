@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/internal/testkit/demosvctest"
+	"github.com/omni-fleet/omni/internal/testkit/proctest"
 	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
 
@@ -219,17 +220,7 @@ func (f *Fleet) PID(host, service string) int {
 }
 
 // Alive reports whether pid is a live (not zombie) process.
-func Alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z"
-}
+func Alive(pid int) bool { return proctest.Alive(pid) }
 
 // Listening reports whether something accepts connections on addr:port.
 func Listening(addr string, port int) bool {
