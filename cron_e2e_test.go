@@ -140,15 +140,7 @@ func TestCronSIGHUPLeavesNoServiceDown(t *testing.T) {
 		t.Fatalf("start: %v\n%s", err, out)
 	}
 	// A pre_start hook that takes 2 s: the signal lands after the stop.
-	b, err := os.ReadFile(f.Inventory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	slow := strings.Replace(string(b), "  container-runtime:\n", "  container-runtime:\n    pre_start: [{run: 'sleep 2'}]\n", 1)
-	slowInv := filepath.Join(f.Dir, "slow.yaml")
-	if err := os.WriteFile(slowInv, []byte(slow), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	slowInv := f.Variant("slow.yaml", "  container-runtime:\n", "  container-runtime:\n    pre_start: [{run: 'sleep 2'}]\n")
 	var once sync.Once
 	w := startOmni(t, bin, func(w *watched, line string) {
 		if strings.Contains(line, "ok stop") || strings.Contains(line, "ok verify-stopped") {
@@ -180,14 +172,7 @@ func TestCronSecondSIGTERMEndsAWedgedRun(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(f.Inventory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv := filepath.Join(f.Dir, "fifo.yaml")
-	if err := os.WriteFile(inv, []byte(strings.Replace(string(b), "known_hosts: "+f.KnownHosts, "known_hosts: "+fifo, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	inv := f.Variant("fifo.yaml", "known_hosts: "+f.KnownHosts, "known_hosts: "+fifo)
 	cmd := exec.Command(bin, "-i", inv, "service", "status", "primary-bastion", "network-agent")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -337,15 +322,7 @@ func TestCronSIGTERMSingleHostRestartFinishes(t *testing.T) {
 	if out, err := exec.Command(bin, "-i", f.Inventory, "service", "start", "worker1", "container-runtime").CombinedOutput(); err != nil {
 		t.Fatalf("start: %v\n%s", err, out)
 	}
-	b, err := os.ReadFile(f.Inventory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	slow := strings.Replace(string(b), "  container-runtime:\n", "  container-runtime:\n    pre_start: [{run: 'sleep 2'}]\n", 1)
-	slowInv := filepath.Join(f.Dir, "slow.yaml")
-	if err := os.WriteFile(slowInv, []byte(slow), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	slowInv := f.Variant("slow.yaml", "  container-runtime:\n", "  container-runtime:\n    pre_start: [{run: 'sleep 2'}]\n")
 	// A fleet of one, then the single host, then the single host in JSON.
 	for _, c := range []struct {
 		target string
@@ -502,16 +479,8 @@ func TestCronConnectionLostAfterStopRecordsStopped(t *testing.T) {
 	}
 	// The same inventory, with a pre_start hook that kills the sshd
 	// process serving omni's connection.
-	b, err := os.ReadFile(f.Inventory)
-	if err != nil {
-		t.Fatal(err)
-	}
 	hook := `    pre_start: [{run: 'p=$$; while [ "$(ps -o comm= -p $p)" != sshd ]; do p=$(ps -o ppid= -p $p | tr -d " "); done; kill -9 $p'}]` + "\n"
-	drop := strings.Replace(string(b), "  api-gateway:\n", "  api-gateway:\n"+hook, 1)
-	dropInv := filepath.Join(f.Dir, "drop.yaml")
-	if err := os.WriteFile(dropInv, []byte(drop), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dropInv := f.Variant("drop.yaml", "  api-gateway:\n", "  api-gateway:\n"+hook)
 	out, err := exec.Command(bin, "-i", dropInv, "service", "restart", "primary-bastion", "api-gateway").CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {

@@ -196,6 +196,23 @@ func (f *Fleet) writeInventory(opts Options) {
 	}
 }
 
+// Variant writes DIR/name, the fleet's inventory with the first old
+// replaced by new, and returns its path. old must be in the inventory.
+func (f *Fleet) Variant(name, old, new string) string {
+	b, err := os.ReadFile(f.Inventory)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if !strings.Contains(string(b), old) {
+		f.t.Fatalf("testfleet: %q is not in the inventory", old)
+	}
+	path := filepath.Join(f.Dir, name)
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	return path
+}
+
 // SetFlags gives host's service extra omni-demo-svc flags from its next
 // start on ("" removes them): one unhealthy host in a fleet.
 func (f *Fleet) SetFlags(host, service, flags string) {
