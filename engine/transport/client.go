@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"github.com/melbahja/goph"
+	"golang.org/x/crypto/ssh"
+
 	"github.com/omni-fleet/omni/internal/shell"
 	"github.com/omni-fleet/omni/internal/warm"
-	"golang.org/x/crypto/ssh"
 )
 
 // closeGrace bounds how long a cancelled command, or Pool.Close, waits for
@@ -392,50 +393,16 @@ func (c *Client) killProcessTree(pid int, done <-chan error) bool {
 }
 
 // killTreeScript is the remote command that kills pid and every process
-// below it. Each is stopped (SIGSTOP) as it is found, so that none forks
-// a child the walk would miss, then all are killed at once. The pairs of
-// PID and parent come from `ps` where there is one, else from
-// /proc/PID/stat (whose process name may hold spaces, parentheses and
-// newlines: the fields that follow it are on the file's last line, after
-// its last ") "). A process that belongs to root (a command under
-// `sudo -n`) is killed with sudo -n when the plain kill fails. Processes
-// that left the tree (a daemon whose parent exited) are not in it.
+// below it, with the service managers' own kill-tree (shell.KillTree):
+// each is stopped (SIGSTOP) as it is found, so that none forks a child the
+// walk would miss, then all are killed at once. A process that belongs to
+// root (a command under `sudo -n`) is killed with sudo -n when the plain
+// kill fails. Processes that left the tree (a daemon whose parent exited)
+// are not in it.
 func killTreeScript(pid int) string {
-	return "sh -c " + shell.Quote(strings.ReplaceAll(killTree, "@PID@", strconv.Itoa(pid)))
+	return "sh -c " + shell.Quote(shell.ProcReaders+"\n"+shell.KillTree+"\n"+
+		"omni_kill_tree "+strconv.Itoa(pid)+" || sudo -n kill -KILL $omni_tree 2>/dev/null\n:")
 }
-
-const killTree = `t=" @PID@ "
-kill -STOP @PID@ 2>/dev/null
-pairs() {
-	l=
-	if command -v ps >/dev/null 2>&1; then
-		l=$(ps -A -o pid= -o ppid= 2>/dev/null)
-	fi
-	if [ -n "$l" ]; then
-		printf '%s\n' "$l"
-		return
-	fi
-	for f in /proc/[0-9]*/stat; do
-		{ read -r a && p=${a%% *} && while read -r b; do a=$b; done; } 2>/dev/null <"$f" || continue
-		a=${a##*") "}
-		set -f; set -- $a; set +f
-		echo "$p ${2-}"
-	done
-}
-more=1
-while [ -n "$more" ]; do
-	more=
-	l=$(pairs)
-	set -f; set -- $l; set +f
-	while [ "$#" -ge 2 ]; do
-		case $t in *" $1 "*) ;; *)
-			case $t in *" $2 "*) t="$t$1 "; kill -STOP "$1" 2>/dev/null; more=1 ;; esac
-		esac
-		shift 2
-	done
-done
-kill -KILL $t 2>/dev/null || sudo -n kill -KILL $t 2>/dev/null
-:`
 
 // runKiller runs cmd, a command that kills a running command's processes,
 // in a session of its own, unless the command has ended meanwhile (done):
