@@ -210,7 +210,7 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 		}
 		doc := newServiceDoc(plan, out, code)
 		if finishedFirst {
-			doc.Error = strings.TrimPrefix(finishedFirstNote(opts.Action), "omni: ")
+			doc.Error = finishedFirstNote(opts.Action)
 		}
 		if err := writeJSON(s.Out, doc); err != nil {
 			return err
@@ -219,14 +219,14 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 			fmt.Fprintf(s.Err, "omni: %s\n", engine.Words(out.Err))
 		}
 		if finishedFirst {
-			fmt.Fprintln(s.Err, finishedFirstNote(opts.Action))
+			fmt.Fprintf(s.Err, "omni: %s\n", finishedFirstNote(opts.Action))
 		}
 		return codeOnly(code)
 	}
 	if err := renderOutcome(s, plan, out); err != nil || !finishedFirst {
 		return err
 	}
-	fmt.Fprintln(s.Err, finishedFirstNote(opts.Action))
+	fmt.Fprintf(s.Err, "omni: %s\n", finishedFirstNote(opts.Action))
 	return codeOnly(ExitInterrupted)
 }
 
@@ -250,7 +250,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // finishedFirstNote says that an interrupt came after the run had begun
 // changing the service, which it then finished rather than leave halfway.
 func finishedFirstNote(action string) string {
-	return "omni: interrupted after the " + action + " had begun changing the service: it was finished first (a second interrupt cancels the steps in flight)"
+	return "interrupted after the " + action + " had begun changing the service: it was finished first (a second interrupt cancels the steps in flight)"
 }
 
 // outcomeCode is the exit code of an executed plan.

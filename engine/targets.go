@@ -64,7 +64,7 @@ func Resume(reg registry.Store, req Request, targets []Target) (keep []Target, n
 			// The last run was of this one host alone (the target is a
 			// host): it is left to do unless that run succeeded.
 			when := e.Started.UTC().Format("2006-01-02 15:04:05 UTC")
-			if e.Complete && (e.Result == string(ClassOK) || e.Result == "unchanged") {
+			if succeeded(e) {
 				return nil, fmt.Sprintf("the run of %s finished on %s; nothing to do", when, req.Host), nil
 			}
 			return targets, fmt.Sprintf("the run of %s left %s to do", when, req.Host), nil
@@ -84,7 +84,7 @@ func Resume(reg registry.Store, req Request, targets []Target) (keep []Target, n
 		// The run died (SIGKILL, power): its hosts' own events say which
 		// finished.
 		for _, e := range events {
-			if e.Run == last.ID && e.Complete && (e.Result == string(ClassOK) || e.Result == "unchanged") {
+			if e.Run == last.ID && succeeded(e) {
 				finished[e.Host] = true
 			}
 		}
@@ -105,6 +105,11 @@ func Resume(reg registry.Store, req Request, targets []Target) (keep []Target, n
 		return nil, fmt.Sprintf("the run of %s finished on every host; nothing to do", when), nil
 	}
 	return keep, fmt.Sprintf("the run of %s left %d of %s to do: %s", when, len(keep), plural.N(len(last.Hosts), "host", "hosts"), strings.Join(names, ", ")), nil
+}
+
+// succeeded says whether a host's own event ended done: ok or unchanged.
+func succeeded(e registry.Event) bool {
+	return e.Complete && (e.Result == string(ClassOK) || e.Result == "unchanged")
 }
 
 // commandAction is the first word of an event's command: "restart".

@@ -92,11 +92,11 @@ func (p *Pool) credentials(ep Endpoint) *credentials {
 	return creds
 }
 
-// agentSigners returns the agent's keys, connecting to it on first use. The
-// note says why there are none to offer, when that is worth saying.
 // agentTimeout bounds the ssh-agent's connection and its list of keys.
 const agentTimeout = 2 * time.Second
 
+// agentSigners returns the agent's keys, connecting to it on first use. The
+// note says why there are none to offer, when that is worth saying.
 func (p *Pool) agentSigners() ([]ssh.Signer, string) {
 	p.authMu.Lock()
 	defer p.authMu.Unlock()
