@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -85,11 +84,9 @@ func openBolt(path string, tweak func(*Bolt)) (*Bolt, error) {
 		return nil, fmt.Errorf("registry %s: %w", path, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		problem := FileUnusable // a path under a regular file, …
-		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
-			problem = FileNotWritable
-		}
-		return nil, &FileError{Path: abs, Problem: problem, Err: fmt.Errorf("cannot create its directory: %w", err)}
+		// Classified as an open's error is: not writable, or unusable (a
+		// path under a regular file).
+		return nil, (&Bolt{path: abs}).openError(fmt.Errorf("cannot create its directory: %w", err), false)
 	}
 	file, _ := sharedFiles.LoadOrStore(abs, new(sharedFile))
 	b := &Bolt{
