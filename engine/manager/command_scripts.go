@@ -151,6 +151,18 @@ fi
 // command that hangs thus costs the grace period, not the step's timeout,
 // and leaves nothing running behind it.
 //
+// The processes of a group the service's main process leads are the
+// service's too (omni_stop_group): when the main process is gone (it
+// exited at SIGTERM without waiting for its workers, or it had died
+// before the stop, leaving them), the group's live processes get SIGTERM,
+// then SIGKILL at the end of the grace period, counted from the stop's
+// start; the result is then stopped or killed as for the main process.
+// `kill -0 -PGID` answers first, without a process: only when the group
+// still has a member (a live one, or an exited one its parent has not yet
+// reaped) is it looked for among the host's processes (omni_group_live:
+// one `ps`, or /proc). A service that does not lead its group shares it
+// with whatever started it, which is never signalled.
+//
 // omni_wait_gone sleeps 0.01 s, then twice as long each time, up to 0.2 s:
 // a process that exits at once is seen at once, and one that takes a few
 // seconds costs the host a dozen `sleep` processes, not one every 0.05 s.
@@ -167,7 +179,51 @@ omni_busy() {
 	if [ -n "$omni_pid" ] && omni_alive "$omni_pid"; then
 		return 0
 	fi
+	if [ -n "$omni_gwait" ] && omni_group_live "$omni_grp"; then
+		return 0
+	fi
 	[ -n "$omni_spid" ] && omni_alive "$omni_spid"
+}
+omni_group_live() {
+	kill -0 "-$1" 2>/dev/null || return 1
+	omni_gl=
+	if command -v ps >/dev/null 2>&1; then
+		omni_gl=$(ps -A -o pid= -o pgid= 2>/dev/null)
+	fi
+	if [ -n "$omni_gl" ]; then
+		set -f; set -- "$1" $omni_gl; set +f
+		omni_gid=$1
+		shift
+		while [ "$#" -ge 2 ]; do
+			[ "$2" = "$omni_gid" ] && omni_alive "$1" && return 0
+			shift 2
+		done
+		return 1
+	fi
+	omni_gid=$1
+	for omni_f in /proc/[0-9]*/stat; do
+		omni_stat "$omni_f" || continue
+		set -f; set -- $omni_l; set +f
+		[ "${3-}" = "$omni_gid" ] && omni_alive "$omni_sp" && return 0
+	done
+	return 1
+}
+omni_stop_group() {
+	kill -TERM "-$omni_grp" 2>/dev/null
+	omni_gwait=1
+	omni_now
+	omni_left=$((omni_t0 + @GRACE_CS@ - omni_t))
+	if [ "$omni_left" -gt 0 ] && omni_wait_gone "$omni_left"; then
+		echo result=stopped
+		return 0
+	fi
+	kill -KILL "-$omni_grp" 2>/dev/null
+	if omni_wait_gone 500; then
+		echo result=killed
+		return 0
+	fi
+	echo result=still-running
+	return 3
 }
 omni_wait_gone() {
 	omni_now
@@ -196,18 +252,33 @@ omni_stop_done() {
 	echo "stop_rc=$?"
 	omni_spid=
 }
+omni_now
+omni_t0=$omni_t
+omni_gwait=
+omni_grp=
 if [ "$omni_rc" -ne 0 ] || { [ -n "$omni_pid" ] && ! omni_alive "$omni_pid"; }; then
+	if [ -n "$omni_pid" ] && omni_group_live "$omni_pid"; then
+		omni_grp=$omni_pid
+		omni_stop_group
+		return
+	fi
 	echo result=not-running
 	return 0
 fi
+[ "$omni_pg" = "$omni_pid" ] && omni_grp=$omni_pid
 @STOP@omni_wait_gone @GRACE_CS@
 omni_stop_done
 if ! omni_alive "$omni_pid"; then
+	if [ -n "$omni_grp" ] && omni_group_live "$omni_grp"; then
+		omni_stop_group
+		return
+	fi
 	echo result=stopped
 	return 0
 fi
-if [ "$omni_pg" = "$omni_pid" ]; then
-	kill -KILL "-$omni_pid" 2>/dev/null
+if [ -n "$omni_grp" ]; then
+	kill -KILL "-$omni_grp" 2>/dev/null
+	omni_gwait=1
 fi
 omni_alive "$omni_pid" && kill -KILL "$omni_pid"
 if omni_wait_gone 500; then
