@@ -157,11 +157,16 @@ fi
 // before the stop, leaving them), the group's live processes get SIGTERM,
 // then SIGKILL at the end of the grace period, counted from the stop's
 // start; the result is then stopped or killed as for the main process.
-// `kill -0 -PGID` answers first, without a process: only when the group
-// still has a member (a live one, or an exited one its parent has not yet
-// reaped) is it looked for among the host's processes (omni_group_live:
-// one `ps`, or /proc). A service that does not lead its group shares it
-// with whatever started it, which is never signalled.
+// Looking for them costs the host a `ps` (or a read of /proc), so it is
+// done only when they may be there: a running main process is watched for
+// its group only when it has children at the stop's start
+// (/proc/PID/task/*/children; where that cannot be read, always), and a
+// group is looked into only when `kill -0 -PGID` finds a member in it (a
+// live one, or an exited one its parent has not reaped yet, such as the
+// main process on a host whose init reaps late). A single-process service
+// on a host whose init reaps at once costs nothing more. A service that
+// does not lead its group shares it with whatever started it, which is
+// never signalled.
 //
 // omni_wait_gone sleeps 0.01 s, then twice as long each time, up to 0.2 s:
 // a process that exits at once is seen at once, and one that takes a few
@@ -205,6 +210,15 @@ omni_group_live() {
 		omni_stat "$omni_f" || continue
 		set -f; set -- $omni_l; set +f
 		[ "${3-}" = "$omni_gid" ] && omni_alive "$omni_sp" && return 0
+	done
+	return 1
+}
+omni_has_children() {
+	for omni_f in /proc/$1/task/*/children; do
+		[ -r "$omni_f" ] || return 0
+		omni_c=
+		read -r omni_c <"$omni_f" 2>/dev/null
+		[ -n "$omni_c" ] && return 0
 	done
 	return 1
 }
@@ -265,7 +279,7 @@ if [ "$omni_rc" -ne 0 ] || { [ -n "$omni_pid" ] && ! omni_alive "$omni_pid"; }; 
 	echo result=not-running
 	return 0
 fi
-[ "$omni_pg" = "$omni_pid" ] && omni_grp=$omni_pid
+[ "$omni_pg" = "$omni_pid" ] && omni_has_children "$omni_pid" && omni_grp=$omni_pid
 @STOP@omni_wait_gone @GRACE_CS@
 omni_stop_done
 if ! omni_alive "$omni_pid"; then
