@@ -68,17 +68,9 @@ func configHistoryRun(ctx context.Context, g *globalOptions, s Streams, target, 
 		return err
 	}
 	q := registry.EventQuery{Service: service, Limit: limit, ConfigOnly: true}
-	hosts := map[string]bool{}
 	if target != "" {
-		instances, err := selectInstances(inv, target, service)
-		if err != nil {
+		if q.Hosts, err = targetHosts(inv, target, service); err != nil {
 			return err
-		}
-		for _, i := range instances {
-			hosts[i.Host] = true
-		}
-		if len(hosts) == 1 {
-			q.Host = instances[0].Host
 		}
 	}
 	reg, err := openStore(ctx, g, inv)
@@ -86,21 +78,12 @@ func configHistoryRun(ctx context.Context, g *globalOptions, s Streams, target, 
 		return err
 	}
 	defer reg.Close()
-	if len(hosts) > 1 {
-		q.Limit = 0 // filter by host below, then limit
-	}
 	events, err := reg.Events(q)
 	if err != nil {
 		return err
 	}
 	doc := configHistoryDoc{Events: []configEventDoc{}}
 	for _, e := range events {
-		if len(hosts) > 1 && !hosts[e.Host] {
-			continue
-		}
-		if limit > 0 && len(doc.Events) == limit {
-			break
-		}
 		doc.Events = append(doc.Events, configEvent(e))
 	}
 	if g.Output == "json" {

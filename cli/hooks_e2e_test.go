@@ -140,7 +140,7 @@ func TestHooksOverSSH(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := reg.Events(registry.EventQuery{Host: "worker1", Service: "app", Limit: 1})
+	events, err := reg.Events(registry.EventQuery{Hosts: []string{"worker1"}, Service: "app", Limit: 1})
 	reg.Close()
 	if err != nil || len(events) != 1 {
 		t.Fatalf("history: %d events, %v", len(events), err)

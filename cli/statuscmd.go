@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -293,22 +294,20 @@ func statusExitCode(rows []engine.InstanceStatus) int {
 // set), as a one-host history counts it: its own host, a host one of its
 // steps ran on (a cascade, a dependency started), or a host of the fleet
 // run it is.
-func touches(e registry.Event, hosts map[string]bool, service string) bool {
-	about := func(host, svc string) bool { return hosts[host] && (service == "" || service == svc) }
-	if about(e.Host, e.Service) {
-		return true
+// targetHosts are the hosts of target that run service (any service when
+// it is ""), each once.
+func targetHosts(inv *inventory.Inventory, target, service string) ([]string, error) {
+	instances, err := selectInstances(inv, target, service)
+	if err != nil {
+		return nil, err
 	}
-	for _, s := range e.Steps {
-		if about(s.Host, s.Service) {
-			return true
+	var hosts []string
+	for _, i := range instances {
+		if !slices.Contains(hosts, i.Host) {
+			hosts = append(hosts, i.Host)
 		}
 	}
-	for _, h := range e.Hosts {
-		if about(h.Host, e.Service) {
-			return true
-		}
-	}
-	return false
+	return hosts, nil
 }
 
 func historyRun(ctx context.Context, g *globalOptions, s Streams, target, service string, since time.Duration, limit int) error {
@@ -317,17 +316,9 @@ func historyRun(ctx context.Context, g *globalOptions, s Streams, target, servic
 		return err
 	}
 	q := registry.EventQuery{Service: service, Limit: limit}
-	hosts := map[string]bool{}
 	if target != "" && target != "all" { // all: the whole history, as no target
-		instances, err := selectInstances(inv, target, service)
-		if err != nil {
+		if q.Hosts, err = targetHosts(inv, target, service); err != nil {
 			return err
-		}
-		for _, i := range instances {
-			hosts[i.Host] = true
-		}
-		if len(hosts) == 1 {
-			q.Host = instances[0].Host
 		}
 	}
 	if since > 0 {
@@ -338,21 +329,9 @@ func historyRun(ctx context.Context, g *globalOptions, s Streams, target, servic
 		return err
 	}
 	defer reg.Close()
-	if len(hosts) > 1 {
-		q.Limit = 0 // filter by role below, then limit
-	}
 	events, err := reg.Events(q)
 	if err != nil {
 		return err
-	}
-	if len(hosts) > 1 {
-		kept := events[:0]
-		for _, e := range events {
-			if touches(e, hosts, service) && (limit == 0 || len(kept) < limit) {
-				kept = append(kept, e)
-			}
-		}
-		events = kept
 	}
 	if g.Output == "json" {
 		if events == nil {
@@ -370,11 +349,18 @@ func historyRun(ctx context.Context, g *globalOptions, s Streams, target, servic
 		if !e.Complete {
 			result = "incomplete"
 		}
-		host := e.Host
+		host, errText := e.Host, historyError(e)
 		if host == "" && e.Target != "" {
 			host = fmt.Sprintf("%s (%s)", e.Target, plural.N(len(e.Hosts), "host", "hosts")) // a fleet run; its hosts have events of their own
+			// In the history of one host, a run that recorded no event of
+			// that host's own (untouched, unreachable before its turn)
+			// says what became of it.
+			if i := slices.IndexFunc(e.Hosts, func(h registry.HostResult) bool { return len(q.Hosts) == 1 && h.Host == q.Hosts[0] }); i >= 0 && e.Complete {
+				host = fmt.Sprintf("%s (in %s, %s)", e.Hosts[i].Host, e.Target, plural.N(len(e.Hosts), "host", "hosts"))
+				result, errText = e.Hosts[i].Result, e.Hosts[i].Error
+			}
 		}
-		table.append(formatTime(e.Started), e.Operator, e.Command, host, e.Service, result, dur, historyError(e))
+		table.append(formatTime(e.Started), e.Operator, e.Command, host, e.Service, result, dur, errText)
 	}
 	return table.render(s)
 }

@@ -84,7 +84,7 @@ func TestApplyConfig(t *testing.T) {
 	if err != nil || !ok || rec.Config == nil || !rec.Config.Pending || rec.Config.Applied == "" || len(rec.Config.Files) != 3 {
 		t.Fatalf("registry after apply: %v %v %+v", ok, err, rec.Config)
 	}
-	events, err := f.reg.Events(registry.EventQuery{Host: "h1", Service: "app", ConfigOnly: true})
+	events, err := f.reg.Events(registry.EventQuery{Hosts: []string{"h1"}, Service: "app", ConfigOnly: true})
 	if err != nil || len(events) != 1 || len(events[0].Config) != 3 || events[0].Result != string(ClassOK) {
 		t.Fatalf("events: %v %+v", err, events)
 	}
@@ -184,7 +184,7 @@ func TestApplyConfigValidatorFails(t *testing.T) {
 	if _, ok, _ := f.reg.Get("h1", "app"); ok {
 		t.Fatal("a failed apply recorded a configuration state")
 	}
-	events, err := f.reg.Events(registry.EventQuery{Host: "h1", Service: "app"})
+	events, err := f.reg.Events(registry.EventQuery{Hosts: []string{"h1"}, Service: "app"})
 	if err != nil || len(events) != 1 || events[0].Result != string(ClassFailed) || !strings.Contains(events[0].Error, "validate") {
 		t.Fatalf("events: %v %+v", err, events)
 	}

@@ -200,7 +200,7 @@ func TestRollbackConfig(t *testing.T) {
 	if rec.Config == nil || !rec.Config.Pending || rec.Config.PendingReason != PendingRolledBack || rec.Config.Applied != rep.Applied {
 		t.Fatalf("registry after the rollback: %+v", rec.Config)
 	}
-	evs, err := f.reg.Events(registry.EventQuery{Host: "h1", Service: "app", ConfigOnly: true, Limit: 1})
+	evs, err := f.reg.Events(registry.EventQuery{Hosts: []string{"h1"}, Service: "app", ConfigOnly: true, Limit: 1})
 	if err != nil || len(evs) != 1 || evs[0].ID != rep.Event || !isRollback(evs[0]) {
 		t.Fatalf("rollback event: %v %+v", err, evs)
 	}

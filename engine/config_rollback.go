@@ -101,7 +101,7 @@ func RollbackConfig(ctx context.Context, reg registry.Store, req ConfigRollbackR
 		return nil, err
 	}
 	rep := &ConfigRollbackReport{Host: req.Host, Service: req.Service, To: req.To}
-	events, err := reg.Events(registry.EventQuery{Host: req.Host, Service: req.Service, ConfigOnly: true})
+	events, err := reg.Events(registry.EventQuery{Hosts: []string{req.Host}, Service: req.Service, ConfigOnly: true})
 	if err != nil {
 		return nil, err
 	}

@@ -249,7 +249,7 @@ func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunRe
 func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunResult, error) {
 	record := h.records()
 	service := req.Targets[0].Plan.Service.Name
-	runEvent := registry.Event{Started: time.Now().UTC(), Command: h.owner.Command,
+	runEvent := registry.Event{Started: time.Now().UTC(), Operator: h.owner.Operator, Command: h.owner.Command,
 		Target: req.Host, Service: service, Result: "incomplete"}
 	for _, t := range req.Targets {
 		runEvent.Hosts = append(runEvent.Hosts, registry.HostResult{Host: t.Host, Result: string(HostUntouched)})
@@ -360,7 +360,7 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 
 	runEvent.Hosts = runEvent.Hosts[:0]
 	for _, hr := range rep.Hosts {
-		r := registry.HostResult{Host: hr.Host, Result: string(hr.Result)}
+		r := registry.HostResult{Host: hr.Host, Result: string(hr.Result), Event: events[hr.Host].ID}
 		if hr.Err != nil {
 			r.Error = Failure(hr.Err)
 		}

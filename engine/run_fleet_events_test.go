@@ -46,7 +46,7 @@ func fleetEventsEnv(inv *inventory.Inventory) (hostConnector, RunEnv) {
 
 func hostEvent(t *testing.T, reg registry.Store, host string) (registry.Event, bool) {
 	t.Helper()
-	evs, err := reg.Events(registry.EventQuery{Host: host})
+	evs, err := reg.Events(registry.EventQuery{Hosts: []string{host}})
 	if err != nil {
 		t.Fatal(err)
 	}

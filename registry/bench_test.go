@@ -122,7 +122,7 @@ func BenchmarkHistoryLast50(b *testing.B) {
 func BenchmarkHistoryOneService(b *testing.B) {
 	s := fleetStore(b)
 	for b.Loop() {
-		if evs, err := s.Events(EventQuery{Host: "worker0001", Service: services[1]}); err != nil || len(evs) != 10 {
+		if evs, err := s.Events(EventQuery{Hosts: []string{"worker0001"}, Service: services[1]}); err != nil || len(evs) != 10 {
 			b.Fatal(len(evs), err)
 		}
 	}

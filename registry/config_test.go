@@ -293,7 +293,7 @@ func testConfigEvents(t *testing.T, k storeKit) {
 	if len(got) != 2 || !reflect.DeepEqual(got[0], rolled) || !reflect.DeepEqual(got[1], applied) {
 		t.Fatalf("ConfigOnly: %+v", got)
 	}
-	got, err = s.Events(EventQuery{ConfigOnly: true, Host: "h1", Service: "web"})
+	got, err = s.Events(EventQuery{ConfigOnly: true, Hosts: []string{"h1"}, Service: "web"})
 	must(t, err)
 	if len(got) != 1 || got[0].ID != applied.ID {
 		t.Fatalf("ConfigOnly of h1: %s", ids(got))

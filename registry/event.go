@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -54,9 +55,10 @@ func finishing(ev, old Event) Event {
 }
 
 // matches says whether ev passes the filters of q other than Limit. An
-// event matches a host (and service) when the event itself is about it or
-// when one of its steps is: a cascade started on one service shows in the
-// history of every service it touched.
+// event matches a host (and service) when the event itself is about it,
+// when one of its steps is (a cascade started on one service shows in the
+// history of every service it touched), or when it is a fleet run that
+// recorded no event of the host's own (EventQuery.Hosts).
 func (q EventQuery) matches(ev *Event) bool {
 	if !q.Since.IsZero() && ev.Started.Before(q.Since) {
 		return false
@@ -64,7 +66,7 @@ func (q EventQuery) matches(ev *Event) bool {
 	if q.ConfigOnly && !changedConfig(ev) {
 		return false
 	}
-	if q.Host == "" && q.Service == "" {
+	if len(q.Hosts) == 0 && q.Service == "" {
 		return true
 	}
 	if q.about(ev.Host, ev.Service) {
@@ -75,30 +77,43 @@ func (q EventQuery) matches(ev *Event) bool {
 			return true
 		}
 	}
+	for _, h := range ev.Hosts {
+		if h.Event == "" && q.about(h.Host, ev.Service) {
+			return true
+		}
+	}
 	return false
 }
 
 func (q EventQuery) about(host, service string) bool {
-	return (q.Host == "" || q.Host == host) && (q.Service == "" || q.Service == service)
+	return (len(q.Hosts) == 0 || slices.Contains(q.Hosts, host)) && (q.Service == "" || q.Service == service)
 }
 
 // mayMatch returns a quick test on an encoded event: false when it cannot
 // match q because the host or service asked for occurs nowhere in it. It
 // spares decoding most events of a long history; matches decides.
 func (q EventQuery) mayMatch() func(v []byte) bool {
-	var needles [][]byte
-	for _, s := range []string{q.Host, q.Service} {
-		if s != "" {
-			b, _ := json.Marshal(s) // encoded as in the event
-			needles = append(needles, b)
+	// Each group of needles: one of them must occur. Encoded as in the
+	// event.
+	var groups [][][]byte
+	if len(q.Hosts) > 0 && len(q.Hosts) <= 16 { // more: a role's hosts, decoded
+		var hosts [][]byte
+		for _, h := range q.Hosts {
+			b, _ := json.Marshal(h)
+			hosts = append(hosts, b)
 		}
+		groups = append(groups, hosts)
+	}
+	if q.Service != "" {
+		b, _ := json.Marshal(q.Service)
+		groups = append(groups, [][]byte{b})
 	}
 	if q.ConfigOnly {
-		needles = append(needles, []byte(`"config":`))
+		groups = append(groups, [][]byte{[]byte(`"config":`)})
 	}
 	return func(v []byte) bool {
-		for _, n := range needles {
-			if !bytes.Contains(v, n) {
+		for _, g := range groups {
+			if !slices.ContainsFunc(g, func(n []byte) bool { return bytes.Contains(v, n) }) {
 				return false
 			}
 		}

@@ -79,6 +79,11 @@ type HostResult struct {
 	Host   string `json:"host"`
 	Result string `json:"result"`
 	Error  string `json:"error,omitempty"`
+	// Event is the ID of the host's own event in the run, "" when the
+	// run recorded none for it (a host left untouched, or found
+	// unreachable before its turn): the run's event is then the one that
+	// says what became of the host.
+	Event string `json:"event,omitempty"`
 }
 
 // EventStep is one step of an operation.
@@ -100,7 +105,12 @@ type EventStep struct {
 
 // EventQuery filters Events. Zero values match everything.
 type EventQuery struct {
-	Host    string
+	// Hosts keeps the events about any of these hosts (none: every host).
+	// An event is about a host when it is the event's host or one of its
+	// steps' hosts; a fleet run's own event is about the hosts it recorded
+	// no host event for (HostResult.Event), whose end (untouched,
+	// unreachable before their turn) only it says.
+	Hosts   []string
 	Service string
 	Since   time.Time
 	Limit   int // 0: no limit

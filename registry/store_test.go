@@ -35,6 +35,7 @@ func runStoreTests(t *testing.T, newKit func(t *testing.T) storeKit) {
 	}{
 		{"Records", testRecords},
 		{"Events", testEvents},
+		{"EventsOfRunHosts", testEventsOfRunHosts},
 		{"EventsSameNanosecond", testEventsSameNanosecond},
 		{"LockRefused", testLockRefused},
 		{"LockAllOrNothing", testLockAllOrNothing},
@@ -165,17 +166,17 @@ func testEvents(t *testing.T, k storeKit) {
 		q    EventQuery
 		want []Event
 	}{
-		{EventQuery{Host: "h1"}, []Event{e4, e3, e1}}, // e4 through a step
-		{EventQuery{Host: "h1", Service: "api"}, []Event{e4, e1}},
+		{EventQuery{Hosts: []string{"h1"}}, []Event{e4, e3, e1}}, // e4 through a step
+		{EventQuery{Hosts: []string{"h1"}, Service: "api"}, []Event{e4, e1}},
 		{EventQuery{Service: "db"}, []Event{e3, e2}},
-		{EventQuery{Host: "h2", Service: "api"}, nil},
-		{EventQuery{Host: "nowhere"}, nil},
+		{EventQuery{Hosts: []string{"h2"}, Service: "api"}, nil},
+		{EventQuery{Hosts: []string{"nowhere"}}, nil},
 		{EventQuery{Since: t0.Add(time.Minute)}, []Event{e4, e3, e2}},
 		{EventQuery{Since: t0.Add(time.Minute + 1)}, []Event{e4, e3}},
 		{EventQuery{Since: t0.Add(time.Hour)}, nil},
 		{EventQuery{Limit: 2}, []Event{e4, e3}},
-		{EventQuery{Host: "h1", Limit: 2}, []Event{e4, e3}},
-		{EventQuery{Host: "h1", Service: "db", Since: t0, Limit: 5}, []Event{e3}},
+		{EventQuery{Hosts: []string{"h1"}, Limit: 2}, []Event{e4, e3}},
+		{EventQuery{Hosts: []string{"h1"}, Service: "db", Since: t0, Limit: 5}, []Event{e3}},
 	} {
 		got, err := s.Events(c.q)
 		must(t, err)
@@ -504,7 +505,7 @@ func testKilledWriter(t *testing.T, k storeKit) {
 	if _, err := s.List(); err != nil {
 		t.Fatal(err)
 	}
-	evs, err := s.Events(EventQuery{Host: "w", Service: "svc"})
+	evs, err := s.Events(EventQuery{Hosts: []string{"w"}, Service: "svc"})
 	must(t, err)
 	if len(evs) != 6 {
 		t.Fatalf("%d events, want 6: %s", len(evs), ids(evs))
@@ -554,5 +555,35 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A fleet run's own event is in the history of the hosts it recorded no
+// event for (left untouched, unreachable before their turn): only it says
+// what became of them. A host with an event of its own in the run finds
+// that event, not the run's as well.
+func testEventsOfRunHosts(t *testing.T, k storeKit) {
+	s := k.open(t)
+	run := Event{Command: "restart", Target: "worker", Service: "api", Hosts: []HostResult{
+		{Host: "w1", Result: "done", Event: "x"}, {Host: "w2", Result: "unreachable"}, {Host: "w3", Result: "untouched"}}}
+	id, err := s.BeginEvent(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.ID = id
+	if err := s.FinishEvent(run); err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]int{"w1": 0, "w2": 1, "w3": 1, "w4": 0} {
+		evs, err := s.Events(EventQuery{Hosts: []string{host}, Service: "api"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != want {
+			t.Errorf("history of %s: %d events, want %d", host, len(evs), want)
+		}
+	}
+	if evs, err := s.Events(EventQuery{Hosts: []string{"w1", "w3"}}); err != nil || len(evs) != 1 {
+		t.Errorf("history of w1 and w3: %v, %v; want the run", evs, err)
 	}
 }
