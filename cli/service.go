@@ -202,7 +202,7 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	}
 	// A first interrupt that came once the service was being changed let
 	// the run finish (engine.Env.Soft): it says so, and exits 130.
-	finishedFirst := ctx.Err() != nil && out.Err == nil
+	finishedFirst := out.FinishedFirst
 	if jsonOut {
 		code := outcomeCode(out)
 		if finishedFirst {
@@ -210,7 +210,7 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 		}
 		doc := newServiceDoc(plan, out, code)
 		if finishedFirst {
-			doc.Error = finishedFirstNote(opts.Action)
+			doc.Error = out.FinishedFirstNote()
 		}
 		if err := writeJSON(s.Out, doc); err != nil {
 			return err
@@ -219,14 +219,14 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 			fmt.Fprintf(s.Err, "omni: %s\n", engine.Words(out.Err))
 		}
 		if finishedFirst {
-			fmt.Fprintf(s.Err, "omni: %s\n", finishedFirstNote(opts.Action))
+			fmt.Fprintf(s.Err, "omni: %s\n", out.FinishedFirstNote())
 		}
 		return codeOnly(code)
 	}
 	if err := renderOutcome(s, plan, out); err != nil || !finishedFirst {
 		return err
 	}
-	fmt.Fprintf(s.Err, "omni: %s\n", finishedFirstNote(opts.Action))
+	fmt.Fprintf(s.Err, "omni: %s\n", out.FinishedFirstNote())
 	return codeOnly(ExitInterrupted)
 }
 
@@ -245,12 +245,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// finishedFirstNote says that an interrupt came after the run had begun
-// changing the service, which it then finished rather than leave halfway.
-func finishedFirstNote(action string) string {
-	return "interrupted after the " + action + " had begun changing the service: it was finished first (a second interrupt cancels the steps in flight)"
 }
 
 // outcomeCode is the exit code of an executed plan.

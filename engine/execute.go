@@ -141,6 +141,16 @@ type Outcome struct {
 	RoundTrips map[string]transport.RoundTrips
 	// Config is what the config steps wrote, file by file (hashes only).
 	Config []InstanceChange
+	// FinishedFirst: a first interrupt (Env.Soft) came once the run had
+	// begun changing the service, and the run was finished rather than
+	// left halfway, without a failure. It counts as interrupted.
+	FinishedFirst bool
+}
+
+// FinishedFirstNote says what FinishedFirst means, in the words the
+// output and the history use.
+func (o *Outcome) FinishedFirstNote() string {
+	return "interrupted after the " + o.Action + " had begun changing the service: it was finished first (a second interrupt cancels the steps in flight)"
 }
 
 // StepError is a step that failed on a host.
@@ -186,6 +196,9 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 	// The other hosts the run will read connect while the target's does.
 	run.conns.prefetch(ctx, prefetchHosts(plan, run.deps))
 	changed := env.Soft == nil
+	defer func() {
+		run.out.FinishedFirst = env.Soft != nil && changed && env.Soft.Err() != nil && run.out.Err == nil
+	}()
 	if !changed {
 		// Until a step changes the service, the first interrupt ends the
 		// step in flight too.

@@ -449,6 +449,9 @@ func finishedEvent(ev registry.Event, out *Outcome) registry.Event {
 	if class == ClassOK && out.Unchanged != "" {
 		ev.Result = "unchanged"
 	}
+	if out.FinishedFirst {
+		ev.Result, ev.Error = string(ClassInterrupted), out.FinishedFirstNote()
+	}
 	if out.Err != nil {
 		ev.Error = Words(out.Err)
 		ev.Reason, _, _ = TailFields(out.Err)
