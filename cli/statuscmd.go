@@ -173,21 +173,18 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 		if err := writeJSON(s.Out, doc); err != nil {
 			return err
 		}
-		return codeOnly(code)
-	}
-	if err := renderStatusTable(s, rows, failed, down); err != nil {
+	} else if err := renderStatusTable(s, rows, failed); err != nil {
 		return err
 	}
+	writeStatusProblems(s.Err, rows, failed, down)
 	if verbose {
 		printRoundTrips(s.Err, trips)
 	}
 	return codeOnly(code)
 }
 
-// renderStatusTable prints the status table on stdout and, on stderr,
-// why the services that could not be read could not, and which are not
-// running and healthy.
-func renderStatusTable(s Streams, rows []statusRow, failed, down []engine.InstanceStatus) error {
+// renderStatusTable prints the status table on stdout.
+func renderStatusTable(s Streams, rows []statusRow, failed []engine.InstanceStatus) error {
 	st := styleFor(s)
 	readErrs := map[engine.Instance]error{}
 	for _, l := range failed {
@@ -223,27 +220,31 @@ func renderStatusTable(s Streams, rows []statusRow, failed, down []engine.Instan
 		}
 		table.append(r.Host, r.Service, st.state(capitalize(state)), pid, up, health, rec, last)
 	}
-	if err := table.render(s); err != nil {
-		return err
-	}
+	return table.render(s)
+}
+
+// writeStatusProblems says on stderr, whatever the output format, why
+// the services that could not be read could not, which are drained or
+// degraded, and which are not running and healthy: what makes the exit
+// code, for whoever reads only stderr (cron's mail).
+func writeStatusProblems(w io.Writer, rows []statusRow, failed, down []engine.InstanceStatus) {
 	for _, r := range rows {
 		if r.Drained != "" {
-			fmt.Fprintf(s.Err, "omni: %s/%s: %s (its next start or restart sets it ready)\n", r.Host, r.Service, r.Drained)
+			fmt.Fprintf(w, "omni: %s/%s: %s (its next start or restart sets it ready)\n", r.Host, r.Service, r.Drained)
 		}
 	}
-	writeReadErrors(s.Err, failed)
+	writeReadErrors(w, failed)
 	if len(failed) > 0 {
-		fmt.Fprintf(s.Err, "omni: %d of %s could not be read (why: above)\n", len(failed), plural.N(len(rows), "service", "services"))
+		fmt.Fprintf(w, "omni: %d of %s could not be read (why: above)\n", len(failed), plural.N(len(rows), "service", "services"))
 	}
-	writeDegraded(s.Err, rows)
+	writeDegraded(w, rows)
 	if len(down) > 0 {
 		names := make([]string, len(down))
 		for i, l := range down {
 			names[i] = l.Instance.String() + " (" + notOK(l) + ")"
 		}
-		fmt.Fprintf(s.Err, "omni: %d of %s not running and healthy: %s\n", len(down), plural.N(len(rows), "service is", "services are"), strings.Join(names, ", "))
+		fmt.Fprintf(w, "omni: %d of %s not running and healthy: %s\n", len(down), plural.N(len(rows), "service is", "services are"), strings.Join(names, ", "))
 	}
-	return nil
 }
 
 // notOK says in a word why a service that was read is not running and
@@ -290,10 +291,6 @@ func statusExitCode(rows []engine.InstanceStatus) int {
 	return classCode(t.FailuresClass())
 }
 
-// touches reports whether e is about one of hosts (and service, when
-// set), as a one-host history counts it: its own host, a host one of its
-// steps ran on (a cascade, a dependency started), or a host of the fleet
-// run it is.
 // targetHosts are the hosts of target that run service (any service when
 // it is ""), each once.
 func targetHosts(inv *inventory.Inventory, target, service string) ([]string, error) {

@@ -119,9 +119,10 @@ func TestStatusTableFits(t *testing.T) {
 	for _, o := range outputs {
 		t.Run(o.name, func(t *testing.T) {
 			s, out, errOut := streamsFor(o.tty, o.width)
-			if err := renderStatusTable(s, rows, failed, nil); err != nil {
+			if err := renderStatusTable(s, rows, failed); err != nil {
 				t.Fatal(err)
 			}
+			writeStatusProblems(s.Err, rows, failed, nil)
 			checkFits(t, out.String(), o.tty, o.width)
 			if strings.Contains(out.String(), "timed out") || strings.Count(out.String(), "Unreachable") != 3 {
 				t.Errorf("the rows should say Unreachable, without the error:\n%s", out)
