@@ -51,7 +51,7 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 			return err
 		}
 		fmt.Fprintf(s.Err, "omni: --resume: %s\n", note)
-		if len(targets) == 0 {
+		if len(targets) == 0 && !opts.DryRun {
 			return nothingToResume(s, opts, svc.Name, skipped, jsonOut)
 		}
 	}
@@ -124,7 +124,8 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 // exit 0, and with -o json a document without hosts.
 func nothingToResume(s Streams, opts *serviceOptions, service string, skipped []string, jsonOut bool) error {
 	if jsonOut {
-		return writeJSON(s.Out, fleetDoc{Command: opts.Action, Target: opts.Host, Service: service, Result: "unchanged", Hosts: []fleetHostDoc{}, Skipped: skipped})
+		return writeJSON(s.Out, fleetDoc{Command: opts.Action, Target: opts.Host, Service: service, Result: "unchanged",
+			Summary: map[string]int{}, Hosts: []fleetHostDoc{}, Skipped: skipped})
 	}
 	return nil
 }
