@@ -95,9 +95,13 @@ const DependencyCheck = "dependency "
 // own checks pass, after them. When the caller has just read the state
 // (known), the process check's first attempt uses it; seen, when not nil,
 // keeps the last state the process check read.
-func (c *checker) Check(ctx context.Context, inst Instance, known, seen *manager.State) (health.Report, error) {
+func (c *checker) Check(ctx context.Context, inst Instance, known, seen *manager.State, started bool) (health.Report, error) {
+	mode := processAsDeclared
+	if started {
+		mode = processAlways
+	}
 	rep, deps, err := c.both(ctx, inst, func(ctx context.Context) (health.Report, error) {
-		return c.own(ctx, inst, known, seen)
+		return c.ownChecks(ctx, inst, known, seen, mode)
 	})
 	if err != nil || !rep.Passed() {
 		return rep, err
@@ -123,13 +127,29 @@ func (c *checker) both(ctx context.Context, inst Instance, own func(context.Cont
 	return rep, append(deps, reach...), err
 }
 
-// own runs inst's own checks: process, port, HTTP.
+// processCheck says whether an instance's own checks include its process
+// check.
+type processCheck int
+
+const (
+	processAsDeclared processCheck = iota // when its health spec asks for one
+	processNever                          // a status's probe: the state is read beside it
+	// processAlways: the instance was started by this run. A start is
+	// verified as the spec's post-start health checks begin, by the
+	// process running, whether or not the inventory asks for a process
+	// check: without it, a daemon whose start command exited 0 and which
+	// died at once (its port taken, by what then passed the port check)
+	// was reported started while its state read said stopped.
+	processAlways
+)
+
+// own runs inst's own checks: process (when declared), port, HTTP.
 func (c *checker) own(ctx context.Context, inst Instance, known, seen *manager.State) (health.Report, error) {
-	return c.ownChecks(ctx, inst, known, seen, true)
+	return c.ownChecks(ctx, inst, known, seen, processAsDeclared)
 }
 
-// ownChecks is own, leaving the process check out unless process.
-func (c *checker) ownChecks(ctx context.Context, inst Instance, known, seen *manager.State, process bool) (health.Report, error) {
+// ownChecks runs inst's own checks, its process check as mode says.
+func (c *checker) ownChecks(ctx context.Context, inst Instance, known, seen *manager.State, mode processCheck) (health.Report, error) {
 	conn, m, err := reachInstance(ctx, c.conn, c.mgr, inst)
 	if err != nil {
 		return health.Report{}, err
@@ -146,7 +166,7 @@ func (c *checker) ownChecks(ctx context.Context, inst Instance, known, seen *man
 	if c.look != nil {
 		spec.Retries, spec.StartPeriod = 0, 0 // a look, not a wait
 	}
-	spec.Process = spec.Process && process
+	spec.Process = mode == processAlways || (spec.Process && mode == processAsDeclared)
 	return runHealthSeen(ctx, spec, h, m, conn, known, seen, c.warm), nil
 }
 

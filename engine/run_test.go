@@ -181,11 +181,12 @@ func TestRunFleetRecordsEachHost(t *testing.T) {
 		}
 	}
 	if run == nil || !run.Complete || run.Result != "ok" || run.Target != "app" || len(run.Hosts) != 2 ||
-		run.Hosts[0] != (registry.HostResult{Host: "a", Result: "done"}) || run.Hosts[1] != (registry.HostResult{Host: "b", Result: "unchanged"}) {
+		run.Hosts[0] != (registry.HostResult{Host: "a", Result: "done", Event: hosts["a"].ID}) ||
+		run.Hosts[1] != (registry.HostResult{Host: "b", Result: "unchanged", Event: hosts["b"].ID}) || !strings.Contains(run.Operator, "@") {
 		t.Fatalf("run event %+v", run)
 	}
 	for _, h := range []string{"a", "b"} {
-		if e := hosts[h]; e.Run != run.ID || !e.Complete || e.Target != "app" {
+		if e := hosts[h]; e.Run != run.ID || !e.Complete || e.Target != "app" || e.ID == "" {
 			t.Errorf("event of host %s: %+v", h, e)
 		}
 	}

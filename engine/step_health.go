@@ -23,7 +23,7 @@ func runHealth(ctx context.Context, r *execution, c stepCall) (string, error) {
 	// When a state read sees it running: its last_active, should it die
 	// before the record step (not when the whole check ends).
 	ctx = context.WithValue(ctx, sawRunningKey{}, func() { r.sawRunning(c.inst) })
-	report, err := r.check.Check(ctx, c.inst, startedState(c.known, c.inst), &seen)
+	report, err := r.check.Check(ctx, c.inst, startedState(c.known, c.inst), &seen, r.started[c.inst])
 	if err != nil {
 		return "", err
 	}
