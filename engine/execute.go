@@ -444,10 +444,7 @@ func (r *execution) step(task Task) error {
 	} else {
 		res.Effect = said.effect
 	}
-	r.out.Steps = append(r.out.Steps, res)
-	if r.env.OnStep != nil {
-		r.env.OnStep(res)
-	}
+	r.reportResult(res)
 	return err
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -86,11 +87,16 @@ func (r *execution) fusedRestart(tasks []Task) (n int, err error) {
 	}
 	// The host timed the parts; the rest (the round trip) goes to the stop.
 	stopTook := max(total-rep.Start.Duration-rep.Status.Duration, rep.Stop.Duration)
-	if rep.Stop.Err != nil {
+	var anyway *manager.StoppedAnyway
+	if rep.Stop.Err != nil && !errors.As(rep.Stop.Err, &anyway) {
 		return 1, r.report(stop, stopTook, "", EffectNone, rep.Stop.Err)
 	}
 	r.stopped[inst] = began.Add(stopTook)
-	r.report(stop, stopTook, "stopped", EffectStopped, nil)
+	stopped := StepResult{Task: stop, Status: StepOK, Duration: stopTook, Note: "stopped", Effect: EffectStopped}
+	if anyway != nil {
+		stopped.Warning = anyway.Note // stopped, not as asked: said
+	}
+	r.reportResult(stopped)
 	n = 1
 	if verify != nil {
 		r.report(*verify, 0, "stopped (verified by the stop step: the process is gone)", EffectNone, nil)
@@ -154,11 +160,16 @@ func (r *execution) report(task Task, took time.Duration, note string, effect St
 		err = &StepError{Host: task.Host, Service: task.Service, Step: task.Step, Err: err}
 		res.Status, res.Err, res.Effect = StepFailed, err, EffectNone
 	}
+	r.reportResult(res)
+	return err
+}
+
+// reportResult adds a step's result to the outcome and tells OnStep.
+func (r *execution) reportResult(res StepResult) {
 	r.out.Steps = append(r.out.Steps, res)
 	if r.env.OnStep != nil {
 		r.env.OnStep(res)
 	}
-	return err
 }
 
 // startedState is the state the restart script read right after the

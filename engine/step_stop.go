@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/omni-fleet/omni/engine/manager"
@@ -24,13 +25,20 @@ func runStop(ctx context.Context, r *execution, c stepCall) (string, error) {
 			return "already stopped", nil
 		}
 	}
-	if err := c.mgr.Stop(ctx, c.conn, c.task.Grace); err != nil {
+	err := c.mgr.Stop(ctx, c.conn, c.task.Grace)
+	var anyway *manager.StoppedAnyway
+	if err != nil && !errors.As(err, &anyway) {
 		return "", err
 	}
 	r.stopped[c.inst] = r.env.Now()
-	// Stop returns nil only once it has seen the process gone.
+	// Stop returns nil (or StoppedAnyway) only once it has seen the
+	// process gone.
 	c.leave(manager.State{Status: "stopped"})
 	c.did(EffectStopped)
+	if anyway != nil {
+		// Stopped, not as asked: the step succeeds, and says so.
+		return "stopped", &stepWarning{anyway.Note}
+	}
 	return "stopped", nil
 }
 

@@ -267,9 +267,7 @@ func TestCommandManagerKillsAfterGrace(t *testing.T) {
 	pid := d.pid(t)
 	const grace = time.Second
 	stopped := time.Now()
-	if err := d.m.Stop(context.Background(), localRunner{}, grace); err != nil {
-		t.Fatal(err)
-	}
+	mustKill(t, d.m.Stop(context.Background(), localRunner{}, grace))
 	if elapsed := time.Since(stopped); elapsed < grace || elapsed > grace+5*time.Second {
 		t.Errorf("Stop took %s, want the %s grace and then SIGKILL", elapsed, grace)
 	}
@@ -503,8 +501,10 @@ func TestCommandManagerHungStopCommand(t *testing.T) {
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second) // the old script waited forever
 	defer cancel()
-	if err := d.m.Stop(ctx, localRunner{}, grace); err != nil {
-		t.Fatal(err)
+	err := d.m.Stop(ctx, localRunner{}, grace)
+	mustKill(t, err)
+	if !strings.Contains(err.Error(), "its stop command had not ended after the 1s grace period and was killed") {
+		t.Errorf("the stop's note does not say its stop command hung: %v", err)
 	}
 	if elapsed := time.Since(began); elapsed < grace || elapsed > grace+5*time.Second {
 		t.Errorf("Stop took %s, want the %s grace and then SIGKILL", elapsed, grace)

@@ -123,9 +123,10 @@ func parseStopReport(out []byte) (stopReport, error) {
 	return rep, nil
 }
 
-// err is nil when the service ended up stopped (gracefully, killed, or
-// already), else it says what failed; res carries the stderr of the stop
-// command and of kill.
+// err is nil when the service ended up stopped gracefully (or was
+// already), a *StoppedAnyway when it ended up stopped otherwise (killed,
+// or its stop command failed), else it says what failed; res carries the
+// stderr of the stop command and of kill.
 func (rep stopReport) err(grace time.Duration, res Result) error {
 	var failed string
 	if rep.stopKilled {
@@ -138,8 +139,26 @@ func (rep stopReport) err(grace time.Duration, res Result) error {
 		failed += ")"
 	}
 	switch rep.result {
-	case "stopped", "killed", "not-running":
+	case "not-running":
 		return nil
+	case "stopped", "killed":
+		var said []string
+		if rep.result == "killed" {
+			said = append(said, fmt.Sprintf("killed with SIGKILL after the %s grace period", grace))
+		}
+		if rep.stopKilled {
+			said = append(said, fmt.Sprintf("its stop command had not ended after the %s grace period and was killed", grace))
+		} else if rep.stopRC > 0 {
+			cmdFailed := fmt.Sprintf("its stop command failed (exit %d", rep.stopRC)
+			if msg := outputText(res.Stderr); msg != "" {
+				cmdFailed += ": " + msg
+			}
+			said = append(said, cmdFailed+")")
+		}
+		if len(said) == 0 {
+			return nil
+		}
+		return &StoppedAnyway{Note: strings.Join(said, "; ")}
 	case "still-running":
 		if rep.pid == 0 {
 			return fmt.Errorf("still running %s after the stop command%s; no PID to SIGKILL", grace, failed)

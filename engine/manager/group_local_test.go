@@ -2,8 +2,10 @@ package manager_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -51,9 +53,7 @@ func groupService(t *testing.T, onTerm, worker string) (m manager.Manager, pid, 
 func TestCommandManagerStopEndsGroupWorkers(t *testing.T) {
 	m, pid, wpid := groupService(t, "exit 0", "trap '' TERM; exec sleep 300")
 	start := time.Now()
-	if err := m.Stop(context.Background(), localRunner{}, time.Second); err != nil {
-		t.Fatalf("stop: %v", err)
-	}
+	mustKill(t, m.Stop(context.Background(), localRunner{}, time.Second))
 	if proctest.Alive(wpid) || proctest.Alive(pid) {
 		t.Errorf("stop succeeded, yet worker %d (alive %v) or main %d (alive %v) of the service's process group still runs",
 			wpid, proctest.Alive(wpid), pid, proctest.Alive(pid))
@@ -110,9 +110,10 @@ func TestCommandManagerStopEndsOrphanedWorkers(t *testing.T) {
 func TestCommandRestartEndsGroupWorkers(t *testing.T) {
 	m, _, wpid := groupService(t, "exit 0", "trap '' TERM; exec sleep 300")
 	rep := restart(t, m, manager.RestartOptions{Grace: time.Second, StartTimeout: 10 * time.Second, ReadState: true})
-	if rep.Stop.Err != nil || rep.Start.Err != nil {
+	if rep.Start.Err != nil {
 		t.Fatalf("restart: %+v", rep)
 	}
+	mustKill(t, rep.Stop.Err)
 	t.Cleanup(func() { syscall.Kill(rep.State.PID, syscall.SIGKILL) })
 	if proctest.Alive(wpid) {
 		t.Errorf("restart succeeded, yet the old worker %d of the service's process group still runs", wpid)
@@ -168,13 +169,21 @@ func TestCommandManagerStopEndsGroupWorkersWithoutPS(t *testing.T) {
 			}
 			t.Setenv("PATH", bin)
 			m, pid, wpid := groupService(t, "exit 0", "trap '' TERM; exec sleep 300")
-			if err := m.Stop(context.Background(), localRunner{}, time.Second); err != nil {
-				t.Fatalf("stop: %v", err)
-			}
+			mustKill(t, m.Stop(context.Background(), localRunner{}, time.Second))
 			if proctest.Alive(wpid) || proctest.Alive(pid) {
 				t.Errorf("stop succeeded, yet worker %d (alive %v) or main %d (alive %v) still runs",
 					wpid, proctest.Alive(wpid), pid, proctest.Alive(pid))
 			}
 		})
+	}
+}
+
+// mustKill fails the test unless err says the service was stopped by
+// SIGKILL after its grace period (a worker that ignores SIGTERM).
+func mustKill(t *testing.T, err error) {
+	t.Helper()
+	var anyway *manager.StoppedAnyway
+	if !errors.As(err, &anyway) || !strings.Contains(anyway.Note, "killed with SIGKILL") {
+		t.Fatalf("stop: %v, want stopped by SIGKILL after the grace period", err)
 	}
 }

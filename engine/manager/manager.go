@@ -71,6 +71,15 @@ func (t Target) Sudo() bool { return t.Service.Sudo || t.Host.Sudo }
 // password, which it cannot do: the login user has no NOPASSWD rule.
 var ErrSudoRefused = errors.New("sudo -n refused: no passwordless sudo rule for this user")
 
+// StoppedAnyway is what Stop returns when the service did stop, but not as
+// asked: its stop command failed or outlived the grace period, or the
+// process did and was killed with SIGKILL. It is not a failure (the
+// service is stopped, as a stop promises), but it is said: a stop command
+// that fails on a broken configuration is the operator's first sign of it.
+type StoppedAnyway struct{ Note string }
+
+func (s *StoppedAnyway) Error() string { return s.Note }
+
 // New returns the manager of t.Service on t.Host, chosen by
 // t.Service.Manager ("systemd", the default when empty, or "command").
 //

@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"errors"
+
 	"github.com/omni-fleet/omni/internal/shell"
 
 	"bytes"
@@ -203,14 +205,19 @@ func (m *systemdManager) Stop(ctx context.Context, r Runner, grace time.Duration
 	if err != nil {
 		return fmt.Errorf("systemctl stop %s: %w", m.unit, err)
 	}
-	if err := m.stopResult(res); err != nil {
-		return err
+	forced := m.stopResult(res)
+	var anyway *StoppedAnyway
+	if forced != nil && !errors.As(forced, &anyway) {
+		return forced
 	}
 	info, err := m.show(ctx, r)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	return m.verifyStopped(info)
+	if err := m.verifyStopped(info); err != nil || anyway == nil {
+		return err
+	}
+	return anyway
 }
 
 // stopResult reads what the stop script printed.
@@ -220,6 +227,9 @@ func (m *systemdManager) stopResult(res Result) error {
 	}
 	if res.ExitCode != 0 {
 		return fmt.Errorf("systemctl stop %s: %w", m.unit, exitError(res))
+	}
+	if strings.Contains(string(res.Stdout), "result=killed") {
+		return &StoppedAnyway{Note: "killed with SIGKILL after the grace period"}
 	}
 	return nil
 }
@@ -277,8 +287,10 @@ func (m *systemdManager) Restart(ctx context.Context, r Runner, o RestartOptions
 		stop: stop, start: m.script(systemdStartScript), status: show,
 		stopResult: func(res Result) error {
 			script, verify, _ := bytes.Cut(res.Stdout, []byte(verifyMarker+"\n"))
-			if err := m.stopResult(Result{Stdout: script, Stderr: res.Stderr, ExitCode: res.ExitCode}); err != nil && len(verify) == 0 {
-				return err
+			forced := m.stopResult(Result{Stdout: script, Stderr: res.Stderr, ExitCode: res.ExitCode})
+			var anyway *StoppedAnyway
+			if forced != nil && !errors.As(forced, &anyway) && len(verify) == 0 {
+				return forced
 			}
 			showRC := 0 // exit 3 is the unit still active: show itself succeeded
 			if res.ExitCode == 4 {
@@ -288,7 +300,10 @@ func (m *systemdManager) Restart(ctx context.Context, r Runner, o RestartOptions
 			if err != nil {
 				return fmt.Errorf("verify: %w", err)
 			}
-			return m.verifyStopped(info)
+			if err := m.verifyStopped(info); err != nil || anyway == nil {
+				return err
+			}
+			return anyway
 		},
 		startResult: m.startResult,
 		statusResult: func(res Result) (State, error) {
