@@ -6,8 +6,10 @@
 # loopback with an admin socket of their own (internal/testkit/haproxytest),
 # and iproute2's ip for the reach tests' network namespaces
 # (internal/testkit/netnstest), and a deploy user, omnitest, for the tests
-# that log in as someone other than root. Idempotent: installs nothing when
-# they are there.
+# that log in as someone other than root, and nginx and redis-server, which
+# the tests of real daemons start on loopback under the command manager
+# (cli/real_daemons_*_test.go). Idempotent: installs nothing when they are
+# there.
 # The install does NOT start any service (policy-rc.d says no).
 set -euo pipefail
 
@@ -34,8 +36,10 @@ need=()
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 command -v ip >/dev/null 2>&1 || need+=(iproute2) # network namespaces (internal/testkit/netnstest)
 [ -x /usr/bin/busybox ] || need+=(busybox)       # a host whose sh and ps are BusyBox's (engine/transport)
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)    # real daemons under the command manager (cli/real_daemons_*_test.go)
+[ -x /usr/bin/redis-server ] || need+=(redis-server)
 if [ ${#need[@]} -eq 0 ]; then
-	echo "install-test-deps: $SSHD, systemd, sudo, haproxy, ip and busybox are already installed"
+	echo "install-test-deps: $SSHD, systemd, sudo, haproxy, ip, busybox, nginx and redis-server are already installed"
 else
 	if ! command -v apt-get >/dev/null 2>&1; then
 		echo "install-test-deps: ${need[*]} missing and this is not an apt-based system;" >&2

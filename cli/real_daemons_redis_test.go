@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestReviewRealStartOfDeadDaemonIsNotSuccess: redis-server started with
+// TestRealDaemonStartThatDiesIsAFailure: redis-server started with
 // `--daemonize yes` forks, and its parent exits 0 before the child binds
 // its port. When another process already holds that port, the child logs
 // "Could not create server TCP listening socket ...: bind: Address already
@@ -26,7 +26,7 @@ import (
 // (exit 1, docs/exit-codes.md), not a success contradicted by its own
 // status block: docs/json.md even has a `reason` for a service that "died
 // right after its start".
-func TestReviewRealStartOfDeadDaemonIsNotSuccess(t *testing.T) {
+func TestRealDaemonStartThatDiesIsAFailure(t *testing.T) {
 	redis := needExe(t, "redis-server")
 	r := startRealFleet(t, "127.0.77.120", "127.0.77.121")
 	pidfile := r.path("redis.pid")

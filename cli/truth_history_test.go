@@ -14,25 +14,25 @@ import (
 	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
-// reviewHistory is `omni -o json service history` as a test reads it.
-type reviewHistory struct {
+// historyDoc is `omni -o json service history` as a test reads it.
+type historyDoc struct {
 	Events []map[string]any `json:"events"`
 }
 
-func reviewReadHistory(t *testing.T, f *testfleet.Fleet, args ...string) reviewHistory {
+func readHistoryJSON(t *testing.T, f *testfleet.Fleet, args ...string) historyDoc {
 	t.Helper()
 	out, errOut, code := omni(t, f, append([]string{"-o", "json", "service", "history"}, args...)...)
 	if code != 0 {
 		t.Fatalf("history: exit %d\n%s\n%s", code, out, errOut)
 	}
-	var h reviewHistory
+	var h historyDoc
 	if err := json.Unmarshal([]byte(out), &h); err != nil {
 		t.Fatalf("history json: %v\n%s", err, out)
 	}
 	return h
 }
 
-// TestReviewTruthFleetRunEventHasNoOperator: the bug: the event a fleet
+// TestFleetRunEventNamesItsOperator: the bug: the event a fleet
 // run records for the run itself (the row `service history` shows as
 // "worker (2 hosts)") has no operator. omni writes it with an empty
 // Operator (engine/run.go runFleet builds runEvent without
@@ -43,12 +43,12 @@ func reviewReadHistory(t *testing.T, f *testfleet.Fleet, args ...string) reviewH
 // `user@machine`", README "`omni service history` lists the recorded
 // operations, newest first: who ran what", and docs/json.md "Absent
 // values are omitted" (an empty string is printed instead).
-func TestReviewTruthFleetRunEventHasNoOperator(t *testing.T) {
+func TestFleetRunEventNamesItsOperator(t *testing.T) {
 	t.Parallel()
 	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.78.10", WorkerAddr: "127.0.78.11"})
 	mustRun(t, f, "service", "start", "all", "network-agent")
 
-	h := reviewReadHistory(t, f, "all", "network-agent")
+	h := readHistoryJSON(t, f, "all", "network-agent")
 	var run map[string]any
 	for _, e := range h.Events {
 		if _, ok := e["hosts"]; ok && e["target"] == "all" {
@@ -71,7 +71,7 @@ func TestReviewTruthFleetRunEventHasNoOperator(t *testing.T) {
 	}
 }
 
-// TestReviewTruthInterruptedSingleHostRecordedOK: the bug: a stop of one
+// TestInterruptedSingleHostRecordedInterrupted: the bug: a stop of one
 // host interrupted (SIGINT/SIGTERM) once it has begun changing the service
 // is finished first and exits 130, with `-o json` "result":
 // "interrupted"; but the registry records its event as "ok", so
@@ -83,7 +83,7 @@ func TestReviewTruthFleetRunEventHasNoOperator(t *testing.T) {
 // (finishedFirst). It should record "interrupted": docs/registry.md, an
 // event's `result` "... The word is the class the exit code comes from
 // (exit-codes.md)"; exit-codes.md "130 interrupted".
-func TestReviewTruthInterruptedSingleHostRecordedOK(t *testing.T) {
+func TestInterruptedSingleHostRecordedInterrupted(t *testing.T) {
 	t.Parallel()
 	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.78.12", WorkerAddr: "127.0.78.13"})
 	// A container-runtime that ignores SIGTERM: its stop takes stop_grace
@@ -109,7 +109,7 @@ func TestReviewTruthInterruptedSingleHostRecordedOK(t *testing.T) {
 		t.Fatalf("the test's premise: an interrupted stop exits 130, result interrupted; got exit %d\n%s\n%s", code, out, errOut)
 	}
 
-	h := reviewReadHistory(t, f, "worker1", "container-runtime", "--limit", "1")
+	h := readHistoryJSON(t, f, "worker1", "container-runtime", "--limit", "1")
 	if len(h.Events) != 1 {
 		t.Fatalf("history: %v", h.Events)
 	}
@@ -123,14 +123,14 @@ func TestReviewTruthInterruptedSingleHostRecordedOK(t *testing.T) {
 	}
 }
 
-// reviewRunInv runs omni in-process against another inventory file.
-func reviewRunInv(inv string, args ...string) (string, string, int) {
+// runInventory runs omni in-process against another inventory file.
+func runInventory(inv string, args ...string) (string, string, int) {
 	s, out, errOut := TestStreams("", false)
 	code := Run(context.Background(), append([]string{"-i", inv}, args...), s)
 	return out.String(), errOut.String(), code
 }
 
-// TestReviewTruthHistoryOfHostMissesFleetRun: the bug: a rolling restart
+// TestHistoryOfHostShowsRunThatLeftItUnreachable: the bug: a rolling restart
 // whose preflight finds worker2 unreachable ends with worker2
 // "unreachable" (exit 4; table, JSON and the run's own event all say
 // so), but `omni service history worker2 container-runtime` does not show
@@ -144,7 +144,7 @@ func reviewRunInv(inv string, args ...string) (string, string, int) {
 // (`omni service history`)", exit-codes.md "The table, the JSON document
 // and `omni service history` say which host ended how", docs/registry.md
 // "The history of a host or a service includes the events about it".
-func TestReviewTruthHistoryOfHostMissesFleetRun(t *testing.T) {
+func TestHistoryOfHostShowsRunThatLeftItUnreachable(t *testing.T) {
 	t.Parallel()
 	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.78.20", WorkerAddr: "127.0.78.21",
 		MoreWorkers: []string{"127.0.78.22"}})
@@ -152,16 +152,16 @@ func TestReviewTruthHistoryOfHostMissesFleetRun(t *testing.T) {
 	// worker2's sshd as seen from this inventory: a closed port.
 	down := f.Variant("worker2-down.yaml", "port: "+strconv.Itoa(f.Workers[0].Port)+"\n", "port: 1\n")
 
-	out, errOut, code := reviewRunInv(down, "service", "restart", "worker", "container-runtime", "--min-ready", "0")
+	out, errOut, code := runInventory(down, "service", "restart", "worker", "container-runtime", "--min-ready", "0")
 	if code != 4 || !strings.Contains(out, "Unreachable: worker2") {
 		t.Fatalf("the test's premise: the rolling restart ends with worker2 unreachable, exit 4; got exit %d\n%s\n%s", code, out, errOut)
 	}
 
-	out, errOut, code = reviewRunInv(down, "-o", "json", "service", "history", "worker2", "container-runtime")
+	out, errOut, code = runInventory(down, "-o", "json", "service", "history", "worker2", "container-runtime")
 	if code != 0 {
 		t.Fatalf("history: exit %d\n%s\n%s", code, out, errOut)
 	}
-	var h reviewHistory
+	var h historyDoc
 	if err := json.Unmarshal([]byte(out), &h); err != nil {
 		t.Fatalf("history json: %v\n%s", err, out)
 	}
@@ -175,7 +175,7 @@ func TestReviewTruthHistoryOfHostMissesFleetRun(t *testing.T) {
 		t.Errorf("`service history worker2 container-runtime` does not show the restart in which worker2 ended unreachable; events: %v", h.Events)
 	}
 	// The text history says what became of worker2 in that run.
-	out, errOut, code = reviewRunInv(down, "service", "history", "worker2", "container-runtime")
+	out, errOut, code = runInventory(down, "service", "history", "worker2", "container-runtime")
 	if code != 0 || !regexp.MustCompile(`worker2 \(in worker, 2 hosts\)\s+container-runtime\s+unreachable`).MatchString(out) {
 		t.Errorf("the text history of worker2 does not say it ended unreachable in the run: exit %d\n%s\n%s", code, out, errOut)
 	}

@@ -22,7 +22,7 @@ http {
 %s`, r.path("nginx.pid"), r.path("error.log"), r.path("access.log"), r.Dir, r.Dir, r.Dir, r.Dir, r.Dir, r.Addr, r.Port, extra)
 }
 
-// TestReviewRealFailedStopCommandIsReported: nginx managed with its own
+// TestRealDaemonFailedStopCommandIsReported: nginx managed with its own
 // graceful stop, `nginx -s quit`. An operator edits nginx.conf and makes
 // a mistake; `nginx -s quit` reads the configuration before it signals
 // the master, so it fails at once: `nginx: [emerg] unknown directive ...`,
@@ -45,7 +45,7 @@ http {
 // why (nginx's error), and that the service was killed, not stopped
 // gracefully: it is the only hint that the configuration is broken before
 // the next start fails on it.
-func TestReviewRealFailedStopCommandIsReported(t *testing.T) {
+func TestRealDaemonFailedStopCommandIsReported(t *testing.T) {
 	nginx := needExe(t, "nginx")
 	r := startRealFleet(t, "127.0.77.122", "127.0.77.123")
 	r.Grace = "1s"

@@ -8,7 +8,7 @@ import (
 	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
-// TestReviewTruthStatusJSONVerboseNoRoundTrips: the bug: `omni -o json
+// TestStatusJSONVerbosePrintsRoundTrips: the bug: `omni -o json
 // service status -v` prints nothing on stderr; the round trips of each
 // host that `-v` promises are printed only in text mode
 // (cli/statuscmd.go: the json branch returns before `if verbose {
@@ -17,7 +17,7 @@ import (
 // docs/json.md (status) "`-v` prints the same counts on stderr", and
 // `omni service status --help`: "-v, --verbose  Print on stderr how many
 // round trips each host's connection waited for."
-func TestReviewTruthStatusJSONVerboseNoRoundTrips(t *testing.T) {
+func TestStatusJSONVerbosePrintsRoundTrips(t *testing.T) {
 	t.Parallel()
 	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.78.14", WorkerAddr: "127.0.78.15"})
 	mustRun(t, f, "service", "start", "primary-bastion", "network-agent")
@@ -36,7 +36,7 @@ func TestReviewTruthStatusJSONVerboseNoRoundTrips(t *testing.T) {
 	}
 }
 
-// TestReviewTruthStatusJSONStderrSilent: the bug: `omni -o json service
+// TestStatusJSONNamesProblemsOnStderr: the bug: `omni -o json service
 // status` with a stopped service exits 1 but writes nothing on stderr: the
 // line naming each service that is not running and healthy is printed
 // only in text mode (cli/statuscmd.go: the json branch returns before
@@ -48,7 +48,7 @@ func TestReviewTruthStatusJSONVerboseNoRoundTrips(t *testing.T) {
 // running and healthy: api-gateway@primary-bastion (stopped)`) ... With
 // -o json the document's exit_code is the same number."; docs/json.md:
 // "Anything meant for people (... errors) goes to stderr".
-func TestReviewTruthStatusJSONStderrSilent(t *testing.T) {
+func TestStatusJSONNamesProblemsOnStderr(t *testing.T) {
 	t.Parallel()
 	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.78.16", WorkerAddr: "127.0.78.17"})
 	// network-agent is stopped everywhere (the fleet starts with nothing running).

@@ -8,7 +8,7 @@ import (
 	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
-// TestReviewTruthNothingToResumeJSON: the bug: when `--resume` finds
+// TestNothingToResumeJSON: the bug: when `--resume` finds
 // nothing left, `-o json` prints `"summary": null` (cli/fleet.go
 // nothingToResume builds the fleetDoc without a Summary map, and the
 // field has no omitempty), so `jq '.summary | keys'` or `.summary.done`
@@ -18,7 +18,7 @@ import (
 // omit absent values and say it is a dry run: docs/json.md "Absent values
 // are omitted", and "`--dry-run -o json` prints {"command", "target",
 // "service", "dry_run": true, ...}".
-func TestReviewTruthNothingToResumeJSON(t *testing.T) {
+func TestNothingToResumeJSON(t *testing.T) {
 	t.Parallel()
 	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.78.30", WorkerAddr: "127.0.78.31"})
 	mustRun(t, f, "service", "start", "all", "network-agent")

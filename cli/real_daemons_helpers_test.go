@@ -46,7 +46,7 @@ func needExe(t *testing.T, name string) string {
 				return filepath.Join(d, name)
 			}
 		}
-		t.Skipf("%s is not installed (apt-get install it)", name)
+		t.Fatalf("%s is not installed: run scripts/install-test-deps.sh", name)
 	}
 	return p
 }
