@@ -54,7 +54,7 @@ type stepDoc struct {
 	Result     string `json:"result"` // the step's engine.StepStatus: ok, skipped, failed
 	DurationMS int64  `json:"duration_ms"`
 	Note       string `json:"note,omitempty"`
-	Warning    string `json:"warning,omitempty"` // a hook with on_failure: warn failed; the step is ok
+	Warning    string `json:"warning,omitempty"` // what went wrong in a step that succeeded anyway (a hook with on_failure: warn failed, a stop that killed or whose stop command failed); the step is ok
 	Error      string `json:"error,omitempty"`
 	// The log tail of a failed start, or of a failed health check right
 	// after a start: the service's last words, the last lines of its log

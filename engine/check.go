@@ -166,8 +166,11 @@ func (c *checker) ownChecks(ctx context.Context, inst Instance, known, seen *man
 	if c.look != nil {
 		spec.Retries, spec.StartPeriod = 0, 0 // a look, not a wait
 	}
+	// A start verified by its process running: a systemd oneshot unit
+	// that ran and exited successfully has done what its start was for.
+	finished := mode == processAlways && !spec.Process
 	spec.Process = mode == processAlways || (spec.Process && mode == processAsDeclared)
-	return runHealthSeen(ctx, spec, h, m, conn, known, seen, c.warm), nil
+	return runHealthSeen(ctx, spec, h, m, conn, known, seen, c.warm, finished), nil
 }
 
 // runningAndHealthy checks one instance, without its own dependencies:

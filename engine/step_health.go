@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/engine/manager"
@@ -52,13 +53,22 @@ func runHealth(ctx context.Context, r *execution, c stepCall) (string, error) {
 // caller has just read the state (known), the process check's first
 // attempt uses it instead of asking the host again; seen (when not nil)
 // keeps the last state the process check read; pool (nil: new ones) runs
-// the checks' goroutines.
-func runHealthSeen(ctx context.Context, spec inventory.Health, h *inventory.Host, m manager.Manager, conn Conn, known, seen *manager.State, pool *warm.Pool) health.Report {
+// the checks' goroutines. finished: the process check is one the
+// inventory did not ask for, run to verify a start: it also passes for a
+// service that finished its work successfully (State.Finished: a systemd
+// oneshot unit that ran), and waits at least the default budget.
+func runHealthSeen(ctx context.Context, spec inventory.Health, h *inventory.Host, m manager.Manager, conn Conn, known, seen *manager.State, pool *warm.Pool, finished bool) health.Report {
+	up := func(st manager.State) bool { return st.Running || (finished && st.Finished) }
+	var processMin time.Duration
+	if finished { // a check of its start the inventory did not ask for
+		processMin = time.Duration(inventory.DefaultHealthRetries) * inventory.DefaultHealthInterval
+	}
 	return health.Run(ctx, health.Target{
-		Spec:    spec,
-		Address: h.ServiceAddress,
-		Dialer:  conn,
-		Warm:    pool,
+		Spec:       spec,
+		Address:    h.ServiceAddress,
+		Dialer:     conn,
+		Warm:       pool,
+		ProcessMin: processMin,
 		Process: func(ctx context.Context) (bool, string, error) {
 			ctx = ownBound(ctx) // the check's timeout bounds each attempt
 			if known != nil {
@@ -67,8 +77,8 @@ func runHealthSeen(ctx context.Context, spec inventory.Health, h *inventory.Host
 				if seen != nil {
 					*seen = st
 				}
-				shellDone(ctx, h, st.Running)
-				return st.Running, st.Status, nil
+				shellDone(ctx, h, up(st))
+				return up(st), st.Status, nil
 			}
 			st, err := m.Status(ctx, conn)
 			if err == nil && seen != nil {
@@ -77,8 +87,8 @@ func runHealthSeen(ctx context.Context, spec inventory.Health, h *inventory.Host
 			if saw, ok := ctx.Value(sawRunningKey{}).(func()); ok && err == nil && st.Running {
 				saw()
 			}
-			shellDone(ctx, h, err == nil && st.Running)
-			return st.Running, st.Status, err
+			shellDone(ctx, h, err == nil && up(st))
+			return up(st), st.Status, err
 		},
 	})
 }

@@ -57,8 +57,11 @@ func finishing(ev, old Event) Event {
 // matches says whether ev passes the filters of q other than Limit. An
 // event matches a host (and service) when the event itself is about it,
 // when one of its steps is (a cascade started on one service shows in the
-// history of every service it touched), or when it is a fleet run that
-// recorded no event of the host's own (EventQuery.Hosts).
+// history of every service it touched), or when it is a finished fleet
+// run that recorded no event of the host's own (EventQuery.Hosts): the
+// host was left untouched, or found unreachable before its turn. (A run
+// recorded before HostResult.Event existed names no host events: its
+// hosts that ended otherwise have events of their own.)
 func (q EventQuery) matches(ev *Event) bool {
 	if !q.Since.IsZero() && ev.Started.Before(q.Since) {
 		return false
@@ -78,7 +81,7 @@ func (q EventQuery) matches(ev *Event) bool {
 		}
 	}
 	for _, h := range ev.Hosts {
-		if h.Event == "" && q.about(h.Host, ev.Service) {
+		if ev.Complete && h.Event == "" && (h.Result == "untouched" || h.Result == "unreachable") && q.about(h.Host, ev.Service) {
 			return true
 		}
 	}

@@ -107,8 +107,8 @@ type EventStep struct {
 type EventQuery struct {
 	// Hosts keeps the events about any of these hosts (none: every host).
 	// An event is about a host when it is the event's host or one of its
-	// steps' hosts; a fleet run's own event is about the hosts it recorded
-	// no host event for (HostResult.Event), whose end (untouched,
+	// steps' hosts; a finished fleet run's own event is about the hosts it
+	// recorded no host event for (HostResult.Event), whose end (untouched,
 	// unreachable before their turn) only it says.
 	Hosts   []string
 	Service string

@@ -102,6 +102,13 @@ type Target struct {
 	// Warm runs the checks side by side on goroutines that ran checks
 	// before (see package warm); nil: on new goroutines.
 	Warm *warm.Pool
+	// ProcessMin, when set, is the least waiting budget of the process
+	// check (more retries at the spec's interval): a process check the
+	// inventory did not ask for, run to verify a start, waits for a
+	// daemon that writes its pidfile late as long as the default budget
+	// does, whatever small budget the inventory gave its port and HTTP
+	// checks.
+	ProcessMin time.Duration
 }
 
 // Run waits the start period, then runs the configured checks side by
@@ -154,7 +161,11 @@ func Run(ctx context.Context, t Target) Report {
 		}})
 	}
 	return Report{Checks: runAll(ctx, t.Warm, checks, func(ctx context.Context, c check, ahead <-chan struct{}) Result {
-		return retry(ctx, t.Spec, c.name, c.fn, ahead)
+		spec := t.Spec
+		if c.name == processCheck && spec.Interval > 0 && time.Duration(spec.Retries)*spec.Interval < t.ProcessMin {
+			spec.Retries = int((t.ProcessMin + spec.Interval - 1) / spec.Interval)
+		}
+		return retry(ctx, spec, c.name, c.fn, ahead)
 	})}
 }
 

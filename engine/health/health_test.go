@@ -171,3 +171,26 @@ func TestShortPausesCountFromTheAttemptsStart(t *testing.T) {
 		}
 	})
 }
+
+// ProcessMin raises the process check's budget, and only its: a process
+// that shows up after the inventory's small budget is still seen.
+func TestProcessMinRaisesTheProcessChecksBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		began := time.Now()
+		late := func(context.Context) (bool, string, error) {
+			return time.Since(began) >= time.Second, "stopped", nil
+		}
+		s := inventory.Health{Process: true, Timeout: time.Second, Retries: 1, Interval: 100 * time.Millisecond}
+		if r := Run(context.Background(), Target{Spec: s, Process: late}); r.Passed() {
+			t.Fatalf("without ProcessMin the process check passed within its 100ms budget: %+v", r)
+		}
+		began = time.Now()
+		r := Run(context.Background(), Target{Spec: s, Process: late, ProcessMin: 5 * time.Second})
+		if !r.Passed() {
+			t.Fatalf("with a ProcessMin of 5s a process up after 1s failed: %+v", r)
+		}
+		if d := time.Since(began); d > 2*time.Second {
+			t.Errorf("it passed after %s: the check should pass as soon as the process is up", d)
+		}
+	})
+}

@@ -158,15 +158,17 @@ fi
 // then SIGKILL at the end of the grace period, counted from the stop's
 // start; the result is then stopped or killed as for the main process.
 // Looking for them costs the host a `ps` (or a read of /proc), so it is
-// done only when they may be there: a running main process is watched for
-// its group only when it has children at the stop's start
-// (/proc/PID/task/*/children; where that cannot be read, always), and a
-// group is looked into only when `kill -0 -PGID` finds a member in it (a
-// live one, or an exited one its parent has not reaped yet, such as the
-// main process on a host whose init reaps late). A single-process service
-// on a host whose init reaps at once costs nothing more. A service that
-// does not lead its group shares it with whatever started it, which is
-// never signalled.
+// done only when they may be there: when `kill -0 -PGID` finds a member
+// in the group, and either the main process is gone altogether (reaped:
+// then that member is another process) or it had children at the stop's
+// start (/proc/PID/task/*/children; where that cannot be read, always).
+// Where init reaps late, an exited main process stays a zombie for a
+// while and keeps its group alive by itself: a single-process service
+// costs nothing more there either. The not-running path does it only
+// for a PID whose process has exited: a PID the status command rejected
+// that names a live process (a PID reused since) is never taken for the
+// leader of the service's group. A service that does not lead its group shares it
+// with whatever started it, which is never signalled.
 //
 // omni_wait_gone sleeps 0.01 s, then twice as long each time, up to 0.2 s:
 // a process that exits at once is seen at once, and one that takes a few
@@ -271,7 +273,7 @@ omni_t0=$omni_t
 omni_gwait=
 omni_grp=
 if [ "$omni_rc" -ne 0 ] || { [ -n "$omni_pid" ] && ! omni_alive "$omni_pid"; }; then
-	if [ -n "$omni_pid" ] && omni_group_live "$omni_pid"; then
+	if [ -n "$omni_pid" ] && ! omni_alive "$omni_pid" && omni_group_live "$omni_pid"; then
 		omni_grp=$omni_pid
 		omni_stop_group
 		return
@@ -279,11 +281,15 @@ if [ "$omni_rc" -ne 0 ] || { [ -n "$omni_pid" ] && ! omni_alive "$omni_pid"; }; 
 	echo result=not-running
 	return 0
 fi
-[ "$omni_pg" = "$omni_pid" ] && omni_has_children "$omni_pid" && omni_grp=$omni_pid
+omni_kids=
+if [ "$omni_pg" = "$omni_pid" ]; then
+	omni_grp=$omni_pid
+	omni_has_children "$omni_pid" && omni_kids=1
+fi
 @STOP@omni_wait_gone @GRACE_CS@
 omni_stop_done
 if ! omni_alive "$omni_pid"; then
-	if [ -n "$omni_grp" ] && omni_group_live "$omni_grp"; then
+	if [ -n "$omni_grp" ] && { [ -n "$omni_kids" ] || [ ! -e "/proc/$omni_pid" ]; } && omni_group_live "$omni_grp"; then
 		omni_stop_group
 		return
 	fi

@@ -33,6 +33,10 @@ type State struct {
 	Since      time.Time // when it became active (zero if unknown / not running)
 	LastActive time.Time // when it last stopped being active (zero if unknown)
 	NRestarts  int
+	// Finished: not running because it did its work and exited
+	// successfully, as a systemd oneshot unit does (Type=oneshot, without
+	// RemainAfterExit, inactive with Result=success).
+	Finished bool
 }
 
 // Manager drives one service on one host.

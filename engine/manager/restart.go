@@ -222,8 +222,10 @@ func readRestart(res Result, mark string, p restartParts) (RestartReport, error)
 	if !rep.Stop.Ran {
 		return rep, fmt.Errorf("restart script: it ended before its stop did (%v)", exitError(res))
 	}
-	if rep.Stop.Err == nil && !rep.Start.Ran {
-		// The stop went well, so the start began, and never reported its
+	var anyway *StoppedAnyway
+	if (rep.Stop.Err == nil || errors.As(rep.Stop.Err, &anyway)) && !rep.Start.Ran {
+		// The stop went well (or stopped the service all the same), so
+		// the start began, and never reported its
 		// end: the script was killed during it (by the start command
 		// itself, say a `pkill -f` that matches the script). Not started.
 		rep.Start = Part{Ran: true, Err: fmt.Errorf("the restart script ended during the start (%v)",

@@ -23,7 +23,7 @@ type systemdManager struct {
 }
 
 // showProperties are the unit properties Status asks for, in one call.
-const showProperties = "LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts"
+const showProperties = "LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts,Type,Result"
 
 func (m *systemdManager) command(cmd string) string {
 	return wrap(cmd, m.sudo, false)
@@ -214,10 +214,28 @@ func (m *systemdManager) Stop(ctx context.Context, r Runner, grace time.Duration
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	if err := m.verifyStopped(info); err != nil || anyway == nil {
+	if err := m.verifyStopped(info); err != nil {
 		return err
 	}
-	return anyway
+	return stoppedAnyway(anyway, info)
+}
+
+// stoppedAnyway is how a stopped unit ended otherwise than asked: omni's
+// own SIGKILL after the grace period (forced), or systemd's, whose own
+// stop failed (the unit ends failed: its TimeoutStopSec ran out, or its
+// ExecStop failed); nil when it stopped as asked.
+func stoppedAnyway(forced *StoppedAnyway, info unitInfo) error {
+	if forced != nil {
+		return forced
+	}
+	if info.ActiveState != "failed" || info.Result == "" || info.Result == "success" {
+		return nil
+	}
+	why := "systemd reports its stop failed (Result=" + info.Result + ")"
+	if info.Result == "timeout" {
+		why = "killed by systemd (SIGKILL) when its TimeoutStopSec ran out (Result=timeout)"
+	}
+	return &StoppedAnyway{Note: why}
 }
 
 // stopResult reads what the stop script printed.
@@ -300,10 +318,10 @@ func (m *systemdManager) Restart(ctx context.Context, r Runner, o RestartOptions
 			if err != nil {
 				return fmt.Errorf("verify: %w", err)
 			}
-			if err := m.verifyStopped(info); err != nil || anyway == nil {
+			if err := m.verifyStopped(info); err != nil {
 				return err
 			}
-			return anyway
+			return stoppedAnyway(anyway, info)
 		},
 		startResult: m.startResult,
 		statusResult: func(res Result) (State, error) {

@@ -35,7 +35,7 @@ func TestStatusAllOneShow(t *testing.T) {
 	ms := batchManagers(t, host, "omni-a.service", "omni-alias.service", "omni-missing.service")
 	r := &fakeRunner{results: []Result{{Stdout: readTestdata(t, "systemd/multi.txt")}}}
 	got := StatusAll(context.Background(), r, ms)
-	want := "systemctl show -p Id,Names,LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts --no-pager -- 'omni-a.service' 'omni-alias.service' 'omni-missing.service'"
+	want := "systemctl show -p Id,Names,LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts,Type,Result --no-pager -- 'omni-a.service' 'omni-alias.service' 'omni-missing.service'"
 	if len(r.cmds) != 1 || r.cmds[0] != want {
 		t.Fatalf("commands %q, want one: %q", r.cmds, want)
 	}

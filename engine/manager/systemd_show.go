@@ -17,6 +17,8 @@ type unitInfo struct {
 	ActiveEnter   time.Time
 	InactiveEnter time.Time
 	NRestarts     int
+	Type          string // "simple", "oneshot", ...; empty from old fixtures
+	Result        string // how the unit last ended: "success", "timeout", "signal", ...
 }
 
 // parseShow reads systemctl's KEY=VALUE lines. Unknown keys are ignored
@@ -44,6 +46,10 @@ func parseShow(out []byte) (unitInfo, error) {
 			info.MainPID, err = parseCount(value)
 		case "NRestarts":
 			info.NRestarts, err = parseCount(value)
+		case "Type":
+			info.Type = value
+		case "Result":
+			info.Result = value
 		case "ActiveEnterTimestamp":
 			info.ActiveEnter, err = parseSystemdTime(value)
 		case "InactiveEnterTimestamp":
@@ -89,6 +95,7 @@ func (u unitInfo) state() State {
 		st.Running, st.Status = true, "reloading"
 	case "inactive":
 		st.Status = "stopped"
+		st.Finished = u.Type == "oneshot" && u.Result == "success"
 	default: // failed, activating, deactivating, maintenance, ...
 		st.Status = u.ActiveState
 	}
