@@ -83,6 +83,9 @@ type frame struct {
 	data     []byte
 	tail     string
 	overflow bool // the command's output passed MaxOutput: data is not all of it
+	// cut: the stream ended before the mark; data is what came without
+	// one (what a login shell that refused to run the command said).
+	cut bool
 }
 
 // runInShell runs cmd in the connection's shell, starting one when there
@@ -189,7 +192,7 @@ func (c *Client) startShell(ctx context.Context, first string) (*remoteShell, er
 }
 
 // startLine is the shell's own first line: see the comment at the top.
-const startLine = "exec 3>&2 2>/dev/null; echo $$"
+const startLine = "exec 3>&2 2>/dev/null; echo; echo $$" // the PID on a line of its own, after whatever the login printed
 
 // command is cmd as the shell runs it: in its own sh, reading /dev/null,
 // its stderr on the session's, framed by the marks.
@@ -245,7 +248,7 @@ func (sh *remoteShell) runFirst(ctx context.Context) (Result, bool, error) {
 		}
 		return res, true, err
 	}
-	pid, perr := strconv.Atoi(strings.TrimSpace(string(res.Stdout)))
+	pid, perr := shellPID(res.Stdout)
 	if perr != nil || pid <= 1 {
 		sh.drop()
 		return Result{ExitCode: -1}, true, fmt.Errorf("%s: the remote shell did not start: it printed %q, %q",
@@ -285,6 +288,7 @@ func (sh *remoteShell) collect(ctx context.Context) (res Result, err error) {
 		started = nil
 	}
 	overflow := false // a frame passed MaxOutput
+	var cut [2][]byte // what came on stdout, stderr, without a mark
 	for out != nil || errs != nil {
 		var f frame
 		var open bool
@@ -300,6 +304,9 @@ func (sh *remoteShell) collect(ctx context.Context) (res Result, err error) {
 			continue
 		case f, open = <-out:
 			out = nil
+			if open && f.cut {
+				cut[0], open = f.data, false
+			}
 			overflow = overflow || (open && f.overflow)
 			if open {
 				res.Stdout = f.data
@@ -310,6 +317,9 @@ func (sh *remoteShell) collect(ctx context.Context) (res Result, err error) {
 			}
 		case f, open = <-errs:
 			errs = nil
+			if open && f.cut {
+				cut[1], open = f.data, false
+			}
 			overflow = overflow || (open && f.overflow)
 			res.Stderr = f.data
 		case <-ctx.Done():
@@ -324,6 +334,12 @@ func (sh *remoteShell) collect(ctx context.Context) (res Result, err error) {
 		}
 		if !open { // the session ended before the command did
 			sh.drop()
+			if said := cutText(cut); said != "" && !sh.c.isLost() {
+				// The shell itself ended, saying why (a login shell that
+				// refuses to run commands: nologin, csh's quoting): the
+				// host answered, and its words are the error.
+				return Result{ExitCode: -1}, fmt.Errorf("%s: the remote shell ended before running the command: %s", sh.c.name, said)
+			}
 			return Result{ExitCode: -1}, sh.c.transportError("command", io.ErrUnexpectedEOF)
 		}
 	}
@@ -377,6 +393,12 @@ func (sh *remoteShell) read(r io.Reader, frames chan<- frame) {
 			from = 0
 		}
 		if err != nil {
+			if len(buf) > 0 && !overflow {
+				select {
+				case frames <- frame{data: buf, cut: true}:
+				case <-sh.quit:
+				}
+			}
 			return
 		}
 	}
@@ -406,7 +428,7 @@ func (sh *remoteShell) kill(gotPID bool, pidOut []byte) {
 			case <-time.After(closeGrace):
 			}
 		}
-		pgid, _ = strconv.Atoi(strings.TrimSpace(string(pidOut)))
+		pgid, _ = shellPID(pidOut)
 	}
 	if pgid <= 1 || !sh.c.killProcessTree(pgid, sh.ended) {
 		_ = sh.session.Signal(ssh.SIGKILL)
@@ -493,4 +515,31 @@ func (sh *remoteShell) release() {
 		_ = sh.stdin.Close()
 		_ = sh.session.Close()
 	})
+}
+
+// cutText is what a shell that ended said without a mark, stdout's and
+// stderr's, as one line of text (bounded), "" when it said nothing.
+func cutText(cut [2][]byte) string {
+	var parts []string
+	for _, b := range cut {
+		if t := strings.Join(strings.Fields(string(b)), " "); t != "" {
+			parts = append(parts, t)
+		}
+	}
+	t := strings.Join(parts, "; ")
+	if len(t) > 512 {
+		t = t[:512] + "…"
+	}
+	return t
+}
+
+// shellPID reads the shell's PID from its start line's output: the last
+// line. What comes before it is what the login shell printed before it
+// ran the command (a banner a ~/.bashrc or ~/.zshenv echoes), which a
+// session of its own passes on as the command's output and the reports'
+// readers skip; the start line prints an empty line first, so the PID is
+// on a line of its own even after a banner without a newline.
+func shellPID(out []byte) (int, error) {
+	s := strings.TrimSpace(string(out))
+	return strconv.Atoi(s[strings.LastIndexByte(s, '\n')+1:])
 }
