@@ -388,8 +388,8 @@ func (c *Client) killProcessGroup(pgid int, done <-chan error) {
 // killProcessTree kills the remote process pid and every process below it
 // (its children, theirs, …), unless it has ended meanwhile: see
 // killTreeScript.
-func (c *Client) killProcessTree(pid int, done <-chan error) bool {
-	return c.runKiller(killTreeScript(pid), done)
+func (c *Client) killProcessTree(pid int, done <-chan error, sudo bool) bool {
+	return c.runKiller(killTreeScript(pid, sudo), done)
 }
 
 // killTreeScript is the remote command that kills pid and every process
@@ -397,11 +397,19 @@ func (c *Client) killProcessTree(pid int, done <-chan error) bool {
 // each is stopped (SIGSTOP) as it is found, so that none forks a child the
 // walk would miss, then all are killed at once. A process that belongs to
 // root (a command under `sudo -n`) is killed with sudo -n when the plain
-// kill fails. Processes that left the tree (a daemon whose parent exited)
-// are not in it.
-func killTreeScript(pid int) string {
-	return "sh -c " + shell.Quote(shell.ProcReaders+"\n"+shell.KillTree+"\n"+
-		"omni_kill_tree "+strconv.Itoa(pid)+" || sudo -n kill -KILL $omni_tree 2>/dev/null\n:")
+// kill fails. When the command ran under sudo (sudo), the whole walk runs
+// under `sudo -n` first: on a host whose /proc is mounted hidepid=2 the
+// login user cannot see root's processes, so its own walk would find only
+// the shell, kill it, succeed, and leave the command running as root.
+// Processes that left the tree (a daemon whose parent exited) are not in
+// it.
+func killTreeScript(pid int, sudo bool) string {
+	walk := shell.ProcReaders + "\n" + shell.KillTree + "\n" + "omni_kill_tree " + strconv.Itoa(pid)
+	script := walk + " || sudo -n kill -KILL $omni_tree 2>/dev/null\n:"
+	if sudo {
+		script = "sudo -n sh -c " + shell.Quote(walk) + " 2>/dev/null || {\n" + script + "\n}"
+	}
+	return "sh -c " + shell.Quote(script)
 }
 
 // runKiller runs cmd, a command that kills a running command's processes,

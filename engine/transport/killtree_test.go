@@ -33,7 +33,13 @@ func binDir(t *testing.T, links map[string]string) string {
 // it (10 s at most).
 func runKillerLocally(t *testing.T, path string, pid int) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(strings.Split(path, ":")[0], "sh"), "-c", killTreeScript(pid))
+	runKiller(t, path, pid, false)
+}
+
+// runKiller is runKillerLocally, the walk under sudo -n first when sudo.
+func runKiller(t *testing.T, path string, pid int, sudo bool) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(strings.Split(path, ":")[0], "sh"), "-c", killTreeScript(pid, sudo))
 	cmd.Env = []string{"PATH=" + path}
 	out, _ := cmd.CombinedOutput()
 	if len(out) > 0 {
@@ -75,6 +81,10 @@ func startTree(t *testing.T, tag string) (*exec.Cmd, []string) {
 }
 
 func checkKillTree(t *testing.T, tag string, links map[string]string, extraPath string) {
+	checkKillTreeAs(t, tag, links, extraPath, false)
+}
+
+func checkKillTreeAs(t *testing.T, tag string, links map[string]string, extraPath string, sudo bool) {
 	bin := binDir(t, links)
 	path := bin
 	if extraPath != "" {
@@ -88,7 +98,7 @@ func checkKillTree(t *testing.T, tag string, links map[string]string, extraPath 
 	t.Cleanup(func() { other.Process.Kill(); other.Wait() })
 
 	sh, args := startTree(t, tag)
-	runKillerLocally(t, path, sh.Process.Pid)
+	runKiller(t, path, sh.Process.Pid, sudo)
 	time.Sleep(100 * time.Millisecond)
 	var left []string
 	for _, a := range args {
@@ -133,4 +143,14 @@ func TestKillTreeBusybox(t *testing.T) {
 
 func TestKillTreeBusyboxNoPS(t *testing.T) {
 	checkKillTree(t, "16", map[string]string{"sh": "/usr/bin/busybox"}, "")
+}
+
+// A command under sudo: the walk runs under sudo -n (root sees what
+// hidepid=2 hides from the login user), here as root itself.
+func TestKillTreeUnderSudo(t *testing.T) {
+	sudo, err := exec.LookPath("sudo")
+	if err != nil {
+		t.Fatal("sudo is not installed: run scripts/install-test-deps.sh")
+	}
+	checkKillTreeAs(t, "17", map[string]string{"sh": "/usr/bin/dash", "ps": "/usr/bin/ps", "sudo": sudo}, "", true)
 }

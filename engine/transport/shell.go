@@ -75,7 +75,15 @@ type remoteShell struct {
 	started chan error
 	inStart bool
 	pending string
+	// sudo: the command in flight runs under `sudo -n` (a service
+	// manager's wrap): its processes are root's, and a host whose /proc
+	// is mounted hidepid=2 hides them from the login user.
+	sudo bool
 }
+
+// underSudo reports whether cmd runs under sudo -n, as the service
+// managers wrap a service's commands.
+func underSudo(cmd string) bool { return strings.HasPrefix(cmd, "sudo -n ") }
 
 // frame is one command's output on one stream, and what followed the
 // mark on its line (" CODE" on stdout, "" on stderr).
@@ -171,6 +179,7 @@ func (c *Client) startShell(ctx context.Context, first string) (*remoteShell, er
 		return nil, err
 	}
 	sh.stdin = stdin
+	sh.sudo = underSudo(first)
 	line := "exec sh"
 	if script := sh.command(first); len(script) <= maxStartCommand {
 		line = "exec sh -c " + shell.Quote(sh.framed(startLine)+script+"exec sh\n")
@@ -205,6 +214,7 @@ func (sh *remoteShell) command(cmd string) string {
 
 // run runs cmd in its own sh in the shell.
 func (sh *remoteShell) run(ctx context.Context, cmd string) (Result, bool, error) {
+	sh.sudo = underSudo(cmd)
 	if n, err := sh.stdin.Write([]byte(sh.command(cmd))); err != nil {
 		sh.drop()
 		if n == 0 {
@@ -430,7 +440,7 @@ func (sh *remoteShell) kill(gotPID bool, pidOut []byte) {
 		}
 		pgid, _ = shellPID(pidOut)
 	}
-	if pgid <= 1 || !sh.c.killProcessTree(pgid, sh.ended) {
+	if pgid <= 1 || !sh.c.killProcessTree(pgid, sh.ended, sh.sudo) {
 		_ = sh.session.Signal(ssh.SIGKILL)
 	}
 	sh.drop()
