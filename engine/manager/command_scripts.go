@@ -50,7 +50,11 @@ fi`
 // omni_ps PID sets omni_st to the process's state letter (R, S, D, Z, …),
 // omni_et to the seconds since it started and omni_pg to its process
 // group, or returns 1 when there is
-// no such process. A process whose main thread has exited while others
+// no such process. A process this user may not look at (another user's,
+// on a host whose /proc is mounted hidepid=2: its /proc entry is hidden,
+// but `kill -0` says "not permitted", not "no such process") exists: its
+// state is "?", its age and group unknown (omni_hidden, a fork, only
+// when the /proc entry cannot be read). A process whose main thread has exited while others
 // run shows Z, yet runs: omni_st is then the state of a live thread
 // (omni_live_thread), Z only when none is left. After comm, /proc/PID/stat has the state, then the
 // start time as the 20th field, in clock ticks since boot. Linux's
@@ -59,9 +63,18 @@ fi`
 // same unit.
 const probes = procReaders + `
 ` + clock + `
+omni_hidden() {
+	omni_e=$(LC_ALL=C; export LC_ALL; kill -0 "$1" 2>&1) && return 0
+	case $omni_e in *ermitted*) return 0 ;; esac
+	return 1
+}
 if [ -r /proc/self/stat ] && [ -r /proc/uptime ]; then
 	omni_ps() {
-		omni_stat "/proc/$1/stat" || return 1
+		if ! omni_stat "/proc/$1/stat"; then
+			omni_hidden "$1" || return 1
+			omni_st=? omni_et= omni_pg=
+			return 0
+		fi
 		set -f; set -- $omni_l; set +f
 		[ "$#" -ge 20 ] || return 1
 		omni_st=$1 omni_pg=$3
@@ -81,9 +94,13 @@ if [ -r /proc/self/stat ] && [ -r /proc/uptime ]; then
 	}
 else
 	omni_ps() {
-		set -f; set -- $(ps -o stat=,etimes=,pgid= -p "$1" 2>/dev/null); set +f
-		[ -n "${1-}" ] || return 1
-		omni_st=$1 omni_et=${2-} omni_pg=${3-}
+		set -f; set -- "$1" $(ps -o stat=,etimes=,pgid= -p "$1" 2>/dev/null); set +f
+		if [ -z "${2-}" ]; then
+			omni_hidden "$1" || return 1
+			omni_st=? omni_et= omni_pg=
+			return 0
+		fi
+		omni_st=$2 omni_et=${3-} omni_pg=${4-}
 	}
 fi`
 

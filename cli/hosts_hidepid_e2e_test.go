@@ -9,7 +9,7 @@ import (
 	"github.com/omni-fleet/omni/internal/testkit/proctest"
 )
 
-// TestReviewHostsHidepidSudoTimedOutStartLeaksRootProcess: a hardened
+// TestHidepidSudoTimedOutStartLeavesNoRootProcess: a hardened
 // host mounts /proc with hidepid=2 (each user sees only its own
 // processes), and its services run under `sudo: true`. A start command
 // hangs past start_timeout.
@@ -29,7 +29,7 @@ import (
 // /proc shows the login user: walk the tree under `sudo -n` when the
 // command ran under sudo (or kill the command's process group as root),
 // so that nothing of the start is left running.
-func TestReviewHostsHidepidSudoTimedOutStartLeaksRootProcess(t *testing.T) {
+func TestHidepidSudoTimedOutStartLeavesNoRootProcess(t *testing.T) {
 	inv, srv, _ := reviewHost(t, "127.0.80.51", "", "omnitest", "  sudo: true\n", "hung",
 		"  hung:\n    start_timeout: 1s\n    commands: {start: 'sleep 600.51', status: 'false'}\n")
 	reviewHidepid(t, srv)
@@ -49,7 +49,7 @@ func TestReviewHostsHidepidSudoTimedOutStartLeaksRootProcess(t *testing.T) {
 	}
 }
 
-// TestReviewHostsHidepidOtherUsersServiceReportedStopped: a hardened host
+// TestHidepidOtherUsersServiceIsNotStopped: a hardened host
 // mounts /proc with hidepid=2, omni logs in as its deploy user without
 // sudo, and the service runs as a user of its own (here nobody; started
 // by its init, or by `sudo -u app` in the start command). The status
@@ -68,7 +68,7 @@ func TestReviewHostsHidepidSudoTimedOutStartLeaksRootProcess(t *testing.T) {
 // (`kill -0 PID` fails with EPERM, not ESRCH, for a live process of
 // another user) and say Running, or Unknown with the reason; never
 // "stopped" for a process that runs.
-func TestReviewHostsHidepidOtherUsersServiceReportedStopped(t *testing.T) {
+func TestHidepidOtherUsersServiceIsNotStopped(t *testing.T) {
 	inv, srv, run := reviewHost(t, "127.0.80.52", "", "omnitest", "", "other",
 		"  other:\n    commands: {start: 'false', status: 'cat @RUN@/other.pid', stop: 'kill $(cat @RUN@/other.pid)'}\n    health: {process: true}\n")
 	reviewHidepid(t, srv)

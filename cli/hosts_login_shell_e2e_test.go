@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// TestReviewHostsLoginShellRefusalIsShown: the deploy user's login shell
+// TestLoginShellRefusalIsShown: the deploy user's login shell
 // cannot run omni's command. sshd runs every command as `$SHELL -c CMD`,
 // and two shells that real fleets have fail there:
 //   - /usr/sbin/nologin (a service account put in the inventory, or a
@@ -30,7 +30,7 @@ import (
 // not available.", "Unmatched '."), with the host and step as now; for
 // csh, better still, work (send the script on the shell's stdin, with
 // only `exec sh` on the command line, which every login shell can run).
-func TestReviewHostsLoginShellRefusalIsShown(t *testing.T) {
+func TestLoginShellRefusalIsShown(t *testing.T) {
 	for i, c := range []struct{ user, shell, says string }{
 		{"reviewhnol", "/usr/sbin/nologin", "currently not available"},
 		{"reviewhcsh", "/usr/bin/tcsh", "Unmatched"},
@@ -56,7 +56,7 @@ func TestReviewHostsLoginShellRefusalIsShown(t *testing.T) {
 	}
 }
 
-// TestReviewHostsBashrcBannerBreaksStart: the deploy user's login shell is
+// TestBashrcBannerDoesNotBreakStart: the deploy user's login shell is
 // bash, and its ~/.bashrc prints a line (a banner, a `source` of a
 // toolchain that says what it enabled) without the interactive guard.
 // bash reads ~/.bashrc for every command sshd runs, so `ssh web1 CMD`
@@ -75,7 +75,7 @@ func TestReviewHostsLoginShellRefusalIsShown(t *testing.T) {
 //
 // What it should do: take the PID from the start line's own output (its
 // last line, or after a mark of its own), and start the service.
-func TestReviewHostsBashrcBannerBreaksStart(t *testing.T) {
+func TestBashrcBannerDoesNotBreakStart(t *testing.T) {
 	u := reviewHostUser(t, "reviewhbash", "/bin/bash", map[string]string{
 		// The banner's last line without its newline: the PID must
 		// still be a line of its own.
