@@ -367,6 +367,7 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 		runEvent.Hosts = append(runEvent.Hosts, r)
 	}
 	runEvent.Finished, runEvent.Complete, runEvent.Result = time.Now().UTC(), true, string(rep.Class())
+	runEvent.HostEvents = true
 	runEvent.Error = rep.Aborted
 	if err := h.reg.FinishEvent(runEvent); err != nil {
 		h.warn(fmt.Sprintf("the run finished but its history could not be recorded: %v", err))

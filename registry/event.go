@@ -59,9 +59,10 @@ func finishing(ev, old Event) Event {
 // when one of its steps is (a cascade started on one service shows in the
 // history of every service it touched), or when it is a finished fleet
 // run that recorded no event of the host's own (EventQuery.Hosts): the
-// host was left untouched, or found unreachable before its turn. (A run
-// recorded before HostResult.Event existed names no host events: its
-// hosts that ended otherwise have events of their own.)
+// host was left untouched, failed the run's preflight, or was found
+// unreachable before its turn. (A run recorded before HostEvents names no
+// host events: there only its untouched and unreachable hosts can lack
+// one.)
 func (q EventQuery) matches(ev *Event) bool {
 	if !q.Since.IsZero() && ev.Started.Before(q.Since) {
 		return false
@@ -81,7 +82,8 @@ func (q EventQuery) matches(ev *Event) bool {
 		}
 	}
 	for _, h := range ev.Hosts {
-		if ev.Complete && h.Event == "" && (h.Result == "untouched" || h.Result == "unreachable") && q.about(h.Host, ev.Service) {
+		noEvent := h.Event == "" && (ev.HostEvents || h.Result == "untouched" || h.Result == "unreachable")
+		if ev.Complete && noEvent && q.about(h.Host, ev.Service) {
 			return true
 		}
 	}

@@ -68,6 +68,10 @@ type Event struct {
 	Run    string       `json:"run,omitempty"`
 	Target string       `json:"target,omitempty"`
 	Hosts  []HostResult `json:"hosts,omitempty"`
+	// HostEvents: each of Hosts names the host's own event in the run
+	// (HostResult.Event), "" when it has none. Runs recorded before omni
+	// named them leave it false.
+	HostEvents bool `json:"host_events,omitempty"`
 
 	// Config is what the operation did to managed configuration files
 	// (config apply, rollback, a start that applied first): hashes only.

@@ -221,21 +221,20 @@ func (m *systemdManager) Stop(ctx context.Context, r Runner, grace time.Duration
 }
 
 // stoppedAnyway is how a stopped unit ended otherwise than asked: omni's
-// own SIGKILL after the grace period (forced), or systemd's, whose own
-// stop failed (the unit ends failed: its TimeoutStopSec ran out, or its
-// ExecStop failed); nil when it stopped as asked.
+// own SIGKILL after the grace period (forced), or systemd's when the
+// unit's TimeoutStopSec ran out (it ends failed, Result=timeout); nil when
+// it stopped as asked.
 func stoppedAnyway(forced *StoppedAnyway, info unitInfo) error {
 	if forced != nil {
 		return forced
 	}
-	if info.ActiveState != "failed" || info.Result == "" || info.Result == "success" {
+	if info.ActiveState != "failed" || info.Result != "timeout" {
+		// Another Result (exit-code: a process that exits 143 on
+		// SIGTERM, as a JVM does) is how the service ended, not a stop
+		// that failed.
 		return nil
 	}
-	why := "systemd reports its stop failed (Result=" + info.Result + ")"
-	if info.Result == "timeout" {
-		why = "killed by systemd (SIGKILL) when its TimeoutStopSec ran out (Result=timeout)"
-	}
-	return &StoppedAnyway{Note: why}
+	return &StoppedAnyway{Note: "killed by systemd (SIGKILL) when its TimeoutStopSec ran out (Result=timeout)"}
 }
 
 // stopResult reads what the stop script printed.

@@ -343,14 +343,31 @@ func (sh *remoteShell) collect(ctx context.Context) (res Result, err error) {
 			return Result{ExitCode: -1}, sh.c.transportError("command", io.ErrUnexpectedEOF)
 		}
 		if !open { // the session ended before the command did
+			// What the shell said on its other stream before that one
+			// ended too (bounded), then whether the connection is lost.
+			wait := time.After(200 * time.Millisecond)
+			for i, ch := range [2]<-chan frame{out, errs} {
+				if ch == nil {
+					continue
+				}
+				select {
+				case f, ok := <-ch:
+					if ok && f.cut {
+						cut[i] = f.data
+					}
+				case <-wait:
+				}
+			}
 			sh.drop()
-			if said := cutText(cut); said != "" && !sh.c.isLost() {
+			err := sh.c.transportError("command", io.ErrUnexpectedEOF)
+			var lost *UnreachableError
+			if said := cutText(cut); said != "" && !errors.As(err, &lost) {
 				// The shell itself ended, saying why (a login shell that
 				// refuses to run commands: nologin, csh's quoting): the
 				// host answered, and its words are the error.
-				return Result{ExitCode: -1}, fmt.Errorf("%s: the remote shell ended before running the command: %s", sh.c.name, said)
+				err = fmt.Errorf("%s: the remote shell ended before the command finished: %s", sh.c.name, said)
 			}
-			return Result{ExitCode: -1}, sh.c.transportError("command", io.ErrUnexpectedEOF)
+			return Result{ExitCode: -1}, err
 		}
 	}
 	if overflow {
