@@ -151,7 +151,7 @@ func (r *resolver) host(h *inventory.Host, hop sshconfig.Jump, noVia bool, line 
 		ep.IdentityFiles = []string{h.IdentityFile}
 	} // else the transport offers ssh-agent and ~/.ssh/id_* like OpenSSH
 	if !explicit.KnownHosts && sc.KnownHostsFile != "" {
-		if ep.KnownHosts, err = r.expand(sc, ep, "UserKnownHostsFile", sc.KnownHostsFile); err != nil {
+		if ep.KnownHosts, ep.MoreKnownHosts, err = r.knownHostsFiles(sc, ep); err != nil {
 			return transport.Endpoint{}, err
 		}
 	}
@@ -207,7 +207,7 @@ func (r *resolver) alias(hop sshconfig.Jump, noVia bool, line int) (transport.En
 		return transport.Endpoint{}, err
 	}
 	if sc.KnownHostsFile != "" {
-		if ep.KnownHosts, err = r.expand(sc, ep, "UserKnownHostsFile", sc.KnownHostsFile); err != nil {
+		if ep.KnownHosts, ep.MoreKnownHosts, err = r.knownHostsFiles(sc, ep); err != nil {
 			return transport.Endpoint{}, err
 		}
 	} // else the transport's default, ~/.ssh/known_hosts
@@ -272,6 +272,24 @@ func (r *resolver) identityFiles(sc sshconfig.Host, ep transport.Endpoint) ([]st
 		files = append(files, path)
 	}
 	return files, nil
+}
+
+// knownHostsFiles expands the UserKnownHostsFile files of sc: the first,
+// which new keys are written to, and the others, read with it.
+func (r *resolver) knownHostsFiles(sc sshconfig.Host, ep transport.Endpoint) (string, []string, error) {
+	first, err := r.expand(sc, ep, "UserKnownHostsFile", sc.KnownHostsFile)
+	if err != nil {
+		return "", nil, err
+	}
+	var more []string
+	for _, f := range sc.MoreKnownHostsFiles {
+		path, err := r.expand(sc, ep, "UserKnownHostsFile", f)
+		if err != nil {
+			return "", nil, err
+		}
+		more = append(more, path)
+	}
+	return first, more, nil
 }
 
 // expand expands the tokens of a path from the configuration for the

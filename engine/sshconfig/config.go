@@ -175,8 +175,11 @@ type Host struct {
 	// are known.
 	IdentityFiles []string
 	// KnownHostsFile is the first file of UserKnownHostsFile, as written
-	// (see ExpandPath); "" when unset or "none".
-	KnownHostsFile string
+	// (see ExpandPath); "" when unset or "none". MoreKnownHostsFiles are
+	// the others: read with it (a key listed in any is known, a key
+	// revoked in any is refused), never written to.
+	KnownHostsFile      string
+	MoreKnownHostsFiles []string
 	// ProxyJump lists the hops to go through, first hop first; nil when
 	// unset or "none".
 	ProxyJump []Jump
@@ -229,8 +232,13 @@ func (c *Config) Lookup(alias string) (Host, error) {
 		}
 	}
 	if v, _, ok := c.first(alias, "UserKnownHostsFile"); ok {
-		if first := strings.Fields(v); len(first) > 0 && first[0] != "none" {
-			h.KnownHostsFile = first[0]
+		if files := strings.Fields(v); len(files) > 0 && files[0] != "none" {
+			h.KnownHostsFile = files[0]
+			for _, f := range files[1:] {
+				if f != "none" {
+					h.MoreKnownHostsFiles = append(h.MoreKnownHostsFiles, f)
+				}
+			}
 		}
 	}
 	if v, line, ok := c.first(alias, "ServerAliveInterval"); ok {

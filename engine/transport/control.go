@@ -59,6 +59,7 @@ func controlPathsFor(dir string, ep Endpoint) controlPaths {
 		Port          int
 		Identities    []string
 		KnownHosts    string
+		More          []string `json:",omitempty"`
 		Via           any
 	}
 	var id func(ep *Endpoint) any
@@ -66,7 +67,7 @@ func controlPathsFor(dir string, ep Endpoint) controlPaths {
 		if ep == nil {
 			return nil
 		}
-		return identity{ep.User, ep.Address, ep.Port, ep.IdentityFiles, ep.KnownHosts, id(ep.Via)}
+		return identity{ep.User, ep.Address, ep.Port, ep.IdentityFiles, ep.KnownHosts, ep.MoreKnownHosts, id(ep.Via)}
 	}
 	blob, _ := json.Marshal(id(&ep))
 	sum := sha256.Sum256(blob)

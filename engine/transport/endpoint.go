@@ -50,8 +50,12 @@ type Endpoint struct {
 	// offered if they exist.
 	IdentityFiles []string
 	// KnownHosts is the known_hosts file host keys are verified against,
-	// ~/.ssh/known_hosts by default.
-	KnownHosts string
+	// ~/.ssh/known_hosts by default. MoreKnownHosts are further files read
+	// with it (an ssh_config UserKnownHostsFile's second and later
+	// files): a key listed in any of them is known, a key revoked in any
+	// is refused. New keys are written to KnownHosts only.
+	KnownHosts     string
+	MoreKnownHosts []string
 	// ConnectTimeout bounds the TCP connect and the SSH handshake, each;
 	// DefaultConnectTimeout when zero.
 	ConnectTimeout time.Duration
@@ -161,6 +165,15 @@ func (ep Endpoint) withDefaults() (Endpoint, error) {
 	if ep.KnownHosts, err = inHome(ep.KnownHosts); err != nil {
 		return ep, err
 	}
+	var more []string
+	for _, path := range ep.MoreKnownHosts {
+		expanded, err := inHome(path)
+		if err != nil {
+			return ep, err
+		}
+		more = append(more, expanded)
+	}
+	ep.MoreKnownHosts = more
 	if len(ep.IdentityFiles) == 0 && homeErr == nil {
 		ep.IdentityFiles = defaultIdentityFiles(home)
 	}

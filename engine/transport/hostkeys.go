@@ -17,7 +17,8 @@ import (
 // hostKeyCheck verifies the key one server offers during one handshake.
 type hostKeyCheck struct {
 	ep     Endpoint
-	file   *knownHostsFile // ep.KnownHosts as it was when the dial began
+	file   *knownHostsFile   // ep.KnownHosts as it was when the dial began
+	more   []*knownHostsFile // ep.MoreKnownHosts, read with it
 	accept bool
 	added  func(NewHostKey) // Options.OnNewHostKey
 	cache  *knownHostsCache
@@ -31,7 +32,50 @@ func newHostKeyCheck(ep Endpoint, opts Options, cache *knownHostsCache) (*hostKe
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading known hosts: %w", ep.Name, err)
 	}
-	return &hostKeyCheck{ep: ep, file: file, accept: opts.AcceptNewHostKeys, added: opts.OnNewHostKey, cache: cache}, nil
+	h := &hostKeyCheck{ep: ep, file: file, accept: opts.AcceptNewHostKeys, added: opts.OnNewHostKey, cache: cache}
+	for _, path := range ep.MoreKnownHosts {
+		f, err := cache.get(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading known hosts: %w", ep.Name, err)
+		}
+		h.more = append(h.more, f)
+	}
+	return h, nil
+}
+
+// checkAll is the verdict of every file on key, as OpenSSH gives it for
+// several UserKnownHostsFile files: revoked in any of them, refused; else
+// listed in any, known; else changed when any lists other keys for the
+// host (their Want, all files'), else unknown. An error other than these
+// (a file that could not be read) is returned as it is.
+func (h *hostKeyCheck) checkAll(first error, hostname string, remote net.Addr, key ssh.PublicKey) error {
+	if len(h.more) == 0 {
+		return first
+	}
+	errs := []error{first}
+	for _, f := range h.more {
+		errs = append(errs, f.checkFold(hostname, remote, key))
+	}
+	var known bool
+	var keyErr *knownhosts.KeyError
+	merged := &knownhosts.KeyError{}
+	for _, err := range errs {
+		var revoked *knownhosts.RevokedError
+		switch {
+		case errors.As(err, &revoked):
+			return err
+		case err == nil:
+			known = true
+		case errors.As(err, &keyErr):
+			merged.Want = append(merged.Want, keyErr.Want...)
+		default:
+			return err
+		}
+	}
+	if known {
+		return nil
+	}
+	return merged
 }
 
 // algorithms returns the host key algorithms to negotiate: those of the keys
@@ -42,7 +86,11 @@ func newHostKeyCheck(ep Endpoint, opts Options, cache *knownHostsCache) (*hostKe
 func (h *hostKeyCheck) algorithms() []string {
 	supported := ssh.SupportedAlgorithms().HostKeys
 	var algos []string
-	for _, keyType := range h.file.keyTypes(h.ep.hostPort()) {
+	var types []string
+	for _, f := range append([]*knownHostsFile{h.file}, h.more...) {
+		types = append(types, f.keyTypes(h.ep.hostPort())...)
+	}
+	for _, keyType := range types {
 		for _, algo := range algorithmsForKeyType(keyType) {
 			if slices.Contains(supported, algo) && !slices.Contains(algos, algo) {
 				algos = append(algos, algo)
@@ -87,7 +135,7 @@ func (h *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.Public
 	// host known as worker1 is not unknown as WORKER1 (its changed key
 	// would be taken for a new one), nor the other way round.
 	file := h.file
-	err := file.checkFold(hostname, remote, key)
+	err := h.checkAll(file.checkFold(hostname, remote, key), hostname, remote, key)
 	var keyErr *knownhosts.KeyError
 	if h.accept && errors.As(err, &keyErr) && len(keyErr.Want) == 0 {
 		// Unknown: record it, unless the file as it is now knows the host
