@@ -141,6 +141,7 @@ func (r *resolver) host(h *inventory.Host, hop sshconfig.Jump, noVia bool, line 
 		ep.Name = hop.String()
 	}
 
+	ep.IdentitiesOnly = sc.IdentitiesOnly
 	if explicit.IdentityFile && h.IdentityFile != "" {
 		ep.IdentityFiles = []string{h.IdentityFile}
 	} else if len(sc.IdentityFiles) > 0 {
@@ -203,6 +204,7 @@ func (r *resolver) alias(hop sshconfig.Jump, noVia bool, line int) (transport.En
 	if sc.HostName != "" {
 		ep.Address = sc.HostName
 	}
+	ep.IdentitiesOnly = sc.IdentitiesOnly
 	if ep.IdentityFiles, err = r.identityFiles(sc, ep); err != nil {
 		return transport.Endpoint{}, err
 	}

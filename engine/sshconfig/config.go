@@ -170,6 +170,10 @@ type Host struct {
 	HostName string
 	Port     int
 	User     string
+	// IdentitiesOnly: IdentitiesOnly yes, offer only the identity files'
+	// keys (from the files, or from ssh-agent when it holds them), not the
+	// agent's other keys.
+	IdentitiesOnly bool
 	// IdentityFiles are the IdentityFile values, in order and as written:
 	// expand them with ExpandPath once the connection's user, host and port
 	// are known.
@@ -221,6 +225,9 @@ func (c *Config) Lookup(alias string) (Host, error) {
 	}
 	if v, _, ok := c.first(alias, "User"); ok {
 		h.User = v
+	}
+	if v, _, ok := c.first(alias, "IdentitiesOnly"); ok {
+		h.IdentitiesOnly = strings.EqualFold(v, "yes")
 	}
 	files, err := c.cfg.GetAll(alias, "IdentityFile")
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"slices"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -65,29 +66,54 @@ func (c *credentials) add(signers ...ssh.Signer) {
 	}
 }
 
-// credentials gathers the agent's keys and ep's identity files. It never
-// prompts: a passphrase-protected file is skipped, with a note.
+// credentials gathers ep's identity files and the agent's keys, in
+// OpenSSH's order: each identity file's key first (the agent's signer for
+// it when the file is passphrase-protected and the agent holds its key:
+// the file's public key, or FILE.pub, tells which), then the agent's other
+// keys, unless ep.IdentitiesOnly. It never prompts: a passphrase-protected
+// file whose key the agent does not hold is skipped, with a note.
 func (p *Pool) credentials(ep Endpoint) *credentials {
 	creds := &credentials{}
+	var agentKeys []ssh.Signer
 	if p.opts.UseAgent {
 		if signers, note := p.agentSigners(); note != "" {
 			creds.skipped = append(creds.skipped, "ssh-agent ("+note+")")
-		} else if len(signers) > 0 {
-			creds.add(signers...)
-			creds.tried = append(creds.tried, "ssh-agent")
+		} else {
+			agentKeys = signers
 		}
 	}
 	for _, path := range ep.IdentityFiles {
-		signer, note := p.identity(path)
-		if note != "" {
+		signer, pub, note := p.identity(path)
+		if signer == nil && pub != nil {
+			if i := slices.IndexFunc(agentKeys, func(s ssh.Signer) bool {
+				return bytes.Equal(s.PublicKey().Marshal(), pub.Marshal())
+			}); i >= 0 {
+				signer, note = agentKeys[i], ""
+				path += " (its key, from ssh-agent)"
+			}
+		}
+		if signer == nil {
 			creds.skipped = append(creds.skipped, path+" ("+note+")")
 			continue
+		}
+		if cert := p.certificate(path, signer); cert != nil {
+			// Its certificate (KEY-cert.pub, as ssh offers it) first,
+			// then the plain key.
+			creds.add(cert)
+			if creds.identity == nil {
+				creds.identity = cert
+			}
+			creds.tried = append(creds.tried, path+"-cert.pub")
 		}
 		creds.add(signer)
 		if creds.identity == nil {
 			creds.identity = signer
 		}
 		creds.tried = append(creds.tried, path)
+	}
+	if len(agentKeys) > 0 && !ep.IdentitiesOnly {
+		creds.add(agentKeys...)
+		creds.tried = append(creds.tried, "ssh-agent")
 	}
 	return creds
 }
@@ -135,42 +161,88 @@ func (p *Pool) agentSigners() ([]ssh.Signer, string) {
 	return signers, ""
 }
 
-// identity parses a private key file once per pool.
-func (p *Pool) identity(path string) (ssh.Signer, string) {
+// identity parses a private key file once per pool: its signer, or its
+// public key when it is passphrase-protected (nil when not known either).
+func (p *Pool) identity(path string) (ssh.Signer, ssh.PublicKey, string) {
 	p.authMu.Lock()
 	defer p.authMu.Unlock()
 	if key, ok := p.identities[path]; ok {
-		return key.signer, key.note
+		return key.signer, key.pub, key.note
 	}
-	signer, note := parseIdentity(path)
-	p.identities[path] = identityFile{signer, note}
-	return signer, note
+	signer, pub, note := parseIdentity(path)
+	p.identities[path] = identityFile{signer, pub, note}
+	return signer, pub, note
 }
 
 type identityFile struct {
 	signer ssh.Signer
-	note   string // why signer is nil
+	pub    ssh.PublicKey // of a passphrase-protected file, when known
+	note   string        // why signer is nil
 }
 
-func parseIdentity(path string) (ssh.Signer, string) {
+func parseIdentity(path string) (ssh.Signer, ssh.PublicKey, string) {
 	if info, err := os.Stat(path); err == nil && !info.Mode().IsRegular() {
 		// A FIFO would block the read past every timeout.
-		return nil, "not a regular file (" + fileKind(info.Mode()) + ")"
+		return nil, nil, "not a regular file (" + fileKind(info.Mode()) + ")"
 	}
 	pem, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, "does not exist"
+		return nil, nil, "does not exist"
 	}
 	if err != nil {
-		return nil, "unreadable: " + err.Error()
+		return nil, nil, "unreadable: " + err.Error()
 	}
 	signer, err := ssh.ParsePrivateKey(pem)
 	var passphraseMissing *ssh.PassphraseMissingError
 	if errors.As(err, &passphraseMissing) {
-		return nil, "passphrase-protected; load it into ssh-agent"
+		pub := passphraseMissing.PublicKey
+		if pub == nil {
+			pub = publicKeyBeside(path)
+		}
+		return nil, pub, "passphrase-protected; load it into ssh-agent"
 	}
 	if err != nil {
-		return nil, fmt.Sprintf("not a usable private key: %v", err)
+		return nil, nil, fmt.Sprintf("not a usable private key: %v", err)
 	}
-	return signer, ""
+	return signer, nil, ""
+}
+
+// certificate is the signer of the user certificate ssh-keygen -s wrote
+// beside the identity file at path (PATH-cert.pub) for signer's key, nil
+// when there is none. Read once per pool.
+func (p *Pool) certificate(path string, signer ssh.Signer) ssh.Signer {
+	p.authMu.Lock()
+	defer p.authMu.Unlock()
+	if c, ok := p.certs[path]; ok {
+		return c
+	}
+	var cs ssh.Signer
+	if pub := publicKeyBeside(path + "-cert"); pub != nil {
+		if cert, ok := pub.(*ssh.Certificate); ok && cert.CertType == ssh.UserCert &&
+			bytes.Equal(cert.Key.Marshal(), signer.PublicKey().Marshal()) {
+			if s, err := ssh.NewCertSigner(cert, signer); err == nil {
+				cs = s
+			}
+		}
+	}
+	p.certs[path] = cs
+	return cs
+}
+
+// publicKeyBeside reads PATH.pub, the public key ssh-keygen writes next
+// to a private key; nil when there is none (or it is not a regular file).
+func publicKeyBeside(path string) ssh.PublicKey {
+	info, err := os.Stat(path + ".pub")
+	if err != nil || !info.Mode().IsRegular() || info.Size() > 64<<10 {
+		return nil
+	}
+	b, err := os.ReadFile(path + ".pub")
+	if err != nil {
+		return nil
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(b)
+	if err != nil {
+		return nil
+	}
+	return pub
 }

@@ -60,6 +60,7 @@ func controlPathsFor(dir string, ep Endpoint) controlPaths {
 		Identities    []string
 		KnownHosts    string
 		More          []string `json:",omitempty"`
+		Only          bool     `json:",omitempty"` // IdentitiesOnly
 		Via           any
 	}
 	var id func(ep *Endpoint) any
@@ -67,7 +68,7 @@ func controlPathsFor(dir string, ep Endpoint) controlPaths {
 		if ep == nil {
 			return nil
 		}
-		return identity{ep.User, ep.Address, ep.Port, ep.IdentityFiles, ep.KnownHosts, ep.MoreKnownHosts, id(ep.Via)}
+		return identity{ep.User, ep.Address, ep.Port, ep.IdentityFiles, ep.KnownHosts, ep.MoreKnownHosts, ep.IdentitiesOnly, id(ep.Via)}
 	}
 	blob, _ := json.Marshal(id(&ep))
 	sum := sha256.Sum256(blob)

@@ -56,6 +56,10 @@ type Endpoint struct {
 	// is refused. New keys are written to KnownHosts only.
 	KnownHosts     string
 	MoreKnownHosts []string
+	// IdentitiesOnly offers only the keys of IdentityFiles (read from the
+	// files, or ssh-agent's signer for the same key), not the agent's other
+	// keys, as ssh_config's IdentitiesOnly yes.
+	IdentitiesOnly bool
 	// ConnectTimeout bounds the TCP connect and the SSH handshake, each;
 	// DefaultConnectTimeout when zero.
 	ConnectTimeout time.Duration

@@ -11,6 +11,7 @@ import (
 
 	"github.com/omni-fleet/omni/internal/fanout"
 	"github.com/omni-fleet/omni/internal/warm"
+	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
 
@@ -41,6 +42,7 @@ type Pool struct {
 	agent      agent.ExtendedAgent
 	agentErr   error
 	identities map[string]identityFile
+	certs      map[string]ssh.Signer // identity file path -> its user certificate's signer (nil: none)
 
 	controlWarnOnce sync.Once // the control directory's refusal, said once
 
@@ -72,6 +74,7 @@ func NewPool(opts Options) *Pool {
 		conns:      make(map[string]*poolEntry),
 		dials:      make(map[string]int),
 		identities: make(map[string]identityFile),
+		certs:      make(map[string]ssh.Signer),
 		knownHosts: newKnownHostsCache(),
 		warm:       warm.New(),
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
 
-// TestReviewSSHIdentitiesOnlyKeepsAgentKeysOut: the operator's
+// TestIdentitiesOnlyKeepsAgentKeysOut: the operator's
 // ~/.ssh/config pins a host to one key with `IdentitiesOnly yes` +
 // `IdentityFile` (a deploy key). The agent holds other keys, here one the
 // host also accepts (e.g. the operator's personal admin key). omni logs in
@@ -27,7 +27,7 @@ import (
 // only the configured identity files (and, from the agent, only those
 // same keys); here, authentication fails ("Permission denied
 // (publickey)").
-func TestReviewSSHIdentitiesOnlyKeepsAgentKeysOut(t *testing.T) {
+func TestIdentitiesOnlyKeepsAgentKeysOut(t *testing.T) {
 	reviewHome(t)
 	srv := sshtest.Start(t, sshtest.Options{Addr: "127.0.82.4"})
 	dir := t.TempDir()
@@ -56,7 +56,7 @@ roles: {web: []}
 	}
 }
 
-// TestReviewSSHEncryptedIdentityFileLoadedInAgentTooManyKeys: the most
+// TestEncryptedIdentityFileInAgentIsOfferedFirst: the most
 // common key setup: `IdentityFile ~/.ssh/work_ed25519` (passphrase
 // protected, with its .pub beside it) loaded into ssh-agent with
 // `ssh-add`, the agent also holding other keys (GitHub, other clients: six
@@ -75,7 +75,7 @@ roles: {web: []}
 // IdentityFile from FILE.pub (or match the agent's keys against it) and
 // offer the agent's copy of the configured identity first, before the
 // agent's other keys.
-func TestReviewSSHEncryptedIdentityFileLoadedInAgentTooManyKeys(t *testing.T) {
+func TestEncryptedIdentityFileInAgentIsOfferedFirst(t *testing.T) {
 	reviewHome(t)
 	srv := sshtest.Start(t, sshtest.Options{Addr: "127.0.82.5", ExtraConfig: "MaxAuthTries 6"})
 	dir := t.TempDir()
@@ -122,7 +122,7 @@ roles: {web: []}
 	}
 }
 
-// TestReviewSSHUserCertificateBesideIdentityFile: hosts that trust a user
+// TestUserCertificateBesideIdentityFile: hosts that trust a user
 // CA (sshd TrustedUserCAKeys, no authorized_keys: the usual set-up with
 // short-lived SSH certificates from Vault, step-ca, Teleport...). The
 // operator's certificate sits beside the key, as ssh-keygen -s writes it
@@ -136,7 +136,7 @@ roles: {web: []}
 //
 // What it should do (what OpenSSH does): offer the certificate
 // (ssh.NewCertSigner) from KEY-cert.pub and from CertificateFile.
-func TestReviewSSHUserCertificateBesideIdentityFile(t *testing.T) {
+func TestUserCertificateBesideIdentityFile(t *testing.T) {
 	reviewHome(t)
 	dir := t.TempDir()
 	userCA := filepath.Join(dir, "user_ca")
