@@ -87,8 +87,20 @@ func (h *hostKeyCheck) algorithms() []string {
 	supported := ssh.SupportedAlgorithms().HostKeys
 	var algos []string
 	var types []string
+	authority := false
 	for _, f := range append([]*knownHostsFile{h.file}, h.more...) {
-		types = append(types, f.keyTypes(h.ep.hostPort())...)
+		t, ca := f.keyTypes(h.ep.hostPort())
+		types, authority = append(types, t...), authority || ca
+	}
+	if authority {
+		// A @cert-authority line covers the host: its certificate
+		// algorithms first, whatever its key's type (the authority's
+		// may differ), then the plain keys listed for it, as ssh does.
+		for _, algo := range supported {
+			if strings.HasSuffix(algo, "-cert-v01@openssh.com") {
+				algos = append(algos, algo)
+			}
+		}
 	}
 	for _, keyType := range types {
 		for _, algo := range algorithmsForKeyType(keyType) {
@@ -102,23 +114,28 @@ func (h *hostKeyCheck) algorithms() []string {
 
 // keyTypes returns the types of the keys f lists for hostPort, in the
 // file's order: from the index when it covers the whole file, else from
-// knownhosts (the keys a probe key is refused with).
-func (f *knownHostsFile) keyTypes(hostPort string) []string {
+// knownhosts (the keys a probe key is refused with); authority says that
+// a @cert-authority line covers the host (its key is not the host's, and
+// its type is not among types).
+func (f *knownHostsFile) keyTypes(hostPort string) (types []string, authority bool) {
 	if f.db == nil {
-		return nil
+		return nil, false
 	}
 	if types, ok := f.index.keyTypes(hostPort); ok {
-		return types
+		return types, false
 	}
 	var keyErr *knownhosts.KeyError
 	if err := f.check(hostPort, placeholderAddr, probeKey{}); !errors.As(err, &keyErr) {
-		return nil
+		return nil, false
 	}
-	types := make([]string, len(keyErr.Want))
-	for i, known := range keyErr.Want {
-		types[i] = known.Key.Type()
+	for _, known := range keyErr.Want {
+		if known.CertAuthority {
+			authority = true
+			continue
+		}
+		types = append(types, known.Key.Type())
 	}
-	return types
+	return types, authority
 }
 
 func algorithmsForKeyType(keyType string) []string {

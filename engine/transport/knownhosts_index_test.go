@@ -170,16 +170,22 @@ func TestKnownHostsIndexSameAnswersAsKnownhosts(t *testing.T) {
 		if indexed := file.index.accepts(c.hostPort, c.key); indexed != c.indexed {
 			t.Errorf("%s %s: index accepts: %v, want %v (knownhosts: %v)", c.hostPort, ssh.FingerprintSHA256(c.key), indexed, c.indexed, want)
 		}
-		// The host key algorithms: the types of the keys listed.
+		// The host key algorithms: the types of the host keys listed,
+		// and whether an authority's line covers the host.
 		var keyErr *knownhosts.KeyError
 		var wantTypes []string
+		wantCA := false
 		if errors.As(db(c.hostPort, placeholderAddr, probeKey{}), &keyErr) {
 			for _, k := range keyErr.Want {
+				if k.CertAuthority {
+					wantCA = true
+					continue
+				}
 				wantTypes = append(wantTypes, k.Key.Type())
 			}
 		}
-		if got := file.keyTypes(c.hostPort); !slices.Equal(got, wantTypes) {
-			t.Errorf("%s: key types %v, knownhosts lists %v", c.hostPort, got, wantTypes)
+		if got, ca := file.keyTypes(c.hostPort); !slices.Equal(got, wantTypes) || ca != wantCA {
+			t.Errorf("%s: key types %v (authority %v), knownhosts lists %v (authority %v)", c.hostPort, got, ca, wantTypes, wantCA)
 		}
 	}
 	if _, ok := file.index.keyTypes("exact.example.com:22"); ok {

@@ -249,9 +249,10 @@ func (db *hostKeyDB) parseLine(line []byte, filename string, linenum int) error 
 	entry := keyDBLine{
 		cert: marker == markerCert,
 		knownKey: KnownKey{
-			Filename: filename,
-			Line:     linenum,
-			Key:      key,
+			Filename:      filename,
+			Line:          linenum,
+			Key:           key,
+			CertAuthority: marker == markerCert,
 		},
 	}
 
@@ -313,6 +314,10 @@ type KnownKey struct {
 	Key      ssh.PublicKey
 	Filename string
 	Line     int
+	// CertAuthority: the line is a @cert-authority line, Key the
+	// authority's (omni's patch: a client choosing host key algorithms
+	// offers the certificate algorithms for such a host).
+	CertAuthority bool
 }
 
 func (k *KnownKey) String() string {
