@@ -55,13 +55,13 @@ func TestLookup(t *testing.T) {
 	}{
 		{"fleet-a", Host{Alias: "fleet-a", HostName: "10.0.3.1", Port: 2201, User: "deploy",
 			IdentityFiles:  []string{"~/.ssh/fleet_%r", "/keys/second", "~/.ssh/id_default"},
-			KnownHostsFile: "~/fleet/known_hosts"}},
+			KnownHostsFile: "~/fleet/known_hosts", MoreKnownHostsFiles: []string{"~/.ssh/known_hosts2"}}},
 		{"fleet-b", Host{Alias: "fleet-b", HostName: "fleet-b.internal.example", Port: 2299, User: "ignored-for-fleet-a",
-			IdentityFiles: []string{"~/.ssh/id_default"}, KnownHostsFile: "~/fleet/known_hosts",
+			IdentityFiles: []string{"~/.ssh/id_default"}, KnownHostsFile: "~/fleet/known_hosts", MoreKnownHostsFiles: []string{"~/.ssh/known_hosts2"},
 			ProxyJump: []Jump{{User: "admin", Host: "jump", Port: 2222}, {Host: "inner"}}, ProxyLine: 11}},
 		// Negated: the fleet-b block is skipped, fleet-* still applies.
 		{"fleet-x", Host{Alias: "fleet-x", Port: 2299, User: "ignored-for-fleet-a",
-			IdentityFiles: []string{"~/.ssh/id_default"}, KnownHostsFile: "~/fleet/known_hosts"}},
+			IdentityFiles: []string{"~/.ssh/id_default"}, KnownHostsFile: "~/fleet/known_hosts", MoreKnownHostsFiles: []string{"~/.ssh/known_hosts2"}}},
 		{"db.corp", Host{Alias: "db.corp", User: "corp-user", IdentityFiles: []string{"~/.ssh/id_default"},
 			ProxyCommand: "nc %h %p", ProxyLine: 18}},
 		// The first of ProxyJump and ProxyCommand wins: "none", before the *.corp ProxyCommand.

@@ -327,9 +327,12 @@ var supportedCompressions = []string{compressionNone}
 func algorithmsForKeyFormat(keyFormat string) []string {
 	switch keyFormat {
 	case KeyAlgoRSA:
-		return []string{KeyAlgoRSASHA256, KeyAlgoRSASHA512, KeyAlgoRSA}
+		// omni's patch: SHA-512 first, as OpenSSH's ssh prefers it (an
+		// sshd whose PubkeyAcceptedAlgorithms has only rsa-sha2-512 still
+		// lists both in server-sig-algs, and refused the SHA-256 signature).
+		return []string{KeyAlgoRSASHA512, KeyAlgoRSASHA256, KeyAlgoRSA}
 	case CertAlgoRSAv01:
-		return []string{CertAlgoRSASHA256v01, CertAlgoRSASHA512v01, CertAlgoRSAv01}
+		return []string{CertAlgoRSASHA512v01, CertAlgoRSASHA256v01, CertAlgoRSAv01}
 	default:
 		return []string{keyFormat}
 	}
