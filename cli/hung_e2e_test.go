@@ -33,6 +33,17 @@ type legacyCommands struct {
 	start, status, stop, logs string
 }
 
+// yaml is the service's commands: block, indented as a service's keys.
+func (c legacyCommands) yaml() string {
+	y := "    commands:\n"
+	for _, kv := range [][2]string{{"start", c.start}, {"status", c.status}, {"stop", c.stop}, {"logs", c.logs}} {
+		if kv[1] != "" {
+			y += "      " + kv[0] + ": '" + strings.ReplaceAll(kv[1], "'", "''") + "'\n"
+		}
+	}
+	return y
+}
+
 func startHungFleet(t *testing.T, bastion, worker string, more ...string) *hungFleet {
 	t.Helper()
 	f := testfleet.Start(t, testfleet.Options{BastionAddr: bastion, WorkerAddr: worker, MoreWorkers: more,
@@ -69,28 +80,18 @@ func (h *hungFleet) setLegacy(cmds legacyCommands, commandTimeout bool) {
 	if cmds.logs == "" {
 		cmds.logs = `tail -n "$OMNI_LINES" ` + files + ".log"
 	}
-	body := "    stop_grace: 2s\n    start_timeout: 2s\n    commands:\n"
-	for _, kv := range [][2]string{{"start", cmds.start}, {"status", cmds.status}, {"stop", cmds.stop}, {"logs", cmds.logs}} {
-		if kv[1] != "" {
-			body += "      " + kv[0] + ": '" + strings.ReplaceAll(kv[1], "'", "''") + "'\n"
-		}
-	}
-	body += "    health:\n      process: true\n      timeout: 1s\n      retries: 1\n      interval: 100ms\n"
-	b, err := os.ReadFile(h.Inventory)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	inv := string(b)
-	i := strings.Index(inv, "  legacy-app:\n")
-	if i < 0 {
-		h.t.Fatalf("no legacy-app in the inventory:\n%s", inv)
-	}
-	inv = inv[:i] + "  legacy-app:\n" + body
+	body := "    stop_grace: 2s\n    start_timeout: 2s\n" + cmds.yaml() +
+		"    health:\n      process: true\n      timeout: 1s\n      retries: 1\n      interval: 100ms\n"
+	h.SetService("legacy-app", body)
 	if commandTimeout {
-		inv = strings.Replace(inv, "  start_timeout: 10s\n", "  start_timeout: 10s\n  command_timeout: 3s\n", 1)
-	}
-	if err := os.WriteFile(h.Inventory, []byte(inv), 0o644); err != nil {
-		h.t.Fatal(err)
+		b, err := os.ReadFile(h.Inventory)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		inv := strings.Replace(string(b), "  start_timeout: 10s\n", "  start_timeout: 10s\n  command_timeout: 3s\n", 1)
+		if err := os.WriteFile(h.Inventory, []byte(inv), 0o644); err != nil {
+			h.t.Fatal(err)
+		}
 	}
 }
 

@@ -59,26 +59,7 @@ func (r *realFleet) setDaemon(cmds legacyCommands, more string) {
 	if grace == "" {
 		grace = "5s"
 	}
-	body := "    stop_grace: " + grace + "\n    start_timeout: 10s\n    commands:\n"
-	for _, kv := range [][2]string{{"start", cmds.start}, {"status", cmds.status}, {"stop", cmds.stop}, {"logs", cmds.logs}} {
-		if kv[1] != "" {
-			body += "      " + kv[0] + ": '" + strings.ReplaceAll(kv[1], "'", "''") + "'\n"
-		}
-	}
-	body += more
-	b, err := os.ReadFile(r.Inventory)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	inv := string(b)
-	i := strings.Index(inv, "  daemon:\n")
-	if i < 0 {
-		r.t.Fatalf("no daemon in the inventory:\n%s", inv)
-	}
-	inv = inv[:i] + "  daemon:\n" + body
-	if err := os.WriteFile(r.Inventory, []byte(inv), 0o644); err != nil {
-		r.t.Fatal(err)
-	}
+	r.SetService("daemon", "    stop_grace: "+grace+"\n    start_timeout: 10s\n"+cmds.yaml()+more)
 }
 
 // run runs omni with a backstop of its own.

@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 	"github.com/omni-fleet/omni/internal/testkit/systemdtest"
 )
 
@@ -23,47 +20,11 @@ import (
 // and an inventory for it, services without health checks.
 func oneshotTimeoutSystemdHost(t *testing.T) (*systemdtest.Host, *sdFleet) {
 	t.Helper()
-	refs := "[Unit]\nAfter=job.service stubborn.service\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n"
-	h := systemdtest.Boot(t, systemdtest.Options{
-		Name: "omni-oneshot-sd", Addr: "127.0.79.21",
-		Files: map[string]string{
-			"/etc/systemd/system/refs.service": refs,
-			"/etc/systemd/system/job.service":  "[Unit]\nDescription=one-shot job\n\n[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo job done'\n",
-			"/etc/systemd/system/stubborn.service": "[Unit]\nDescription=ignores SIGTERM\n\n[Service]\n" +
-				"ExecStart=/bin/sh -c 'trap \"\" TERM; while :; do sleep 1; done'\nTimeoutStopSec=1s\n",
-		},
-		Enable: []string{"refs.service"},
+	return bootUnitHost(t, "omni-oneshot-sd", "127.0.79.21", map[string]string{
+		"job.service": "[Unit]\nDescription=one-shot job\n\n[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo job done'\n",
+		"stubborn.service": "[Unit]\nDescription=ignores SIGTERM\n\n[Service]\n" +
+			"ExecStart=/bin/sh -c 'trap \"\" TERM; while :; do sleep 1; done'\nTimeoutStopSec=1s\n",
 	})
-	dir := t.TempDir()
-	known, err := os.ReadFile(h.KnownHostsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "known_hosts"), known, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	inv := `version: 1
-defaults:
-  identity_file: ` + sshtest.ClientKey(t) + `
-  known_hosts: known_hosts
-  manager: systemd
-  stop_grace: 10s
-  start_timeout: 20s
-registry:
-  path: registry.db
-hosts:
-  sd1: {address: 127.0.79.21, port: 22, user: root, sudo: false, roles: [worker], service_address: 127.0.79.21}
-roles:
-  worker: [job, stubborn]
-services:
-  job: {}
-  stubborn: {}
-`
-	f := &sdFleet{inventory: filepath.Join(dir, "inventory.yaml")}
-	if err := os.WriteFile(f.inventory, []byte(inv), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return h, f
 }
 
 // TestSystemd pins two systemd cases of today's changes.

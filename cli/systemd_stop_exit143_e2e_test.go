@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 	"github.com/omni-fleet/omni/internal/testkit/systemdtest"
 )
 
@@ -19,45 +16,10 @@ import (
 // and an inventory for it, services without health checks.
 func exit143SystemdHost(t *testing.T) (*systemdtest.Host, *sdFleet) {
 	t.Helper()
-	refs := "[Unit]\nAfter=jvm.service\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n"
-	h := systemdtest.Boot(t, systemdtest.Options{
-		Name: "omni-review-r2-sd", Addr: "127.0.81.21",
-		Files: map[string]string{
-			"/etc/systemd/system/refs.service": refs,
-			"/etc/systemd/system/jvm.service": "[Unit]\nDescription=exits 143 on SIGTERM\n\n[Service]\n" +
-				"ExecStart=/bin/sh -c 'trap \"exit 143\" TERM; while :; do sleep 0.1; done'\n",
-		},
-		Enable: []string{"refs.service"},
+	return bootUnitHost(t, "omni-review-r2-sd", "127.0.81.21", map[string]string{
+		"jvm.service": "[Unit]\nDescription=exits 143 on SIGTERM\n\n[Service]\n" +
+			"ExecStart=/bin/sh -c 'trap \"exit 143\" TERM; while :; do sleep 0.1; done'\n",
 	})
-	dir := t.TempDir()
-	known, err := os.ReadFile(h.KnownHostsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "known_hosts"), known, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	inv := `version: 1
-defaults:
-  identity_file: ` + sshtest.ClientKey(t) + `
-  known_hosts: known_hosts
-  manager: systemd
-  stop_grace: 10s
-  start_timeout: 20s
-registry:
-  path: registry.db
-hosts:
-  sd1: {address: 127.0.81.21, port: 22, user: root, sudo: false, roles: [worker], service_address: 127.0.81.21}
-roles:
-  worker: [jvm]
-services:
-  jvm: {}
-`
-	f := &sdFleet{inventory: filepath.Join(dir, "inventory.yaml")}
-	if err := os.WriteFile(f.inventory, []byte(inv), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return h, f
 }
 
 // TestSystemdStopExit143IsAPlainStop pins a false warning of

@@ -213,6 +213,23 @@ func (f *Fleet) Variant(name, old, new string) string {
 	return path
 }
 
+// SetService rewrites the inventory: the service name, the last in it,
+// gets body (its keys, indented 4 spaces) in place of its own.
+func (f *Fleet) SetService(name, body string) {
+	b, err := os.ReadFile(f.Inventory)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	inv := string(b)
+	i := strings.Index(inv, "  "+name+":\n")
+	if i < 0 {
+		f.t.Fatalf("testfleet: no %s in the inventory:\n%s", name, inv)
+	}
+	if err := os.WriteFile(f.Inventory, []byte(inv[:i]+"  "+name+":\n"+body), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 // SetFlags gives host's service extra omni-demo-svc flags from its next
 // start on ("" removes them): one unhealthy host in a fleet.
 func (f *Fleet) SetFlags(host, service, flags string) {
