@@ -37,6 +37,6 @@ func runLocal(ctx context.Context, script string) (int, []byte, error) {
 	case <-ctx.Done():
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
-		return -1, nil, fmt.Errorf("local hook: %w", ctx.Err())
+		return -1, out.Bytes(), fmt.Errorf("local hook: %w", ctx.Err())
 	}
 }

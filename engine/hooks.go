@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/omni-fleet/omni/engine/config"
 	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/internal/shell"
@@ -91,10 +92,15 @@ type HookError struct {
 func (e *HookError) Error() string {
 	msg := fmt.Sprintf("%s hook %d on %s (%s): %v", e.Kind, e.Index, e.On, snippet(e.Run), e.Err)
 	var timeout *TimeoutError
-	if errors.As(e.Err, &timeout) {
+	hung := errors.As(e.Err, &timeout)
+	if hung {
 		msg += "; killed with its process group"
 	}
-	if e.Output != "" {
+	switch {
+	case e.Output == "":
+	case hung:
+		msg += "; it last printed: " + e.Output
+	default:
 		msg += ": " + e.Output
 	}
 	switch {
@@ -215,10 +221,11 @@ func (r *execution) runHook(ctx context.Context, svc *inventory.Service, inst In
 		herr.Err = err
 	case code != 0:
 		herr.Err = fmt.Errorf("exit status %d", code)
-		herr.Output = lastOutput(out)
 	default:
 		return nil
 	}
+	// The end of what it said: why it failed, or where it hung.
+	herr.Output = lastOutput(out)
 	return herr
 }
 
@@ -242,7 +249,7 @@ func (r *execution) runRemoteHook(ctx context.Context, svc *inventory.Service, h
 	out := newTailBuffer(hookOutputKeep)
 	code, err := conn.Stream(ctx, cmd, out, out)
 	if err != nil {
-		return -1, nil, err
+		return -1, out.Bytes(), err // what it said until then (a hook that hung)
 	}
 	return code, out.Bytes(), nil
 }
@@ -267,18 +274,20 @@ func hookScript(host *inventory.Host, inst Instance, kind, op, result, run strin
 	return strings.Join(assigns, " ") + "; export " + strings.Join(names, " ") + "\n" + run
 }
 
-// lastOutput is the end of a failed hook's output, on one line, its
-// control characters replaced (as a log tail's are: the output cannot
-// move the operator's cursor or recolour the terminal), cut on a
-// character's boundary.
+// lastOutput is the end of a failed hook's output, on one line (each line
+// break a space, nothing folded: a secret in it must stay whole for the
+// redaction to find it), its control characters replaced (as a log
+// tail's are: the output cannot move the operator's cursor or recolour
+// the terminal), cut on a character's boundary after a CutMark (where the
+// redaction also looks for what is left of a secret).
 func lastOutput(out []byte) string {
-	s := manager.Printable(strings.Join(strings.Fields(string(out)), " "))
+	s := manager.Printable(strings.TrimSpace(config.OneLine(string(out))))
 	if len(s) > hookOutputMax {
 		cut := len(s) - hookOutputMax
 		for cut < len(s) && !utf8.RuneStart(s[cut]) {
 			cut++
 		}
-		s = "…" + s[cut:]
+		s = config.CutMark + s[cut:]
 	}
 	return s
 }

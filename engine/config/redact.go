@@ -56,19 +56,71 @@ func secretValues(files []File) []string {
 // redact removes every secret value from a remote output that is about to
 // be shown (a validator's, or a command's error): a validator of a file
 // that holds no secret can still print one (it reads the service's
-// environment, or another file). An output cut at its start may begin
-// with the end of a secret: that end is redacted too.
+// environment, or another file). What is left of a secret where the output
+// was cut is redacted too (redactFragments).
 func redact(s string, secrets []string) string {
 	for _, v := range secrets {
 		s = strings.ReplaceAll(s, v, redacted)
 	}
-	for _, v := range secrets {
-		for i := 1; i <= len(v)-minRedact; i++ {
-			if strings.HasPrefix(s, v[i:]) {
-				s = redacted + s[len(v)-i:]
-				break
+	return redactFragments(s, secrets, true)
+}
+
+// CutMark is how omni marks where it cut a host's output: before what is
+// left of an output cut at its start, after a line cut at its end.
+const CutMark = "…"
+
+// redactFragments replaces what is left of a secret value where text was
+// cut: the end of a value right after a CutMark, and the start of one
+// right before it; with cutStart, also the end of a value text begins with
+// (a whole output cut at its start without a mark). Whole values are the
+// caller's to replace first; a fragment shorter than minRedact is left, as
+// a value that short would be.
+func redactFragments(text string, values []string, cutStart bool) string {
+	// suffix is the length of the longest end of a value text begins with.
+	suffix := func(text string) int {
+		for _, v := range values {
+			for i := 1; i <= len(v)-minRedact; i++ {
+				if strings.HasPrefix(text, v[i:]) {
+					return len(v) - i
+				}
 			}
 		}
+		return 0
 	}
-	return s
+	// prefix is the length of the longest start of a value text ends with.
+	prefix := func(text string) int {
+		for _, v := range values {
+			for k := len(v) - 1; k >= minRedact; k-- {
+				if strings.HasSuffix(text, v[:k]) {
+					return k
+				}
+			}
+		}
+		return 0
+	}
+	if n := suffix(text); cutStart && n > 0 {
+		text = redacted + text[n:]
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(text, CutMark)
+		if i < 0 {
+			b.WriteString(text)
+			return b.String()
+		}
+		before, after := text[:i], text[i+len(CutMark):]
+		if n := prefix(before); n > 0 {
+			before = before[:len(before)-n] + redacted
+		}
+		if n := suffix(after); n > 0 {
+			after = redacted + after[n:]
+		}
+		b.WriteString(before)
+		b.WriteString(CutMark)
+		if strings.HasPrefix(after, redacted) {
+			b.WriteString(redacted)
+			after = after[len(redacted):]
+		}
+		text = after
+	}
 }

@@ -71,7 +71,7 @@ func InventorySecrets(inv *inventory.Inventory) *Secrets {
 	seen := map[string]bool{}
 	var out []string
 	for _, v := range secretValues(files) {
-		forms := []string{v, strings.Trim(strconv.Quote(v), `"`)}
+		forms := []string{v, strings.Trim(strconv.Quote(v), `"`), OneLine(v)}
 		if b, err := json.Marshal(v); err == nil {
 			forms = append(forms, strings.Trim(string(b), `"`))
 		}
@@ -86,6 +86,17 @@ func InventorySecrets(inv *inventory.Inventory) *Secrets {
 	return &Secrets{values: out}
 }
 
+// OneLine is v as omni shows a host's output on one line (a failed
+// hook's): its line breaks and tabs as spaces.
+func OneLine(v string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == '\t' {
+			return ' '
+		}
+		return r
+	}, v)
+}
+
 // errSkip marks a secret that cannot be read now.
 var errSkip = &RenderError{Msg: "skipped"}
 
@@ -93,26 +104,21 @@ var errSkip = &RenderError{Msg: "skipped"}
 func (s *Secrets) None() bool { return s == nil || len(s.values) == 0 }
 
 // Redact replaces every secret value in text, a whole piece of a host's
-// output (an error, a log tail, a note), by <secret>: also the end of a
-// secret that text begins with (an output cut at its start).
+// output (an error, a log tail, a note), by <secret>: also what is left of
+// a secret where the output was cut (at text's start, or at a CutMark:
+// the end of a failed hook's output, a log line cut short).
 func (s *Secrets) Redact(text string) string {
 	if s.None() {
 		return text
 	}
-	text = s.RedactText(text)
-	for _, v := range s.values {
-		for i := 1; i <= len(v)-minRedact; i++ {
-			if strings.HasPrefix(text, v[i:]) {
-				return redacted + text[len(v)-i:]
-			}
-		}
-	}
-	return text
+	return redactFragments(s.RedactText(text), s.values, true)
 }
 
 // RedactText replaces every secret value in text by <secret>, where it
 // stands as itself: a secret made only of digits (a PIN) is not redacted
-// inside a longer number (a PID, a port, a timestamp of omni's own).
+// inside a longer number (a PID, a port, a timestamp of omni's own). What
+// is left of one at a CutMark is redacted too: text is whole lines of
+// omni's, in which a host's output it cut is marked.
 func (s *Secrets) RedactText(text string) string {
 	if s.None() {
 		return text
@@ -120,7 +126,7 @@ func (s *Secrets) RedactText(text string) string {
 	for _, v := range s.values {
 		text = replaceSecret(text, v)
 	}
-	return text
+	return redactFragments(text, s.values, false)
 }
 
 // RedactJSON is RedactText within the string values of a JSON document
