@@ -29,12 +29,17 @@ func configPullRun(ctx context.Context, g *globalOptions, s Streams, req engine.
 	if err != nil {
 		return err
 	}
+	reg, err := openStore(ctx, g, inv)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
 	conn, closeConns, err := connector(g, s, inv)
 	if err != nil {
 		return err
 	}
 	defer closeConns()
-	rep, err := engine.PullConfig(ctx, inv, conn, req)
+	rep, err := engine.PullConfig(ctx, inv, reg, conn, req)
 	if rep == nil {
 		return err
 	}

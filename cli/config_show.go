@@ -73,6 +73,14 @@ func configShowRun(ctx context.Context, g *globalOptions, s Streams, host, servi
 			doc.Files = append(doc.Files, declaredFile(f))
 		}
 	} else {
+		// The registry says whether an environment file held secret keys
+		// the inventory no longer declares (engine.HeldSecretsOf).
+		reg, err := openStore(ctx, g, inv)
+		if err != nil {
+			return err
+		}
+		engine.HeldSecretsOf(reg, one)
+		reg.Close()
 		conn, closeConns, err := connector(g, s, inv)
 		if err != nil {
 			return err

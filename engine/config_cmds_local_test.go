@@ -45,7 +45,7 @@ func TestShowAndPullConfig(t *testing.T) {
 	}
 
 	// Nothing on the host yet: every file missing, no source touched.
-	rep, err := PullConfig(ctx, f.inv, f.hosts, ConfigPullRequest{Host: "h1", Service: "app"})
+	rep, err := PullConfig(ctx, f.inv, f.reg, f.hosts, ConfigPullRequest{Host: "h1", Service: "app"})
 	if err != nil || len(rep.Files) != 3 || rep.Files[1].Action != PullMissing || rep.Files[0].Action != PullMissing {
 		t.Fatalf("pull before the apply: %v %+v", err, rep)
 	}
@@ -75,14 +75,14 @@ func TestShowAndPullConfig(t *testing.T) {
 	if err := os.Chmod(src, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = PullConfig(ctx, f.inv, f.hosts, ConfigPullRequest{Host: "h1", Service: "app", DryRun: true})
+	rep, err = PullConfig(ctx, f.inv, f.reg, f.hosts, ConfigPullRequest{Host: "h1", Service: "app", DryRun: true})
 	if err != nil || rep.Files[1].Action != PullWouldDo || rep.Files[1].Added != 1 || rep.Files[1].Removed != 0 {
 		t.Fatalf("pull --dry-run: %v %+v", err, rep.Files)
 	}
 	if readFile(t, src) != "mode good\nworkers 4\n" {
 		t.Fatal("pull --dry-run wrote the source")
 	}
-	rep, err = PullConfig(ctx, f.inv, f.hosts, ConfigPullRequest{Host: "h1", Service: "app"})
+	rep, err = PullConfig(ctx, f.inv, f.reg, f.hosts, ConfigPullRequest{Host: "h1", Service: "app"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestShowAndPullConfig(t *testing.T) {
 		t.Fatalf("refused %q", rep.Refused())
 	}
 	f.hosts.refuse = map[string]error{"h1": errors.New("connection refused")}
-	if _, err := PullConfig(ctx, f.inv, f.hosts, ConfigPullRequest{Host: "h1", Service: "app"}); err == nil {
+	if _, err := PullConfig(ctx, f.inv, f.reg, f.hosts, ConfigPullRequest{Host: "h1", Service: "app"}); err == nil {
 		t.Fatal("pull from an unreachable host: no error")
 	}
 }

@@ -154,14 +154,15 @@ func diffHost(ctx context.Context, env ConfigEnv, reg registry.Registry, conn Co
 		return fail(err)
 	}
 	for i, u := range h.units {
+		rec, _, err := reg.Get(h.host.Name, u.svc.Name)
+		if err != nil {
+			return fail(err)
+		}
+		MarkHeldSecrets(u.set.Files, rec.Config)
 		ds := drifts(u.set.Files, live)
 		sd := ConfigDiffService{Host: h.host.Name, Service: u.svc.Name, NeedDaemonReload: reloads[u.svc.Name]}
 		for _, d := range ds {
 			sd.Files = append(sd.Files, diffFile(d))
-		}
-		rec, _, err := reg.Get(h.host.Name, u.svc.Name)
-		if err != nil {
-			return fail(err)
 		}
 		sd.Pending = pendingReasons(u.set, ds, rec.Config, states[i])
 		out.Services = append(out.Services, sd)
@@ -228,7 +229,7 @@ func diffFile(d drift) ConfigDiffFile {
 	switch {
 	case f.Secret:
 		// only that it changed
-	case len(f.SecretKeys) > 0:
+	case f.MasksKeys():
 		out.Keys = envKeyChanges(f, d.Live)
 	case d.Live.Exists:
 		out.Diff = unifiedDiff(f.Path, d.Live.Content, f.Content)

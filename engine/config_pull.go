@@ -11,6 +11,7 @@ import (
 
 	"github.com/omni-fleet/omni/engine/config"
 	"github.com/omni-fleet/omni/inventory"
+	"github.com/omni-fleet/omni/registry"
 )
 
 // ConfigPullRequest is `omni config pull HOST SERVICE`.
@@ -80,11 +81,12 @@ func (r *ConfigPullReport) Refused() []string {
 // hosts read too is written only with Yes. env and dropin are not written
 // back into the YAML: the report holds the lines to put there, secret
 // keys named without their values.
-func PullConfig(ctx context.Context, inv *inventory.Inventory, conn Connector, req ConfigPullRequest) (*ConfigPullReport, error) {
+func PullConfig(ctx context.Context, inv *inventory.Inventory, reg registry.Registry, conn Connector, req ConfigPullRequest) (*ConfigPullReport, error) {
 	one, err := RenderConfigOne(inv, req.Host, req.Service)
 	if err != nil {
 		return nil, err
 	}
+	HeldSecretsOf(reg, one)
 	live, err := ReadConfigLive(ctx, inv, conn, one)
 	if err != nil {
 		return nil, err
@@ -271,7 +273,7 @@ func envPullLines(f config.File, content []byte) (lines, secrets []string) {
 		case ok && v == e.Value:
 		case secret[e.Key]:
 			secrets = append(secrets, e.Key)
-		case !declared[e.Key] && f.HasSecret():
+		case !declared[e.Key] && f.MasksKeys():
 			lines = append(lines, fmt.Sprintf("# %s: on the host, not in the inventory; its value is not shown (this file holds secrets)", e.Key))
 		default:
 			lines = append(lines, e.Key+": "+yamlString(e.Value))

@@ -2,12 +2,14 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/omni-fleet/omni/engine/config"
 	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/inventory"
+	"github.com/omni-fleet/omni/registry"
 )
 
 // ConfigOne is one service's declared configuration on one host, rendered,
@@ -40,6 +42,50 @@ func RenderConfigOne(inv *inventory.Inventory, host, service string) (*ConfigOne
 	}
 	return &ConfigOne{Host: h, Service: svc, Set: set, Sudo: manager.Target{Host: h, Service: svc}.Sudo()}, nil
 }
+
+// MarkHeldSecrets marks the environment files of files that declare no
+// secret key now but held some when omni last wrote them (st, the
+// registry's configuration state of the service on the host; nil: none
+// recorded): their host copies may still hold the old secret values
+// (config.File.HeldSecrets).
+func MarkHeldSecrets(files []config.File, st *registry.ConfigState) {
+	if st == nil {
+		return
+	}
+	held := map[string]bool{}
+	for _, rf := range st.Files {
+		held[rf.Path] = rf.Secret
+	}
+	for i, f := range files {
+		if f.Kind == config.KindEnv && !f.HasSecret() && held[f.Path] {
+			files[i].HeldSecrets = true
+		}
+	}
+}
+
+// HeldSecretsOf marks c's files as MarkHeldSecrets does, from reg. A
+// registry that cannot be read marks every environment file: what it
+// would have said is unknown, and a secret must not be shown.
+func HeldSecretsOf(reg registry.Registry, c *ConfigOne) {
+	var (
+		rec registry.Record
+		err error = errNoRegistry
+	)
+	if reg != nil {
+		rec, _, err = reg.Get(c.Host.Name, c.Service.Name)
+	}
+	if err != nil {
+		for i, f := range c.Set.Files {
+			if f.Kind == config.KindEnv && !f.HasSecret() {
+				c.Set.Files[i].HeldSecrets = true
+			}
+		}
+		return
+	}
+	MarkHeldSecrets(c.Set.Files, rec.Config)
+}
+
+var errNoRegistry = errors.New("no registry")
 
 // ReadConfigLive reads what the host has at each path of c's set, in one
 // command, with the content of every file that is not secret. An
@@ -122,7 +168,7 @@ func Shown(f config.File, content []byte, live bool) (text string, ok bool) {
 	switch {
 	case f.Secret:
 		return "", false
-	case f.Kind == config.KindEnv && len(f.SecretKeys) > 0:
+	case f.MasksKeys():
 		secret, declared := EnvKeys(f)
 		return MaskEnv(content, secret, declared, live), true
 	}

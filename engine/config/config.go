@@ -49,6 +49,10 @@ type File struct {
 	// SecretKeys are the env keys whose values are secret (KindEnv): a
 	// diff names them and says changed, never the value.
 	SecretKeys []string
+	// HeldSecrets: the host's copy may hold secret values the inventory
+	// no longer declares (omni last wrote it with secret keys, per the
+	// registry): it is read like one with SecretKeys (MasksKeys).
+	HeldSecrets bool
 	// DaemonReload: writing this file needs `systemctl daemon-reload`
 	// before the service runs with it (a drop-in).
 	DaemonReload bool
@@ -66,6 +70,14 @@ func (f File) Hash() string { return HashBytes(f.Content) }
 
 // HasSecret reports whether any of the file's content is secret.
 func (f File) HasSecret() bool { return f.Secret || len(f.SecretKeys) > 0 }
+
+// MasksKeys reports whether the host's copy of an environment file is
+// shown and compared key by key, the values of secret keys and of keys the
+// inventory does not declare withheld: one with secret keys, or one that
+// held some when omni last wrote it.
+func (f File) MasksKeys() bool {
+	return f.Kind == KindEnv && !f.Secret && (len(f.SecretKeys) > 0 || f.HeldSecrets)
+}
 
 // HashBytes is the hash omni records for content: "sha256:HEX".
 func HashBytes(b []byte) string {
