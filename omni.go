@@ -21,6 +21,10 @@ import (
 // killed (transport's closeGrace, 5s) and the registry written.
 const forceExitAfter = 8 * time.Second
 
+// sameRequest is how soon a repeated SIGTERM or SIGHUP counts as the
+// first one delivered twice, not as a second interrupt.
+const sameRequest = 250 * time.Millisecond
+
 // startProfile starts profiling the process and returns what ends it. It
 // does nothing unless omni is built with the tag omnipprof (profile.go).
 var startProfile = func() (stop func()) { return func() {} }
@@ -41,14 +45,28 @@ func main() {
 	// a known_hosts that is a FIFO) is ended by a third signal, or
 	// forceExitAfter after the second: exit 130, as after SIGKILL (the
 	// registry's writes are transactions).
+	//
+	// A SIGTERM or SIGHUP repeated within sameRequest is the same one:
+	// timeout(1) and supervisors send theirs to omni and then to its
+	// process group, microseconds apart. (SIGINT is a person's key: each
+	// press counts.)
 	ctx, cancel := context.WithCancel(context.Background())
 	hard, cancelHard := context.WithCancel(context.Background())
 	signals := make(chan os.Signal, 3)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// A write to a pipe whose reader went away (a logger that a cron job's
+	// output goes to) fails instead of killing omni in the middle of a run.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	go func() {
-		<-signals
+		first := <-signals
+		at := time.Now()
 		cancel()
-		<-signals
+		for s := range signals {
+			if s != os.Interrupt && s == first && time.Since(at) < sameRequest {
+				continue
+			}
+			break
+		}
 		cancelHard()
 		select {
 		case <-signals:
