@@ -150,7 +150,16 @@ func fleetOptions(opts *serviceOptions, svc *inventory.Service, hosts int) (engi
 	// A share that rounds down to 0 hosts (10% of 5) is 1, as Ansible's
 	// serial is; an explicit 0 was refused above.
 	fo.Batch = max(batch.Of(hosts), 1)
-	fo.MaxUnavailable = fo.Batch
+	mf, err := engine.ParseCount(opts.MaxFailures)
+	if err != nil {
+		return fo, &usageError{"--max-failures: " + err.Error()}
+	}
+	fo.MaxFailures = mf.Of(hosts)
+	// By default the budget is a batch, plus the failures the run
+	// tolerates: a host that failed stays down, and without the room
+	// --max-failures could never be reached (the first failure would use
+	// the whole budget and stop the run).
+	fo.MaxUnavailable = min(fo.Batch+fo.MaxFailures, max(hosts, 1))
 	if opts.MaxUnavailable != "" {
 		mu, err := positiveCount("--max-unavailable", opts.MaxUnavailable)
 		if err != nil {
@@ -158,11 +167,6 @@ func fleetOptions(opts *serviceOptions, svc *inventory.Service, hosts int) (engi
 		}
 		fo.MaxUnavailable = max(mu.Of(hosts), 1)
 	}
-	mf, err := engine.ParseCount(opts.MaxFailures)
-	if err != nil {
-		return fo, &usageError{"--max-failures: " + err.Error()}
-	}
-	fo.MaxFailures = mf.Of(hosts)
 	return fo, nil
 }
 

@@ -374,12 +374,29 @@ func (r *fleetRunner) preflightNote(down []bool) string {
 		}
 		return fmt.Sprintf("all %d instances running and healthy", len(down))
 	}
-	they := "they go first, and count against --max-unavailable %d until they are back"
-	if n == 1 {
-		they = "it goes first, and counts against --max-unavailable %d until it is back"
+	// Those that failed the preflight (unreachable) are never attempted;
+	// the others go first.
+	var first, lost []string
+	for i, d := range down {
+		switch {
+		case !d:
+		case r.rep.Hosts[i].Result != HostUntouched:
+			lost = append(lost, r.Targets[i].Host)
+		default:
+			first = append(first, r.Targets[i].Host)
+		}
 	}
-	return fmt.Sprintf("%d of %s already unavailable (%s); "+they,
-		n, plural.N(len(down), "instance", "instances"), r.downNames(down), r.Opts.MaxUnavailable)
+	note := fmt.Sprintf("%d of %s already unavailable (%s); ", n, plural.N(len(down), "instance", "instances"), r.downNames(down))
+	switch {
+	case len(lost) == 0 && n == 1:
+		return note + fmt.Sprintf("it goes first, and counts against --max-unavailable %d until it is back", r.Opts.MaxUnavailable)
+	case len(lost) == 0:
+		return note + fmt.Sprintf("they go first, and count against --max-unavailable %d until they are back", r.Opts.MaxUnavailable)
+	case len(first) == 0:
+		return note + fmt.Sprintf("not attempted (failed at the preflight), counted against --max-unavailable %d", r.Opts.MaxUnavailable)
+	}
+	return note + fmt.Sprintf("%s first; %s not attempted (failed at the preflight); all counted against --max-unavailable %d until back",
+		strings.Join(first, ", "), strings.Join(lost, ", "), r.Opts.MaxUnavailable)
 }
 
 func (r *fleetRunner) downNames(down []bool) string {
