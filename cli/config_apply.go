@@ -303,6 +303,10 @@ func serviceRestartWord(sv engine.ConfigServiceResult, runs []*restartRun, dryRu
 		return r.word
 	}
 	switch {
+	case sv.ApplyFailed && sv.Pending:
+		return "none: the apply failed (pending)"
+	case sv.ApplyFailed:
+		return "none: the apply failed"
 	case sv.Err != nil:
 		return "reload failed (pending)"
 	case sv.Reloaded:
@@ -490,6 +494,9 @@ func newApplyDoc(o *configApplyOptions, rep *engine.ConfigApplyReport, runs []*r
 		for _, sv := range h.Services {
 			sd := applyServiceDoc{Service: sv.Service, Files: []applyFileDoc{}, Restart: serviceRestartWord(sv, runs, o.restart.DryRun),
 				Pending: sv.Pending, PendingReason: sv.PendingReason, RestartReason: sv.Owed}
+			if sv.Err != nil { // its reload failed, or the apply did after writing
+				sd.Error = engine.Words(sv.Err)
+			}
 			switch r := restartOf(runs, h.Host, sv.Service); r.state {
 			case restartFailed:
 				sd.Pending, sd.PendingReason = true, "written, its restart failed"

@@ -57,7 +57,10 @@ type ConfigServiceResult struct {
 	// a restart (pending, or running another configuration), not because
 	// of what this apply wrote; it says why.
 	Owed string
-	Err  error // its reload failed
+	// ApplyFailed: the apply failed on the host after it had changed some
+	// files (Files says which): Err says why; nothing was restarted.
+	ApplyFailed bool
+	Err         error // its reload failed, or the apply did (ApplyFailed)
 }
 
 // Changed reports whether any of its files was (or would be) written or
@@ -177,10 +180,15 @@ func (a *applier) host(ctx context.Context, h configHost) (out ConfigHostResult)
 	}
 	began := time.Now().UTC()
 	res, err := config.Apply(ctx, writer(c), sudo, files, live, config.ApplyOptions{DaemonReload: true, Timeout: 2 * commandTimeout(a.inv)})
-	if err != nil {
+	if err != nil && !res.Changed() {
 		a.recordFailure(h, began, err)
 		return fail(err)
 	}
+	// Failed after it replaced some files (a later file's owner, the
+	// daemon-reload): what it wrote is recorded and owed a restart, not
+	// forgotten, and nothing is restarted or reloaded on a half-applied
+	// configuration.
+	partial := err
 	out.DaemonReloaded = res.DaemonReloaded
 	byPath := map[string]config.FileResult{}
 	for _, fr := range res.Files {
@@ -199,6 +207,15 @@ func (a *applier) host(ctx context.Context, h configHost) (out ConfigHostResult)
 		var prev *registry.ConfigState
 		if rec, ok, err := a.reg.Get(h.host.Name, u.svc.Name); err == nil && ok {
 			prev = rec.Config
+		}
+		if partial != nil {
+			sr.ApplyFailed, sr.Err = true, fmt.Errorf("%s: %s: %w", h.host.Name, u.svc.Name, partial)
+			if restart || wroteContent(u.set, one, config.OnChangeReload) || prev != nil && prev.Pending {
+				sr.Pending, sr.PendingReason = true, pendingPartial
+			}
+			a.record(h.host.Name, u, one, &sr, began)
+			out.Services = append(out.Services, sr)
+			continue
 		}
 		// What an earlier run left owed is owed still (ansible#10498).
 		owed, owedReason := owedEarlier(prev)

@@ -140,6 +140,7 @@ const (
 	pendingFailed  = "written, its restart failed"
 	pendingSkipped = "written, restart skipped (--restart none)"
 	pendingStopped = "written while stopped: its next start runs with it"
+	pendingPartial = "written, then the apply failed: restart owed"
 )
 
 // writtenNote is the note of a step or an apply that wrote files.

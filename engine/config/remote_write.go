@@ -48,6 +48,18 @@ type ApplyResult struct {
 	DaemonReloaded bool
 }
 
+// Changed reports whether the apply changed anything on the host: a file
+// written or its attributes fixed, or systemd reloaded. An Apply that
+// failed may have, before it failed.
+func (r ApplyResult) Changed() bool {
+	for _, f := range r.Files {
+		if f.Action == Written || f.Action == AttrsFixed {
+			return true
+		}
+	}
+	return r.DaemonReloaded
+}
+
 // MaxInlineCommand bounds the command Apply sends when the Runner cannot
 // feed stdin (not an InputRunner): the contents then travel base64 in the
 // script, one argv string, which Linux caps at 128 KiB.
