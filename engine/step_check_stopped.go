@@ -5,17 +5,45 @@ import (
 )
 
 // runCheckStopped (step check-stopped) verifies a service to start is
-// stopped; one that already runs ends the run with nothing to do.
+// stopped; one that already runs ends the run with nothing to do. When an
+// earlier run left its HAProxy server draining (a stop keeps it so until
+// the next start) and the service came back by other means, the start
+// still does what it promised of the drain: once the service passes its
+// health checks, its server is set ready and the mark cleared.
 func runCheckStopped(ctx context.Context, r *execution, c stepCall) (string, error) {
 	st, err := c.mgr.Status(ctx, c.conn)
 	if err != nil {
 		return "", err
 	}
-	if st.Running {
-		r.out.Unchanged = "already running"
+	if !st.Running {
+		return st.Status, nil
+	}
+	r.out.Unchanged = "already running"
+	if !c.isTarget || !r.drainLeftOn(c.inst) {
 		return "already running", errNothingToDo
 	}
-	return st.Status, nil
+	report, err := r.check.Check(ctx, c.inst, &st, nil, false)
+	if err != nil {
+		return "", err
+	}
+	if !report.Passed() {
+		return "already running, failing its health checks: its server kept draining", errNothingToDo
+	}
+	note, err := runUndrain(ctx, r, c)
+	if err != nil {
+		return "", err
+	}
+	return "already running, healthy; " + note, errNothingToDo
+}
+
+// drainLeftOn reports whether the instance's service has a drain and the
+// registry marks one an earlier run left on.
+func (r *execution) drainLeftOn(inst Instance) bool {
+	if d, err := r.drainOf(inst); err != nil || d == nil || r.env.Registry == nil {
+		return false
+	}
+	rec, ok, err := r.env.Registry.Get(inst.Host, inst.Service)
+	return err == nil && ok && rec.Drained != nil
 }
 
 func describeCheckStopped(d describing) string {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -47,10 +48,12 @@ func runDrain(ctx context.Context, r *execution, c stepCall) (string, error) {
 	// reached HAProxy even when its answer did not come back.
 	r.drained[c.inst] = true
 	if err := api.SetState(ctx, d.Backend, server, haproxy.Drain); err != nil {
-		if !reached {
-			// The socket was never opened (its host or path unreachable):
-			// the command never left, there is nothing to undo, and the
-			// registry says again what it said before.
+		var refused *haproxy.RefusedError
+		if !reached || errors.As(err, &refused) {
+			// The socket was never opened (its host or path unreachable),
+			// or HAProxy answered that it did not drain ("No such
+			// backend."): nothing changed, there is nothing to undo, and
+			// the registry says again what it said before.
 			delete(r.drained, c.inst)
 			if uerr := r.markDrained(c.inst, left); uerr != nil {
 				return "", fmt.Errorf("%w (clearing the drain mark in the registry failed: %v)", err, uerr)

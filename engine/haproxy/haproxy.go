@@ -92,9 +92,19 @@ func (c Client) SetState(ctx context.Context, backend, server, state string) err
 	}
 	// Success is an empty answer; anything else is HAProxy saying why not.
 	if msg := strings.TrimSpace(out); msg != "" {
-		return fmt.Errorf("haproxy %s: %s: %s", c.Where, cmd, oneLine(msg))
+		return &RefusedError{Where: c.Where, Command: cmd, Answer: oneLine(msg)}
 	}
 	return nil
+}
+
+// RefusedError is HAProxy's answer to a command it did not carry out ("No
+// such backend."): nothing changed.
+type RefusedError struct {
+	Where, Command, Answer string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("haproxy %s: %s: %s", e.Where, e.Command, e.Answer)
 }
 
 // Server is one server's line of `show stat`.
