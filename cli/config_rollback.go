@@ -62,7 +62,7 @@ func configRollbackRun(ctx context.Context, g *globalOptions, s Streams, o *conf
 		dry.DryRun = true
 		rep, err := engine.RollbackConfig(ctx, reg, dry, env)
 		if rep != nil {
-			writeConfigRollback(narrative.Out, rep, true, o.restart)
+			writeConfigRollback(narrative.Out, rep, true, o.restart, err != nil)
 		}
 		if err != nil {
 			return err
@@ -78,7 +78,7 @@ func configRollbackRun(ctx context.Context, g *globalOptions, s Streams, o *conf
 	rep, err := engine.RollbackConfig(ctx, reg, o.req, env)
 	doc := configRollbackDoc{Rollback: rep}
 	if rep != nil && (o.yes || o.req.DryRun || err != nil) {
-		writeConfigRollback(narrative.Out, rep, o.req.DryRun, o.restart)
+		writeConfigRollback(narrative.Out, rep, o.req.DryRun, o.restart, err != nil)
 	} else if rep != nil {
 		writeRolledBack(narrative.Out, rep)
 	}
@@ -160,15 +160,17 @@ func rollbackRestart(ctx context.Context, g *globalOptions, s, narrative Streams
 	return nil, renderOutcome(s, plan, out)
 }
 
-// writeConfigRollback prints what a rollback does (or would do) per file.
-func writeConfigRollback(w io.Writer, rep *engine.ConfigRollbackReport, dry bool, restart string) {
+// writeConfigRollback prints what a rollback does (or would do) per file;
+// refused: it was refused (its error says why), so it wrote nothing, and
+// not because there was nothing to write.
+func writeConfigRollback(w io.Writer, rep *engine.ConfigRollbackReport, dry bool, restart string, refused bool) {
 	what := "undoing the apply " + rep.Undoes
 	if rep.To != "" {
 		what = "to content " + rep.To
 	}
 	fmt.Fprintf(w, "Rollback of %s on %s (%s):\n", rep.Service, rep.Host, what)
 	writeRollbackFiles(w, rep)
-	if !dry && !rep.Changed() && rep.Event == "" {
+	if !dry && !refused && !rep.Changed() && rep.Event == "" {
 		fmt.Fprintln(w, "Nothing to write: the host has these contents already.")
 	}
 	if dry && restart == "auto" {

@@ -256,8 +256,11 @@ func lastApplyWants(events []registry.Event, req ConfigRollbackRequest) ([]rollb
 			continue
 		}
 		var wants []rollbackWant
-		var gone []string
+		var gone, attrs []string
 		for _, c := range ev.Config {
+			if c.Action == registry.ConfigAttrs {
+				attrs = append(attrs, c.Path)
+			}
 			if c.Action != registry.ConfigWritten || c.Old == c.New {
 				continue
 			}
@@ -271,8 +274,14 @@ func lastApplyWants(events []registry.Event, req ConfigRollbackRequest) ([]rollb
 			return nil, "", &RefusedError{Err: fmt.Errorf("not rolled back, nothing was changed: the apply of %s created %s, and omni does not remove files (remove them by hand, or roll back one file with --to)",
 				ev.Started.UTC().Format("2006-01-02 15:04:05 UTC"), strings.Join(gone, ", "))}
 		}
+		if len(wants) == 0 && len(attrs) > 0 {
+			// The last apply changed only attributes: undoing an older
+			// apply's content instead would change what nobody asked.
+			return nil, "", &RefusedError{Err: fmt.Errorf("not rolled back, nothing was changed: the last apply (%s) changed only the mode, owner or group of %s, and omni does not record the earlier ones: set them back by hand, or revert the inventory and apply (roll back content with --to)",
+				ev.Started.UTC().Format("2006-01-02 15:04:05 UTC"), strings.Join(attrs, ", "))}
+		}
 		if len(wants) == 0 {
-			continue // only attributes changed
+			continue
 		}
 		return wants, ev.ID, nil
 	}
