@@ -32,7 +32,6 @@ func oneFileFleet(t *testing.T, bastion, worker, entryKeys string) (*testfleet.F
 	return f, src, dst
 }
 
-
 // TestRollbackOfAttributesOnlyApplyIsRefused: docs/config.md: `config
 // rollback` by default restores "the state before the last apply". When
 // the last apply changed only a file's mode (a commit that tightened
