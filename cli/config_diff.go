@@ -203,6 +203,9 @@ type diffKeyDoc struct {
 	Secret bool   `json:"secret,omitempty"`
 	Old    string `json:"old,omitempty"` // never for a secret
 	New    string `json:"new,omitempty"`
+	// NotOmnis: a line of the host's copy not in omni's format; Key is
+	// what stands before its '='.
+	NotOmnis bool `json:"not_omnis_format,omitempty"`
 }
 
 func newDiffDoc(o *configDiffOptions, rep *engine.ConfigDiffReport, code int) diffDoc {
@@ -222,7 +225,7 @@ func newDiffDoc(o *configDiffOptions, rep *engine.ConfigDiffReport, code int) di
 			for _, f := range sv.Files {
 				fd := diffFileDoc{Path: f.Path, Kind: string(f.Kind), State: f.State, Secret: f.Secret, Diff: f.Diff, Drift: f.Drift}
 				for _, k := range f.Keys {
-					fd.Keys = append(fd.Keys, diffKeyDoc{Key: k.Key, Op: k.Op, Secret: k.Secret, Old: k.Old, New: k.New})
+					fd.Keys = append(fd.Keys, diffKeyDoc{Key: k.Key, Op: k.Op, Secret: k.Secret, Old: k.Old, New: k.New, NotOmnis: k.Odd})
 				}
 				sd.Files = append(sd.Files, fd)
 			}

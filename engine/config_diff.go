@@ -24,6 +24,9 @@ type KeyChange struct {
 	Secret bool   // its value is never shown
 	Old    string // "" for a secret
 	New    string // "" for a secret
+	// Odd: a line of the host's copy not in omni's format (KEY="value"),
+	// Key what stands before its '='.
+	Odd bool
 }
 
 // ConfigDiffFile is how one declared file differs from its host's copy.
@@ -249,8 +252,9 @@ func envKeyChanges(f config.File, l config.Live) []KeyChange {
 	}
 	want, _ := config.ParseEnv(f.Content)
 	var have []config.EnvEntry
+	var odd []string // the host's lines not in omni's format
 	if l.Exists {
-		have, _ = config.ParseEnv(l.Content)
+		have, odd = parseEnvLines(l.Content)
 	}
 	old := map[string]string{}
 	for _, e := range have {
@@ -280,7 +284,34 @@ func envKeyChanges(f config.File, l config.Live) []KeyChange {
 		// it may have been a secret.
 		out = append(out, keyChange("-", k, "", "", true))
 	}
+	for _, name := range odd {
+		out = append(out, KeyChange{Key: name, Op: "-", Secret: true, Odd: true})
+	}
 	return out
+}
+
+// parseEnvLines reads an environment file line by line: the lines in
+// omni's format (KEY="value"), and for each other line (added by hand:
+// `LD_PRELOAD=/tmp/x.so`) what stands before its '=', made printable and
+// cut short, as its name: the rest may hold a secret.
+func parseEnvLines(content []byte) (entries []config.EnvEntry, odd []string) {
+	for _, line := range strings.Split(strings.TrimSuffix(string(content), "\n"), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		e, err := config.ParseEnv([]byte(line + "\n"))
+		if err == nil {
+			entries = append(entries, e...)
+			continue
+		}
+		name, _, _ := strings.Cut(line, "=")
+		name = manager.Printable(strings.TrimSpace(name))
+		if len(name) > 64 {
+			name = name[:64] + config.CutMark
+		}
+		odd = append(odd, name)
+	}
+	return entries, odd
 }
 
 func keyChange(op, key, old, new string, secret bool) KeyChange {
@@ -293,6 +324,8 @@ func keyChange(op, key, old, new string, secret bool) KeyChange {
 // String is the key's line of a diff: `~ DB_PASSWORD (secret, changed)`.
 func (k KeyChange) String() string {
 	switch {
+	case k.Odd:
+		return "- " + k.Key + " (a line not in omni's format; its value withheld: this file holds secrets)"
 	case k.Secret && k.Op == "~":
 		return "~ " + k.Key + " (secret, changed)"
 	case k.Secret && k.Op == "+":
