@@ -23,7 +23,7 @@ const forceExitAfter = 8 * time.Second
 
 // sameRequest is how soon a repeated SIGTERM or SIGHUP counts as the
 // first one delivered twice, not as a second interrupt.
-const sameRequest = 250 * time.Millisecond
+const sameRequest = 100 * time.Millisecond
 
 // startProfile starts profiling the process and returns what ends it. It
 // does nothing unless omni is built with the tag omnipprof (profile.go).
