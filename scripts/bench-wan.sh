@@ -280,6 +280,7 @@ elapsed=$(( $(date +%s) - t0 ))
 # (cpu-clock on every CPU, 1,000 samples a second: one sample is 1 ms of
 # CPU), summed by program name. Not timed, not in the medians.
 declare -A by_prog
+profiled=0 # set -u: an empty associative array counts as unset in bash 5.2
 if [ -n "${OMNI_BENCH_PERF:-}" ]; then
   if perf stat -e cpu-clock true >/dev/null 2>&1; then
     echo "profiles: one more status and restart of the $n hosts per tool, under perf record -a" >&2
@@ -290,6 +291,7 @@ if [ -n "${OMNI_BENCH_PERF:-}" ]; then
       perf record -q -a -e cpu-clock -F 1000 -o "$p" -- timeout -k 5 "$run_timeout" "${CMD[@]}" > "out.$p" 2>&1 < /dev/null ||
         echo "  $k: the profiled run failed (exit $?)" >&2
       # "PERIOD COMM" lines, the period in ns of CPU; swapper is idle time.
+      profiled=1
       by_prog[$k]=$(perf report -i "$p" --stdio --no-children -g none -F period,comm 2>/dev/null |
         awk '!/^#/ && NF >= 2 && $2 != "swapper" {ms[$2] += $1 / 1e6} END {for (c in ms) printf "%d %s\n", ms[c], c}' | sort -rn)
     done
@@ -330,7 +332,7 @@ for k in a/omni a/ssh a/ansible cr/omni cr/warm cr/pssh cr/ansible; do
   b=$(median ${busy[$k]:-}); w=$(median ${wall[$k]:-})
   awk -v k="$k" -v b="$b" -v w="$w" -v n="$(nproc)" 'BEGIN {if (b == "-" || w == "-" || w == 0) printf "  %-11s -\n", k; else printf "  %-11s %5d ms busy in %5d ms: %3.0f%% of the cores\n", k, b, w, 100 * b / (w * n)}'
 done
-if [ ${#by_prog[@]} -gt 0 ]; then
+if [ "$profiled" = 1 ]; then
   echo
   # The hosts' side that no tool's code runs: their sshd (logins,
   # sessions, channels), the services (starting, stopping, answering the
