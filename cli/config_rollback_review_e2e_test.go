@@ -32,15 +32,14 @@ func oneFileFleet(t *testing.T, bastion, worker, entryKeys string) (*testfleet.F
 	return f, src, dst
 }
 
-// TestRollbackOfAttributesOnlyApplyIsRefused: docs/config.md: `config
+// TestRollbackOfAttributesOnlyApplyPutsModeBack: docs/config.md: `config
 // rollback` by default restores "the state before the last apply". When
 // the last apply changed only a file's mode (a commit that tightened
-// `mode: "0600"`, the service can no longer read it), rollback silently
-// skips it and instead undoes the apply *before* it: it rewrites the
-// file's content to an older version the operator did not ask to revert,
-// and leaves the mode that broke the service. Expected: the mode put back,
-// or a refusal; never an older, unrelated content change undone.
-func TestRollbackOfAttributesOnlyApplyIsRefused(t *testing.T) {
+// `mode: "0600"`, the service can no longer read it), the rollback puts
+// the mode back and leaves the content alone. (It used to skip that apply
+// and undo the one before it: an older content change nobody asked to
+// revert, with the breaking mode kept.)
+func TestRollbackOfAttributesOnlyApplyPutsModeBack(t *testing.T) {
 	f, src, dst := oneFileFleet(t, "127.0.233.11", "127.0.233.12", `mode: "0644"`)
 	const v1, v2 = "workers 4\n", "workers 16\n"
 	writeFile(t, src, v1)
@@ -54,14 +53,33 @@ func TestRollbackOfAttributesOnlyApplyIsRefused(t *testing.T) {
 	}
 
 	out, errOut, code := omni(t, f, "config", "rollback", "worker1", "app", "--yes", "--restart", "none")
-	t.Logf("config rollback: exit %d\n%s%s", code, out, errOut)
 	st, _ := os.Stat(dst)
-	if code != ExitRefused || !strings.Contains(errOut, "changed only the mode, owner or group") {
-		t.Errorf("rollback of a mode-only apply: exit %d, want 5 (refused: omni records no earlier mode)\n%s%s", code, out, errOut)
+	if code != 0 || st.Mode().Perm() != 0o644 {
+		t.Errorf("rollback of a mode-only apply: exit %d, mode %04o; want 0 and the mode before it, 0644\n%s%s", code, st.Mode().Perm(), out, errOut)
 	}
 	if got := readFile(t, dst); got != v2 {
-		t.Errorf("rollback of the last apply (a mode change) rewrote the content: %q → %q (it undid the apply before it); mode now %04o",
-			v2, got, st.Mode().Perm())
+		t.Errorf("rollback of the last apply (a mode change) rewrote the content: %q → %q (it undid the apply before it)", v2, got)
+	}
+}
+
+// TestRollbackPutsBackModeOfLastApply: the last apply changed a file's
+// content and its mode (0644 → 0600) in one commit; `config rollback`
+// restores both, as they were before that apply.
+func TestRollbackPutsBackModeOfLastApply(t *testing.T) {
+	f, src, dst := oneFileFleet(t, "127.0.233.13", "127.0.233.14", `mode: "0644"`)
+	const v1, v2 = "workers 4\n", "workers 16\n"
+	writeFile(t, src, v1)
+	mustRun(t, f, "config", "apply", "worker1", "app", "--restart", "none")
+	writeFile(t, src, v2)
+	replaceInInventory(t, f, `mode: "0644"`, `mode: "0600"`)
+	mustRun(t, f, "config", "apply", "worker1", "app", "--restart", "none")
+
+	out, errOut, code := omni(t, f, "config", "rollback", "worker1", "app", "--yes", "--restart", "none")
+	if code != 0 || readFile(t, dst) != v1 {
+		t.Fatalf("rollback: exit %d, content %q\n%s%s", code, readFile(t, dst), out, errOut)
+	}
+	if st, _ := os.Stat(dst); st.Mode().Perm() != 0o644 {
+		t.Errorf("after the rollback of the last apply the file has mode %04o, it had 0644 before that apply", st.Mode().Perm())
 	}
 }
 

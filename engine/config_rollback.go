@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,6 +77,20 @@ func (r *ConfigRollbackReport) Changed() bool {
 type rollbackWant struct {
 	path, kind, hash string
 	secret           bool
+	// The attributes to put back (recorded with the change undone; zero
+	// when not recorded: the inventory's then).
+	mode         fs.FileMode
+	owner, group string
+	attrsOnly    bool // only the attributes are put back
+}
+
+// withAttrs is w with the attributes c recorded from before it.
+func (w rollbackWant) withAttrs(c registry.ConfigChange) rollbackWant {
+	if m, err := strconv.ParseUint(c.OldMode, 8, 32); err == nil && c.OldMode != "" {
+		w.mode = fs.FileMode(m).Perm()
+	}
+	w.owner, w.group = c.OldOwner, c.OldGroup
+	return w
 }
 
 // RollbackConfig restores files of service on host from the registry's
@@ -155,13 +171,26 @@ func RollbackConfig(ctx context.Context, reg registry.Store, req ConfigRollbackR
 	for _, w := range wants {
 		l := liveOf[w.path]
 		f := fileFor(rendered, w)
+		// The attributes from before the change undone, where recorded.
+		if w.mode != 0 {
+			f.Mode = w.mode
+		}
+		if w.owner != "" {
+			f.Owner = w.owner
+		}
+		if w.group != "" {
+			f.Group = w.group
+		}
 		rf := ConfigRollbackFile{Path: w.path, Kind: w.kind, Secret: w.secret || f.HasSecret()}
 		if !rf.Secret {
 			rf.From, rf.To = l.Hash, w.hash
 		}
+		sameAttrs := (f.Mode == 0 || l.Mode.Perm() == f.Mode.Perm()) && l.OwnedBy(f.Owner) && l.InGroup(f.Group)
 		switch {
-		case l.Exists && l.Hash == w.hash:
+		case l.Exists && l.Hash == w.hash && sameAttrs:
 			rf.Action = registry.ConfigUnchanged
+		case w.attrsOnly && (!l.Exists || l.Hash != w.hash):
+			refusals = append(refusals, fmt.Sprintf("%s changed since (its content is not the one whose mode, owner or group the last apply changed): roll back its content with --to", w.path))
 		case rf.Secret && rendered[w.path].Path != "" && f.Hash() == w.hash:
 			rf.Origin = "inventory" // the source renders the wanted content again
 		case rf.Secret:
@@ -259,7 +288,12 @@ func lastApplyWants(events []registry.Event, req ConfigRollbackRequest) ([]rollb
 		var gone, attrs []string
 		for _, c := range ev.Config {
 			if c.Action == registry.ConfigAttrs {
-				attrs = append(attrs, c.Path)
+				if c.OldMode == "" {
+					attrs = append(attrs, c.Path) // not recorded (an older omni)
+					continue
+				}
+				wants = append(wants, rollbackWant{path: c.Path, kind: c.Kind, hash: c.New, secret: c.Secret, attrsOnly: true}.withAttrs(c))
+				continue
 			}
 			if c.Action != registry.ConfigWritten || c.Old == c.New {
 				continue
@@ -268,7 +302,7 @@ func lastApplyWants(events []registry.Event, req ConfigRollbackRequest) ([]rollb
 				gone = append(gone, c.Path)
 				continue
 			}
-			wants = append(wants, rollbackWant{path: c.Path, kind: c.Kind, hash: c.Old, secret: c.Secret})
+			wants = append(wants, rollbackWant{path: c.Path, kind: c.Kind, hash: c.Old, secret: c.Secret}.withAttrs(c))
 		}
 		if len(gone) > 0 {
 			return nil, "", &RefusedError{Err: fmt.Errorf("not rolled back, nothing was changed: the apply of %s created %s, and omni does not remove files (remove them by hand, or roll back one file with --to)",
@@ -277,7 +311,7 @@ func lastApplyWants(events []registry.Event, req ConfigRollbackRequest) ([]rollb
 		if len(wants) == 0 && len(attrs) > 0 {
 			// The last apply changed only attributes: undoing an older
 			// apply's content instead would change what nobody asked.
-			return nil, "", &RefusedError{Err: fmt.Errorf("not rolled back, nothing was changed: the last apply (%s) changed only the mode, owner or group of %s, and omni does not record the earlier ones: set them back by hand, or revert the inventory and apply (roll back content with --to)",
+			return nil, "", &RefusedError{Err: fmt.Errorf("not rolled back, nothing was changed: the last apply (%s) changed only the mode, owner or group of %s, and the registry has no record of the earlier ones (omni records them since 2026-12-05): set them back by hand, or revert the inventory and apply (roll back content with --to)",
 				ev.Started.UTC().Format("2006-01-02 15:04:05 UTC"), strings.Join(attrs, ", "))}
 		}
 		if len(wants) == 0 {

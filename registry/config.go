@@ -59,6 +59,12 @@ type ConfigChange struct {
 	New    string `json:"new,omitempty"`
 	Secret bool   `json:"secret,omitempty"`
 	Action string `json:"action"` // one of the Config* actions
+	// OldMode ("0644"), OldOwner and OldGroup are the file's attributes
+	// before the change, when it existed (recorded since 2026-12-05; a
+	// rollback puts them back).
+	OldMode  string `json:"old_mode,omitempty"`
+	OldOwner string `json:"old_owner,omitempty"`
+	OldGroup string `json:"old_group,omitempty"`
 }
 
 // The actions of a ConfigChange.

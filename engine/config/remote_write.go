@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"strings"
 	"time"
@@ -40,6 +41,11 @@ type FileResult struct {
 	Action  Action
 	OldHash string // "" when the file did not exist
 	NewHash string
+	// The host copy's attributes before the apply (when it existed), so
+	// that a rollback can put them back: its permission bits, and its
+	// owner and group by name (by numeric id when they have none).
+	OldMode            fs.FileMode
+	OldOwner, OldGroup string
 }
 
 // ApplyResult is what Apply did, file by file in the order given.
@@ -97,6 +103,8 @@ func Apply(ctx context.Context, r manager.Runner, sudo bool, files []File, live 
 		fr := FileResult{Path: f.Path, Action: Unchanged, OldHash: l.Hash, NewHash: f.Hash()}
 		if !l.Exists {
 			fr.OldHash = ""
+		} else {
+			fr.OldMode, fr.OldOwner, fr.OldGroup = l.Mode.Perm(), idName(l.Owner, l.UID), idName(l.Group, l.GID)
 		}
 		j := job{index: i, file: f, live: l}
 		switch {
@@ -136,6 +144,15 @@ func Apply(ctx context.Context, r manager.Runner, sudo bool, files []File, live 
 		return out, fmt.Errorf("writing configuration files: %w", err)
 	}
 	return applied(out, work, secretValues(files), res, mark, sudo)
+}
+
+// idName is an owner or group by its name, or by its numeric id when it
+// has none (stat's UNKNOWN).
+func idName(name, id string) string {
+	if name == "" || name == "UNKNOWN" {
+		return id
+	}
+	return name
 }
 
 // job is one file Apply writes or fixes.
