@@ -185,9 +185,8 @@ func RollbackConfig(ctx context.Context, reg registry.Store, req ConfigRollbackR
 		if !rf.Secret {
 			rf.From, rf.To = l.Hash, w.hash
 		}
-		sameAttrs := (f.Mode == 0 || l.Mode.Perm() == f.Mode.Perm()) && l.OwnedBy(f.Owner) && l.InGroup(f.Group)
 		switch {
-		case l.Exists && l.Hash == w.hash && sameAttrs:
+		case l.Exists && l.Hash == w.hash && !l.AttrsDiffer(f):
 			rf.Action = registry.ConfigUnchanged
 		case w.attrsOnly && (!l.Exists || l.Hash != w.hash):
 			refusals = append(refusals, fmt.Sprintf("%s changed since (its content is not the one whose mode, owner or group the last apply changed): roll back its content with --to", w.path))

@@ -36,8 +36,7 @@ func drifts(files []config.File, live []config.Live) []drift {
 			d.Content = true
 		default:
 			d.Content = l.Hash != f.Hash()
-			d.Attrs = (f.Mode != 0 && l.Mode.Perm() != f.Mode.Perm()) ||
-				!l.OwnedBy(f.Owner) || !l.InGroup(f.Group)
+			d.Attrs = l.AttrsDiffer(f)
 		}
 		out[i] = d
 	}

@@ -33,16 +33,7 @@ func TestRevokedKeyInSecondUserKnownHostsFileIsRefused(t *testing.T) {
 	personal := reviewWrite(t, filepath.Join(dir, "known_hosts"), srv.HostKeyLine()+"\n")
 	team := reviewWrite(t, filepath.Join(dir, "team_known_hosts"),
 		"# compromised: do not trust\n@revoked * "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(srv.HostKeys()[0])))+"\n")
-	config := reviewWrite(t, filepath.Join(dir, "ssh_config"), `Host revhost
-    HostName `+srv.Addr+`
-    Port `+reviewItoa(srv.Port)+`
-    User `+srv.User+`
-    IdentityFile `+srv.IdentityFile+`
-    IdentitiesOnly yes
-    UserKnownHostsFile `+personal+` `+team+`
-    GlobalKnownHostsFile /dev/null
-    StrictHostKeyChecking yes
-`)
+	config := twoKnownHostsConfig(t, dir, "revhost", srv, personal, team)
 	if out, err := reviewOpenSSH(t, config, "revhost"); err == nil || !strings.Contains(out, "REVOKED") {
 		t.Fatalf("OpenSSH does not refuse the revoked key (err %v):\n%s", err, out)
 	}
@@ -76,16 +67,7 @@ func TestHostKnownOnlyInSecondUserKnownHostsFile(t *testing.T) {
 	dir := t.TempDir()
 	personal := reviewWrite(t, filepath.Join(dir, "known_hosts"), "")
 	team := reviewWrite(t, filepath.Join(dir, "team_known_hosts"), srv.HostKeyLine()+"\n")
-	config := reviewWrite(t, filepath.Join(dir, "ssh_config"), `Host teamhost
-    HostName `+srv.Addr+`
-    Port `+reviewItoa(srv.Port)+`
-    User `+srv.User+`
-    IdentityFile `+srv.IdentityFile+`
-    IdentitiesOnly yes
-    UserKnownHostsFile `+personal+` `+team+`
-    GlobalKnownHostsFile /dev/null
-    StrictHostKeyChecking yes
-`)
+	config := twoKnownHostsConfig(t, dir, "teamhost", srv, personal, team)
 	if out, err := reviewOpenSSH(t, config, "teamhost"); err != nil {
 		t.Fatalf("OpenSSH refuses the setup too (%v):\n%s", err, out)
 	}
@@ -96,4 +78,21 @@ roles: {web: []}
 `, "web1"); err != nil {
 		t.Fatalf("omni cannot connect to a host listed in the second UserKnownHostsFile: %v", err)
 	}
+}
+
+// twoKnownHostsConfig writes an ssh_config in dir for alias, reaching srv
+// with its own key, with two UserKnownHostsFile files (personal, then
+// team's) and no global one.
+func twoKnownHostsConfig(t *testing.T, dir, alias string, srv *sshtest.Server, personal, team string) string {
+	t.Helper()
+	return reviewWrite(t, filepath.Join(dir, "ssh_config"), `Host `+alias+`
+    HostName `+srv.Addr+`
+    Port `+reviewItoa(srv.Port)+`
+    User `+srv.User+`
+    IdentityFile `+srv.IdentityFile+`
+    IdentitiesOnly yes
+    UserKnownHostsFile `+personal+` `+team+`
+    GlobalKnownHostsFile /dev/null
+    StrictHostKeyChecking yes
+`)
 }

@@ -133,3 +133,9 @@ func (l Live) OwnedBy(owner string) bool {
 func (l Live) InGroup(group string) bool {
 	return group == "" || group == l.Group || (l.GID != "" && group == l.GID)
 }
+
+// AttrsDiffer reports whether the file's declared attributes differ from
+// what the host has: its mode (when declared), owner or group.
+func (l Live) AttrsDiffer(f File) bool {
+	return (f.Mode != 0 && l.Mode.Perm() != f.Mode.Perm()) || !l.OwnedBy(f.Owner) || !l.InGroup(f.Group)
+}

@@ -111,7 +111,7 @@ func (s *Secrets) Redact(text string) string {
 	if s.None() {
 		return text
 	}
-	return redactFragments(s.RedactText(text), s.values, true)
+	return redactFragments(s.whole(text), s.values, true)
 }
 
 // RedactText replaces every secret value in text by <secret>, where it
@@ -123,10 +123,15 @@ func (s *Secrets) RedactText(text string) string {
 	if s.None() {
 		return text
 	}
+	return redactFragments(s.whole(text), s.values, false)
+}
+
+// whole replaces every whole secret value in text (replaceSecret).
+func (s *Secrets) whole(text string) string {
 	for _, v := range s.values {
 		text = replaceSecret(text, v)
 	}
-	return redactFragments(text, s.values, false)
+	return text
 }
 
 // RedactJSON is RedactText within the string values of a JSON document
