@@ -97,6 +97,18 @@ func (b boundedConn) Run(ctx context.Context, cmd string) (manager.Result, error
 	return res, done(err)
 }
 
+// RunEnds implements manager.EndsRunner: the connection's RunEnds, where
+// it has one, else its Run, within the bound.
+func (b boundedConn) RunEnds(ctx context.Context, cmd string) (manager.Result, error) {
+	ctx, done := b.limit(ctx)
+	run := b.Conn.Run
+	if er, ok := b.Conn.(manager.EndsRunner); ok {
+		run = er.RunEnds
+	}
+	res, err := run(ctx, cmd)
+	return res, done(err)
+}
+
 func (b boundedConn) Stream(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
 	ctx, done := b.limit(ctx)
 	code, err := b.Conn.Stream(ctx, cmd, stdout, stderr)

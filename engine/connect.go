@@ -371,6 +371,16 @@ func (s sshConn) Run(ctx context.Context, cmd string) (manager.Result, error) {
 	return manager.Result{Stdout: res.Stdout, Stderr: res.Stderr, ExitCode: res.ExitCode}, err
 }
 
+// RunEnds implements manager.EndsRunner.
+func (s sshConn) RunEnds(ctx context.Context, cmd string) (manager.Result, error) {
+	run := s.client.RunEnds
+	if s.once {
+		run = s.client.RunOnceEnds
+	}
+	res, err := run(ctx, cmd)
+	return manager.Result{Stdout: res.Stdout, Stderr: res.Stderr, ExitCode: res.ExitCode}, err
+}
+
 // RunInput implements config.InputRunner: the command reads stdin on its
 // standard input (configuration contents never go into a command line).
 func (s sshConn) RunInput(ctx context.Context, cmd string, stdin []byte) (manager.Result, error) {

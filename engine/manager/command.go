@@ -26,7 +26,7 @@ func (m *commandManager) command(script string) string {
 // round trip. The service runs when the status command exits 0 and, if it
 // printed a PID, that process is alive and not a zombie.
 func (m *commandManager) Status(ctx context.Context, r Runner) (State, error) {
-	res, err := run(ctx, r, m.command(asFunction("omni_status", m.statusScript())))
+	res, err := runEnds(ctx, r, m.command(asFunction("omni_status", m.statusScript())))
 	if err != nil {
 		return State{}, fmt.Errorf("status: %w", err)
 	}
@@ -48,7 +48,7 @@ func (m *commandManager) statusResult(res Result) (State, error) {
 // Start runs the start command, which must return once the service is
 // launched (the service detaches itself).
 func (m *commandManager) Start(ctx context.Context, r Runner) error {
-	res, err := run(ctx, r, m.command(m.startScript()))
+	res, err := runEnds(ctx, r, m.command(m.startScript()))
 	if err != nil {
 		return fmt.Errorf("start command: %w", err)
 	}
@@ -66,7 +66,7 @@ func startResult(res Result) error {
 // Stop stops the service in one round trip; see stopScript. The caller's
 // ctx must allow grace plus the 5 s that SIGKILL may take.
 func (m *commandManager) Stop(ctx context.Context, r Runner, grace time.Duration) error {
-	res, err := run(ctx, r, m.command(asFunction("omni_stop", m.stopScript(grace))))
+	res, err := runEnds(ctx, r, m.command(asFunction("omni_stop", m.stopScript(grace))))
 	if err != nil {
 		return fmt.Errorf("stop script: %w", err)
 	}
@@ -113,7 +113,7 @@ func (m *commandManager) LogTail(ctx context.Context, r Runner) LogTail {
 	if strings.TrimSpace(m.commands.Logs) == "" {
 		return LogTail{Source: source, Err: "the service has no logs command"}
 	}
-	res, err := run(ctx, r, m.LogsCommand(TailLines, false))
+	res, err := runEnds(ctx, r, m.LogsCommand(TailLines, false))
 	if err != nil {
 		return LogTail{Source: source, Err: err.Error()}
 	}

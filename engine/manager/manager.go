@@ -18,6 +18,16 @@ type Runner interface {
 	Run(ctx context.Context, cmd string) (Result, error)
 }
 
+// EndsRunner is a Runner that can also run a command whose output is read
+// only at its ends: the report lines omni's scripts print after each part,
+// and the last words of the user's command before them. Output past what
+// the Runner keeps of a command then does not fail it: its middle is left
+// out, a note in its place (a start script that prints a large file, a
+// status command left in debug mode).
+type EndsRunner interface {
+	RunEnds(ctx context.Context, cmd string) (Result, error)
+}
+
 // Result is what one remote command left behind.
 type Result struct {
 	Stdout, Stderr []byte
@@ -162,7 +172,20 @@ func CheckSudo(stderr []byte) error {
 // run runs cmd and turns a transport failure or a sudo refusal into an
 // error; any other exit code is left to the caller.
 func run(ctx context.Context, r Runner, cmd string) (Result, error) {
-	res, err := r.Run(ctx, cmd)
+	return checked(r.Run(ctx, cmd))
+}
+
+// runEnds is run for a script that runs a user's command, whose output may
+// be long: with r's RunEnds where it has one (see EndsRunner).
+func runEnds(ctx context.Context, r Runner, cmd string) (Result, error) {
+	if er, ok := r.(EndsRunner); ok {
+		return checked(er.RunEnds(ctx, cmd))
+	}
+	return run(ctx, r, cmd)
+}
+
+// checked is run's reading of a command's result.
+func checked(res Result, err error) (Result, error) {
 	if err != nil {
 		return res, err
 	}

@@ -175,7 +175,8 @@ func runRestart(ctx context.Context, r Runner, p restartParts, o RestartOptions)
 		stopPart, statusPart = asFunction("omni_part_stop", p.stop), asFunction("omni_part_status", p.status)
 	}
 	script = strings.NewReplacer("@STOPPART@", stopPart, "@START@", p.start, "@STATUSPART@", statusPart).Replace(script)
-	res, err := run(ctx, r, wrap(script, p.sudo, true))
+	res, err := runEnds(ctx, r, wrap(script, p.sudo, true)) // the parts' reports are found by their marks
+
 	if err != nil {
 		return RestartReport{}, err
 	}

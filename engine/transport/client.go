@@ -105,19 +105,28 @@ type Result struct {
 // POSIX), preceded by a line that reports the shell's PID on stderr so
 // that it can be killed; Run takes that line out of the output.
 func (c *Client) Run(ctx context.Context, cmd string) (Result, error) {
-	return c.run(ctx, cmd, true)
+	return c.run(ctx, cmd, true, false)
+}
+
+// RunEnds is Run for a command whose output its caller reads only at its
+// ends (a report at the end of each part, the last words of a user's
+// command before it): output past MaxOutput does not fail the command;
+// its first and last MiB are kept, a CutNote between them.
+func (c *Client) RunEnds(ctx context.Context, cmd string) (Result, error) {
+	return c.run(ctx, cmd, true, true)
 }
 
 // run runs cmd in the connection's shell (starting one when startShell is
-// true and there is none), else in a session of its own.
-func (c *Client) run(ctx context.Context, cmd string, startShell bool) (Result, error) {
+// true and there is none), else in a session of its own. keepEnds: output
+// past MaxOutput is kept at its ends, not an error.
+func (c *Client) run(ctx context.Context, cmd string, startShell, keepEnds bool) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{ExitCode: -1}, fmt.Errorf("%s: %w", c.name, err)
 	}
 	if c.isLost() {
 		return Result{ExitCode: -1}, c.lostError("connection lost", io.ErrUnexpectedEOF)
 	}
-	if res, ok, err := c.runInShell(ctx, cmd, startShell); ok {
+	if res, ok, err := c.runInShell(ctx, cmd, startShell, keepEnds); ok {
 		return res, err
 	}
 	var stdout, stderr boundedBuffer
@@ -125,7 +134,7 @@ func (c *Client) run(ctx context.Context, cmd string, startShell bool) (Result, 
 	if err != nil {
 		return Result{ExitCode: -1}, err
 	}
-	if stdout.overflow || stderr.overflow {
+	if (stdout.overflow || stderr.overflow) && !keepEnds {
 		return Result{ExitCode: -1}, outputOverflow(c.name)
 	}
 	return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: code}, nil
@@ -137,26 +146,87 @@ func (c *Client) run(ctx context.Context, cmd string, startShell bool) (Result, 
 // 1 MiB a command: under 24 MiB in base64), and a bound on a host that
 // floods its output (omni's memory grew
 // by gigabytes, and the run overran its bounds). Past it the output is
-// read and thrown away, and the command fails. Stream (logs) keeps
-// nothing: its writer takes the output as it comes.
+// read and only its ends are kept (keepEnd bytes each); the command fails,
+// unless it ran with RunEnds (or RunOnceEnds), whose caller reads only the
+// ends. Stream (logs) keeps nothing: its writer takes the output as it
+// comes.
 const MaxOutput = 32 << 20
+
+// keepEnd is how much of each end of a stream's output is kept once it
+// has passed MaxOutput.
+const keepEnd = 1 << 20
 
 func outputOverflow(host string) error {
 	return fmt.Errorf("%s: the command's output passed %d MiB, and was not kept (a host flooding its output?)", host, MaxOutput>>20)
 }
 
-// boundedBuffer is a bytes.Buffer that keeps at most MaxOutput bytes.
+// CutNote is what stands in a command's output, run with RunEnds, for the
+// n bytes of its middle that were not kept. It starts with a line break
+// of its own and ends with one, so that the lines around it stay whole.
+func CutNote(n int64) []byte {
+	return fmt.Appendf(nil, "\n… (%d bytes of output not kept) …\n", n)
+}
+
+// boundedBuffer keeps a stream's output up to MaxOutput bytes; past that,
+// its first and its last keepEnd bytes, and the count of those left out
+// between them.
 type boundedBuffer struct {
-	bytes.Buffer
+	data     []byte // the output; past MaxOutput, its last bytes (at most 2×keepEnd)
+	head     []byte // past MaxOutput: its first keepEnd bytes
+	cut      int64  // past MaxOutput: the bytes left out between head and data
 	overflow bool
 }
 
 func (b *boundedBuffer) Write(p []byte) (int, error) {
-	if b.overflow || b.Len()+len(p) > MaxOutput {
-		b.overflow = true
-		return len(p), nil
+	n := len(p)
+	if !b.overflow && len(b.data)+len(p) <= MaxOutput {
+		b.data = append(b.data, p...)
+		return n, nil
 	}
-	return b.Buffer.Write(p)
+	if !b.overflow {
+		b.overflow = true
+		before := b.data
+		if len(before) >= keepEnd {
+			b.head = bytes.Clone(before[:keepEnd])
+			before = before[keepEnd:]
+		} else {
+			b.head = append(bytes.Clone(before), p[:keepEnd-len(before)]...)
+			p, before = p[keepEnd-len(before):], nil
+		}
+		b.data = nil
+		b.keepLast(before, p)
+		return n, nil
+	}
+	b.keepLast(b.data, p)
+	return n, nil
+}
+
+// keepLast sets data to x followed by y, or past 2×keepEnd bytes, to the
+// last keepEnd of them, counting those left out.
+func (b *boundedBuffer) keepLast(x, y []byte) {
+	if len(x)+len(y) <= 2*keepEnd {
+		b.data = append(x, y...)
+		return
+	}
+	drop := len(x) + len(y) - keepEnd
+	b.cut += int64(drop)
+	tail := make([]byte, 0, 2*keepEnd)
+	if drop < len(x) {
+		tail = append(tail, x[drop:]...)
+		tail = append(tail, y...)
+	} else {
+		tail = append(tail, y[drop-len(x):]...)
+	}
+	b.data = tail
+}
+
+// Bytes is the output kept: all of it, or its ends around a CutNote.
+func (b *boundedBuffer) Bytes() []byte {
+	if !b.overflow {
+		return b.data
+	}
+	out := append(b.head[:len(b.head):len(b.head)], CutNote(b.cut)...)
+	return append(out, b.data...)
 }
 
 // RunOnce is Run for a caller that will run only this one command on the
@@ -165,7 +235,12 @@ func (b *boundedBuffer) Write(p []byte) (int, error) {
 // process more than a session of its own. A shell that is already there
 // and idle is used.
 func (c *Client) RunOnce(ctx context.Context, cmd string) (Result, error) {
-	return c.run(ctx, cmd, false)
+	return c.run(ctx, cmd, false, false)
+}
+
+// RunOnceEnds is RunOnce keeping the ends of a long output, as RunEnds.
+func (c *Client) RunOnceEnds(ctx context.Context, cmd string) (Result, error) {
+	return c.run(ctx, cmd, false, true)
 }
 
 // Stream is Run writing the command's output to stdout and stderr as it

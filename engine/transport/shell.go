@@ -100,7 +100,7 @@ type frame struct {
 // is none and start is true. ok is false when it did not run cmd at all
 // (no shell, or it is busy, or the host refused to start it): the caller
 // then runs it in a session of its own.
-func (c *Client) runInShell(ctx context.Context, cmd string, start bool) (res Result, ok bool, err error) {
+func (c *Client) runInShell(ctx context.Context, cmd string, start, keepEnds bool) (res Result, ok bool, err error) {
 	if !c.shellMu.TryLock() {
 		return Result{}, false, nil
 	}
@@ -109,7 +109,7 @@ func (c *Client) runInShell(ctx context.Context, cmd string, start bool) (res Re
 		return Result{}, false, nil
 	}
 	if c.shell != nil && !c.shell.dead {
-		return c.shell.run(ctx, cmd)
+		return c.shell.run(ctx, cmd, keepEnds)
 	}
 	if !start {
 		return Result{}, false, nil
@@ -120,7 +120,7 @@ func (c *Client) runInShell(ctx context.Context, cmd string, start bool) (res Re
 		return Result{}, false, nil
 	}
 	c.shell = sh
-	res, ok, err = sh.runFirst(ctx)
+	res, ok, err = sh.runFirst(ctx, keepEnds)
 	if !ok {
 		c.shell = nil
 		c.shellRefused(ctx)
@@ -213,7 +213,7 @@ func (sh *remoteShell) command(cmd string) string {
 }
 
 // run runs cmd in its own sh in the shell.
-func (sh *remoteShell) run(ctx context.Context, cmd string) (Result, bool, error) {
+func (sh *remoteShell) run(ctx context.Context, cmd string, keepEnds bool) (Result, bool, error) {
 	sh.sudo = underSudo(cmd)
 	if n, err := sh.stdin.Write([]byte(sh.command(cmd))); err != nil {
 		sh.drop()
@@ -223,7 +223,7 @@ func (sh *remoteShell) run(ctx context.Context, cmd string) (Result, bool, error
 		return Result{ExitCode: -1}, true, sh.c.transportError("command", err)
 	}
 	sh.c.trips.shellCommands.Add(1)
-	res, err := sh.collect(ctx)
+	res, err := sh.collect(ctx, keepEnds)
 	return res, true, err
 }
 
@@ -231,7 +231,7 @@ func (sh *remoteShell) run(ctx context.Context, cmd string) (Result, bool, error
 // startShell: the start request's reply, the PID report, the command's
 // output. ok is false when the host refused to start the shell, which
 // then ran nothing.
-func (sh *remoteShell) runFirst(ctx context.Context) (Result, bool, error) {
+func (sh *remoteShell) runFirst(ctx context.Context, keepEnds bool) (Result, bool, error) {
 	sh.c.trips.shellCommands.Add(1) // the start request rides along
 	if !sh.inStart {
 		// Too long to ride along: wait for the start, then send it.
@@ -251,7 +251,7 @@ func (sh *remoteShell) runFirst(ctx context.Context) (Result, bool, error) {
 			return Result{ExitCode: -1}, true, sh.c.transportError("command", err)
 		}
 	}
-	res, err := sh.collect(ctx)
+	res, err := sh.collect(ctx, false) // the start line's report
 	if err != nil {
 		if errors.Is(err, errShellRefused) {
 			return Result{}, false, nil
@@ -265,7 +265,7 @@ func (sh *remoteShell) runFirst(ctx context.Context) (Result, bool, error) {
 			sh.c.name, res.Stdout, res.Stderr)
 	}
 	sh.pgid = pid
-	res, err = sh.collect(ctx)
+	res, err = sh.collect(ctx, keepEnds)
 	return res, true, err
 }
 
@@ -289,8 +289,10 @@ func (sh *remoteShell) framed(line string) string {
 }
 
 // collect waits for the next frame on stdout and on stderr: one command's
-// output and exit code. When ctx ends first, it kills the shell.
-func (sh *remoteShell) collect(ctx context.Context) (res Result, err error) {
+// output and exit code. When ctx ends first, it kills the shell. A frame
+// past MaxOutput is an error unless keepEnds (its ends are then the
+// output).
+func (sh *remoteShell) collect(ctx context.Context, keepEnds bool) (res Result, err error) {
 	res.ExitCode = -1
 	out, errs := sh.stdout, sh.stderr
 	started := sh.started // the start request's reply, until it has come
@@ -370,33 +372,41 @@ func (sh *remoteShell) collect(ctx context.Context) (res Result, err error) {
 			return Result{ExitCode: -1}, err
 		}
 	}
-	if overflow {
+	if overflow && !keepEnds {
 		return Result{ExitCode: -1}, outputOverflow(sh.c.name)
 	}
 	return res, nil
 }
 
-// read splits one output stream of the shell into frames.
+// read splits one output stream of the shell into frames. A frame past
+// MaxOutput keeps its first and last keepEnd bytes, a CutNote between
+// them, and is marked overflow.
 func (sh *remoteShell) read(r io.Reader, frames chan<- frame) {
 	defer close(frames)
 	sep := []byte("\n" + sh.mark)
 	var buf []byte
 	chunk := make([]byte, 32<<10)
 	from := 0 // where to look for sep next
-	overflow := false
+	var head []byte
+	var cut int64 // past MaxOutput: the frame's first keepEnd bytes, and how many were left out after them
 	for {
 		n, err := r.Read(chunk)
 		buf = append(buf, chunk[:n]...)
 		for {
 			i := bytes.Index(buf[from:], sep)
 			if i < 0 {
-				if len(buf) > MaxOutput {
-					// A host flooding its output: what is past the
-					// bound is not kept, only enough to find the mark.
-					overflow = true
-					buf = append(buf[:0:0], buf[len(buf)-len(sep)+1:]...)
-				}
+				// No mark starts before from now: what is before it can go.
 				from = max(0, len(buf)-len(sep)+1)
+				if head == nil && len(buf) > MaxOutput {
+					// A host flooding its output: only its ends are kept.
+					head = bytes.Clone(buf[:keepEnd])
+					buf, from = buf[keepEnd:], from-keepEnd
+				}
+				if head != nil && len(buf) > 2*keepEnd {
+					drop := min(len(buf)-keepEnd, from)
+					cut += int64(drop)
+					buf, from = append(buf[:0:0], buf[drop:]...), from-drop
+				}
 				break
 			}
 			i += from
@@ -405,12 +415,19 @@ func (sh *remoteShell) read(r io.Reader, frames chan<- frame) {
 				from = i
 				break
 			}
-			overflow = overflow || i > MaxOutput // as a session of its own counts it
-			f := frame{tail: string(buf[i+len(sep) : i+len(sep)+j]), overflow: overflow}
-			if !overflow {
-				f.data = bytes.Clone(buf[:i])
+			f := frame{tail: string(buf[i+len(sep) : i+len(sep)+j])}
+			data := buf[:i]
+			if head == nil && len(data) > MaxOutput { // as a session of its own counts it
+				head, data = data[:keepEnd], data[keepEnd:]
+				cut, data = int64(len(data)-keepEnd), data[len(data)-keepEnd:]
 			}
-			overflow = false
+			if head != nil {
+				f.overflow = true
+				f.data = append(append(bytes.Clone(head), CutNote(cut)...), data...)
+			} else {
+				f.data = bytes.Clone(data)
+			}
+			head, cut = nil, 0
 			select {
 			case frames <- f:
 			case <-sh.quit:
@@ -420,7 +437,7 @@ func (sh *remoteShell) read(r io.Reader, frames chan<- frame) {
 			from = 0
 		}
 		if err != nil {
-			if len(buf) > 0 && !overflow {
+			if len(buf) > 0 && head == nil {
 				select {
 				case frames <- frame{data: buf, cut: true}:
 				case <-sh.quit:
