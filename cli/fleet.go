@@ -139,6 +139,9 @@ func fleetOptions(opts *serviceOptions, svc *inventory.Service, hosts int) (engi
 	if opts.MinReady < 0 {
 		return fo, &usageError{"--min-ready must not be negative"}
 	}
+	if opts.Action == "stop" {
+		fo.MinReady = 0 // a stopped service has nothing to stay ready for
+	}
 	fo.Rolling = engine.RollsByDefault(opts.Action, svc, hosts)
 	if opts.RollingSet {
 		fo.Rolling = opts.Rolling

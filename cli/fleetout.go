@@ -289,8 +289,8 @@ func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo engin
 		names[i] = t.Host
 	}
 	if fo.Rolling {
-		fmt.Fprintf(s.Out, "Rolling %s of %s on %s, in batches of %d (max-unavailable %d; instances already down go first, and count against it until back; min-ready %s; max-failures %d): %s\n\n",
-			opts.Action, opts.Service, plural.N(len(targets), "host", "hosts"), fo.Batch, fo.MaxUnavailable, fo.MinReady, fo.MaxFailures, strings.Join(names, ", "))
+		fmt.Fprintf(s.Out, "Rolling %s of %s on %s, in batches of %d (max-unavailable %d; instances already down go first, and count against it until back%s; max-failures %d): %s\n\n",
+			opts.Action, opts.Service, plural.N(len(targets), "host", "hosts"), fo.Batch, fo.MaxUnavailable, minReadyText(fo, "; "), fo.MaxFailures, strings.Join(names, ", "))
 	} else {
 		fmt.Fprintf(s.Out, "%s %s on %s, %d at a time (max-failures %d): %s\n\n",
 			capitalize(opts.Action), opts.Service, plural.N(len(targets), "host", "hosts"), fo.Forks, fo.MaxFailures, strings.Join(names, ", "))

@@ -36,13 +36,22 @@ type progress struct {
 	stopped  sync.WaitGroup
 }
 
+// minReadyText is ", min-ready 5s" (sep first) when the run watches its
+// hosts for --min-ready, "" when it does not (a stop, --min-ready 0).
+func minReadyText(fo engine.FleetOptions, sep string) string {
+	if fo.MinReady <= 0 {
+		return ""
+	}
+	return sep + "min-ready " + fo.MinReady.String()
+}
+
 func newProgress(s Streams, opts *serviceOptions, fo engine.FleetOptions, hosts int) *progress {
 	p := &progress{w: s.Err, st: style{emoji: s.ErrTTY, colour: s.ErrTTY && !s.NoColor}, live: s.ErrTTY,
 		verbose: opts.Verbose, action: opts.Action, service: opts.Service, total: hosts,
 		step: map[string]string{}, since: map[string]time.Time{}, stop: make(chan struct{})}
 	mode := fmt.Sprintf("all at once, %d at a time", fo.Forks)
 	if fo.Rolling {
-		mode = fmt.Sprintf("rolling: batches of %d, max-unavailable %d, min-ready %s", fo.Batch, fo.MaxUnavailable, fo.MinReady)
+		mode = fmt.Sprintf("rolling: batches of %d, max-unavailable %d%s", fo.Batch, fo.MaxUnavailable, minReadyText(fo, ", "))
 	}
 	p.line(fmt.Sprintf("%s %s on %s of %s (%s; max-failures %d)", opts.Action, opts.Service, plural.N(hosts, "host", "hosts"), opts.Host, mode, fo.MaxFailures))
 	if p.live {

@@ -452,7 +452,8 @@ func (r *fleetRunner) runHost(ctx, drain context.Context, i, batch int) {
 		result = HostUnchanged
 	}
 	ready := ""
-	if result == HostDone && r.Opts.Rolling && r.Opts.MinReady > 0 {
+	// A stop leaves the service stopped on purpose: nothing to watch.
+	if result == HostDone && r.Opts.Rolling && r.Opts.MinReady > 0 && t.Plan.Request.Action != "stop" {
 		r.emit(FleetEvent{Kind: EventReady, Batch: batch, Host: t.Host, Msg: fmt.Sprintf("watching for --min-ready %s", r.Opts.MinReady)})
 		var last *InstanceStatus
 		ready, last, err = r.watchReady(ctx, t, out)
