@@ -73,7 +73,7 @@ func newFleetDoc(opts *serviceOptions, fo engine.FleetOptions, targets []engine.
 		doc.Summary[string(h.Result)]++
 		hd := fleetHostDoc{Host: h.Host, Service: h.Service, Batch: h.Batch, Result: string(h.Result), DurationMS: millis(h.Duration), Ready: h.Ready}
 		if h.Err != nil {
-			hd.Error = engine.Failure(h.Err)
+			hd.Error = engine.FailureAt(h.Err, h.Host, h.Service)
 			hd.Reason, _, _ = engine.TailFields(h.Err)
 		}
 		if out := h.Outcome; out != nil {
@@ -123,7 +123,7 @@ func renderFleetTable(s Streams, g *globalOptions, opts *serviceOptions, fo engi
 		} else {
 			result = st.paint(red, result)
 		}
-		row := []string{h.Host, h.Service, result, st.state(state), up, st.state(hc), dur, shortFailure(h.Err)}
+		row := []string{h.Host, h.Service, result, st.state(state), up, st.state(hc), dur, shortFailure(h.Err, h.Host, h.Service)}
 		if fo.Rolling {
 			row = append([]string{batch}, row...)
 		}

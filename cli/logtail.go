@@ -31,15 +31,21 @@ func writeLogTail(w io.Writer, err error) {
 
 // shortFailure is a failure in a few words, for a table cell: the step
 // and the service's own last words when its log tail has them ("start:
-// nginx: [emerg] unknown directive …"), else what failure says.
-func shortFailure(err error) string {
+// nginx: [emerg] unknown directive …"), else what failure says; the
+// instance first when the step ran on another than the row's (host,
+// service), as engine.FailureAt.
+func shortFailure(err error, host, service string) string {
 	if err == nil {
 		return ""
 	}
 	if t := engine.LogTail(err); t != nil && t.Reason != "" {
+		var step *engine.StepError
+		if errors.As(err, &step) && (step.Host != host || step.Service != service) {
+			return step.Service + " on " + step.Host + ": " + stepName(err) + t.Reason
+		}
 		return stepName(err) + t.Reason
 	}
-	return engine.Failure(err)
+	return engine.FailureAt(err, host, service)
 }
 
 // minReadyFailed reports whether err is a host's failed --min-ready

@@ -164,7 +164,7 @@ func (p *progress) finish(ev engine.FleetEvent) {
 		p.failed++
 		why := ""
 		if h.Err != nil {
-			why = ": " + engine.Failure(h.Err)
+			why = ": " + engine.FailureAt(h.Err, h.Host, h.Service)
 			if t := engine.LogTail(h.Err); t != nil && t.Reason != "" {
 				why += "\n    log: " + t.Reason
 			}

@@ -396,7 +396,7 @@ func renderOutcome(s Streams, plan *engine.Plan, out *engine.Outcome) error {
 		// A refusal is not a failure: nothing was tried (exit 5 or 130).
 		fmt.Fprintf(s.Err, "Not %s: %s.\n", verb.done, engine.Words(refused.Err))
 	default:
-		fmt.Fprintf(s.Err, "%sFailed to %s %s on %s: %s\n", errStyle(s).bad(), plan.Request.Action, plan.Service.Name, plan.Host.Name, indentContinuation(engine.Failure(out.Err)))
+		fmt.Fprintf(s.Err, "%sFailed to %s %s on %s: %s\n", errStyle(s).bad(), plan.Request.Action, plan.Service.Name, plan.Host.Name, indentContinuation(engine.FailureAt(out.Err, plan.Host.Name, plan.Service.Name)))
 		writeLogTail(s.Err, out.Err)
 	}
 	if recorded(out) {

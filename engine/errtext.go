@@ -37,6 +37,19 @@ func Failure(err error) string {
 	return Words(err)
 }
 
+// FailureAt is Failure for a line that names the run's target (host,
+// service): when the step that failed ran on another instance (a
+// dependency it started, a dependent a --cascade stopped or restarted),
+// it names that instance first: "web on worker1: health: …". The
+// target's own failures read as Failure's.
+func FailureAt(err error, host, service string) string {
+	var step *StepError
+	if errors.As(err, &step) && (step.Host != host || step.Service != service) {
+		return step.Service + " on " + step.Host + ": " + Failure(err)
+	}
+	return Failure(err)
+}
+
 // LogTail returns the service's log tail a failure carries (a failed
 // start, or a failed health check right after a start), or nil.
 func LogTail(err error) *manager.LogTail {

@@ -362,7 +362,7 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 	for _, hr := range rep.Hosts {
 		r := registry.HostResult{Host: hr.Host, Result: string(hr.Result), Event: events[hr.Host].ID}
 		if hr.Err != nil {
-			r.Error = Failure(hr.Err)
+			r.Error = FailureAt(hr.Err, hr.Host, hr.Service)
 		}
 		runEvent.Hosts = append(runEvent.Hosts, r)
 	}
