@@ -57,6 +57,8 @@ type fleetHostDoc struct {
 	// NotRestarted: the host's running dependents a restart without
 	// --cascade left alone (as in the one-host document).
 	NotRestarted []string `json:"not_restarted,omitempty"`
+	// NotChecked: as in the one-host document.
+	NotChecked []notCheckedDoc `json:"not_checked,omitempty"`
 	// RoundTrips: as in the one-host document, for this host's run.
 	RoundTrips map[string]int `json:"round_trips,omitempty"`
 }
@@ -78,7 +80,7 @@ func newFleetDoc(opts *serviceOptions, fo engine.FleetOptions, targets []engine.
 		}
 		if out := h.Outcome; out != nil {
 			sd := newServiceDoc(targets[i].Plan, out, outcomeCode(out))
-			hd.Status, hd.Health, hd.Steps, hd.NotRestarted = sd.Status, sd.Health, sd.Steps, sd.NotRestarted
+			hd.Status, hd.Health, hd.Steps, hd.NotRestarted, hd.NotChecked = sd.Status, sd.Health, sd.Steps, sd.NotRestarted, sd.NotChecked
 			hd.RoundTrips = sd.RoundTrips
 		}
 		doc.Hosts = append(doc.Hosts, hd)
@@ -140,6 +142,9 @@ func renderFleetTable(s Streams, g *globalOptions, opts *serviceOptions, fo engi
 	}
 	if left := notRestarted(rep); len(left) > 0 {
 		writeInstances(s.Out, "Not restarted (pass --cascade to restart them too)", left)
+	}
+	if list, errs := notChecked(rep); len(list) > 0 {
+		printUnknown(s.Out, list, errs)
 	}
 	if rep.Aborted != "" {
 		fmt.Fprintf(s.Out, "Aborted: %s\n", rep.Aborted)
@@ -223,6 +228,26 @@ func shellWord(word string) string {
 		}
 	}
 	return word
+}
+
+// notChecked is every host's dependents whose state a restart could not
+// read (the hosts whose run succeeded), each once, with why.
+func notChecked(rep *engine.FleetReport) ([]engine.Instance, []error) {
+	var list []engine.Instance
+	var errs []error
+	seen := map[engine.Instance]bool{}
+	for _, h := range rep.Hosts {
+		if h.Outcome == nil || h.Outcome.Err != nil {
+			continue
+		}
+		for i, d := range h.Outcome.Unchecked {
+			if !seen[d] && i < len(h.Outcome.UncheckedErrs) {
+				seen[d] = true
+				list, errs = append(list, d), append(errs, h.Outcome.UncheckedErrs[i])
+			}
+		}
+	}
+	return list, errs
 }
 
 // notRestarted is every host's running dependents that a restart without

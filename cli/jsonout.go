@@ -31,9 +31,18 @@ type serviceDoc struct {
 	Reason string `json:"reason,omitempty"`
 	// NotRestarted: running dependents a restart without --cascade left alone.
 	NotRestarted []string `json:"not_restarted,omitempty"`
+	// NotChecked: dependents whose state a restart could not read.
+	NotChecked []notCheckedDoc `json:"not_checked,omitempty"`
 	// RoundTrips: by host, the round trips waited for after authentication
 	// (docs/json.md); absent when no host was reached.
 	RoundTrips map[string]int `json:"round_trips,omitempty"`
+}
+
+// notCheckedDoc is a dependent whose state could not be read, and why.
+type notCheckedDoc struct {
+	Instance    string `json:"instance"`
+	Error       string `json:"error"`
+	Unreachable bool   `json:"unreachable"`
 }
 
 type statusDoc struct {
@@ -195,6 +204,14 @@ func newServiceDoc(plan *engine.Plan, out *engine.Outcome, code int) serviceDoc 
 	}
 	for _, d := range out.NotRestarted {
 		doc.NotRestarted = append(doc.NotRestarted, d.String())
+	}
+	for i, d := range out.Unchecked {
+		nc := notCheckedDoc{Instance: d.String()}
+		if i < len(out.UncheckedErrs) {
+			nc.Error = engine.Words(out.UncheckedErrs[i])
+			nc.Unreachable = engine.Classify(out.UncheckedErrs[i]) == engine.ClassUnreachable
+		}
+		doc.NotChecked = append(doc.NotChecked, nc)
 	}
 	for _, r := range out.Steps {
 		// The step's status as engine says it: ok, skipped (its note says

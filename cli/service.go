@@ -293,7 +293,7 @@ func confirm(ctx context.Context, s Streams, plan *engine.Plan, c engine.Confirm
 			fmt.Fprintln(w, "--cascade: they will be stopped first, in reverse dependency order.")
 		}
 	}
-	printUnknown(w, c)
+	printUnknown(w, c.Unknown, c.UnknownErrs)
 	if yes {
 		fmt.Fprintln(w)
 		return nil
@@ -345,12 +345,12 @@ func ask(ctx context.Context, s Streams) error {
 // "host unreachable" only of those whose host could not be reached
 // (engine.Classify: unreachable, the class of exit code 4); the others
 // answered, and their error says why.
-func printUnknown(w io.Writer, c engine.Confirmation) {
+func printUnknown(w io.Writer, list []engine.Instance, errs []error) {
 	var unreachable []engine.Instance
-	for i, d := range c.Unknown {
+	for i, d := range list {
 		var err error
-		if i < len(c.UnknownErrs) {
-			err = c.UnknownErrs[i]
+		if i < len(errs) {
+			err = errs[i]
 		}
 		switch {
 		case err == nil:
@@ -405,6 +405,14 @@ func renderOutcome(s Streams, plan *engine.Plan, out *engine.Outcome) error {
 	}
 	if len(out.NotRestarted) > 0 {
 		fmt.Fprintf(s.Out, "\nNot restarted (pass --cascade to restart them too): %s\n", instanceNames(out.NotRestarted))
+	}
+	if len(out.Unchecked) > 0 && out.Err == nil {
+		// Dependents whose state could not be read: they may run, and
+		// still hold connections to the restarted service.
+		if len(out.NotRestarted) == 0 {
+			fmt.Fprintln(s.Out)
+		}
+		printUnknown(s.Out, out.Unchecked, out.UncheckedErrs)
 	}
 	return codeOnly(outcomeCode(out))
 }

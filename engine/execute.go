@@ -135,6 +135,11 @@ type Outcome struct {
 	// NotRestarted lists the running dependents a restart without
 	// --cascade left as they were.
 	NotRestarted []Instance
+	// Unchecked lists the dependents whose state a restart could not read
+	// (find-dependents), and UncheckedErrs why, one error each in its order
+	// (Classify tells a host unreachable from a status that failed).
+	Unchecked     []Instance
+	UncheckedErrs []error
 	// RoundTrips: by host, the round trips its connection waited for, read
 	// at the end of the run (see countRoundTrips); nil when the Connector
 	// does not count them.
