@@ -56,6 +56,9 @@ type Env struct {
 	// stop and its start does not leave the service down: the steps finish,
 	// each bounded by its timeout, and only ctx cancels them.
 	Soft context.Context
+	// shared coordinates the plans of one fleet run that act on the same
+	// other instance (shared.go); nil for a run of one host.
+	shared *sharedWork
 }
 
 // changes says whether a step changes the service: from its first such
@@ -212,9 +215,27 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 		defer cancel()
 		run.ctx = either
 	}
+	if env.shared != nil {
+		env.shared.begin(plan.Host.Name, plan)
+		defer env.shared.end(plan.Host.Name)
+		defer run.leaveShared(false)
+	}
 	for i := 0; i < len(plan.Tasks); i++ {
 		task := plan.Tasks[i]
 		run.rest = plan.Tasks[i+1:]
+		if key := sharedKey(task); env.shared != nil && key != run.inGroup {
+			run.leaveShared(true)
+			run.inGroup = key
+			if key != "" {
+				if skip, _ := run.skipGroup(task); skip {
+					env.shared.skipped(plan.Host.Name, key)
+				} else if held, by := env.shared.enter(run.ctx, plan.Host.Name, key, task); held {
+					run.sharedHeld, run.sharedRestart = key, task.Cascade == CascadeRestart
+				} else if by != "" {
+					run.groups[task.Group] = "restarted by " + by + "'s plan of this run, after this host's"
+				}
+			}
+		}
 		if !changed && changes(task.Step) {
 			if env.Soft.Err() != nil {
 				run.out.Err = fmt.Errorf("interrupted before anything changed: %w", env.Soft.Err())
@@ -243,23 +264,30 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 			return run.out
 		}
 	}
+	run.leaveShared(true)
 	return run.out
 }
 
 type execution struct {
-	ctx     context.Context
-	plan    *Plan
-	env     Env
-	target  Instance
-	conns   *connSet                     // one connection per host for the run
-	mgrsMu  sync.Mutex                   // the dependency checks run side by side
-	mgrs    map[Instance]manager.Manager // instance -> its manager
-	groups  map[string]string            // group -> "" (runs) or why it is skipped
-	running map[Instance]bool            // dependents found running (find-dependents)
-	stopped map[Instance]time.Time       // when the stop step saw an instance go down
-	seenMu  sync.Mutex
-	seen    map[Instance]time.Time // when a state read of this run last saw an instance running
-	started map[Instance]bool      // instances this run started (their log tail explains a failed health check)
+	// inGroup is the group of the task before; sharedHeld, the group this
+	// plan runs while the fleet's other plans wait (shared.go), and
+	// sharedRestart whether it is a cascade restart.
+	inGroup       string
+	sharedHeld    string
+	sharedRestart bool
+	ctx           context.Context
+	plan          *Plan
+	env           Env
+	target        Instance
+	conns         *connSet                     // one connection per host for the run
+	mgrsMu        sync.Mutex                   // the dependency checks run side by side
+	mgrs          map[Instance]manager.Manager // instance -> its manager
+	groups        map[string]string            // group -> "" (runs) or why it is skipped
+	running       map[Instance]bool            // dependents found running (find-dependents)
+	stopped       map[Instance]time.Time       // when the stop step saw an instance go down
+	seenMu        sync.Mutex
+	seen          map[Instance]time.Time // when a state read of this run last saw an instance running
+	started       map[Instance]bool      // instances this run started (their log tail explains a failed health check)
 	// startBegun are the instances whose start this run has begun (sent to
 	// the host), whether it succeeded or not: their state is not known
 	// from the stop's any more.
@@ -395,6 +423,30 @@ func (r *execution) skipGroup(t Task) (bool, string) {
 	}
 	r.groups[t.Group] = why
 	return why != "", why
+}
+
+// sharedKey is what the plans of a fleet run take turns on (shared.go):
+// a dependency's or dependent's group, or the instance an ensure outside
+// any group acts on; "" for the target's own tasks.
+func sharedKey(t Task) string {
+	switch {
+	case t.Group != "":
+		return t.Group
+	case t.Step == StepEnsure:
+		return Instance{Host: t.Host, Service: t.Service}.String()
+	}
+	return ""
+}
+
+// leaveShared ends this plan's hold on the group it runs for the fleet's
+// plans (if any); done says that the group's tasks all ran (a failure
+// ends the run).
+func (r *execution) leaveShared(done bool) {
+	if r.sharedHeld == "" {
+		return
+	}
+	r.env.shared.leave(r.plan.Host.Name, r.sharedHeld, done && r.sharedRestart && r.out.Err == nil)
+	r.sharedHeld = ""
 }
 
 // note records a task that did not run, with why.

@@ -277,6 +277,7 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 	// history as for --resume.
 	var evMu sync.Mutex
 	events := map[string]registry.Event{}
+	shared := newSharedWork() // the hosts' plans act on a shared instance one at a time
 	runner := &fleetRunner{
 		Targets: req.Targets, Opts: req.Options, Registry: h.reg, OnEvent: env.OnEvent,
 		Exec: func(ctx context.Context, t Target, onStep func(StepResult)) *Outcome {
@@ -304,6 +305,7 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 				// The whole fleet was confirmed (or needed no confirmation) up front.
 				Confirm: func(context.Context, Confirmation) error { return nil },
 				Watched: req.Options.Rolling && req.Options.MinReady > 0,
+				shared:  shared,
 			})
 		},
 		Finish: func(t Target, out *Outcome, err error) {
