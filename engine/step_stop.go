@@ -25,6 +25,13 @@ func runStop(ctx context.Context, r *execution, c stepCall) (string, error) {
 			return "already stopped", nil
 		}
 	}
+	// A restart's stop (the target's, or a dependent's for --cascade):
+	// not when the service could not be started again.
+	if sc, ok := c.mgr.(manager.StartChecker); ok && (r.plan.Request.Action == "restart" || c.task.Cascade == CascadeRestart) {
+		if err := sc.Startable(ctx, c.conn); err != nil {
+			return "", err
+		}
+	}
 	err := c.mgr.Stop(ctx, c.conn, c.task.Grace)
 	var anyway *manager.StoppedAnyway
 	if err != nil && !errors.As(err, &anyway) {

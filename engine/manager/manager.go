@@ -18,6 +18,14 @@ type Runner interface {
 	Run(ctx context.Context, cmd string) (Result, error)
 }
 
+// StartChecker is a manager that can tell, before a restart's stop,
+// whether it could start the service again (systemd: not a masked unit,
+// not one with RefuseManualStart=yes): a restart refuses before it takes
+// down a service it could not bring back.
+type StartChecker interface {
+	Startable(ctx context.Context, r Runner) error
+}
+
 // EndsRunner is a Runner that can also run a command whose output is read
 // only at its ends: the report lines omni's scripts print after each part,
 // and the last words of the user's command before them. Output past what

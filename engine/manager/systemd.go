@@ -282,7 +282,13 @@ const verifyMarker = "omni-verify:"
 // systemdRestartStop is the restart script's stop part: the stop script,
 // then the same check as Stop's, systemctl show, in the same round trip.
 // It exits 0 only when the unit is inactive or failed (4: show failed).
-const systemdRestartStop = `(
+const systemdRestartStop = `omni_can=$(systemctl show -p LoadState,CanStart --no-pager -- @UNIT@)
+case $omni_can in *LoadState=masked*|*LoadState=not-found*|*CanStart=no*)
+	echo ` + unstartableMarker + `
+	printf '%s\n' "$omni_can"
+	exit 6
+esac
+(
 @STOPSCRIPT@
 ) || exit $?
 echo ` + verifyMarker + `
@@ -293,16 +299,72 @@ printf '%s\n' "$omni_show"
 case $omni_show in *ActiveState=inactive*|*ActiveState=failed*) exit 0 ;; esac
 exit 3`
 
+// unstartableMarker starts the lines the restart script prints when the
+// unit cannot be started again (see Startable), before any stop.
+const unstartableMarker = "omni-unstartable:"
+
+// UnstartableError is a restart refused before its stop: systemd would not
+// start the unit again (masked, no unit file, RefuseManualStart=yes), so
+// stopping it would only take the service down, as `systemctl restart`
+// refuses to.
+type UnstartableError struct {
+	Unit, Why string
+}
+
+func (e *UnstartableError) Error() string {
+	return e.Unit + " " + e.Why + ": systemd would not start it again, so omni did not stop it"
+}
+
+// unstartable reads what the startable check printed: an
+// *UnstartableError when the unit cannot be started, else nil (a check
+// that could not read the unit says nothing: the stop then fails on its
+// own, or goes on as before).
+func (m *systemdManager) unstartable(res Result) error {
+	_, props, found := bytes.Cut(res.Stdout, []byte(unstartableMarker+"\n"))
+	if !found {
+		return nil
+	}
+	kv := map[string]string{}
+	for k, v := range keyValues(props) {
+		kv[k] = v
+	}
+	why := ""
+	switch {
+	case kv["LoadState"] == "masked":
+		why = "is masked (LoadState=masked; systemctl unmask it first)"
+	case kv["LoadState"] == "not-found":
+		why = "has no unit file (LoadState=not-found)"
+	default:
+		why = "refuses manual starts (RefuseManualStart=yes: CanStart=no)"
+	}
+	return &UnstartableError{Unit: m.unit, Why: why}
+}
+
+// Startable says, before a restart's stop, whether systemd would start the
+// unit again: an *UnstartableError when not (see the restart script,
+// which checks the same in its own round trip).
+func (m *systemdManager) Startable(ctx context.Context, r Runner) error {
+	res, err := run(ctx, r, m.command("omni_can=$(systemctl show -p LoadState,CanStart --no-pager -- "+shell.Quote(m.unit)+")\n"+
+		"case $omni_can in *LoadState=masked*|*LoadState=not-found*|*CanStart=no*) echo "+unstartableMarker+"; printf '%s\\n' \"$omni_can\" ;; esac"))
+	if err != nil {
+		return fmt.Errorf("systemctl show %s: %w", m.unit, err)
+	}
+	return m.unstartable(res)
+}
+
 // Restart runs the stop (and its check), the start and (o.ReadState)
 // systemctl show as one remote script: see Restarter. systemd's own
 // `systemctl restart` is not used: omni's stop keeps its grace period
 // whatever the unit's TimeoutStopSec, and each part reports on its own.
 func (m *systemdManager) Restart(ctx context.Context, r Runner, o RestartOptions) (RestartReport, error) {
 	show := "systemctl show -p " + showProperties + " --no-pager -- " + shell.Quote(m.unit)
-	stop := strings.NewReplacer("@STOPSCRIPT@", m.stopScript(o.Grace), "@SHOW@", show).Replace(systemdRestartStop)
+	stop := strings.NewReplacer("@STOPSCRIPT@", m.stopScript(o.Grace), "@SHOW@", show, "@UNIT@", shell.Quote(m.unit)).Replace(systemdRestartStop)
 	rep, err := runRestart(ctx, r, restartParts{
 		stop: stop, start: m.script(systemdStartScript), status: show,
 		stopResult: func(res Result) error {
+			if err := m.unstartable(res); err != nil {
+				return err
+			}
 			script, verify, _ := bytes.Cut(res.Stdout, []byte(verifyMarker+"\n"))
 			forced := m.stopResult(Result{Stdout: script, Stderr: res.Stderr, ExitCode: res.ExitCode})
 			var anyway *StoppedAnyway

@@ -1,0 +1,43 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/omni-fleet/omni/inventory"
+)
+
+// TestSystemdStartable: a masked unit, one without a unit file and one
+// that refuses manual starts cannot be restarted (an *UnstartableError
+// saying why); any other answer, a failed read included, lets the restart
+// go on. The restart script's stop part prints the same, exit 6.
+func TestSystemdStartable(t *testing.T) {
+	host := &inventory.Host{Name: "worker1", ServiceAddress: "127.0.0.1"}
+	m := newManager(t, host, &inventory.Service{Name: "x", Manager: "systemd", Unit: "omni-x.service"})
+	for _, c := range []struct{ out, why string }{
+		{"", ""},
+		{"LoadState=loaded\nCanStart=yes\n", ""},
+		{unstartableMarker + "\nLoadState=masked\nCanStart=yes\n", "is masked"},
+		{unstartableMarker + "\nLoadState=not-found\nCanStart=no\n", "has no unit file"},
+		{unstartableMarker + "\nLoadState=loaded\nCanStart=no\n", "refuses manual starts"},
+	} {
+		f := &fakeRunner{results: []Result{{Stdout: []byte(c.out)}}}
+		err := m.(StartChecker).Startable(context.Background(), f)
+		var un *UnstartableError
+		switch {
+		case c.why == "" && err != nil:
+			t.Errorf("%q: %v, want nil", c.out, err)
+		case c.why != "" && (!errors.As(err, &un) || !strings.Contains(err.Error(), c.why)):
+			t.Errorf("%q: %v, want an UnstartableError that %s", c.out, err, c.why)
+		}
+		if !strings.Contains(f.cmds[0], "systemctl show -p LoadState,CanStart --no-pager -- 'omni-x.service'") {
+			t.Errorf("command: %s", f.cmds[0])
+		}
+		stop := m.(*systemdManager).unstartable(Result{Stdout: []byte(c.out), ExitCode: 6})
+		if (stop == nil) != (c.why == "") {
+			t.Errorf("%q in the restart script's stop part: %v", c.out, stop)
+		}
+	}
+}
