@@ -59,13 +59,13 @@ func TestSpecExamples(t *testing.T) {
 		input   string
 	}{
 		{"restart.golden", goldenPlan("restart", "primary-bastion", "api-gateway", "", false), &engine.Outcome{
-			State: manager.State{Running: true, Status: "running"}, Uptime: 5 * time.Second, Health: passed, Steps: recordedSteps(),
+			State: manager.State{Running: true, Status: "running", Since: time.Now().Add(-5 * time.Second)}, Uptime: 5 * time.Second, Health: passed, Steps: recordedSteps(),
 		}, ""},
 		{"stop.golden", goldenPlan("stop", "worker1", "container-runtime", "This will affect all running containers on this host.", true), &engine.Outcome{
 			State: manager.State{Status: "stopped"}, LastActive: time.Date(2025, 3, 18, 15, 45, 27, 0, time.UTC), Steps: recordedSteps(),
 		}, "y\n"},
 		{"start.golden", goldenPlan("start", "worker1", "container-runtime", "", true), &engine.Outcome{
-			State: manager.State{Running: true, Status: "running"}, Uptime: 8*time.Second + 400*time.Millisecond, Health: passed, Steps: recordedSteps(),
+			State: manager.State{Running: true, Status: "running", Since: time.Now().Add(-8 * time.Second)}, Uptime: 8*time.Second + 400*time.Millisecond, Health: passed, Steps: recordedSteps(),
 		}, ""},
 	}
 	for _, c := range cases {

@@ -189,7 +189,7 @@ func newServiceDoc(plan *engine.Plan, out *engine.Outcome, code int) serviceDoc 
 	}
 	if recorded(out) {
 		st := &statusDoc{State: out.State.Status, Running: out.State.Running, PID: out.State.PID, Restarts: out.State.NRestarts}
-		if out.State.Running {
+		if out.State.Running && !out.State.Since.IsZero() { // unknown: no uptime rather than 0
 			up := int64(out.Uptime / time.Second)
 			st.UptimeSeconds = &up
 			if !out.State.Since.IsZero() {

@@ -17,7 +17,11 @@ func writeStatusBlock(w io.Writer, st style, plan *engine.Plan, out *engine.Outc
 	field("Host", plan.Host.Name)
 	if out.State.Running {
 		field("Status", st.state("Running"))
-		field("Uptime", formatUptime(out.Uptime))
+		if out.State.Since.IsZero() {
+			field("Uptime", "unknown") // the host's timestamps could not be read
+		} else {
+			field("Uptime", formatUptime(out.Uptime))
+		}
 	} else {
 		field("Status", st.state(capitalize(out.State.Status)))
 		if out.LastActive.IsZero() {

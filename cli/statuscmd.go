@@ -139,7 +139,7 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 		} else if notOK(l) != "" {
 			down = append(down, l)
 		}
-		if l.State.Running {
+		if l.State.Running && !l.State.Since.IsZero() { // unknown: no uptime rather than 0
 			up := int64(l.Uptime / time.Second)
 			row.UptimeSeconds = &up
 		}

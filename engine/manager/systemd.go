@@ -23,14 +23,15 @@ type systemdManager struct {
 }
 
 // showProperties are the unit properties Status asks for, in one call.
-const showProperties = "LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts,Type,Result"
+const showProperties = "LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts,Type,Result," +
+	"ActiveEnterTimestampMonotonic,InactiveEnterTimestampMonotonic,ExecStop"
 
 func (m *systemdManager) command(cmd string) string {
 	return wrap(cmd, m.sudo, false)
 }
 
 func (m *systemdManager) statusCommand() string {
-	return m.command("systemctl show -p " + showProperties + " --no-pager -- " + shell.Quote(m.unit))
+	return m.command(hostClockLine + "systemctl show -p " + showProperties + " --no-pager -- " + shell.Quote(m.unit))
 }
 
 func (m *systemdManager) Status(ctx context.Context, r Runner) (State, error) {
@@ -162,6 +163,7 @@ func (m *systemdManager) LogTail(ctx context.Context, r Runner) LogTail {
 // @SECONDS@ in whole seconds, rounded up: each wait ends at whichever comes
 // first, so slow probes cannot stretch it far past the grace period.
 const systemdStopScript = `omni_unit=@UNIT@
+read -r omni_up0 omni_x </proc/uptime 2>/dev/null && echo "stop_began=$omni_up0"
 omni_gone() {
 	omni_i=0
 	omni_end=$(($(date +%s) + $2))
@@ -217,16 +219,36 @@ func (m *systemdManager) Stop(ctx context.Context, r Runner, grace time.Duration
 	if err := m.verifyStopped(info); err != nil {
 		return err
 	}
-	return stoppedAnyway(anyway, info)
+	return stoppedAnyway(anyway, info, stopBegan(res.Stdout))
+}
+
+// stopBegan is the host's uptime when the stop script began (its
+// stop_began= line), 0 when it did not say.
+func stopBegan(out []byte) time.Duration {
+	for k, v := range keyValues(out) {
+		if k == "stop_began" {
+			d, _ := parseUptime(v)
+			return d
+		}
+	}
+	return 0
 }
 
 // stoppedAnyway is how a stopped unit ended otherwise than asked: omni's
 // own SIGKILL after the grace period (forced), or systemd's when the
 // unit's TimeoutStopSec ran out (it ends failed, Result=timeout); nil when
 // it stopped as asked.
-func stoppedAnyway(forced *StoppedAnyway, info unitInfo) error {
+//
+// A stop command (ExecStop=) that failed is said too, when the unit went
+// inactive during this stop (began: the host's uptime when the stop
+// began), so that the result is this stop's and not an earlier one's:
+// systemd then ended the service with SIGTERM itself.
+func stoppedAnyway(forced *StoppedAnyway, info unitInfo, began time.Duration) error {
 	if forced != nil {
 		return forced
+	}
+	if info.ExecStopFailed != "" && began > 0 && time.Duration(info.InactiveEnterMono)*time.Microsecond >= began {
+		return &StoppedAnyway{Note: "its stop command (ExecStop=) failed (" + info.ExecStopFailed + "); systemd stopped it with SIGTERM (its words: omni service logs)"}
 	}
 	if info.ActiveState != "failed" || info.Result != "timeout" {
 		// Another Result (exit-code: a process that exits 143 on
@@ -360,7 +382,7 @@ func (m *systemdManager) Restart(ctx context.Context, r Runner, o RestartOptions
 	show := "systemctl show -p " + showProperties + " --no-pager -- " + shell.Quote(m.unit)
 	stop := strings.NewReplacer("@STOPSCRIPT@", m.stopScript(o.Grace), "@SHOW@", show, "@UNIT@", shell.Quote(m.unit)).Replace(systemdRestartStop)
 	rep, err := runRestart(ctx, r, restartParts{
-		stop: stop, start: m.script(systemdStartScript), status: show,
+		stop: stop, start: m.script(systemdStartScript), status: hostClockLine + show,
 		stopResult: func(res Result) error {
 			if err := m.unstartable(res); err != nil {
 				return err
@@ -382,7 +404,7 @@ func (m *systemdManager) Restart(ctx context.Context, r Runner, o RestartOptions
 			if err := m.verifyStopped(info); err != nil {
 				return err
 			}
-			return stoppedAnyway(anyway, info)
+			return stoppedAnyway(anyway, info, stopBegan(script))
 		},
 		startResult: m.startResult,
 		statusResult: func(res Result) (State, error) {

@@ -73,7 +73,7 @@ func showAllCommand(units []*systemdManager) string {
 	for i, u := range units {
 		names[i] = shell.Quote(u.unit)
 	}
-	return units[0].command("systemctl show -p " + batchProperties + " --no-pager -- " + strings.Join(names, " "))
+	return units[0].command(hostClockLine + "systemctl show -p " + batchProperties + " --no-pager -- " + strings.Join(names, " "))
 }
 
 // showAll reads units in one command. ok is false when each unit should
@@ -90,7 +90,8 @@ func showAll(ctx context.Context, r Runner, units []*systemdManager) ([]StatusRe
 	if res.ExitCode != 0 {
 		return nil, false
 	}
-	blocks := showBlocks(res.Stdout)
+	clock, rest := cutHostClock(res.Stdout)
+	blocks := showBlocks(rest)
 	if len(blocks) != len(units) {
 		return nil, false
 	}
@@ -100,7 +101,7 @@ func showAll(ctx context.Context, r Runner, units []*systemdManager) ([]StatusRe
 		}
 	}
 	for i, u := range units {
-		info, err := parseShow(blocks[i])
+		info, err := parseShow(append(append([]byte(nil), clock...), append([]byte("\n"), blocks[i]...)...))
 		if err != nil {
 			out[i].Err = fmt.Errorf("status: systemctl show %s: %w", u.unit, err)
 			continue

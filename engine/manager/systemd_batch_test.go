@@ -35,7 +35,7 @@ func TestStatusAllOneShow(t *testing.T) {
 	ms := batchManagers(t, host, "omni-a.service", "omni-alias.service", "omni-missing.service")
 	r := &fakeRunner{results: []Result{{Stdout: readTestdata(t, "systemd/multi.txt")}}}
 	got := StatusAll(context.Background(), r, ms)
-	want := "systemctl show -p Id,Names,LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts,Type,Result --no-pager -- 'omni-a.service' 'omni-alias.service' 'omni-missing.service'"
+	want := hostClockLine + "systemctl show -p Id,Names,LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts,Type,Result,ActiveEnterTimestampMonotonic,InactiveEnterTimestampMonotonic,ExecStop --no-pager -- 'omni-a.service' 'omni-alias.service' 'omni-missing.service'"
 	if len(r.cmds) != 1 || r.cmds[0] != want {
 		t.Fatalf("commands %q, want one: %q", r.cmds, want)
 	}
@@ -67,7 +67,7 @@ func TestStatusAllFallsBack(t *testing.T) {
 			ms := batchManagers(t, host, "omni-a.service", "omni-alias.service", "omni-missing.service")
 			r := &fakeRunner{results: []Result{first, active}}
 			got := StatusAll(context.Background(), r, ms)
-			if len(r.cmds) != 4 || r.cmds[1] != "systemctl show -p "+showProperties+" --no-pager -- 'omni-a.service'" {
+			if len(r.cmds) != 4 || r.cmds[1] != hostClockLine+"systemctl show -p "+showProperties+" --no-pager -- 'omni-a.service'" {
 				t.Fatalf("commands %q, want the joint read then one per unit", r.cmds)
 			}
 			for i, g := range got {
@@ -105,7 +105,7 @@ func TestStatusAllGroups(t *testing.T) {
 		Name: "cmd", Manager: Command, Commands: inventory.Commands{Start: "true", Status: "true"}}))
 	r2 := &fakeRunner{results: []Result{{Stdout: readTestdata(t, "systemd/active.txt")}}}
 	got = StatusAll(context.Background(), r2, lone)
-	if len(r2.cmds) != 2 || r2.cmds[0] != "systemctl show -p "+showProperties+" --no-pager -- 'a.service'" {
+	if len(r2.cmds) != 2 || r2.cmds[0] != hostClockLine+"systemctl show -p "+showProperties+" --no-pager -- 'a.service'" {
 		t.Fatalf("commands %q, want each read on its own", r2.cmds)
 	}
 	if got[0].Err != nil || !got[0].State.Running {

@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -19,6 +20,16 @@ type unitInfo struct {
 	NRestarts     int
 	Type          string // "simple", "oneshot", ...; empty from old fixtures
 	Result        string // how the unit last ended: "success", "timeout", "signal", ...
+	// ActiveEnterMono, InactiveEnterMono: the same moments on the host's
+	// monotonic clock (µs since boot; 0: never), and HostUptime its uptime
+	// when it was read (hostClockLine; 0: not read). With them the times
+	// need neither the host's zone nor its clock to agree with omni's.
+	ActiveEnterMono, InactiveEnterMono int64
+	HostUptime                         time.Duration
+	// ExecStop: the result of the unit's last stop command, when it
+	// failed: "status=1" (empty: it succeeded, failures are ignored, or
+	// it has none).
+	ExecStopFailed string
 }
 
 // parseShow reads systemctl's KEY=VALUE lines. Unknown keys are ignored
@@ -50,6 +61,14 @@ func parseShow(out []byte) (unitInfo, error) {
 			info.Type = value
 		case "Result":
 			info.Result = value
+		case "ActiveEnterTimestampMonotonic":
+			info.ActiveEnterMono, err = parseMicros(value)
+		case "InactiveEnterTimestampMonotonic":
+			info.InactiveEnterMono, err = parseMicros(value)
+		case hostUptimeKey:
+			info.HostUptime, err = parseUptime(value)
+		case "ExecStop":
+			info.ExecStopFailed = execFailed(value)
 		case "ActiveEnterTimestamp":
 			info.ActiveEnter, err = parseSystemdTime(value)
 		case "InactiveEnterTimestamp":
@@ -66,6 +85,73 @@ func parseShow(out []byte) (unitInfo, error) {
 		return unitInfo{}, errors.New("unit is not installed on this host (LoadState=not-found): check the service's unit in the inventory")
 	}
 	return info, nil
+}
+
+// hostUptimeKey is the line hostClockLine prints before systemctl show.
+const hostUptimeKey = "OmniHostUptime"
+
+// hostClockLine prints the host's uptime (/proc/uptime, read with the
+// shell's own read: no process) as a KEY=VALUE line and an empty line,
+// before the systemctl show it is put in front of: the monotonic
+// timestamps are then uptimes (see unitInfo.state). Where /proc/uptime
+// cannot be read it prints nothing.
+const hostClockLine = `read -r omni_up omni_x </proc/uptime 2>/dev/null && printf '` + hostUptimeKey + `=%s\n\n' "$omni_up"; `
+
+// cutHostClock takes hostClockLine's line off out: the line (nil when
+// there is none) and the rest.
+func cutHostClock(out []byte) (line, rest []byte) {
+	if !bytes.HasPrefix(out, []byte(hostUptimeKey+"=")) {
+		return nil, out
+	}
+	line, rest, _ = bytes.Cut(out, []byte("\n"))
+	return line, bytes.TrimLeft(rest, "\n")
+}
+
+// parseMicros reads a monotonic timestamp: µs, 0 for never.
+func parseMicros(s string) (int64, error) {
+	if s == "" || s == "n/a" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("not a timestamp: %q", s)
+	}
+	return n, nil
+}
+
+// parseUptime reads /proc/uptime's first field, "12345.67" (seconds).
+func parseUptime(s string) (time.Duration, error) {
+	secs, err := strconv.ParseFloat(s, 64)
+	if err != nil || secs < 0 {
+		return 0, fmt.Errorf("not an uptime: %q", s)
+	}
+	return time.Duration(secs * float64(time.Second)), nil
+}
+
+// execFailed reads an Exec*= property, "{ path=… ; argv[]=… ;
+// ignore_errors=no ; … ; code=exited ; status=1 }" (one such block per
+// command): "status=1" (or "signal=KILL") for the first command that
+// failed and whose failure counts, "" when none did.
+func execFailed(v string) string {
+	for _, cmd := range strings.Split(v, "}") {
+		fields := map[string]string{}
+		for _, f := range strings.Split(cmd, " ; ") {
+			k, val, _ := strings.Cut(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(f), "{")), "=")
+			fields[k] = val
+		}
+		if fields["ignore_errors"] == "yes" {
+			continue
+		}
+		switch fields["code"] {
+		case "exited":
+			if st := fields["status"]; st != "" && st != "0" {
+				return "status=" + st
+			}
+		case "killed", "dumped":
+			return "signal=" + fields["status"]
+		}
+	}
+	return ""
 }
 
 func parseCount(s string) (int, error) {
@@ -101,6 +187,28 @@ func (u unitInfo) state() State {
 	}
 	if st.Running {
 		st.Since = u.ActiveEnter
+	}
+	// A wall timestamp whose zone abbreviation cannot be placed ("CST" is
+	// China, US Central or Cuba) reads as zero: then, where the host's
+	// uptime was read, the time is now less how long ago it was on the
+	// host's monotonic clock. (The wall time is kept where it can be read:
+	// it is the host's clock, as the file times config diff compares it
+	// with.)
+	if u.HostUptime > 0 {
+		now := time.Now()
+		ago := func(mono int64) (time.Time, bool) {
+			at := time.Duration(mono) * time.Microsecond
+			if mono <= 0 || at > u.HostUptime {
+				return time.Time{}, false
+			}
+			return now.Add(at - u.HostUptime), true
+		}
+		if t, ok := ago(u.ActiveEnterMono); ok && st.Running && st.Since.IsZero() {
+			st.Since = t
+		}
+		if t, ok := ago(u.InactiveEnterMono); ok && st.LastActive.IsZero() {
+			st.LastActive = t
+		}
 	}
 	return st
 }

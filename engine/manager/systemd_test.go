@@ -15,7 +15,7 @@ import (
 	"github.com/omni-fleet/omni/inventory"
 )
 
-const wantShow = "systemctl show -p LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts,Type,Result --no-pager -- 'omni-x.service'"
+const wantShow = hostClockLine + "systemctl show -p LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts,Type,Result,ActiveEnterTimestampMonotonic,InactiveEnterTimestampMonotonic,ExecStop --no-pager -- 'omni-x.service'"
 
 func readTestdata(t *testing.T, name string) []byte {
 	t.Helper()
@@ -78,7 +78,7 @@ func TestSystemdCommands(t *testing.T) {
 			name: "service sudo", host: host, svc: sudoSvc, results: []Result{active},
 			op: status,
 			want: []string{
-				`sudo -n sh -c 'systemctl show -p LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts,Type,Result --no-pager -- '\''omni-x.service'\'''`,
+				"sudo -n sh -c " + shell.Quote(wantShow),
 			},
 		},
 		{
@@ -86,7 +86,7 @@ func TestSystemdCommands(t *testing.T) {
 			op: stop(time.Second),
 			want: []string{
 				"sudo -n sh -c " + shell.Quote(string(readTestdata(t, "systemd/stop-1s.golden"))),
-				`sudo -n sh -c 'systemctl show -p LoadState,ActiveState,SubState,MainPID,ActiveEnterTimestamp,InactiveEnterTimestamp,NRestarts,Type,Result --no-pager -- '\''omni-x.service'\'''`,
+				"sudo -n sh -c " + shell.Quote(wantShow),
 			},
 		},
 	}
