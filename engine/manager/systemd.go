@@ -98,7 +98,7 @@ const systemdTailScript = `omni_tail() {
 		omni_i=$((omni_i + 1))
 	done
 	echo ` + journalMarker + `
-	journalctl "$@" -q -n @FETCH@ --no-pager -o json --output-fields=_PID,MESSAGE 2>&1
+	journalctl "$@" -q -n @FETCH@ --no-pager -o json --all --output-fields=_PID,MESSAGE 2>&1
 }
 `
 

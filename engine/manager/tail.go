@@ -118,7 +118,7 @@ func plainTail(source string, out []byte) LogTail {
 	return t
 }
 
-// journalTail reads journalctl's `-o json --output-fields=_PID,MESSAGE`
+// journalTail reads journalctl's `-o json --all --output-fields=_PID,MESSAGE`
 // output: one JSON object a line. Lines from PID 1 are systemd's own
 // ("Failed to start …"); the reason is the last line of any other process.
 // Lines that are not JSON are what journalctl said instead (no permission
