@@ -175,7 +175,7 @@ func TestCommandErrors(t *testing.T) {
 		{name: "start fails silently", op: start, result: Result{ExitCode: 127}, want: "start command: exit 127"},
 		{name: "sudo refused", op: start, sudo: true,
 			result: Result{ExitCode: 1, Stderr: []byte("sudo: a password is required\n")},
-			want:   "start command: sudo -n refused: no passwordless sudo rule for this user"},
+			want:   "start command: " + ErrSudoRefused.Error()},
 		{name: "status script broken", op: status,
 			result: Result{ExitCode: 2, Stderr: []byte("sh: 3: Syntax error: \")\" unexpected\n")},
 			want:   "status: no rc= line in the status script's output (script exit 2: sh: 3: Syntax error: \")\" unexpected)"},

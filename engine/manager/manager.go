@@ -91,7 +91,7 @@ func (t Target) Sudo() bool { return t.Service.Sudo || t.Host.Sudo }
 
 // ErrSudoRefused is wrapped by every error caused by `sudo -n` asking for a
 // password, which it cannot do: the login user has no NOPASSWD rule.
-var ErrSudoRefused = errors.New("sudo -n refused: no passwordless sudo rule for this user")
+var ErrSudoRefused = errors.New("sudo -n refused: it wants a password to run sh as root (omni runs a service's commands as `sudo -n sh -c '…'`: the login user needs a NOPASSWD rule that covers sh, not only systemctl)")
 
 // StoppedAnyway is what Stop returns when the service did stop, but not as
 // asked: its stop command failed or outlived the grace period, or the

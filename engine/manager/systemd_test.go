@@ -368,7 +368,7 @@ func TestSystemdErrors(t *testing.T) {
 		{
 			name: "sudo refused", op: start, sudo: true,
 			results: []Result{sudoRefused},
-			want:    "systemctl start omni-x.service: sudo -n refused: no passwordless sudo rule for this user",
+			want:    "systemctl start omni-x.service: " + ErrSudoRefused.Error(),
 		},
 	}
 	for _, tt := range tests {
