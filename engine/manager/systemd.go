@@ -168,20 +168,31 @@ omni_gone() {
 	omni_i=0
 	omni_end=$(($(date +%s) + $2))
 	while [ "$omni_i" -lt "$1" ] && [ "$(date +%s)" -le "$omni_end" ]; do
-		case $(systemctl show -p ActiveState --value -- "$omni_unit") in inactive|failed) return 0 ;; esac
+		omni_s=$(systemctl show -p ActiveState,TriggeredBy -- "$omni_unit")
+		case $omni_s in *ActiveState=inactive*|*ActiveState=failed*) return 0 ;; esac
 		sleep 0.1
 		omni_i=$((omni_i + 1))
 	done
 	return 1
 }
 systemctl stop --no-block -- "$omni_unit" || exit $?
+omni_triggers() {
+	case $omni_s in *TriggeredBy=?*) ;; *) return 0 ;; esac
+	omni_t=${omni_s#*TriggeredBy=}
+	for omni_u in ${omni_t%%
+*}; do
+		[ "$(systemctl show -p ActiveState --value -- "$omni_u")" != active ] || echo "triggered_by=$omni_u"
+	done
+}
 if omni_gone @TICKS@ @SECONDS@; then
 	echo result=stopped
+	omni_triggers
 	exit 0
 fi
 systemctl kill --signal=SIGKILL -- "$omni_unit" || exit $?
 if omni_gone 50 5; then
 	echo result=killed
+	omni_triggers
 else
 	echo result=still-running
 	exit 3
@@ -219,7 +230,29 @@ func (m *systemdManager) Stop(ctx context.Context, r Runner, grace time.Duration
 	if err := m.verifyStopped(info); err != nil {
 		return err
 	}
-	return stoppedAnyway(anyway, info, stopBegan(res.Stdout))
+	if err := stoppedAnyway(anyway, info, stopBegan(res.Stdout)); err != nil {
+		return err
+	}
+	if units := triggeredBy(res.Stdout); len(units) > 0 {
+		// Stopped as asked, but not for long: say what can start it.
+		return &StoppedAnyway{Note: "it can still be started by " + strings.Join(units, ", ") +
+			" (systemd's warning): stop that too to keep it down"}
+	}
+	return nil
+}
+
+// triggeredBy is what the stop script found still able to start the unit
+// again (its triggered_by= lines): the active units of its TriggeredBy=
+// (a .socket, .path or .timer), as systemctl stop warns without
+// --no-block.
+func triggeredBy(out []byte) []string {
+	var units []string
+	for k, v := range keyValues(out) {
+		if k == "triggered_by" && v != "" {
+			units = append(units, v)
+		}
+	}
+	return units
 }
 
 // stopBegan is the host's uptime when the stop script began (its
