@@ -88,12 +88,16 @@ const journalMarker = "omni-journal-tail:"
 // empty) as JSON, one entry a line: the last few entries, _PID and MESSAGE
 // only. The unit's own lines reach the journal through journald's stream
 // sockets a moment after systemctl returns: it waits up to 1 s for the
-// first of them (a unit that wrote nothing costs that second).
+// first of them (a unit that wrote nothing costs that second). The journal
+// knows a unit by its own name (its Id), not by an alias the inventory
+// may use (mysql.service for mariadb.service): the Id is read first.
 const systemdTailScript = `omni_tail() {
-	set -- -u "$omni_unit"
+	omni_id=$(systemctl show -p Id --value -- "$omni_unit" 2>/dev/null)
+	[ -n "$omni_id" ] || omni_id=$omni_unit
+	set -- -u "$omni_id"
 	[ -z "$omni_since" ] || set -- "$@" --since "@$omni_since"
 	omni_i=0
-	while [ "$omni_i" -lt 10 ] && [ -z "$(journalctl _SYSTEMD_UNIT="$omni_unit" ${omni_since:+--since "@$omni_since"} -q -n 1 -o cat --no-pager 2>/dev/null)" ]; do
+	while [ "$omni_i" -lt 10 ] && [ -z "$(journalctl _SYSTEMD_UNIT="$omni_id" ${omni_since:+--since "@$omni_since"} -q -n 1 -o cat --no-pager 2>/dev/null)" ]; do
 		sleep 0.1
 		omni_i=$((omni_i + 1))
 	done
@@ -461,7 +465,11 @@ func (m *systemdManager) LogsCommand(lines int, follow bool) string {
 	if lines > 0 {
 		n = strconv.Itoa(lines)
 	}
-	cmd := "journalctl -u " + shell.Quote(m.unit) + " -n " + n + " --no-pager -o short-iso"
+	// The journal knows the unit by its Id, not by an alias (see
+	// systemdTailScript).
+	unit := shell.Quote(m.unit)
+	cmd := "omni_id=$(systemctl show -p Id --value -- " + unit + " 2>/dev/null); [ -n \"$omni_id\" ] || omni_id=" + unit + "; " +
+		"exec journalctl -u \"$omni_id\" -n " + n + " --no-pager -o short-iso"
 	if follow {
 		cmd += " -f"
 	}

@@ -125,6 +125,10 @@ func stop(grace time.Duration) func(Manager, Runner) error {
 	return func(m Manager, r Runner) error { return m.Stop(context.Background(), r, grace) }
 }
 
+// logsWant is the start of the logs command: the unit's Id first (the
+// journal does not know its aliases), then journalctl on it.
+const logsWant = `omni_id=$(systemctl show -p Id --value -- 'omni-x.service' 2>/dev/null); [ -n "$omni_id" ] || omni_id='omni-x.service'; exec journalctl -u "$omni_id"`
+
 func TestSystemdLogsCommand(t *testing.T) {
 	host := &inventory.Host{Name: "worker1"}
 	svc := &inventory.Service{Name: "x", Manager: "systemd", Unit: "omni-x.service"}
@@ -134,10 +138,10 @@ func TestSystemdLogsCommand(t *testing.T) {
 		sudo   bool
 		want   string
 	}{
-		{100, false, false, "journalctl -u 'omni-x.service' -n 100 --no-pager -o short-iso"},
-		{20, true, false, "journalctl -u 'omni-x.service' -n 20 --no-pager -o short-iso -f"},
-		{0, false, false, "journalctl -u 'omni-x.service' -n all --no-pager -o short-iso"},
-		{50, true, true, `sudo -n sh -c 'journalctl -u '\''omni-x.service'\'' -n 50 --no-pager -o short-iso -f'`},
+		{100, false, false, logsWant + " -n 100 --no-pager -o short-iso"},
+		{20, true, false, logsWant + " -n 20 --no-pager -o short-iso -f"},
+		{0, false, false, logsWant + " -n all --no-pager -o short-iso"},
+		{50, true, true, "sudo -n sh -c " + shell.Quote(logsWant+" -n 50 --no-pager -o short-iso -f")},
 	}
 	for _, tt := range tests {
 		h := *host
