@@ -293,6 +293,10 @@ func confirm(ctx context.Context, s Streams, plan *engine.Plan, c engine.Confirm
 			fmt.Fprintln(w, "--cascade: they will be stopped first, in reverse dependency order.")
 		}
 	}
+	if len(c.LosesLast) > 0 {
+		fmt.Fprintf(w, "Left without a running %s (this is the last healthy one their requirement can use; --cascade does not stop them): %s\n",
+			plan.Service.Name, instanceNames(c.LosesLast))
+	}
 	printUnknown(w, c.Unknown, c.UnknownErrs)
 	if yes {
 		fmt.Fprintln(w)

@@ -201,6 +201,27 @@ func (g *graph) dependents(target Instance, lostOnRole map[string]int) []Instanc
 	return g.sorted(dedup(out))
 }
 
+// neededOnRole is the requirements on a role ("storage-agent@worker")
+// that target is one of several instances to meet: a stop of target alone
+// takes them away only when the others are down (see
+// execution.lastOnRole). Each once, in the inventory's order.
+func (g *graph) neededOnRole(target Instance) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range g.requiredBy[target.Service] {
+		for _, r := range g.needsOf[s.Name] {
+			key := r.Service + "@" + r.Role
+			if r.Role == "" || r.Service != target.Service || seen[key] || !g.satisfies(need{role: r.Role, svc: r.Service}, target) ||
+				len(g.roleInstances(r.Service, r.Role)) < 2 {
+				continue
+			}
+			seen[key] = true
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
 // dependentClosure returns every instance that depends on one of targets,
 // directly or not, and would lose it if all of targets stopped together,
 // ordered so that each comes before what it depends on (the order to stop

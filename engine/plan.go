@@ -65,7 +65,12 @@ type Confirmation struct {
 	// transport.IsUnreachable tells a host that could not be reached from
 	// one that answered but whose status failed.
 	UnknownErrs []error
-	Cascade     bool // --cascade: the running dependents will be stopped too
+	// LosesLast are running dependents that need the service on a role
+	// ("storage-agent@worker") and lose the last running and healthy
+	// instance of it there with this stop (run time only). --cascade does
+	// not stop them: they are left without it.
+	LosesLast []Instance
+	Cascade   bool // --cascade: the running dependents will be stopped too
 }
 
 // Plan is the ordered task list of one command.
@@ -138,7 +143,8 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 	for _, step := range pb.Steps {
 		switch StepName(step.Name) {
 		case StepConfirm:
-			if !svc.Critical && svc.Impact == "" && len(plan.Dependents) == 0 {
+			byRole := g.neededOnRole(target)
+			if !svc.Critical && svc.Impact == "" && len(plan.Dependents) == 0 && len(byRole) == 0 {
 				continue // nothing to confirm: the step drops out of the plan
 			}
 			var reasons []string
@@ -151,6 +157,10 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 			}
 			if n := len(plan.Dependents); n > 0 {
 				reasons = append(reasons, fmt.Sprintf("%d %s on it (%s): listed if running", n, plural.Word(n, "service depends", "services depend"), instanceList(plan.Dependents, 4)))
+			}
+			if len(byRole) > 0 {
+				reasons = append(reasons, fmt.Sprintf("%s on a role it is on (%s): listed if running and this is the last healthy instance there",
+					plural.Word(len(byRole), "a service needs it", "services need it"), strings.Join(byRole, ", ")))
 			}
 			detail := "ask before going on: " + strings.Join(reasons, "; ")
 			plan.Tasks = append(plan.Tasks, Task{Step: StepConfirm, Host: host.Name, Service: svc.Name, Detail: detail})

@@ -27,7 +27,8 @@ func (c *showConn) Run(_ context.Context, cmd string) (manager.Result, error) {
 	c.mu.Lock()
 	c.cmds = append(c.cmds, cmd)
 	c.mu.Unlock()
-	if !strings.HasPrefix(cmd, "systemctl show ") {
+	// The host's uptime is read in front of it (manager's hostClockLine).
+	if !strings.Contains(cmd, "systemctl show ") || strings.HasPrefix(cmd, "sh -c ") {
 		return manager.Result{Stdout: []byte("rc=1\npid=\n")}, nil
 	}
 	_, units, _ := strings.Cut(cmd, " -- ")
@@ -41,7 +42,7 @@ func (c *showConn) Run(_ context.Context, cmd string) (manager.Result, error) {
 		blocks = append(blocks, "Id="+u+"\nNames="+u+"\nLoadState="+load+"\nActiveState="+active+"\nSubState=x\nMainPID="+pid+
 			"\nActiveEnterTimestamp=\nInactiveEnterTimestamp=\nNRestarts=0\n")
 	}
-	return manager.Result{Stdout: []byte(strings.Join(blocks, "\n"))}, nil
+	return manager.Result{Stdout: []byte("OmniHostUptime=5000.25\n\n" + strings.Join(blocks, "\n"))}, nil
 }
 
 func (c *showConn) Stream(context.Context, string, io.Writer, io.Writer) (int, error) { return 0, nil }

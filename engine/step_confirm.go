@@ -36,7 +36,17 @@ func runConfirm(ctx context.Context, r *execution, _ stepCall) (string, error) {
 			c.Running = append(c.Running, d)
 		}
 	}
-	if c.Reason == "" && c.Impact == "" && len(c.Running) == 0 && len(c.Unknown) == 0 {
+	// One host's stop (a fleet's impact is worked out once for all its
+	// hosts, before the run: reading every other host from each plan
+	// would cost a fleet of n hosts n² reads).
+	if r.plan.Request.Action == "stop" && r.env.shared == nil {
+		for _, d := range r.lastOnRole(ctx) {
+			if st, err := r.status(ctx, d); err == nil && st.Running {
+				c.LosesLast = append(c.LosesLast, d)
+			}
+		}
+	}
+	if c.Reason == "" && c.Impact == "" && len(c.Running) == 0 && len(c.Unknown) == 0 && len(c.LosesLast) == 0 {
 		return "nothing to confirm", nil
 	}
 	if r.env.Confirm == nil {
@@ -46,4 +56,61 @@ func runConfirm(ctx context.Context, r *execution, _ stepCall) (string, error) {
 		return "", &RefusedError{err}
 	}
 	return "confirmed", nil
+}
+
+// lastOnRole is the dependents a stop of the target takes their
+// requirement away from only because the other instances it could be
+// met by are down now: those that need the target's service on a role
+// ("storage-agent@worker"), when no other instance of it on that role runs
+// and is healthy, and whatever depends on them in turn. The plan's
+// Dependents, worked out from the inventory alone, count such a
+// requirement lost only when every instance on the role is stopped
+// together; they are left out here.
+func (r *execution) lastOnRole(ctx context.Context) []Instance {
+	g := r.deps
+	var down []Instance // the target, and the other instances found down
+	seen := map[Instance]bool{r.target: true}
+	for _, s := range g.requiredBy[r.target.Service] {
+		for _, req := range g.needsOf[s.Name] {
+			if req.Role == "" || req.Service != r.target.Service || !g.satisfies(need{role: req.Role, svc: req.Service}, r.target) {
+				continue
+			}
+			others := 0
+			var off []Instance
+			for _, inst := range g.roleInstances(req.Service, req.Role) {
+				if inst == r.target {
+					continue
+				}
+				others++
+				if st, err := r.check.runningAndHealthy(ctx, inst); err == nil && st.healthy() {
+					off = nil
+					break
+				}
+				off = append(off, inst)
+			}
+			if others == 0 || len(off) < others {
+				continue // lost only with the target (the plan has it), or met by another
+			}
+			for _, inst := range off {
+				if !seen[inst] {
+					seen[inst] = true
+					down = append(down, inst)
+				}
+			}
+		}
+	}
+	if len(down) == 0 {
+		return nil
+	}
+	static := map[Instance]bool{}
+	for _, d := range r.plan.Dependents {
+		static[d] = true
+	}
+	var out []Instance
+	for _, d := range g.dependentClosure(append([]Instance{r.target}, down...)...) {
+		if !static[d] && !seen[d] {
+			out = append(out, d)
+		}
+	}
+	return out
 }
