@@ -206,6 +206,9 @@ func runScript(ctx context.Context, r manager.Runner, sudo bool, script string, 
 	if err != nil {
 		return res, err
 	}
+	if !sudo {
+		return res, nil // a sudo refusal can only be omni's own (see manager.checked)
+	}
 	if err := manager.CheckSudo(res.Stderr); err != nil {
 		return res, err
 	}

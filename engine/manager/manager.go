@@ -180,22 +180,30 @@ func CheckSudo(stderr []byte) error {
 // run runs cmd and turns a transport failure or a sudo refusal into an
 // error; any other exit code is left to the caller.
 func run(ctx context.Context, r Runner, cmd string) (Result, error) {
-	return checked(r.Run(ctx, cmd))
+	res, err := r.Run(ctx, cmd)
+	return checked(cmd, res, err)
 }
 
 // runEnds is run for a script that runs a user's command, whose output may
 // be long: with r's RunEnds where it has one (see EndsRunner).
 func runEnds(ctx context.Context, r Runner, cmd string) (Result, error) {
 	if er, ok := r.(EndsRunner); ok {
-		return checked(er.RunEnds(ctx, cmd))
+		res, err := er.RunEnds(ctx, cmd)
+		return checked(cmd, res, err)
 	}
 	return run(ctx, r, cmd)
 }
 
-// checked is run's reading of a command's result.
-func checked(res Result, err error) (Result, error) {
+// checked is run's reading of cmd's result. sudo's refusal is looked for
+// only when omni ran cmd under sudo: then everything in it ran as root,
+// and a "password is required" can only be omni's own sudo's; a command
+// without it may run a sudo of its own, whose refusal is its business.
+func checked(cmd string, res Result, err error) (Result, error) {
 	if err != nil {
 		return res, err
+	}
+	if !strings.HasPrefix(cmd, "sudo -n ") {
+		return res, nil
 	}
 	if err := CheckSudo(res.Stderr); err != nil {
 		return res, err
