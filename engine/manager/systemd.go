@@ -234,15 +234,18 @@ func (m *systemdManager) Stop(ctx context.Context, r Runner, grace time.Duration
 	if err := m.verifyStopped(info); err != nil {
 		return err
 	}
-	if err := stoppedAnyway(anyway, info, stopBegan(res.Stdout)); err != nil {
-		return err
-	}
+	err = stoppedAnyway(anyway, info, stopBegan(res.Stdout))
 	if units := triggeredBy(res.Stdout); len(units) > 0 {
-		// Stopped as asked, but not for long: say what can start it.
-		return &StoppedAnyway{Note: "it can still be started by " + strings.Join(units, ", ") +
-			" (systemd's warning): stop that too to keep it down"}
+		// Stopped, but not for long: say what can start it, besides how
+		// it stopped.
+		note := "it can still be started by " + strings.Join(units, ", ") + " (systemd's warning): stop that too to keep it down"
+		var notAsAsked *StoppedAnyway
+		if errors.As(err, &notAsAsked) {
+			note = notAsAsked.Note + "; " + note
+		}
+		return &StoppedAnyway{Note: note}
 	}
-	return nil
+	return err
 }
 
 // triggeredBy is what the stop script found still able to start the unit
@@ -388,13 +391,17 @@ func (m *systemdManager) unstartable(res Result) error {
 		kv[k] = v
 	}
 	why := ""
-	switch {
-	case kv["LoadState"] == "masked":
+	switch load := kv["LoadState"]; load {
+	case "masked":
 		why = "is masked (LoadState=masked; systemctl unmask it first)"
-	case kv["LoadState"] == "not-found":
+	case "not-found":
 		why = "has no unit file (LoadState=not-found)"
+	case "loaded", "":
+		why = "refuses manual starts (CanStart=no: RefuseManualStart=yes, or a unit type that cannot be started)"
+	case "bad-setting":
+		why = "has a bad setting in its unit file (LoadState=bad-setting; systemctl status says which)"
 	default:
-		why = "refuses manual starts (RefuseManualStart=yes: CanStart=no)"
+		why = "could not be loaded (LoadState=" + load + ")"
 	}
 	return &UnstartableError{Unit: m.unit, Why: why}
 }
