@@ -229,8 +229,8 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 			if key != "" {
 				if skip, _ := run.skipGroup(task); skip {
 					env.shared.skipped(plan.Host.Name, key)
-				} else if held, by := env.shared.enter(run.ctx, plan.Host.Name, key, task); held {
-					run.sharedHeld, run.sharedRestart = key, task.Cascade == CascadeRestart
+				} else if held, by := env.shared.enter(run.ctx, plan.Host.Name, key, segmentRestarts(plan.Tasks[i:], key)); held {
+					run.sharedHeld, run.sharedRestart = key, segmentRestarts(plan.Tasks[i:], key)
 				} else if by != "" {
 					run.groups[task.Group] = "restarted by " + by + "'s plan of this run, after this host's"
 				}
@@ -436,6 +436,20 @@ func sharedKey(t Task) string {
 		return Instance{Host: t.Host, Service: t.Service}.String()
 	}
 	return ""
+}
+
+// segmentRestarts says whether the tasks from tasks[0] on that share its
+// key, up to the first that does not, are a cascade restart (restarts).
+func segmentRestarts(tasks []Task, key string) bool {
+	for _, t := range tasks {
+		if sharedKey(t) != key {
+			return false
+		}
+		if restarts(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // leaveShared ends this plan's hold on the group it runs for the fleet's

@@ -59,7 +59,7 @@ func newSharedWork() *sharedWork {
 func (s *sharedWork) begin(host string, plan *Plan) {
 	p := &sharedPlan{ahead: map[string]bool{}}
 	for _, t := range plan.Tasks {
-		if t.Cascade == CascadeRestart && t.Group != "" {
+		if restarts(t) {
 			p.ahead[t.Group] = true
 		}
 	}
@@ -84,12 +84,21 @@ func (s *sharedWork) group(key string) *sharedGroup {
 	return g
 }
 
-// enter is a plan reaching group key (its first task). It returns once
+// restarts says whether t is the start of a --cascade restart: the task
+// by which a segment of a group's tasks is its restart (a group may also
+// have a segment before the target's stop, its configuration written
+// ahead, which restarts nothing).
+func restarts(t Task) bool {
+	return t.Cascade == CascadeRestart && t.Group != "" && t.Step == StepStart
+}
+
+// enter is a plan reaching group key (its first task); restart: the
+// segment it starts is the group's cascade restart (see restarts). It returns once
 // the plan may run the group (held: it must call leave after the group's
 // last task), or when another plan did the work for it (doneBy: that
 // plan's host). When ctx ends first it returns neither: the plan runs the
 // group without holding it, and fails on its own context.
-func (s *sharedWork) enter(ctx context.Context, host, key string, t Task) (held bool, doneBy string) {
+func (s *sharedWork) enter(ctx context.Context, host, key string, restart bool) (held bool, doneBy string) {
 	stop := context.AfterFunc(ctx, func() {
 		s.mu.Lock()
 		s.changed.Broadcast()
@@ -99,12 +108,11 @@ func (s *sharedWork) enter(ctx context.Context, host, key string, t Task) (held 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	me := s.plans[host]
-	if me != nil {
+	if me != nil && restart {
 		delete(me.ahead, key)
 	}
 	arrived := time.Now()
 	g := s.group(key)
-	restart := t.Cascade == CascadeRestart
 	for ctx.Err() == nil {
 		if restart && !g.running && g.restarted && g.ended.After(arrived) {
 			return false, g.by // restarted after this plan's target: once is enough

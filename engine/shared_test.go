@@ -10,7 +10,7 @@ import (
 func planWith(groups ...string) *Plan {
 	p := &Plan{}
 	for _, g := range groups {
-		p.Tasks = append(p.Tasks, Task{Step: StepStop, Group: g, Cascade: CascadeRestart})
+		p.Tasks = append(p.Tasks, Task{Step: StepStart, Group: g, Cascade: CascadeRestart})
 	}
 	return p
 }
@@ -24,7 +24,7 @@ type entered struct {
 func enterAsync(s *sharedWork, host, key string, t Task) <-chan entered {
 	ch := make(chan entered, 1)
 	go func() {
-		held, by := s.enter(context.Background(), host, key, t)
+		held, by := s.enter(context.Background(), host, key, restarts(t))
 		ch <- entered{held, by}
 	}()
 	return ch
@@ -55,12 +55,12 @@ func notYet(t *testing.T, ch <-chan entered, what string) {
 // it; the first notes who did.
 func TestSharedCascadeRestartIsDoneOnceByTheLastPlan(t *testing.T) {
 	s := newSharedWork()
-	task := Task{Group: "reporter@b", Cascade: CascadeRestart}
+	task := Task{Step: StepStart, Group: "reporter@b", Cascade: CascadeRestart}
 	s.begin("w1", planWith("reporter@b"))
 	s.begin("w2", planWith("reporter@b"))
 	first := enterAsync(s, "w1", "reporter@b", task)
 	notYet(t, first, "w1, with w2 still to reach it")
-	if run, _ := s.enter(context.Background(), "w2", "reporter@b", task); !run {
+	if run, _ := s.enter(context.Background(), "w2", "reporter@b", true); !run {
 		t.Fatal("w2, the last to reach it, does not run it")
 	}
 	notYet(t, first, "w1, while w2 restarts it")
@@ -74,7 +74,7 @@ func TestSharedCascadeRestartIsDoneOnceByTheLastPlan(t *testing.T) {
 // reaching the group (its target failed) no longer holds the others.
 func TestSharedCascadeRestartOfAPlanThatEnded(t *testing.T) {
 	s := newSharedWork()
-	task := Task{Group: "x", Cascade: CascadeRestart}
+	task := Task{Step: StepStart, Group: "x", Cascade: CascadeRestart}
 	s.begin("w1", planWith("x"))
 	s.begin("w2", planWith("x"))
 	first := enterAsync(s, "w1", "x", task)
@@ -90,17 +90,17 @@ func TestSharedCascadeRestartOfAPlanThatEnded(t *testing.T) {
 // none twice at once.
 func TestSharedGroupsInOppositeOrdersDoNotDeadlock(t *testing.T) {
 	s := newSharedWork()
-	tx, ty := Task{Group: "x", Cascade: CascadeRestart}, Task{Group: "y", Cascade: CascadeRestart}
+	tx := Task{Step: StepStart, Group: "x", Cascade: CascadeRestart}
 	s.begin("w1", planWith("x", "y"))
 	s.begin("w2", planWith("y", "x"))
 	w1x := enterAsync(s, "w1", "x", tx)
 	notYet(t, w1x, "w1 at x")
 	// w1 waits: w2 does not wait for it at y.
-	if run, _ := s.enter(context.Background(), "w2", "y", ty); !run {
+	if run, _ := s.enter(context.Background(), "w2", "y", true); !run {
 		t.Fatal("w2 at y waits for a plan that is itself waiting")
 	}
 	s.leave("w2", "y", true)
-	if run, _ := s.enter(context.Background(), "w2", "x", tx); !run {
+	if run, _ := s.enter(context.Background(), "w2", "x", true); !run {
 		t.Fatal("w2 at x, the last to reach it, does not run it")
 	}
 	s.leave("w2", "x", true)
@@ -108,8 +108,32 @@ func TestSharedGroupsInOppositeOrdersDoNotDeadlock(t *testing.T) {
 		t.Errorf("w1 at x after w2 restarted it: %+v, want not run", e)
 	}
 	// y was restarted before w1 reached it: w1 restarts it after its target.
-	if run, _ := s.enter(context.Background(), "w1", "y", ty); !run {
+	if run, _ := s.enter(context.Background(), "w1", "y", true); !run {
 		t.Error("w1 at y, restarted before w1's target was done, is not restarted again")
+	}
+}
+
+// TestSharedConfigAheadIsNotTheRestart: a segment of a dependent's group
+// that restarts nothing (its configuration written before the target's
+// stop) neither waits for the other plans nor counts as the restart: the
+// plan that reaches the restart later still waits for them, then restarts
+// it.
+func TestSharedConfigAheadIsNotTheRestart(t *testing.T) {
+	s := newSharedWork()
+	s.begin("w1", planWith("r"))
+	s.begin("w2", planWith("r"))
+	if held, _ := s.enter(context.Background(), "w2", "r", false); !held {
+		t.Fatal("w2's config segment does not get the group")
+	}
+	s.leave("w2", "r", false)
+	w1 := enterAsync(s, "w1", "r", Task{Step: StepStart, Group: "r", Cascade: CascadeRestart})
+	notYet(t, w1, "w1 at the restart, w2 still to reach it")
+	if held, _ := s.enter(context.Background(), "w2", "r", true); !held {
+		t.Fatal("w2, the last to reach the restart, does not run it")
+	}
+	s.leave("w2", "r", true)
+	if e := waitFor(t, w1, "w1"); e.run || e.by != "w2" {
+		t.Errorf("w1 after w2's restart: %+v, want not run, by w2", e)
 	}
 }
 
@@ -120,7 +144,7 @@ func TestSharedEnsureRunsOnePlanAtATime(t *testing.T) {
 	task := Task{Step: StepEnsure}
 	s.begin("w1", &Plan{})
 	s.begin("w2", &Plan{})
-	if run, _ := s.enter(context.Background(), "w1", "db@b", task); !run {
+	if run, _ := s.enter(context.Background(), "w1", "db@b", false); !run {
 		t.Fatal("w1, first, does not run the ensure")
 	}
 	second := enterAsync(s, "w2", "db@b", task)
@@ -134,11 +158,10 @@ func TestSharedEnsureRunsOnePlanAtATime(t *testing.T) {
 // TestSharedWaitEndsWithItsContext: a cancelled run stops waiting.
 func TestSharedWaitEndsWithItsContext(t *testing.T) {
 	s := newSharedWork()
-	task := Task{Step: StepEnsure}
-	s.enter(context.Background(), "w1", "db@b", task)
+	s.enter(context.Background(), "w1", "db@b", false)
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan bool, 1)
-	go func() { held, by := s.enter(ctx, "w2", "db@b", task); ch <- held || by != "" }()
+	go func() { held, by := s.enter(ctx, "w2", "db@b", false); ch <- held || by != "" }()
 	time.Sleep(50 * time.Millisecond)
 	cancel()
 	select {
