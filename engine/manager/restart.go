@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"github.com/omni-fleet/omni/internal/cutnote"
+
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -194,7 +196,13 @@ func readRestart(res Result, mark string, p restartParts) (RestartReport, error)
 		if !ok {
 			break
 		}
-		stderr, restErr, _ := bytes.Cut(errs, []byte("\n"+mark+" end "+name+"\n"))
+		stderr, restErr, found := bytes.Cut(errs, []byte("\n"+mark+" end "+name+"\n"))
+		if start, end := cutnote.Index(errs); !found && start >= 0 {
+			// The part's end on stderr was in the middle of a long
+			// output that was not kept: what was kept after the cut
+			// came after that end, and is the next parts'.
+			stderr, restErr = errs[:end], errs[end:]
+		}
 		outs, errs = rest, restErr
 		part := Result{Stdout: out, Stderr: stderr, ExitCode: rc}
 		got := Part{Ran: true, Duration: time.Duration(cs) * 10 * time.Millisecond}

@@ -15,6 +15,7 @@ import (
 	"github.com/melbahja/goph"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/omni-fleet/omni/internal/cutnote"
 	"github.com/omni-fleet/omni/internal/shell"
 	"github.com/omni-fleet/omni/internal/warm"
 )
@@ -163,9 +164,7 @@ func outputOverflow(host string) error {
 // CutNote is what stands in a command's output, run with RunEnds, for the
 // n bytes of its middle that were not kept. It starts with a line break
 // of its own and ends with one, so that the lines around it stay whole.
-func CutNote(n int64) []byte {
-	return fmt.Appendf(nil, "\n… (%d bytes of output not kept) …\n", n)
-}
+func CutNote(n int64) []byte { return cutnote.Note(n) }
 
 // boundedBuffer keeps a stream's output up to MaxOutput bytes; past that,
 // its first and its last keepEnd bytes, and the count of those left out
