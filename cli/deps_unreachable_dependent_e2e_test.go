@@ -83,4 +83,10 @@ func TestRestartNamesADependentItCouldNotCheck(t *testing.T) {
 	if all := out + errOut; !strings.Contains(all, "Could not check (host unreachable): app@worker1") {
 		t.Errorf("restart without --cascade: the dependent app@worker1, on an unreachable host, is not mentioned at all:\nstdout:\n%s\nstderr:\n%s", out, errOut)
 	}
+	// A restart that fails (db unhealthy after it) names it too.
+	f.SetFlags("primary-bastion", "db", "--unhealthy")
+	out, errOut, code = omni(t, f, "service", "restart", "primary-bastion", "db", "--yes")
+	if all := out + errOut; code != ExitFailed || !strings.Contains(all, "Could not check (host unreachable): app@worker1") {
+		t.Errorf("a failed restart: exit %d, want 1 and the dependent it could not check named:\n%s", code, all)
+	}
 }

@@ -231,13 +231,14 @@ func shellWord(word string) string {
 }
 
 // notChecked is every host's dependents whose state a restart could not
-// read (the hosts whose run succeeded), each once, with why.
+// read, each once, with why (not for a host whose run failed on them: its
+// error names them).
 func notChecked(rep *engine.FleetReport) ([]engine.Instance, []error) {
 	var list []engine.Instance
 	var errs []error
 	seen := map[engine.Instance]bool{}
 	for _, h := range rep.Hosts {
-		if h.Outcome == nil || h.Outcome.Err != nil {
+		if h.Outcome == nil || failedAt(h.Outcome.Err, engine.StepFindDependents) {
 			continue
 		}
 		for i, d := range h.Outcome.Unchecked {

@@ -410,7 +410,7 @@ func renderOutcome(s Streams, plan *engine.Plan, out *engine.Outcome) error {
 	if len(out.NotRestarted) > 0 {
 		fmt.Fprintf(s.Out, "\nNot restarted (pass --cascade to restart them too): %s\n", instanceNames(out.NotRestarted))
 	}
-	if len(out.Unchecked) > 0 && out.Err == nil {
+	if len(out.Unchecked) > 0 && !failedAt(out.Err, engine.StepFindDependents) { // there, the failure line names them
 		// Dependents whose state could not be read: they may run, and
 		// still hold connections to the restarted service.
 		if len(out.NotRestarted) == 0 {
@@ -419,6 +419,12 @@ func renderOutcome(s Streams, plan *engine.Plan, out *engine.Outcome) error {
 		printUnknown(s.Out, out.Unchecked, out.UncheckedErrs)
 	}
 	return codeOnly(outcomeCode(out))
+}
+
+// failedAt reports whether err is the failure of a step named step.
+func failedAt(err error, step engine.StepName) bool {
+	var se *engine.StepError
+	return errors.As(err, &se) && se.Step == step
 }
 
 // recorded reports whether the record step ran, so the state is known.
