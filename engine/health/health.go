@@ -241,7 +241,7 @@ func runAll(ctx context.Context, pool *warm.Pool, checks []check, run func(conte
 }
 
 // retry runs fn until it passes or the check's waiting budget, retries ×
-// interval, is spent. The pauses start short (see pause), so a service that
+// interval, is spent (with interval 0: until 1 + retries attempts failed). The pauses start short (see pause), so a service that
 // comes up quickly is seen at once; the budget, and so the longest wait for
 // a slow one, stays what the inventory says. The checks run side by side,
 // but a check's budget is spent only once the checks before it have passed
@@ -252,6 +252,7 @@ func retry(ctx context.Context, spec inventory.Health, name string, fn func(cont
 	budget := time.Duration(spec.Retries) * spec.Interval
 	var waited time.Duration
 	var last error
+	counted := 0 // failed attempts since ahead closed
 	for i := 0; ; i++ {
 		res.Attempts = i + 1
 		began := time.Now()
@@ -270,10 +271,15 @@ func retry(ctx context.Context, spec inventory.Health, name string, fn func(cont
 			break
 		}
 		if closed(ahead) {
-			if waited+p > budget {
+			// With interval 0 the budget is spent at once: the retries
+			// count the attempts instead (1 + retries of them).
+			counted++
+			if waited+p > budget || (spec.Interval <= 0 && counted > spec.Retries) {
 				break
 			}
 			waited += p
+		} else if p <= 0 {
+			p = firstPause // waiting for the checks before it: never a busy loop
 		}
 		if p < spec.Interval {
 			// A short pause after a start is counted from the start of the
