@@ -319,8 +319,13 @@ func closed(c <-chan struct{}) bool {
 // http.Transport: a Transport per check started two goroutines and their
 // buffers for a single request, 5% of a 1,000-host status's CPU.
 // Redirects are not followed: their status is the answer.
+//
+// Interim responses (1xx but 101: 103 Early Hints, 100 Continue) are read
+// past, as RFC 9110 asks of a client; the body is never read (the
+// connection is closed), so a streamed body costs nothing. A zone in an
+// IPv6 address (fe80::1%eth0) is written as a URL needs it (%25).
 func httpCheck(ctx context.Context, d Dialer, url string, expect int) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, escapeZone(url), nil)
 	if err != nil {
 		return err
 	}
@@ -347,15 +352,41 @@ func httpCheck(ctx context.Context, d Dialer, url string, expect int) error {
 	if err := req.Write(conn); err != nil {
 		return fail(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
-	if err != nil {
-		return fail(err)
+	br := bufio.NewReader(conn)
+	var resp *http.Response
+	for interim := 0; ; interim++ {
+		if resp, err = http.ReadResponse(br, req); err != nil {
+			return fail(err)
+		}
+		if resp.StatusCode < 100 || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols || interim == maxInterim {
+			break
+		}
 	}
-	resp.Body.Close()
+	// The body is not read: a Close of it would read a chunked one to
+	// its end (a stream: until the timeout). The connection's close
+	// (deferred) ends it.
 	if resp.StatusCode != expect {
 		return fmt.Errorf("GET %s: status %d, want %d", url, resp.StatusCode, expect)
 	}
 	return nil
+}
+
+// maxInterim bounds the interim (1xx) responses read before the answer.
+const maxInterim = 8
+
+// escapeZone writes the zone of an IPv6 address in url's host as a URL
+// must (% as %25): "http://[fe80::1%eth0]:80/x" is not a URL, and
+// "http://[fe80::1%25eth0]:80/x" is the same address.
+func escapeZone(url string) string {
+	rest, ok := strings.CutPrefix(url, "http://[")
+	if !ok {
+		return url
+	}
+	host, after, ok := strings.Cut(rest, "]")
+	if !ok || !strings.Contains(host, "%") || strings.Contains(host, "%25") {
+		return url
+	}
+	return "http://[" + strings.Replace(host, "%", "%25", 1) + "]" + after
 }
 
 // firstPause is the wait after a first failed attempt. A service that was
