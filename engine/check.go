@@ -101,7 +101,7 @@ func (c *checker) Check(ctx context.Context, inst Instance, known, seen *manager
 		mode = processAlways
 	}
 	rep, deps, err := c.both(ctx, inst, func(ctx context.Context) (health.Report, error) {
-		return c.ownChecks(ctx, inst, known, seen, mode)
+		return c.ownChecks(ctx, inst, known, seen, mode, keepStartPeriod)
 	})
 	if err != nil || !rep.Passed() {
 		return rep, err
@@ -145,11 +145,20 @@ const (
 
 // own runs inst's own checks: process (when declared), port, HTTP.
 func (c *checker) own(ctx context.Context, inst Instance, known, seen *manager.State) (health.Report, error) {
-	return c.ownChecks(ctx, inst, known, seen, processAsDeclared)
+	return c.ownChecks(ctx, inst, known, seen, processAsDeclared, keepStartPeriod)
 }
 
+// startPeriod says whether a health read waits the service's start_period
+// first: after its start, yes; for an instance found running, no.
+type startPeriod bool
+
+const (
+	keepStartPeriod startPeriod = false
+	skipStartPeriod startPeriod = true
+)
+
 // ownChecks runs inst's own checks, its process check as mode says.
-func (c *checker) ownChecks(ctx context.Context, inst Instance, known, seen *manager.State, mode processCheck) (health.Report, error) {
+func (c *checker) ownChecks(ctx context.Context, inst Instance, known, seen *manager.State, mode processCheck, sp startPeriod) (health.Report, error) {
 	conn, m, err := reachInstance(ctx, c.conn, c.mgr, inst)
 	if err != nil {
 		return health.Report{}, err
@@ -165,6 +174,9 @@ func (c *checker) ownChecks(ctx context.Context, inst Instance, known, seen *man
 	spec := svc.Health
 	if c.look != nil {
 		spec.Retries, spec.StartPeriod = 0, 0 // a look, not a wait
+	}
+	if sp == skipStartPeriod {
+		spec.StartPeriod = 0
 	}
 	// A start verified by its process running: a systemd oneshot unit
 	// that ran and exited successfully has done what its start was for.
@@ -217,7 +229,10 @@ func (c *checker) readInstance(ctx context.Context, inst Instance) (depState, er
 	if !st.Running {
 		return notRunning(st.Status), nil
 	}
-	rep, err := c.own(ctx, inst, &st, nil)
+	// An instance found running, which this read did not start: its
+	// start_period (the grace after its own start) is not waited, as
+	// status does not wait it; its retries still are.
+	rep, err := c.ownChecks(ctx, inst, &st, nil, processAsDeclared, skipStartPeriod)
 	if err != nil {
 		return depState{}, err
 	}

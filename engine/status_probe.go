@@ -33,7 +33,7 @@ func startProbe(ctx context.Context, chk *checker, inst Instance) *probe {
 	p := &probe{cancel: cancel, done: make(chan struct{}), process: svc.Health.Process}
 	chk.warm.Go(func() {
 		defer close(p.done)
-		p.rep, p.err = chk.ownChecks(ctx, inst, nil, nil, processNever)
+		p.rep, p.err = chk.ownChecks(ctx, inst, nil, nil, processNever, keepStartPeriod)
 	})
 	return p
 }

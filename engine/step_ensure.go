@@ -52,7 +52,7 @@ func runEnsure(ctx context.Context, r *execution, c stepCall) (string, error) {
 		return "", fmt.Errorf("starting dependency %s: %w", inst, r.withTail(inst, mgr, conn, err))
 	}
 	r.started[inst] = true
-	rep, err := r.check.ownChecks(ctx, inst, nil, nil, processAlways) // it was just started
+	rep, err := r.check.ownChecks(ctx, inst, nil, nil, processAlways, keepStartPeriod) // it was just started
 	if err == nil && !rep.Passed() {
 		died := r.diedAfterStart(mgr, conn, rep)
 		err = healthTail(died, r.withTail(inst, mgr, conn, fmt.Errorf("dependency %s failed its health check: %s", inst, rep.Failure())))
