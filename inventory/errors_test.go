@@ -490,6 +490,21 @@ services:
 			},
 		},
 		{
+			// service_address: health checks dial it, services get it as
+			// OMNI_ADDRESS: an address too (it was not checked at all).
+			name: "service addresses that are not host names or IP addresses",
+			content: "version: 1\nhosts:\n" +
+				"  h1: {address: 10.0.0.1, service_address: \"127.0.0.1:8080\", roles: [r]}\n" +
+				"  h2: {address: 10.0.0.2, service_address: \"$(reboot)\", roles: [r]}\n" +
+				"  ok1: {address: 10.0.0.3, service_address: \"fe80::1%eth0\", roles: [r]}\n" +
+				"  ok2: {address: 10.0.0.4, service_address: \"svc.internal\", roles: [r]}\n" +
+				"roles:\n  r: [a]\nservices:\n  a: {}\n",
+			want: []string{
+				`3: invalid service_address in host "h1": "127.0.0.1:8080" is not a valid IP address`,
+				`4: invalid service_address in host "h2": "$(reboot)" is not a host name or an IP address (a host name is letters, digits, '-' and '_', in labels separated by dots)`,
+			},
+		},
+		{
 			// On another host or role too: omni would start it there
 			// (check-deps), and then never show or manage it.
 			name: "qualified requirement on a disabled service",

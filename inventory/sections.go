@@ -81,6 +81,11 @@ func (l *loader) hosts(section entry, d *Defaults) []*Host {
 		}
 		if x, ok := f["service_address"]; ok {
 			if v, ok := l.str(x, where); ok {
+				// Health checks dial it and the services get it as
+				// OMNI_ADDRESS: an address, as for `address`.
+				if p := addressProblem(v); p != "" {
+					l.invalid(x, where, "%q %s", v, p)
+				}
 				h.ServiceAddress = v
 			}
 		}
