@@ -39,11 +39,7 @@ func shortFailure(err error, host, service string) string {
 		return ""
 	}
 	if t := engine.LogTail(err); t != nil && t.Reason != "" {
-		var step *engine.StepError
-		if errors.As(err, &step) && (step.Host != host || step.Service != service) {
-			return step.Service + " on " + step.Host + ": " + stepName(err) + t.Reason
-		}
-		return stepName(err) + t.Reason
+		return engine.Elsewhere(err, host, service) + stepName(err) + t.Reason
 	}
 	return engine.FailureAt(err, host, service)
 }

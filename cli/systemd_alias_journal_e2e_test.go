@@ -28,7 +28,7 @@ import (
 func TestSystemdUnitDeclaredByItsAlias(t *testing.T) {
 	const a = "127.0.84.31"
 	const fatal = "fatal: /etc/mysql/my.cnf:12: unknown variable bogus=1"
-	h, f := bootSystemdReviewHost(t, "omni-rv-alias-sd", a, map[string]string{
+	h, f := bootSystemdHost(t, "omni-rv-alias-sd", a, map[string]string{
 		"mariadb.service": "[Unit]\nDescription=database\n\n[Service]\n" +
 			"ExecStartPre=/bin/sh -c 'if [ -e /etc/mariadb.bad ]; then echo \"" + fatal + "\" >&2; exit 1; fi'\n" +
 			"ExecStart=/bin/sh -c 'echo mariadb ready for connections; exec sleep 1000'\n\n[Install]\nAlias=mysql.service\n",

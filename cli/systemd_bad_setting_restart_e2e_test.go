@@ -22,7 +22,7 @@ import (
 // unit file setting), as systemctl does.
 func TestSystemdRestartRefusalOfABadSettingUnitSaysWhy(t *testing.T) {
 	const a = "127.0.211.21"
-	h, f := bootSystemdReviewHost(t, "omni-rv-badsetting-sd", a, map[string]string{
+	h, f := bootSystemdHost(t, "omni-rv-badsetting-sd", a, map[string]string{
 		"drifted.service": "[Unit]\nDescription=drifted\n\n[Service]\nExecStart=/bin/sleep 1000\n",
 	}, nil,
 		"  sd1: {address: "+a+", port: 22, user: root, sudo: false, roles: [worker], service_address: "+a+"}\n",

@@ -343,47 +343,13 @@ func hostStatus(t *testing.T, f *sdFleet, h *systemdtest.Host) (int, int) {
 // bootUnitHost boots one systemd host at addr, named name, with the given
 // units (unit file name -> its body), kept loaded by a refs unit (see
 // units), and writes an inventory that manages them all over systemd on
-// host sd1, as root, without health checks.
+// host sd1, as root, without health checks (see bootSystemdHost).
 func bootUnitHost(t *testing.T, name, addr string, unitFiles map[string]string) (*systemdtest.Host, *sdFleet) {
 	t.Helper()
-	names := slices.Sorted(maps.Keys(unitFiles))
-	files := map[string]string{"/etc/systemd/system/refs.service": "[Unit]\nAfter=" + strings.Join(names, " ") +
-		"\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n"}
-	var services []string
-	for _, n := range names {
-		files["/etc/systemd/system/"+n] = unitFiles[n]
-		services = append(services, strings.TrimSuffix(n, ".service"))
+	var services string
+	for _, n := range slices.Sorted(maps.Keys(unitFiles)) {
+		services += "  " + strings.TrimSuffix(n, ".service") + ": {}\n"
 	}
-	h := systemdtest.Boot(t, systemdtest.Options{Name: name, Addr: addr, Files: files, Enable: []string{"refs.service"}})
-	dir := t.TempDir()
-	known, err := os.ReadFile(h.KnownHostsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "known_hosts"), known, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	inv := `version: 1
-defaults:
-  identity_file: ` + sshtest.ClientKey(t) + `
-  known_hosts: known_hosts
-  manager: systemd
-  stop_grace: 10s
-  start_timeout: 20s
-registry:
-  path: registry.db
-hosts:
-  sd1: {address: ` + addr + `, port: 22, user: root, sudo: false, roles: [worker], service_address: ` + addr + `}
-roles:
-  worker: [` + strings.Join(services, ", ") + `]
-services:
-`
-	for _, svc := range services {
-		inv += "  " + svc + ": {}\n"
-	}
-	f := &sdFleet{inventory: filepath.Join(dir, "inventory.yaml")}
-	if err := os.WriteFile(f.inventory, []byte(inv), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return h, f
+	return bootSystemdHost(t, name, addr, unitFiles, nil,
+		"  sd1: {address: "+addr+", port: 22, user: root, sudo: false, roles: [worker], service_address: "+addr+"}\n", services)
 }

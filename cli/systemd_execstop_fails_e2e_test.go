@@ -23,7 +23,7 @@ import (
 // for Result=timeout; it never looks at the unit's ExecStop result.
 func TestSystemdFailedExecStopIsWarned(t *testing.T) {
 	const a = "127.0.84.21"
-	h, f := bootSystemdReviewHost(t, "omni-rv-execstop-sd", a, map[string]string{
+	h, f := bootSystemdHost(t, "omni-rv-execstop-sd", a, map[string]string{
 		"badstop.service": "[Unit]\nDescription=stop command fails\n\n[Service]\nExecStart=/bin/sleep 1000\n" +
 			"ExecStop=/bin/sh -c 'echo cannot stop: control socket gone >&2; exit 1'\n",
 	}, nil,

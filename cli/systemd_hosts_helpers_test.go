@@ -12,14 +12,14 @@ import (
 	"github.com/omni-fleet/omni/internal/testkit/systemdtest"
 )
 
-// bootSystemdReviewHost boots one systemd host at addr with the given units (unit
-// file name -> body, kept loaded by a refs unit, as bootUnitHost does) and
-// users (non-root, passwordless sudo), and writes an inventory whose
-// hosts: and services: are hosts and services (YAML, indented by two),
-// every host in the role worker running every service of services. The
-// defaults are those of bootUnitHost: systemd, stop_grace 10s,
-// start_timeout 20s, no health checks unless services declare them.
-func bootSystemdReviewHost(t *testing.T, name, addr string, unitFiles map[string]string, users []string, hosts, services string) (*systemdtest.Host, *sdFleet) {
+// bootSystemdHost boots one systemd host at addr with the given units (unit
+// file name -> body, kept loaded by a refs unit) and users (non-root,
+// passwordless sudo), and writes an inventory whose hosts: and services:
+// are hosts and services (YAML, indented by two), every host in the role
+// worker running every service of services. The defaults: systemd,
+// stop_grace 10s, start_timeout 20s, no health checks unless services
+// declare them.
+func bootSystemdHost(t *testing.T, name, addr string, unitFiles map[string]string, users []string, hosts, services string) (*systemdtest.Host, *sdFleet) {
 	t.Helper()
 	names := slices.Sorted(maps.Keys(unitFiles))
 	files := map[string]string{"/etc/systemd/system/refs.service": "[Unit]\nAfter=" + strings.Join(names, " ") +

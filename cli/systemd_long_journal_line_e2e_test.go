@@ -21,7 +21,7 @@ func TestSystemdFailedStartReasonFromALongJournalLine(t *testing.T) {
 	const a = "127.0.84.41"
 	const prefix = `{"level":"fatal","msg":"cannot open database: permission denied","config":"`
 	body := prefix + strings.Repeat("x", 5000) + `"}`
-	h, f := bootSystemdReviewHost(t, "omni-rv-longline-sd", a, map[string]string{
+	h, f := bootSystemdHost(t, "omni-rv-longline-sd", a, map[string]string{
 		"app.service": "[Unit]\nDescription=app\n\n[Service]\nType=exec\n" +
 			"ExecStartPre=/bin/sh -c 'echo loading plugins from /usr/lib/app; cat /etc/app-fatal.json >&2; exit 1'\n" +
 			"ExecStart=/bin/sleep 1000\n",

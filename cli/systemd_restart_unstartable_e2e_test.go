@@ -26,13 +26,13 @@ import (
 // the service running, as systemctl restart does.
 func TestSystemdRestartOfAMaskedRunningUnitLeavesItRunning(t *testing.T) {
 	const a = "127.0.84.61"
-	h, f := bootSystemdReviewHost(t, "omni-rv-masked-sd", a, map[string]string{
+	h, f := bootSystemdHost(t, "omni-rv-masked-sd", a, map[string]string{
 		"refusing.service": "[Unit]\nDescription=refuses manual starts\nRefuseManualStart=yes\n\n[Service]\nExecStart=/bin/sleep 1000\n",
 	}, nil,
 		"  sd1: {address: "+a+", port: 22, user: root, sudo: false, roles: [worker], service_address: "+a+"}\n",
 		"  held: {}\n  refusing: {}\n")
 	// held.service is a vendor unit (masking one in /etc/systemd/system
-	// is refused), kept loaded by refs (bootSystemdReviewHost) through
+	// is refused), kept loaded by refs (bootSystemdHost) through
 	// After= in a drop-in.
 	h.Run(t, "printf '[Unit]\\nDescription=held\\n\\n[Service]\\nExecStart=/bin/sleep 1000\\n' > /usr/lib/systemd/system/held.service && "+
 		"mkdir -p /etc/systemd/system/refs.service.d && printf '[Unit]\\nAfter=held.service\\n' > /etc/systemd/system/refs.service.d/held.conf && "+

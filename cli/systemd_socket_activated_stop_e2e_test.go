@@ -23,7 +23,7 @@ import (
 func TestSystemdStopOfASocketActivatedServiceSaysItCanComeBack(t *testing.T) {
 	const a = "127.0.84.51"
 	const port = "17661"
-	h, f := bootSystemdReviewHost(t, "omni-rv-socket-sd", a, map[string]string{
+	h, f := bootSystemdHost(t, "omni-rv-socket-sd", a, map[string]string{
 		"echo.socket":  "[Socket]\nListenStream=" + a + ":" + port + "\n",
 		"echo.service": "[Unit]\nDescription=echo\n\n[Service]\nExecStart=/bin/sleep 1000\n",
 	}, nil,

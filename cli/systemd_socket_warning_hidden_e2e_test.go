@@ -21,7 +21,7 @@ import (
 func TestSystemdStopWarnsOfTheSocketEvenWhenItsStopCommandFailed(t *testing.T) {
 	const a = "127.0.211.22"
 	const port = "17663"
-	h, f := bootSystemdReviewHost(t, "omni-rv-sockfail-sd", a, map[string]string{
+	h, f := bootSystemdHost(t, "omni-rv-sockfail-sd", a, map[string]string{
 		"sock.socket":  "[Socket]\nListenStream=" + a + ":" + port + "\n",
 		"sock.service": "[Unit]\nDescription=sock\n\n[Service]\nExecStart=/bin/sleep 1000\nExecStop=/bin/sh -c 'echo cannot stop >&2; exit 1'\n",
 	}, nil,

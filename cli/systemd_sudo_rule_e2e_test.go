@@ -19,7 +19,7 @@ import (
 // not that the user has no passwordless rule.
 func TestSystemdSudoRuleForSystemctlOnlyIsNamed(t *testing.T) {
 	const a = "127.0.84.71"
-	h, f := bootSystemdReviewHost(t, "omni-rv-sudo-sd", a, map[string]string{
+	h, f := bootSystemdHost(t, "omni-rv-sudo-sd", a, map[string]string{
 		"plain.service": "[Unit]\nDescription=plain\n\n[Service]\nExecStart=/bin/sleep 1000\n",
 	}, []string{"deploy"},
 		"  sd1: {address: "+a+", port: 22, user: deploy, sudo: true, roles: [worker], service_address: "+a+"}\n",

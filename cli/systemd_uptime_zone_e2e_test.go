@@ -22,7 +22,7 @@ import (
 // never a false 0.
 func TestSystemdUptimeOnAHostInChinaStandardTime(t *testing.T) {
 	const a = "127.0.84.11"
-	h, f := bootSystemdReviewHost(t, "omni-rv-uptime-sd", a, map[string]string{
+	h, f := bootSystemdHost(t, "omni-rv-uptime-sd", a, map[string]string{
 		"plain.service": "[Unit]\nDescription=plain\n\n[Service]\nExecStart=/bin/sleep 1000\n",
 	}, nil,
 		"  sd1: {address: "+a+", port: 22, user: root, sudo: false, roles: [worker], service_address: "+a+"}\n",

@@ -43,11 +43,17 @@ func Failure(err error) string {
 // it names that instance first: "web on worker1: health: …". The
 // target's own failures read as Failure's.
 func FailureAt(err error, host, service string) string {
+	return Elsewhere(err, host, service) + Failure(err)
+}
+
+// Elsewhere is "web on worker1: " when err is the failure of a step that
+// ran on another instance than (host, service), else "".
+func Elsewhere(err error, host, service string) string {
 	var step *StepError
 	if errors.As(err, &step) && (step.Host != host || step.Service != service) {
-		return step.Service + " on " + step.Host + ": " + Failure(err)
+		return step.Service + " on " + step.Host + ": "
 	}
-	return Failure(err)
+	return ""
 }
 
 // LogTail returns the service's log tail a failure carries (a failed

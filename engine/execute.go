@@ -223,18 +223,8 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 	for i := 0; i < len(plan.Tasks); i++ {
 		task := plan.Tasks[i]
 		run.rest = plan.Tasks[i+1:]
-		if key := sharedKey(task); env.shared != nil && key != run.inGroup {
-			run.leaveShared(true)
-			run.inGroup = key
-			if key != "" {
-				if skip, _ := run.skipGroup(task); skip {
-					env.shared.skipped(plan.Host.Name, key)
-				} else if held, by := env.shared.enter(run.ctx, plan.Host.Name, key, segmentRestarts(plan.Tasks[i:], key)); held {
-					run.sharedHeld, run.sharedRestart = key, segmentRestarts(plan.Tasks[i:], key)
-				} else if by != "" {
-					run.groups[task.Group] = "restarted by " + by + "'s plan of this run, after this host's"
-				}
-			}
+		if env.shared != nil {
+			run.takeTurn(plan.Tasks[i:])
 		}
 		if !changed && changes(task.Step) {
 			if env.Soft.Err() != nil {
@@ -269,25 +259,19 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 }
 
 type execution struct {
-	// inGroup is the group of the task before; sharedHeld, the group this
-	// plan runs while the fleet's other plans wait (shared.go), and
-	// sharedRestart whether it is a cascade restart.
-	inGroup       string
-	sharedHeld    string
-	sharedRestart bool
-	ctx           context.Context
-	plan          *Plan
-	env           Env
-	target        Instance
-	conns         *connSet                     // one connection per host for the run
-	mgrsMu        sync.Mutex                   // the dependency checks run side by side
-	mgrs          map[Instance]manager.Manager // instance -> its manager
-	groups        map[string]string            // group -> "" (runs) or why it is skipped
-	running       map[Instance]bool            // dependents found running (find-dependents)
-	stopped       map[Instance]time.Time       // when the stop step saw an instance go down
-	seenMu        sync.Mutex
-	seen          map[Instance]time.Time // when a state read of this run last saw an instance running
-	started       map[Instance]bool      // instances this run started (their log tail explains a failed health check)
+	ctx     context.Context
+	plan    *Plan
+	env     Env
+	target  Instance
+	conns   *connSet                     // one connection per host for the run
+	mgrsMu  sync.Mutex                   // the dependency checks run side by side
+	mgrs    map[Instance]manager.Manager // instance -> its manager
+	groups  map[string]string            // group -> "" (runs) or why it is skipped
+	running map[Instance]bool            // dependents found running (find-dependents)
+	stopped map[Instance]time.Time       // when the stop step saw an instance go down
+	seenMu  sync.Mutex
+	seen    map[Instance]time.Time // when a state read of this run last saw an instance running
+	started map[Instance]bool      // instances this run started (their log tail explains a failed health check)
 	// startBegun are the instances whose start this run has begun (sent to
 	// the host), whether it succeeded or not: their state is not known
 	// from the stop's any more.
@@ -310,6 +294,12 @@ type execution struct {
 	// next step an SSH session to read what is already known. Only
 	// execution.step and the restart script set it.
 	fresh *freshState
+	// inGroup is the shared key of the task before (sharedKey);
+	// sharedHeld, the group this plan runs while the fleet's other plans
+	// wait (shared.go), and sharedRestart whether it is a cascade restart.
+	inGroup       string
+	sharedHeld    string
+	sharedRestart bool
 }
 
 // freshState is an instance's state as the previous step left it known.
@@ -450,6 +440,33 @@ func segmentRestarts(tasks []Task, key string) bool {
 		}
 	}
 	return false
+}
+
+// takeTurn, in a fleet run, at the task tasks[0]: when it starts another
+// shared key than the task before, it leaves the group held (if any) and
+// enters the new one, waiting for the other plans as shared.go says; a
+// group another plan did the work of is then noted as skipped.
+func (r *execution) takeTurn(tasks []Task) {
+	key := sharedKey(tasks[0])
+	if key == r.inGroup {
+		return
+	}
+	r.leaveShared(true)
+	r.inGroup = key
+	if key == "" {
+		return
+	}
+	if skip, _ := r.skipGroup(tasks[0]); skip {
+		r.env.shared.skipped(r.plan.Host.Name, key)
+		return
+	}
+	restart := segmentRestarts(tasks, key)
+	switch held, by := r.env.shared.enter(r.ctx, r.plan.Host.Name, key, restart); {
+	case held:
+		r.sharedHeld, r.sharedRestart = key, restart
+	case by != "":
+		r.groups[tasks[0].Group] = "restarted by " + by + "'s plan of this run, after this host's"
+	}
 }
 
 // leaveShared ends this plan's hold on the group it runs for the fleet's

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"strings"
 )
 
 // RefusedError is a run the operator (or the lack of a terminal) did not
@@ -68,34 +69,29 @@ func runConfirm(ctx context.Context, r *execution, _ stepCall) (string, error) {
 // together; they are left out here.
 func (r *execution) lastOnRole(ctx context.Context) []Instance {
 	g := r.deps
-	var down []Instance // the target, and the other instances found down
+	var down []Instance // the other instances found down
 	seen := map[Instance]bool{r.target: true}
-	for _, s := range g.requiredBy[r.target.Service] {
-		for _, req := range g.needsOf[s.Name] {
-			if req.Role == "" || req.Service != r.target.Service || !g.satisfies(need{role: req.Role, svc: req.Service}, r.target) {
+	for _, key := range g.neededOnRole(r.target) { // each requirement once: each instance read once
+		svc, role, _ := strings.Cut(key, "@")
+		var off []Instance
+		served := false
+		for _, inst := range g.roleInstances(svc, role) {
+			if inst == r.target {
 				continue
 			}
-			others := 0
-			var off []Instance
-			for _, inst := range g.roleInstances(req.Service, req.Role) {
-				if inst == r.target {
-					continue
-				}
-				others++
-				if st, err := r.check.runningAndHealthy(ctx, inst); err == nil && st.healthy() {
-					off = nil
-					break
-				}
-				off = append(off, inst)
+			if st, err := r.check.runningAndHealthy(ctx, inst); err == nil && st.healthy() {
+				served = true // met by another: not lost
+				break
 			}
-			if others == 0 || len(off) < others {
-				continue // lost only with the target (the plan has it), or met by another
-			}
-			for _, inst := range off {
-				if !seen[inst] {
-					seen[inst] = true
-					down = append(down, inst)
-				}
+			off = append(off, inst)
+		}
+		if served {
+			continue
+		}
+		for _, inst := range off {
+			if !seen[inst] {
+				seen[inst] = true
+				down = append(down, inst)
 			}
 		}
 	}

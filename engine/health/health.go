@@ -241,9 +241,10 @@ func runAll(ctx context.Context, pool *warm.Pool, checks []check, run func(conte
 }
 
 // retry runs fn until it passes or the check's waiting budget, retries ×
-// interval, is spent (with interval 0: until 1 + retries attempts failed). The pauses start short (see pause), so a service that
-// comes up quickly is seen at once; the budget, and so the longest wait for
-// a slow one, stays what the inventory says. The checks run side by side,
+// interval, is spent (with interval 0: until 1 + retries attempts failed).
+// The pauses start short (see pause), so a service that comes up quickly
+// is seen at once; the budget, and so the longest wait for a slow one,
+// stays what the inventory says. The checks run side by side,
 // but a check's budget is spent only once the checks before it have passed
 // (ahead is closed): as when they ran one after the other, a port that
 // opens a while after the process is up gets its whole budget.
@@ -383,10 +384,10 @@ func escapeZone(url string) string {
 		return url
 	}
 	host, after, ok := strings.Cut(rest, "]")
-	if !ok || !strings.Contains(host, "%") || strings.Contains(host, "%25") {
+	if !ok {
 		return url
 	}
-	return "http://[" + strings.Replace(host, "%", "%25", 1) + "]" + after
+	return "http://[" + strings.ReplaceAll(host, "%", "%25") + "]" + after
 }
 
 // firstPause is the wait after a first failed attempt. A service that was

@@ -1,8 +1,6 @@
 package manager
 
 import (
-	"github.com/omni-fleet/omni/internal/cutnote"
-
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -12,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/omni-fleet/omni/internal/cutnote"
 )
 
 // Restarter is a Manager that runs the parts of a restart that need no
@@ -178,7 +178,6 @@ func runRestart(ctx context.Context, r Runner, p restartParts, o RestartOptions)
 	}
 	script = strings.NewReplacer("@STOPPART@", stopPart, "@START@", p.start, "@STATUSPART@", statusPart).Replace(script)
 	res, err := runEnds(ctx, r, wrap(script, p.sudo, true)) // the parts' reports are found by their marks
-
 	if err != nil {
 		return RestartReport{}, err
 	}

@@ -344,13 +344,7 @@ const verifyMarker = "omni-verify:"
 // systemdRestartStop is the restart script's stop part: the stop script,
 // then the same check as Stop's, systemctl show, in the same round trip.
 // It exits 0 only when the unit is inactive or failed (4: show failed).
-const systemdRestartStop = `omni_can=$(systemctl show -p LoadState,CanStart --no-pager -- @UNIT@)
-case $omni_can in *LoadState=masked*|*LoadState=not-found*|*CanStart=no*)
-	echo ` + unstartableMarker + `
-	printf '%s\n' "$omni_can"
-	exit 6
-esac
-(
+const systemdRestartStop = startableCheck + `(
 @STOPSCRIPT@
 ) || exit $?
 echo ` + verifyMarker + `
@@ -364,6 +358,18 @@ exit 3`
 // unstartableMarker starts the lines the restart script prints when the
 // unit cannot be started again (see Startable), before any stop.
 const unstartableMarker = "omni-unstartable:"
+
+// startableCheck ends its script (exit 6) after unstartableMarker and the
+// unit's load state when systemd would not start it again (Startable; the
+// restart script's stop part begins with it). A read that fails says
+// nothing: the stop then fails on its own, or goes on as before.
+const startableCheck = `omni_can=$(systemctl show -p LoadState,CanStart --no-pager -- @UNIT@)
+case $omni_can in *LoadState=masked*|*LoadState=not-found*|*CanStart=no*)
+	echo ` + unstartableMarker + `
+	printf '%s\n' "$omni_can"
+	exit 6
+esac
+`
 
 // UnstartableError is a restart refused before its stop: systemd would not
 // start the unit again (masked, no unit file, RefuseManualStart=yes), so
@@ -386,12 +392,14 @@ func (m *systemdManager) unstartable(res Result) error {
 	if !found {
 		return nil
 	}
-	kv := map[string]string{}
+	load := ""
 	for k, v := range keyValues(props) {
-		kv[k] = v
+		if k == "LoadState" {
+			load = v
+		}
 	}
 	why := ""
-	switch load := kv["LoadState"]; load {
+	switch load {
 	case "masked":
 		why = "is masked (LoadState=masked; systemctl unmask it first)"
 	case "not-found":
@@ -410,8 +418,7 @@ func (m *systemdManager) unstartable(res Result) error {
 // unit again: an *UnstartableError when not (see the restart script,
 // which checks the same in its own round trip).
 func (m *systemdManager) Startable(ctx context.Context, r Runner) error {
-	res, err := run(ctx, r, m.command("omni_can=$(systemctl show -p LoadState,CanStart --no-pager -- "+shell.Quote(m.unit)+")\n"+
-		"case $omni_can in *LoadState=masked*|*LoadState=not-found*|*CanStart=no*) echo "+unstartableMarker+"; printf '%s\\n' \"$omni_can\" ;; esac"))
+	res, err := run(ctx, r, m.command(strings.ReplaceAll(startableCheck, "@UNIT@", shell.Quote(m.unit))))
 	if err != nil {
 		return fmt.Errorf("systemctl show %s: %w", m.unit, err)
 	}

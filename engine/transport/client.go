@@ -112,7 +112,7 @@ func (c *Client) Run(ctx context.Context, cmd string) (Result, error) {
 // RunEnds is Run for a command whose output its caller reads only at its
 // ends (a report at the end of each part, the last words of a user's
 // command before it): output past MaxOutput does not fail the command;
-// its first and last MiB are kept, a CutNote between them.
+// its first and last MiB are kept, a cutnote.Note between them.
 func (c *Client) RunEnds(ctx context.Context, cmd string) (Result, error) {
 	return c.run(ctx, cmd, true, true)
 }
@@ -160,11 +160,6 @@ const keepEnd = 1 << 20
 func outputOverflow(host string) error {
 	return fmt.Errorf("%s: the command's output passed %d MiB, and was not kept (a host flooding its output?)", host, MaxOutput>>20)
 }
-
-// CutNote is what stands in a command's output, run with RunEnds, for the
-// n bytes of its middle that were not kept. It starts with a line break
-// of its own and ends with one, so that the lines around it stay whole.
-func CutNote(n int64) []byte { return cutnote.Note(n) }
 
 // boundedBuffer keeps a stream's output up to MaxOutput bytes; past that,
 // its first and its last keepEnd bytes, and the count of those left out
@@ -219,12 +214,12 @@ func (b *boundedBuffer) keepLast(x, y []byte) {
 	b.data = tail
 }
 
-// Bytes is the output kept: all of it, or its ends around a CutNote.
+// Bytes is the output kept: all of it, or its ends around a cutnote.Note.
 func (b *boundedBuffer) Bytes() []byte {
 	if !b.overflow {
 		return b.data
 	}
-	out := append(b.head[:len(b.head):len(b.head)], CutNote(b.cut)...)
+	out := append(b.head[:len(b.head):len(b.head)], cutnote.Note(b.cut)...)
 	return append(out, b.data...)
 }
 

@@ -35,7 +35,7 @@ func TestOutputBoundSameInShellAndOwnSession(t *testing.T) {
 
 // TestRunEndsKeepsTheEndsOfAFlood: RunEnds and RunOnceEnds, for a command
 // whose output passes MaxOutput on both streams, keep the exact first and
-// last bytes of each, with a CutNote between them that counts what was
+// last bytes of each, with a cutnote.Note between them that counts what was
 // left out, and the command's exit code; the connection's shell still
 // works after it. Just at MaxOutput, nothing is cut.
 func TestRunEndsKeepsTheEndsOfAFlood(t *testing.T) {

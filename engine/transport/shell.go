@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/omni-fleet/omni/internal/cutnote"
 	"github.com/omni-fleet/omni/internal/shell"
 	"golang.org/x/crypto/ssh"
 )
@@ -379,7 +380,7 @@ func (sh *remoteShell) collect(ctx context.Context, keepEnds bool) (res Result, 
 }
 
 // read splits one output stream of the shell into frames. A frame past
-// MaxOutput keeps its first and last keepEnd bytes, a CutNote between
+// MaxOutput keeps its first and last keepEnd bytes, a cutnote.Note between
 // them, and is marked overflow.
 func (sh *remoteShell) read(r io.Reader, frames chan<- frame) {
 	defer close(frames)
@@ -423,7 +424,7 @@ func (sh *remoteShell) read(r io.Reader, frames chan<- frame) {
 			}
 			if head != nil {
 				f.overflow = true
-				f.data = append(append(bytes.Clone(head), CutNote(cut)...), data...)
+				f.data = append(append(bytes.Clone(head), cutnote.Note(cut)...), data...)
 			} else {
 				f.data = bytes.Clone(data)
 			}
