@@ -222,7 +222,7 @@ func (c *checker) readInstance(ctx context.Context, inst Instance) (depState, er
 	if err != nil {
 		return depState{}, err
 	}
-	st, err := m.Status(ctx, conn)
+	st, err := manager.TimedStatus(ctx, m, conn)
 	if err != nil {
 		return depState{}, err
 	}
@@ -240,6 +240,14 @@ func (c *checker) readInstance(ctx context.Context, inst Instance) (depState, er
 		return unhealthy(rep), nil
 	}
 	return depState{}, nil
+}
+
+// readInTime reports whether st, read of inst by its caller, came within
+// the service's health timeout, so that its process check may take it for
+// its attempt (see inTime).
+func (c *checker) readInTime(inst Instance, st manager.State) bool {
+	svc, err := c.inv.Service(inst.Service)
+	return err == nil && inTime(st, svc.Health)
 }
 
 // remember keeps, during a look, what was found of inst (unless it is

@@ -205,7 +205,10 @@ func liveStatus(ctx context.Context, chk *checker, row InstanceStatus, read mana
 		return row
 	}
 	own := func(ctx context.Context) (health.Report, error) { return chk.own(ctx, row.Instance, &st, nil) }
-	if pre != nil {
+	// The probe's report stands with the state read as its process check;
+	// a read slower than the health timeout cannot (inTime): the checks
+	// then run again, the process check reading afresh.
+	if pre != nil && (!pre.process || chk.readInTime(row.Instance, st)) {
 		own = pre.own
 	}
 	rep, deps, err := chk.both(ctx, row.Instance, own)

@@ -71,6 +71,9 @@ func runHealthSeen(ctx context.Context, spec inventory.Health, h *inventory.Host
 		ProcessMin: processMin,
 		Process: func(ctx context.Context) (bool, string, error) {
 			ctx = ownBound(ctx) // the check's timeout bounds each attempt
+			if known != nil && !inTime(*known, spec) {
+				known = nil // too slow to stand for an attempt: ask again, bounded
+			}
 			if known != nil {
 				st := *known
 				known = nil
@@ -91,6 +94,15 @@ func runHealthSeen(ctx context.Context, spec inventory.Health, h *inventory.Host
 			return up(st), st.Status, err
 		},
 	})
+}
+
+// inTime reports whether st was read within spec's timeout, as a process
+// check's attempt must be: a state read the caller made bounded by
+// command_timeout (a status's, a dependency's, the restart script's) and
+// slower than that is not taken for the attempt, so that a slow status
+// command fails the process check everywhere, as it does on a start.
+func inTime(st manager.State, spec inventory.Health) bool {
+	return st.Took <= spec.Timeout
 }
 
 // sawRunningKey, in a health step's context, holds what to call when a

@@ -55,6 +55,12 @@ type State struct {
 	// successfully, as a systemd oneshot unit does (Type=oneshot, without
 	// RemainAfterExit, inactive with Result=success).
 	Finished bool
+	// Took is how long the read of this state took: timed on the host for
+	// a read inside a script (the restart's), else by omni around the
+	// command, its round trip included; 0 when not timed. A health
+	// check's process attempt is bounded by the health timeout: a read
+	// that took longer cannot stand for one (see engine's runHealthSeen).
+	Took time.Duration
 }
 
 // Manager drives one service on one host.

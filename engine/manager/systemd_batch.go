@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/omni-fleet/omni/internal/shell"
 )
@@ -49,21 +50,32 @@ func StatusAll(ctx context.Context, r Runner, ms []Manager) []StatusResult {
 		for k, i := range idx {
 			units[k] = ms[i].(*systemdManager)
 		}
+		began := time.Now()
 		res, ok := showAll(ctx, r, units)
 		if !ok {
 			continue
 		}
+		took := time.Since(began)
 		for k, i := range idx {
+			res[k].State.Took = took
 			out[i], done[i] = res[k], true
 		}
 	}
 	for i, m := range ms {
 		if !done[i] {
-			st, err := m.Status(ctx, r)
+			st, err := TimedStatus(ctx, m, r)
 			out[i] = StatusResult{State: st, Err: err}
 		}
 	}
 	return out
+}
+
+// TimedStatus is m's Status, with State.Took set to how long it took.
+func TimedStatus(ctx context.Context, m Manager, r Runner) (State, error) {
+	began := time.Now()
+	st, err := m.Status(ctx, r)
+	st.Took = time.Since(began)
+	return st, err
 }
 
 // showAllCommand is the one command that reads every unit of units (all
