@@ -31,7 +31,7 @@ func reviewHostUser(t *testing.T, name, sh string, files map[string]string) stri
 		t.Fatal("the review_hosts tests need root (useradd)")
 	}
 	if _, err := os.Stat(sh); err != nil {
-		t.Fatalf("no %s: apt-get install zsh ksh tcsh fish", sh)
+		t.Fatalf("no %s: scripts/install-test-deps.sh installs it", sh)
 	}
 	exec.Command("userdel", "-r", "-f", name).Run()
 	if out, err := exec.Command("useradd", "-m", "-p", "*", "-s", sh, name).CombinedOutput(); err != nil {
