@@ -8,8 +8,8 @@
 # (internal/testkit/netnstest), and a deploy user, omnitest, for the tests
 # that log in as someone other than root, and nginx and redis-server, which
 # the tests of real daemons start on loopback under the command manager
-# (cli/real_daemons_*_test.go), and tcsh, a login shell the tests log in
-# with (cli/hosts_login_shell_e2e_test.go). Idempotent: installs nothing when they are
+# (cli/real_daemons_*_test.go), and tcsh, fish, zsh and ksh, login shells
+# the tests log in with (cli/hosts_login_shell*_e2e_test.go). Idempotent: installs nothing when they are
 # there.
 # The install does NOT start any service (policy-rc.d says no).
 set -euo pipefail
@@ -39,9 +39,12 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2) # network namespaces (internal
 [ -x /usr/bin/busybox ] || need+=(busybox)       # a host whose sh and ps are BusyBox's (engine/transport)
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)    # real daemons under the command manager (cli/real_daemons_*_test.go)
 [ -x /usr/bin/redis-server ] || need+=(redis-server)
-[ -x /usr/bin/tcsh ] || need+=(tcsh)                # a deploy user whose login shell is csh (cli/hosts_login_shell_e2e_test.go)
+[ -x /usr/bin/tcsh ] || need+=(tcsh)                # deploy users whose login shell is not sh or bash (cli/hosts_login_shell*_e2e_test.go)
+[ -x /usr/bin/fish ] || need+=(fish)
+[ -x /usr/bin/zsh ] || need+=(zsh)
+[ -x /usr/bin/ksh ] || need+=(ksh)
 if [ ${#need[@]} -eq 0 ]; then
-	echo "install-test-deps: $SSHD, systemd, sudo, haproxy, ip, busybox, nginx, redis-server and tcsh are already installed"
+	echo "install-test-deps: $SSHD, systemd, sudo, haproxy, ip, busybox, nginx, redis-server, tcsh, fish, zsh and ksh are already installed"
 else
 	if ! command -v apt-get >/dev/null 2>&1; then
 		echo "install-test-deps: ${need[*]} missing and this is not an apt-based system;" >&2

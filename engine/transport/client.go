@@ -505,7 +505,7 @@ func (c *Client) runKiller(cmd string, done <-chan error) bool {
 	}
 	finished := make(chan struct{})
 	go func() {
-		err := killer.Start(cmd)
+		err := killer.Start(loginLine(asScript(cmd)))
 		c.countExec(err)
 		if err == nil {
 			_ = killer.Wait()
@@ -712,14 +712,11 @@ func (gw *guardedWriter) Write(p []byte) (int, error) {
 // group of the command and everything it starts.
 const pidMarker = "omni-transport-pid:"
 
-// withPIDReport is cmd preceded by its PID report. A command that runs its script in an sh of its own (see ownShell) is
-// exec'd by the login shell, which keeps the PID (bash 5.1 and later do
-// that by themselves for a last command; older shells would fork).
+// withPIDReport is the command line for cmd, its script preceded by its
+// PID report (see loginLine: the sh that replaced the login shell prints
+// its PID, the process group's ID).
 func withPIDReport(cmd string) string {
-	if ownShell.MatchString(cmd) {
-		cmd = "exec " + cmd
-	}
-	return "echo " + pidMarker + "$$ >&2\n" + cmd
+	return loginLine("echo " + pidMarker + "$$ >&2\n" + asScript(cmd))
 }
 
 // pidCapture takes the PID report off the head of a command's stderr and

@@ -1,6 +1,10 @@
 package transport
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/omni-fleet/omni/internal/shell"
+)
 
 // ownShell matches a command that already runs its script in an sh of its
 // own: `sh -c WORD` or `sudo -n sh -c WORD`, WORD one single-quoted word
@@ -17,24 +21,67 @@ type ownShellMatcher struct{}
 
 // MatchString reports whether cmd runs its script in an sh of its own.
 func (ownShellMatcher) MatchString(cmd string) bool {
-	rest := strings.TrimPrefix(cmd, "sudo -n ")
-	rest, ok := strings.CutPrefix(rest, "sh -c ")
+	_, _, ok := ownShellParts(cmd, false)
+	return ok
+}
+
+// ownShellParts parses cmd as an own-shell command: sudo says whether it
+// runs under `sudo -n`; script is its WORD unquoted (only when unquote).
+func ownShellParts(cmd string, unquote bool) (sudo bool, script string, ok bool) {
+	rest, sudo := strings.CutPrefix(cmd, "sudo -n ")
+	rest, ok = strings.CutPrefix(rest, "sh -c ")
 	if !ok || rest == "" {
-		return false
+		return false, "", false
+	}
+	var b strings.Builder
+	if unquote {
+		b.Grow(len(rest))
 	}
 	for rest != "" {
 		switch {
 		case strings.HasPrefix(rest, `\'`):
+			if unquote {
+				b.WriteByte('\'')
+			}
 			rest = rest[2:]
 		case rest[0] == '\'':
 			end := strings.IndexByte(rest[1:], '\'')
 			if end < 0 {
-				return false
+				return false, "", false
+			}
+			if unquote {
+				b.WriteString(rest[1 : end+1])
 			}
 			rest = rest[end+2:]
 		default:
-			return false
+			return false, "", false
 		}
 	}
-	return true
+	return sudo, b.String(), true
+}
+
+// loginLine is the command line omni sends a host for script, a POSIX sh
+// script: what sshd hands the user's login shell, `$SHELL -c LINE`. Every
+// login shell reads it the same (sh, dash, bash, zsh, ksh, fish; csh and
+// tcsh when script is one line): one `exec sh -c WORD`, WORD written
+// with shell.QuoteAny, so that whatever the login shell, the script runs
+// in sh, which replaces the login shell and keeps its PID (the process
+// group's ID, which a kill of the command uses). The login shell runs no
+// command of its own: fish has no `$$`, and csh reads `2>&1` otherwise.
+func loginLine(script string) string {
+	return "exec sh -c " + shell.QuoteAny(script)
+}
+
+// asScript is cmd as a line of an sh script: for `sh -c WORD`, WORD's
+// text (loginLine's own sh runs it, with no sh of its own between); for
+// `sudo -n sh -c WORD`, an exec of it; any other command as it stands.
+func asScript(cmd string) string {
+	sudo, script, ok := ownShellParts(cmd, true)
+	switch {
+	case !ok:
+		return cmd
+	case sudo:
+		return "exec " + cmd
+	}
+	return script
 }

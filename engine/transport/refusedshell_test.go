@@ -139,13 +139,17 @@ func (s *refusingServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 	}
 }
 
+// isShellStart: cmd starts the long-lived shell (its start line carries
+// the shell's mark); every command line starts with `exec sh -c`.
+func isShellStart(cmd string) bool { return strings.Contains(cmd, "omni-shell-") }
+
 // TestRefusedShellRunsTheCommandApart: the shell's start request carries
 // its first command and is not waited for before it; a host that refuses
 // it has run nothing, so the command runs in a session of its own, as
 // every later command does, and gives its own output.
 func TestRefusedShellRunsTheCommandApart(t *testing.T) {
 	t.Parallel()
-	srv := &refusingServer{refuse: func(cmd string) bool { return strings.HasPrefix(cmd, "exec sh") }}
+	srv := &refusingServer{refuse: isShellStart}
 	ep := startRefusingServer(t, "127.0.0.66", srv)
 	ctx := testContext(t)
 	client := connect(t, newPool(t, transport.Options{}), ep)
@@ -162,7 +166,7 @@ func TestRefusedShellRunsTheCommandApart(t *testing.T) {
 	defer srv.mu.Unlock()
 	shells := 0
 	for _, c := range srv.execs {
-		if strings.HasPrefix(c, "exec sh") {
+		if isShellStart(c) {
 			shells++
 		}
 	}

@@ -183,7 +183,7 @@ func (c *Client) startShell(ctx context.Context, first string) (*remoteShell, er
 	sh.sudo = underSudo(first)
 	line := "exec sh"
 	if script := sh.command(first); len(script) <= maxStartCommand {
-		line = "exec sh -c " + shell.Quote(sh.framed(startLine)+script+"exec sh\n")
+		line = loginLine(sh.framed(startLine) + script + "exec sh\n")
 		sh.inStart = true
 	} else {
 		sh.pending = script

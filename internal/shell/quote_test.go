@@ -67,3 +67,39 @@ func FuzzQuote(f *testing.F) {
 		}
 	})
 }
+
+// TestQuoteAnyEveryLoginShell: a word QuoteAny wrote is read back as it
+// was by every login shell a deploy user may have: sh (dash), bash, zsh,
+// ksh, fish, and csh/tcsh for words without a newline. Each shell runs
+// `exec sh -c WORD` as sshd would hand it a command line, WORD a script
+// that prints a hostile string, quoted for sh with Quote.
+func TestQuoteAnyEveryLoginShell(t *testing.T) {
+	for _, sh := range []string{"sh", "bash", "zsh", "ksh", "fish", "tcsh"} {
+		path, err := exec.LookPath(sh)
+		if err != nil {
+			if true {
+				t.Fatalf("no %s (scripts/install-test-deps.sh installs it)", sh)
+			}
+			t.Logf("no %s here: not tried", sh)
+			continue
+		}
+		for _, s := range hostileStrings {
+			if strings.Contains(s, "\n") && strings.HasSuffix(path, "csh") {
+				continue
+			}
+			line := "exec sh -c " + QuoteAny("printf %s "+Quote(s))
+			out, err := exec.Command(path, "-c", line).Output()
+			if err != nil || string(out) != s {
+				t.Errorf("%s -c %s: %q (%v), want %q", sh, line, out, err, s)
+			}
+		}
+	}
+	if _, err := os.Stat("/tmp/omni-quote-pwned"); err == nil {
+		t.Error("a quoted word ran a command")
+	}
+	for in, want := range map[string]string{"": `''`, "a": `'a'`, "it's": `'it'\''s'`, `\`: `\\`, "a!": `'a'\!`} {
+		if got := QuoteAny(in); got != want {
+			t.Errorf("QuoteAny(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
