@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -27,13 +28,17 @@ import (
 // io.ErrUnexpectedEOF (shell.go, collect: `if !open`).
 //
 // What it should do: say what the host said ("This account is currently
-// not available.", "Unmatched '."), with the host and step as now; for
-// csh, better still, work (send the script on the shell's stdin, with
-// only `exec sh` on the command line, which every login shell can run).
+// not available."), with the host and step as now. For csh, omni's
+// command line now stops at its first line, saying the login shell is a
+// csh (transport's cshGuard): before, csh refused the line with the
+// script's opening quote ("Unmatched '.") and then ran each later line of
+// the script it could read, as a command of its own, out of its context
+// (it left a file named "2" in the user's home, from `>&2`). Nothing may
+// be left in the home of the csh user.
 func TestLoginShellRefusalIsShown(t *testing.T) {
 	for i, c := range []struct{ user, shell, says string }{
 		{"reviewhnol", "/usr/sbin/nologin", "currently not available"},
-		{"reviewhcsh", "/usr/bin/tcsh", "Unmatched"},
+		{"reviewhcsh", "/usr/bin/tcsh", "is a csh: omni runs its commands through a POSIX shell"},
 	} {
 		t.Run(c.shell, func(t *testing.T) {
 			u := reviewHostUser(t, c.user, c.shell, nil)
@@ -50,6 +55,13 @@ func TestLoginShellRefusalIsShown(t *testing.T) {
 				if !strings.Contains(out+errOut, c.says) {
 					t.Errorf("omni %s, deploy user's login shell %s: the host said %q, omni did not pass it on (exit %d):\n%s%s",
 						strings.Join(args, " "), c.shell, c.says, code, out, errOut)
+				}
+			}
+			if left, _ := os.ReadDir("/home/" + u); strings.HasSuffix(c.shell, "csh") {
+				for _, e := range left {
+					if !strings.HasPrefix(e.Name(), ".") {
+						t.Errorf("the csh user's home has %q: the login shell ran part of omni's script", e.Name())
+					}
 				}
 			}
 		})

@@ -68,9 +68,20 @@ func ownShellParts(cmd string, unquote bool) (sudo bool, script string, ok bool)
 // in sh, which replaces the login shell and keeps its PID (the process
 // group's ID, which a kill of the command uses). The login shell runs no
 // command of its own: fish has no `$$`, and csh reads `2>&1` otherwise.
+// A script of several lines is more than csh can read (a newline inside
+// quotes): cshGuard, on the line before, ends a csh there, saying why.
 func loginLine(script string) string {
-	return "exec sh -c " + shell.QuoteAny(script)
+	return cshGuard + "exec sh -c " + shell.QuoteAny(script)
 }
+
+// cshGuard is the first line of every command line: csh and tcsh (which
+// set $shell; no other login shell does) stop there, with a message,
+// before reading the next. Without it, csh refused the line with the
+// script's opening quote, then ran each following line of the script that
+// it could read as a command of its own, out of its context (a line of
+// the inventory's start command, on a status). Every other shell skips
+// it with a builtin `test`.
+const cshGuard = `test -z "$shell" || exec /bin/sh -c 'echo "omni: the login shell of this user, $0, is a csh: omni runs its commands through a POSIX shell (sh, bash, dash, zsh, ksh) or fish; change it with chsh" >&2; exit 1' "$shell"` + "\n"
 
 // asScript is cmd as a line of an sh script: for `sh -c WORD`, WORD's
 // text (loginLine's own sh runs it, with no sh of its own between); for
