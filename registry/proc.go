@@ -11,26 +11,42 @@ import (
 // processAlive says whether process pid of this machine is running: it
 // exists, is not a zombie, and, when start is not 0, started at start (clock
 // ticks since boot), so a PID the kernel gave to another process since does
-// not count. Without /proc it asks kill(pid, 0).
+// not count.
+//
+// Where /proc cannot tell, kill(pid, 0) does: without /proc, and where
+// /proc hides the processes of other users (mounted hidepid=1 or 2, a
+// common hardening: their /proc/PID is missing or unreadable). It answers
+// EPERM for another user's process, which is alive, and ESRCH when there
+// is no such process in this PID namespace: a holder in another one (a
+// container that shares the hostname) counts as gone, as docs/registry.md
+// says. Such a process's start time cannot be read, so a PID reused by
+// another user's process passes for the holder until it ends: a lock held
+// too long, never two runs at once.
 func processAlive(pid int, start uint64) bool {
 	if pid <= 0 {
 		return false
 	}
 	state, ticks, err := procStat(pid)
-	if errors.Is(err, os.ErrNotExist) {
-		if _, err := os.Stat("/proc/self/stat"); err == nil {
-			return false // /proc works: there is no such process
-		}
-	}
 	if err != nil {
-		err := syscall.Kill(pid, 0)
-		return err == nil || errors.Is(err, syscall.EPERM)
+		return signalable(pid)
 	}
 	if state == 'Z' || state == 'X' || state == 'x' {
 		return false
 	}
 	return start == 0 || ticks == start
 }
+
+// signalable says whether kill(pid, 0) finds process pid, this user's or
+// another's.
+func signalable(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// procDir is where the processes' stat files are: /proc, or in tests a
+// directory that shows none, as /proc mounted hidepid=2 does for the
+// processes of other users.
+var procDir = "/proc"
 
 // procStart is the start time of process pid (clock ticks since boot), or 0.
 func procStart(pid int) uint64 {
@@ -43,7 +59,7 @@ func procStart(pid int) uint64 {
 
 // procStat reads the state and the start time of pid from /proc/PID/stat.
 func procStat(pid int) (state byte, start uint64, err error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	b, err := os.ReadFile(procDir + "/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, 0, err
 	}

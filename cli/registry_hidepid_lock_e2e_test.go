@@ -14,7 +14,7 @@ import (
 	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
-// TestReviewRegHidepidLockNotTakenOver: the run lock on a hardened ops box
+// TestRunLockNotTakenOverUnderHidepid (found by review): the run lock on a hardened ops box
 // whose /proc is mounted hidepid=2 (each user sees only its own processes
 // in /proc, a common hardening). Two operators share the team's registry
 // file (registry.path in the inventory, as docs/cron.md advises): root's
@@ -26,14 +26,14 @@ import (
 // the holder ("worker1/container-runtime is locked by ... (pid N on ...)"),
 // and the service is restarted once.
 //
-// omni instead treats the lock as stale and takes it over: the first
+// omni used to treat the lock as stale and take it over: the first
 // run's process is invisible in the second user's /proc, and
-// registry.processAlive (registry/proc.go) reads a missing /proc/PID
+// registry.processAlive (registry/proc.go) read a missing /proc/PID
 // while /proc/self/stat exists as "there is no such process", without
 // asking kill(pid, 0) (which answers EPERM: alive). The second run
-// restarts the service while the first is still restarting it: two runs
-// on the same service at once, exit 0 for both.
-func TestReviewRegHidepidLockNotTakenOver(t *testing.T) {
+// restarted the service while the first was still restarting it: two
+// runs on the same service at once, exit 0 for both.
+func TestRunLockNotTakenOverUnderHidepid(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: a mount namespace with /proc hidepid=2, and a second user")
 	}
