@@ -308,6 +308,14 @@ func targetHosts(inv *inventory.Inventory, target, service string) ([]string, er
 }
 
 func historyRun(ctx context.Context, g *globalOptions, s Streams, target, service string, since time.Duration, limit int) error {
+	// A negative bound (--since=-24h for "the last day") would read as
+	// none: the whole history, shown as if it were the bounded one.
+	if since < 0 {
+		return &usageError{fmt.Sprintf("--since must be a duration back from now, such as 24h, not %s", since)}
+	}
+	if limit < 0 {
+		return &usageError{"--limit must be 0 or more"}
+	}
 	inv, err := loadInventory(g)
 	if err != nil {
 		return err

@@ -6,18 +6,18 @@ import (
 	"testing"
 )
 
-// TestReviewRegHistoryRefusesNegativeBounds: an operator mistypes the
+// TestHistoryRefusesNegativeBounds (found by review): an operator mistypes the
 // history's bounds, `omni service history --since=-24h` (meaning "the
 // last day") or `--limit=-5`.
 //
 // The standard for bad input is a clear error, exit 2 (docs/exit-codes.md:
-// "bad flags"), as omni gives for `--limit x`. omni instead accepts both
-// silently and prints the whole history, unbounded: a negative --since is
+// "bad flags"), as omni gives for `--limit x`. omni used to accept both
+// silently and print the whole history, unbounded: a negative --since was
 // taken as no bound (historyRun: `if since > 0`), a negative --limit as
-// none (registry.EventQuery.Limit: only > 0 limits), so the operator reads
+// none (registry.EventQuery.Limit: only > 0 limits), so the operator read
 // every event ever recorded as if it were the last day's. (cli/statuscmd.go:
-// historyRun validates neither.)
-func TestReviewRegHistoryRefusesNegativeBounds(t *testing.T) {
+// historyRun validated neither.)
+func TestHistoryRefusesNegativeBounds(t *testing.T) {
 	reg := filepath.Join(t.TempDir(), "registry.db")
 	for _, flag := range []string{"--since=-24h", "--limit=-5"} {
 		s, out, errOut := TestStreams("", false)
