@@ -138,13 +138,16 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 		}
 		return renderPlan(s, plan)
 	}
+	var note *interruptNote
 	if opts.Action != "logs" {
-		// The first interrupt is said at once: a step that changes the
-		// service, once begun, is finished first (engine.Env.Soft), and
-		// that can take a while. Its line and the steps' go through one lock.
+		// A first interrupt once the service is being changed is said at
+		// once: the step, once begun, is finished first (engine.Env.Soft),
+		// and that can take a while. Its line and the steps' go through
+		// one lock.
 		errs := &lockedWriter{w: s.Err}
 		s.Err = errs
-		defer context.AfterFunc(ctx, func() { fmt.Fprintln(errs, interruptNote) })()
+		note = &interruptNote{w: errs}
+		defer context.AfterFunc(ctx, note.interrupted)()
 	}
 	// The narrative (header, impact) goes to stdout in text mode; with
 	// --output json stdout holds only the document, so it goes to stderr.
@@ -187,8 +190,9 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 		Confirm: func(ctx context.Context, c engine.Confirmation) error {
 			return confirm(ctx, narrative, plan, c, opts.Yes)
 		},
-		Hard: hardStop(ctx),
-		Warn: warner(s),
+		Hard:     hardStop(ctx),
+		Changing: note.changing,
+		Warn:     warner(s),
 	})
 	if err != nil {
 		return err
@@ -230,9 +234,48 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	return codeOnly(ExitInterrupted)
 }
 
-// interruptNote is said on stderr when the first interrupt comes during a
-// run of one host.
-const interruptNote = "omni: interrupted: what has begun changing the service is finished first (interrupt again to cancel it)"
+// interruptNoteText is said on stderr when the first interrupt comes
+// during a run of one host that has begun changing the service.
+const interruptNoteText = "omni: interrupted: what has begun changing the service is finished first (interrupt again to cancel it)"
+
+// interruptNote says interruptNoteText once the run has both begun
+// changing the service and been interrupted, whichever comes last. An
+// interrupt before then (connecting, the lock or registry wait, the
+// confirmation) ends the run with nothing changed, and is not said to
+// finish anything.
+type interruptNote struct {
+	w                      io.Writer
+	mu                     sync.Mutex
+	begun, interrupt, said bool
+}
+
+// changing is told that the run begins changing the service; a nil note
+// (logs) ignores it.
+func (n *interruptNote) changing() {
+	if n == nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.begun = true
+	n.say()
+}
+
+// interrupted is told of the first interrupt.
+func (n *interruptNote) interrupted() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.interrupt = true
+	n.say()
+}
+
+// say writes the note when it is due and not yet said. The caller holds n.mu.
+func (n *interruptNote) say() {
+	if n.begun && n.interrupt && !n.said {
+		n.said = true
+		fmt.Fprintln(n.w, interruptNoteText)
+	}
+}
 
 // lockedWriter serializes the writes of the run's steps and of the
 // interrupt's note.

@@ -56,6 +56,10 @@ type Env struct {
 	// stop and its start does not leave the service down: the steps finish,
 	// each bounded by its timeout, and only ctx cancels them.
 	Soft context.Context
+	// Changing, when set with Soft, is called once, as the run begins its
+	// first step that changes the service: from then on a first interrupt
+	// lets the run finish (the cli says so).
+	Changing func()
 	// shared coordinates the plans of one fleet run that act on the same
 	// other instance (shared.go); nil for a run of one host.
 	shared *sharedWork
@@ -233,6 +237,9 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 				return run.out
 			}
 			changed, run.ctx = true, ctx
+			if env.Changing != nil {
+				env.Changing()
+			}
 		}
 		if skip, why := run.skipGroup(task); skip {
 			run.note(task, why)

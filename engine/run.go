@@ -74,6 +74,10 @@ type RunEnv struct {
 	// new hosts from being touched, and a run of one host before it has
 	// touched the service (see Env.Soft). Nil: Run's context does both.
 	Hard context.Context
+	// Changing, when set, is called once a run of one host begins
+	// changing the service (see Env.Changing): a first interrupt from then
+	// on lets it finish; before, it ends the run.
+	Changing func()
 	// Warn is told what went wrong that does not change the run's result:
 	// its history could not be recorded. Nil discards.
 	Warn func(msg string)
@@ -234,7 +238,7 @@ func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunRe
 	}
 	out := Execute(hard, plan, Env{
 		Inventory: env.Inventory, Connector: conn, Registry: h.reg, Run: ev.ID,
-		Stdout: env.Stdout, Stderr: env.Stderr, OnStep: env.OnStep, Confirm: confirm, Soft: soft,
+		Stdout: env.Stdout, Stderr: env.Stderr, OnStep: env.OnStep, Confirm: confirm, Soft: soft, Changing: env.Changing,
 	})
 	if record {
 		if err := h.reg.FinishEvent(finishedEvent(ev, out)); err != nil {
