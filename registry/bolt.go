@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,9 @@ const (
 	// boltLockTTL is how old the heartbeat of a run on another machine may
 	// be before its locks count as stale.
 	boltLockTTL = 30 * time.Second
+	// fileRetry is how often a wait for the file tries it again, and so how
+	// soon an interrupt ends the wait.
+	fileRetry = 20 * time.Millisecond
 )
 
 // Bolt is the embedded Store: one bbolt file, no server. Each operation
@@ -54,6 +58,9 @@ type Bolt struct {
 	// openFile, when set, replaces os.OpenFile (tests).
 	openFile func(string, int, os.FileMode) (*os.File, error)
 	noSync   bool // tests: no fsync
+	// ctx is the command's: its end (Ctrl-C, SIGTERM) ends a wait for
+	// the file that another process holds (see waitCtx).
+	ctx context.Context
 
 	closed atomic.Bool
 	held   heldLocks[*boltLock]
@@ -75,7 +82,14 @@ type sharedFile struct {
 // not a registry, or is damaged is a *FileError naming it and saying what
 // to do; the whole file is checked here (see init), before the caller
 // touches anything.
-func OpenBolt(path string) (*Bolt, error) { return openBolt(path, nil) }
+func OpenBolt(path string) (*Bolt, error) { return OpenBoltContext(context.Background(), path) }
+
+// OpenBoltContext is OpenBolt for a command whose end (ctx: Ctrl-C,
+// SIGTERM) ends at once any wait for the file that another process holds,
+// as long as the store holds no run lock (see waitCtx).
+func OpenBoltContext(ctx context.Context, path string) (*Bolt, error) {
+	return openBolt(path, func(b *Bolt) { b.ctx = ctx })
+}
 
 // openBolt is OpenBolt with tweak applied before the first open (tests).
 func openBolt(path string, tweak func(*Bolt)) (*Bolt, error) {
@@ -95,6 +109,7 @@ func openBolt(path string, tweak func(*Bolt)) (*Bolt, error) {
 		timeout: boltFileTimeout,
 		ttl:     boltLockTTL,
 		file:    file.(*sharedFile),
+		ctx:     context.Background(),
 	}
 	if tweak != nil {
 		tweak(b)
@@ -112,10 +127,10 @@ func openBolt(path string, tweak func(*Bolt)) (*Bolt, error) {
 func (b *Bolt) init() error {
 	b.file.mu.Lock()
 	defer b.file.mu.Unlock()
-	if err := b.precheck(checkFile); err != nil {
+	if err := b.precheck(b.ctx, checkFile); err != nil {
 		return err
 	}
-	return b.guarded(true, func(tx *bolt.Tx) error {
+	return b.guarded(b.ctx, true, func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{recordsBucket, eventsBucket, locksBucket} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
@@ -142,30 +157,51 @@ func (b *Bolt) Close() error {
 var errClosed = errors.New("registry: store is closed")
 
 // tx runs fn in one transaction: a read-only one, or a write (see update).
+// Its wait for the file ends with waitCtx.
 func (b *Bolt) tx(write bool, fn func(*bolt.Tx) error) error {
+	return b.txWaiting(b.waitCtx(), write, fn)
+}
+
+// txWaiting is tx with the wait for the file ended by ctx.
+func (b *Bolt) txWaiting(ctx context.Context, write bool, fn func(*bolt.Tx) error) error {
 	if write {
-		return b.update(fn)
+		return b.update(ctx, fn)
 	}
 	b.file.mu.RLock()
 	defer b.file.mu.RUnlock()
-	return b.open(false, fn)
+	return b.open(ctx, false, fn)
+}
+
+// waitCtx is what ends this handle's waits for the file: the command's
+// context, until the handle holds a run lock. From then on its
+// transactions record what the run does (its events, the state it left
+// a service in, the lock's release): an interrupt does not cut them
+// short, so that the registry says what was done; each still waits at
+// most b.timeout.
+func (b *Bolt) waitCtx() context.Context {
+	if b.held.any() {
+		return context.WithoutCancel(b.ctx)
+	}
+	return b.ctx
 }
 
 // open opens the file (read-only unless write), runs fn in one
-// transaction and closes the file. The caller holds b.file.mu.
-func (b *Bolt) open(write bool, fn func(*bolt.Tx) error) error {
-	if err := b.precheck(checkMeta); err != nil {
+// transaction and closes the file, waiting for it until ctx ends at most.
+// The caller holds b.file.mu.
+func (b *Bolt) open(ctx context.Context, write bool, fn func(*bolt.Tx) error) error {
+	if err := b.precheck(ctx, checkMeta); err != nil {
 		return err
 	}
-	return b.guarded(write, fn)
+	return b.guarded(ctx, write, fn)
 }
 
 // precheck checks the file with check before bbolt maps it into memory
 // and trusts what it finds there: a page beyond the end of the file would
 // kill the process (SIGBUS), a freelist page that is not one panics. It
 // holds a shared lock on the file meanwhile, so that it does not read a
-// write half done. A missing or empty file passes: bbolt creates it.
-func (b *Bolt) precheck(check func(io.ReaderAt, int64) error) error {
+// write half done (waiting for it until ctx ends at most). A missing or
+// empty file passes: bbolt creates it.
+func (b *Bolt) precheck(ctx context.Context, check func(io.ReaderAt, int64) error) error {
 	// Its type first: opening a FIFO blocks for ever (no signal ends the
 	// open), and a device reads as empty, so it would pass for new.
 	if info, err := os.Stat(b.path); err == nil && !info.Mode().IsRegular() {
@@ -181,7 +217,7 @@ func (b *Bolt) precheck(check func(io.ReaderAt, int64) error) error {
 		return b.openError(err, true)
 	}
 	defer f.Close()
-	if err := flockShared(f, b.timeout); err != nil {
+	if err := flockShared(ctx, f, b.timeout); err != nil {
 		return b.openError(err, true)
 	}
 	info, err := f.Stat()
@@ -202,15 +238,20 @@ func (b *Bolt) precheck(check func(io.ReaderAt, int64) error) error {
 
 // guarded opens the file with bbolt and runs fn in one transaction, with
 // a memory fault (a read past the end of a file cut short after the
-// check) or a panic of bbolt on a damaged page turned into an error.
-func (b *Bolt) guarded(write bool, fn func(*bolt.Tx) error) (err error) {
+// check) or a panic of bbolt on a damaged page turned into an error. It
+// waits for a file that another process holds until ctx ends at most. A
+// transaction that the file system refuses (full, read-only) is the
+// registry's problem wherever it happens, and says so (writeError).
+func (b *Bolt) guarded(ctx context.Context, write bool, fn func(*bolt.Tx) error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	var file *os.File // bbolt's, to release its lock after a panic
 	openFile := b.openFile
 	if openFile == nil {
 		openFile = os.OpenFile
 	}
-	opts := &bolt.Options{Timeout: b.timeout, ReadOnly: !write, NoSync: b.noSync, OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
+	// One try of bbolt's file lock per open (no wait of its own: bbolt
+	// waits on no context), waitBusy trying again.
+	opts := &bolt.Options{Timeout: time.Nanosecond, ReadOnly: !write, NoSync: b.noSync, OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
 		f, err := openFile(name, flag, mode)
 		file = f
 		return f, err
@@ -227,13 +268,19 @@ func (b *Bolt) guarded(write bool, fn func(*bolt.Tx) error) (err error) {
 			err = b.damaged(panicCause(p))
 		}
 	}()
-	db, err := bolt.Open(b.path, 0o600, opts)
+	var db *bolt.DB
+	err = waitBusy(ctx, b.timeout, func() (err error) {
+		db, err = bolt.Open(b.path, 0o600, opts)
+		return err
+	})
 	if err != nil {
 		return b.openError(err, false)
 	}
 	defer func() {
 		if cerr := db.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("registry %s: %w", b.path, cerr)
+			if err = b.writeError(cerr); err == cerr {
+				err = fmt.Errorf("registry %s: %w", b.path, cerr)
+			}
 		}
 	}()
 	if write {
@@ -244,7 +291,7 @@ func (b *Bolt) guarded(write bool, fn func(*bolt.Tx) error) (err error) {
 	if errors.Is(err, bolterrors.ErrChecksum) || errors.Is(err, bolterrors.ErrInvalid) {
 		return b.damaged(err)
 	}
-	return err
+	return b.writeError(err)
 }
 
 // panicCause describes what bbolt panicked with: a memory fault is a read

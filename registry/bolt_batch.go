@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"errors"
 
 	bolt "go.etcd.io/bbolt"
@@ -8,6 +9,7 @@ import (
 
 // write is one write waiting for its turn on the file.
 type write struct {
+	ctx  context.Context // ends its wait for the file
 	fn   func(*bolt.Tx) error
 	err  error
 	done chan struct{} // closed once err is set
@@ -24,9 +26,9 @@ var errFnFailed = errors.New("a write of the batch failed")
 // error, the batch is rolled back and its writes are run again one
 // transaction each, so that only the failing one fails. fn may therefore
 // run more than once, and must only change the transaction or variables
-// it sets afresh on each run.
-func (b *Bolt) update(fn func(*bolt.Tx) error) error {
-	w := &write{fn: fn, done: make(chan struct{})}
+// it sets afresh on each run. The wait for the file ends with ctx.
+func (b *Bolt) update(ctx context.Context, fn func(*bolt.Tx) error) error {
+	w := &write{ctx: ctx, fn: fn, done: make(chan struct{})}
 	f := b.file
 	f.queueMu.Lock()
 	f.queue = append(f.queue, w)
@@ -55,10 +57,10 @@ func (b *Bolt) commit(batch []*write) {
 		}
 	}()
 	if len(batch) == 1 {
-		batch[0].err = b.open(true, batch[0].fn)
+		batch[0].err = b.open(batch[0].ctx, true, batch[0].fn)
 		return
 	}
-	err := b.open(true, func(tx *bolt.Tx) error {
+	err := b.open(batchCtx(batch), true, func(tx *bolt.Tx) error {
 		for _, w := range batch {
 			if w.err = w.fn(tx); w.err != nil {
 				return errFnFailed
@@ -71,11 +73,24 @@ func (b *Bolt) commit(batch []*write) {
 		return
 	case errors.Is(err, errFnFailed):
 		for _, w := range batch {
-			w.err = b.open(true, w.fn)
+			w.err = b.open(w.ctx, true, w.fn)
 		}
 	default: // the file could not be opened or committed: every write failed
 		for _, w := range batch {
 			w.err = err
 		}
 	}
+}
+
+// batchCtx is what ends the wait of a batch for the file: its writes'
+// context when they share it (they come from one handle), else none, so
+// that the interrupt of one command does not cut short another's write.
+func batchCtx(batch []*write) context.Context {
+	ctx := batch[0].ctx
+	for _, w := range batch[1:] {
+		if w.ctx.Done() != ctx.Done() {
+			return context.WithoutCancel(ctx)
+		}
+	}
+	return ctx
 }

@@ -195,7 +195,7 @@ func TestBoltCutWhileOpen(t *testing.T) {
 			return tx.Bucket(eventsBucket).ForEach(func(k, v []byte) error { return nil })
 		},
 	} {
-		err = s.guarded(i == 0, read)
+		err = s.guarded(context.Background(), i == 0, read)
 		var fe *FileError
 		if !errors.As(err, &fe) || fe.Problem != FileDamaged || fe.Path != path {
 			t.Fatalf("bbolt on the cut file: %v", err)

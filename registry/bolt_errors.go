@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -31,7 +32,7 @@ const (
 	FileBusy
 	// FileUnusable: its path cannot be used for a database: not a regular
 	// file (a FIFO, a device), a symlink loop, a directory that went
-	// away, a full disk.
+	// away, a full disk or a user's disk quota used up.
 	FileUnusable
 )
 
@@ -82,23 +83,55 @@ func (b *Bolt) damaged(err error) error {
 // unless read).
 func (b *Bolt) openError(err error, read bool) error {
 	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// Ctrl-C while another process holds the file: not the file's
+		// problem, and it unwraps to the context's error (exit 130).
+		return fmt.Errorf("registry %s: stopped waiting for the process that holds it: %w", b.path, err)
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return &FileError{Path: b.path, Problem: FileBusy, Err: fmt.Errorf("another process has kept it open for over %s "+
 			"(a stuck omni, or a tool such as bbolt)", b.timeout)}
 	case errors.Is(err, os.ErrPermission) && read:
 		return &FileError{Path: b.path, Problem: FileNotReadable, Err: err}
-	case errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS):
+	case errors.Is(err, os.ErrPermission):
 		return &FileError{Path: b.path, Problem: FileNotWritable, Err: err}
 	case errors.Is(err, os.ErrNotExist):
 		return &FileError{Path: b.path, Problem: FileUnusable, Err: fmt.Errorf("it, or its directory, has disappeared: %w", err)}
-	case errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.ENOTDIR),
+	case errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENOTDIR),
 		errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.EINVAL):
 		return &FileError{Path: b.path, Problem: FileUnusable, Err: err}
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum),
 		errors.Is(err, bolterrors.ErrVersionMismatch), strings.Contains(err.Error(), "file size too small"):
 		return b.damaged(err)
 	}
+	if ferr := b.writeError(err); ferr != err {
+		return ferr
+	}
 	return fmt.Errorf("registry %s: %w", b.path, err)
+}
+
+// writeError is err, or, when the file system refused the write (full,
+// a quota used up, read-only), a *FileError that names the file and says
+// what to do: at the open as in any later transaction, the run lock's and
+// the history's included. (Before any host is touched that is exit 2;
+// later, in a step, the step's failure; see engine.Classify.) Any other
+// error, a transaction's own, is returned as it is.
+func (b *Bolt) writeError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case refusedFor(err, syscall.ENOSPC), refusedFor(err, syscall.EDQUOT):
+		return &FileError{Path: b.path, Problem: FileUnusable, Err: err}
+	case refusedFor(err, syscall.EROFS):
+		return &FileError{Path: b.path, Problem: FileNotWritable, Err: err}
+	}
+	return err
+}
+
+// refusedFor says whether err is errno. bbolt words some of its errors
+// with %s (growing the file: "file resize error: no space left on
+// device"), which keeps the errno's words only.
+func refusedFor(err error, errno syscall.Errno) bool {
+	return errors.Is(err, errno) || strings.HasSuffix(err.Error(), ": "+errno.Error())
 }
 
 func readHead(path string, n int) ([]byte, error) {
@@ -112,22 +145,36 @@ func readHead(path string, n int) ([]byte, error) {
 	return buf[:m], err
 }
 
-// flockShared takes a shared lock on f, waiting at most timeout for a
-// process that holds it exclusively (bbolt's writers do). The lock goes
-// with f's descriptor.
-func flockShared(f *os.File, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
+// flockShared takes a shared lock on f, waiting for a process that holds
+// it exclusively (bbolt's writers do) at most timeout, or until ctx ends.
+// The lock goes with f's descriptor.
+func flockShared(ctx context.Context, f *os.File, timeout time.Duration) error {
+	return waitBusy(ctx, timeout, func() error {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if err != syscall.EWOULDBLOCK {
-			return err
-		}
-		if time.Now().After(deadline) {
+		if err == syscall.EWOULDBLOCK {
 			return bolterrors.ErrTimeout
 		}
-		time.Sleep(20 * time.Millisecond)
+		return err
+	})
+}
+
+// waitBusy calls try until it takes the file: try returns
+// bolterrors.ErrTimeout while another process holds it. It tries every
+// fileRetry for at most timeout (then ErrTimeout), and stops at once when
+// ctx ends (ctx's error): Ctrl-C never waits for another process.
+func waitBusy(ctx context.Context, timeout time.Duration, try func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := try()
+		if !errors.Is(err, bolterrors.ErrTimeout) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(fileRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
 	}
 }

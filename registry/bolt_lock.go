@@ -36,7 +36,7 @@ func (b *Bolt) Lock(ctx context.Context, keys []string, owner Owner, wait time.D
 			entry.ProcStart = procStart(owner.PID)
 		}
 	}
-	err := retryLock(ctx, wait, func() (*LockedError, error) { return b.tryLock(keys, entry) })
+	err := retryLock(ctx, wait, func() (*LockedError, error) { return b.tryLock(ctx, keys, entry) })
 	if err != nil {
 		return nil, err
 	}
@@ -49,9 +49,10 @@ func (b *Bolt) Lock(ctx context.Context, keys []string, owner Owner, wait time.D
 var selfStart = sync.OnceValue(func() uint64 { return procStart(os.Getpid()) })
 
 // tryLock takes every key for entry, or returns who holds one of them.
-func (b *Bolt) tryLock(keys []string, entry lockEntry) (*LockedError, error) {
+// Its wait for the file ends with ctx, Lock's.
+func (b *Bolt) tryLock(ctx context.Context, keys []string, entry lockEntry) (*LockedError, error) {
 	var held *LockedError
-	err := b.tx(true, func(tx *bolt.Tx) error {
+	err := b.txWaiting(ctx, true, func(tx *bolt.Tx) error {
 		held = nil // the write may run twice (see update)
 		bkt, err := bucket(tx, locksBucket)
 		if err != nil {

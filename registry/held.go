@@ -24,6 +24,13 @@ func (h *heldLocks[L]) add(l L) {
 	h.set[l] = struct{}{}
 }
 
+// any says whether a lock is held.
+func (h *heldLocks[L]) any() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.set) > 0
+}
+
 func (h *heldLocks[L]) remove(l L) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -3,7 +3,9 @@ package registry
 import "context"
 
 // Open opens the Store omni uses: the etcd cluster of etcd when it is not
-// nil, else the bbolt file at path (DefaultPath when path is empty).
+// nil, else the bbolt file at path (DefaultPath when path is empty). The
+// end of ctx (Ctrl-C) ends a wait for a bbolt file that another process
+// holds (OpenBoltContext).
 func Open(ctx context.Context, path string, etcd *EtcdConfig) (Store, error) {
 	if etcd != nil {
 		s, err := OpenEtcd(ctx, *etcd)
@@ -20,7 +22,7 @@ func Open(ctx context.Context, path string, etcd *EtcdConfig) (Store, error) {
 			return nil, &FileError{Path: "$XDG_STATE_HOME/omni/registry.db (or ~/.local/state/omni/registry.db)", Problem: FileUnusable, Err: err}
 		}
 	}
-	s, err := OpenBolt(path)
+	s, err := OpenBoltContext(ctx, path)
 	if err != nil {
 		return nil, err
 	}

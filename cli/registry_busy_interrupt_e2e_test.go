@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// TestReviewRegInterruptWhileRegistryBusy: another process keeps the
+// TestInterruptWhileRegistryBusyExits130 (found by review): another process keeps the
 // registry file open (a `bbolt` command left running on it, a stuck omni),
 // so omni waits for it (up to 5 s). The operator presses Ctrl-C (or cron's
 // timeout sends SIGTERM) one second into the wait.
@@ -23,17 +24,17 @@ import (
 // changed; as it does when the same signal comes while it waits for the
 // run lock (that wait ends within milliseconds, exit 130).
 //
-// omni instead prints its interrupt note and keeps waiting for the file
-// for the rest of its 5 s, then exits 5 (refused: "registry FILE is busy:
+// omni used to print its interrupt note and keep waiting for the file
+// for the rest of its 5 s, then exit 5 (refused: "registry FILE is busy:
 // another process has kept it open for over 5s ... try again"): the
-// interrupt is ignored and lost, and a cron job's log says the registry
+// interrupt was ignored and lost, and a cron job's log said the registry
 // was busy rather than that the job was interrupted. Cause: the file wait
-// does not watch the command's context: registry.Open/OpenBolt take no
-// context into Bolt.init/precheck (flockShared polls until its deadline)
-// nor bolt.Options.Timeout (registry/bolt.go): cli/app.go openStore passes
-// ctx to registry.Open (registry/open.go), which drops it for the bbolt
-// store. Every later transaction's wait (Bolt.tx) ignores it the same way.
-func TestReviewRegInterruptWhileRegistryBusy(t *testing.T) {
+// did not watch the command's context: registry.Open dropped it for the
+// bbolt store, so neither Bolt.init/precheck (flockShared polled until its
+// deadline) nor bbolt's own open timeout saw it, nor any later
+// transaction's wait. Nothing has begun changing the service, so the note
+// that what has begun is finished first is not said either.
+func TestInterruptWhileRegistryBusyExits130(t *testing.T) {
 	bin := buildOmni(t)
 	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.50.41", WorkerAddr: "127.0.50.42"})
 	inv := []string{"-i", f.Inventory, "--ssh-config", "none"}
@@ -63,6 +64,9 @@ func TestReviewRegInterruptWhileRegistryBusy(t *testing.T) {
 		if code := cmd.ProcessState.ExitCode(); code != ExitInterrupted || took > 2*time.Second {
 			t.Errorf("%v one second into the wait for a busy registry: exit %d %s after the signal, want 130 at once\noutput:\n%s",
 				sig, code, took.Round(10*time.Millisecond), out.String())
+		}
+		if strings.Contains(out.String(), interruptNoteText) {
+			t.Errorf("%v before anything changed: omni said it finishes what has begun changing the service\noutput:\n%s", sig, out.String())
 		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
-// TestReviewRegFullDiskIsNamedExit2: the registry lives on a file system
+// TestRegistryOnFullDiskIsNamedExit2 (found by review): the registry lives on a file system
 // that is full (a small /var, logs that grew overnight). The operator runs
 // `omni service restart worker1 container-runtime`.
 //
@@ -24,15 +24,15 @@ import (
 // fix; docs/exit-codes.md: "the registry file is ... not writable (named,
 // with what to do ...)").
 //
-// omni instead says only `omni: write FILE: no space left on device` and
-// exits 1 ("failed", as if a step had failed on the host), with neither
+// omni used to say only `omni: write FILE: no space left on device` and
+// exit 1 ("failed", as if a step had failed on the host), with neither
 // the registry named as such nor what to do. The file check at open
 // (Bolt.init's write commits without needing a new page) passes; the
 // first write that needs room (the run lock or the run's event) fails,
-// and Bolt.guarded (registry/bolt.go) returns db.Update's error as it is:
-// only bolt.Open's errors go through openError, which knows ENOSPC.
-// (Nothing is touched on the host; that part is right.)
-func TestReviewRegFullDiskIsNamedExit2(t *testing.T) {
+// and Bolt.guarded (registry/bolt.go) returned db.Update's error as it
+// was: only bolt.Open's errors went through openError, which knew ENOSPC.
+// (Nothing is touched on the host; that part was right.)
+func TestRegistryOnFullDiskIsNamedExit2(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: a mount namespace with a small tmpfs")
 	}
