@@ -252,8 +252,8 @@ services:
 // as a mapping with an address, and includes the port, or pastes something
 // that is not an address:
 //
-//	- {service: b@w2, address: "10.0.0.2:5432", reach: required}
-//	- {service: b@db, address: "-oProxyCommand=x", reach: optional}
+//   - {service: b@w2, address: "10.0.0.2:5432", reach: required}
+//   - {service: b@db, address: "-oProxyCommand=x", reach: optional}
 //
 // Expected: refused at load, FILE:LINE, as `address` and `service_address`
 // are (docs/inventory.md: both are an IP address or a host name; the
