@@ -147,43 +147,11 @@ func quoteNUL(s string) string {
 	return strconv.Quote(s)
 }
 
-var yamlErrorRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// syntaxError turns a yaml.v3 parse error into FILE:LINE: message.
+// syntaxError reports a yaml.v3 parse error as FILE:LINE: message.
 func (l *loader) syntaxError(err error, data []byte) {
-	msg := err.Error()
-	if m := yamlErrorRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		l.errorf(yamlbound.ErrorLine(data, line, m[2]), "invalid YAML: %s", m[2])
-		return
-	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	// yaml.v3 says where a control character is only by its offset, or
-	// not at all: find the first one (a raw NUL among them).
-	if strings.Contains(msg, "control characters are not allowed") {
-		if i := bytes.IndexFunc(data, func(r rune) bool {
-			return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f || r >= 0x80 && r <= 0x9f && r != 0x85
-		}); i >= 0 {
-			l.errorf(1+bytes.Count(data[:i], []byte("\n")), "invalid YAML: control character %q at column %d: not allowed anywhere in YAML",
-				data[i], i-bytes.LastIndexByte(data[:i], '\n'))
-			return
-		}
-	}
-	// yaml.v3 leaves the line out of some errors, unknown anchors among
-	// them; find the alias ourselves.
-	if m := unknownAnchorRE.FindStringSubmatch(msg); m != nil {
-		for i, text := range strings.Split(string(data), "\n") {
-			if strings.Contains(text, "*"+m[1]) {
-				l.errorf(i+1, "invalid YAML: %s", msg)
-				return
-			}
-		}
-	}
-	// Otherwise the line is left out when the problem is on the first one.
-	l.errorf(1, "invalid YAML: %s", msg)
+	line, msg := yamlbound.SyntaxError(data, err)
+	l.errorf(line, "invalid YAML: %s", msg)
 }
-
-var unknownAnchorRE = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
 
 func (l *loader) load(data []byte) *Inventory {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -214,6 +182,12 @@ func (l *loader) load(data []byte) *Inventory {
 	root := resolve(&doc)
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
 		root = resolve(root.Content[0])
+	}
+	if isImplicitNull(root) {
+		// Only "---" (and comments): yaml.v3 puts the empty document's
+		// null after the last line; the "---" is where it is.
+		l.errorf(max(doc.Line, 1), "inventory is empty")
+		return nil
 	}
 	if root.Kind != yaml.MappingNode {
 		l.errorf(max(root.Line, 1), "the inventory must be a mapping with keys %s; got %s", strings.Join(topKeys, ", "), describe(root))

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -329,24 +328,25 @@ func duration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
 var unknownField = regexp.MustCompile(`^field (\S+) not found in type .*$`)
 
-// yamlError turns yaml.v3's "line N: msg" errors into "source:N: msg".
+// yamlError turns a yaml.v3 error into "source:LINE: msg": a decode error
+// (a *yaml.TypeError) carries the line of its node, a syntax error is
+// placed by yamlbound.SyntaxError.
 func yamlError(source string, data []byte, err error) error {
-	msgs := []string{err.Error()}
 	var typeErr *yaml.TypeError
-	if errors.As(err, &typeErr) {
-		msgs = typeErr.Errors
+	if !errors.As(err, &typeErr) {
+		line, msg := yamlbound.SyntaxError(data, err)
+		return fmt.Errorf("%s:%d: %s", source, line, msg)
 	}
-	m := yamlLine.FindStringSubmatch(strings.TrimSpace(msgs[0]))
+	m := yamlLine.FindStringSubmatch(strings.TrimSpace(typeErr.Errors[0]))
 	if m == nil {
-		return fmt.Errorf("%s: %s", source, strings.TrimPrefix(msgs[0], "yaml: "))
+		return fmt.Errorf("%s: %s", source, typeErr.Errors[0])
 	}
 	msg := m[2]
 	if f := unknownField.FindStringSubmatch(msg); f != nil {
 		msg = fmt.Sprintf("unknown key %q (known: name, description, steps)", f[1])
 	}
-	line, _ := strconv.Atoi(m[1])
-	return fmt.Errorf("%s:%d: %s", source, yamlbound.ErrorLine(data, line, msg), msg)
+	return fmt.Errorf("%s:%s: %s", source, m[1], msg)
 }

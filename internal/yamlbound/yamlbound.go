@@ -3,6 +3,9 @@
 // so is expansion past a number of nodes ("billion laughs"). yaml.v3
 // builds a yaml.Node tree without expanding aliases; what walks the tree
 // afterwards (or Node.Decode) is what would recurse or blow up.
+//
+// It also places yaml.v3's syntax errors on the right line (SyntaxError),
+// for the inventory and the playbooks alike.
 package yamlbound
 
 import (
