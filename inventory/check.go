@@ -7,10 +7,11 @@ import (
 
 // check validates the references between sections once all are decoded:
 // roles, services, bastions and requirements must exist, bastion chains and
-// service dependencies must not loop.
+// service dependencies must not loop, and no host is named "all" (the role
+// every host has: Select("all") and "svc@all" would mean that host alone).
 func (l *loader) check(inv *Inventory) {
 	for _, r := range inv.Roles {
-		if h := inv.hosts[r.Name]; h != nil {
+		if h := inv.hosts[r.Name]; h != nil && r.Name != AllRole { // a host "all" is reported below
 			l.errorf(max(h.Line, r.Line), "name %q is both a host and a role", r.Name)
 		}
 		for _, it := range l.roleRefs[r] {
@@ -20,6 +21,9 @@ func (l *loader) check(inv *Inventory) {
 		}
 	}
 	for _, h := range inv.Hosts {
+		if h.Name == AllRole {
+			l.errorf(h.Line, "a host cannot be named %q: %q is the role every host has, and the target %q means every host; rename the host", AllRole, AllRole, AllRole)
+		}
 		refs := l.hostRefs[h]
 		for _, it := range refs.roles {
 			if it.value != AllRole && inv.roles[it.value] == nil {
