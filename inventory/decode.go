@@ -38,6 +38,9 @@ type loader struct {
 	// merged remembers the entries a mapping gives to a merge (<<), so a
 	// mapping merged from many places is expanded once.
 	merged map[*yaml.Node][]entry
+	// mergeDupsDone: the mappings written in a merge whose duplicate keys
+	// are reported.
+	mergeDupsDone map[*yaml.Node]bool
 
 	// Lines of references, for the cross-checks once everything is decoded.
 	hostRefs map[*Host]*hostRefs
@@ -128,7 +131,7 @@ func (l *loader) pairs(n *yaml.Node, dup func(key *yaml.Node, first int)) []entr
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolve(n.Content[i+1])
 		if isMergeKey(k) {
-			merged = append(merged, l.mergeSource(k, v)...)
+			merged = append(merged, l.mergeSource(k, n.Content[i+1])...)
 			continue
 		}
 		if k.Kind != yaml.ScalarNode {
@@ -152,18 +155,23 @@ func (l *loader) pairs(n *yaml.Node, dup func(key *yaml.Node, first int)) []entr
 	return out
 }
 
+// mergeSource returns the entries a merge key k gives: those of the
+// mapping v, or of each mapping of the list v (v as written: an alias is
+// resolved here).
 func (l *loader) mergeSource(k, v *yaml.Node) []entry {
-	switch v.Kind {
+	written := v.Kind != yaml.AliasNode
+	switch v = resolve(v); v.Kind {
 	case yaml.MappingNode:
-		return l.mergedPairs(v)
+		return l.mergedPairs(v, written)
 	case yaml.SequenceNode:
 		var out []entry
 		for _, m := range v.Content {
+			written := written && m.Kind != yaml.AliasNode
 			if m = resolve(m); m.Kind != yaml.MappingNode {
 				l.errorf(m.Line, "a merge (<<) takes mappings, got %s", describe(m))
 				continue
 			}
-			out = append(out, l.mergedPairs(m)...)
+			out = append(out, l.mergedPairs(m, written)...)
 		}
 		return out
 	}
@@ -172,18 +180,46 @@ func (l *loader) mergeSource(k, v *yaml.Node) []entry {
 }
 
 // mergedPairs is pairs(m) for a merge, computed once per mapping: the
-// problems in m are reported once, however often it is merged.
-func (l *loader) mergedPairs(m *yaml.Node) []entry {
+// problems in m are reported once, however often it is merged. written
+// says m is written in the merge itself (<<: {a: 1}), not reached through
+// an alias: its duplicate keys are then reported here, since nothing else
+// decodes it. A mapping an alias refers to has its duplicates reported
+// where it is written.
+func (l *loader) mergedPairs(m *yaml.Node, written bool) []entry {
+	if written && !l.mergeDupsDone[m] {
+		if l.mergeDupsDone == nil {
+			l.mergeDupsDone = map[*yaml.Node]bool{}
+		}
+		l.mergeDupsDone[m] = true // once, however often the mapping around the merge is decoded
+		l.duplicateKeys(m)
+	}
 	if out, ok := l.merged[m]; ok {
 		return out
 	}
 	if l.merged == nil {
 		l.merged = map[*yaml.Node][]entry{}
 	}
-	l.merged[m] = nil                           // yamlbound.Check has refused a mapping that merges itself; this keeps a cycle finite anyway
-	out := l.pairs(m, func(*yaml.Node, int) {}) // duplicates are reported where m is written
+	l.merged[m] = nil // yamlbound.Check has refused a mapping that merges itself; this keeps a cycle finite anyway
+	out := l.pairs(m, func(*yaml.Node, int) {})
 	l.merged[m] = out
 	return out
+}
+
+// duplicateKeys reports each key written twice in mapping m, at the
+// second, as pairs does for a mapping decoded in its place.
+func (l *loader) duplicateKeys(m *yaml.Node) {
+	first := map[string]int{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if k.Kind != yaml.ScalarNode || isMergeKey(k) {
+			continue
+		}
+		if line, ok := first[k.Value]; ok {
+			l.errorf(k.Line, "duplicate key %q in a merge (<<) (first defined at line %d)", k.Value, line)
+			continue
+		}
+		first[k.Value] = k.Line
+	}
 }
 
 // fields decodes n as a mapping of known keys (nothing counts as an empty
