@@ -230,19 +230,20 @@ func (l *loader) dropin(e entry, what string) []DropinSection {
 			}
 			ok := true
 			for _, n := range nodes {
+				line := n.Line // an alias's own line: the value is used there
 				n = resolve(n)
 				if n.Kind != yaml.ScalarNode {
-					l.errorf(n.Line, "invalid %s in %s: list items must be values, got %s", kp.name(), swhat, describe(n))
+					l.errorf(line, "invalid %s in %s: list items must be values, got %s", kp.name(), swhat, describe(n))
 					ok = false
 					continue
 				}
 				if strings.ContainsFunc(n.Value, unicode.IsControl) {
-					l.errorf(n.Line, "invalid %s in %s: a value must not contain control characters (NUL, newline, tab, ...)", kp.name(), swhat)
+					l.errorf(line, "invalid %s in %s: a value must not contain control characters (NUL, newline, tab, ...)", kp.name(), swhat)
 					ok = false
 					continue
 				}
 				if strings.HasSuffix(n.Value, `\`) {
-					l.errorf(n.Line, "invalid %s in %s: a value must not end in a backslash (systemd would join the next line to it)", kp.name(), swhat)
+					l.errorf(line, "invalid %s in %s: a value must not end in a backslash (systemd would join the next line to it)", kp.name(), swhat)
 					ok = false
 					continue
 				}
@@ -269,18 +270,19 @@ func (l *loader) configFiles(e entry, what string) []ConfigFile {
 	var out []ConfigFile
 	first := map[string]int{}
 	for i, n := range e.val.Content {
+		line := n.Line // an alias's own line: the file is declared there
 		n = resolve(n)
 		fwhat := fmt.Sprintf("file %d of %s", i+1, what)
 		where := "in " + fwhat
-		f, ok := l.fields(n, n.Line, fwhat, configFileKeys...)
+		f, ok := l.fields(n, line, fwhat, configFileKeys...)
 		if !ok {
 			continue
 		}
-		cf := ConfigFile{OnChange: "restart", Line: n.Line}
+		cf := ConfigFile{OnChange: "restart", Line: line}
 		ok = true
 		for _, k := range []string{"path", "source"} {
 			if _, has := f[k]; !has {
-				l.errorf(n.Line, "missing required key %q in %s", k, fwhat)
+				l.errorf(line, "missing required key %q in %s", k, fwhat)
 				ok = false
 			}
 		}

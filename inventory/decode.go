@@ -353,13 +353,14 @@ func (l *loader) list(v *yaml.Node, line int, what string) ([]item, bool) {
 	items := make([]item, 0, len(v.Content))
 	ok := true
 	for _, n := range v.Content {
+		line := n.Line // an alias's own line: the item is used there, not at its anchor
 		n = resolve(n)
 		if n.Kind != yaml.ScalarNode || isNull(n) || n.Value == "" {
-			l.errorf(n.Line, "invalid %s: items must be names, got %s", what, describe(n))
+			l.errorf(line, "invalid %s: items must be names, got %s", what, describe(n))
 			ok = false
 			continue
 		}
-		items = append(items, item{n.Value, n.Line})
+		items = append(items, item{n.Value, line})
 	}
 	return items, ok
 }

@@ -91,18 +91,19 @@ func (l *loader) hooks(f map[string]entry, s *Service) {
 		}
 		dst := s.Hooks.ref(kind)
 		for i, n := range x.val.Content {
+			line := n.Line // an alias's own line: the hook is used there
 			n = resolve(n)
 			what := fmt.Sprintf("hook %d of %s of service %q", i+1, kind, s.Name)
-			hf, ok := l.fields(n, n.Line, what, hookKeys...)
+			hf, ok := l.fields(n, line, what, hookKeys...)
 			if !ok {
 				continue
 			}
-			h := Hook{On: HookSelf, Timeout: DefaultHookTimeout, OnFailure: DefaultOnFailure(kind), Line: n.Line}
+			h := Hook{On: HookSelf, Timeout: DefaultHookTimeout, OnFailure: DefaultOnFailure(kind), Line: line}
 			hwhere := "in " + what
 			if r, ok := hf["run"]; ok {
 				h.Run, _ = l.str(r, hwhere)
 			} else {
-				l.errorf(n.Line, "missing required key %q in %s", "run", what)
+				l.errorf(line, "missing required key %q in %s", "run", what)
 			}
 			if o, ok := hf["on"]; ok {
 				if v, ok := l.str(o, hwhere); ok {

@@ -98,12 +98,16 @@ func (l *loader) requiresList(x entry, s *Service, where string) ([]item, bool) 
 	items := make([]item, 0, len(v.Content))
 	ok := true
 	for _, n := range v.Content {
+		line, aliased := n.Line, n.Kind == yaml.AliasNode // an alias is used at its own line, not its anchor's
 		n = resolve(n)
 		if n.Kind == yaml.MappingNode {
 			it, spec, good := l.requireMapping(n, s)
 			if !good {
 				ok = false
 				continue
+			}
+			if aliased {
+				it.line = line
 			}
 			if l.reachOf == nil {
 				l.reachOf = map[*Service]map[string]ReachSpec{}
@@ -118,11 +122,11 @@ func (l *loader) requiresList(x entry, s *Service, where string) ([]item, bool) 
 			continue
 		}
 		if n.Kind != yaml.ScalarNode || isNull(n) || n.Value == "" {
-			l.errorf(n.Line, "invalid %s: items must be names or mappings {service: ..., reach: ...}, got %s", what, describe(n))
+			l.errorf(line, "invalid %s: items must be names or mappings {service: ..., reach: ...}, got %s", what, describe(n))
 			ok = false
 			continue
 		}
-		items = append(items, item{n.Value, n.Line})
+		items = append(items, item{n.Value, line})
 	}
 	return items, ok
 }
