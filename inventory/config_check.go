@@ -18,12 +18,7 @@ func (l *loader) checkConfig(inv *Inventory) {
 		declares[s] = !s.Config.Empty()
 	}
 	for _, h := range inv.Hosts {
-		names := make([]string, 0, len(h.Config))
-		for name := range h.Config {
-			names = append(names, name)
-		}
-		sort.Slice(names, func(i, j int) bool { return h.Config[names[i]].Line < h.Config[names[j]].Line })
-		for _, name := range names {
+		for _, name := range configNames(h) {
 			o := h.Config[name]
 			s := inv.services[name]
 			switch {
@@ -48,6 +43,21 @@ func (l *loader) checkConfig(inv *Inventory) {
 		}
 	}
 	l.checkConfigPaths(inv)
+}
+
+// configNames lists the services h's config overrides, by line, then (for
+// several on one line, written in flow style) by name: h.Config is a map,
+// and its order, which changes from run to run, must not reach the report.
+func configNames(h *Host) []string {
+	names := make([]string, 0, len(h.Config))
+	for name := range h.Config {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, b := h.Config[names[i]].Line, h.Config[names[j]].Line
+		return a < b || a == b && names[i] < names[j]
+	})
+	return names
 }
 
 // checkManagerConfig refuses on_change: reload on a command-manager
