@@ -154,8 +154,10 @@ func (l *loader) requireMapping(n *yaml.Node, s *Service) (item, ReachSpec, bool
 	}
 	if x, found := f["address"]; found {
 		if v, good := l.str(x, where); good {
-			if strings.ContainsAny(v, " \t") {
-				l.invalid(x, where, "%q contains spaces", v)
+			// The dependent dials it, as health checks dial a
+			// service_address: an address, as for a host's.
+			if p := addressProblem(v); p != "" {
+				l.invalid(x, where, "%q %s", v, p)
 			}
 			spec.Address = v
 		}

@@ -90,7 +90,7 @@ func TestReachErrors(t *testing.T) {
 		{"- {service: pg@db1, prot: 1}", `unknown key "prot" in requires entry of service "web" (did you mean "port"?)`},
 		{"- {port: 5432}", `missing required key "service" in requires entry of service "web"`},
 		{"- {service: pg@db1, port: 70000}", `invalid port in requires entry of service "web": 70000 is out of range 1-65535`},
-		{"- {service: pg@db1, address: 'a b'}", `invalid address in requires entry of service "web": "a b" contains spaces`},
+		{"- {service: pg@db1, address: 'a b'}", `invalid address in requires entry of service "web": "a b" is not a host name or an IP address (a host name is letters, digits, '-' and '_', in labels separated by dots)`},
 		{"- {service: agent@a, http: true}", `requires entry "agent@a" of service "web" sets http: true, but service "agent" has no health.http check to probe`},
 		{"- {service: pgg@db1}", `service "pgg" is not defined (did you mean "pg"?)`},
 		{"- [pg]", `invalid requires in service "web": items must be names or mappings {service: ..., reach: ...}, got a list`},

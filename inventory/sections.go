@@ -1,7 +1,9 @@
 package inventory
 
 import (
+	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -291,6 +293,30 @@ func (l *loader) health(e entry, s *Service) {
 	}
 }
 
+// httpPathProblem says why p cannot be the path of a health check's URL
+// (http://ADDRESS:PORT followed by p), "" when it can: it starts with "/",
+// holds no space, control character nor '#' (a fragment is never sent),
+// and its %-escapes are valid. net/http would refuse the others at every
+// check, after a start or restart has already changed the service.
+func httpPathProblem(p string) string {
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		return `must start with "/"`
+	case strings.ContainsFunc(p, func(r rune) bool { return r <= ' ' || r >= 0x7f && r <= 0x9f }):
+		return "holds a space or a control character (write a space as %20)"
+	case strings.Contains(p, "#"):
+		return "holds '#': a fragment is never sent to the server (write it as %23)"
+	}
+	if _, err := url.Parse("http://localhost" + p); err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return "is not a URL path: " + err.Error()
+	}
+	return ""
+}
+
 func (l *loader) httpCheck(e entry, s *Service) *HTTPCheck {
 	what := fmt.Sprintf("http check of service %q", s.Name)
 	where := "in " + what
@@ -306,8 +332,8 @@ func (l *loader) httpCheck(e entry, s *Service) *HTTPCheck {
 	}
 	if x, ok := f["path"]; ok {
 		if v, ok := l.str(x, where); ok {
-			if !strings.HasPrefix(v, "/") {
-				l.invalid(x, where, "%q must start with \"/\"", v)
+			if p := httpPathProblem(v); p != "" {
+				l.invalid(x, where, "%q %s", v, p)
 			}
 			c.Path = v
 		}
