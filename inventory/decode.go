@@ -2,8 +2,10 @@ package inventory
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -282,15 +284,45 @@ func (l *loader) str(e entry, where string) (string, bool) {
 	return v.Value, true
 }
 
+// integer decodes an integer written in decimal. YAML also reads 0x1F,
+// 0o17, 0b101, 1_000 and 0017 as integers, the last as octal in YAML 1.1
+// (yaml.v3 among them) and as decimal in YAML 1.2: a port written 02222
+// would silently be 1170. They are refused, saying how to write them.
 func (l *loader) integer(e entry, where string) (int, bool) {
 	v := e.val
-	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!int" {
-		if n, err := strconv.ParseInt(v.Value, 0, 32); err == nil {
+	// 089 is not octal: yaml.v3 reads it as a float.
+	if v.Kind == yaml.ScalarNode && (v.ShortTag() == "!!int" || v.ShortTag() == "!!float" && paddedRE.MatchString(v.Value)) {
+		if !decimalRE.MatchString(v.Value) {
+			l.invalid(e, where, "%s", notDecimal(v.Value))
+			return 0, false
+		}
+		if n, err := strconv.ParseInt(v.Value, 10, 32); err == nil {
 			return int(n), true
 		}
 	}
 	l.invalid(e, where, "must be an integer, got %s", describe(v))
 	return 0, false
+}
+
+var (
+	// decimalRE is an integer as the inventory takes it: decimal digits,
+	// without a leading zero (0 itself aside).
+	decimalRE = regexp.MustCompile(`^[-+]?(0|[1-9][0-9]*)$`)
+	// paddedRE is decimal digits after one or more leading zeros.
+	paddedRE = regexp.MustCompile(`^([-+]?)0+([0-9]+)$`)
+)
+
+// notDecimal says why integer refuses v, an integer not written in plain
+// decimal, and how to write it.
+func notDecimal(v string) string {
+	digits := strings.ReplaceAll(v, "_", "")
+	if m := paddedRE.FindStringSubmatch(digits); m != nil {
+		return fmt.Sprintf("%s has a leading zero, which YAML 1.1 reads as octal and YAML 1.2 as decimal: write %s%s, in decimal without a leading zero", v, m[1], m[2])
+	}
+	if n, err := strconv.ParseInt(digits, 0, 64); err == nil {
+		return fmt.Sprintf("%s is not plain decimal (0x, 0o, 0b and _ are refused): write %d", v, n)
+	}
+	return fmt.Sprintf("must be an integer in decimal, got %q", v)
 }
 
 func (l *loader) intRange(e entry, where string, lo, hi int) (int, bool) {
