@@ -122,12 +122,33 @@ func Builtin(vocab Vocabulary) (*Set, error) {
 
 // LoadDir loads the built-in playbooks, then overrides each with a file of the
 // same name (start.yaml, ...) in dir, when there is one. Every playbook is
-// validated against vocab.
+// validated against vocab. dir must be a directory: a mistyped one would
+// otherwise leave the built-ins in place without a word.
 func LoadDir(dir string, vocab Vocabulary) (*Set, error) {
 	if dir == "" {
 		return Builtin(vocab)
 	}
+	if err := checkDir(dir); err != nil {
+		return nil, err
+	}
 	return load(vocab, builtin, "builtin:", os.DirFS(dir), dir)
+}
+
+// checkDir says why dir cannot be a playbooks directory, nil when it can.
+func checkDir(dir string) error {
+	info, err := os.Stat(dir)
+	var pathErr *fs.PathError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("playbooks directory %s does not exist", dir)
+	case errors.As(err, &pathErr):
+		return fmt.Errorf("playbooks directory %s: %w", dir, pathErr.Err)
+	case err != nil:
+		return fmt.Errorf("playbooks directory %s: %w", dir, err)
+	case !info.IsDir():
+		return fmt.Errorf("playbooks directory %s is not a directory", dir)
+	}
+	return nil
 }
 
 func load(vocab Vocabulary, base fs.FS, baseName string, override fs.FS, overrideDir ...string) (*Set, error) {
