@@ -175,7 +175,8 @@ func asFunction(name, body string) string {
 
 // CheckSudo returns an error wrapping ErrSudoRefused when stderr shows that
 // `sudo -n` wanted a password. Callers that run LogsCommand themselves use
-// it to report the same error as the other operations.
+// it (through SudoRefused) to report the same error as the other
+// operations.
 func CheckSudo(stderr []byte) error {
 	if bytes.Contains(stderr, []byte("sudo: a password is required")) {
 		return ErrSudoRefused
@@ -208,13 +209,17 @@ func checked(cmd string, res Result, err error) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	return res, SudoRefused(cmd, res.Stderr)
+}
+
+// SudoRefused is CheckSudo for cmd, a command line of this package's (a
+// LogsCommand), and stderr, what it printed first: sudo's refusal is
+// looked for only when omni runs cmd under sudo (see checked).
+func SudoRefused(cmd string, stderr []byte) error {
 	if !strings.HasPrefix(cmd, "sudo -n ") {
-		return res, nil
+		return nil
 	}
-	if err := CheckSudo(res.Stderr); err != nil {
-		return res, err
-	}
-	return res, nil
+	return CheckSudo(stderr)
 }
 
 // exitError describes a failed command: "exit 1: Job for ... failed".

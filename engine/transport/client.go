@@ -240,7 +240,9 @@ func (c *Client) RunOnceEnds(ctx context.Context, cmd string) (Result, error) {
 // Stream is Run writing the command's output to stdout and stderr as it
 // arrives (nil discards). The writers are never called concurrently, nor
 // after Stream returns. Ending ctx ends the command; Stream then returns
-// an error wrapping ctx.Err().
+// an error wrapping ctx.Err(). A write that fails (a closed pipe, a full
+// disk) ends the command too, at once: Stream then returns an
+// *OutputError.
 func (c *Client) Stream(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
 	out := &guardedWriters{}
 	code, err := c.exec(ctx, cmd, nil, out.writer(stdout), out.writer(stderr))
@@ -259,9 +261,10 @@ func (c *Client) exec(ctx context.Context, cmd string, stdin io.Reader, stdout, 
 	if err != nil {
 		return -1, err
 	}
-	stderrPID := newPIDCapture(stderr)
+	failed := newFailedWrites()
+	stderrPID := newPIDCapture(failed.writer(stderr))
 	var heard outputClock
-	session.Stdin, session.Stdout, session.Stderr = stdin, heard.writer(stdout), heard.writer(stderrPID)
+	session.Stdin, session.Stdout, session.Stderr = stdin, heard.writer(failed.writer(stdout)), heard.writer(stderrPID)
 	asked := time.Now()
 	err = session.Start(withPIDReport(cmd))
 	c.countExec(err)
@@ -309,7 +312,15 @@ func (c *Client) exec(ctx context.Context, cmd string, stdin io.Reader, stdout, 
 		case err := <-done:
 			session.Close()
 			stderrPID.flush()
+			if err := failed.failure(); err != nil {
+				return -1, &OutputError{Host: c.name, Err: err}
+			}
 			return c.exitCode(err)
+		case <-failed.failed:
+			// The output's copier stopped at the failed write: the command
+			// would block on a full channel, until its deadline or forever.
+			c.kill(session, stderrPID, done)
+			return -1, &OutputError{Host: c.name, Err: failed.failure()}
 		case <-ctx.Done():
 			c.kill(session, stderrPID, done)
 			return -1, fmt.Errorf("%s: command interrupted: %w", c.name, ctx.Err())
@@ -413,6 +424,58 @@ func (c clockedWriter) Write(p []byte) (int, error) {
 	c.clock.begin()
 	defer c.clock.end()
 	return c.w.Write(p)
+}
+
+// failedWrites notes the first failed write of a command's output to its
+// caller's writers, for exec to end the command at once. x/crypto/ssh's
+// copier stops at a failed write and keeps the error until the command
+// exits; meanwhile the channel's window fills and the command, still
+// writing, blocks: a follow forever, a long log until its deadline.
+type failedWrites struct {
+	once   sync.Once
+	err    error
+	failed chan struct{} // closed once err is set
+}
+
+func newFailedWrites() *failedWrites {
+	return &failedWrites{failed: make(chan struct{})}
+}
+
+// writer is w noting its failed writes; nil stays nil (discarded).
+func (f *failedWrites) writer(w io.Writer) io.Writer {
+	if w == nil {
+		return nil
+	}
+	return watchedWriter{f, w}
+}
+
+// failure is the first failed write's error, nil if none failed.
+func (f *failedWrites) failure() error {
+	select {
+	case <-f.failed:
+		return f.err
+	default:
+		return nil
+	}
+}
+
+type watchedWriter struct {
+	writes *failedWrites
+	w      io.Writer
+}
+
+func (ww watchedWriter) Write(p []byte) (int, error) {
+	n, err := ww.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite // as io.Copy, the session's copier, takes it
+	}
+	if err != nil {
+		ww.writes.once.Do(func() {
+			ww.writes.err = err
+			close(ww.writes.failed)
+		})
+	}
+	return n, err
 }
 
 // kill ends a running command and waits (boundedly) for its session to end.

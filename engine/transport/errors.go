@@ -21,6 +21,21 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
+// OutputError reports a command's output that could not be written where
+// its caller sent it (Stream's writers: a pipe whose reader left, a full
+// disk): the command was killed. The failure is the caller's side, not the
+// host's, which answered.
+type OutputError struct {
+	Host string // inventory name
+	Err  error  // the writer's error
+}
+
+func (e *OutputError) Error() string {
+	return fmt.Sprintf("%s: writing the command's output: %v", e.Host, e.Err)
+}
+
+func (e *OutputError) Unwrap() error { return e.Err }
+
 // AuthError reports a server that refused every credential offered.
 type AuthError struct {
 	Host    string
