@@ -1,21 +1,15 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/omni-fleet/omni/engine"
 	"github.com/omni-fleet/omni/engine/health"
-	"github.com/omni-fleet/omni/engine/manager"
 	"github.com/omni-fleet/omni/internal/plural"
 	"github.com/omni-fleet/omni/internal/shell"
-	"github.com/omni-fleet/omni/inventory"
 )
 
 // fleetDoc is the result of a fleet run: `omni service start|stop|restart
@@ -334,92 +328,4 @@ func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo engin
 		}
 	}
 	return nil
-}
-
-// fleetLogs prints the logs of every host, each line prefixed with its
-// host; with --follow it streams them all until Ctrl-C. engine.Run fans
-// out (--forks at a time; every host at once with --follow) and gives the
-// result: like any logs, it takes no lock, records no event and opens no
-// registry (engine.ReadsOnly). Every host is read, whatever --max-failures
-// says.
-func fleetLogs(ctx context.Context, g *globalOptions, s Streams, opts *serviceOptions, inv *inventory.Inventory, req engine.Request, targets []engine.Target) error {
-	if opts.Forks < 1 {
-		return &usageError{"--forks must be 1 or more"}
-	}
-	reg, err := openStoreFor(ctx, g, inv, targets)
-	if err != nil {
-		return err
-	}
-	if reg != nil {
-		defer reg.Close()
-	}
-	width := 0
-	for _, t := range targets {
-		width = max(width, len(t.Host))
-	}
-	var mu sync.Mutex
-	fo := engine.FleetOptions{Forks: opts.Forks, MaxFailures: len(targets)}
-	if opts.Follow {
-		fo.Forks = len(targets) // every host streams at once
-	}
-	res, err := engine.Run(ctx, reg, engine.RunRequest{Request: req, Targets: targets, Fleet: true, Options: fo},
-		engine.RunEnv{
-			Inventory: inv,
-			Connect:   func() (engine.Connector, func(), error) { return connector(g, s, inv) },
-			Stdout:    s.Out, Stderr: s.Err,
-			HostOutput: func(host string) (io.Writer, io.Writer, func()) {
-				prefix := fmt.Sprintf("%-*s | ", width, host)
-				out := &prefixWriter{mu: &mu, w: s.Out, prefix: prefix, clean: s.OutTTY}
-				errOut := &prefixWriter{mu: &mu, w: s.Err, prefix: prefix, clean: s.ErrTTY}
-				return out, errOut, func() { out.flush(); errOut.flush() }
-			},
-			Warn: warner(s),
-		})
-	if err != nil {
-		return err
-	}
-	for _, h := range res.Report.Hosts {
-		if h.Err != nil {
-			fmt.Fprintf(s.Err, "omni: %s: %s\n", h.Host, engine.Words(h.Err))
-		}
-	}
-	return codeOnly(classCode(res.Class()))
-}
-
-// prefixWriter writes whole lines, each with a prefix, one writer at a
-// time. clean (a terminal): the line's control characters are shown as
-// "?" (see terminalSafe), so that no line poses as another host's.
-type prefixWriter struct {
-	mu     *sync.Mutex
-	w      io.Writer
-	prefix string
-	buf    []byte
-	clean  bool
-}
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.buf = append(p.buf, b...)
-	for {
-		i := bytes.IndexByte(p.buf, '\n')
-		if i < 0 {
-			return len(b), nil
-		}
-		line := p.buf[:i]
-		if p.clean {
-			line = []byte(manager.Printable(string(line)))
-		}
-		p.mu.Lock()
-		_, err := fmt.Fprintf(p.w, "%s%s\n", p.prefix, line)
-		p.mu.Unlock()
-		p.buf = p.buf[i+1:]
-		if err != nil {
-			return len(b), err
-		}
-	}
-}
-
-func (p *prefixWriter) flush() {
-	if len(p.buf) > 0 {
-		_, _ = p.Write([]byte("\n"))
-	}
 }

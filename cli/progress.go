@@ -93,7 +93,7 @@ func (p *progress) event(ev engine.FleetEvent) {
 	defer p.mu.Unlock()
 	switch ev.Kind {
 	case engine.EventPreflight:
-		p.println(ev.Time, "preflight: "+ev.Msg)
+		p.println(ev.Time, "preflight: "+oneLine(ev.Msg))
 	case engine.EventBatch:
 		p.batch, p.batches = ev.Batch, ev.Batches
 		line := fmt.Sprintf("batch %d/%d: %s", ev.Batch, ev.Batches, strings.Join(ev.Hosts, ", "))
@@ -117,7 +117,7 @@ func (p *progress) event(ev engine.FleetEvent) {
 				mark, note = p.st.step(true), engine.Failure(r.Err)
 			}
 			if note != "" {
-				note = ": " + note
+				note = ": " + oneLine(note)
 			}
 			where := ""
 			if r.Task.Host != ev.Host || r.Task.Service != p.service {
@@ -125,7 +125,7 @@ func (p *progress) event(ev engine.FleetEvent) {
 			}
 			p.println(ev.Time, fmt.Sprintf("%s:   %s %s %.3fs%s%s", ev.Host, mark, r.Task.Step, r.Duration.Seconds(), where, note))
 		} else if r.Warning != "" {
-			p.println(ev.Time, fmt.Sprintf("%s: %s%s: %s: %s", ev.Host, p.st.paint(yellow, "warning: "), r.Task.Service+"@"+r.Task.Host, r.Task.Step, r.Warning))
+			p.println(ev.Time, fmt.Sprintf("%s: %s%s: %s: %s", ev.Host, p.st.paint(yellow, "warning: "), r.Task.Service+"@"+r.Task.Host, r.Task.Step, oneLine(r.Warning)))
 		}
 		// What the host's run did to other services (a dependency started).
 		if line := dependencyLine(p.st, *r, engine.Instance{Host: ev.Host, Service: p.service}); line != "" {
@@ -139,9 +139,9 @@ func (p *progress) event(ev engine.FleetEvent) {
 	case engine.EventFinish:
 		p.finish(ev)
 	case engine.EventAbort:
-		p.println(ev.Time, p.st.paint(red, "aborted: ")+ev.Msg)
+		p.println(ev.Time, p.st.paint(red, "aborted: ")+oneLine(ev.Msg))
 	case engine.EventDrain:
-		p.println(ev.Time, p.st.paint(yellow, ev.Msg))
+		p.println(ev.Time, p.st.paint(yellow, oneLine(ev.Msg)))
 	}
 	p.redraw()
 }
@@ -164,7 +164,7 @@ func (p *progress) finish(ev engine.FleetEvent) {
 		p.failed++
 		why := ""
 		if h.Err != nil {
-			why = ": " + engine.FailureAt(h.Err, h.Host, h.Service)
+			why = ": " + oneLine(engine.FailureAt(h.Err, h.Host, h.Service))
 			if t := engine.LogTail(h.Err); t != nil && t.Reason != "" {
 				why += "\n    log: " + t.Reason
 			}

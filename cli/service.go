@@ -168,16 +168,9 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 	if reg != nil {
 		defer reg.Close()
 	}
-	stdout, stderr := s.Out, s.Err
-	if plan.Request.Action == "logs" && s.OutTTY {
-		safe := &terminalSafe{w: s.Out}
-		defer safe.flush()
-		stdout = safe
-	}
-	if plan.Request.Action == "logs" && s.ErrTTY {
-		safe := &terminalSafe{w: s.Err}
-		defer safe.flush()
-		stderr = safe
+	stdout, stderr, flush := s.Out, s.Err, func() {}
+	if plan.Request.Action == "logs" {
+		stdout, stderr, flush = logsWriters(s)
 	}
 	res, err := engine.Run(ctx, reg, engine.RunRequest{
 		Request: plan.Request, Targets: targets, LockTimeout: opts.LockTimeout,
@@ -194,12 +187,13 @@ func serviceRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceO
 		Changing: note.changing,
 		Warn:     warner(s),
 	})
+	flush()
 	if err != nil {
 		return err
 	}
 	out := res.Outcome
 	if opts.Action == "logs" {
-		return out.Err
+		return logsOneEnd(s, out)
 	}
 	if opts.Verbose {
 		printRoundTrips(s.Err, out.RoundTrips)
@@ -496,15 +490,15 @@ func stepPrinter(s Streams, narrative io.Writer, plan *engine.Plan, verbose bool
 				mark, note = est.step(true), engine.Failure(r.Err)
 			}
 			if note != "" {
-				note = ": " + note
+				note = ": " + oneLine(note)
 			}
 			where := ""
 			if inst := (engine.Instance{Host: r.Task.Host, Service: r.Task.Service}); inst != target {
 				where = " " + inst.String()
 			}
 			fmt.Fprintf(s.Err, "  %s %-15s %6.3fs%s%s\n", mark, r.Task.Step, r.Duration.Seconds(), where, note)
-		} else if r.Warning != "" {
-			fmt.Fprintf(s.Err, "%s%s: %s: %s: %s\n", est.paint(yellow, "warning: "), r.Task.Host, r.Task.Service, r.Task.Step, r.Warning)
+		} else if r.Warning != "" && r.Task.Step != engine.StepLogs { // the logs' own is said with them (sayLogsHost)
+			fmt.Fprintf(s.Err, "%s%s: %s: %s: %s\n", est.paint(yellow, "warning: "), r.Task.Host, r.Task.Service, r.Task.Step, oneLine(r.Warning))
 		}
 		if line := dependencyLine(nst, r, target); line != "" {
 			fmt.Fprintln(narrative, "  "+nst.icon("↳")+line)
@@ -522,7 +516,7 @@ func dependencyLine(st style, r engine.StepResult, target engine.Instance) strin
 	}
 	switch {
 	case r.Status == engine.StepFailed && (t.Step == engine.StepEnsure || t.Group != ""):
-		return fmt.Sprintf("%s %s on %s: %s", st.step(true), t.Service, t.Host, engine.Failure(r.Err))
+		return fmt.Sprintf("%s %s on %s: %s", st.step(true), t.Service, t.Host, oneLine(engine.Failure(r.Err)))
 	case r.Status == engine.StepSkipped && t.Step != engine.StepEnsure:
 		if t.Step == engine.StepStop {
 			return fmt.Sprintf("%s on %s %s", t.Service, t.Host, r.Note)

@@ -393,11 +393,11 @@ func writeReadErrors(w io.Writer, failed []engine.InstanceStatus) {
 			for i, l := range list {
 				names[i] = l.Service
 			}
-			fmt.Fprintf(w, "omni: %s (%s): %s\n", h, strings.Join(names, ", "), engine.Words(list[0].Err))
+			fmt.Fprintf(w, "omni: %s (%s): %s\n", h, strings.Join(names, ", "), oneLine(engine.Words(list[0].Err)))
 			continue
 		}
 		for _, l := range list {
-			fmt.Fprintf(w, "omni: %s: %s: %s\n", l.Host, l.Service, engine.Words(l.Err))
+			fmt.Fprintf(w, "omni: %s: %s: %s\n", l.Host, l.Service, oneLine(engine.Words(l.Err)))
 		}
 	}
 }

@@ -26,8 +26,15 @@ type table struct {
 
 func newTable(header ...string) *table { return &table{header: header} }
 
-// append adds a row.
-func (t *table) append(cells ...string) { t.rows = append(t.rows, cells) }
+// append adds a row, each cell on one line (oneLine): a row is one line
+// of a plain table, and a boxed table wraps its cells itself.
+func (t *table) append(cells ...string) {
+	row := make([]string, len(cells))
+	for i, c := range cells {
+		row[i] = oneLine(c)
+	}
+	t.rows = append(t.rows, row)
+}
 
 // render writes the table to s.Out.
 func (t *table) render(s Streams) error {

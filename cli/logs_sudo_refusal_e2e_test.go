@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// TestReviewLogsSudoRefusalIsNamed: an operator's deploy user has no
+// TestLogsSudoRefusalIsNamed (found by review): an operator's deploy user has no
 // passwordless sudo on a host whose services run with `sudo: true`, and
 // reads a service's logs (`omni service logs web1 app`).
 //
@@ -16,15 +16,15 @@ import (
 // that covers sh …)"), and DESIGN.md's "a missing sudo rule fails fast
 // with a clear message".
 //
-// Observed: "omni: web1: app: logs: logs command exited with status 1"
+// Observed before the fix: "omni: web1: app: logs: logs command exited with status 1"
 // (and in -o json, "error": "web1: app: logs: logs command exited with
 // status 1"): the failure is laid on the inventory's logs command, which
 // never ran. engine/step_logs.go:runLogs only looks at the exit code; it
 // does not check sudo's refusal (manager.CheckSudo, whose comment says
 // the callers that run LogsCommand themselves use it).
-func TestReviewLogsSudoRefusalIsNamed(t *testing.T) {
+func TestLogsSudoRefusalIsNamed(t *testing.T) {
 	u := reviewHostUser(t, "rvlogs1", "/bin/sh", nil) // no sudo rule
-	inv, _, _ := reviewHost(t, "127.0.51.40", "", u, "  sudo: true\n", "app", reviewLogsApp)
+	inv, _, _ := reviewHost(t, "127.0.51.40", "", u, "  sudo: true\n", "app", logsFileApp)
 	_, statusErr, _, _ := omniInv(t, 30*time.Second, inv, "service", "status", "web1", "app")
 	if !strings.Contains(statusErr, "sudo -n refused") {
 		t.Fatalf("precondition: status names sudo's refusal:\n%s", statusErr)
