@@ -163,8 +163,11 @@ fi
 // while the script waits for the service's process, and when the grace
 // period is over it is killed with every process it started
 // (omni_kill_tree), whether or not the service stopped. Then the
-// service's main PID gets SIGKILL, and its process group too when the
-// process leads one (a service started with setsid: its workers). A stop
+// service's main process gets SIGKILL with every process below it
+// (omni_kill_tree: a daemon's workers that put themselves in sessions of
+// their own, as postgres's backends do, would otherwise outlive it, found
+// by nothing once their parent is gone), and its process group too when
+// the process leads one (a service started with setsid: its workers). A stop
 // command that hangs thus costs the grace period, not the step's timeout,
 // and leaves nothing running behind it.
 //
@@ -313,11 +316,11 @@ if ! omni_alive "$omni_pid"; then
 	echo result=stopped
 	return 0
 fi
+omni_kill_tree "$omni_pid"
 if [ -n "$omni_grp" ]; then
 	kill -KILL "-$omni_grp" 2>/dev/null
 	omni_gwait=1
 fi
-omni_alive "$omni_pid" && kill -KILL "$omni_pid"
 if omni_wait_gone 500; then
 	echo result=killed
 else
