@@ -91,8 +91,12 @@ func (r *execution) fusedRestart(tasks []Task) (n int, err error) {
 	if rep.Stop.Err != nil && !errors.As(rep.Stop.Err, &anyway) {
 		return 1, r.report(stop, stopTook, "", EffectNone, rep.Stop.Err)
 	}
-	r.stopped[inst] = began.Add(stopTook)
 	stopped := StepResult{Task: stop, Status: StepOK, Duration: stopTook, Note: "stopped", Effect: EffectStopped}
+	if rep.NotRunning { // as step_stop.go says it
+		stopped.Note, stopped.Effect = wasNotRunning, EffectNone
+	} else {
+		r.stopped[inst] = began.Add(stopTook)
+	}
 	if anyway != nil {
 		stopped.Warning = anyway.Note // stopped, not as asked: said
 	}

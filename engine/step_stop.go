@@ -33,6 +33,12 @@ func runStop(ctx context.Context, r *execution, c stepCall) (string, error) {
 		}
 	}
 	err := c.mgr.Stop(ctx, c.conn, c.task.Grace)
+	if errors.Is(err, manager.ErrWasNotRunning) {
+		// Found stopped (crashed, say): nothing stopped now, and not
+		// last active now either.
+		c.leave(manager.State{Status: "stopped"})
+		return wasNotRunning, nil
+	}
 	var anyway *manager.StoppedAnyway
 	if err != nil && !errors.As(err, &anyway) {
 		return "", err
@@ -62,3 +68,6 @@ func stopHow(svc *inventory.Service) string {
 	}
 	return "SIGTERM to the main process"
 }
+
+// wasNotRunning is the note of a stop that found the service not running.
+const wasNotRunning = "not running: nothing to stop"

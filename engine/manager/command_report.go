@@ -123,8 +123,8 @@ func parseStopReport(out []byte) (stopReport, error) {
 	return rep, nil
 }
 
-// err is nil when the service ended up stopped gracefully (or was
-// already), a *StoppedAnyway when it ended up stopped otherwise (killed,
+// err is nil when the service ended up stopped gracefully,
+// ErrWasNotRunning when it was already, a *StoppedAnyway when it ended up stopped otherwise (killed,
 // or its stop command failed), else it says what failed; res carries the
 // stderr of the stop command and of kill.
 func (rep stopReport) err(grace time.Duration, res Result) error {
@@ -140,7 +140,7 @@ func (rep stopReport) err(grace time.Duration, res Result) error {
 	}
 	switch rep.result {
 	case "not-running":
-		return nil
+		return ErrWasNotRunning
 	case "stopped", "killed":
 		var said []string
 		if rep.result == "killed" {

@@ -108,6 +108,14 @@ type StoppedAnyway struct{ Note string }
 
 func (s *StoppedAnyway) Error() string { return s.Note }
 
+// ErrWasNotRunning is what a command manager's Stop (and a restart's stop
+// part) returns when the service was not running when the stop began:
+// stopped, as a stop promises, but by nothing this stop did. Not a
+// failure; it tells the caller that no stop happened now, so that the
+// service is not recorded as last active at this moment (a crashed
+// service's last activity is when it was last seen running).
+var ErrWasNotRunning = errors.New("it was not running")
+
 // New returns the manager of t.Service on t.Host, chosen by
 // t.Service.Manager ("systemd", the default when empty, or "command").
 //

@@ -46,7 +46,10 @@ type RestartReport struct {
 	Stop, Start, Status Part
 	// StartTimedOut: the start ran past StartTimeout and was killed.
 	StartTimedOut bool
-	State         State // read right after the start (Status.Ran, no Status.Err)
+	// NotRunning: the stop part found the service not running (Stop's
+	// ErrWasNotRunning): it stopped nothing.
+	NotRunning bool
+	State      State // read right after the start (Status.Ran, no Status.Err)
 }
 
 // restartScript runs the parts, and after each prints a line "MARK end
@@ -208,6 +211,9 @@ func readRestart(res Result, mark string, p restartParts) (RestartReport, error)
 		switch name {
 		case "stop":
 			got.Err = p.stopResult(part)
+			if errors.Is(got.Err, ErrWasNotRunning) {
+				got.Err, rep.NotRunning = nil, true
+			}
 			if got.Err == nil && rc != 0 {
 				got.Err = exitError(part) // it said stopped, yet failed
 			}
