@@ -222,7 +222,7 @@ func (c *checker) readInstance(ctx context.Context, inst Instance) (depState, er
 	if err != nil {
 		return depState{}, err
 	}
-	st, err := manager.TimedStatus(ctx, m, conn)
+	st, err := m.Status(ctx, conn)
 	if err != nil {
 		return depState{}, err
 	}

@@ -207,11 +207,11 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 	defer run.countRoundTrips() // before the release
 	// The other hosts the run will read connect while the target's does.
 	run.conns.prefetch(ctx, prefetchHosts(plan, run.deps))
-	changed := env.Soft == nil
+	run.changed, run.hard = env.Soft == nil, ctx
 	defer func() {
-		run.out.FinishedFirst = env.Soft != nil && changed && env.Soft.Err() != nil && run.out.Err == nil
+		run.out.FinishedFirst = env.Soft != nil && run.changed && env.Soft.Err() != nil && run.out.Err == nil
 	}()
-	if !changed {
+	if !run.changed {
 		// Until a step changes the service, the first interrupt ends the
 		// step in flight too.
 		either, cancel := context.WithCancel(ctx)
@@ -230,15 +230,13 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 		if env.shared != nil {
 			run.takeTurn(plan.Tasks[i:])
 		}
-		if !changed && changes(task.Step) {
-			if env.Soft.Err() != nil {
-				run.out.Err = fmt.Errorf("interrupted before anything changed: %w", env.Soft.Err())
+		// An ensure changes the service only if it must start the
+		// dependency: it says so itself then (beginChange).
+		if !run.changed && changes(task.Step) && task.Step != StepEnsure {
+			if err := run.beginChange(); err != nil {
+				run.out.Err = err
 				run.finish(plan.Tasks[i:])
 				return run.out
-			}
-			changed, run.ctx = true, ctx
-			if env.Changing != nil {
-				env.Changing()
 			}
 		}
 		if skip, why := run.skipGroup(task); skip {
@@ -267,6 +265,10 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 
 type execution struct {
 	ctx     context.Context
+	// hard is Execute's ctx: only it ends a step that changes the service
+	// (see Env.Soft); changed: the run has begun changing it.
+	hard    context.Context
+	changed bool
 	plan    *Plan
 	env     Env
 	target  Instance
@@ -647,4 +649,43 @@ func (r *execution) lastSeen(inst Instance) time.Time {
 		last = s
 	}
 	return last
+}
+
+// beginChange marks the run as changing the service from now on (see
+// Env.Soft): a first interrupt then lets the steps finish. It fails, with
+// nothing changed, when the first interrupt has come already.
+func (r *execution) beginChange() error {
+	if r.changed {
+		return nil
+	}
+	if err := r.env.Soft.Err(); err != nil {
+		return fmt.Errorf("interrupted before anything changed: %w", err)
+	}
+	r.changed, r.ctx = true, r.hard
+	if r.env.Changing != nil {
+		r.env.Changing()
+	}
+	return nil
+}
+
+// changingNow is beginChange for a step under way that changes the service
+// only part of the time (ensure: when the dependency must be started): it
+// returns the step's ctx as it must be from then on, ended by the step's
+// deadline and the hard context only, not by a first interrupt, and the
+// function that releases it.
+func (r *execution) changingNow(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if r.changed {
+		return ctx, func() {}, nil
+	}
+	if err := r.beginChange(); err != nil {
+		return ctx, func() {}, err
+	}
+	base := context.WithoutCancel(ctx) // its values kept
+	next, cancel := context.WithCancel(base)
+	if d, ok := ctx.Deadline(); ok {
+		cancel()
+		next, cancel = context.WithDeadline(base, d)
+	}
+	stop := context.AfterFunc(r.hard, cancel)
+	return next, func() { stop(); cancel() }, nil
 }

@@ -31,6 +31,13 @@ func runEnsure(ctx context.Context, r *execution, c stepCall) (string, error) {
 	if found.reason == health.DependencyUnhealthy {
 		return "", fmt.Errorf("dependency %s is running but %s", inst, found.why)
 	}
+	// Starting it changes the service's world: from here a first
+	// interrupt lets the start finish (its read above, it ended).
+	ctx, done, err := r.changingNow(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer done()
 	mgr, _ := r.manager(inst)
 	conn, _ := r.conn(ctx, inst.Host)
 	// The dependency's own hooks run around its start (step_hook.go),

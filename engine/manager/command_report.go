@@ -21,10 +21,11 @@ func parseReport(out []byte) map[string]string {
 
 // statusReport is what statusScript printed.
 type statusReport struct {
-	rc     int    // exit code of the status command
-	pid    int    // PID it printed, 0 when none
-	etimes int    // seconds since the PID started, -1 when unknown
-	stat   string // ps state of the PID, "" when it does not exist
+	rc     int           // exit code of the status command
+	pid    int           // PID it printed, 0 when none
+	etimes int           // seconds since the PID started, -1 when unknown
+	stat   string        // ps state of the PID, "" when it does not exist
+	took   time.Duration // how long the status command ran on the host
 }
 
 func parseStatusReport(out []byte) (statusReport, error) {
@@ -42,6 +43,9 @@ func parseStatusReport(out []byte) (statusReport, error) {
 		if rep.pid, err = strconv.Atoi(p); err != nil || rep.pid < 0 {
 			return statusReport{}, fmt.Errorf("bad pid=%q", p)
 		}
+	}
+	if cs, err := strconv.Atoi(kv["took_cs"]); err == nil && cs > 0 {
+		rep.took = time.Duration(cs) * 10 * time.Millisecond
 	}
 	if e := kv["etimes"]; e != "" {
 		if rep.etimes, err = strconv.Atoi(e); err != nil || rep.etimes < 0 {
@@ -84,9 +88,9 @@ func processAlive(stat string) bool {
 func (rep statusReport) state(now time.Time) State {
 	running := rep.rc == 0 && (rep.pid == 0 || processAlive(rep.stat))
 	if !running {
-		return State{Status: "stopped"}
+		return State{Status: "stopped", Took: rep.took}
 	}
-	st := State{Running: true, Status: "running", PID: rep.pid}
+	st := State{Running: true, Status: "running", PID: rep.pid, Took: rep.took}
 	if rep.pid != 0 && rep.etimes >= 0 {
 		st.Since = now.Add(-time.Duration(rep.etimes) * time.Second).Truncate(time.Second)
 	}

@@ -104,8 +104,9 @@ else
 	}
 fi`
 
-// findPID runs the status command and sets omni_rc (its exit code) and
-// omni_pid (the first word of its output when that is a plausible PID).
+// findPID runs the status command and sets omni_rc (its exit code),
+// omni_pid (the first word of its output when that is a plausible PID)
+// and omni_took (how long it took, in centiseconds of the host's clock).
 // What the environment line (an environment file) prints is not part of
 // the status command's output. An environment file that the shell cannot
 // read (a syntax error ends the substitution's shell in dash and BusyBox)
@@ -113,6 +114,8 @@ fi`
 // missing, and the script returns 2 without the report's lines, which
 // omni reads as the script's failure, with the shell's error.
 const findPID = probes + `
+omni_now
+omni_s0=$omni_t
 omni_out=$(
 {
 @ENV@
@@ -121,6 +124,8 @@ echo omni-env-ok
 @STATUS@
 )
 omni_rc=$?
+omni_now
+omni_took=$((omni_t - omni_s0))
 case $omni_out in
 omni-env-ok*) omni_out=${omni_out#omni-env-ok} ;;
 *)
@@ -133,12 +138,14 @@ omni_pid=${1-}
 case $omni_pid in ""|0*|1|*[!0-9]*) omni_pid= ;; esac
 `
 
-// statusScript prints rc= (status command exit code), pid= and, when a PID
+// statusScript prints rc= (status command exit code), took_cs= (how long
+// it ran, in centiseconds), pid= and, when a PID
 // names a process, etimes= (seconds since it started) and stat= (its
 // state letter, as ps prints it first). Like stopScript, it is the body
 // of a function (findPID may return): Status calls it through
 // asFunction, the restart script as its state read.
 const statusScript = findPID + `echo "rc=$omni_rc"
+echo "took_cs=$omni_took"
 echo "pid=$omni_pid"
 if [ -n "$omni_pid" ] && omni_ps "$omni_pid"; then
 	echo "etimes=$omni_et"

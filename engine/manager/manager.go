@@ -55,11 +55,13 @@ type State struct {
 	// successfully, as a systemd oneshot unit does (Type=oneshot, without
 	// RemainAfterExit, inactive with Result=success).
 	Finished bool
-	// Took is how long the read of this state took: timed on the host for
-	// a read inside a script (the restart's), else by omni around the
-	// command, its round trip included; 0 when not timed. A health
-	// check's process attempt is bounded by the health timeout: a read
-	// that took longer cannot stand for one (see engine's runHealthSeen).
+	// Took is how long the inventory's status command ran, timed on the
+	// host (the command manager); 0 when not known (systemd's state is
+	// systemd's, read by no command of the inventory's). A health check's
+	// process attempt is bounded by the health timeout: a read whose
+	// status command took longer cannot stand for one (see engine's
+	// runHealthSeen). Not the round trip, nor the login: a slow link or
+	// a slow login shell would fail a status command that is quick.
 	Took time.Duration
 }
 

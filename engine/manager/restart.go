@@ -230,7 +230,6 @@ func readRestart(res Result, mark string, p restartParts) (RestartReport, error)
 			rep.Start = got
 		case "status":
 			rep.State, got.Err = p.statusResult(part)
-			rep.State.Took = got.Duration
 			rep.Status = got
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/omni-fleet/omni/internal/shell"
 )
@@ -50,7 +49,7 @@ func StatusAll(ctx context.Context, r Runner, ms []Manager) []StatusResult {
 		for k, i := range idx {
 			units[k] = ms[i].(*systemdManager)
 		}
-		res, ok := showAll(ctx, r, units) // not timed: the read is all the units'
+		res, ok := showAll(ctx, r, units)
 		if !ok {
 			continue
 		}
@@ -60,19 +59,11 @@ func StatusAll(ctx context.Context, r Runner, ms []Manager) []StatusResult {
 	}
 	for i, m := range ms {
 		if !done[i] {
-			st, err := TimedStatus(ctx, m, r)
+			st, err := m.Status(ctx, r)
 			out[i] = StatusResult{State: st, Err: err}
 		}
 	}
 	return out
-}
-
-// TimedStatus is m's Status, with State.Took set to how long it took.
-func TimedStatus(ctx context.Context, m Manager, r Runner) (State, error) {
-	began := time.Now()
-	st, err := m.Status(ctx, r)
-	st.Took = time.Since(began)
-	return st, err
 }
 
 // showAllCommand is the one command that reads every unit of units (all

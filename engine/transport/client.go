@@ -804,26 +804,59 @@ func (p *pidCapture) Write(b []byte) (int, error) {
 		return p.w.Write(b)
 	}
 	p.head = append(p.head, b...)
-	line, rest, complete := bytes.Cut(p.head, []byte("\n"))
-	k := min(len(p.head), len(pidMarker))
-	if !complete && len(p.head) < len(pidMarker)+20 && string(p.head[:k]) == pidMarker[:k] {
-		return len(b), nil // the report may still be coming
-	}
-	if digits, ok := bytes.CutPrefix(line, []byte(pidMarker)); ok && complete {
-		if pid, err := strconv.Atoi(string(digits)); err == nil {
-			p.pid = pid
+	// The report is sh's first line; what the login shell printed before
+	// sh started (a start-up file's complaint) comes before it.
+	for start := 0; ; {
+		line, rest, complete := bytes.Cut(p.head[start:], []byte("\n"))
+		if !complete {
+			if len(p.head) < maxBeforePID {
+				return len(b), nil // the report may still be coming
+			}
+			break // no report: pass it all on
 		}
-	} else {
-		rest = p.head // no report: pass it all on
-	}
-	p.decide()
-	if len(rest) == 0 {
+		digits, ok := bytes.CutPrefix(line, []byte(pidMarker))
+		if !ok {
+			if start+len(line)+1 >= maxBeforePID {
+				break
+			}
+			start += len(line) + 1 // a line of the login shell's
+			continue
+		}
+		pid, err := strconv.Atoi(string(digits))
+		if err != nil {
+			break
+		}
+		p.pid = pid
+		before := p.head[:start]
+		p.decide()
+		if err := p.writeAll(before, rest); err != nil {
+			return 0, err
+		}
 		return len(b), nil
 	}
-	if _, err := p.w.Write(rest); err != nil {
+	head := p.head
+	p.decide()
+	if err := p.writeAll(head); err != nil {
 		return 0, err
 	}
 	return len(b), nil
+}
+
+// maxBeforePID bounds what pidCapture holds back while it waits for the
+// report: past it, the command made no report.
+const maxBeforePID = 64 << 10
+
+// writeAll writes each non-empty part to p.w.
+func (p *pidCapture) writeAll(parts ...[]byte) error {
+	for _, b := range parts {
+		if len(b) == 0 {
+			continue
+		}
+		if _, err := p.w.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ReadFrom copies r's data through Write with a pooled buffer: without it

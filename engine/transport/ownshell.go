@@ -75,13 +75,16 @@ func loginLine(script string) string {
 }
 
 // cshGuard is the first line of every command line: csh and tcsh (which
-// set $shell; no other login shell does) stop there, with a message,
+// always set $shell, $home and $cwd; no other login shell sets these
+// lower-case names, and a user's start-up file that sets all three is
+// not to be expected, while one that sets `shell` is: found by review)
+// stop there, with a message,
 // before reading the next. Without it, csh refused the line with the
 // script's opening quote, then ran each following line of the script that
 // it could read as a command of its own, out of its context (a line of
 // the inventory's start command, on a status). Every other shell skips
 // it with a builtin `test`.
-const cshGuard = `test -z "$shell" || exec /bin/sh -c 'echo "omni: the login shell of this user, $0, is a csh: omni runs its commands through a POSIX shell (sh, bash, dash, zsh, ksh) or fish; change it with chsh" >&2; exit 1' "$shell"` + "\n"
+const cshGuard = `test -z "$shell" || test -z "$home" || test -z "$cwd" || exec /bin/sh -c 'echo "omni: the login shell of this user, $0, is a csh: omni runs its commands through a POSIX shell (sh, bash, dash, zsh, ksh) or fish; change it with chsh" >&2; exit 1' "$shell"` + "\n"
 
 // asScript is cmd as a line of an sh script: for `sh -c WORD`, WORD's
 // text (loginLine's own sh runs it, with no sh of its own between); for

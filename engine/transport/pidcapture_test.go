@@ -20,6 +20,11 @@ func TestPIDCapture(t *testing.T) {
 		{"report only", []string{"omni-transport-pid:7\n"}, 7, ""},
 		{"no report", []string{"sh: 1: bad command\n"}, 0, "sh: 1: bad command\n"},
 		{"no report, short and unfinished", []string{"om"}, 0, "om"},
+		// The login shell's start-up files print before sh starts and
+		// reports its PID (found by review: the report was lost, and with
+		// it the kill of the command's group).
+		{"a login shell's lines before the report", []string{"stty: 'standard input': Inappropriate ioctl\nwelcome\n", "omni-transport-pid:31\nerr\n"}, 31, "stty: 'standard input': Inappropriate ioctl\nwelcome\nerr\n"},
+		{"a login shell's line split before the report", []string{"stty: not a t", "ty\nomni-transport-pid:3", "2\n"}, 32, "stty: not a tty\n"},
 		{"later lines that look like a report are output",
 			[]string{"omni-transport-pid:9\nomni-transport-pid:10\n"}, 9, "omni-transport-pid:10\n"},
 	}

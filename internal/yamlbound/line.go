@@ -32,8 +32,7 @@ func SyntaxError(data []byte, err error) (int, string) {
 			return lineAt(data, i), fmt.Sprintf("control character %q at column %d: not allowed anywhere in YAML", r, columnAt(data, i))
 		}
 	case unknownAnchorRE.MatchString(msg):
-		alias := "*" + unknownAnchorRE.FindStringSubmatch(msg)[1]
-		if i := bytes.Index(data, []byte(alias)); i >= 0 {
+		if i := aliasAt(data, unknownAnchorRE.FindStringSubmatch(msg)[1]); i >= 0 {
 			return lineAt(data, i), msg
 		}
 	}
@@ -155,4 +154,42 @@ func isControl(r rune) bool {
 		return true
 	}
 	return r == 0xfffe || r == 0xffff
+}
+
+// aliasAt is the offset of the first alias *name in data, -1 when none:
+// a '*' where a node may begin (at a line's start, or after a space or a
+// flow indicator), followed by name and then the alias's end (a space, a
+// flow indicator, the line's end), outside a comment and outside quotes
+// on its line. Not a YAML parser: what is found here is only where an
+// error yaml.v3 gave without a line is shown.
+func aliasAt(data []byte, name string) int {
+	alias := "*" + name
+	for lineStart := 0; lineStart < len(data); {
+		end := bytes.IndexByte(data[lineStart:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += lineStart
+		}
+		var quote byte
+		for i := lineStart; i < end; i++ {
+			c := data[i]
+			switch {
+			case quote != 0:
+				if c == quote {
+					quote = 0
+				}
+			case c == '\'' || c == '"':
+				quote = c
+			case c == '#' && (i == lineStart || data[i-1] == ' ' || data[i-1] == '\t'):
+				i = end // a comment: the rest of the line
+			case c == '*' && (i == lineStart || strings.IndexByte(" \t[{,", data[i-1]) >= 0) &&
+				bytes.HasPrefix(data[i:end], []byte(alias)) &&
+				(i+len(alias) == end || strings.IndexByte(" \t\r,]}", data[i+len(alias)]) >= 0):
+				return i
+			}
+		}
+		lineStart = end + 1
+	}
+	return -1
 }
