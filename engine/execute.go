@@ -264,7 +264,7 @@ func Execute(ctx context.Context, plan *Plan, env Env) *Outcome {
 }
 
 type execution struct {
-	ctx     context.Context
+	ctx context.Context
 	// hard is Execute's ctx: only it ends a step that changes the service
 	// (see Env.Soft); changed: the run has begun changing it.
 	hard    context.Context
