@@ -74,6 +74,18 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 		app.Usage(nil)
 		return ExitUsage
 	}
+	if noCommand(app, args) {
+		// Flags but no command: kingpin prints the usage and ends with
+		// status 0; it is a usage error, as no arguments at all are.
+		const msg = "command not specified (see omni --help)"
+		fmt.Fprintf(s.Err, "omni: %s\n", msg)
+		if asksJSON(args) {
+			_ = writeJSON(s.Out, errorDoc{Result: "error", ExitCode: ExitUsage, Error: msg})
+		} else {
+			app.Usage(nil)
+		}
+		return ExitUsage
+	}
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(s.Err, "omni: %v (see omni --help)\n", err)
 		if g.Output == "json" || asksJSON(args) {
@@ -104,6 +116,24 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 		_ = writeJSON(s.Out, doc)
 	}
 	return code
+}
+
+// noCommand reports whether args parse to no command at all and ask for
+// nothing that stands without one (help, version, completion).
+func noCommand(app *kingpin.Application, args []string) bool {
+	pc, err := app.ParseContext(args)
+	if err != nil || pc.SelectedCommand != nil {
+		return false
+	}
+	for _, e := range pc.Elements {
+		if f, ok := e.Clause.(*kingpin.FlagClause); ok {
+			switch name := f.Model().Name; {
+			case name == "version", strings.HasPrefix(name, "help"), strings.HasPrefix(name, "completion"):
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // asksJSON reports whether args ask for -o json, for a command line that

@@ -165,6 +165,11 @@ func statusRun(ctx context.Context, g *globalOptions, s Streams, target, service
 		rows = append(rows, row)
 	}
 	code := statusExitCode(live)
+	if ctx.Err() != nil {
+		// Interrupted (SIGINT, SIGTERM, SIGHUP): the reads it cut short
+		// are not the services' fault (found by review: exit 1).
+		code = ExitInterrupted
+	}
 	if g.Output == "json" {
 		doc := map[string]any{"services": rows, "exit_code": code}
 		if rt := roundTrips(trips); rt != nil {
