@@ -232,9 +232,18 @@ func (r *fleetRunner) tooManyFailures() string {
 	return ""
 }
 
+// abort records why the run stops touching new hosts, once: the first
+// reason stands.
 func (r *fleetRunner) abort(why string) {
-	r.rep.Aborted = why
-	r.emit(FleetEvent{Kind: EventAbort, Msg: why})
+	r.mu.Lock()
+	first := r.rep.Aborted == ""
+	if first {
+		r.rep.Aborted = why
+	}
+	r.mu.Unlock()
+	if first {
+		r.emit(FleetEvent{Kind: EventAbort, Msg: why})
+	}
 }
 
 // parallel runs every host, Forks at a time, in target order. A host
@@ -351,7 +360,7 @@ func (r *fleetRunner) runBatch(ctx, drain context.Context, take []int, batch, ba
 	// A batch wider than --forks: its later hosts wait for a slot, and
 	// are not started once the run must stop.
 	fanout.Until(len(take), r.Opts.Forks, func(k int) bool {
-		if drain.Err() != nil || r.tooManyFailures() != "" {
+		if !r.mayGoOn(drain) { // says why, also in the last batch (found by review)
 			return false
 		}
 		down[take[k]] = true // taken down (or still down) from now on

@@ -94,17 +94,38 @@ func Resume(reg registry.Store, req Request, targets []Target) (keep []Target, n
 		planned[h.Host] = true
 	}
 	var names []string
+	targeted := map[string]bool{}
 	for _, t := range targets {
+		targeted[t.Host] = true
 		if planned[t.Host] && !finished[t.Host] {
 			keep = append(keep, t)
 			names = append(names, t.Host)
 		}
 	}
+	// A host the last run left to do that is no longer a target (taken
+	// out of the inventory, or of the role, since): named, not dropped in
+	// silence (found by review).
+	var gone []string
+	for _, h := range last.Hosts {
+		if !finished[h.Host] && !targeted[h.Host] {
+			gone = append(gone, h.Host)
+		}
+	}
+	goneNote := ""
+	if len(gone) > 0 {
+		goneNote = fmt.Sprintf("; %s no longer a target (not in the inventory's %s) and left out: %s",
+			plural.N(len(gone), "host it left is", "hosts it left are"), req.Host, strings.Join(gone, ", "))
+	}
 	when := last.Started.UTC().Format("2006-01-02 15:04:05 UTC")
-	if len(keep) == 0 {
+	left := len(keep) + len(gone)
+	if left == 0 {
 		return nil, fmt.Sprintf("the run of %s finished on every host; nothing to do", when), nil
 	}
-	return keep, fmt.Sprintf("the run of %s left %d of %s to do: %s", when, len(keep), plural.N(len(last.Hosts), "host", "hosts"), strings.Join(names, ", ")), nil
+	if len(keep) == 0 {
+		return nil, fmt.Sprintf("the run of %s left %d of %s to do, none of them a target now; nothing to do%s",
+			when, left, plural.N(len(last.Hosts), "host", "hosts"), goneNote), nil
+	}
+	return keep, fmt.Sprintf("the run of %s left %d of %s to do: %s%s", when, left, plural.N(len(last.Hosts), "host", "hosts"), strings.Join(names, ", "), goneNote), nil
 }
 
 // succeeded says whether a host's own event ended done: ok or unchanged.
