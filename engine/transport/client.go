@@ -610,7 +610,7 @@ func (c *Client) newSession(ctx context.Context) (*ssh.Session, error) {
 			c.trips.sessions.Add(1)
 		}
 		if r.err != nil {
-			return nil, c.transportError("open session", r.err)
+			return nil, c.transportError("open session", sessionRefused(r.err))
 		}
 		return r.session, nil
 	case <-c.lost:
@@ -902,4 +902,15 @@ func (p *pidCapture) flush() {
 			_, _ = p.w.Write(head)
 		}
 	}
+}
+
+// sessionRefused says what a refused session means: OpenSSH answers a
+// session it will not open (MaxSessions 0 in its sshd_config, or in a
+// Match block for this user) with a bare "connect failed (open failed)".
+func sessionRefused(err error) error {
+	var refused *ssh.OpenChannelError
+	if errors.As(err, &refused) && refused.Reason == ssh.ConnectionFailed {
+		return fmt.Errorf("%w: the host's sshd refuses this user a session (MaxSessions 0 in its sshd_config?)", err)
+	}
+	return err
 }
