@@ -681,10 +681,12 @@ func (r *execution) changingNow(ctx context.Context) (context.Context, context.C
 		return ctx, func() {}, err
 	}
 	base := context.WithoutCancel(ctx) // its values kept
-	next, cancel := context.WithCancel(base)
+	var next context.Context
+	var cancel context.CancelFunc
 	if d, ok := ctx.Deadline(); ok {
-		cancel()
 		next, cancel = context.WithDeadline(base, d)
+	} else {
+		next, cancel = context.WithCancel(base)
 	}
 	stop := context.AfterFunc(r.hard, cancel)
 	return next, func() { stop(); cancel() }, nil

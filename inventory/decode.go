@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -291,8 +290,8 @@ func (l *loader) str(e entry, where string) (string, bool) {
 func (l *loader) integer(e entry, where string) (int, bool) {
 	v := e.val
 	// 089 is not octal: yaml.v3 reads it as a float.
-	if v.Kind == yaml.ScalarNode && (v.ShortTag() == "!!int" || v.ShortTag() == "!!float" && paddedRE.MatchString(v.Value)) {
-		if !decimalRE.MatchString(v.Value) {
+	if v.Kind == yaml.ScalarNode && (v.ShortTag() == "!!int" || v.ShortTag() == "!!float" && padded(v.Value)) {
+		if !plainDecimal(v.Value) {
 			l.invalid(e, where, "%s", notDecimal(v.Value))
 			return 0, false
 		}
@@ -304,20 +303,50 @@ func (l *loader) integer(e entry, where string) (int, bool) {
 	return 0, false
 }
 
-var (
-	// decimalRE is an integer as the inventory takes it: decimal digits,
-	// without a leading zero (0 itself aside).
-	decimalRE = regexp.MustCompile(`^[-+]?(0|[1-9][0-9]*)$`)
-	// paddedRE is decimal digits after one or more leading zeros.
-	paddedRE = regexp.MustCompile(`^([-+]?)0+([0-9]+)$`)
-)
+// plainDecimal says v is an integer as the inventory takes it: decimal
+// digits, without a leading zero (0 itself aside), after an optional sign.
+// (Checks written out, not regular expressions: compiling those costs
+// every start of omni.)
+func plainDecimal(v string) bool {
+	d := strings.TrimLeft(v, "+-")
+	return len(v)-len(d) <= 1 && digitsOnly(d) && (d == "0" || d[0] != '0')
+}
+
+// padded says v is decimal digits after one or more leading zeros, after
+// an optional sign; sign and digits are v's, less the zeros.
+func padded(v string) bool {
+	_, _, ok := unpad(v)
+	return ok
+}
+
+// unpad splits a padded v (see padded) into its sign and its digits
+// without the leading zeros.
+func unpad(v string) (sign, digits string, ok bool) {
+	d := strings.TrimLeft(v, "+-")
+	if len(v)-len(d) > 1 || !digitsOnly(d) || d[0] != '0' {
+		return "", "", false
+	}
+	rest := strings.TrimLeft(d, "0")
+	if rest == "" { // "00": zeros, the last of them the digit
+		rest = "0"
+	}
+	if len(rest) == len(d) {
+		return "", "", false
+	}
+	return v[:len(v)-len(d)], rest, true
+}
+
+// digitsOnly says d is one or more decimal digits.
+func digitsOnly(d string) bool {
+	return d != "" && strings.Trim(d, "0123456789") == ""
+}
 
 // notDecimal says why integer refuses v, an integer not written in plain
 // decimal, and how to write it.
 func notDecimal(v string) string {
 	digits := strings.ReplaceAll(v, "_", "")
-	if m := paddedRE.FindStringSubmatch(digits); m != nil {
-		return fmt.Sprintf("%s has a leading zero, which YAML 1.1 reads as octal and YAML 1.2 as decimal: write %s%s, in decimal without a leading zero", v, m[1], m[2])
+	if sign, rest, ok := unpad(digits); ok {
+		return fmt.Sprintf("%s has a leading zero, which YAML 1.1 reads as octal and YAML 1.2 as decimal: write %s%s, in decimal without a leading zero", v, sign, rest)
 	}
 	if n, err := strconv.ParseInt(digits, 0, 64); err == nil {
 		return fmt.Sprintf("%s is not plain decimal (0x, 0o, 0b and _ are refused): write %d", v, n)

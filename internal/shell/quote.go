@@ -41,11 +41,11 @@ func QuoteAny(s string) string {
 		}
 		b.WriteByte(c)
 	}
-	if open || b.Len() == 0 {
-		if b.Len() == 0 {
-			b.WriteByte('\'')
-		}
+	switch {
+	case open:
 		b.WriteByte('\'')
+	case b.Len() == 0:
+		b.WriteString("''")
 	}
 	return b.String()
 }

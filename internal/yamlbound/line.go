@@ -3,7 +3,6 @@ package yamlbound
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,10 +16,11 @@ import (
 // on the first line has none either, so 1 is the fallback.
 func SyntaxError(data []byte, err error) (int, string) {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := lineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return ErrorLine(data, line, m[2]), m[2]
+	if line, rest, ok := lineOf(msg); ok {
+		return ErrorLine(data, line, rest), rest
 	}
+	anchor, unknownAnchor := strings.CutPrefix(msg, "unknown anchor '")
+	anchor, unknownAnchor = strings.CutSuffix(anchor, "' referenced")
 	switch {
 	case strings.Contains(msg, "UTF-8") || msg == "invalid Unicode character":
 		if i := firstInvalidUTF8(data); i >= 0 {
@@ -31,18 +31,28 @@ func SyntaxError(data []byte, err error) (int, string) {
 			r, _ := utf8.DecodeRune(data[i:])
 			return lineAt(data, i), fmt.Sprintf("control character %q at column %d: not allowed anywhere in YAML", r, columnAt(data, i))
 		}
-	case unknownAnchorRE.MatchString(msg):
-		if i := aliasAt(data, unknownAnchorRE.FindStringSubmatch(msg)[1]); i >= 0 {
+	case unknownAnchor && strings.HasPrefix(msg, "unknown anchor '"):
+		if i := aliasAt(data, anchor); i >= 0 {
 			return lineAt(data, i), msg
 		}
 	}
 	return 1, msg
 }
 
-var (
-	lineRE          = regexp.MustCompile(`^line (\d+): (.*)$`)
-	unknownAnchorRE = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
-)
+// lineOf splits yaml.v3's "line N: MESSAGE" (written out, not as a
+// regular expression: compiling one costs every start of omni).
+func lineOf(msg string) (line int, rest string, ok bool) {
+	msg, ok = strings.CutPrefix(msg, "line ")
+	if !ok {
+		return 0, "", false
+	}
+	num, rest, ok := strings.Cut(msg, ": ")
+	if !ok || num == "" || strings.Trim(num, "0123456789") != "" {
+		return 0, "", false
+	}
+	line, err := strconv.Atoi(num)
+	return line, rest, err == nil
+}
 
 // tabMsg is yaml.v3's error for a tab in the indentation of a plain
 // scalar's continuation line.
