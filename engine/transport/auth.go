@@ -84,21 +84,25 @@ func (p *Pool) credentials(ep Endpoint) *credentials {
 	}
 	for _, path := range ep.IdentityFiles {
 		signer, pub, note := p.identity(path)
+		// label names the key in messages; path stays the file's own, for
+		// its certificate beside it.
+		label := path
 		if signer == nil && pub != nil {
 			if i := slices.IndexFunc(agentKeys, func(s ssh.Signer) bool {
 				return bytes.Equal(s.PublicKey().Marshal(), pub.Marshal())
 			}); i >= 0 {
 				signer, note = agentKeys[i], ""
-				path += " (its key, from ssh-agent)"
+				label += " (its key, from ssh-agent)"
 			}
 		}
 		if signer == nil {
-			creds.skipped = append(creds.skipped, path+" ("+note+")")
+			creds.skipped = append(creds.skipped, label+" ("+note+")")
 			continue
 		}
 		if cert := p.certificate(path, signer); cert != nil {
 			// Its certificate (KEY-cert.pub, as ssh offers it) first,
-			// then the plain key.
+			// then the plain key; the agent signs for a passphrase-
+			// protected key.
 			creds.add(cert)
 			if creds.identity == nil {
 				creds.identity = cert
@@ -109,7 +113,7 @@ func (p *Pool) credentials(ep Endpoint) *credentials {
 		if creds.identity == nil {
 			creds.identity = signer
 		}
-		creds.tried = append(creds.tried, path)
+		creds.tried = append(creds.tried, label)
 	}
 	if len(agentKeys) > 0 && !ep.IdentitiesOnly {
 		creds.add(agentKeys...)
