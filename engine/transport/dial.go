@@ -174,7 +174,7 @@ func (p *Pool) handshakeKeyed(ctx context.Context, ep Endpoint, conn net.Conn) (
 		HostKeyCallback: func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 			err := check.callback(hostname, remote, key)
 			if err == nil {
-				seen = &seenHostKey{hostname, remote, key}
+				seen = &seenHostKey{check.verifiedAs, remote, check.verified}
 			}
 			return err
 		},

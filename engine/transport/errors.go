@@ -82,12 +82,20 @@ type HostKeyError struct {
 	Line       int
 	// FileMissing is true when KnownHosts does not exist.
 	FileMissing bool
+	// Certificate says what is wrong with the host certificate the server
+	// presented, when an authority of known_hosts signed it but it cannot
+	// be trusted ("it expired at …", "it is for web1, not web2"; its
+	// authority @revoked): KnownHosts and Line are then the authority's.
+	Certificate string
 	Err         error
 }
 
 func (e *HostKeyError) Error() string {
 	key := e.KeyType + " " + e.Fingerprint
 	switch {
+	case e.Certificate != "":
+		return fmt.Sprintf("%s (%s): host certificate %s cannot be trusted: %s; connection refused",
+			e.Host, e.Address, key, e.Certificate)
 	case e.Revoked:
 		return fmt.Sprintf("%s (%s): host key %s is REVOKED at %s:%d; connection refused",
 			e.Host, e.Address, key, e.KnownHosts, e.Line)

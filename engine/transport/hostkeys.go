@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -25,6 +27,38 @@ type hostKeyCheck struct {
 	// refused is the error the callback refused the key with, reported as
 	// is instead of x/crypto's "ssh: handshake failed" wrapping.
 	refused error
+	// verified is the key the callback accepted: the one presented, or
+	// the plain key of a certificate it checked as a plain key; verifiedAs
+	// the name known_hosts knows it for ("host:port", or "host:22" when
+	// found without the port).
+	verified   ssh.PublicKey
+	verifiedAs string
+}
+
+// knows reports whether the files list key for hostPort.
+func (h *hostKeyCheck) knows(hostPort string, remote net.Addr, key ssh.PublicKey) bool {
+	return h.checkAll(h.file.checkFold(hostPort, remote, key), hostPort, remote, key) == nil
+}
+
+// knowsPlain is knows for hostPort, else for the host without the port.
+func (h *hostKeyCheck) knowsPlain(hostPort string, remote net.Addr, key ssh.PublicKey) bool {
+	if h.knows(hostPort, remote, key) {
+		return true
+	}
+	bare, ok := withoutPort(hostPort)
+	return ok && h.knows(bare, remote, key)
+}
+
+// withoutPort is hostPort with ssh's default port, for the second lookup
+// ssh makes for a host on another port that known_hosts does not list:
+// "checking without port identifier" (an entry for the plain host name
+// then counts). False when hostPort is on port 22 already.
+func withoutPort(hostPort string) (string, bool) {
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil || port == "22" {
+		return "", false
+	}
+	return net.JoinHostPort(host, "22"), true
 }
 
 func newHostKeyCheck(ep Endpoint, opts Options, cache *knownHostsCache) (*hostKeyCheck, error) {
@@ -88,9 +122,18 @@ func (h *hostKeyCheck) algorithms() []string {
 	var algos []string
 	var types []string
 	authority := false
-	for _, f := range append([]*knownHostsFile{h.file}, h.more...) {
+	files := append([]*knownHostsFile{h.file}, h.more...)
+	for _, f := range files {
 		t, ca := f.keyTypes(h.ep.hostPort())
 		types, authority = append(types, t...), authority || ca
+	}
+	if bare, ok := withoutPort(h.ep.hostPort()); ok && len(types) == 0 && !authority {
+		// Nothing for [host]:port: what the host itself is known by
+		// counts, as in the check (withoutPort).
+		for _, f := range files {
+			t, ca := f.keyTypes(bare)
+			types, authority = append(types, t...), authority || ca
+		}
 	}
 	if authority {
 		// A @cert-authority line covers the host: its certificate
@@ -148,11 +191,43 @@ func algorithmsForKeyType(keyType string) []string {
 
 // callback is the ssh.HostKeyCallback of the handshake.
 func (h *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	if cert, ok := key.(*ssh.Certificate); ok {
+		refusal, trusted, name := h.checkCertificate(hostname, remote, cert)
+		if refusal == nil && !trusted {
+			if bare, ok := withoutPort(hostname); ok {
+				// No authority covers [host]:port: ssh checks again
+				// "without port identifier".
+				refusal, trusted, name = h.checkCertificate(bare, remote, cert)
+			}
+		}
+		if trusted {
+			h.verified, h.verifiedAs = key, name
+			return nil
+		}
+		if refusal != nil && (refusal.Certificate == "" || refusal.Revoked || !h.knowsPlain(hostname, remote, cert.Key)) {
+			h.refused = refusal
+			return refusal
+		}
+		// No authority of any file signed it (or it is not valid, but its
+		// plain key is listed): as ssh does ("No matching CA found. Retry
+		// with plain key"), the certificate's own key is checked, and
+		// recorded when new and accepted, never the certificate. The
+		// server proved it holds that key in the key exchange.
+		key = cert.Key
+	}
 	// Host names are matched without regard to case, as OpenSSH does: a
 	// host known as worker1 is not unknown as WORKER1 (its changed key
 	// would be taken for a new one), nor the other way round.
 	file := h.file
 	err := h.checkAll(file.checkFold(hostname, remote, key), hostname, remote, key)
+	if isUnknownKey(err) {
+		if bare, ok := withoutPort(hostname); ok && h.knows(bare, remote, key) {
+			// Not listed for [host]:port at all, but for the host
+			// itself: ssh's "found matching key w/out port".
+			h.verified, h.verifiedAs = key, bare
+			return nil
+		}
+	}
 	var keyErr *knownhosts.KeyError
 	if h.accept && errors.As(err, &keyErr) && len(keyErr.Want) == 0 {
 		// Unknown: record it, unless the file as it is now knows the host
@@ -171,17 +246,11 @@ func (h *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.Public
 		}
 	}
 	if err == nil {
+		h.verified, h.verifiedAs = key, hostname
 		return nil
 	}
-	refusal := &HostKeyError{
-		Host:        h.ep.Name,
-		Address:     h.ep.hostPort(),
-		KeyType:     key.Type(),
-		Fingerprint: ssh.FingerprintSHA256(key),
-		KnownHosts:  h.ep.KnownHosts,
-		FileMissing: file.missing,
-		Err:         err,
-	}
+	refusal := h.refusal(key, file)
+	refusal.Err = err
 	var revoked *knownhosts.RevokedError
 	switch {
 	case errors.As(err, &revoked):
@@ -197,6 +266,120 @@ func (h *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.Public
 	}
 	h.refused = refusal
 	return refusal
+}
+
+// refusal is the HostKeyError for key, as checked against file; a
+// certificate is named by its type and its key's fingerprint (what
+// ssh-keygen -lf prints for it).
+func (h *hostKeyCheck) refusal(key ssh.PublicKey, file *knownHostsFile) *HostKeyError {
+	fingerprint := ssh.FingerprintSHA256(key)
+	if cert, ok := key.(*ssh.Certificate); ok {
+		fingerprint = ssh.FingerprintSHA256(cert.Key)
+	}
+	return &HostKeyError{
+		Host:        h.ep.Name,
+		Address:     h.ep.hostPort(),
+		KeyType:     key.Type(),
+		Fingerprint: fingerprint,
+		KnownHosts:  h.ep.KnownHosts,
+		FileMissing: file.missing,
+	}
+}
+
+// checkCertificate is the verdict of every file on a host certificate
+// for hostPort, as ssh gives it: refused when its key or its authority is
+// @revoked in any file; trusted when a @cert-authority line of any file
+// that covers the host signed it and it is valid (type, principal, dates,
+// signature), with the name the authority covers; refused, saying why in
+// HostKeyError.Certificate, when such authorities signed it but it is not
+// valid for any of them. Neither (refusal nil, trusted false) when no
+// file has an authority for the host that signed it: a file without one
+// does not know the host through a certificate, and says nothing against
+// another file's authority.
+func (h *hostKeyCheck) checkCertificate(hostPort string, remote net.Addr, cert *ssh.Certificate) (refusal *HostKeyError, trusted bool, name string) {
+	files := append([]*knownHostsFile{h.file}, h.more...)
+	for _, f := range files {
+		for _, k := range []ssh.PublicKey{cert.Key, cert.SignatureKey} {
+			var revoked *knownhosts.RevokedError
+			if err := f.check(hostPort, remote, k); errors.As(err, &revoked) {
+				refusal = h.refusal(cert, f)
+				refusal.Revoked, refusal.Err = true, err
+				refusal.KnownHosts, refusal.Line = revoked.Revoked.Filename, revoked.Revoked.Line
+				if k == cert.SignatureKey {
+					refusal.Certificate = fmt.Sprintf("its authority's key %s %s is @revoked at %s:%d",
+						k.Type(), ssh.FingerprintSHA256(k), revoked.Revoked.Filename, revoked.Revoked.Line)
+				}
+				return refusal, false, ""
+			}
+		}
+	}
+	for _, f := range files {
+		name, authority, ok := f.authorityFor(hostPort, cert.SignatureKey)
+		if !ok {
+			continue
+		}
+		err := f.db(name, remote, cert)
+		if err == nil {
+			return nil, true, name
+		}
+		if refusal == nil {
+			refusal = h.refusal(cert, f)
+			refusal.Err = err
+			refusal.KnownHosts, refusal.Line = authority.Filename, authority.Line
+			refusal.Certificate = certificateProblem(cert, name, err) +
+				fmt.Sprintf(" (its authority: %s:%d)", authority.Filename, authority.Line)
+		}
+	}
+	return refusal, false, ""
+}
+
+// authorityFor returns the @cert-authority line of f with key ca that
+// covers hostname (as written, else lower-cased, as ssh matches it), and
+// the name it covers.
+func (f *knownHostsFile) authorityFor(hostname string, ca ssh.PublicKey) (name string, line knownhosts.KnownKey, ok bool) {
+	if f.db == nil {
+		return "", line, false
+	}
+	names := []string{hostname}
+	if lower := strings.ToLower(hostname); lower != hostname {
+		names = append(names, lower)
+	}
+	for _, name := range names {
+		var keyErr *knownhosts.KeyError
+		if err := f.db(name, placeholderAddr, probeKey{}); !errors.As(err, &keyErr) {
+			continue
+		}
+		for _, known := range keyErr.Want {
+			if known.CertAuthority && bytes.Equal(known.Key.Marshal(), ca.Marshal()) {
+				return name, known, true
+			}
+		}
+	}
+	return "", line, false
+}
+
+// certificateProblem says what is wrong with a host certificate that an
+// authority of known_hosts signed but that x/crypto's checks refused
+// (err) for hostPort.
+func certificateProblem(cert *ssh.Certificate, hostPort string, err error) string {
+	host, _, splitErr := net.SplitHostPort(hostPort)
+	if splitErr != nil {
+		host = hostPort
+	}
+	now := time.Now()
+	const layout = "2006-01-02 15:04:05 MST"
+	switch {
+	case cert.CertType != ssh.HostCert:
+		return "it is not a host certificate"
+	case len(cert.ValidPrincipals) > 0 && !slices.Contains(cert.ValidPrincipals, host):
+		return fmt.Sprintf("it is for %s, not %s", strings.Join(cert.ValidPrincipals, ", "), host)
+	case cert.ValidBefore != ssh.CertTimeInfinity && uint64(now.Unix()) >= cert.ValidBefore:
+		return "it expired at " + time.Unix(int64(cert.ValidBefore), 0).Format(layout)
+	case uint64(now.Unix()) < cert.ValidAfter:
+		return "it is not valid before " + time.Unix(int64(cert.ValidAfter), 0).Format(layout)
+	default:
+		return strings.TrimPrefix(err.Error(), "ssh: ")
+	}
 }
 
 // appendKnownHost records key for hostPort at the end of the known_hosts

@@ -155,13 +155,17 @@ func (c *knownHostsCache) acceptNew(path, hostPort string, remote net.Addr, key 
 // names in any case (an entry written as [WORKER1]:22). A host the file
 // knows under another case is never unknown: its key is accepted, or
 // refused as changed.
+//
+// A @cert-authority line is not a key of the host: a plain key (or the
+// key of a certificate no authority of the file signed) checked against a
+// host that only such lines cover is unknown, as for ssh, not changed.
 func (f *knownHostsFile) checkFold(hostname string, remote net.Addr, key ssh.PublicKey) error {
-	err := f.check(hostname, remote, key)
+	err := withoutAuthorities(f.check(hostname, remote, key))
 	if !isUnknownKey(err) {
 		return err
 	}
 	if lower := strings.ToLower(hostname); lower != hostname {
-		if err2 := f.check(lower, remote, key); !isUnknownKey(err2) {
+		if err2 := withoutAuthorities(f.check(lower, remote, key)); !isUnknownKey(err2) {
 			return err2
 		}
 	}
@@ -192,6 +196,25 @@ func (f *knownHostsFile) checkFold(hostname string, remote net.Addr, key ssh.Pub
 		return &knownhosts.KeyError{Want: want}
 	}
 	return err
+}
+
+// withoutAuthorities is err without the @cert-authority lines among the
+// keys a *knownhosts.KeyError says the host has.
+func withoutAuthorities(err error) error {
+	var keyErr *knownhosts.KeyError
+	if !errors.As(err, &keyErr) {
+		return err
+	}
+	var want []knownhosts.KnownKey
+	for _, k := range keyErr.Want {
+		if !k.CertAuthority {
+			want = append(want, k)
+		}
+	}
+	if len(want) == len(keyErr.Want) {
+		return err
+	}
+	return &knownhosts.KeyError{Want: want}
 }
 
 // isUnknownKey reports whether err says the host is not in the file.

@@ -106,3 +106,49 @@ func TestHostCertificateIsTrustedViaCertAuthority(t *testing.T) {
 		t.Fatalf("omni refuses a host whose certificate is signed by a trusted @cert-authority: %v", err)
 	}
 }
+
+// TestHostCertificateNotValidSaysWhy: a certificate a trusted authority
+// signed that is not valid for the host (expired, or for another name) is
+// a host key omni cannot trust (*HostKeyError: exit 4), and the message
+// says what is wrong with it; --accept-new-host-keys does not record it.
+func TestHostCertificateNotValidSaysWhy(t *testing.T) {
+	for _, tc := range []struct {
+		name, addr string
+		sign       []string
+		want       string
+	}{
+		{"expired", "127.0.92.20", []string{"-n", "127.0.92.20", "-V", "-2d:-47h"}, "it expired at "},
+		{"other name", "127.0.92.21", []string{"-n", "web9.example"}, "it is for web9.example, not 127.0.92.21"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ca := filepath.Join(dir, "host_ca")
+			hostKey := filepath.Join(dir, "ssh_host_cert_ed25519_key")
+			reviewKeygen(t, "-q", "-t", "ed25519", "-N", "", "-C", "host-ca", "-f", ca)
+			reviewKeygen(t, "-q", "-t", "ed25519", "-N", "", "-C", "host", "-f", hostKey)
+			reviewKeygen(t, append(append([]string{"-q", "-s", ca, "-I", "host", "-h"}, tc.sign...), hostKey+".pub")...)
+			srv := sshtest.Start(t, sshtest.Options{Addr: tc.addr,
+				ExtraConfig: "HostKey " + hostKey + "\nHostCertificate " + hostKey + "-cert.pub"})
+			caPub, err := os.ReadFile(ca + ".pub")
+			if err != nil {
+				t.Fatal(err)
+			}
+			knownHosts := filepath.Join(dir, "known_hosts")
+			writeFile(t, knownHosts, "@cert-authority ["+tc.addr+"]:"+strconv.Itoa(srv.Port)+" "+strings.TrimSpace(string(caPub)))
+			before, _ := os.ReadFile(knownHosts)
+			ep := srv.Endpoint("certhost")
+			ep.KnownHosts = knownHosts
+			_, err = newPool(t, transport.Options{AcceptNewHostKeys: true}).Client(testContext(t), ep)
+			var hk *transport.HostKeyError
+			if !errors.As(err, &hk) || !strings.Contains(hk.Certificate, tc.want) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v; want a *HostKeyError whose certificate problem says %q", err, tc.want)
+			}
+			if !transport.IsUnreachable(err) {
+				t.Errorf("IsUnreachable(%v) = false", err)
+			}
+			if after, _ := os.ReadFile(knownHosts); string(after) != string(before) {
+				t.Errorf("--accept-new-host-keys wrote to known_hosts:\n%s", after)
+			}
+		})
+	}
+}
