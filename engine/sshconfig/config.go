@@ -1,7 +1,6 @@
 package sshconfig
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,13 +11,11 @@ import (
 	"strings"
 	"time"
 
-	ssh_config "github.com/kevinburke/ssh_config"
-
 	"github.com/omni-fleet/omni/engine/transport"
 )
 
-// Config is a parsed OpenSSH client configuration file. A nil *Config is
-// an empty one: every lookup finds nothing.
+// Config is a parsed OpenSSH client configuration file, with the files it
+// includes. A nil *Config is an empty one: every lookup finds nothing.
 type Config struct {
 	// Path is the file the configuration was read from, as given; it names
 	// the file in errors and warnings.
@@ -27,14 +24,42 @@ type Config struct {
 	// "FILE:LINE: message" each: Match blocks that are ignored.
 	Warnings []string
 
-	cfg *ssh_config.Config // nil when the file does not exist
+	// entries are the settings of the file and of the files it includes,
+	// in the order ssh reads them.
+	entries []entry
+}
+
+// entry is one "Keyword value" line, with the blocks it is in.
+type entry struct {
+	key, value string
+	file       string
+	line       int
+	// when are the conditions under which the line applies, all of them:
+	// the Host or Match block it is in, and the blocks of the Include
+	// lines it was read through.
+	when []condition
+}
+
+// condition is a Host line's patterns, or a Match line's.
+type condition struct {
+	patterns []string
+	never    bool // a Match omni cannot evaluate: its block is ignored
+}
+
+func (e *entry) applies(alias string) bool {
+	for _, c := range e.when {
+		if c.never || !matchList(alias, c.patterns) {
+			return false
+		}
+	}
+	return true
 }
 
 // Error is a problem with the configuration: a line the parser rejects, or
 // a value omni cannot use (a bad Port, a ProxyJump loop, ...).
 type Error struct {
-	File string // the configuration file
-	Line int    // 1-based; 0 when not known (a value from an Include'd file)
+	File string // the configuration file (or the file it includes)
+	Line int    // 1-based; 0 when not known
 	Msg  string
 }
 
@@ -74,22 +99,12 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse is Load for content already in memory; path names it in messages.
-// Include directives in it are read from disk, relative to ~/.ssh.
-func Parse(path string, data []byte) (c *Config, err error) {
-	c = &Config{Path: path}
-	data = c.dropUnsupportedMatches(data)
-	defer func() {
-		// The parser reports problems by panicking, and recovers only its
-		// own kinds of panic: never let a malformed file crash omni.
-		if r := recover(); r != nil {
-			c, err = nil, &Error{File: path, Msg: fmt.Sprintf("cannot parse: %v", r)}
-		}
-	}()
-	parsed, err := ssh_config.DecodeBytes(data)
-	if err != nil {
-		return nil, parseError(path, err)
+// Include directives in it are read from disk (see include.go).
+func Parse(path string, data []byte) (*Config, error) {
+	c := &Config{Path: path}
+	if err := c.read(path, data, nil, 0); err != nil {
+		return nil, err
 	}
-	c.cfg = parsed
 	return c, nil
 }
 
@@ -103,48 +118,6 @@ func parseError(path string, err error) error {
 		return &Error{File: path, Line: line, Msg: strings.TrimPrefix(m[2], "ssh_config: ")}
 	}
 	return &Error{File: path, Msg: strings.TrimPrefix(msg, "ssh_config: ")}
-}
-
-// dropUnsupportedMatches rewrites the Match lines the parser cannot handle
-// into a Host line that matches nothing, so that their blocks are ignored
-// and every other line keeps its number; each gives a warning. Supported
-// are "Match all" and "Match host|originalhost PATTERNS" (both matched
-// against the name as given, before HostName). The parser itself fails on
-// any other criterion, and reads a second criterion after host as more
-// host patterns.
-func (c *Config) dropUnsupportedMatches(data []byte) []byte {
-	lines := bytes.SplitAfter(data, []byte("\n"))
-	changed := false
-	for i, raw := range lines {
-		line := strings.TrimRight(string(raw), "\r\n")
-		keyword, args := splitDirective(line)
-		if !strings.EqualFold(keyword, "match") {
-			continue
-		}
-		if hash := strings.IndexByte(args, '#'); hash >= 0 {
-			args = args[:hash]
-		}
-		fields := strings.Fields(args)
-		var rewritten string
-		switch {
-		case len(fields) == 1 && strings.EqualFold(fields[0], "all"):
-			continue
-		case len(fields) == 2 && (strings.EqualFold(fields[0], "host") || strings.EqualFold(fields[0], "originalhost")):
-			// Pattern lists are comma-separated in Match lines; the parser
-			// splits them at spaces.
-			rewritten = "Match host " + strings.ReplaceAll(fields[1], ",", " ")
-		default:
-			rewritten = "Host !*" // matches nothing: the block is ignored
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s:%d: %q is not supported: its block is ignored",
-				c.Path, i+1, strings.Join(append([]string{keyword}, fields...), " ")))
-		}
-		lines[i] = []byte(rewritten + string(raw[len(line):]))
-		changed = true
-	}
-	if !changed {
-		return data
-	}
-	return bytes.Join(lines, nil)
 }
 
 // splitDirective splits a configuration line into its keyword and the rest:
@@ -191,7 +164,7 @@ type Host struct {
 	// comes before any ProxyJump (the first of the two wins, as in ssh).
 	ProxyCommand string
 	// ProxyLine is the line of the ProxyJump or ProxyCommand directive
-	// applied, 0 when not known.
+	// applied, in Config.Path; 0 when it is in a file Path includes.
 	ProxyLine int
 	// ServerAliveInterval is ServerAliveInterval: 0 when unset,
 	// transport.KeepalivesOff when set to 0 (no keepalives), as
@@ -206,20 +179,20 @@ type Host struct {
 // `ssh`: the first value of each key among the blocks that match it.
 func (c *Config) Lookup(alias string) (Host, error) {
 	h := Host{Alias: alias}
-	if c == nil || c.cfg == nil {
+	if c == nil || len(c.entries) == 0 {
 		return h, nil
 	}
-	if v, line, ok := c.first(alias, "HostName"); ok {
+	if v, at, ok := c.first(alias, "HostName"); ok {
 		name, err := expandHostName(v, alias)
 		if err != nil {
-			return h, c.errorf(line, "HostName %q: %v", v, err)
+			return h, at.errorf("HostName %q: %v", v, err)
 		}
 		h.HostName = name
 	}
-	if v, line, ok := c.first(alias, "Port"); ok {
+	if v, at, ok := c.first(alias, "Port"); ok {
 		port, err := strconv.Atoi(v)
 		if err != nil || port < 1 || port > 65535 {
-			return h, c.errorf(line, "Port %q is not a port number (1-65535)", v)
+			return h, at.errorf("Port %q is not a port number (1-65535)", v)
 		}
 		h.Port = port
 	}
@@ -229,13 +202,9 @@ func (c *Config) Lookup(alias string) (Host, error) {
 	if v, _, ok := c.first(alias, "IdentitiesOnly"); ok {
 		h.IdentitiesOnly = strings.EqualFold(v, "yes")
 	}
-	files, err := c.cfg.GetAll(alias, "IdentityFile")
-	if err != nil {
-		return h, c.errorf(0, "IdentityFile for %s: %v", alias, err)
-	}
-	for _, f := range files {
-		if f != "" {
-			h.IdentityFiles = append(h.IdentityFiles, f)
+	for i := range c.entries {
+		if e := &c.entries[i]; strings.EqualFold(e.key, "IdentityFile") && e.value != "" && e.applies(alias) {
+			h.IdentityFiles = append(h.IdentityFiles, e.value)
 		}
 	}
 	if v, _, ok := c.first(alias, "UserKnownHostsFile"); ok {
@@ -248,25 +217,27 @@ func (c *Config) Lookup(alias string) (Host, error) {
 			}
 		}
 	}
-	if v, line, ok := c.first(alias, "ServerAliveInterval"); ok {
+	if v, at, ok := c.first(alias, "ServerAliveInterval"); ok {
 		d, err := ParseTime(v)
 		if err != nil {
-			return h, c.errorf(line, "ServerAliveInterval %q: %v", v, err)
+			return h, at.errorf("ServerAliveInterval %q: %v", v, err)
 		}
 		h.ServerAliveInterval = d
 		if d == 0 {
 			h.ServerAliveInterval = transport.KeepalivesOff
 		}
 	}
-	if v, line, ok := c.first(alias, "ServerAliveCountMax"); ok {
+	if v, at, ok := c.first(alias, "ServerAliveCountMax"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return h, c.errorf(line, "ServerAliveCountMax %q is not a count (0 or more)", v)
+			return h, at.errorf("ServerAliveCountMax %q is not a count (0 or more)", v)
 		}
 		h.ServerAliveCountMax = max(n, 1)
 	}
-	if key, v, line, ok := c.firstOf(alias, "ProxyJump", "ProxyCommand"); ok {
-		h.ProxyLine = line
+	if key, v, at, ok := c.firstOf(alias, "ProxyJump", "ProxyCommand"); ok {
+		if at.file == c.Path {
+			h.ProxyLine = at.line
+		}
 		switch {
 		case strings.EqualFold(v, "none"):
 		case key == "ProxyCommand":
@@ -274,7 +245,7 @@ func (c *Config) Lookup(alias string) (Host, error) {
 		default:
 			jumps, err := ParseProxyJump(v)
 			if err != nil {
-				return h, c.errorf(line, "ProxyJump %q: %v", v, err)
+				return h, at.errorf("ProxyJump %q: %v", v, err)
 			}
 			h.ProxyJump = jumps
 		}
@@ -282,39 +253,25 @@ func (c *Config) Lookup(alias string) (Host, error) {
 	return h, nil
 }
 
-func (c *Config) errorf(line int, format string, args ...any) *Error {
-	return &Error{File: c.Path, Line: line, Msg: fmt.Sprintf(format, args...)}
+func (e *entry) errorf(format string, args ...any) *Error {
+	return &Error{File: e.file, Line: e.line, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (c *Config) first(alias, key string) (value string, line int, ok bool) {
-	_, value, line, ok = c.firstOf(alias, key)
-	return value, line, ok
+func (c *Config) first(alias, key string) (value string, at *entry, ok bool) {
+	_, value, at, ok = c.firstOf(alias, key)
+	return value, at, ok
 }
 
-// firstOf finds the first of keys set for alias, in file order: the key
-// found (spelled as in keys), its value and line (0 when it comes from an
-// Include'd file, whose lines the parser does not expose).
-func (c *Config) firstOf(alias string, keys ...string) (key, value string, line int, ok bool) {
-	for _, host := range c.cfg.Hosts {
-		if !host.Matches(alias) {
-			continue
-		}
-		for _, node := range host.Nodes {
-			switch n := node.(type) {
-			case *ssh_config.KV:
-				for _, k := range keys {
-					if strings.EqualFold(n.Key, k) {
-						return k, strings.TrimSpace(n.Value), n.Pos().Line, true
-					}
-				}
-			case *ssh_config.Include:
-				for _, k := range keys {
-					if v := n.Get(alias, k); v != "" {
-						return k, strings.TrimSpace(v), 0, true
-					}
-				}
+// firstOf finds the first of keys set for alias, in the order ssh reads
+// the lines: the key found (spelled as in keys), its value and its line.
+func (c *Config) firstOf(alias string, keys ...string) (key, value string, at *entry, ok bool) {
+	for i := range c.entries {
+		e := &c.entries[i]
+		for _, k := range keys {
+			if strings.EqualFold(e.key, k) && e.applies(alias) {
+				return k, e.value, e, true
 			}
 		}
 	}
-	return "", "", 0, false
+	return "", "", nil, false
 }

@@ -153,7 +153,8 @@ func TestLoad(t *testing.T) {
 	}
 
 	// An Include'd file (absolute path: relative ones are under ~/.ssh)
-	// the parser rejects: the error names the file and the Include line.
+	// gets what the top file gets: a Match omni cannot evaluate is
+	// ignored with a warning naming the included file and its line.
 	bad := filepath.Join(dir, "bad.conf")
 	if err := os.WriteFile(bad, []byte("Match exec true\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -162,10 +163,20 @@ func TestLoad(t *testing.T) {
 	if err := os.WriteFile(path, []byte("Host a\n  User u\n  Include "+bad+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	c, err = Load(path)
+	if want := []string{bad + `:1: "Match exec true" is not supported: its block is ignored`}; err != nil || !reflect.DeepEqual(c.Warnings, want) {
+		t.Errorf("Load with an unsupported Match in an Include = %v; warnings %q, want %q", err, c.Warnings, want)
+	}
+
+	// A line of an Include'd file that cannot be used: the error names
+	// that file and its line.
+	if err := os.WriteFile(bad, []byte("Port 22\nHost\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	_, err = Load(path)
 	var cfgErr *Error
-	if !errors.As(err, &cfgErr) || cfgErr.File != path || cfgErr.Line != 3 || !strings.Contains(cfgErr.Msg, "Match Exec is not supported") {
-		t.Errorf("Load with a bad Include = %v; want %s:3: ... Match Exec is not supported", err, path)
+	if !errors.As(err, &cfgErr) || cfgErr.File != bad || cfgErr.Line != 2 || !strings.Contains(cfgErr.Msg, "Host needs at least one pattern") {
+		t.Errorf("Load with a bad Include = %v; want %s:2: Host needs at least one pattern", err, bad)
 	}
 
 	// A good Include applies where it is.
