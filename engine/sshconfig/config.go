@@ -44,11 +44,15 @@ type entry struct {
 type condition struct {
 	patterns []string
 	never    bool // a Match omni cannot evaluate: its block is ignored
+	// anyCase: the patterns match without regard to case (Match host, as
+	// ssh's match_hostname); a Host line's patterns are taken as written,
+	// against the lowercased name, so `Host Web1` matches nothing, as in ssh.
+	anyCase bool
 }
 
 func (e *entry) applies(alias string) bool {
 	for _, c := range e.when {
-		if c.never || !matchList(alias, c.patterns) {
+		if c.never || !matchList(alias, c.patterns, c.anyCase) {
 			return false
 		}
 	}

@@ -196,7 +196,7 @@ func matchCondition(fields []string) (cond *condition, ok bool, err error) {
 	case len(fields) == 1 && strings.EqualFold(fields[0], "all"):
 		return nil, true, nil
 	case len(fields) == 2 && (strings.EqualFold(fields[0], "host") || strings.EqualFold(fields[0], "originalhost")):
-		return &condition{patterns: strings.Split(fields[1], ",")}, true, nil
+		return &condition{patterns: strings.Split(fields[1], ","), anyCase: true}, true, nil
 	default:
 		return &condition{never: true}, false, nil
 	}

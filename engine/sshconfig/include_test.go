@@ -120,15 +120,19 @@ func TestMatchPattern(t *testing.T) {
 	for _, tc := range []struct {
 		host     string
 		patterns []string
+		anyCase  bool
 		want     bool
 	}{
-		{"WEB1", []string{"web1"}, true},
-		{"web1", []string{"WEB*"}, true},
-		{"web1", []string{"web*", "!web1"}, false},
-		{"web2", []string{"web*", "!web1"}, true},
-		{"web1", []string{"!web2"}, false}, // a negation alone matches nothing
+		{"WEB1", []string{"web1"}, false, true},
+		// A Host line's pattern is taken as written, against the
+		// lowercased name: `Host WEB*` matches nothing in ssh.
+		{"web1", []string{"WEB*"}, false, false},
+		{"web1", []string{"WEB*"}, true, true}, // Match host: any case
+		{"web1", []string{"web*", "!web1"}, false, false},
+		{"web2", []string{"web*", "!web1"}, false, true},
+		{"web1", []string{"!web2"}, false, false}, // a negation alone matches nothing
 	} {
-		if got := matchList(tc.host, tc.patterns); got != tc.want {
+		if got := matchList(tc.host, tc.patterns, tc.anyCase); got != tc.want {
 			t.Errorf("matchList(%q, %q) = %v, want %v", tc.host, tc.patterns, got, tc.want)
 		}
 	}

@@ -4,9 +4,10 @@ import "strings"
 
 // matchList reports whether host matches a pattern list, as OpenSSH's
 // match_pattern_list does for Host lines and Match host: some positive
-// pattern matches and no negated one (!pattern) does. Host names are
-// compared without regard to case: ssh lowercases the name it looks up.
-func matchList(host string, patterns []string) bool {
+// pattern matches and no negated one (!pattern) does. ssh lowercases the
+// name it looks up; anyCase lowercases the patterns too (Match host, as
+// match_hostname does), else they are taken as written (Host lines).
+func matchList(host string, patterns []string, anyCase bool) bool {
 	host = strings.ToLower(host)
 	found := false
 	for _, p := range patterns {
@@ -14,7 +15,10 @@ func matchList(host string, patterns []string) bool {
 		if negated {
 			p = p[1:]
 		}
-		if matchPattern(host, strings.ToLower(p)) {
+		if anyCase {
+			p = strings.ToLower(p)
+		}
+		if matchPattern(host, p) {
 			if negated {
 				return false
 			}
