@@ -209,3 +209,73 @@ func TestRestartOfTheLastRunningInstanceOnARoleNamesItsDependent(t *testing.T) {
 		t.Errorf("restart of the last running storage-agent on a worker: not_restarted %q, want [backup-agent@primary-bastion], which lost it for the restart\n%s", doc.NotRestarted, out)
 	}
 }
+
+// ghostFleet is a fleet with a host, ghost, that refuses connections
+// (nothing listens on port 1 of its address) and runs gdb; rapp, on the
+// workers, runs and is healthy, started while it required only
+// network-agent; the inventory it returns has rapp require req instead.
+func ghostFleet(t *testing.T, bastion, worker, worker2, ghost, req string) *testfleet.Fleet {
+	t.Helper()
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: bastion, WorkerAddr: worker, MoreWorkers: []string{worker2},
+		Extra: []testfleet.Service{
+			{Name: "gdb", Role: "ghostrole"}, // run by the ghost host only (added below)
+			{Name: "rapp", Role: "worker", Keys: "requires: [network-agent]"},
+		}})
+	f.Inventory = f.Variant("ghost.yaml", "roles:\n  all:",
+		"  ghost:\n    address: "+ghost+"\n    port: 1\n    roles: [ghostrole]\n    service_address: "+ghost+"\nroles:\n  ghostrole: [gdb]\n  all:")
+	mustRun(t, f, "service", "start", "worker", "rapp")
+	f.Inventory = f.Variant("ghost-requires.yaml", "  rapp:\n    requires: [network-agent]", "  rapp:\n    requires: ["+req+"]")
+	return f
+}
+
+// TestRoleDependencyOnAnUnreachableHostIsNotCalledStopped (found by
+// review): a svc@role requirement whose instances could not be read (their
+// host unreachable) is said to be unreadable, naming the host, as a
+// svc@host requirement is, and not "no running and healthy instance"
+// (taken for stopped); so the rolling preflight refuses up front, as
+// docs/fleet.md says of a dependency whose state could not be read.
+//
+// rapp requires gdb@ghostrole; ghost, the one host of the role, refuses
+// connections. `service status worker rapp` says "failed: dependency
+// gdb@ghostrole: no running and healthy instance" (never naming ghost or
+// that it could not be reached), and the rolling restart's preflight says
+// "gdb@ghostrole (required) is no running and healthy instance: it will be
+// started first", then restarts worker1, fails there and calls it
+// unreachable (exit 4). The same inventory with gdb@ghost says "could not
+// be read: ghost (…): unreachable" and the preflight refuses, "no host was
+// touched", exit 1. checker.healthyOnRole drops the read's error, and
+// dependencyChecks gives a role's failure the reason stopped.
+func TestRoleDependencyOnAnUnreachableHostIsNotCalledStopped(t *testing.T) {
+	t.Parallel()
+	f := ghostFleet(t, "127.0.93.70", "127.0.93.71", "127.0.93.72", "127.0.93.79", "gdb@ghostrole")
+
+	out, errOut, _ := omni(t, f, "service", "status", "worker", "rapp")
+	if strings.Contains(out, "no running and healthy instance") || !strings.Contains(out, "ghost") {
+		t.Errorf("status: gdb@ghostrole's only instance could not be read (ghost unreachable); its health should say so and name ghost, not that there is no running instance:\n%s\n%s", out, errOut)
+	}
+
+	out, errOut, code := omni(t, f, "service", "restart", "worker", "rapp", "--rolling", "--min-ready", "0s")
+	if strings.Contains(errOut, "it will be started first") || !strings.Contains(out, "no host was touched") || code != ExitFailed {
+		t.Errorf("rolling restart with gdb@ghostrole unreadable: the preflight should refuse up front (no host touched, exit 1), not promise to start it: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
+
+// TestPreflightDependencyLineReadsAsASentence (found by review): the
+// rolling preflight's line about a dependency that could not be read is
+// literally "gdb@ghost (required) is could not be read: …": the line is
+// built as "%s (required) is %s" with the dependency check's error, which
+// is a state only when it is "stopped" (engine/fleet_preflight.go:27); "no
+// running and healthy instance" reads "is no running and healthy
+// instance" the same way.
+func TestPreflightDependencyLineReadsAsASentence(t *testing.T) {
+	t.Parallel()
+	f := ghostFleet(t, "127.0.93.80", "127.0.93.81", "127.0.93.82", "127.0.93.89", "gdb@ghost")
+
+	out, errOut, _ := omni(t, f, "service", "restart", "worker", "rapp", "--rolling", "--min-ready", "0s")
+	if !strings.Contains(errOut, "preflight: worker1: gdb@ghost (required)") {
+		t.Fatalf("rolling restart: no preflight line for gdb@ghost:\nstdout:\n%s\nstderr:\n%s", out, errOut)
+	}
+	if strings.Contains(out+errOut, "(required) is could not be read") {
+		t.Errorf("the preflight says \"(required) is could not be read\":\nstdout:\n%s\nstderr:\n%s", out, errOut)
+	}
+}
