@@ -46,7 +46,7 @@ type checker struct {
 type lookMemo struct {
 	mu    sync.Mutex
 	whyOf map[Instance]*lookEntry
-	roles map[string]Instance // "svc@role" -> its healthy instance ("" host: none)
+	roles map[string]roleRead // "svc@role" -> what a reading of it found
 }
 
 // lookEntry is one instance's reading: found (or err) once done is closed.
@@ -78,13 +78,17 @@ func unhealthy(rep health.Report) depState {
 }
 
 func newLookMemo() *lookMemo {
-	return &lookMemo{whyOf: map[Instance]*lookEntry{}, roles: map[string]Instance{}}
+	return &lookMemo{whyOf: map[Instance]*lookEntry{}, roles: map[string]roleRead{}}
 }
 
 // unreadable starts the dependency check's error when the dependency's
 // state could not be read (health.DependencyUnreadable): the run cannot
 // say whether it would fix it.
 const unreadable = "could not be read: "
+
+// noHealthyInstance is the dependency check's error when no instance of a
+// role-level requirement runs and is healthy, and all could be read.
+const noHealthyInstance = "no running and healthy instance"
 
 // DependencyCheck prefixes the name of the dependency check of each
 // requirement: "dependency network-agent@worker1".
@@ -265,39 +269,82 @@ func (c *checker) remember(inst Instance, found depState) {
 	c.look.mu.Unlock()
 }
 
+// roleRead is what a reading of a role-level requirement "svc@role"
+// found: a running, healthy instance (found; Host "" when none), and the
+// instances read before it (all of them, when none is healthy) whose state
+// could not be read, with why, one error each in its order.
+type roleRead struct {
+	found  Instance
+	unread []Instance
+	errs   []error
+}
+
+// ok says whether a running, healthy instance was found.
+func (r roleRead) ok() bool { return r.found.Host != "" }
+
+// unreadable names the instances that could not be read and why:
+// "gdb@ghost: ghost (10.0.0.9:22): unreachable: connection refused".
+func (r roleRead) unreadable() string {
+	parts := make([]string, len(r.unread))
+	for i, inst := range r.unread {
+		parts[i] = inst.String() + ": " + r.errs[i].Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// firstErr is the first read's error, nil when every instance was read.
+func (r roleRead) firstErr() error {
+	if len(r.errs) == 0 {
+		return nil
+	}
+	return r.errs[0]
+}
+
 // healthyOnRole finds a running, healthy instance for a role-level
-// requirement "svc@role".
-func (c *checker) healthyOnRole(ctx context.Context, group string) (Instance, bool) {
+// requirement "svc@role"; when there is none, it says which instances
+// could not be read (an instance whose host is unreachable is not taken
+// for stopped).
+func (c *checker) healthyOnRole(ctx context.Context, group string) roleRead {
 	if c.look != nil {
 		c.look.mu.Lock()
-		inst, ok := c.look.roles[group]
+		read, ok := c.look.roles[group]
 		c.look.mu.Unlock()
 		if ok {
-			return inst, inst.Host != ""
+			return read
 		}
 	}
 	svc, role, _ := strings.Cut(group, "@")
-	var found Instance
+	var read roleRead
 	for _, inst := range c.deps.roleInstances(svc, role) {
-		if st, err := c.runningAndHealthy(ctx, inst); err == nil && st.healthy() {
-			found = inst
+		st, err := c.runningAndHealthy(ctx, inst)
+		if err != nil {
+			read.unread = append(read.unread, inst)
+			read.errs = append(read.errs, err)
+			continue
+		}
+		if st.healthy() {
+			read.found = inst
 			break
 		}
 	}
+	if read.ok() {
+		read.unread, read.errs = nil, nil // met: what could not be read does not matter
+	}
 	if c.look != nil {
 		c.look.mu.Lock()
-		c.look.roles[group] = found
+		c.look.roles[group] = read
 		c.look.mu.Unlock()
 	}
-	return found, found.Host != ""
+	return read
 }
 
 // dependencyChecks is the spec's fourth health check: the services inst
 // requires are running and healthy. One result per requirement, named
 // DependencyCheck + the requirement, its Dependency the requirement; its
 // error is the dependency's state ("stopped"), "unhealthy: ...", "no
-// running and healthy instance" or unreadable + why, and its Reason
-// classifies it.
+// running and healthy instance" or unreadable + why (for a role: when no
+// instance is healthy and one or more could not be read, naming them), and
+// its Reason classifies it.
 func (c *checker) dependencyChecks(ctx context.Context, inst Instance) []health.Result {
 	needs := c.deps.needs(inst)
 	out := make([]health.Result, len(needs))
@@ -305,8 +352,14 @@ func (c *checker) dependencyChecks(ctx context.Context, inst Instance) []health.
 		n := needs[i]
 		res := health.Result{Check: DependencyCheck + n.String(), Dependency: n.String(), Attempts: 1, Passed: true}
 		if n.role != "" {
-			if _, ok := c.healthyOnRole(ctx, n.String()); !ok {
-				res.Passed, res.Error, res.Reason = false, "no running and healthy instance", health.DependencyStopped
+			switch read := c.healthyOnRole(ctx, n.String()); {
+			case read.ok():
+			case len(read.unread) > 0:
+				// Not stopped: what could not be read may run; a start
+				// would not fix it, as for the svc@host form.
+				res.Passed, res.Error, res.Reason = false, unreadable+read.unreadable(), health.DependencyUnreadable
+			default:
+				res.Passed, res.Error, res.Reason = false, noHealthyInstance, health.DependencyStopped
 			}
 		} else if found, err := c.runningAndHealthy(ctx, n.inst); err != nil {
 			res.Passed, res.Error, res.Reason = false, unreadable+err.Error(), health.DependencyUnreadable
@@ -329,6 +382,21 @@ type DependencyProblem struct {
 	// Startable: a start or restart (without --no-deps) starts it first:
 	// it is not running, as opposed to running but unhealthy, or unread.
 	Startable bool
+	// Reason classifies Why (health.DependencyStopped, ...).
+	Reason health.DependencyReason
+}
+
+// Sentence says the problem after the requirement's name, as a sentence
+// reads for every reason: "is stopped", "is unhealthy: ...", "has no
+// running and healthy instance", "could not be read: ...".
+func (p DependencyProblem) Sentence() string {
+	switch {
+	case p.Reason == health.DependencyUnreadable:
+		return p.Why // "could not be read: ..."
+	case p.Why == noHealthyInstance:
+		return "has " + p.Why
+	}
+	return "is " + p.Why
 }
 
 // DependencyProblems lists the failed dependency checks of rep (nil
@@ -343,7 +411,7 @@ func DependencyProblems(rep *health.Report) []DependencyProblem {
 			continue
 		}
 		out = append(out, DependencyProblem{Need: c.Dependency, Why: c.Error,
-			Startable: c.Reason == health.DependencyStopped})
+			Startable: c.Reason == health.DependencyStopped, Reason: c.Reason})
 	}
 	return out
 }

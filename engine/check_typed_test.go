@@ -81,7 +81,7 @@ func TestDependencyProblemsReadTheTypedFields(t *testing.T) {
 		{Check: DependencyCheck + "look-alike", Attempts: 1, Error: "stopped"},
 	}}
 	got := DependencyProblems(rep)
-	if len(got) != 1 || got[0] != (DependencyProblem{Need: "agent@h2", Why: "unhealthy-wait", Startable: true}) {
+	if len(got) != 1 || got[0] != (DependencyProblem{Need: "agent@h2", Why: "unhealthy-wait", Startable: true, Reason: health.DependencyStopped}) {
 		t.Fatalf("problems %+v, want agent@h2 startable only", got)
 	}
 }

@@ -416,8 +416,8 @@ func (r *execution) skipGroup(t Task) (bool, string) {
 			}
 		}
 	default: // tasks of a role-level fallback: only if the role has no healthy instance
-		if inst, ok := r.check.healthyOnRole(r.ctx, t.Group); ok {
-			why = "not needed: " + t.Group + " satisfied by " + inst.String()
+		if read := r.check.healthyOnRole(r.ctx, t.Group); read.ok() {
+			why = "not needed: " + t.Group + " satisfied by " + read.found.String()
 		}
 	}
 	r.groups[t.Group] = why

@@ -24,7 +24,7 @@ func (r *fleetRunner) dependencyPreflight(before []InstanceStatus) bool {
 		}
 		var reasons []string
 		for _, p := range DependencyProblems(st.Health) {
-			what := fmt.Sprintf("%s: %s (required) is %s", t.Host, dependencyName(p.Need, t.Host), p.Why)
+			what := fmt.Sprintf("%s: %s (required) %s", t.Host, dependencyName(p.Need, t.Host), p.Sentence())
 			switch {
 			case policy == DepsRefused:
 				what += ": --no-deps: it will not be started"

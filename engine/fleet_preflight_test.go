@@ -74,6 +74,9 @@ func TestPreflightDependencyDownRefusesUpFront(t *testing.T) {
 	}{
 		{"no-deps", "stopped", health.DependencyStopped, true, "h2: agent (required) is stopped: --no-deps: it will not be started"},
 		{"unhealthy", "unhealthy: port 7: refused", health.DependencyUnhealthy, false, "h2: agent (required) is unhealthy: port 7: refused: a restart does not fix it"},
+		// A sentence for every reason (found by review: "is could not be read").
+		{"unreadable", "could not be read: h9 (10.0.0.9:22): unreachable: connection refused", health.DependencyUnreadable, false,
+			"h2: agent (required) could not be read: h9 (10.0.0.9:22): unreachable: connection refused: a restart does not fix it"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newSim()

@@ -15,7 +15,11 @@ func runCheckDeps(ctx context.Context, r *execution, _ stepCall) (string, error)
 			continue // a role fallback's own needs: not required as such
 		}
 		if it.need.role != "" {
-			if _, ok := r.check.healthyOnRole(ctx, it.need.String()); !ok {
+			switch read := r.check.healthyOnRole(ctx, it.need.String()); {
+			case read.ok():
+			case len(read.unread) > 0:
+				down = append(down, it.need.String()+" (no healthy instance; could not be read: "+read.unreadable()+")")
+			default:
 				down = append(down, it.need.String()+" (no healthy instance)")
 			}
 			continue

@@ -14,8 +14,8 @@ import (
 func runEnsure(ctx context.Context, r *execution, c stepCall) (string, error) {
 	inst, t := c.inst, c.task
 	if t.Role != "" {
-		if found, ok := r.check.healthyOnRole(ctx, t.Service+"@"+t.Role); ok {
-			return "satisfied by " + found.String(), nil
+		if read := r.check.healthyOnRole(ctx, t.Service+"@"+t.Role); read.ok() {
+			return "satisfied by " + read.found.String(), nil
 		}
 		if t.Host == "" {
 			return "", fmt.Errorf("no host with role %s runs %s", t.Role, t.Service)
