@@ -67,17 +67,71 @@ func Classify(err error) Class {
 	return ClassFailed
 }
 
-// hostResult is how an error leaves a host of a fleet run: interrupted,
-// unreachable, or else failed (a refusal on one host is a failure of the
-// run there).
-func hostResult(err error) HostResult {
-	switch Classify(err) {
+// hostResult is how an error leaves the host host of a fleet run:
+// interrupted, unreachable, or else failed (a refusal on one host is a
+// failure of the run there). It is unreachable only when host's own
+// connection (or one to a bastion in front of it) could not be opened or
+// was lost: a host that answered, whose plan failed because another host
+// (a dependency's, a dependent's) could not be reached, failed, and its
+// error names that host.
+func hostResult(err error, host string) HostResult {
+	switch ClassifyFor(err, host) {
 	case ClassInterrupted:
 		return HostInterrupted
 	case ClassUnreachable:
 		return HostUnreachable
 	}
 	return HostFailed
+}
+
+// ClassifyFor is Classify for the part of a fleet run on host: an error
+// that is another host's unreachability (see unreachableHost) is a
+// failure of host, which answered, not an unreachable host.
+func ClassifyFor(err error, host string) Class {
+	c := Classify(err)
+	if c == ClassUnreachable {
+		if other := unreachableHost(err); other != "" && other != host {
+			return ClassFailed
+		}
+	}
+	return c
+}
+
+// connectError is a connection a run (or a look) wanted to a host and
+// could not open; Host is that host, whichever hop of its way failed (its
+// error may name a bastion in front of it). Its text is the error's.
+type connectError struct {
+	Host string
+	Err  error
+}
+
+func (e *connectError) Error() string { return e.Err.Error() }
+func (e *connectError) Unwrap() error { return e.Err }
+
+// unreachableHost is the host whose connection err says could not be
+// opened or was lost: the host a run connected to (connectError), else the
+// host the error names (a connection lost during a command is the
+// connection to that host); "" when err is no such failure.
+func unreachableHost(err error) string {
+	var (
+		conn        *connectError
+		unreachable *transport.UnreachableError
+		auth        *transport.AuthError
+		hostKey     *transport.HostKeyError
+	)
+	switch {
+	case !transport.IsUnreachable(err):
+		return ""
+	case errors.As(err, &conn):
+		return conn.Host
+	case errors.As(err, &unreachable):
+		return unreachable.Host
+	case errors.As(err, &auth):
+		return auth.Host
+	case errors.As(err, &hostKey):
+		return hostKey.Host
+	}
+	return ""
 }
 
 // Class is a fleet run's result, by the rule of every run over several

@@ -71,7 +71,7 @@ func TestClassifyTable(t *testing.T) {
 			t.Errorf("Classify(%T %v) = %s, want %s", c.err, c.err, got, c.want)
 		}
 		if c.err != nil {
-			if got := hostResult(c.err); got != c.host {
+			if got := hostResult(c.err, "a"); got != c.host {
 				t.Errorf("hostResult(%v) = %s, want %s", c.err, got, c.host)
 			}
 		}

@@ -559,7 +559,7 @@ func (r *execution) connect(ctx context.Context, host string) (Conn, error) {
 	}
 	c, err := r.env.Connector.Connect(ctx, h)
 	if err != nil {
-		return nil, err
+		return nil, &connectError{Host: host, Err: err} // whose connection it was, for hostResult
 	}
 	return withBound(c, commandTimeout(r.env.Inventory)), nil
 }

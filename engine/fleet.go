@@ -291,7 +291,7 @@ func (r *fleetRunner) rolling(drain, ctx context.Context) {
 		down[i] = st.Err != nil || !st.State.Running || (st.Health != nil && !st.Health.Passed())
 		switch {
 		case st.Err != nil:
-			hr.Result, hr.Err = hostResult(st.Err), st.Err
+			hr.Result, hr.Err = hostResult(st.Err, hr.Host), st.Err
 			r.emit(FleetEvent{Kind: EventFinish, Host: hr.Host, Report: hr})
 		case down[i]:
 			downFirst = append(downFirst, i)
@@ -456,7 +456,7 @@ func (r *fleetRunner) runHost(ctx, drain context.Context, i, batch int) {
 	result, err := HostDone, out.Err
 	switch {
 	case out.Err != nil:
-		result = hostResult(out.Err)
+		result = hostResult(out.Err, t.Host)
 	case out.Unchanged != "":
 		result = HostUnchanged
 	}
@@ -467,7 +467,7 @@ func (r *fleetRunner) runHost(ctx, drain context.Context, i, batch int) {
 		var last *InstanceStatus
 		ready, last, err = r.watchReady(ctx, t, out)
 		if err != nil {
-			result = hostResult(err) // a connection lost meanwhile is unreachable
+			result = hostResult(err, t.Host) // its connection lost meanwhile is unreachable
 		}
 		if last != nil {
 			observed(out, *last)

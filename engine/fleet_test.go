@@ -78,7 +78,7 @@ func (s *sim) exec(ctx context.Context, t Target, onStep func(StepResult)) *Outc
 	s.active--
 	onStep(StepResult{Task: Task{Step: "restart", Host: t.Host}})
 	if err := s.fail[t.Host]; err != nil {
-		return &Outcome{Host: t.Host, Err: err}
+		return &Outcome{Host: t.Host, Err: simError(t.Host, err)}
 	}
 	s.down[t.Host] = false
 	return &Outcome{Host: t.Host, State: manager.State{Running: true, Status: "running", PID: 100}}
@@ -103,7 +103,7 @@ func (s *sim) status(ctx context.Context, instances []Instance) []InstanceStatus
 		out[i].Instance = inst
 		switch {
 		case errors.Is(s.fail[inst.Host], errUnreachable):
-			out[i].Err = s.fail[inst.Host]
+			out[i].Err = simError(inst.Host, s.fail[inst.Host])
 		case s.unread[inst.Host] != nil:
 			out[i].Err = s.unread[inst.Host]
 		case s.down[inst.Host]:
@@ -118,6 +118,16 @@ func (s *sim) status(ctx context.Context, instances []Instance) []InstanceStatus
 }
 
 var errUnreachable = &transport.UnreachableError{Host: "h", Err: errors.New("connection refused")}
+
+// simError is err as host's plan or read meets it: errUnreachable is
+// host's own connection refused (a fleet host is unreachable only when
+// its own host could not be reached), still errors.Is errUnreachable.
+func simError(host string, err error) error {
+	if err == errUnreachable {
+		return &transport.UnreachableError{Host: host, Reason: "connection refused", Err: errUnreachable}
+	}
+	return err
+}
 
 func (s *sim) batches() [][]string {
 	var out [][]string

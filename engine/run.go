@@ -241,7 +241,7 @@ func runOne(ctx context.Context, req RunRequest, env RunEnv, h *history) (*RunRe
 		Stdout: env.Stdout, Stderr: env.Stderr, OnStep: env.OnStep, Confirm: confirm, Soft: soft, Changing: env.Changing,
 	})
 	if record {
-		if err := h.reg.FinishEvent(finishedEvent(ev, out)); err != nil {
+		if err := h.reg.FinishEvent(finishedEvent(ev, out, "")); err != nil {
 			h.warn(fmt.Sprintf("the operation ran but its history could not be recorded: %v", err))
 		}
 	}
@@ -321,7 +321,7 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 			}
 			final := *out
 			final.Err = err // the plan's error, or its min-ready watch's
-			if err := h.reg.FinishEvent(finishedEvent(ev, &final)); err != nil {
+			if err := h.reg.FinishEvent(finishedEvent(ev, &final, t.Host)); err != nil {
 				h.warn(fmt.Sprintf("%s: the operation ran but its history could not be recorded: %v", t.Host, err))
 			}
 		},
@@ -448,10 +448,16 @@ func (h *history) event(plan *Plan, run, target string) registry.Event {
 		Host: plan.Host.Name, Service: plan.Service.Name, Result: "incomplete", Run: run, Target: target}
 }
 
-// finishedEvent is the event's final form: each step and the result.
-func finishedEvent(ev registry.Event, out *Outcome) registry.Event {
+// finishedEvent is the event's final form: each step and the result. A
+// host of a fleet run (fleetHost, "" for a run of one host) has the result
+// it has in the run's report (hostResult): unreachable only when its own
+// host could not be reached.
+func finishedEvent(ev registry.Event, out *Outcome, fleetHost string) registry.Event {
 	ev.Finished, ev.Complete = time.Now().UTC(), true
 	class := Classify(out.Err)
+	if fleetHost != "" {
+		class = ClassifyFor(out.Err, fleetHost)
+	}
 	ev.Result = string(class)
 	if class == ClassOK && out.Unchanged != "" {
 		ev.Result = "unchanged"

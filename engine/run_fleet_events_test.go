@@ -189,7 +189,7 @@ func TestFleetConnectionLostDuringMinReady(t *testing.T) {
 		s.mu.Unlock()
 		if started { // the watch: the host's link went dead
 			for i := range out {
-				out[i].Err = errUnreachable
+				out[i].Err = simError(out[i].Host, errUnreachable)
 			}
 		}
 		return out

@@ -198,6 +198,35 @@ func TestRunFleetRecordsEachHost(t *testing.T) {
 	}
 }
 
+// TestHostResultIsUnreachableOnlyForItsOwnHost (found by review): a fleet
+// host is unreachable only when its own connection (or a bastion's in
+// front of it) could not be opened or was lost; another host that could
+// not be reached (a dependency's) makes it failed.
+func TestHostResultIsUnreachableOnlyForItsOwnHost(t *testing.T) {
+	refused := func(host string) error {
+		return &transport.UnreachableError{Host: host, Address: "10.0.0.9:22", Reason: "connection refused"}
+	}
+	for _, c := range []struct {
+		name string
+		err  error
+		want HostResult
+	}{
+		{"its own connection", &connectError{Host: "w1", Err: refused("w1")}, HostUnreachable},
+		{"its bastion", &connectError{Host: "w1", Err: refused("bastion")}, HostUnreachable},
+		{"its connection lost", &StepError{Host: "w1", Step: StepStart, Err: refused("w1")}, HostUnreachable},
+		{"a dependency's host", &StepError{Host: "ghost", Step: StepEnsure, Err: &connectError{Host: "ghost", Err: refused("ghost")}}, HostFailed},
+		{"a dependency's host, read from its own step", &StepError{Host: "w1", Step: StepFindDependents, Err: &connectError{Host: "ghost", Err: refused("bastion2")}}, HostFailed},
+		{"a dependency's lost connection", fmt.Errorf("dependency: %w", refused("ghost")), HostFailed},
+	} {
+		if got := hostResult(c.err, "w1"); got != c.want {
+			t.Errorf("%s: hostResult(%v, w1) = %s, want %s", c.name, c.err, got, c.want)
+		}
+		if got := Classify(c.err); got != ClassUnreachable {
+			t.Errorf("%s: Classify = %s, want unreachable (a run of one host: some host could not be reached)", c.name, got)
+		}
+	}
+}
+
 // TestClassify: one classification for exit codes, events and hosts.
 func TestClassify(t *testing.T) {
 	unreachable := &transport.UnreachableError{Host: "a", Err: errors.New("connection refused")}
@@ -218,7 +247,7 @@ func TestClassify(t *testing.T) {
 			t.Errorf("Classify(%v) = %s, want %s", c.err, got, c.want)
 		}
 		if c.err != nil {
-			if got := hostResult(c.err); got != c.host {
+			if got := hostResult(c.err, "a"); got != c.host {
 				t.Errorf("hostResult(%v) = %s, want %s", c.err, got, c.host)
 			}
 		}

@@ -133,7 +133,7 @@ func newHostLook(inv *inventory.Inventory, host string, own Conn, conn Connector
 		}
 		c, err := conn.Connect(ctx, h)
 		if err != nil {
-			return nil, err
+			return nil, &connectError{Host: host, Err: err}
 		}
 		return withBound(c, commandTimeout(inv)), nil
 	})
