@@ -321,7 +321,9 @@ type freshState struct {
 }
 
 // finish runs the target's record step of the remaining tasks, whatever
-// happened, so the registry says what the service was left as, and before
+// happened, so the registry says what the service was left as, then its
+// report-dependents once find-dependents has run (the running dependents a
+// failed restart left are named as after a successful one), and before
 // it the undrain step of a server this run drained (drain.go). After an
 // interrupt it still runs them, on a short context of their own. After a
 // failed stop (not an interrupted one) the post_stop hooks of the
@@ -335,6 +337,12 @@ func (r *execution) finish(rest []Task) {
 	postStop := r.failedStop()
 	vetoed := r.vetoed()
 	for _, task := range rest {
+		if task.Step == StepReportDependents && r.running != nil {
+			// The running dependents were left as they were, the
+			// restart having failed or not: they are named.
+			_ = r.step(task)
+			continue
+		}
 		if postStop != nil && task.Step == StepPostStop && r.instance(task) == *postStop && r.ctx.Err() == nil {
 			postStop = nil
 			_ = r.step(task) // the run has failed already: its error is the stop's
