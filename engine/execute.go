@@ -277,6 +277,10 @@ type execution struct {
 	mgrs    map[Instance]manager.Manager // instance -> its manager
 	groups  map[string]string            // group -> "" (runs) or why it is skipped
 	running map[Instance]bool            // dependents found running (find-dependents)
+	// losesLast are the running services that need the target on a role
+	// and lose it for a restart, it being the last running and healthy
+	// instance there (find-dependents).
+	losesLast []Instance
 	stopped map[Instance]time.Time       // when the stop step saw an instance go down
 	seenMu  sync.Mutex
 	seen    map[Instance]time.Time // when a state read of this run last saw an instance running

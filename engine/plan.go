@@ -172,10 +172,17 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 					plan.Tasks = appendCascade(plan.Tasks, templates, inv, d, target, cascadeStopSteps, CascadeStop)
 				}
 			}
-			if req.Action == "restart" && len(plan.Dependents) > 0 {
+			if byRole := g.neededOnRole(target); req.Action == "restart" && (len(plan.Dependents) > 0 || len(byRole) > 0) {
 				// Which dependents run is known only now, before anything changes.
+				var notes []string
+				if len(plan.Dependents) > 0 {
+					notes = append(notes, fmt.Sprintf("note which of its %s (%s)", plural.N(len(plan.Dependents), "dependent runs", "dependents run"), instanceList(plan.Dependents, 4)))
+				}
+				if len(byRole) > 0 {
+					notes = append(notes, fmt.Sprintf("note the running services that need it on a role it is on (%s) when this is the last healthy instance there", strings.Join(byRole, ", ")))
+				}
 				plan.Tasks = append(plan.Tasks, Task{Step: StepFindDependents, Host: host.Name, Service: svc.Name, Timeout: commandTimeout(inv),
-					Detail: fmt.Sprintf("note which of its %s (%s)", plural.N(len(plan.Dependents), "dependent runs", "dependents run"), instanceList(plan.Dependents, 4))})
+					Detail: strings.Join(notes, "; ")})
 			}
 			if t, ok := drainTask(inv, host, svc, req); ok {
 				plan.Tasks = append(plan.Tasks, t)
@@ -197,14 +204,20 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 	}
 	// Its dependents are restarted (or listed) only when the target goes
 	// down: a restart playbook without a stop leaves them as they are.
-	if req.Action == "restart" && len(plan.Dependents) > 0 && pb.Has(string(StepStop)) {
+	byRole := g.neededOnRole(target)
+	if req.Action == "restart" && (len(plan.Dependents) > 0 || len(byRole) > 0) && pb.Has(string(StepStop)) {
 		if req.Cascade {
 			for i := len(plan.Dependents) - 1; i >= 0; i-- { // dependencies first
 				plan.Tasks = appendCascade(plan.Tasks, templates, inv, plan.Dependents[i], target, cascadeRestartSteps, CascadeRestart)
 			}
-		} else {
+		}
+		switch {
+		case !req.Cascade:
 			plan.Tasks = append(plan.Tasks, Task{Step: StepReportDependents, Host: host.Name, Service: svc.Name,
 				Detail: "list the running dependents that were not restarted (--cascade restarts them)"})
+		case len(byRole) > 0:
+			plan.Tasks = append(plan.Tasks, Task{Step: StepReportDependents, Host: host.Name, Service: svc.Name,
+				Detail: "list the running services that lost it for the restart, being the last healthy instance on a role they need (--cascade does not restart them)"})
 		}
 	}
 	plan.Tasks = withHooks(inv, plan)  // plan_hooks.go

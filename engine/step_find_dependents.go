@@ -8,7 +8,9 @@ import (
 
 // runFindDependents (step find-dependents) notes which dependents run,
 // before a restart changes anything, for report-dependents and the
-// cascade. A dependent whose state cannot be read (its host unreachable,
+// cascade, and which running services need the service on a role and lose
+// it for the restart, the target being the last running and healthy
+// instance there (lastOnRole). A dependent whose state cannot be read (its host unreachable,
 // its status command failing) is not taken for stopped: a restart without
 // --cascade names it (Outcome.Unchecked); with --cascade, which promises
 // to restart every running dependent after the target, the run ends here,
@@ -32,6 +34,17 @@ func runFindDependents(ctx context.Context, r *execution, _ stepCall) (string, e
 		case st.Running:
 			r.running[d] = true
 			names = append(names, d.String())
+		}
+	}
+	// The services that need it on a role it is on and lose it for the
+	// restart, this being the last running and healthy instance there
+	// (as a stop's confirm step finds them): they are named too.
+	if r.plan.Request.Action == "restart" {
+		for _, d := range r.lastOnRole(ctx) {
+			if st, err := r.status(ctx, d); err == nil && st.Running {
+				r.losesLast = append(r.losesLast, d)
+				names = append(names, d.String())
+			}
 		}
 	}
 	note := "running: " + orNone(names)
