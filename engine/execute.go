@@ -407,6 +407,10 @@ func (r *execution) instance(t Task) Instance { return Instance{Host: t.Host, Se
 // a role-level dependency already satisfied by a healthy instance, or a
 // cascade dependent that was not running, is left alone.
 func (r *execution) skipGroup(t Task) (bool, string) {
+	if t.Dependent != nil && r.running != nil && !r.running[*t.Dependent] {
+		// A requirement of a dependent the cascade does not restart.
+		return true, t.Dependent.String() + " was not running: not restarted, its requirements left as they are"
+	}
 	if t.Group == "" {
 		return false, ""
 	}

@@ -38,6 +38,10 @@ type Task struct {
 	// Cascade marks the tasks --cascade adds on a dependent, and which
 	// (Why says the same in words, for people).
 	Cascade Cascade `json:"cascade,omitempty"`
+	// Dependent, on the ensure (or --no-deps check-deps) of a requirement
+	// of a dependent a restart --cascade will restart, is that dependent:
+	// the task runs only if find-dependents found it running.
+	Dependent *Instance `json:"dependent,omitempty"`
 }
 
 // Cascade says whether a task runs on a dependent for --cascade, and for
@@ -184,6 +188,9 @@ func NewPlan(inv *inventory.Inventory, pb *playbooks.Playbook, req Request) (*Pl
 				plan.Tasks = append(plan.Tasks, Task{Step: StepFindDependents, Host: host.Name, Service: svc.Name, Timeout: commandTimeout(inv),
 					Detail: strings.Join(notes, "; ")})
 			}
+			if req.Action == "restart" && req.Cascade && pb.Has(string(StepStop)) {
+				plan.Tasks = append(plan.Tasks, cascadeDependencyTasks(g, inv, target, plan.Dependents, step, req.NoDeps)...)
+			}
 			if t, ok := drainTask(inv, host, svc, req); ok {
 				plan.Tasks = append(plan.Tasks, t)
 			}
@@ -260,6 +267,11 @@ func dependencyTasks(g *graph, inv *inventory.Inventory, target Instance, step p
 		return []Task{{Step: StepCheckDeps, Host: target.Host, Service: target.Service, Timeout: or(step.Timeout, commandTimeout(inv)),
 			Detail: "--no-deps: refuse unless these run and are healthy: " + strings.Join(names, ", ")}}
 	}
+	return ensureTasks(inv, items)
+}
+
+// ensureTasks is one ensure task per item, in their order.
+func ensureTasks(inv *inventory.Inventory, items []ensureItem) []Task {
 	var tasks []Task
 	for _, it := range items {
 		t := Task{Step: StepEnsure, Why: "required by " + it.by.String(), Group: it.group}
@@ -282,6 +294,80 @@ func dependencyTasks(g *graph, inv *inventory.Inventory, target Instance, step p
 		tasks = append(tasks, t)
 	}
 	return tasks
+}
+
+// cascadeDependencyTasks is what a restart --cascade does, before its
+// first change, for the requirements of the dependents it will restart
+// that lie outside the cascade (neither the target nor another dependent
+// it restarts, nor what the target's own check-deps ensures): what a
+// plain restart of each dependent would do, its ensures (start what is
+// down, in dependency order; refuse when that cannot be done) or, with
+// --no-deps, its check. Each task names its dependent (Task.Dependent):
+// it runs only when the dependent was found running. Dependencies first,
+// as the cascade restarts them.
+func cascadeDependencyTasks(g *graph, inv *inventory.Inventory, target Instance, dependents []Instance, step playbooks.Step, noDeps bool) []Task {
+	ensured := map[string]bool{} // the target's own ensures
+	for _, it := range g.ensureClosure(target) {
+		ensured[it.group+"|"+it.need.String()] = true
+	}
+	restarted := map[Instance]bool{target: true} // their own requirements are seen to on their own
+	for _, d := range dependents {
+		restarted[d] = true
+	}
+	var tasks []Task
+	for i := len(dependents) - 1; i >= 0; i-- {
+		d := dependents[i]
+		var items []ensureItem
+		var names []string
+		closure := g.ensureClosure(d)
+		insideRole := map[string]bool{} // role requirements the cascade meets: their fallbacks too
+		for _, it := range closure {
+			if it.need.role != "" && g.cascadeMeets(target, dependents, it.need) {
+				insideRole[it.need.String()] = true
+			}
+		}
+		for _, it := range closure {
+			if g.cascadeMeets(target, dependents, it.need) || insideRole[it.group] || ensured[it.group+"|"+it.need.String()] ||
+				(it.by != d && restarted[it.by]) {
+				continue
+			}
+			items = append(items, it)
+			if it.group == "" || it.group == it.need.String() {
+				names = append(names, it.need.String())
+			}
+		}
+		if len(items) == 0 {
+			continue
+		}
+		var add []Task
+		if noDeps {
+			add = []Task{{Step: StepCheckDeps, Host: d.Host, Service: d.Service, Timeout: or(step.Timeout, commandTimeout(inv)),
+				Detail: "--no-deps: refuse unless these run and are healthy: " + strings.Join(names, ", ")}}
+		} else {
+			add = ensureTasks(inv, items)
+		}
+		for _, t := range add {
+			t.Dependent = &d
+			t.Why = strings.TrimSpace(t.Why + " (--cascade restarts " + d.String() + " after " + target.String() + ")")
+			tasks = append(tasks, t)
+		}
+	}
+	return tasks
+}
+
+// cascadeMeets says whether n is met by the cascade of a restart of
+// target: it is target or one of the dependents the cascade restarts (for
+// a role, one of them is on it).
+func (g *graph) cascadeMeets(target Instance, dependents []Instance, n need) bool {
+	if g.satisfies(n, target) {
+		return true
+	}
+	for _, d := range dependents {
+		if g.satisfies(n, d) {
+			return true
+		}
+	}
+	return false
 }
 
 // The steps a --cascade runs on each running dependent: stopped before

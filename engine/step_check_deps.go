@@ -8,11 +8,18 @@ import (
 
 // runCheckDeps (step check-deps) verifies, for --no-deps, every dependency runs and is healthy, and
 // lists all that do not.
-func runCheckDeps(ctx context.Context, r *execution, _ stepCall) (string, error) {
+//
+// On a dependent a restart --cascade will restart (Task.Dependent), it
+// checks that dependent's requirements outside the cascade (the target and
+// the dependents it restarts are left out: they are restarted).
+func runCheckDeps(ctx context.Context, r *execution, c stepCall) (string, error) {
 	var down []string
-	for _, it := range r.deps.ensureClosure(r.target) {
+	for _, it := range r.deps.ensureClosure(c.inst) {
 		if it.group != "" && it.group != it.need.String() {
 			continue // a role fallback's own needs: not required as such
+		}
+		if c.task.Dependent != nil && r.deps.cascadeMeets(r.target, r.plan.Dependents, it.need) {
+			continue // restarted by the cascade
 		}
 		if it.need.role != "" {
 			switch read := r.check.healthyOnRole(ctx, it.need.String()); {
