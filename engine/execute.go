@@ -281,10 +281,10 @@ type execution struct {
 	// and lose it for a restart, it being the last running and healthy
 	// instance there (find-dependents).
 	losesLast []Instance
-	stopped map[Instance]time.Time       // when the stop step saw an instance go down
-	seenMu  sync.Mutex
-	seen    map[Instance]time.Time // when a state read of this run last saw an instance running
-	started map[Instance]bool      // instances this run started (their log tail explains a failed health check)
+	stopped   map[Instance]time.Time // when the stop step saw an instance go down
+	seenMu    sync.Mutex
+	seen      map[Instance]time.Time // when a state read of this run last saw an instance running
+	started   map[Instance]bool      // instances this run started (their log tail explains a failed health check)
 	// startBegun are the instances whose start this run has begun (sent to
 	// the host), whether it succeeded or not: their state is not known
 	// from the stop's any more.
