@@ -59,10 +59,31 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 	if opts.Action == "stop" || opts.Action == "restart" {
 		impact = fleetImpact(inv, targets)
 	}
-	if opts.DryRun {
-		return renderFleetPlan(s, g, opts, fo, targets, impact)
+	var byRole []string // a stop's or restart's requirements on a role its targets help meet
+	if opts.Action == "stop" || opts.Action == "restart" {
+		byRole = engine.RoleRequirements(inv, targetInstances(targets))
 	}
-	if err := confirmFleet(ctx, s, opts, svc, targets, impact); err != nil {
+	if opts.DryRun {
+		return renderFleetPlan(s, g, opts, fo, targets, impact, byRole)
+	}
+	// A stop (or restart) that takes away a role's last running and
+	// healthy instances of a service needed there as svc@role: the
+	// instances outside the run are read now, before anything changes, and
+	// the dependents that lose it are part of the impact (a stop asks).
+	var loss engine.RoleLoss
+	if len(byRole) > 0 {
+		conn, closeConn, err := connector(g, s, inv)
+		if err != nil {
+			return err
+		}
+		loss = engine.FleetRoleLoss(ctx, inv, targetInstances(targets), conn, fo.Forks)
+		closeConn()
+		if err := ctx.Err(); err != nil {
+			return &interruptedError{"interrupted while reading the role's other instances; nothing was changed", err}
+		}
+		impact = withRoleLoss(impact, loss)
+	}
+	if err := confirmFleet(ctx, s, opts, svc, targets, impact, loss); err != nil {
 		return err
 	}
 	var prog *progress
@@ -93,7 +114,7 @@ func fleetRun(ctx context.Context, g *globalOptions, s Streams, opts *serviceOpt
 		// dependents and its plans are those of the hosts it ran.
 		targets = res.Targets
 		if impact != nil {
-			impact = fleetImpact(inv, targets)
+			impact = withRoleLoss(fleetImpact(inv, targets), loss)
 		}
 	}
 	prog.close()
@@ -192,8 +213,12 @@ func positiveCount(flag, value string) (engine.Count, error) {
 // depend on it. It names every dependent that loses the service on every
 // host (impact: fleetImpact). Without a terminal it refuses (exit 5)
 // unless --yes.
-func confirmFleet(ctx context.Context, s Streams, opts *serviceOptions, svc *inventory.Service, targets []engine.Target, impact []engine.Instance) error {
-	need := len(impact) > 0
+//
+// loss is what the run takes away from services that need it on a role
+// (engine.FleetRoleLoss): its dependents are in impact already; it says
+// why, and names the instances that could not be read.
+func confirmFleet(ctx context.Context, s Streams, opts *serviceOptions, svc *inventory.Service, targets []engine.Target, impact []engine.Instance, loss engine.RoleLoss) error {
+	need := len(impact) > 0 || len(loss.Unread) > 0
 	for _, t := range targets {
 		if t.Plan.Confirm != nil || len(t.Plan.Dependents) > 0 {
 			need = true
@@ -214,6 +239,13 @@ func confirmFleet(ctx context.Context, s Streams, opts *serviceOptions, svc *inv
 		fmt.Fprintf(w, "%s is critical.\n", svc.Name)
 	}
 	writeImpact(w, opts, svc.Name, targets, impact)
+	if len(loss.LosesLast) > 0 {
+		fmt.Fprintf(w, "Left without a running %s (no instance outside this run is running and healthy on the role they need it on): %s\n",
+			svc.Name, instanceNames(loss.LosesLast))
+	}
+	for i, x := range loss.Unread {
+		fmt.Fprintf(w, "Could not read %s (counted as not running): %s\n", x, engine.Failure(loss.UnreadErrs[i]))
+	}
 	if opts.Yes {
 		return nil
 	}
@@ -226,6 +258,36 @@ func confirmFleet(ctx context.Context, s Streams, opts *serviceOptions, svc *inv
 		return &refusedError{fmt.Sprintf("did not %s: %s", what, err)}
 	}
 	return err
+}
+
+// targetInstances is the (host, service) of each target.
+func targetInstances(targets []engine.Target) []engine.Instance {
+	out := make([]engine.Instance, len(targets))
+	for i, t := range targets {
+		out[i] = engine.Instance{Host: t.Host, Service: t.Plan.Service.Name}
+	}
+	return out
+}
+
+// withRoleLoss is impact with the running dependents the run leaves
+// without a role's last running and healthy instance (loss.LosesLast)
+// added, each once, after it.
+func withRoleLoss(impact []engine.Instance, loss engine.RoleLoss) []engine.Instance {
+	if len(loss.LosesLast) == 0 {
+		return impact
+	}
+	in := map[engine.Instance]bool{}
+	for _, d := range impact {
+		in[d] = true
+	}
+	out := append([]engine.Instance(nil), impact...)
+	for _, d := range loss.LosesLast {
+		if !in[d] {
+			in[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // fleetCode is a fleet run's exit code, from its result

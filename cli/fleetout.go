@@ -287,7 +287,11 @@ func hostsWith(rep *engine.FleetReport, r engine.HostResult) []string {
 
 // renderFleetPlan is --dry-run for a fleet: how the hosts will be taken,
 // then each host's tasks.
-func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo engine.FleetOptions, targets []engine.Target, impact []engine.Instance) error {
+//
+// byRole, for a stop or restart, are the requirements on a role its targets help
+// meet (engine.RoleRequirements): whether the run takes them away is read
+// only when it runs, and the plan says so.
+func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo engine.FleetOptions, targets []engine.Target, impact []engine.Instance, byRole []string) error {
 	if g.Output == "json" {
 		plans := make([]planDoc, len(targets))
 		for i, t := range targets {
@@ -298,6 +302,9 @@ func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo engin
 			"max_failures": fo.MaxFailures, "plans": plans}
 		if len(impact) > 0 {
 			doc["dependents"] = instanceStrings(impact)
+		}
+		if len(byRole) > 0 {
+			doc["needed_on_role"] = byRole
 		}
 		if fo.Rolling {
 			doc["batch"], doc["max_unavailable"], doc["min_ready_ms"] = fo.Batch, fo.MaxUnavailable, millis(fo.MinReady)
@@ -315,8 +322,19 @@ func renderFleetPlan(s Streams, g *globalOptions, opts *serviceOptions, fo engin
 		fmt.Fprintf(s.Out, "%s %s on %s, %d at a time (max-failures %d): %s\n\n",
 			capitalize(opts.Action), opts.Service, plural.N(len(targets), "host", "hosts"), fo.Forks, fo.MaxFailures, strings.Join(names, ", "))
 	}
+	reqs := byRole
 	if len(impact) > 0 {
 		writeImpact(s.Out, opts, opts.Service, targets, impact)
+	}
+	if len(reqs) > 0 {
+		asked := ""
+		if opts.Action == "stop" {
+			asked = ", and asked about"
+		}
+		fmt.Fprintf(s.Out, "Needed on a role by other services (%s): before anything changes, the run reads the role's instances outside it; if none is running and healthy, the running services that need it are named too%s.\n",
+			strings.Join(reqs, ", "), asked)
+	}
+	if len(impact) > 0 || len(reqs) > 0 {
 		fmt.Fprintln(s.Out)
 	}
 	for i, t := range targets {

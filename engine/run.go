@@ -282,6 +282,10 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 	var evMu sync.Mutex
 	events := map[string]registry.Event{}
 	shared := newSharedWork() // the hosts' plans act on a shared instance one at a time
+	shared.targets = map[Instance]bool{}
+	for _, t := range req.Targets {
+		shared.targets[t.Instance()] = true
+	}
 	runner := &fleetRunner{
 		Targets: req.Targets, Opts: req.Options, Registry: h.reg, OnEvent: env.OnEvent,
 		Exec: func(ctx context.Context, t Target, onStep func(StepResult)) *Outcome {

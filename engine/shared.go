@@ -30,6 +30,12 @@ type sharedWork struct {
 	changed *sync.Cond
 	plans   map[string]*sharedPlan // in flight, by host
 	groups  map[string]*sharedGroup
+	// targets are the run's targets: a restart's find-dependents counts
+	// another target on a role as meeting a requirement there (the run's
+	// impact names what loses it when every instance on the role is a
+	// target; engine.FleetRoleLoss what loses it when the others outside
+	// the run are down), not read host by host, mid-run.
+	targets map[Instance]bool
 }
 
 // sharedPlan is a plan in flight: the cascade restart groups it has yet to

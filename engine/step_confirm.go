@@ -79,6 +79,10 @@ func (r *execution) lastOnRole(ctx context.Context) []Instance {
 			if inst == r.target {
 				continue
 			}
+			if r.env.shared != nil && r.env.shared.targets[inst] {
+				served = true // another target of the fleet run: see sharedWork.targets
+				break
+			}
 			if st, err := r.check.runningAndHealthy(ctx, inst); err == nil && st.healthy() {
 				served = true // met by another: not lost
 				break
