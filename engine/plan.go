@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/playbooks"
 
@@ -430,7 +431,32 @@ func describeHealth(h inventory.Health) string {
 	if len(checks) == 0 {
 		return "no health checks configured"
 	}
-	return fmt.Sprintf("%s (%s, %s apart, %s each)", strings.Join(checks, ", "), plural.N(h.Retries+1, "attempt", "attempts"), h.Interval, h.Timeout)
+	return fmt.Sprintf("%s (%s; %s each)", strings.Join(checks, ", "), describeSchedule(h), h.Timeout)
+}
+
+// describeSchedule says how a failing check is retried, as health.retry
+// does it: the attempts its budget (retries × interval) allows, the
+// shorter first pauses, and that the budget counts only once the checks
+// before it passed (until then a check keeps trying, so it may make more).
+func describeSchedule(h inventory.Health) string {
+	attempts, short := health.Schedule(h)
+	switch {
+	case attempts == 1:
+		return "1 attempt"
+	case h.Interval <= 0:
+		return fmt.Sprintf("%d attempts back to back", attempts)
+	}
+	pauses := make([]string, 0, len(short)+1)
+	for _, p := range short {
+		pauses = append(pauses, p.String())
+	}
+	pauses = append(pauses, h.Interval.String())
+	last := len(pauses) - 1
+	if last > 0 {
+		pauses[last] = "then " + pauses[last]
+	}
+	return fmt.Sprintf("%d attempts, pausing %s: at most %s of pauses, counted once the checks before it pass", attempts,
+		strings.Join(pauses, ", "), time.Duration(h.Retries)*h.Interval)
 }
 
 func or(d, fallback time.Duration) time.Duration {

@@ -398,6 +398,32 @@ func escapeZone(url string) string {
 // taken longer than the first pause, and the next attempt goes at once.
 const firstPause = 25 * time.Millisecond
 
+// Schedule is what retry does with spec when its check keeps failing and
+// the checks before it have passed (its budget counts from then on):
+// how many attempts it makes, and the pauses between them that are
+// shorter than the interval (25ms doubling), after which it pauses
+// interval; with interval 0, 1 + retries attempts back to back.
+func Schedule(spec inventory.Health) (attempts int, short []time.Duration) {
+	if spec.Interval <= 0 {
+		return spec.Retries + 1, nil
+	}
+	budget := time.Duration(spec.Retries) * spec.Interval
+	var waited time.Duration
+	attempts = 1
+	for i := 0; ; i++ {
+		p := pause(i, spec.Interval)
+		if waited+p > budget {
+			break
+		}
+		waited += p
+		attempts++
+		if p < spec.Interval {
+			short = append(short, p)
+		}
+	}
+	return attempts, short
+}
+
 func pause(attempt int, interval time.Duration) time.Duration {
 	d := firstPause << attempt
 	if d <= 0 || d > interval {

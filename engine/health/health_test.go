@@ -194,3 +194,25 @@ func TestProcessMinRaisesTheProcessChecksBudget(t *testing.T) {
 		}
 	})
 }
+
+// TestScheduleIsWhatRetryDoes (found by review): the plan's health text
+// said "21 attempts, 100ms apart" where a failing check made 22, its first
+// pauses being shorter; Schedule, which the text is built from, counts
+// the attempts retry makes.
+func TestScheduleIsWhatRetryDoes(t *testing.T) {
+	if n, short := Schedule(inventory.Health{Retries: 20, Interval: 100 * time.Millisecond}); n != 22 || len(short) != 2 ||
+		short[0] != 25*time.Millisecond || short[1] != 50*time.Millisecond {
+		t.Errorf("retries 20, interval 100ms: %d attempts, short pauses %v; want 22, [25ms 50ms]", n, short)
+	}
+	for _, spec := range []inventory.Health{
+		{Retries: 5, Interval: 40 * time.Millisecond, Timeout: time.Second},
+		{Retries: 3, Interval: 0, Timeout: time.Second},
+		{Retries: 0, Interval: 50 * time.Millisecond, Timeout: time.Second},
+		{Retries: 2, Interval: 10 * time.Millisecond, Timeout: time.Second},
+	} {
+		res := retry(context.Background(), spec, "x", func(context.Context) error { return errors.New("no") }, nil)
+		if n, _ := Schedule(spec); n != res.Attempts {
+			t.Errorf("%+v: Schedule says %d attempts, retry made %d", spec, n, res.Attempts)
+		}
+	}
+}
