@@ -292,14 +292,6 @@ func (r roleRead) unreadable() string {
 	return strings.Join(parts, "; ")
 }
 
-// firstErr is the first read's error, nil when every instance was read.
-func (r roleRead) firstErr() error {
-	if len(r.errs) == 0 {
-		return nil
-	}
-	return r.errs[0]
-}
-
 // healthyOnRole finds a running, healthy instance for a role-level
 // requirement "svc@role"; when there is none, it says which instances
 // could not be read (an instance whose host is unreachable is not taken
