@@ -18,6 +18,7 @@ import (
 //   - onestop.service: one stop command (ExecStop=) that fails;
 //   - twostop.service: the same failing stop command, then a second one
 //     (ExecStop=/bin/true) that systemd never runs once the first failed;
+//   - app.service: a plain service, whose unit file the test changes;
 //   - slow.service: Type=forking, whose start (the daemon's set-up before
 //     it forks) takes 6 s, longer than the inventory's start_timeout (2s);
 //
@@ -30,6 +31,7 @@ func reviewSysdHost(t *testing.T) (*systemdtest.Host, *sdFleet) {
 	units := map[string]string{
 		"onestop.service": "[Unit]\nDescription=one failing stop command\n\n[Service]\nExecStart=/bin/sleep 1000\n" + failing,
 		"twostop.service": "[Unit]\nDescription=two stop commands, the first fails\n\n[Service]\nExecStart=/bin/sleep 1000\n" + failing + "ExecStop=/bin/true\n",
+		"app.service":     "[Unit]\nDescription=an app\n\n[Service]\nExecStart=/bin/sleep 1000\n",
 		"slow.service": "[Unit]\nDescription=a start that outlasts omni's start_timeout\n\n[Service]\nType=forking\nTimeoutStartSec=60\n" +
 			"ExecStart=/bin/sh -c 'sleep 6; sleep 1000 </dev/null >/dev/null 2>&1 &'\n",
 	}
@@ -39,7 +41,7 @@ func reviewSysdHost(t *testing.T) (*systemdtest.Host, *sdFleet) {
 	// included) hang for 60 s. Nothing of omni's is in it.
 	files := map[string]string{
 		"/root/.bashrc":                    "",
-		"/etc/systemd/system/refs.service": "[Unit]\nAfter=onestop.service twostop.service slow.service\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n",
+		"/etc/systemd/system/refs.service": "[Unit]\nAfter=onestop.service twostop.service slow.service app.service\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n",
 	}
 	for n, body := range units {
 		files["/etc/systemd/system/"+n] = body
@@ -66,12 +68,13 @@ hosts:
   sd1: {address: ` + a + `, port: 22, user: root, sudo: false, roles: [worker], service_address: ` + a + `}
   sd2: {address: ` + a + `, port: 22, user: deploy, sudo: true, roles: [worker], service_address: ` + a + `}
 roles:
-  worker: [onestop, twostop, slow, nounit]
+  worker: [onestop, twostop, slow, nounit, app]
 services:
   onestop: {}
   twostop: {}
   slow: {start_timeout: 2s}
   nounit: {unit: omni-nounit.service}
+  app: {}
 `
 	f := &sdFleet{inventory: filepath.Join(dir, "inventory.yaml")}
 	if err := os.WriteFile(f.inventory, []byte(inv), 0o644); err != nil {
@@ -121,7 +124,7 @@ func TestSystemdReviewSysd(t *testing.T) {
 			t.Fatalf("status sd2: exit %d, want 1 saying sudo -n refused\n%s%s", code, out, errOut)
 		}
 		if n := strings.Count(errOut, "sudo -n refused"); n != 1 {
-			t.Errorf("status sd2: one systemctl show of the host's 4 units, refused by sudo: said %d times, want once for the host:\n%s", n, errOut)
+			t.Errorf("status sd2: one systemctl show of all the host's units, refused by sudo: said %d times, want once for the host:\n%s", n, errOut)
 		}
 	})
 
@@ -180,6 +183,32 @@ func TestSystemdReviewSysd(t *testing.T) {
 					break
 				}
 			}
+		}
+	})
+
+	// (found by review) A restart of a unit whose file changed on disk
+	// without a daemon-reload (a package upgrade, an operator's edit)
+	// runs the old definition: `systemctl restart` says so ("Warning: The
+	// unit file, source configuration file or drop-ins of app.service
+	// changed on disk. Run 'systemctl daemon-reload' to reload units."),
+	// omni drops that warning (the stderr of a systemctl start that
+	// exited 0 is never read: systemdManager.startResult) and says
+	// "Service restarted successfully!" of a service still running its
+	// old command line. docs/config.md names "a changed unit runs stale
+	// without daemon-reload" among the problems omni solves.
+	t.Run("a restart of a unit changed on disk says it runs stale", func(t *testing.T) {
+		if out, errOut, code := f.omni(t, "service", "start", "sd1", "app"); code != 0 {
+			t.Fatalf("start app: exit %d\n%s%s", code, out, errOut)
+		}
+		h.Run(t, "printf '[Unit]\\nDescription=an app\\n\\n[Service]\\nExecStart=/bin/sleep 2000\\n' > /etc/systemd/system/app.service")
+		out, errOut, code := f.omni(t, "service", "restart", "sd1", "app")
+		p := show(t, h, "app.service", "NeedDaemonReload", "ActiveState", "MainPID")
+		cmdline := strings.TrimSpace(h.Run(t, "tr '\\0' ' ' </proc/"+p["MainPID"]+"/cmdline"))
+		if code != 0 || p["NeedDaemonReload"] != "yes" || cmdline != "/bin/sleep 1000" {
+			t.Fatalf("restart app: exit %d, unit %v running %q\n%s%s", code, p, cmdline, out, errOut)
+		}
+		if !strings.Contains(errOut, "daemon-reload") {
+			t.Errorf("restart of a unit changed on disk: it runs its old command (%q, NeedDaemonReload=yes), and omni says nothing of it:\n--- stdout\n%s--- stderr\n%s", cmdline, out, errOut)
 		}
 	})
 
