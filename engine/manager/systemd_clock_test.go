@@ -61,3 +61,19 @@ func TestExecFailed(t *testing.T) {
 		}
 	}
 }
+
+// TestParseShowFirstFailedExecStop (found by review): systemctl show
+// prints one ExecStop= line per stop command; a second command, never run
+// after the first failed (code=(null)), does not hide that failure.
+func TestParseShowFirstFailedExecStop(t *testing.T) {
+	out := "ActiveState=inactive\n" +
+		"ExecStop={ path=/bin/sh ; argv[]=/bin/sh -c exit 1 ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=12 ; code=exited ; status=1 }\n" +
+		"ExecStop={ path=/bin/true ; argv[]=/bin/true ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }\n"
+	info, err := parseShow([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ExecStopFailed != "status=1" {
+		t.Errorf("two ExecStop= lines, the first failed: ExecStopFailed = %q, want status=1", info.ExecStopFailed)
+	}
+}

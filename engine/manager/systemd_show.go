@@ -26,9 +26,9 @@ type unitInfo struct {
 	// need neither the host's zone nor its clock to agree with omni's.
 	ActiveEnterMono, InactiveEnterMono int64
 	HostUptime                         time.Duration
-	// ExecStop: the result of the unit's last stop command, when it
-	// failed: "status=1" (empty: it succeeded, failures are ignored, or
-	// it has none).
+	// ExecStopFailed: the result of the unit's first stop command that
+	// failed in its last stop: "status=1" (empty: they succeeded,
+	// failures are ignored, or it has none).
 	ExecStopFailed string
 }
 
@@ -68,7 +68,12 @@ func parseShow(out []byte) (unitInfo, error) {
 		case hostUptimeKey:
 			info.HostUptime, err = parseUptime(value)
 		case "ExecStop":
-			info.ExecStopFailed = execFailed(value)
+			// One ExecStop= line per stop command, in order: systemd
+			// runs none after one that failed (the later ones read
+			// code=(null)), so the first failure found is the stop's.
+			if info.ExecStopFailed == "" {
+				info.ExecStopFailed = execFailed(value)
+			}
 		case "ActiveEnterTimestamp":
 			info.ActiveEnter, err = parseSystemdTime(value)
 		case "InactiveEnterTimestamp":
