@@ -202,6 +202,26 @@ func (l *loader) services(section entry, d *Defaults) []*Service {
 	return services
 }
 
+// unitTemplate says whether unit is a template unit without an instance
+// ("tmpl@.service", or "tmpl@", to which systemctl adds ".service").
+func unitTemplate(unit string) bool {
+	if strings.HasSuffix(unit, "@") {
+		return true
+	}
+	dot := strings.LastIndexByte(unit, '.')
+	return dot > 0 && strings.HasSuffix(unit[:dot], "@")
+}
+
+// instanceExample is template unit with NAME as its instance:
+// tmpl@NAME.service.
+func instanceExample(unit string) string {
+	if strings.HasSuffix(unit, "@") {
+		return unit + "NAME.service"
+	}
+	at := strings.LastIndexByte(unit, '@')
+	return unit[:at+1] + "NAME" + unit[at+1:]
+}
+
 // manage decodes unit and commands, which depend on the manager.
 func (l *loader) manage(e entry, f map[string]entry, s *Service) {
 	what := fmt.Sprintf("service %q", s.Name)
@@ -217,6 +237,11 @@ func (l *loader) manage(e entry, f map[string]entry, s *Service) {
 				// unit it matches: a status would read another's state.
 				if !unitSafeRE.MatchString(v) || strings.HasPrefix(v, "-") {
 					l.invalid(unit, where, "%q is not a unit name (letters, digits and : _ . @ \\ -, not starting with -; no pattern, which systemctl would match against other units)", v)
+				} else if unitTemplate(v) {
+					// A template is a file, not a unit: systemctl
+					// refuses to show, start or stop it, and the host's
+					// batched status with it.
+					l.invalid(unit, where, "%q is a template without an instance: systemd cannot act on it; name one of its instances (%s)", v, instanceExample(v))
 				}
 				s.Unit = v
 			}
