@@ -474,6 +474,10 @@ func (m *systemdManager) Restart(ctx context.Context, r Runner, o RestartOptions
 }
 
 // LogsCommand returns a journalctl command; lines <= 0 means all lines.
+// A unit that is not installed (LoadState=not-found) has no journal of its
+// own: journalctl would print "-- No entries --" and exit 0, as if the
+// service had written nothing; the command says so on stderr and exits 1,
+// as status, start, stop and restart fail on it.
 func (m *systemdManager) LogsCommand(lines int, follow bool) string {
 	n := "all"
 	if lines > 0 {
@@ -482,7 +486,10 @@ func (m *systemdManager) LogsCommand(lines int, follow bool) string {
 	// The journal knows the unit by its Id, not by an alias (see
 	// systemdTailScript).
 	unit := shell.Quote(m.unit)
-	cmd := "omni_id=$(systemctl show -p Id --value -- " + unit + " 2>/dev/null); [ -n \"$omni_id\" ] || omni_id=" + unit + "; " +
+	cmd := "omni_s=$(systemctl show -p Id,LoadState -- " + unit + " 2>/dev/null); " +
+		"case $omni_s in *LoadState=not-found*) echo " + shell.Quote(m.unit+": "+notInstalled) + " >&2; exit 1 ;; esac; " +
+		"omni_id=; for omni_l in $omni_s; do case $omni_l in Id=?*) omni_id=${omni_l#Id=} ;; esac; done; " +
+		"[ -n \"$omni_id\" ] || omni_id=" + unit + "; " +
 		"exec journalctl -u \"$omni_id\" -n " + n + " --no-pager -o short-iso"
 	if follow {
 		cmd += " -f"

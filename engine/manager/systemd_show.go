@@ -87,10 +87,13 @@ func parseShow(out []byte) (unitInfo, error) {
 		return unitInfo{}, errors.New("no ActiveState in output")
 	}
 	if info.LoadState == "not-found" {
-		return unitInfo{}, errors.New("unit is not installed on this host (LoadState=not-found): check the service's unit in the inventory")
+		return unitInfo{}, errors.New(notInstalled)
 	}
 	return info, nil
 }
+
+// notInstalled is what omni says of a unit systemd does not know.
+const notInstalled = "unit is not installed on this host (LoadState=not-found): check the service's unit in the inventory"
 
 // hostUptimeKey is the line hostClockLine prints before systemctl show.
 const hostUptimeKey = "OmniHostUptime"

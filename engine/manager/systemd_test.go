@@ -125,9 +125,13 @@ func stop(grace time.Duration) func(Manager, Runner) error {
 	return func(m Manager, r Runner) error { return m.Stop(context.Background(), r, grace) }
 }
 
-// logsWant is the start of the logs command: the unit's Id first (the
-// journal does not know its aliases), then journalctl on it.
-const logsWant = `omni_id=$(systemctl show -p Id --value -- 'omni-x.service' 2>/dev/null); [ -n "$omni_id" ] || omni_id='omni-x.service'; exec journalctl -u "$omni_id"`
+// logsWant is the start of the logs command: the unit's Id and load
+// state first (the journal does not know its aliases; a unit that is not
+// installed fails), then journalctl on it.
+const logsWant = `omni_s=$(systemctl show -p Id,LoadState -- 'omni-x.service' 2>/dev/null); ` +
+	`case $omni_s in *LoadState=not-found*) echo 'omni-x.service: unit is not installed on this host (LoadState=not-found): check the service'\''s unit in the inventory' >&2; exit 1 ;; esac; ` +
+	`omni_id=; for omni_l in $omni_s; do case $omni_l in Id=?*) omni_id=${omni_l#Id=} ;; esac; done; ` +
+	`[ -n "$omni_id" ] || omni_id='omni-x.service'; exec journalctl -u "$omni_id"`
 
 func TestSystemdLogsCommand(t *testing.T) {
 	host := &inventory.Host{Name: "worker1"}
