@@ -375,9 +375,10 @@ func historyRun(ctx context.Context, g *globalOptions, s Streams, target, servic
 	return table.render(s)
 }
 
-// writeReadErrors says why services could not be read: once per host
-// when all its services failed the same way (an unreachable host), else
-// once per service.
+// writeReadErrors says why services could not be read: once per host for
+// its services that failed the same way (an unreachable host, one batched
+// systemctl show that sudo refused or that timed out), naming them; once
+// per service for the others.
 func writeReadErrors(w io.Writer, failed []engine.InstanceStatus) {
 	var hosts []string
 	byHost := map[string][]engine.InstanceStatus{}
@@ -388,21 +389,21 @@ func writeReadErrors(w io.Writer, failed []engine.InstanceStatus) {
 		byHost[l.Host] = append(byHost[l.Host], l)
 	}
 	for _, h := range hosts {
-		list := byHost[h]
-		same := true
-		for _, l := range list[1:] {
-			same = same && engine.Words(l.Err) == engine.Words(list[0].Err)
-		}
-		if same && len(list) > 1 {
-			names := make([]string, len(list))
-			for i, l := range list {
-				names[i] = l.Service
+		var reasons []string // in the order they first come
+		services := map[string][]string{}
+		for _, l := range byHost[h] {
+			why := engine.Words(l.Err)
+			if _, seen := services[why]; !seen {
+				reasons = append(reasons, why)
 			}
-			fmt.Fprintf(w, "omni: %s (%s): %s\n", h, strings.Join(names, ", "), oneLine(engine.Words(list[0].Err)))
-			continue
+			services[why] = append(services[why], l.Service)
 		}
-		for _, l := range list {
-			fmt.Fprintf(w, "omni: %s: %s: %s\n", l.Host, l.Service, oneLine(engine.Words(l.Err)))
+		for _, why := range reasons {
+			if names := services[why]; len(names) > 1 {
+				fmt.Fprintf(w, "omni: %s (%s): %s\n", h, strings.Join(names, ", "), oneLine(why))
+			} else {
+				fmt.Fprintf(w, "omni: %s: %s: %s\n", h, names[0], oneLine(why))
+			}
 		}
 	}
 }

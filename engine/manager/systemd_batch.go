@@ -30,7 +30,8 @@ const batchProperties = "Id,Names," + showProperties
 // output does not match the units block by block, each of its units is
 // read on its own, so that each gets its own state or error; when it
 // cannot run at all (the connection failed, the command timed out, sudo
-// refused), every one of its units carries that error.
+// refused), every one of its units carries that one error, which names the
+// batch, not a unit: it is one failure of the host's.
 func StatusAll(ctx context.Context, r Runner, ms []Manager) []StatusResult {
 	out := make([]StatusResult, len(ms))
 	groups := map[bool][]int{} // by sudo: the systemd units read together
@@ -82,8 +83,11 @@ func showAll(ctx context.Context, r Runner, units []*systemdManager) ([]StatusRe
 	out := make([]StatusResult, len(units))
 	res, err := run(ctx, r, showAllCommand(units))
 	if err != nil {
-		for i, u := range units {
-			out[i].Err = fmt.Errorf("status: systemctl show %s: %w", u.unit, err)
+		// One command failed, not each unit: the same error for all, so
+		// that it is said once for the host, not once per unit.
+		err = fmt.Errorf("status: systemctl show of %d units: %w", len(units), err)
+		for i := range units {
+			out[i].Err = err
 		}
 		return out, true
 	}

@@ -100,6 +100,11 @@ func TestStatusAllGroups(t *testing.T) {
 			t.Errorf("unit %d: want the connection's error, got %+v", i, g)
 		}
 	}
+	// (found by review) One failed command is one error for its units,
+	// naming none of them: said once for the host, not once per unit.
+	if got[0].Err.Error() != got[1].Err.Error() || got[2].Err.Error() != got[4].Err.Error() || strings.Contains(got[2].Err.Error(), "c.service") {
+		t.Errorf("a batch that could not run: want one error for its units, naming none, got %q, %q, %q, %q", got[0].Err, got[1].Err, got[2].Err, got[4].Err)
+	}
 
 	lone := append(batchManagers(t, host, "a.service"), newManager(t, host, &inventory.Service{
 		Name: "cmd", Manager: Command, Commands: inventory.Commands{Start: "true", Status: "true"}}))
