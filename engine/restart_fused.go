@@ -116,7 +116,8 @@ func (r *execution) fusedRestart(tasks []Task) (n int, err error) {
 		return n, r.report(start, rep.Start.Duration, "", EffectNone, r.withTail(inst, mgr, conn, err))
 	}
 	r.started[inst] = true
-	r.report(start, rep.Start.Duration, "started", EffectStarted, nil)
+	r.reportResult(StepResult{Task: start, Status: StepOK, Duration: rep.Start.Duration, Note: "started",
+		Warning: rep.Start.Warning, Effect: EffectStarted}) // a warning: started all the same, said
 	if readState && rep.Status.Ran && rep.Status.Err == nil {
 		r.fresh = &freshState{inst: inst, state: rep.State, afterStart: true}
 		if rep.State.Running {

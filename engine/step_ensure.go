@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/omni-fleet/omni/engine/health"
+	"github.com/omni-fleet/omni/engine/manager"
 )
 
 // runEnsure (step ensure) makes one dependency run and be healthy: left alone when it is,
@@ -56,7 +57,11 @@ func runEnsure(ctx context.Context, r *execution, c stepCall) (string, error) {
 		return "", fmt.Errorf("starting dependency %s: %w", inst, err)
 	}
 	if err := mgr.Start(ctx, conn); err != nil {
-		return "", fmt.Errorf("starting dependency %s: %w", inst, r.withTail(inst, mgr, conn, err))
+		var warned *manager.StartWarning
+		if !errors.As(err, &warned) {
+			return "", fmt.Errorf("starting dependency %s: %w", inst, r.withTail(inst, mgr, conn, err))
+		}
+		warnings = append(warnings, warned.Note) // started all the same: said
 	}
 	r.started[inst] = true
 	rep, err := r.check.ownChecks(ctx, inst, nil, nil, processAlways, keepStartPeriod) // it was just started

@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
+
+	"github.com/omni-fleet/omni/engine/manager"
 
 	"github.com/omni-fleet/omni/inventory"
 )
@@ -10,11 +13,16 @@ import (
 // service's log tail.
 func runStart(ctx context.Context, r *execution, c stepCall) (string, error) {
 	r.startBegun[c.inst] = true
-	if err := c.mgr.Start(ctx, c.conn); err != nil {
+	err := c.mgr.Start(ctx, c.conn)
+	var warned *manager.StartWarning
+	if err != nil && !errors.As(err, &warned) {
 		return "", r.withTail(c.inst, c.mgr, c.conn, err)
 	}
 	r.started[c.inst] = true
 	c.did(EffectStarted)
+	if warned != nil {
+		return "started", &stepWarning{msg: warned.Note} // started all the same: said
+	}
 	return "started", nil
 }
 

@@ -110,6 +110,15 @@ type StoppedAnyway struct{ Note string }
 
 func (s *StoppedAnyway) Error() string { return s.Note }
 
+// StartWarning is what Start returns when the service started, as asked,
+// with something the operator must know: systemd runs an old definition
+// of its unit (its file changed on disk, no daemon-reload since), or
+// systemctl printed a warning. It is not a failure (the service started),
+// but it is said, as a StoppedAnyway is.
+type StartWarning struct{ Note string }
+
+func (s *StartWarning) Error() string { return s.Note }
+
 // ErrWasNotRunning is what a command manager's Stop (and a restart's stop
 // part) returns when the service was not running when the stop began:
 // stopped, as a stop promises, but by nothing this stop did. Not a

@@ -38,6 +38,7 @@ type RestartOptions struct {
 type Part struct {
 	Ran      bool
 	Err      error         // nil when it ran and succeeded
+	Warning  string        // it succeeded with a warning (the start: a *StartWarning's)
 	Duration time.Duration // measured on the host, to 10 ms
 }
 
@@ -224,6 +225,10 @@ func readRestart(res Result, mark string, p restartParts) (RestartReport, error)
 				part.Stdout = append(part.Stdout[:i:i], part.Stdout[i+len(timeoutLine):]...)
 			}
 			got.Err = p.startResult(part)
+			var warned *StartWarning
+			if errors.As(got.Err, &warned) {
+				got.Err, got.Warning = nil, warned.Note
+			}
 			if rep.StartTimedOut && got.Err == nil {
 				got.Err = errors.New("killed at the end of its timeout")
 			}

@@ -65,10 +65,13 @@ func (m *systemdManager) Start(ctx context.Context, r Runner) error {
 }
 
 // startResult reads what the start script printed: the host's clock,
-// and how the start ended.
+// and how the start ended. A start that succeeded with something to say
+// (its unit file changed on disk and was not reloaded; a warning of
+// systemctl's on stderr) is a *StartWarning.
 func (m *systemdManager) startResult(res Result) error {
 	report, journal, _ := bytes.Cut(res.Stdout, []byte(journalMarker+"\n"))
-	if since := parseReport(report)["since"]; validSince(since) {
+	kv := parseReport(report)
+	if since := kv["since"]; validSince(since) {
 		m.since = since
 	}
 	if res.ExitCode != 0 {
@@ -76,7 +79,34 @@ func (m *systemdManager) startResult(res Result) error {
 		err := fmt.Errorf("systemctl start %s: %w", m.unit, exitError(res))
 		return &LogError{Err: err, Tail: journalTail(m.tailSource(), journal)}
 	}
-	return nil
+	return startWarning(kv["need_daemon_reload"] == "yes", res.Stderr)
+}
+
+// staleUnit is the warning of a start whose unit file changed on disk
+// without a daemon-reload (NeedDaemonReload=yes).
+const staleUnit = "the unit file changed on disk and systemd has not reloaded it: it runs the old definition (run systemctl daemon-reload, or omni config apply)"
+
+// startWarning is what a successful start has to say, nil when nothing:
+// stale (NeedDaemonReload=yes), and what systemctl printed on stderr
+// (its own "changed on disk" warning left out when stale says it).
+func startWarning(stale bool, stderr []byte) error {
+	var notes, said []string
+	if stale {
+		notes = append(notes, staleUnit)
+	}
+	for _, line := range strings.Split(outputText(stderr), "\n") {
+		if line = strings.TrimSpace(line); line == "" || (stale && strings.Contains(line, "daemon-reload")) {
+			continue
+		}
+		said = append(said, line)
+	}
+	if len(said) > 0 {
+		notes = append(notes, "systemctl said: "+strings.Join(said, " "))
+	}
+	if len(notes) == 0 {
+		return nil
+	}
+	return &StartWarning{Note: strings.Join(notes, "; ")}
 }
 
 // journalMarker separates the start script's report from the journal's
@@ -107,14 +137,21 @@ const systemdTailScript = `omni_tail() {
 `
 
 // systemdStartScript prints since= (the host's clock, to the microsecond
-// where date has %N) and starts the unit; when the start fails it prints
-// the journal's tail after journalMarker and exits with systemctl's code.
+// where date has %N) and starts the unit. When the start succeeds it
+// prints need_daemon_reload= (the unit's NeedDaemonReload: its file
+// changed on disk since systemd loaded it, so it runs the old definition);
+// when it fails, the journal's tail after journalMarker, and it exits with
+// systemctl's code.
 const systemdStartScript = `omni_unit=@UNIT@
 omni_since=$(date +%s.%N 2>/dev/null)
 case $omni_since in *.[0-9][0-9][0-9][0-9][0-9][0-9]*) omni_since=${omni_since%???} ;; *) omni_since=$(date +%s) ;; esac
 echo "since=$omni_since"
-systemctl start -- "$omni_unit" && exit 0
+systemctl start -- "$omni_unit"
 omni_rc=$?
+if [ "$omni_rc" -eq 0 ]; then
+	echo "need_daemon_reload=$(systemctl show -p NeedDaemonReload --value -- "$omni_unit" 2>/dev/null)"
+	exit 0
+fi
 ` + systemdTailScript + `omni_tail
 exit "$omni_rc"
 `

@@ -41,3 +41,28 @@ func TestSystemdStartable(t *testing.T) {
 		}
 	}
 }
+
+// TestSystemdStartWarning (found by review): a start that succeeded with
+// its unit file changed on disk (NeedDaemonReload=yes) runs the old
+// definition: said as a warning, once (systemctl's own words on it left
+// out); any other warning systemctl printed is passed on.
+func TestSystemdStartWarning(t *testing.T) {
+	m := &systemdManager{unit: "app.service"}
+	reload := "Warning: The unit file, source configuration file or drop-ins of app.service changed on disk. Run 'systemctl daemon-reload' to reload units.\n"
+	for _, tt := range []struct {
+		stdout, stderr, want string
+	}{
+		{"since=1700000000.000001\nneed_daemon_reload=no\n", "", ""},
+		{"since=1700000000.000001\nneed_daemon_reload=yes\n", reload, staleUnit},
+		{"since=1700000000.000001\nneed_daemon_reload=no\n", "Warning: something else\n", "systemctl said: Warning: something else"},
+	} {
+		err := m.startResult(Result{Stdout: []byte(tt.stdout), Stderr: []byte(tt.stderr)})
+		var warned *StartWarning
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%q, %q: %v, want nil", tt.stdout, tt.stderr, err)
+		case tt.want != "" && (!errors.As(err, &warned) || warned.Note != tt.want):
+			t.Errorf("%q, %q: %v, want the warning %q", tt.stdout, tt.stderr, err, tt.want)
+		}
+	}
+}
