@@ -543,9 +543,9 @@ func (r *execution) step(task Task) error {
 	var refused *RefusedError
 	if err != nil && !errors.Is(err, errNothingToDo) && conn != nil && !errors.As(err, &refused) {
 		if ctx.Err() == context.DeadlineExceeded && r.ctx.Err() == nil {
-			err = keepTail(err, &TimeoutError{After: task.Timeout})
+			err = keepTail(err, keepEnded(err, &TimeoutError{After: task.Timeout}))
 		} else if r.ctx.Err() != nil {
-			err = fmt.Errorf("interrupted: %w", r.ctx.Err())
+			err = keepEnded(err, fmt.Errorf("interrupted: %w", r.ctx.Err()))
 		}
 		err = &StepError{Host: task.Host, Service: task.Service, Step: task.Step, Err: err}
 	}

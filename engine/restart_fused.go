@@ -19,7 +19,9 @@ import (
 //   - the stop's grace period, then SIGKILL of the tree, a zombie counting
 //     as stopped: the stop part is the stop step's own script;
 //   - the start's timeout: the host kills the start's process tree when it
-//     is over, and the start step fails with a *TimeoutError;
+//     is over, and the start step fails with a *TimeoutError; a start that
+//     goes on without its command (systemd's start job) is then ended, as
+//     a start step's is (endStart);
 //   - cancellation and a timeout of the whole (the stop's plus the start's,
 //     plus command_timeout for the state read) kill the remote process
 //     group, as they do for any step; what ran is then not known part by
@@ -111,7 +113,9 @@ func (r *execution) fusedRestart(tasks []Task) (n int, err error) {
 	if rep.Start.Err != nil {
 		err := rep.Start.Err
 		if rep.StartTimedOut {
-			err = &TimeoutError{After: start.Timeout}
+			// The script killed systemctl start, not what it queued
+			// (systemd's start job): ended now, as a start step's.
+			err = r.endStart(mgr, conn, time.Now().Add(-rep.Start.Duration), &TimeoutError{After: start.Timeout})
 		}
 		return n, r.report(start, rep.Start.Duration, "", EffectNone, r.withTail(inst, mgr, conn, err))
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/omni-fleet/omni/engine/health"
 	"github.com/omni-fleet/omni/engine/manager"
@@ -56,9 +57,13 @@ func runEnsure(ctx context.Context, r *execution, c stepCall) (string, error) {
 	if err := hooks("pre_start", ""); err != nil {
 		return "", fmt.Errorf("starting dependency %s: %w", inst, err)
 	}
+	sent := time.Now()
 	if err := mgr.Start(ctx, conn); err != nil {
 		var warned *manager.StartWarning
 		if !errors.As(err, &warned) {
+			if ctx.Err() != nil { // cut short: it may go on on the host
+				err = r.endStart(mgr, conn, sent, err)
+			}
 			return "", fmt.Errorf("starting dependency %s: %w", inst, r.withTail(inst, mgr, conn, err))
 		}
 		warnings = append(warnings, warned.Note) // started all the same: said

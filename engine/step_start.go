@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/omni-fleet/omni/engine/manager"
 
@@ -13,9 +14,13 @@ import (
 // service's log tail.
 func runStart(ctx context.Context, r *execution, c stepCall) (string, error) {
 	r.startBegun[c.inst] = true
+	sent := time.Now()
 	err := c.mgr.Start(ctx, c.conn)
 	var warned *manager.StartWarning
 	if err != nil && !errors.As(err, &warned) {
+		if ctx.Err() != nil { // cut short: it may go on on the host
+			err = r.endStart(c.mgr, c.conn, sent, err)
+		}
 		return "", r.withTail(c.inst, c.mgr, c.conn, err)
 	}
 	r.started[c.inst] = true

@@ -39,6 +39,47 @@ func (r *execution) withTail(inst Instance, m manager.Manager, conn Conn, err er
 	return &manager.LogError{Err: err, Tail: tail}
 }
 
+// endStart ends on the host the start that err cut short (its timeout, an
+// interrupt), sent at sent, when m's starts go on without omni
+// (manager.StartEnder: systemd's start job): a *startEnded saying what was
+// done, carrying the log tail of that start (read before it was ended, so
+// that the stop's own lines are not shown as the start's). It runs on a
+// bound of its own, command_timeout, also after an interrupt: the start
+// must not come up behind omni's back. Other managers' starts were killed
+// with their command: err as it is.
+func (r *execution) endStart(m manager.Manager, conn Conn, sent time.Time, err error) error {
+	ender, ok := m.(manager.StartEnder)
+	if !ok || conn == nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), commandTimeout(r.env.Inventory))
+	defer cancel()
+	// The host's clock less how long ago the start was sent: real time,
+	// whatever clock the run is given (env.Now).
+	note, tail := ender.EndStart(ownBound(ctx), conn, time.Since(sent))
+	return &manager.LogError{Err: &startEnded{Err: err, Note: note}, Tail: tail}
+}
+
+// startEnded is a start cut short that omni then ended on the host (see
+// endStart): "timed out after 2s; the start was stopped (systemctl stop)".
+type startEnded struct {
+	Err  error
+	Note string
+}
+
+func (e *startEnded) Error() string { return e.Err.Error() + "; " + e.Note }
+func (e *startEnded) Unwrap() error { return e.Err }
+
+// keepEnded returns next saying, as err did, how a start cut short was
+// ended (see endStart), if it was.
+func keepEnded(err, next error) error {
+	var ended *startEnded
+	if errors.As(err, &ended) {
+		return &startEnded{Err: next, Note: ended.Note}
+	}
+	return next
+}
+
 // keepTail returns next carrying the log tail err carried, if any.
 func keepTail(err, next error) error {
 	var le *manager.LogError

@@ -57,6 +57,7 @@ func (m *systemdManager) show(ctx context.Context, r Runner) (unitInfo, error) {
 // the unit's own words (a *LogError), not only systemctl's "Job for X
 // failed; see journalctl -xeu X".
 func (m *systemdManager) Start(ctx context.Context, r Runner) error {
+	m.since = "" // this start's, once it says
 	res, err := run(ctx, r, m.startCommand())
 	if err != nil {
 		return fmt.Errorf("systemctl start %s: %w", m.unit, err)
@@ -176,6 +177,66 @@ func (m *systemdManager) tailSource() string {
 		return "journalctl -u " + m.unit
 	}
 	return "journalctl -u " + m.unit + " since the start"
+}
+
+// systemdEndStartScript follows systemdTailScript: it prints since= (the
+// start's: @SINCE@ when it is known, else the host's clock less @AGO_US@,
+// how long ago omni sent the start, in µs), the journal's tail since then
+// after journalMarker, read before the stop so that it is the start's own,
+// and then stops the unit (systemctl stop: job mode replace, so the stop
+// replaces the start job, and systemd kills the unit's processes). It
+// exits with systemctl stop's code.
+const systemdEndStartScript = `omni_since=@SINCE@
+if [ -z "$omni_since" ]; then
+	omni_now=$(date +%s.%N 2>/dev/null)
+	case $omni_now in
+	*.[0-9][0-9][0-9][0-9][0-9][0-9]*) omni_f=${omni_now#*.}; omni_f=${omni_f%???}; omni_us=${omni_now%%.*}$omni_f ;;
+	*) omni_us=$(date +%s)000000 ;;
+	esac
+	omni_us=$((omni_us - @AGO_US@))
+	omni_since=$((omni_us / 1000000)).$(printf %06d $((omni_us % 1000000)))
+fi
+echo "since=$omni_since"
+omni_tail
+systemctl stop -- "$omni_unit" >&2
+`
+
+// StartEnder is a manager whose start goes on on the host when omni stops
+// waiting for it: systemd's start job runs to its end whatever becomes of
+// the systemctl start that queued it, and the unit comes up later,
+// although omni said the start failed. (The command manager's start is a
+// process omni kills with its timeout, and everything below it.)
+type StartEnder interface {
+	// EndStart ends on the host a start omni stopped waiting for (its
+	// timeout, an interrupt), sent ago: what it did, said as a clause
+	// ("the start was stopped (systemctl stop)", or why it could not),
+	// and the service's log tail since that start, read before it ended
+	// it.
+	EndStart(ctx context.Context, r Runner, ago time.Duration) (note string, tail LogTail)
+}
+
+// EndStart stops the unit (see systemdEndStartScript), in one round trip
+// with the read of its journal since the start: where the start script's
+// since= was lost with the command cut short, the start's since is the
+// host's clock less ago (the link's delay at most early).
+func (m *systemdManager) EndStart(ctx context.Context, r Runner, ago time.Duration) (string, LogTail) {
+	script := "omni_unit=@UNIT@\n" + systemdTailScript + strings.NewReplacer(
+		"@SINCE@", shell.Quote(m.since), "@AGO_US@", strconv.FormatInt(max(ago, 0).Microseconds(), 10),
+	).Replace(systemdEndStartScript)
+	res, err := run(ctx, r, wrap(m.script(script), m.sudo, true))
+	if err != nil {
+		return fmt.Sprintf("stopping it failed (systemctl stop %s: %v): it may still come up", m.unit, err), LogTail{Source: m.tailSource(), Err: err.Error()}
+	}
+	report, journal, _ := bytes.Cut(res.Stdout, []byte(journalMarker+"\n"))
+	if since := parseReport(report)["since"]; validSince(since) {
+		m.since = since
+	}
+	tail := journalTail(m.tailSource(), journal)
+	if res.ExitCode != 0 {
+		res.Stdout = nil
+		return fmt.Sprintf("stopping it failed (systemctl stop %s: %v): it may still come up", m.unit, exitError(res)), tail
+	}
+	return "the start was stopped (systemctl stop)", tail
 }
 
 // LogTail reads the unit's journal since this manager's last Start (the
@@ -467,6 +528,7 @@ func (m *systemdManager) Startable(ctx context.Context, r Runner) error {
 // `systemctl restart` is not used: omni's stop keeps its grace period
 // whatever the unit's TimeoutStopSec, and each part reports on its own.
 func (m *systemdManager) Restart(ctx context.Context, r Runner, o RestartOptions) (RestartReport, error) {
+	m.since = "" // this start's, once it says
 	show := "systemctl show -p " + showProperties + " --no-pager -- " + shell.Quote(m.unit)
 	stop := strings.NewReplacer("@STOPSCRIPT@", m.stopScript(o.Grace), "@SHOW@", show, "@UNIT@", shell.Quote(m.unit)).Replace(systemdRestartStop)
 	rep, err := runRestart(ctx, r, restartParts{

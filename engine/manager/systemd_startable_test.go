@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/omni-fleet/omni/inventory"
 )
@@ -64,5 +65,27 @@ func TestSystemdStartWarning(t *testing.T) {
 		case tt.want != "" && (!errors.As(err, &warned) || warned.Note != tt.want):
 			t.Errorf("%q, %q: %v, want the warning %q", tt.stdout, tt.stderr, err, tt.want)
 		}
+	}
+}
+
+// TestSystemdEndStart (found by review): a start cut short is ended with
+// systemctl stop, after its log tail is read since the start (the start
+// script's since= when it said it, else the host's clock less how long
+// ago it was sent), in one command; a stop that fails is said.
+func TestSystemdEndStart(t *testing.T) {
+	m := &systemdManager{unit: "slow.service", sudo: true}
+	journal := `{"_PID":"1","MESSAGE":"Starting slow.service..."}` + "\n"
+	r := &fakeRunner{results: []Result{{Stdout: []byte("since=1700000000.250000\n" + journalMarker + "\n" + journal)}}}
+	note, tail := m.EndStart(context.Background(), r, 2500*time.Millisecond)
+	if len(r.cmds) != 1 || !strings.HasPrefix(r.cmds[0], "sudo -n sh -c ") || !strings.Contains(r.cmds[0], `systemctl stop -- "$omni_unit"`) ||
+		!strings.Contains(r.cmds[0], "omni_us - 2500000") {
+		t.Fatalf("commands %q, want one under sudo: the tail since 2.5 s ago, then systemctl stop", r.cmds)
+	}
+	if note != "the start was stopped (systemctl stop)" || m.since != "1700000000.250000" || tail.Source != "journalctl -u slow.service since the start" || len(tail.Lines) != 1 {
+		t.Errorf("EndStart: %q, since %q, tail %+v", note, m.since, tail)
+	}
+	r = &fakeRunner{results: []Result{{Stdout: []byte("since=1700000000.250000\n" + journalMarker + "\n"), Stderr: []byte("Failed to stop slow.service: Access denied\n"), ExitCode: 1}}}
+	if note, _ := m.EndStart(context.Background(), r, time.Second); !strings.Contains(note, "stopping it failed") || !strings.Contains(note, "Access denied") {
+		t.Errorf("a stop that failed: %q", note)
 	}
 }
