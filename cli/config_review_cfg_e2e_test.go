@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// reviewCfgHost is one host, web1 (its own sshd on addr, logged in to as
+// the current user), whose command-manager service app (a sleep in the
+// background, its PID in RUN/app.pid) declares one file, DIR/etc/app.conf
+// from DIR/src/app.conf (content v1). The sshd's sessions get PATH with
+// DIR/bin first: a test puts wrappers of host commands there. It returns
+// the inventory, the directory and the run directory.
+func reviewCfgHost(t *testing.T, addr, secs, entryKeys string) (inv, dir, run string) {
+	t.Helper()
+	dir = t.TempDir()
+	for _, d := range []string{"bin", "etc", "src"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "src", "app.conf"), "workers 4\n")
+	extra := "SetEnv PATH=" + filepath.Join(dir, "bin") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	entry := "{path: " + dir + "/etc/app.conf, source: " + dir + "/src/app.conf"
+	if entryKeys != "" {
+		entry += ", " + entryKeys
+	}
+	entry += "}"
+	svc := reviewSleeper("app", secs, "    files:\n      - "+entry+"\n")
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, _, run = reviewHost(t, addr, extra, me.Username, "", "app", svc)
+	return inv, dir, run
+}
+
+func reviewPID(t *testing.T, run string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(run, "app.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// TestConfigApplyInterruptedAfterRenameOwesTheRestart (found by review):
+// an apply interrupted after it renamed a file into place (here while it
+// fsyncs the directories; on systemd hosts, while daemon-reload runs) is
+// recorded as having written nothing, so the registry owes no restart and
+// the next `config apply` finds the file unchanged and never restarts the
+// service: the restart is lost (ansible#10498, which docs/config.md says
+// omni does not do), and config history does not show the write.
+func TestConfigApplyInterruptedAfterRenameOwesTheRestart(t *testing.T) {
+	inv, dir, run := reviewCfgHost(t, "127.0.91.11", "7911", "")
+	conf := filepath.Join(dir, "etc", "app.conf")
+	slow, reached := filepath.Join(dir, "slow"), filepath.Join(dir, "reached")
+	// The host's sync, slow on directories while DIR/slow exists: the
+	// apply script has renamed every file when it syncs the directories.
+	writeFile(t, filepath.Join(dir, "bin", "sync"), "#!/bin/sh\nfor a in \"$@\"; do if [ -d \"$a\" ] && [ -e "+slow+" ]; then touch "+reached+"; sleep 20; fi; done\nexec /usr/bin/sync \"$@\"\n")
+	os.Chmod(filepath.Join(dir, "bin", "sync"), 0o755)
+
+	if out, errOut, code, _ := omniInv(t, 30*time.Second, inv, "service", "start", "web1", "app"); code != 0 {
+		t.Fatalf("start: exit %d\n%s%s", code, out, errOut)
+	}
+	pid := reviewPID(t, run)
+
+	writeFile(t, filepath.Join(dir, "src", "app.conf"), "workers 16\n")
+	writeFile(t, slow, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	s, aOut, aErr := TestStreams("", false)
+	go func() { done <- Run(ctx, []string{"-i", inv, "config", "apply", "web1", "app"}, s) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(reached); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the apply did not reach the directory sync:\n%s%s", aOut, aErr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel() // Ctrl-C
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the interrupted apply did not end")
+	}
+	os.Remove(slow)
+	if got := readFile(t, conf); got != "workers 16\n" {
+		t.Fatalf("the setup did not interrupt after the rename: the host has %q", got)
+	}
+	if code != ExitInterrupted {
+		t.Errorf("interrupted apply: exit %d, want 130", code)
+	}
+	if strings.Contains(aOut.String(), "nothing written") {
+		t.Errorf("the interrupted apply says nothing was written, but the host's file was replaced:\n%s%s", aOut, aErr)
+	}
+
+	hist, errOut, hcode, _ := omniInv(t, 30*time.Second, inv, "config", "history", "web1", "app")
+	if hcode != 0 || !strings.Contains(hist, "app.conf") || strings.Count(hist, "written") < 2 {
+		t.Errorf("config history does not show the interrupted apply's write of app.conf (exit %d):\n%s%s", hcode, hist, errOut)
+	}
+
+	// The file is on the host and the service still runs the old one: the
+	// next apply writes nothing but owes the restart.
+	out, errOut, code, _ := omniInv(t, 60*time.Second, inv, "config", "apply", "web1", "app")
+	if code != 0 {
+		t.Fatalf("the next apply: exit %d\n%s%s", code, out, errOut)
+	}
+	if reviewPID(t, run) == pid {
+		t.Errorf("the next apply did not restart app: it still runs with the configuration from before the interrupted apply (pid %d)\n%s%s", pid, out, errOut)
+	}
+}
+
+// TestConfigRollbackTwiceAfterModeOnlyApply (found by review): docs say
+// rolling back twice "finds the files already restored and writes
+// nothing"; after a rollback that put back only a mode, a second rollback
+// takes that rollback for the last apply and refuses (exit 5, "the
+// registry has no record of the earlier ones").
+func TestConfigRollbackTwiceAfterModeOnlyApply(t *testing.T) {
+	f, src, dst := oneFileFleet(t, "127.0.91.12", "127.0.91.13", `mode: "0644"`)
+	writeFile(t, src, "workers 4\n")
+	mustRun(t, f, "config", "apply", "worker1", "app", "--restart", "none")
+	replaceInInventory(t, f, `mode: "0644"`, `mode: "0600"`)
+	mustRun(t, f, "config", "apply", "worker1", "app", "--restart", "none")
+	mustRun(t, f, "config", "rollback", "worker1", "app", "--yes", "--restart", "none")
+	if st, _ := os.Stat(dst); st.Mode().Perm() != 0o644 {
+		t.Fatalf("the first rollback: mode %04o, want 0644", st.Mode().Perm())
+	}
+	out, errOut, code := omni(t, f, "config", "rollback", "worker1", "app", "--yes", "--restart", "none")
+	if code != 0 {
+		t.Errorf("a second rollback: exit %d, want 0 (the files are already restored, nothing to write)\n%s%s", code, out, errOut)
+	}
+	if st, _ := os.Stat(dst); st.Mode().Perm() != 0o644 {
+		t.Errorf("the second rollback changed the mode: %04o", st.Mode().Perm())
+	}
+}
+
+// TestConfigDiffShowsSpecialModeBitsApplyClears (found by review): with
+// mode "0640" declared and the host's file at 2640 (setgid), config diff
+// says "No difference" and exits 0, and the next config apply then
+// changes the file's mode (attrs fixed, the bit cleared): diff does not
+// show what apply would change.
+func TestConfigDiffShowsSpecialModeBitsApplyClears(t *testing.T) {
+	f, src, dst := oneFileFleet(t, "127.0.91.14", "127.0.91.15", `mode: "0640", on_change: none`)
+	writeFile(t, src, "workers 4\n")
+	mustRun(t, f, "config", "apply", "worker1", "app")
+	if out, errOut, code := omni(t, f, "config", "diff", "worker1", "app"); code != 0 {
+		t.Fatalf("config diff after the apply: exit %d\n%s%s", code, out, errOut)
+	}
+	if err := os.Chmod(dst, 0o640|os.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := omni(t, f, "config", "diff", "worker1", "app")
+	dOut, _, _ := omni(t, f, "config", "apply", "worker1", "app", "--dry-run")
+	aOut := mustRun(t, f, "config", "apply", "worker1", "app")
+	if code != ExitDiffers {
+		t.Errorf("config diff with the host's file at 2640, 0640 declared: exit %d, want 6\n%s%s\napply --dry-run says:\n%s\nthen apply says:\n%s", code, out, errOut, dOut, aOut)
+	}
+}
+
+// TestConfigRenderErrorIsUsageErrorInEveryCommand (found by review): a
+// file whose source is missing is an inventory error naming FILE:LINE,
+// exit 2 in config diff and apply (docs/config.md: "2 usage or inventory
+// error (FILE:LINE), a secret's source unset"); config show, pull and
+// rollback exit 1 for the same inventory.
+func TestConfigRenderErrorIsUsageErrorInEveryCommand(t *testing.T) {
+	f, src, _ := oneFileFleet(t, "127.0.91.16", "127.0.91.17", "")
+	writeFile(t, src, "workers 4\n")
+	mustRun(t, f, "config", "apply", "worker1", "app", "--restart", "none")
+	writeFile(t, src, "workers 16\n")
+	mustRun(t, f, "config", "apply", "worker1", "app", "--restart", "none")
+	os.Remove(src)
+	for _, args := range [][]string{
+		{"config", "diff", "worker1", "app"},
+		{"config", "show", "worker1", "app"},
+		{"config", "pull", "worker1", "app", "--dry-run"},
+		{"config", "rollback", "worker1", "app", "--dry-run"},
+	} {
+		out, errOut, code := omni(t, f, args...)
+		if code != ExitUsage || !strings.Contains(errOut, "no such file") {
+			t.Errorf("omni %s with the source missing: exit %d, want 2 (the inventory error)\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+}
