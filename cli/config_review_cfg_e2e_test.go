@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/omni-fleet/omni/engine/config"
 )
 
 // reviewCfgHost is one host, web1 (its own sshd on addr, logged in to as
@@ -194,6 +196,41 @@ func TestConfigRenderErrorIsUsageErrorInEveryCommand(t *testing.T) {
 		out, errOut, code := omni(t, f, args...)
 		if code != ExitUsage || !strings.Contains(errOut, "no such file") {
 			t.Errorf("omni %s with the source missing: exit %d, want 2 (the inventory error)\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+}
+
+// TestSecretKeyTakenOutOfInventoryHashNotPrinted (found by review): after
+// DB_PASSWORD (secret) is taken out of the inventory, the apply that
+// rewrites the environment file records the old file, which held the
+// password, as a plain file: config history (text and JSON), service
+// history -o json and config apply -o json print its SHA-256, from
+// which the password can be brute-forced offline (every other byte of
+// the file is in git), which docs/config.md says omni never prints.
+func TestSecretKeyTakenOutOfInventoryHashNotPrinted(t *testing.T) {
+	f, dir := configFleet(t, "127.0.91.18", "127.0.91.19")
+	mustRun(t, f, "config", "apply", "worker1", "cfgsvc", "--restart", "none")
+	held := strings.TrimPrefix(config.HashBytes([]byte(readFile(t, filepath.Join(dir, "h", "cfgsvc.env")))), "sha256:")
+	replaceInInventory(t, f, "      DB_PASSWORD: {secret: true, from_env: OMNI_T_DBPW}\n", "")
+	aOut, _, code := omni(t, f, "-o", "json", "config", "apply", "worker1", "cfgsvc", "--restart", "none")
+	if code != 0 {
+		t.Fatalf("apply without DB_PASSWORD: exit %d\n%s", code, aOut)
+	}
+	if strings.Contains(readFile(t, filepath.Join(dir, "h", "cfgsvc.env")), "DB_PASSWORD") {
+		t.Fatal("the apply did not rewrite the environment file")
+	}
+	outputs := map[string]string{"config apply -o json": aOut}
+	for _, args := range [][]string{
+		{"config", "history", "worker1", "cfgsvc"},
+		{"-o", "json", "config", "history", "worker1", "cfgsvc"},
+		{"-o", "json", "service", "history", "worker1", "cfgsvc"},
+	} {
+		out, errOut, _ := omni(t, f, args...)
+		outputs[strings.Join(args, " ")] = out + errOut
+	}
+	for cmd, out := range outputs {
+		if strings.Contains(out, held[:12]) {
+			t.Errorf("omni %s prints the hash of the environment file that held the secret DB_PASSWORD (%s…):\n%s", cmd, held[:12], out)
 		}
 	}
 }
