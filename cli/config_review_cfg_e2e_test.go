@@ -234,3 +234,27 @@ func TestSecretKeyTakenOutOfInventoryHashNotPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigRollbackOfOnChangeNoneOwesNoRestart (found by review): a
+// rollback of a file with on_change: none restarts nothing and marks
+// nothing pending, but it moves the registry's applied set without
+// running_with, so the next config apply (which writes only that
+// on_change: none file again) restarts the running service, "pending from
+// an earlier apply (the service last started with another
+// configuration)": a restart nothing asked for.
+func TestConfigRollbackOfOnChangeNoneOwesNoRestart(t *testing.T) {
+	f, src, _ := oneFileFleet(t, "127.0.91.20", "127.0.91.21", "on_change: none")
+	writeFile(t, src, "workers 4\n")
+	mustRun(t, f, "service", "start", "worker1", "app")
+	writeFile(t, src, "workers 16\n")
+	mustRun(t, f, "config", "apply", "worker1", "app")
+	mustRun(t, f, "config", "rollback", "worker1", "app", "--yes")
+	pid := f.PID("worker1", "app")
+	if pid == 0 {
+		t.Fatal("app is not running")
+	}
+	out := mustRun(t, f, "config", "apply", "worker1", "app")
+	if got := f.PID("worker1", "app"); got != pid || strings.Contains(out, "restarted") {
+		t.Errorf("config apply after the rollback of an on_change: none file restarted app (pid %d → %d):\n%s", pid, got, out)
+	}
+}
