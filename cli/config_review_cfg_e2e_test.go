@@ -2,15 +2,19 @@ package cli
 
 import (
 	"context"
+	"net"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/omni-fleet/omni/engine/config"
+	"github.com/omni-fleet/omni/internal/testkit/sshtest"
 )
 
 // reviewCfgHost is one host, web1 (its own sshd on addr, logged in to as
@@ -256,5 +260,80 @@ func TestConfigRollbackOfOnChangeNoneOwesNoRestart(t *testing.T) {
 	out := mustRun(t, f, "config", "apply", "worker1", "app")
 	if got := f.PID("worker1", "app"); got != pid || strings.Contains(out, "restarted") {
 		t.Errorf("config apply after the rollback of an on_change: none file restarted app (pid %d → %d):\n%s", pid, got, out)
+	}
+}
+
+// reviewCfgGroupNS restarts srv's sshd in a mount namespace of its own
+// whose /etc/group is the machine's with extra lines (a host whose groups
+// come from a directory service), on the same address, port and config.
+func reviewCfgGroupNS(t *testing.T, srv *sshtest.Server, extra string) {
+	t.Helper()
+	b, err := os.ReadFile("/etc/group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := filepath.Join(t.TempDir(), "group")
+	writeFile(t, group, string(b)+extra)
+	srv.Stop()
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
+		"mount --bind "+group+" /etc/group && exec "+sshtest.SSHDPath+" -D -e -f "+filepath.Join(srv.Dir, "sshd_config"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	t.Cleanup(func() {
+		syscall.Kill(pid, syscall.SIGSTOP)
+		for _, p := range reviewDescendants(pid) {
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", srv.HostPort(), time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sshd with its own /etc/group did not start: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestConfigReadsFileWhoseGroupNameHasASpace (found by review): on a host
+// joined to Active Directory (sssd, winbind) group names hold spaces
+// ("domain users", the primary group of every AD user, so of every file
+// such a deploy user creates). The read script splits stat's
+// "%a %s %U %G ..." on blanks, so a managed file of such a group is
+// "unexpected stat output: 10 fields": config diff and apply fail on it
+// for good.
+func TestConfigReadsFileWhoseGroupNameHasASpace(t *testing.T) {
+	dir := t.TempDir()
+	conf, src := filepath.Join(dir, "app.conf"), filepath.Join(dir, "src.conf")
+	writeFile(t, src, "workers 4\n")
+	writeFile(t, conf, "workers 4\n")
+	if err := os.Chown(conf, -1, 4242); err != nil {
+		t.Fatal(err)
+	}
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := reviewSleeper("app", "7912", "    files: [{path: "+conf+", source: "+src+", on_change: none}]\n")
+	inv, srv, _ := reviewHost(t, "127.0.91.22", "", me.Username, "", "app", svc)
+	reviewCfgGroupNS(t, srv, "domain users:x:4242:\n")
+
+	out, errOut, code, _ := omniInv(t, 30*time.Second, inv, "config", "diff", "web1", "app")
+	if code != 0 {
+		t.Errorf("config diff of a file as declared, group \"domain users\": exit %d, want 0\n%s%s", code, out, errOut)
+	}
+	writeFile(t, src, "workers 16\n")
+	out, errOut, code, _ = omniInv(t, 30*time.Second, inv, "config", "apply", "web1", "app")
+	if code != 0 || readFile(t, conf) != "workers 16\n" {
+		t.Errorf("config apply over a file of group \"domain users\": exit %d, want 0 and the file written\n%s%s", code, out, errOut)
 	}
 }
