@@ -337,3 +337,42 @@ func TestConfigReadsFileWhoseGroupNameHasASpace(t *testing.T) {
 		t.Errorf("config apply over a file of group \"domain users\": exit %d, want 0 and the file written\n%s%s", code, out, errOut)
 	}
 }
+
+// TestConfigApplyDryRunOfStoppedServiceSaysNoRestart (found by review):
+// config apply leaves a stopped service stopped ("pending: written while
+// stopped"), but its --dry-run, which docs/config.md says prints "the
+// restarts it would run", says "would restart" for it.
+func TestConfigApplyDryRunOfStoppedServiceSaysNoRestart(t *testing.T) {
+	f, src, _ := oneFileFleet(t, "127.0.91.23", "127.0.91.24", "")
+	writeFile(t, src, "workers 4\n")
+	mustRun(t, f, "service", "start", "worker1", "app")
+	mustRun(t, f, "service", "stop", "worker1", "app", "--yes")
+	writeFile(t, src, "workers 16\n")
+	dry := mustRun(t, f, "config", "apply", "worker1", "app", "--dry-run")
+	real := mustRun(t, f, "config", "apply", "worker1", "app")
+	if strings.Contains(real, "restarted") {
+		t.Fatalf("the apply restarted the stopped service:\n%s", real)
+	}
+	if strings.Contains(dry, "would restart") {
+		t.Errorf("--dry-run says it would restart the stopped service; the apply does not:\n--dry-run:\n%s\napply:\n%s", dry, real)
+	}
+}
+
+// TestConfigApplyDryRunRestartNoneSaysNoRestart (found by review): with
+// --restart none an apply restarts nothing ("pending: written, restart
+// skipped"), but `config apply --dry-run --restart none` says "would
+// restart".
+func TestConfigApplyDryRunRestartNoneSaysNoRestart(t *testing.T) {
+	f, src, _ := oneFileFleet(t, "127.0.91.25", "127.0.91.26", "")
+	writeFile(t, src, "workers 4\n")
+	mustRun(t, f, "service", "start", "worker1", "app")
+	writeFile(t, src, "workers 16\n")
+	dry := mustRun(t, f, "config", "apply", "worker1", "app", "--dry-run", "--restart", "none")
+	real := mustRun(t, f, "config", "apply", "worker1", "app", "--restart", "none")
+	if strings.Contains(real, "restarted") {
+		t.Fatalf("the apply --restart none restarted the service:\n%s", real)
+	}
+	if strings.Contains(dry, "would restart") {
+		t.Errorf("--dry-run --restart none says it would restart; the apply does not:\n--dry-run:\n%s\napply:\n%s", dry, real)
+	}
+}
