@@ -376,3 +376,38 @@ func TestConfigApplyDryRunRestartNoneSaysNoRestart(t *testing.T) {
 		t.Errorf("--dry-run --restart none says it would restart; the apply does not:\n--dry-run:\n%s\napply:\n%s", dry, real)
 	}
 }
+
+// TestSecretFileMadePlainIsNotPrintedFromTheHost (found by review): a
+// file omni wrote as secret (tls.key, secret: true) whose declaration
+// loses `secret: true` (a new, public source in its place) still holds
+// the secret on the host until the next apply; config diff and show
+// --live then print the host's copy, the old private key, in their
+// unified diff and content. omni masks an environment file's keys in
+// that case (the registry says the host's copy held secrets), not a
+// file's content; and config pull writes that copy into the checkout.
+func TestSecretFileMadePlainIsNotPrintedFromTheHost(t *testing.T) {
+	f, dir := configFleet(t, "127.0.91.27", "127.0.91.28")
+	mustRun(t, f, "config", "apply", "worker1", "cfgsvc", "--restart", "none")
+	if readFile(t, filepath.Join(dir, "h", "tls.key")) != cfgTLSKey {
+		t.Fatal("the secret file was not written")
+	}
+	writeFile(t, filepath.Join(dir, "src", "tls.crt"), "PUBLIC CERTIFICATE\n")
+	replaceInInventory(t, f, "source: "+dir+"/src/tls.key, secret: true}", "source: "+dir+"/src/tls.crt}")
+	for _, args := range [][]string{
+		{"config", "diff", "worker1", "cfgsvc"},
+		{"-o", "json", "config", "diff", "worker1", "cfgsvc"},
+		{"config", "show", "worker1", "cfgsvc", "--live"},
+		{"config", "apply", "worker1", "cfgsvc", "--dry-run"},
+	} {
+		out, errOut, code := omni(t, f, args...)
+		if strings.Contains(out+errOut, "s3cr3t") {
+			t.Errorf("omni %s (exit %d) prints the host's copy of the file omni wrote as secret:\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	// pull brings the host's copy into the checkout: the old private key
+	// would be committed to git as tls.crt.
+	out, errOut, code := omni(t, f, "config", "pull", "worker1", "cfgsvc", "--yes")
+	if strings.Contains(readFile(t, filepath.Join(dir, "src", "tls.crt")), "s3cr3t") {
+		t.Errorf("config pull (exit %d) wrote the host's copy of the file omni wrote as secret into the checkout:\n%s%s", code, out, errOut)
+	}
+}
