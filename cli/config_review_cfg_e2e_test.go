@@ -44,6 +44,7 @@ func reviewCfgHost(t *testing.T, addr, secs, entryKeys string) (inv, dir, run st
 		t.Fatal(err)
 	}
 	inv, _, run = reviewHost(t, addr, extra, me.Username, "", "app", svc)
+	t.Cleanup(func() { reviewKillPidfile(filepath.Join(run, "app.pid")) })
 	return inv, dir, run
 }
 
@@ -409,5 +410,45 @@ func TestSecretFileMadePlainIsNotPrintedFromTheHost(t *testing.T) {
 	out, errOut, code := omni(t, f, "config", "pull", "worker1", "cfgsvc", "--yes")
 	if strings.Contains(readFile(t, filepath.Join(dir, "src", "tls.crt")), "s3cr3t") {
 		t.Errorf("config pull (exit %d) wrote the host's copy of the file omni wrote as secret into the checkout:\n%s%s", code, out, errOut)
+	}
+}
+
+// TestConfigWrittenWhileStoppedThenStartedElsewhereIsNotPending (found by
+// review): an apply to a stopped service marks it pending "written while
+// stopped: its next start runs with it". When that next start is not
+// omni's (the host rebooted, systemd or an operator started it), the
+// mark stays for good: config diff exits 6 ("pending restart") every
+// time, and config apply shows the running service as "pending: written
+// while stopped" and never restarts or clears it, though the service
+// started after the files were written.
+func TestConfigWrittenWhileStoppedThenStartedElsewhereIsNotPending(t *testing.T) {
+	inv, dir, run := reviewCfgHost(t, "127.0.91.29", "7913", "")
+	if out, errOut, code, _ := omniInv(t, 30*time.Second, inv, "service", "start", "web1", "app"); code != 0 {
+		t.Fatalf("start: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code, _ := omniInv(t, 30*time.Second, inv, "service", "stop", "web1", "app", "--yes"); code != 0 {
+		t.Fatalf("stop: exit %d\n%s%s", code, out, errOut)
+	}
+	writeFile(t, filepath.Join(dir, "src", "app.conf"), "workers 16\n")
+	out, errOut, code, _ := omniInv(t, 30*time.Second, inv, "config", "apply", "web1", "app")
+	if code != 0 || !strings.Contains(out, "written while stopped") {
+		t.Fatalf("apply to the stopped service: exit %d\n%s%s", code, out, errOut)
+	}
+	time.Sleep(1100 * time.Millisecond) // the start is in a later second than the write
+	// Its next start, not omni's: the service's own start command.
+	start := exec.Command("sh", "-c", "nohup sleep 7913 >/dev/null 2>&1 </dev/null & echo $! > "+filepath.Join(run, "app.pid"))
+	if b, err := start.CombinedOutput(); err != nil {
+		t.Fatalf("starting app by hand: %v\n%s", err, b)
+	}
+	if st, errOut, code, _ := omniInv(t, 30*time.Second, inv, "service", "status", "web1", "app"); code != 0 {
+		t.Fatalf("app is not running after its start by hand: exit %d\n%s%s", code, st, errOut)
+	}
+	out, errOut, code, _ = omniInv(t, 30*time.Second, inv, "config", "diff", "web1", "app")
+	if code != 0 {
+		t.Errorf("config diff of a service that started after the files were written: exit %d, want 0\n%s%s", code, out, errOut)
+	}
+	out, errOut, _, _ = omniInv(t, 30*time.Second, inv, "config", "apply", "web1", "app")
+	if strings.Contains(out, "written while stopped") {
+		t.Errorf("config apply calls the running service \"written while stopped\":\n%s%s", out, errOut)
 	}
 }
