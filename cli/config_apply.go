@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -303,6 +304,8 @@ func serviceRestartWord(sv engine.ConfigServiceResult, runs []*restartRun, dryRu
 		return r.word
 	}
 	switch {
+	case sv.ApplyFailed && errors.Is(sv.Err, context.Canceled):
+		return "none: interrupted after writing (pending)"
 	case sv.ApplyFailed && sv.Pending:
 		return "none: the apply failed (pending)"
 	case sv.ApplyFailed:

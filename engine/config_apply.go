@@ -184,8 +184,9 @@ func (a *applier) host(ctx context.Context, h configHost) (out ConfigHostResult)
 		a.recordFailure(h, began, err)
 		return fail(err)
 	}
-	// Failed after it replaced some files (a later file's owner, the
-	// daemon-reload): what it wrote is recorded and owed a restart, not
+	// Failed, or interrupted, after it replaced some files (a later
+	// file's owner, the daemon-reload, Ctrl-C while it synced the
+	// directories): what it wrote is recorded and owed a restart, not
 	// forgotten, and nothing is restarted or reloaded on a half-applied
 	// configuration.
 	partial := err
@@ -211,7 +212,7 @@ func (a *applier) host(ctx context.Context, h configHost) (out ConfigHostResult)
 		if partial != nil {
 			sr.ApplyFailed, sr.Err = true, fmt.Errorf("%s: %s: %w", h.host.Name, u.svc.Name, partial)
 			if restart || wroteContent(u.set, one, config.OnChangeReload) || prev != nil && prev.Pending {
-				sr.Pending, sr.PendingReason = true, pendingPartial
+				sr.Pending, sr.PendingReason = true, partialReason(ctx)
 			}
 			a.record(h.host.Name, u, one, &sr, began)
 			out.Services = append(out.Services, sr)
@@ -323,7 +324,10 @@ func (a *applier) record(host string, u configUnit, res config.ApplyResult, sr *
 	}
 	if ev.ID != "" {
 		ev.Finished, ev.Complete, ev.Result = time.Now().UTC(), true, string(ClassOK)
-		if sr.Err != nil {
+		switch {
+		case errors.Is(sr.Err, context.Canceled):
+			ev.Result, ev.Error = string(ClassInterrupted), Words(sr.Err)
+		case sr.Err != nil:
 			ev.Result, ev.Error = string(ClassFailed), Words(sr.Err)
 		}
 		if err := a.reg.FinishEvent(ev); err != nil {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -139,12 +140,22 @@ func appliedState(prev *registry.ConfigState, set config.Set, pending bool, reas
 
 // Reasons a configuration is pending.
 const (
-	pendingWritten = "written, restart owed"
-	pendingFailed  = "written, its restart failed"
-	pendingSkipped = "written, restart skipped (--restart none)"
-	pendingStopped = "written while stopped: its next start runs with it"
-	pendingPartial = "written, then the apply failed: restart owed"
+	pendingWritten     = "written, restart owed"
+	pendingFailed      = "written, its restart failed"
+	pendingSkipped     = "written, restart skipped (--restart none)"
+	pendingStopped     = "written while stopped: its next start runs with it"
+	pendingPartial     = "written, then the apply failed: restart owed"
+	pendingInterrupted = "written, then the run was interrupted: restart owed"
 )
+
+// partialReason is the pending reason of files written by an apply that
+// then failed, or was interrupted (ctx ended).
+func partialReason(ctx context.Context) string {
+	if ctx.Err() != nil {
+		return pendingInterrupted
+	}
+	return pendingPartial
+}
 
 // writtenNote is the note of a step or an apply that wrote files.
 func writtenNote(res config.ApplyResult) string {

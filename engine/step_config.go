@@ -55,14 +55,19 @@ func runConfig(ctx context.Context, r *execution, c stepCall) (string, error) {
 		}
 		return "unchanged", nil
 	}
-	res, err := config.Apply(ctx, writer(c.conn), sudo, set.Files, live, config.ApplyOptions{DaemonReload: true})
-	if err != nil {
-		return "", err
+	res, applyErr := config.Apply(ctx, writer(c.conn), sudo, set.Files, live, config.ApplyOptions{DaemonReload: true})
+	if applyErr != nil && !res.Changed() {
+		return "", applyErr
 	}
+	// Written, all or (failed or interrupted after some renames) part of
+	// it: what the host has now is recorded, and owed its restart.
 	keepBlobs(r.env.Registry, set, res)
 	pending := wroteContent(set, res, config.OnChangeRestart) || wroteContent(set, res, config.OnChangeReload)
 	reason := ""
-	if pending {
+	switch {
+	case applyErr != nil:
+		pending, reason = true, partialReason(ctx)
+	case pending:
 		reason = pendingWritten
 	}
 	_, err = r.env.Registry.Update(c.inst.Host, c.inst.Service, func(rec *registry.Record, _ bool) error {
@@ -72,10 +77,13 @@ func runConfig(ctx context.Context, r *execution, c stepCall) (string, error) {
 		}
 		return nil
 	})
+	r.out.Config = append(r.out.Config, instanceChanges(c.inst, configChanges(set, res))...)
+	if applyErr != nil {
+		return writtenNote(res), fmt.Errorf("%s, then: %w", writtenNote(res), applyErr)
+	}
 	if err != nil {
 		return "", err
 	}
-	r.out.Config = append(r.out.Config, instanceChanges(c.inst, configChanges(set, res))...)
 	return writtenNote(res), nil
 }
 

@@ -138,12 +138,34 @@ func Apply(ctx context.Context, r manager.Runner, sudo bool, files []File, live 
 	}
 	res, err := runScript(ctx, r, sudo, script, input)
 	if err != nil {
+		// Interrupted, timed out or cut off: what the host reported before
+		// that is done all the same (a rename that ran has replaced its
+		// target), and the caller must record it.
+		out = reported(out, res.Stdout, mark)
 		if ctx.Err() == context.DeadlineExceeded && opts.Timeout > 0 {
 			err = fmt.Errorf("timed out after %s (killed on the host; no file was replaced unless the host said so): %w", opts.Timeout, err)
 		}
 		return out, fmt.Errorf("writing configuration files: %w", err)
 	}
 	return applied(out, work, secretValues(files), res, mark, sudo)
+}
+
+// reported is out with what the host reported done in stdout: the files
+// written or fixed, and the daemon-reload.
+func reported(out ApplyResult, stdout []byte, mark string) ApplyResult {
+	recs, _ := records(stdout, mark)
+	for _, rec := range recs {
+		switch {
+		case rec.kind == "reload":
+			out.DaemonReloaded = true
+		case rec.index < 0 || rec.index >= len(out.Files):
+		case rec.kind == "written":
+			out.Files[rec.index].Action = Written
+		case rec.kind == "attrs":
+			out.Files[rec.index].Action = AttrsFixed
+		}
+	}
+	return out
 }
 
 // idName is an owner or group by its name, or by its numeric id when it
@@ -171,6 +193,7 @@ func (j job) drift() bool {
 
 // applied reads the records of the apply script into out.
 func applied(out ApplyResult, work []job, secrets []string, res manager.Result, mark string, sudo bool) (ApplyResult, error) {
+	out = reported(out, res.Stdout, mark)
 	recs, end := records(res.Stdout, mark)
 	var errs []error
 	shown := func(b []byte) string { return message([]byte(redact(string(b), secrets))) }
@@ -180,12 +203,6 @@ func applied(out ApplyResult, work []job, secrets []string, res manager.Result, 
 			f = findJob(work, rec.index).file
 		}
 		switch rec.kind {
-		case "written":
-			out.Files[rec.index].Action = Written
-		case "attrs":
-			out.Files[rec.index].Action = AttrsFixed
-		case "reload":
-			out.DaemonReloaded = true
 		case "invalid":
 			msg := "exit " + rec.field(0)
 			switch {

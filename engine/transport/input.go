@@ -11,12 +11,18 @@ import (
 // besides the command. Data passed this way is in no process's argv: it
 // is not bounded by the host's limit on one argument (128 KiB on Linux),
 // and other users of the host cannot read it with ps. Errors and
-// cancellation are as for Run.
+// cancellation are as for Run, except that the Result returned with an
+// error holds what the command printed before it (ExitCode -1).
 func (c *Client) RunInput(ctx context.Context, cmd string, stdin []byte) (Result, error) {
 	var stdout, stderr boundedBuffer
-	code, err := c.exec(ctx, cmd, bytes.NewReader(stdin), &stdout, &stderr)
+	out := &guardedWriters{}
+	code, err := c.exec(ctx, cmd, bytes.NewReader(stdin), out.writer(&stdout), out.writer(&stderr))
+	out.stop() // the buffers are ours alone from here
 	if err != nil {
-		return Result{ExitCode: -1}, err
+		// What the command printed before it was interrupted or lost: a
+		// command that reports its progress (config.Apply's records of
+		// the files it renamed into place) tells its caller what it did.
+		return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: -1}, err
 	}
 	if stdout.overflow || stderr.overflow {
 		return Result{ExitCode: -1}, outputOverflow(c.name)
