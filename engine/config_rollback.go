@@ -414,18 +414,28 @@ func wantOf(wants []rollbackWant, path string) string {
 }
 
 // rollbackChanges are the event's entries: hashes old and new (kept for
-// secret files too: the registry keeps hashes; omni never prints them).
+// secret files too: the registry keeps hashes; omni never prints them),
+// and the attributes each restored file had before. A file whose mode,
+// owner or group alone was put back is "rolled back" too: the event is a
+// rollback's, which the next rollback skips (it does not undo a rollback).
 func rollbackChanges(files []ConfigRollbackFile, wants []rollbackWant, live []config.Live) []registry.ConfigChange {
-	old := map[string]string{}
+	before := map[string]config.Live{}
 	for _, l := range live {
-		old[l.Path] = l.Hash
+		before[l.Path] = l
 	}
 	out := make([]registry.ConfigChange, 0, len(files))
 	for _, f := range files {
-		c := registry.ConfigChange{Path: f.Path, Kind: f.Kind, Old: old[f.Path], New: wantOf(wants, f.Path), Secret: f.Secret, Action: f.Action}
-		if c.Action == "would roll back" || c.Action == "failed" {
+		l := before[f.Path]
+		c := registry.ConfigChange{Path: f.Path, Kind: f.Kind, Old: l.Hash, New: wantOf(wants, f.Path), Secret: f.Secret, Action: f.Action}
+		switch c.Action {
+		case "would roll back", "failed":
 			c.Action = registry.ConfigUnchanged // Apply stopped before it
 			c.New = c.Old
+		case registry.ConfigAttrs:
+			c.Action = registry.ConfigRolledBack
+		}
+		if c.Action == registry.ConfigRolledBack && l.Exists {
+			c.OldMode, c.OldOwner, c.OldGroup = l.RecordedAttrs()
 		}
 		out = append(out, c)
 	}

@@ -72,7 +72,7 @@ const (
 	ConfigWritten    = "written"     // the content was written
 	ConfigAttrs      = "attrs"       // only mode or owner were changed
 	ConfigUnchanged  = "unchanged"   // nothing to do
-	ConfigRolledBack = "rolled back" // an earlier content was written back
+	ConfigRolledBack = "rolled back" // a rollback put back an earlier content, or only an earlier mode/owner
 	ConfigRemoved    = "removed"     // the file was removed
 )
 

@@ -139,3 +139,11 @@ func (l Live) InGroup(group string) bool {
 func (l Live) AttrsDiffer(f File) bool {
 	return (f.Mode != 0 && l.Mode.Perm() != f.Mode.Perm()) || !l.OwnedBy(f.Owner) || !l.InGroup(f.Group)
 }
+
+// RecordedAttrs are the file's attributes as the registry records them
+// (ConfigChange's OldMode, OldOwner, OldGroup): its mode in octal with its
+// set-ID and sticky bits, its owner and group by name (by numeric id when
+// they have none).
+func (l Live) RecordedAttrs() (mode, owner, group string) {
+	return Octal(l.Mode), idName(l.Owner, l.UID), idName(l.Group, l.GID)
+}

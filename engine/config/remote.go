@@ -157,8 +157,8 @@ func checkPaths(files []File) error {
 	return nil
 }
 
-// octal is m's permission and special bits in chmod's octal form.
-func octal(m fs.FileMode) string {
+// Octal is m's permission and special bits in chmod's octal form.
+func Octal(m fs.FileMode) string {
 	v := uint32(m.Perm())
 	if m&fs.ModeSetuid != 0 {
 		v |= 0o4000

@@ -313,13 +313,13 @@ e=$(mktemp -- "$d%[1]d/.$n%[1]d.omni-XXXXXX" 2>&1) || fail %[1]d mktemp "$e"; t%
 		}
 		switch {
 		case f.Mode != 0:
-			attrs = append(attrs, fmt.Sprintf(`chmod %s -- "$t%d"`, octal(f.Mode), i))
+			attrs = append(attrs, fmt.Sprintf(`chmod %s -- "$t%d"`, Octal(f.Mode), i))
 		case j.live.Exists:
 			attrs = append(attrs, fmt.Sprintf(`chmod --reference="$p%d" -- "$t%d"`, i, i))
 		case f.Secret || len(f.SecretKeys) > 0:
-			attrs = append(attrs, fmt.Sprintf(`chmod %s -- "$t%d"`, octal(SecretMode), i))
+			attrs = append(attrs, fmt.Sprintf(`chmod %s -- "$t%d"`, Octal(SecretMode), i))
 		default:
-			attrs = append(attrs, fmt.Sprintf(`chmod %s -- "$t%d"`, octal(DefaultMode), i))
+			attrs = append(attrs, fmt.Sprintf(`chmod %s -- "$t%d"`, Octal(DefaultMode), i))
 		}
 		fmt.Fprintf(&b, "e=$( { %s; } 2>&1) || fail %d attributes \"$e\"\n", strings.Join(attrs, " && "), i)
 	}
@@ -381,7 +381,7 @@ rm -f -- "$o%[1]d"; o%[1]d=
 		}
 		if f.Mode != 0 && (f.Mode != l.Mode || len(cmds) > 0) {
 			// (a chown may clear set-ID bits: set the mode after it)
-			cmds = append(cmds, fmt.Sprintf("chmod %s -- %s", octal(f.Mode), q(f.Path)))
+			cmds = append(cmds, fmt.Sprintf("chmod %s -- %s", Octal(f.Mode), q(f.Path)))
 		}
 		fmt.Fprintf(&b, "e=$( { %s; } 2>&1) || fail %d attributes \"$e\"; printf '%%s %d attrs\\n' \"$M\"\n", strings.Join(cmds, " && "), i, i)
 	}
