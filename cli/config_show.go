@@ -110,7 +110,7 @@ func baseFile(f config.File) configShowFile {
 func declaredFile(f config.File) configShowFile {
 	d := baseFile(f)
 	if f.Mode != 0 {
-		d.Mode = fmt.Sprintf("%04o", uint32(f.Mode.Perm()))
+		d.Mode = config.Octal(f.Mode)
 	}
 	d.Owner, d.Group, d.Validate = f.Owner, f.Group, f.Validate
 	d.OnChange = f.OnChange
@@ -135,7 +135,7 @@ func liveFile(f config.File, l config.Live) configShowFile {
 	if !l.Exists {
 		return d
 	}
-	d.Mode = fmt.Sprintf("%04o", uint32(l.Mode.Perm()))
+	d.Mode = config.Octal(l.Mode)
 	d.Owner, d.Group, d.Size = l.Owner, l.Group, l.Size
 	mtime := l.MTime.UTC()
 	d.MTime = &mtime

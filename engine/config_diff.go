@@ -210,8 +210,8 @@ func diffFile(d drift) ConfigDiffFile {
 	out := ConfigDiffFile{Path: f.Path, Kind: f.Kind, Secret: f.Secret, State: "same"}
 	if d.Attrs {
 		out.State = "attrs"
-		if f.Mode != 0 && d.Live.Mode.Perm() != f.Mode.Perm() {
-			out.Drift = append(out.Drift, fmt.Sprintf("mode %04o → %04o", d.Live.Mode.Perm(), f.Mode.Perm()))
+		if f.Mode != 0 && d.Live.Mode != f.Mode {
+			out.Drift = append(out.Drift, "mode "+config.Octal(d.Live.Mode)+" → "+config.Octal(f.Mode))
 		}
 		if !d.Live.OwnedBy(f.Owner) {
 			out.Drift = append(out.Drift, fmt.Sprintf("owner %s → %s", d.Live.Owner, f.Owner))

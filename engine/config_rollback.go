@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -86,8 +85,8 @@ type rollbackWant struct {
 
 // withAttrs is w with the attributes c recorded from before it.
 func (w rollbackWant) withAttrs(c registry.ConfigChange) rollbackWant {
-	if m, err := strconv.ParseUint(c.OldMode, 8, 32); err == nil && c.OldMode != "" {
-		w.mode = fs.FileMode(m).Perm()
+	if m, err := config.ParseOctal(c.OldMode); err == nil && c.OldMode != "" {
+		w.mode = m
 	}
 	w.owner, w.group = c.OldOwner, c.OldGroup
 	return w

@@ -81,7 +81,7 @@ func configChanges(set config.Set, res config.ApplyResult) []registry.ConfigChan
 		c := registry.ConfigChange{Path: fr.Path, Kind: string(f.Kind), Old: fr.OldHash, New: fr.NewHash,
 			Secret: f.HasSecret(), Action: changeAction(fr.Action)}
 		if fr.OldHash != "" {
-			c.OldMode, c.OldOwner, c.OldGroup = fmt.Sprintf("%04o", fr.OldMode), fr.OldOwner, fr.OldGroup
+			c.OldMode, c.OldOwner, c.OldGroup = config.Octal(fr.OldMode), fr.OldOwner, fr.OldGroup
 		}
 		out = append(out, c)
 	}

@@ -110,7 +110,7 @@ func (s Set) Hash() string {
 type Live struct {
 	Path   string
 	Exists bool
-	Mode   fs.FileMode // permission bits
+	Mode   fs.FileMode // permission bits, with the set-ID and sticky bits
 	Owner  string      // the owner's name (stat's %U: UNKNOWN when it has none)
 	Group  string
 	UID    string // the owner's numeric id (stat's %u)
@@ -135,9 +135,11 @@ func (l Live) InGroup(group string) bool {
 }
 
 // AttrsDiffer reports whether the file's declared attributes differ from
-// what the host has: its mode (when declared), owner or group.
+// what the host has: its mode (when declared; the whole mode, set-ID and
+// sticky bits included, which the chmod of an apply sets too), owner or
+// group. It is the one comparison: diff, --dry-run and Apply all use it.
 func (l Live) AttrsDiffer(f File) bool {
-	return (f.Mode != 0 && l.Mode.Perm() != f.Mode.Perm()) || !l.OwnedBy(f.Owner) || !l.InGroup(f.Group)
+	return (f.Mode != 0 && l.Mode != f.Mode) || !l.OwnedBy(f.Owner) || !l.InGroup(f.Group)
 }
 
 // RecordedAttrs are the file's attributes as the registry records them

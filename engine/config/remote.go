@@ -172,8 +172,8 @@ func Octal(m fs.FileMode) string {
 	return fmt.Sprintf("%04o", v)
 }
 
-// parseOctal is stat's %a as a FileMode.
-func parseOctal(s string) (fs.FileMode, error) {
+// ParseOctal is stat's %a (or Octal's form) as a FileMode.
+func ParseOctal(s string) (fs.FileMode, error) {
 	v, err := strconv.ParseUint(s, 8, 32)
 	if err != nil {
 		return 0, err

@@ -184,7 +184,7 @@ func parseStat(l *Live, f []string) error {
 	if len(f) != 9 {
 		return fmt.Errorf("%d fields", len(f))
 	}
-	mode, err := parseOctal(f[0])
+	mode, err := ParseOctal(f[0])
 	if err != nil {
 		return err
 	}

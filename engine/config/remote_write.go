@@ -42,8 +42,9 @@ type FileResult struct {
 	OldHash string // "" when the file did not exist
 	NewHash string
 	// The host copy's attributes before the apply (when it existed), so
-	// that a rollback can put them back: its permission bits, and its
-	// owner and group by name (by numeric id when they have none).
+	// that a rollback can put them back: its mode (set-ID and sticky bits
+	// included), and its owner and group by name (by numeric id when they
+	// have none).
 	OldMode            fs.FileMode
 	OldOwner, OldGroup string
 }
@@ -104,7 +105,7 @@ func Apply(ctx context.Context, r manager.Runner, sudo bool, files []File, live 
 		if !l.Exists {
 			fr.OldHash = ""
 		} else {
-			fr.OldMode, fr.OldOwner, fr.OldGroup = l.Mode.Perm(), idName(l.Owner, l.UID), idName(l.Group, l.GID)
+			fr.OldMode, fr.OldOwner, fr.OldGroup = l.Mode, idName(l.Owner, l.UID), idName(l.Group, l.GID)
 		}
 		j := job{index: i, file: f, live: l}
 		switch {
@@ -186,10 +187,7 @@ type job struct {
 }
 
 // drift reports whether the declared attributes differ from the live ones.
-func (j job) drift() bool {
-	f, l := j.file, j.live
-	return (f.Mode != 0 && f.Mode != l.Mode) || !l.OwnedBy(f.Owner) || !l.InGroup(f.Group)
-}
+func (j job) drift() bool { return j.live.AttrsDiffer(j.file) }
 
 // applied reads the records of the apply script into out.
 func applied(out ApplyResult, work []job, secrets []string, res manager.Result, mark string, sudo bool) (ApplyResult, error) {
