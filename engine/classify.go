@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/omni-fleet/omni/engine/config"
 	"github.com/omni-fleet/omni/engine/sshconfig"
 	"github.com/omni-fleet/omni/engine/transport"
 	"github.com/omni-fleet/omni/inventory"
@@ -42,6 +43,7 @@ func Classify(err error) Class {
 		locked     *registry.LockedError
 		regFile    *registry.FileError
 		step       *StepError
+		render     *config.RenderError
 	)
 	switch {
 	case err == nil:
@@ -50,6 +52,12 @@ func Classify(err error) Class {
 		return ClassInterrupted
 	case errors.As(err, &notFound), errors.As(err, &badTarget), errors.As(err, &invalid), errors.As(err, &planErr),
 		errors.As(err, &sshCfg):
+		return ClassError
+	case errors.As(err, &render) && !errors.As(err, &step):
+		// A declaration that cannot be rendered (a source missing, a
+		// secret's variable unset): an inventory error at FILE:LINE, found
+		// before the command touched a host, in every config command. In a
+		// run's config step, it fails that step.
 		return ClassError
 	case errors.As(err, &regFile) && !errors.As(err, &step):
 		// Found when the registry is opened and checked, before any host

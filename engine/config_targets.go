@@ -104,7 +104,7 @@ func configTargets(inv *inventory.Inventory, req ConfigRequest) ([]configHost, e
 			}
 			set, err := config.Render(inv, h.Name, name)
 			if err != nil {
-				return nil, &UsageError{renderErr(h.Name, name, err).Error()}
+				return nil, renderErr(h.Name, name, err)
 			}
 			if set.Empty() {
 				continue
