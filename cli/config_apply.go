@@ -473,7 +473,9 @@ type applyFileDoc struct {
 	Kind   string `json:"kind"`
 	Action string `json:"action"` // written, attrs fixed, unchanged (with --dry-run: what would be done)
 	Secret bool   `json:"secret,omitempty"`
-	// Hashes of a file with secret content are left out.
+	// Hashes of a file with secret content are left out; so is the old
+	// hash of a host copy that held a secret (omni wrote it so) when the
+	// declaration holds none now.
 	OldHash string `json:"old_hash,omitempty"`
 	NewHash string `json:"new_hash,omitempty"`
 }
@@ -515,7 +517,10 @@ func newApplyDoc(o *configApplyOptions, rep *engine.ConfigApplyReport, runs []*r
 			for _, f := range sv.Files {
 				fd := applyFileDoc{Path: f.Path, Kind: string(f.Kind), Action: string(f.Action), Secret: f.Secret}
 				if !f.Secret {
-					fd.OldHash, fd.NewHash = f.OldHash, f.NewHash
+					fd.NewHash = f.NewHash
+				}
+				if !f.Secret && !f.OldSecret {
+					fd.OldHash = f.OldHash
 				}
 				sd.Files = append(sd.Files, fd)
 			}

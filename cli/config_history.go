@@ -55,8 +55,11 @@ type configChangeDoc struct {
 	Kind   string `json:"kind"`
 	Action string `json:"action"`
 	Secret bool   `json:"secret,omitempty"`
-	Old    string `json:"old,omitempty"`
-	New    string `json:"new,omitempty"`
+	// OldSecret: the old side held a secret though the file holds none
+	// now: Old is "(secret)".
+	OldSecret bool   `json:"old_secret,omitempty"`
+	Old       string `json:"old,omitempty"`
+	New       string `json:"new,omitempty"`
 }
 
 func configHistoryRun(ctx context.Context, g *globalOptions, s Streams, target, service string, limit int) error {
@@ -102,23 +105,22 @@ func configEvent(e registry.Event) configEventDoc {
 		d.Result = registry.ResultIncomplete
 	}
 	for _, c := range scrubSecretHashes(e.Config) {
-		d.Files = append(d.Files, configChangeDoc{Path: c.Path, Kind: c.Kind, Action: c.Action, Secret: c.Secret, Old: c.Old, New: c.New})
+		d.Files = append(d.Files, configChangeDoc{Path: c.Path, Kind: c.Kind, Action: c.Action, Secret: c.Secret, OldSecret: c.OldSecret, Old: c.Old, New: c.New})
 	}
 	return d
 }
 
 // scrubSecretHashes is changes with the hashes of secret files replaced
-// by "(secret)" (a file that did not exist keeps "").
+// by "(secret)" (a file that did not exist keeps ""), and the old hash of
+// a file whose old side held a secret (OldSecret).
 func scrubSecretHashes(changes []registry.ConfigChange) []registry.ConfigChange {
 	out := make([]registry.ConfigChange, len(changes))
 	for i, c := range changes {
-		if c.Secret {
-			if c.Old != "" {
-				c.Old = secretHash
-			}
-			if c.New != "" {
-				c.New = secretHash
-			}
+		if (c.Secret || c.OldSecret) && c.Old != "" {
+			c.Old = secretHash
+		}
+		if c.Secret && c.New != "" {
+			c.New = secretHash
 		}
 		out[i] = c
 	}

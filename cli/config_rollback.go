@@ -186,7 +186,11 @@ func writeRolledBack(w io.Writer, rep *engine.ConfigRollbackReport) {
 
 func writeRollbackFiles(w io.Writer, rep *engine.ConfigRollbackReport) {
 	for _, f := range rep.Files {
-		hashes := shortHash(f.From) + " → " + shortHash(f.To)
+		from := shortHash(f.From)
+		if f.OldSecret {
+			from = secretHash
+		}
+		hashes := from + " → " + shortHash(f.To)
 		if f.Secret {
 			hashes = "(secret)"
 		}

@@ -139,7 +139,7 @@ func liveFile(f config.File, l config.Live) configShowFile {
 	d.Owner, d.Group, d.Size = l.Owner, l.Group, l.Size
 	mtime := l.MTime.UTC()
 	d.MTime = &mtime
-	if !f.HasSecret() {
+	if !f.HasSecret() && !f.HeldSecrets { // a copy omni wrote with a secret is secret
 		d.Hash = l.Hash
 	}
 	if text, ok := engine.Shown(f, l.Content, true); ok && l.Content != nil {

@@ -32,6 +32,10 @@ type ConfigFileResult struct {
 	Path   string
 	Kind   config.Kind
 	Secret bool // some of its content is secret: never shown
+	// OldSecret: the host's copy before held a secret (omni wrote it so,
+	// the registry says) though the declaration holds none now: OldHash
+	// is never shown either.
+	OldSecret bool
 	// Action is what apply did (written, attrs fixed, unchanged) or, with
 	// --dry-run, would do.
 	Action  config.Action
@@ -197,24 +201,26 @@ func (a *applier) host(ctx context.Context, h configHost) (out ConfigHostResult)
 	}
 	for _, u := range h.units {
 		sr := ConfigServiceResult{Host: h.host.Name, Service: u.svc.Name}
+		var prev *registry.ConfigState
+		rec, ok, gerr := a.reg.Get(h.host.Name, u.svc.Name)
+		if gerr == nil && ok {
+			prev = rec.Config
+		}
 		one := config.ApplyResult{DaemonReloaded: res.DaemonReloaded}
 		for _, f := range u.set.Files {
 			fr := byPath[f.Path]
 			one.Files = append(one.Files, fr)
 			sr.Files = append(sr.Files, ConfigFileResult{Path: f.Path, Kind: f.Kind, Secret: f.HasSecret(),
-				Action: fr.Action, OldHash: fr.OldHash, NewHash: fr.NewHash})
+				OldSecret: !f.HasSecret() && heldSecret(prev, gerr != nil, f.Path),
+				Action:    fr.Action, OldHash: fr.OldHash, NewHash: fr.NewHash})
 		}
 		restart := wroteContent(u.set, one, config.OnChangeRestart)
-		var prev *registry.ConfigState
-		if rec, ok, err := a.reg.Get(h.host.Name, u.svc.Name); err == nil && ok {
-			prev = rec.Config
-		}
 		if partial != nil {
 			sr.ApplyFailed, sr.Err = true, fmt.Errorf("%s: %s: %w", h.host.Name, u.svc.Name, partial)
 			if restart || wroteContent(u.set, one, config.OnChangeReload) || prev != nil && prev.Pending {
 				sr.Pending, sr.PendingReason = true, partialReason(ctx)
 			}
-			a.record(h.host.Name, u, one, &sr, began)
+			a.record(h.host.Name, u, one, &sr, began, prev, gerr != nil)
 			out.Services = append(out.Services, sr)
 			continue
 		}
@@ -249,7 +255,7 @@ func (a *applier) host(ctx context.Context, h configHost) (out ConfigHostResult)
 				sr.PendingReason, sr.Restart, sr.Owed = pendingStopped, false, ""
 			}
 		}
-		a.record(h.host.Name, u, one, &sr, began)
+		a.record(h.host.Name, u, one, &sr, began, prev, gerr != nil)
 		out.Services = append(out.Services, sr)
 	}
 	return out
@@ -291,11 +297,13 @@ func unitOf(svc *inventory.Service) string {
 }
 
 // record writes one (host, service)'s configuration state and, when a
-// file changed, its event.
-func (a *applier) record(host string, u configUnit, res config.ApplyResult, sr *ConfigServiceResult, began time.Time) {
+// file changed, its event; prev is its state before (prevUnknown: the
+// registry could not be read).
+func (a *applier) record(host string, u configUnit, res config.ApplyResult, sr *ConfigServiceResult, began time.Time,
+	prev *registry.ConfigState, prevUnknown bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	changes := configChanges(u.set, res)
+	changes := configChanges(u.set, res, prev, prevUnknown)
 	ev := registry.Event{Started: began, Operator: a.owner.Operator, Command: a.owner.Command, Host: host, Service: u.svc.Name,
 		Result: "incomplete", Config: changes}
 	var err error

@@ -34,8 +34,12 @@ type ConfigRollbackFile struct {
 	Path   string `json:"path"`
 	Kind   string `json:"kind"`
 	Secret bool   `json:"secret,omitempty"`
-	From   string `json:"from,omitempty"` // the host's content hash before
-	To     string `json:"to,omitempty"`   // the content hash restored
+	// OldSecret: the host's copy held a secret when omni wrote it (the
+	// registry says), though nothing of it is declared secret now: From
+	// is left out.
+	OldSecret bool   `json:"old_secret,omitempty"`
+	From      string `json:"from,omitempty"` // the host's content hash before
+	To        string `json:"to,omitempty"`   // the content hash restored
 	// Action: "rolled back", "attrs", "unchanged" (the host has it
 	// already), "would roll back" (--dry-run).
 	Action string `json:"action"`
@@ -163,6 +167,13 @@ func RollbackConfig(ctx context.Context, reg registry.Store, req ConfigRollbackR
 	for _, f := range one.Set.Files {
 		rendered[f.Path] = f
 	}
+	// What the host has now, as omni last wrote it: a copy written with a
+	// secret is secret, whatever the inventory declares now.
+	var state *registry.ConfigState
+	rec, _, gerr := reg.Get(req.Host, req.Service)
+	if gerr == nil {
+		state = rec.Config
+	}
 	var apply []config.File
 	var applyLive []config.Live
 	var refusals []string
@@ -182,7 +193,11 @@ func RollbackConfig(ctx context.Context, reg registry.Store, req ConfigRollbackR
 		}
 		rf := ConfigRollbackFile{Path: w.path, Kind: w.kind, Secret: w.secret || f.HasSecret()}
 		if !rf.Secret {
-			rf.From, rf.To = l.Hash, w.hash
+			rf.To = w.hash
+			rf.OldSecret = l.Exists && heldSecret(state, gerr != nil, w.path)
+			if !rf.OldSecret {
+				rf.From = l.Hash
+			}
 		}
 		switch {
 		case l.Exists && l.Hash == w.hash && !l.AttrsDiffer(f):
@@ -300,7 +315,7 @@ func lastApplyWants(events []registry.Event, req ConfigRollbackRequest) ([]rollb
 				gone = append(gone, c.Path)
 				continue
 			}
-			wants = append(wants, rollbackWant{path: c.Path, kind: c.Kind, hash: c.Old, secret: c.Secret}.withAttrs(c))
+			wants = append(wants, rollbackWant{path: c.Path, kind: c.Kind, hash: c.Old, secret: c.Secret || c.OldSecret}.withAttrs(c))
 		}
 		if len(gone) > 0 {
 			return nil, "", &RefusedError{Err: fmt.Errorf("not rolled back, nothing was changed: the apply of %s created %s, and omni does not remove files (remove them by hand, or roll back one file with --to)",
@@ -347,6 +362,9 @@ func hashWants(events []registry.Event, req ConfigRollbackRequest) ([]rollbackWa
 				continue
 			}
 			for _, h := range []string{c.Old, c.New} {
+				if h == c.Old && c.OldSecret {
+					continue // it held a secret: never matched, never shown
+				}
 				if strings.HasPrefix(h, "sha256:"+prefix) {
 					full[h] = true
 					paths[c.Path] = rollbackWant{path: c.Path, kind: c.Kind, hash: h}
@@ -425,7 +443,8 @@ func rollbackChanges(files []ConfigRollbackFile, wants []rollbackWant, live []co
 	out := make([]registry.ConfigChange, 0, len(files))
 	for _, f := range files {
 		l := before[f.Path]
-		c := registry.ConfigChange{Path: f.Path, Kind: f.Kind, Old: l.Hash, New: wantOf(wants, f.Path), Secret: f.Secret, Action: f.Action}
+		c := registry.ConfigChange{Path: f.Path, Kind: f.Kind, Old: l.Hash, New: wantOf(wants, f.Path), Secret: f.Secret,
+			OldSecret: f.OldSecret, Action: f.Action}
 		switch c.Action {
 		case "would roll back", "failed":
 			c.Action = registry.ConfigUnchanged // Apply stopped before it

@@ -65,9 +65,30 @@ func configFiles(set config.Set) []registry.ConfigFile {
 	return files
 }
 
+// heldSecret reports whether the host's copy at path, as omni last wrote
+// it (prev, the registry's configuration state; nil: none recorded),
+// held a secret: the hash of that side is never printed, whatever the
+// inventory declares now. unknown: the registry could not be read, so
+// every file may have.
+func heldSecret(prev *registry.ConfigState, unknown bool, path string) bool {
+	if unknown {
+		return true
+	}
+	if prev == nil {
+		return false
+	}
+	for _, f := range prev.Files {
+		if f.Path == path {
+			return f.Secret
+		}
+	}
+	return false
+}
+
 // configChanges are the registry's record of what an apply did to files
-// (hashes only).
-func configChanges(set config.Set, res config.ApplyResult) []registry.ConfigChange {
+// (hashes only); prev and unknown say what the old sides held
+// (heldSecret).
+func configChanges(set config.Set, res config.ApplyResult, prev *registry.ConfigState, unknown bool) []registry.ConfigChange {
 	byPath := map[string]config.File{}
 	for _, f := range set.Files {
 		byPath[f.Path] = f
@@ -80,6 +101,9 @@ func configChanges(set config.Set, res config.ApplyResult) []registry.ConfigChan
 		f := byPath[fr.Path]
 		c := registry.ConfigChange{Path: fr.Path, Kind: string(f.Kind), Old: fr.OldHash, New: fr.NewHash,
 			Secret: f.HasSecret(), Action: changeAction(fr.Action)}
+		if fr.OldHash != "" && !c.Secret {
+			c.OldSecret = heldSecret(prev, unknown, fr.Path)
+		}
 		if fr.OldHash != "" {
 			c.OldMode, c.OldOwner, c.OldGroup = config.Octal(fr.OldMode), fr.OldOwner, fr.OldGroup
 		}

@@ -70,14 +70,17 @@ func runConfig(ctx context.Context, r *execution, c stepCall) (string, error) {
 	case pending:
 		reason = pendingWritten
 	}
+	var prev *registry.ConfigState
+	prevUnknown := true
 	_, err = r.env.Registry.Update(c.inst.Host, c.inst.Service, func(rec *registry.Record, _ bool) error {
+		prev, prevUnknown = rec.Config, false
 		rec.Config = appliedState(rec.Config, set, pending, reason, r.env.Run, r.env.Now())
 		if rec.UpdatedAt.IsZero() {
 			rec.UpdatedAt = r.env.Now().UTC()
 		}
 		return nil
 	})
-	r.out.Config = append(r.out.Config, instanceChanges(c.inst, configChanges(set, res))...)
+	r.out.Config = append(r.out.Config, instanceChanges(c.inst, configChanges(set, res, prev, prevUnknown))...)
 	if applyErr != nil {
 		return writtenNote(res), fmt.Errorf("%s, then: %w", writtenNote(res), applyErr)
 	}

@@ -58,7 +58,11 @@ type ConfigChange struct {
 	Old    string `json:"old,omitempty"`
 	New    string `json:"new,omitempty"`
 	Secret bool   `json:"secret,omitempty"`
-	Action string `json:"action"` // one of the Config* actions
+	// OldSecret: the old side held a secret (omni had written the file
+	// there with secret content or keys) though the new one does not:
+	// Old is never printed either.
+	OldSecret bool   `json:"old_secret,omitempty"`
+	Action    string `json:"action"` // one of the Config* actions
 	// OldMode ("0644"), OldOwner and OldGroup are the file's attributes
 	// before the change, when it existed (recorded since 2026-12-05; a
 	// rollback puts them back).
