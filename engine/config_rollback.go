@@ -482,6 +482,9 @@ func markRolledBack(reg registry.Store, req ConfigRollbackRequest, files []confi
 			c := *rec.Config
 			st = &c
 		}
+		if runsWithChange(rec.Config, rep.RestartOwed) {
+			st.RunningWith = rep.Applied // as an apply does: nothing owed
+		}
 		st.Applied, st.AppliedAt, st.AppliedBy = rep.Applied, now, event
 		st.Files = st.Files[:0:0]
 		for _, f := range files {

@@ -149,17 +149,23 @@ func appliedState(prev *registry.ConfigState, set config.Set, pending bool, reas
 			// Nothing new written: what was owed is still owed.
 			pending, reason = true, prev.PendingReason
 		}
-		if !pending && !prev.Pending && prev.RunningWith != "" && prev.RunningWith == prev.Applied {
-			// It ran with what was applied and this change asks nothing
-			// of it (on_change none, mode or owner, a reload that
-			// succeeded): it runs with the new set as far as omni is
-			// concerned; else a later apply would restart it for a
-			// change declared not to need one.
+		if runsWithChange(prev, pending) {
 			st.RunningWith = st.Applied
 		}
 	}
 	st.Pending, st.PendingReason = pending, reason
 	return st
+}
+
+// runsWithChange reports whether a service whose state was prev runs with
+// a change that owes nothing (pending false): it ran with what was
+// applied and the change asks nothing of it (on_change none, mode or
+// owner, a reload that succeeded), so as far as omni is concerned it runs
+// with the new set, and running_with moves with applied; else a later
+// apply would restart it for a change declared not to need one. Apply
+// and rollback both ask it.
+func runsWithChange(prev *registry.ConfigState, pending bool) bool {
+	return prev != nil && !pending && !prev.Pending && prev.RunningWith != "" && prev.RunningWith == prev.Applied
 }
 
 // Reasons a configuration is pending.
