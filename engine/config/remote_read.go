@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,12 +21,21 @@ const MaxReadContent = 1 << 20
 //	MARK I missing
 //	MARK I err BASE64(message)
 //	MARK I big SIZE
-//	MARK I ok MODE SIZE OWNER GROUP UID GID MTIME(3 fields, stat's %y)
+//	MARK I ok MODE SIZE UID GID MTIME(3 fields, stat's %y) BASE64(OWNER) BASE64(GROUP)
+//
+// The owner's and group's names come from stat on lines of their own
+// (a name may hold spaces, as Active Directory's "domain users" does: any
+// byte but a newline) and travel in base64, so that the record's fields
+// split on blanks whatever they hold.
 //	MARK I hash HEX            (without content)
 //	MARK I data BASE64         (with content)
 const readFunctions = `b() { printf '%s' "$1" | base64 -w0; }
+NL='
+'
 one() {
-	if ! s=$(stat -L -c '%a %s %U %G %u %g %y' -- "$2" 2>&1); then
+	if ! s=$(stat -L -c '%a %s %u %g %y
+%U
+%G' -- "$2" 2>&1); then
 		case $s in
 		*'No such file or directory') printf '%s %s missing\n' "$M" "$1" ;;
 		*) printf '%s %s err %s\n' "$M" "$1" "$(b "$s")" ;;
@@ -36,8 +46,10 @@ one() {
 		printf '%s %s err %s\n' "$M" "$1" "$(b "not a regular file")"
 		return
 	fi
+	n=${s%%"$NL"*}; u=${s#*"$NL"}; g=${u#*"$NL"}; u=${u%%"$NL"*}
+	s="$n $(b "$u") $(b "$g")"
 	if [ "$3" = 1 ]; then
-		z=${s#* }; z=${z%% *}
+		z=${n#* }; z=${z%% *}
 		if [ "$z" -gt "$X" ]; then
 			printf '%s %s big %s\n' "$M" "$1" "$z"
 			return
@@ -178,11 +190,25 @@ func readFailed(res manager.Result) error {
 // statTime is the layout of stat's %y.
 const statTime = "2006-01-02 15:04:05.999999999 -0700"
 
-// parseStat fills l from the fields of an ok record: MODE SIZE OWNER
-// GROUP UID GID DATE TIME ZONE.
+// parseStat fills l from the fields of an ok record: MODE SIZE UID GID
+// DATE TIME ZONE BASE64(OWNER) BASE64(GROUP), strictly: nine fields, the
+// ids decimal, the names valid base64 of names without a newline.
 func parseStat(l *Live, f []string) error {
 	if len(f) != 9 {
 		return fmt.Errorf("%d fields", len(f))
+	}
+	for _, id := range f[2:4] {
+		if _, err := strconv.ParseUint(id, 10, 32); err != nil {
+			return fmt.Errorf("id %q: %w", id, err)
+		}
+	}
+	var names [2]string
+	for i, enc := range f[7:9] {
+		b, err := base64.StdEncoding.Strict().DecodeString(enc)
+		if err != nil || len(b) == 0 || strings.ContainsRune(string(b), '\n') {
+			return fmt.Errorf("owner or group name %q: not base64 of a name", enc)
+		}
+		names[i] = string(b)
 	}
 	mode, err := ParseOctal(f[0])
 	if err != nil {
@@ -192,10 +218,10 @@ func parseStat(l *Live, f []string) error {
 	if err != nil {
 		return err
 	}
-	mtime, err := time.Parse(statTime, strings.Join(f[6:9], " "))
+	mtime, err := time.Parse(statTime, strings.Join(f[4:7], " "))
 	if err != nil {
 		return err
 	}
-	l.Exists, l.Mode, l.Size, l.Owner, l.Group, l.UID, l.GID, l.MTime = true, mode, size, f[2], f[3], f[4], f[5], mtime
+	l.Exists, l.Mode, l.Size, l.Owner, l.Group, l.UID, l.GID, l.MTime = true, mode, size, names[0], names[1], f[2], f[3], mtime
 	return nil
 }
