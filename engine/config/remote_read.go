@@ -27,6 +27,7 @@ const MaxReadContent = 1 << 20
 // (a name may hold spaces, as Active Directory's "domain users" does: any
 // byte but a newline) and travel in base64, so that the record's fields
 // split on blanks whatever they hold.
+//
 //	MARK I hash HEX            (without content)
 //	MARK I data BASE64         (with content)
 const readFunctions = `b() { printf '%s' "$1" | base64 -w0; }
