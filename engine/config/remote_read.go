@@ -22,14 +22,13 @@ const MaxReadContent = 1 << 20
 //	MARK I err BASE64(message)
 //	MARK I big SIZE
 //	MARK I ok MODE SIZE UID GID MTIME(3 fields, stat's %y) BASE64(OWNER) BASE64(GROUP)
+//	MARK I hash HEX            (without content)
+//	MARK I data BASE64         (with content)
 //
 // The owner's and group's names come from stat on lines of their own
 // (a name may hold spaces, as Active Directory's "domain users" does: any
 // byte but a newline) and travel in base64, so that the record's fields
 // split on blanks whatever they hold.
-//
-//	MARK I hash HEX            (without content)
-//	MARK I data BASE64         (with content)
 const readFunctions = `b() { printf '%s' "$1" | base64 -w0; }
 NL='
 '
