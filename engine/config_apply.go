@@ -172,11 +172,17 @@ func (a *applier) host(ctx context.Context, h configHost) (out ConfigHostResult)
 		return fail(fmt.Errorf("reading the configuration: %w", err))
 	}
 	if a.req.DryRun {
+		// What the real run would do, restarts included: it reads the
+		// service's state as the real run does, and honours --restart.
 		for _, u := range h.units {
 			sr := dryRunResult(h.host.Name, u, live)
-			if rec, ok, err := a.reg.Get(h.host.Name, u.svc.Name); err == nil && ok && !sr.Restart {
-				sr.Owed, _ = owedEarlier(rec.Config)
-				sr.Restart = sr.Owed != ""
+			var prev *registry.ConfigState
+			if rec, ok, err := a.reg.Get(h.host.Name, u.svc.Name); err == nil && ok {
+				prev = rec.Config
+			}
+			written := sr.Restart
+			if a.owe(ctx, c, h, u, &sr, written, prev) && written && sr.Pending {
+				sr.PendingReason = "would be " + sr.PendingReason // "would be written while stopped: …"
 			}
 			out.Services = append(out.Services, sr)
 		}
@@ -224,11 +230,7 @@ func (a *applier) host(ctx context.Context, h configHost) (out ConfigHostResult)
 			out.Services = append(out.Services, sr)
 			continue
 		}
-		// What an earlier run left owed is owed still (ansible#10498).
-		owed, owedReason := owedEarlier(prev)
-		if !restart && owed != "" {
-			restart, sr.Owed = true, owed
-		}
+		restart = a.owe(ctx, c, h, u, &sr, restart, prev)
 		reload := !restart && wroteContent(u.set, one, config.OnChangeReload)
 		if reload {
 			if err := a.reload(ctx, c, h.host, u.svc); err != nil {
@@ -238,27 +240,45 @@ func (a *applier) host(ctx context.Context, h configHost) (out ConfigHostResult)
 				sr.Reloaded = true
 			}
 		}
-		if restart {
-			sr.Pending, sr.Restart = true, true
-			sr.PendingReason = pendingWritten
-			if sr.Owed != "" {
-				sr.PendingReason = owedReason
-			}
-			switch {
-			case a.req.Restart == RestartNone:
-				sr.Restart = false
-				if sr.Owed == "" {
-					sr.PendingReason = pendingSkipped
-				}
-				sr.Owed = ""
-			case !a.running(ctx, c, h.host, u.svc):
-				sr.PendingReason, sr.Restart, sr.Owed = pendingStopped, false, ""
-			}
-		}
 		a.record(h.host.Name, u, one, &sr, began, prev, gerr != nil)
 		out.Services = append(out.Services, sr)
 	}
 	return out
+}
+
+// owe decides what an apply does about a restart of one service, and
+// says whether one is owed: written (a file whose on_change is restart
+// is written by this run), or what an earlier run left owed
+// (ansible#10498). An owed restart is Pending; it is run (sr.Restart)
+// unless --restart none (pending, "restart skipped") or the service is
+// stopped (a status read: pending "written while stopped", its next
+// start runs with the files). The real run and --dry-run both decide
+// here, so the dry run says what the real run does.
+func (a *applier) owe(ctx context.Context, c Conn, h configHost, u configUnit, sr *ConfigServiceResult, written bool, prev *registry.ConfigState) bool {
+	owed, owedReason := owedEarlier(prev)
+	restart := written
+	if !restart && owed != "" {
+		restart, sr.Owed = true, owed
+	}
+	if !restart {
+		return false
+	}
+	sr.Pending, sr.Restart = true, true
+	sr.PendingReason = pendingWritten
+	if sr.Owed != "" {
+		sr.PendingReason = owedReason
+	}
+	switch {
+	case a.req.Restart == RestartNone:
+		sr.Restart = false
+		if sr.Owed == "" {
+			sr.PendingReason = pendingSkipped
+		}
+		sr.Owed = ""
+	case !a.running(ctx, c, h.host, u.svc):
+		sr.PendingReason, sr.Restart, sr.Owed = pendingStopped, false, ""
+	}
+	return true
 }
 
 // running reports whether the service runs (a status read): a stopped
