@@ -72,6 +72,10 @@ func writeConfigPull(w io.Writer, rep *engine.ConfigPullReport) {
 		case engine.PullMissing:
 			fmt.Fprintf(w, "%s: missing on %s; its source is left alone\n", f.Path, rep.Host)
 		case engine.PullSecret:
+			if f.WrittenAsSecret {
+				fmt.Fprintf(w, "%s: not pulled: omni wrote the host's copy as a secret file (secret: true) and it may hold that secret still; omni never brings secret content onto disk (apply the inventory's new content first)\n", f.Path)
+				continue
+			}
 			fmt.Fprintf(w, "%s: secret: not pulled (omni never brings secret content onto disk; copy it into its source by hand if you must)\n", f.Path)
 		case engine.PullShared:
 			fmt.Fprintf(w, "%s: not pulled: its source %s is shared with %s (no per-host override); pass --yes to write it anyway (+%d -%d lines), or give %s its own source under hosts.%s.config.%s.files\n",

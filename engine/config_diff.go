@@ -207,7 +207,7 @@ func pendingReasons(set config.Set, ds []drift, st *registry.ConfigState, status
 // diffFile describes one drift, secrets withheld.
 func diffFile(d drift) ConfigDiffFile {
 	f := d.File
-	out := ConfigDiffFile{Path: f.Path, Kind: f.Kind, Secret: f.Secret, State: "same"}
+	out := ConfigDiffFile{Path: f.Path, Kind: f.Kind, Secret: f.SecretOnHost(), State: "same"}
 	if d.Attrs {
 		out.State = "attrs"
 		if f.Mode != 0 && d.Live.Mode != f.Mode {
@@ -230,8 +230,8 @@ func diffFile(d drift) ConfigDiffFile {
 		out.State = "changed"
 	}
 	switch {
-	case f.Secret:
-		// only that it changed
+	case f.SecretOnHost():
+		// only that it changed (a copy omni wrote as secret: not read)
 	case f.MasksKeys():
 		out.Keys = envKeyChanges(f, d.Live)
 	case d.Live.Exists:

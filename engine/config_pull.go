@@ -36,10 +36,13 @@ const (
 
 // ConfigPullFile is what pull did with one file of the service.
 type ConfigPullFile struct {
-	Path   string `json:"path"`
-	Kind   string `json:"kind"`
-	Source string `json:"source,omitempty"` // files: the local source
-	Action string `json:"action"`
+	Path string `json:"path"`
+	Kind string `json:"kind"`
+	// WrittenAsSecret: refused (PullSecret) because omni wrote the host's
+	// copy as a secret file, though the inventory declares it plain now.
+	WrittenAsSecret bool   `json:"written_as_secret,omitempty"`
+	Source          string `json:"source,omitempty"` // files: the local source
+	Action          string `json:"action"`
 	// Added and Removed count the lines the source gains and loses
 	// (lines compared as a multiset: a moved line counts as neither).
 	Added   int `json:"added,omitempty"`
@@ -99,10 +102,11 @@ func PullConfig(ctx context.Context, inv *inventory.Inventory, reg registry.Regi
 		switch {
 		case !l.Exists:
 			pf.Action = PullMissing
-		case f.Secret && l.Hash == f.Hash():
+		case f.SecretOnHost() && l.Hash == f.Hash():
 			pf.Action = PullUnchanged
-		case f.Secret:
+		case f.SecretOnHost():
 			pf.Action = PullSecret
+			pf.WrittenAsSecret = !f.Secret
 		case f.Kind == config.KindEnv:
 			pf.YAML, pf.SecretKeys = envPullLines(f, l.Content)
 			pf.Action = byHand(pf)

@@ -43,11 +43,11 @@ func RenderConfigOne(inv *inventory.Inventory, host, service string) (*ConfigOne
 	return &ConfigOne{Host: h, Service: svc, Set: set, Sudo: manager.Target{Host: h, Service: svc}.Sudo()}, nil
 }
 
-// MarkHeldSecrets marks the environment files of files that declare no
-// secret key now but held some when omni last wrote them (st, the
-// registry's configuration state of the service on the host; nil: none
-// recorded): their host copies may still hold the old secret values
-// (config.File.HeldSecrets).
+// MarkHeldSecrets marks the files that declare no secret now but held
+// some when omni last wrote them (st, the registry's configuration state
+// of the service on the host; nil: none recorded): an environment file
+// that had secret keys, a files: entry written as secret. Their host
+// copies may still hold the old secrets (config.File.HeldSecrets).
 func MarkHeldSecrets(files []config.File, st *registry.ConfigState) {
 	if st == nil {
 		return
@@ -57,15 +57,15 @@ func MarkHeldSecrets(files []config.File, st *registry.ConfigState) {
 		held[rf.Path] = rf.Secret
 	}
 	for i, f := range files {
-		if f.Kind == config.KindEnv && !f.HasSecret() && held[f.Path] {
+		if !f.HasSecret() && held[f.Path] {
 			files[i].HeldSecrets = true
 		}
 	}
 }
 
 // HeldSecretsOf marks c's files as MarkHeldSecrets does, from reg. A
-// registry that cannot be read marks every environment file: what it
-// would have said is unknown, and a secret must not be shown.
+// registry that cannot be read marks every file: what it would have said
+// is unknown, and a secret must not be shown.
 func HeldSecretsOf(reg registry.Registry, c *ConfigOne) {
 	var (
 		rec registry.Record
@@ -76,7 +76,7 @@ func HeldSecretsOf(reg registry.Registry, c *ConfigOne) {
 	}
 	if err != nil {
 		for i, f := range c.Set.Files {
-			if f.Kind == config.KindEnv && !f.HasSecret() {
+			if !f.HasSecret() {
 				c.Set.Files[i].HeldSecrets = true
 			}
 		}
@@ -163,10 +163,11 @@ func EnvKeys(f config.File) (secret, declared map[string]bool) {
 
 // Shown is a file's content as omni may print it: the whole content
 // (printable) of a file without secrets, the masked one of an environment
-// file with secret keys, nothing of a secret file (ok false).
+// file with secret keys, nothing of a secret file (ok false), nor of a
+// host's copy omni wrote as secret (live).
 func Shown(f config.File, content []byte, live bool) (text string, ok bool) {
 	switch {
-	case f.Secret:
+	case f.Secret, live && f.SecretOnHost():
 		return "", false
 	case f.MasksKeys():
 		secret, declared := EnvKeys(f)

@@ -49,9 +49,10 @@ type File struct {
 	// SecretKeys are the env keys whose values are secret (KindEnv): a
 	// diff names them and says changed, never the value.
 	SecretKeys []string
-	// HeldSecrets: the host's copy may hold secret values the inventory
-	// no longer declares (omni last wrote it with secret keys, per the
-	// registry): it is read like one with SecretKeys (MasksKeys).
+	// HeldSecrets: the host's copy may hold secrets the inventory no
+	// longer declares (omni last wrote it with secret keys or as a secret
+	// file, per the registry): an environment file is read like one with
+	// SecretKeys (MasksKeys), any other like a secret file (SecretOnHost).
 	HeldSecrets bool
 	// DaemonReload: writing this file needs `systemctl daemon-reload`
 	// before the service runs with it (a drop-in).
@@ -70,6 +71,13 @@ func (f File) Hash() string { return HashBytes(f.Content) }
 
 // HasSecret reports whether any of the file's content is secret.
 func (f File) HasSecret() bool { return f.Secret || len(f.SecretKeys) > 0 }
+
+// SecretOnHost reports whether the host's copy is treated as a secret
+// file: its content never read back, shown, diffed or pulled (its hash
+// and attributes only). A secret file; or any file but an environment
+// file (whose keys are masked instead: MasksKeys) that omni last wrote as
+// secret while the inventory now declares it plain (HeldSecrets).
+func (f File) SecretOnHost() bool { return f.Secret || (f.HeldSecrets && f.Kind != KindEnv) }
 
 // MasksKeys reports whether the host's copy of an environment file is
 // shown and compared key by key, the values of secret keys and of keys the

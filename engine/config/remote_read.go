@@ -76,7 +76,7 @@ func readScript(mark string, files []File, withContent bool) string {
 	b.WriteString(readFunctions)
 	for i, f := range files {
 		content := "0"
-		if withContent && !f.HasSecret() {
+		if withContent && !f.HasSecret() && !f.SecretOnHost() {
 			content = "1"
 		}
 		fmt.Fprintf(&b, "one %d %s %s\n", i, shell.Quote(f.Path), content)
