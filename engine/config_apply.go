@@ -65,6 +65,12 @@ type ConfigServiceResult struct {
 	// files (Files says which): Err says why; nothing was restarted.
 	ApplyFailed bool
 	Err         error // its reload failed, or the apply did (ApplyFailed)
+
+	// startedSince: it was pending "written while stopped" and has
+	// started since (startedSince): record clears the mark. sinceNote:
+	// it runs but its start time could not be read (the mark is kept).
+	startedSince bool
+	sinceNote    string
 }
 
 // Changed reports whether any of its files was (or would be) written or
@@ -255,6 +261,24 @@ func (a *applier) host(ctx context.Context, h configHost) (out ConfigHostResult)
 // start runs with the files). The real run and --dry-run both decide
 // here, so the dry run says what the real run does.
 func (a *applier) owe(ctx context.Context, c Conn, h configHost, u configUnit, sr *ConfigServiceResult, written bool, prev *registry.ConfigState) bool {
+	var status *manager.StatusResult // read once, when needed
+	statusOf := func() manager.StatusResult {
+		if status == nil {
+			st := a.status(ctx, c, h.host, u.svc)
+			status = &st
+		}
+		return *status
+	}
+	if writtenWhileStopped(prev) {
+		// Its next start may have happened outside omni: then it runs
+		// with the files, and owes nothing.
+		switch started, known := startedSince(prev, statusOf()); {
+		case started:
+			prev, sr.startedSince = startedWith(prev), true
+		case !known:
+			sr.sinceNote = sinceUnknown
+		}
+	}
 	owed, owedReason := owedEarlier(prev)
 	restart := written
 	if !restart && owed != "" {
@@ -275,23 +299,28 @@ func (a *applier) owe(ctx context.Context, c Conn, h configHost, u configUnit, s
 			sr.PendingReason = pendingSkipped
 		}
 		sr.Owed = ""
-	case !a.running(ctx, c, h.host, u.svc):
+	case !runsNow(statusOf()):
 		sr.PendingReason, sr.Restart, sr.Owed = pendingStopped, false, ""
 	}
 	return true
 }
 
-// running reports whether the service runs (a status read): a stopped
-// service is not restarted by an apply; its next start runs with what was
-// written. A status that cannot be read counts as running: the restart
-// then says what is wrong.
-func (a *applier) running(ctx context.Context, c Conn, h *inventory.Host, svc *inventory.Service) bool {
+// status reads the service's state (one round trip).
+func (a *applier) status(ctx context.Context, c Conn, h *inventory.Host, svc *inventory.Service) manager.StatusResult {
 	m, err := manager.New(manager.Target{Host: h, Service: svc, EnvFile: envFileOf(a.inv, h, svc)})
 	if err != nil {
-		return true
+		return manager.StatusResult{Err: err}
 	}
 	st, err := m.Status(ctx, c)
-	return err != nil || !atRest(st)
+	return manager.StatusResult{State: st, Err: err}
+}
+
+// runsNow reports whether the service runs, from a status read: a
+// stopped service is not restarted by an apply; its next start runs with
+// what was written. A status that cannot be read counts as running: the
+// restart then says what is wrong.
+func runsNow(st manager.StatusResult) bool {
+	return st.Err != nil || !atRest(st.State)
 }
 
 // reload reloads a systemd unit that is active (an inactive one reads its
@@ -338,6 +367,9 @@ func (a *applier) record(host string, u configUnit, res config.ApplyResult, sr *
 		if rec.UpdatedAt.IsZero() {
 			rec.UpdatedAt = now.UTC()
 		}
+		if sr.startedSince && writtenWhileStopped(rec.Config) {
+			rec.Config = startedWith(rec.Config) // its next start has run with the files
+		}
 		rec.Config = appliedState(rec.Config, u.set, sr.Pending, sr.PendingReason, ev.ID, now)
 		if sr.Reloaded && !sr.Pending && rec.Config.Pending {
 			rec.Config.Pending, rec.Config.PendingReason = false, ""
@@ -346,6 +378,9 @@ func (a *applier) record(host string, u configUnit, res config.ApplyResult, sr *
 	})
 	if err == nil && rec.Config != nil {
 		sr.Pending, sr.PendingReason = rec.Config.Pending, rec.Config.PendingReason
+		if sr.PendingReason == pendingStopped {
+			sr.PendingReason += sr.sinceNote
+		}
 	}
 	if err != nil {
 		a.warn(fmt.Sprintf("%s: %s: the configuration was written but the registry could not record it: %v", host, u.svc.Name, err))

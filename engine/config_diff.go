@@ -167,7 +167,19 @@ func diffHost(ctx context.Context, env ConfigEnv, reg registry.Registry, conn Co
 		for _, d := range ds {
 			sd.Files = append(sd.Files, diffFile(d))
 		}
-		sd.Pending = pendingReasons(u.set, ds, rec.Config, states[i])
+		st := rec.Config
+		// "Written while stopped" and started since, outside omni: it
+		// runs with the files (startedSince). diff writes nothing: the
+		// next apply records it.
+		switch started, known := startedSince(st, states[i]); {
+		case started:
+			st = startedWith(st)
+		case !known:
+			kept := *st
+			kept.PendingReason += sinceUnknown
+			st = &kept
+		}
+		sd.Pending = pendingReasons(u.set, ds, st, states[i])
 		out.Services = append(out.Services, sd)
 	}
 	return out
