@@ -89,7 +89,10 @@ func configRollbackRun(ctx context.Context, g *globalOptions, s Streams, o *conf
 		return err
 	}
 	var restartErr error
-	if rep.RestartOwed && o.restart == "auto" {
+	if rep.Stopped {
+		fmt.Fprintf(narrative.Out, "Not restarted: %s on %s is stopped and stays stopped; its next start runs with the restored files (pending: written while stopped).\n",
+			rep.Service, rep.Host)
+	} else if rep.RestartOwed && o.restart == "auto" {
 		doc.Restart, restartErr = rollbackRestart(ctx, g, s, narrative, o, reg, rep)
 	} else if rep.RestartOwed {
 		fmt.Fprintf(narrative.Out, "Not restarted (--restart none): %s on %s is pending until it restarts (omni service restart %s %s).\n",
@@ -174,7 +177,7 @@ func writeConfigRollback(w io.Writer, rep *engine.ConfigRollbackReport, dry bool
 		fmt.Fprintln(w, "Nothing to write: the host has these contents already.")
 	}
 	if dry && restart == "auto" {
-		fmt.Fprintln(w, "Then the service restarts when a restored file asks for it (on_change).")
+		fmt.Fprintln(w, "Then the service restarts when a restored file asks for it (on_change), unless it is stopped: a stopped service stays stopped.")
 	}
 }
 

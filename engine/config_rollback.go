@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/omni-fleet/omni/engine/config"
+	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/inventory"
 	"github.com/omni-fleet/omni/registry"
 )
 
@@ -61,6 +63,10 @@ type ConfigRollbackReport struct {
 	// RestartOwed: a restored file asks for a restart or reload
 	// (on_change); the registry marks the service pending until it runs.
 	RestartOwed bool `json:"restart_owed"`
+	// Stopped: a restart is owed but the service is stopped (a status
+	// read), as an apply finds it: it is not started; its next start runs
+	// with the restored files (pending "written while stopped").
+	Stopped bool `json:"stopped,omitempty"`
 	// Applied is the set hash the registry now records for the host.
 	Applied string `json:"applied,omitempty"`
 	Event   string `json:"event,omitempty"` // the rollback's own event
@@ -275,6 +281,10 @@ func RollbackConfig(ctx context.Context, reg registry.Store, req ConfigRollbackR
 	if applyErr != nil {
 		applyErr = fmt.Errorf("%s: service %s: %w", req.Host, req.Service, applyErr)
 		ev.Result, ev.Error = string(Classify(applyErr)), Words(applyErr)
+	}
+	if rep.RestartOwed && applyErr == nil {
+		// As an apply does: a stopped service is left stopped.
+		rep.Stopped = stoppedNow(ctx, env.Inventory, cn, one)
 	}
 	if rep.Changed() {
 		rep.Applied = setHashOf(files, hashes)
@@ -493,7 +503,10 @@ func markRolledBack(reg registry.Store, req ConfigRollbackRequest, files []confi
 			}
 			st.Files = append(st.Files, registry.ConfigFile{Path: f.Path, Kind: string(f.Kind), Hash: hashes[f.Path], Secret: f.HasSecret()})
 		}
-		if rep.RestartOwed {
+		switch {
+		case rep.Stopped:
+			st.MarkPending(pendingStopped)
+		case rep.RestartOwed:
 			st.MarkPending(PendingRolledBack)
 		}
 		rec.Config = st
@@ -503,6 +516,18 @@ func markRolledBack(reg registry.Store, req ConfigRollbackRequest, files []confi
 		return nil
 	})
 	return err
+}
+
+// stoppedNow reports whether one's service is stopped on its host (a
+// status read); a status that cannot be read counts as running, as for
+// an apply (runsNow).
+func stoppedNow(ctx context.Context, inv *inventory.Inventory, c Conn, one *ConfigOne) bool {
+	m, err := manager.New(manager.Target{Host: one.Host, Service: one.Service, EnvFile: envFileOf(inv, one.Host, one.Service)})
+	if err != nil {
+		return false
+	}
+	st, err := m.Status(ctx, withBound(c, commandTimeout(inv)))
+	return !runsNow(manager.StatusResult{State: st, Err: err})
 }
 
 // PendingRolledBack is the pending reason a rollback records.
