@@ -180,8 +180,13 @@ func sharedSource(inv *inventory.Inventory, one *ConfigOne, source string) []str
 // writeAtomic replaces path with content: a temporary file in the same
 // directory, fsynced, given the old file's mode (0644 for a new one),
 // renamed over it, the directory fsynced. A reader sees the old file or
-// the new one, never a part.
+// the new one, never a part. A path that is a symbolic link is written
+// through: its target is replaced (or created), the link stays.
 func writeAtomic(path string, content []byte) error {
+	path, err := linkTarget(path)
+	if err != nil {
+		return err
+	}
 	mode := os.FileMode(0o644)
 	if st, err := os.Stat(path); err == nil {
 		mode = st.Mode().Perm()
@@ -219,6 +224,31 @@ func writeAtomic(path string, content []byte) error {
 		d.Close()
 	}
 	return nil
+}
+
+// maxLinkHops bounds the links linkTarget follows (Linux's own limit).
+const maxLinkHops = 40
+
+// linkTarget is the file path names once its symbolic links are followed
+// (path itself when it is none); a link whose target does not exist yet
+// names that target. The directories above are left as they are: the
+// rename goes into the directory the last link names.
+func linkTarget(path string) (string, error) {
+	for range maxLinkHops {
+		st, err := os.Lstat(path)
+		if err != nil || st.Mode()&os.ModeSymlink == 0 {
+			return path, nil
+		}
+		to, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(to) {
+			to = filepath.Join(filepath.Dir(path), to)
+		}
+		path = to
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
 }
 
 // lineChanges counts the lines b has that a lacks (added) and the lines a
