@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pmezard/go-difflib/difflib"
 
@@ -364,13 +365,31 @@ func unifiedDiff(path string, a, b []byte) string {
 	})
 	lines := strings.SplitAfter(text, "\n")
 	for i, l := range lines {
-		lines[i] = manager.Printable(strings.TrimSuffix(l, "\n"))
+		lines[i] = diffPrintable(strings.TrimSuffix(l, "\n"))
 	}
 	text = strings.Join(lines, "\n")
 	if text != "" && !strings.HasSuffix(text, "\n") {
 		text += "\n"
 	}
 	return text
+}
+
+// diffPrintable is a diff line made printable as manager.Printable does
+// (control characters as ?, tabs as spaces), except that each byte that
+// is not UTF-8 is shown as \xNN: two lines that differ only in such
+// bytes (latin-1 text) must not look the same.
+func diffPrintable(s string) string {
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		if r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&b, "\\x%02x", s[0])
+		} else {
+			b.WriteString(manager.Printable(s[:n]))
+		}
+		s = s[n:]
+	}
+	return b.String()
 }
 
 // diffLines splits content into the lines a unified diff compares, each
