@@ -1,0 +1,108 @@
+package manager_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/omni-fleet/omni/engine/manager"
+	"github.com/omni-fleet/omni/internal/shell"
+	"github.com/omni-fleet/omni/internal/testkit/proctest"
+	"github.com/omni-fleet/omni/inventory"
+)
+
+// TestCommandStopStatusCannotRun (found by review): a stop, and the stop
+// part of a restart, take a status command the host cannot run (exit 127:
+// its program is not installed or not in PATH; 126: not executable) for a
+// stopped service, where Status calls it an error: the stop says "not
+// running: nothing to stop" and leaves a running service as it is, and a
+// restart then runs the start command beside it (a second instance).
+func TestCommandStopStatusCannotRun(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "started")
+	cmds := inventory.Commands{
+		Start:  "touch " + shell.Quote(marker),
+		Status: "/opt/nothere/bin/appctl status",
+	}
+	m := commandManager(t, cmds)
+	if _, err := m.Status(context.Background(), localRunner{}); err == nil {
+		t.Fatal("status: no error for a status command that cannot run")
+	}
+	err := m.Stop(context.Background(), localRunner{}, time.Second)
+	if err == nil || errors.Is(err, manager.ErrWasNotRunning) || !strings.Contains(err.Error(), "could not run") {
+		t.Errorf("stop with a status command that cannot run (exit 127): %v; want the error Status gives (the status command could not run), not \"was not running\"", err)
+	}
+	rep, err := m.(manager.Restarter).Restart(context.Background(), localRunner{}, manager.RestartOptions{Grace: time.Second, ReadState: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, statErr := os.Stat(marker); statErr == nil || rep.NotRunning || rep.Stop.Err == nil {
+		t.Errorf("restart with a status command that cannot run: stop part %+v (not running: %v), start ran: %v; "+
+			"want the stop part to fail (the status command could not run) and no start", rep.Stop, rep.NotRunning, statErr == nil)
+	}
+}
+
+// TestCommandStopLeavesWorkers (found by review): a stop whose main
+// process exits at SIGTERM without waiting for its workers says
+// "stopped" and leaves the workers running (holding the service's port,
+// so that the next start cannot bind), whenever they are not in a process
+// group the main process leads: the main process was started without
+// setsid (`nohup app &`), or a worker put itself in a session of its own
+// (as PostgreSQL's backends do). The same workers die when the main
+// process is slow enough to get SIGKILL (omni_kill_tree finds them).
+func TestCommandStopLeavesWorkers(t *testing.T) {
+	for _, tc := range []struct{ name, launch, worker, secs string }{
+		{"started without setsid", "nohup", "", "3011"},
+		{"worker in a session of its own", "setsid", "setsid ", "3012"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			pidfile := filepath.Join(dir, "pid")
+			body := tc.worker + "sleep " + tc.secs + " & echo $$ >" + shell.Quote(pidfile) + "; wait"
+			m := commandManager(t, inventory.Commands{
+				Start:  tc.launch + " sh -c " + shell.Quote(body) + " >/dev/null 2>&1 </dev/null &",
+				Status: "p=$(cat " + shell.Quote(pidfile) + ") && kill -0 \"$p\" && echo \"$p\"",
+			})
+			t.Cleanup(func() { proctest.Kill("sleep", tc.secs) })
+			if err := m.Start(context.Background(), localRunner{}); err != nil {
+				t.Fatal(err)
+			}
+			var workers []int
+			for i := 0; i < 200 && len(workers) == 0; i++ {
+				time.Sleep(10 * time.Millisecond)
+				workers = proctest.WithArgs("sleep", tc.secs)
+			}
+			if len(workers) != 1 || !status(t, m).Running {
+				t.Fatalf("the service did not start: workers %v", workers)
+			}
+			err := m.Stop(context.Background(), localRunner{}, 2*time.Second)
+			var anyway *manager.StoppedAnyway
+			if err != nil && !errors.As(err, &anyway) {
+				t.Fatalf("stop: %v", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+			if proctest.Alive(workers[0]) {
+				t.Errorf("stop said stopped (%v), yet the service's worker %d (a child of its main process at the stop's start) still runs", err, workers[0])
+			}
+		})
+	}
+}
+
+// TestCommandHugeNumberFromStatus (found by review): a status command
+// that exits 0 and prints a number too big for a PID (a garbled or
+// overwritten pidfile) makes Status fail with a parse error ("bad pid"),
+// and Stop fail although its script found nothing running
+// (result=not-running): the shell takes the 20 digits for a PID, Go's
+// strconv.Atoi cannot hold them.
+func TestCommandHugeNumberFromStatus(t *testing.T) {
+	m := commandManager(t, inventory.Commands{Start: "true", Status: "echo 99999999999999999999"})
+	if _, err := m.Status(context.Background(), localRunner{}); err != nil {
+		t.Errorf("status: %v; want a state (no such process), not a parse error", err)
+	}
+	if err := m.Stop(context.Background(), localRunner{}, time.Second); err != nil && strings.Contains(err.Error(), "bad pid") {
+		t.Errorf("stop: %v; want \"not running\" (what the stop script found), not a parse error", err)
+	}
+}
