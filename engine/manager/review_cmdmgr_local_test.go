@@ -106,3 +106,21 @@ func TestCommandHugeNumberFromStatus(t *testing.T) {
 		t.Errorf("stop: %v; want \"not running\" (what the stop script found), not a parse error", err)
 	}
 }
+
+// TestCommandStatusPidZero (found by review): a status command that exits
+// 0 and prints PID 0 names no process (`docker inspect -f
+// '{{.State.Pid}}' app` prints 0, exit 0, for a container that is not
+// running), yet omni drops the 0 as "no PID" and trusts the exit code:
+// Status says running, and Stop fails ("says running but printed no
+// PID") instead of "not running"; docs/inventory.md: the first word, if
+// numeric, is the main PID, and a service runs when that process is
+// alive.
+func TestCommandStatusPidZero(t *testing.T) {
+	m := commandManager(t, inventory.Commands{Start: "true", Status: "echo 0"})
+	if st := status(t, m); st.Running {
+		t.Errorf("status command printed PID 0 (no process): %+v; want stopped", st)
+	}
+	if err := m.Stop(context.Background(), localRunner{}, time.Second); !errors.Is(err, manager.ErrWasNotRunning) {
+		t.Errorf("stop when the status command printed PID 0: %v; want not running (nothing to stop)", err)
+	}
+}
