@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,5 +123,45 @@ func TestCommandStatusPidZero(t *testing.T) {
 	}
 	if err := m.Stop(context.Background(), localRunner{}, time.Second); !errors.Is(err, manager.ErrWasNotRunning) {
 		t.Errorf("stop when the status command printed PID 0: %v; want not running (nothing to stop)", err)
+	}
+}
+
+// TestCommandStopOfAStoppedProcess (found by review): a service whose
+// process is stopped (SIGSTOP: paused by an operator or a debugger, or left
+// so by an interrupted kill) and that handles SIGTERM to shut down
+// gracefully never sees the SIGTERM: a stopped process acts on no signal
+// but SIGKILL and SIGCONT. omni sends no SIGCONT after SIGTERM (systemd
+// does, for this reason), so the stop waits the whole grace period and
+// ends in SIGKILL, never graceful.
+func TestCommandStopOfAStoppedProcess(t *testing.T) {
+	dir := t.TempDir()
+	pidfile := filepath.Join(dir, "pid")
+	done := filepath.Join(dir, "graceful")
+	script := `trap 'echo bye >` + shell.Quote(done) + `; exit 0' TERM; echo $$ >` + shell.Quote(pidfile) + `; while :; do sleep 0.1; done`
+	m := commandManager(t, inventory.Commands{
+		Start:  "setsid sh -c " + shell.Quote(script) + " >/dev/null 2>&1 </dev/null &",
+		Status: "p=$(cat " + shell.Quote(pidfile) + ") && kill -0 \"$p\" && echo \"$p\"",
+	})
+	if err := m.Start(context.Background(), localRunner{}); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	for i := 0; i < 200; i++ {
+		time.Sleep(10 * time.Millisecond)
+		if b, err := os.ReadFile(pidfile); err == nil && len(b) > 1 {
+			pid = readPid(t, pidfile)
+			break
+		}
+	}
+	if pid == 0 || !status(t, m).Running {
+		t.Fatal("the service did not start")
+	}
+	t.Cleanup(func() { syscall.Kill(-pid, syscall.SIGKILL) })
+	syscall.Kill(pid, syscall.SIGSTOP)
+	begin := time.Now()
+	err := m.Stop(context.Background(), localRunner{}, 3*time.Second)
+	if _, statErr := os.Stat(done); err != nil || statErr != nil {
+		t.Errorf("stop of a paused (SIGSTOP) service that handles SIGTERM: %v after %s, its TERM handler ran: %v; "+
+			"want a graceful stop (SIGTERM then SIGCONT), not SIGKILL at the end of the grace period", err, time.Since(begin).Round(time.Millisecond), statErr == nil)
 	}
 }
