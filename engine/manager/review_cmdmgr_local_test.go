@@ -165,3 +165,34 @@ func TestCommandStopOfAStoppedProcess(t *testing.T) {
 			"want a graceful stop (SIGTERM then SIGCONT), not SIGKILL at the end of the grace period", err, time.Since(begin).Round(time.Millisecond), statErr == nil)
 	}
 }
+
+// TestCommandStatusPidWithCRLF (found by review): a status command whose
+// output ends its lines with CRLF (a pidfile written on Windows or by a
+// tool that writes CRLF, `docker exec -t` or anything run through a pty)
+// prints "PID\r": the shell splits words on blanks and newlines only, the
+// "\r" makes the word non-numeric, and omni drops the PID: status shows
+// the service running without PID or uptime, and a stop without a stop
+// command fails ("printed no PID") while the process runs.
+func TestCommandStatusPidWithCRLF(t *testing.T) {
+	dir := t.TempDir()
+	pidfile := filepath.Join(dir, "pid")
+	m := commandManager(t, inventory.Commands{
+		Start:  "setsid sleep 3031 >/dev/null 2>&1 </dev/null & printf '%s\\r\\n' $! >" + shell.Quote(pidfile),
+		Status: "cat " + shell.Quote(pidfile),
+	})
+	t.Cleanup(func() { proctest.Kill("sleep", "3031") })
+	if err := m.Start(context.Background(), localRunner{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	pids := proctest.WithArgs("sleep", "3031")
+	if len(pids) != 1 {
+		t.Fatalf("service did not start: %v", pids)
+	}
+	if st := status(t, m); !st.Running || st.PID != pids[0] {
+		t.Errorf("status with a CRLF pidfile: %+v; want running with PID %d", st, pids[0])
+	}
+	if err := m.Stop(context.Background(), localRunner{}, 2*time.Second); err != nil {
+		t.Errorf("stop with a CRLF pidfile: %v; want the process %d stopped", err, pids[0])
+	}
+}
