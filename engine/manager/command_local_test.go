@@ -611,3 +611,22 @@ func TestCommandManagerEnvFile(t *testing.T) {
 		t.Errorf("environment seen by start, start, status, stop:\n%s\nwant\n%s", b, strings.Join(want, "\n"))
 	}
 }
+
+// TestCommandManagerStopStatusCannotRunWhileWatched: without a PID, a stop
+// with a stop command watches the status command until it fails; a status
+// command that then cannot run (here its program was removed: exit 127)
+// says nothing of the service, and the stop fails, naming it, as a status
+// command that cannot run from the start does (found by review).
+func TestCommandManagerStopStatusCannotRunWhileWatched(t *testing.T) {
+	dir := t.TempDir()
+	ctl := filepath.Join(dir, "democtl")
+	if err := os.WriteFile(ctl, []byte("#!/bin/sh\necho up\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := commandManager(t, inventory.Commands{Start: "true", Status: shell.Quote(ctl), Stop: "sleep 0.1; rm " + shell.Quote(ctl)})
+	err := m.Stop(context.Background(), localRunner{}, 2*time.Second)
+	if err == nil || errors.Is(err, manager.ErrWasNotRunning) ||
+		!strings.Contains(err.Error(), "after the stop command: the status command could not run on this host (exit 127: not found)") {
+		t.Errorf("stop whose status command could no longer run: %v; want the status command's failure", err)
+	}
+}

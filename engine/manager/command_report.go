@@ -60,8 +60,15 @@ func parseStatusReport(out []byte) (statusReport, error) {
 // (exit 127) or could not execute it (exit 126). That is not a stopped
 // service, and the host answered: an error naming the command's failure.
 func (rep statusReport) notInstalled(stderr []byte) error {
+	return statusCannotRun(rep.rc, stderr)
+}
+
+// statusCannotRun is the error of a status command that exited rc, when
+// rc says that it could not run at all (126, 127), else nil; stderr is
+// its output on stderr.
+func statusCannotRun(rc int, stderr []byte) error {
 	var what string
-	switch rep.rc {
+	switch rc {
 	case 127:
 		what = "not found"
 	case 126:
@@ -69,7 +76,7 @@ func (rep statusReport) notInstalled(stderr []byte) error {
 	default:
 		return nil
 	}
-	msg := fmt.Sprintf("the status command could not run on this host (exit %d: %s)", rep.rc, what)
+	msg := fmt.Sprintf("the status command could not run on this host (exit %d: %s)", rc, what)
 	if text := outputText(stderr); text != "" {
 		msg += ": " + text
 	}
@@ -99,9 +106,10 @@ func (rep statusReport) state(now time.Time) State {
 
 // stopReport is what stopScript printed.
 type stopReport struct {
-	pid    int
-	result string
-	stopRC int // exit code of the stop command, -1 when none ran
+	pid      int
+	result   string
+	statusRC int // exit code of the status command, -1 when not said
+	stopRC   int // exit code of the stop command, -1 when none ran
 	// stopKilled: the stop command still ran at the end of the grace
 	// period, and was killed with what it started.
 	stopKilled bool
@@ -109,7 +117,7 @@ type stopReport struct {
 
 func parseStopReport(out []byte) (stopReport, error) {
 	kv := parseReport(out)
-	rep := stopReport{result: kv["result"], stopRC: -1, stopKilled: kv["stop_killed"] == "1"}
+	rep := stopReport{result: kv["result"], statusRC: -1, stopRC: -1, stopKilled: kv["stop_killed"] == "1"}
 	if rep.result == "" {
 		return stopReport{}, errors.New("no result= line in the stop script's output")
 	}
@@ -117,6 +125,11 @@ func parseStopReport(out []byte) (stopReport, error) {
 	if p := kv["pid"]; p != "" {
 		if rep.pid, err = strconv.Atoi(p); err != nil || rep.pid < 0 {
 			return stopReport{}, fmt.Errorf("bad pid=%q", p)
+		}
+	}
+	if s, ok := kv["rc"]; ok {
+		if rep.statusRC, err = strconv.Atoi(s); err != nil {
+			return stopReport{}, fmt.Errorf("bad rc=%q", s)
 		}
 	}
 	if s, ok := kv["stop_rc"]; ok {
@@ -170,6 +183,21 @@ func (rep stopReport) err(grace time.Duration, res Result) error {
 		return fmt.Errorf("still running after SIGKILL (pid %d)%s", rep.pid, failed)
 	case "no-pid":
 		return errors.New("stop: the status command says running but printed no PID, and there is no stop command")
+	case "cannot-run":
+		// Nothing was signalled. When the stop command ran (the status
+		// command stopped being able to run while omni watched it),
+		// stderr is mostly the stop command's, not the status command's.
+		if rep.stopRC >= 0 || rep.stopKilled {
+			err := statusCannotRun(rep.statusRC, nil)
+			if err == nil {
+				err = fmt.Errorf("the status command could not run (exit %d)", rep.statusRC)
+			}
+			return fmt.Errorf("after the stop command%s: %w", failed, err)
+		}
+		if err := statusCannotRun(rep.statusRC, res.Stderr); err != nil {
+			return err
+		}
+		return fmt.Errorf("the status command could not run (exit %d)", rep.statusRC)
 	case "term-failed":
 		if msg := outputText(res.Stderr); msg != "" {
 			return fmt.Errorf("kill -TERM %d failed: %s", rep.pid, msg)

@@ -153,11 +153,15 @@ if [ -n "$omni_pid" ] && omni_ps "$omni_pid"; then
 fi
 `
 
-// stopScript prints pid= and result=, one of not-running, stopped (after
-// the graceful stop), killed (after SIGKILL), still-running, no-pid
-// (nothing to signal and no stop command), term-failed (SIGTERM refused
-// while the process lives), and returns 0 for the first three (the
-// service is stopped), 3 for the others. It is the body of a function
+// stopScript prints pid=, rc= (the status command's exit code) and
+// result=, one of not-running, stopped (after the graceful stop), killed
+// (after SIGKILL), still-running, no-pid (nothing to signal and no stop
+// command), term-failed (SIGTERM refused while the process lives),
+// cannot-run (the status command could not run: exit 126 or 127, which
+// says nothing of the service, so nothing is signalled or stopped), and
+// returns 0 for the first three (the service is stopped), 3 for the
+// others. Any other non-zero exit of the status command means not
+// running. It is the body of a function
 // (`return`, never `exit`): Stop calls it as a script of its own
 // (asFunction), the restart script as its stop part; stop_rc= when a stop command ran, and
 // stop_killed=1 when it was still running at the end of the grace period.
@@ -204,6 +208,12 @@ fi
 // restart's cost. Without a PID, the status command is re-run every
 // 0.25 s.
 const stopScript = findPID + `echo "pid=$omni_pid"
+echo "rc=$omni_rc"
+case $omni_rc in 126|127)
+	echo result=cannot-run
+	return 3
+	;;
+esac
 omni_spid=
 omni_alive() {
 	omni_ps "$1" || return 1
@@ -359,7 +369,9 @@ fi
 // stopByCommand is the stop step with a stop command, started in the
 // background (see stopScript). Without a PID it can only watch the status
 // command until it fails, then give the stop command the rest of the grace
-// period to end.
+// period to end. A status command that stops being able to run (exit 126
+// or 127) says nothing of the service: the stop command still gets the
+// rest of the grace period, and the result is cannot-run, with its rc=.
 const stopByCommand = `(
 @ENV@
 @STOPCMD@
@@ -369,10 +381,13 @@ if [ -z "$omni_pid" ]; then
 	omni_slept=0
 	omni_now
 	omni_end=$((omni_t + @GRACE_CS@))
-	while (
+	while :; do
+		(
 @ENV@
 @STATUS@
-	) >/dev/null 2>&1; do
+		) >/dev/null 2>&1
+		omni_rc=$?
+		[ "$omni_rc" -eq 0 ] || break
 		omni_now
 		if [ "$omni_slept" -ge @GRACE_CS@ ] || [ "$omni_t" -ge "$omni_end" ]; then
 			omni_stop_done
@@ -387,6 +402,12 @@ if [ -z "$omni_pid" ]; then
 	[ "$omni_left" -le $((@GRACE_CS@ - omni_slept)) ] || omni_left=$((@GRACE_CS@ - omni_slept))
 	[ "$omni_left" -le 0 ] || omni_wait_gone "$omni_left"
 	omni_stop_done
+	case $omni_rc in 126|127)
+		echo "rc=$omni_rc"
+		echo result=cannot-run
+		return 3
+		;;
+	esac
 	echo result=stopped
 	return 0
 fi
