@@ -107,6 +107,11 @@ fi`
 // findPID runs the status command and sets omni_rc (its exit code),
 // omni_pid (the first word of its output when that is a plausible PID)
 // and omni_took (how long it took, in centiseconds of the host's clock).
+// Words are split on [[:space:]], which takes in the CR of a CRLF line
+// (a pidfile written on Windows, output through a pty: "1234\r\n"), where
+// the shell's field splitting (IFS) would keep it in the word; and
+// unlike IFS it needs no CR in the script's text, nor a process to make
+// one.
 // What the environment line (an environment file) prints is not part of
 // the status command's output. An environment file that the shell cannot
 // read (a syntax error ends the substitution's shell in dash and BusyBox)
@@ -133,8 +138,8 @@ omni-env-ok*) omni_out=${omni_out#omni-env-ok} ;;
 	return 2
 	;;
 esac
-set -f; set -- $omni_out; set +f
-omni_pid=${1-}
+omni_pid=${omni_out#"${omni_out%%[![:space:]]*}"}
+omni_pid=${omni_pid%%[[:space:]]*}
 case $omni_pid in ""|0*|1|*[!0-9]*) omni_pid= ;; esac
 `
 
