@@ -23,6 +23,7 @@ func parseReport(out []byte) map[string]string {
 type statusReport struct {
 	rc     int           // exit code of the status command
 	pid    int           // PID it printed, 0 when none
+	zero   bool          // it printed PID 0: no process (not running)
 	etimes int           // seconds since the PID started, -1 when unknown
 	stat   string        // ps state of the PID, "" when it does not exist
 	took   time.Duration // how long the status command ran on the host
@@ -43,6 +44,7 @@ func parseStatusReport(out []byte) (statusReport, error) {
 		if rep.pid, err = strconv.Atoi(p); err != nil || rep.pid < 0 {
 			return statusReport{}, fmt.Errorf("bad pid=%q", p)
 		}
+		rep.zero = rep.pid == 0
 	}
 	if cs, err := strconv.Atoi(kv["took_cs"]); err == nil && cs > 0 {
 		rep.took = time.Duration(cs) * 10 * time.Millisecond
@@ -90,10 +92,10 @@ func processAlive(stat string) bool {
 }
 
 // state says the service runs when the status command exited 0 and, if it
-// named a PID, that process is alive. Since is now minus the process's age
+// named a PID, that process is alive; PID 0 names none: not running. Since is now minus the process's age
 // (the host's clock is not involved).
 func (rep statusReport) state(now time.Time) State {
-	running := rep.rc == 0 && (rep.pid == 0 || processAlive(rep.stat))
+	running := rep.rc == 0 && !rep.zero && (rep.pid == 0 || processAlive(rep.stat))
 	if !running {
 		return State{Status: "stopped", Took: rep.took}
 	}

@@ -111,7 +111,10 @@ fi`
 // (a pidfile written on Windows, output through a pty: "1234\r\n"), where
 // the shell's field splitting (IFS) would keep it in the word; and
 // unlike IFS it needs no CR in the script's text, nor a process to make
-// one.
+// one. omni_zero is 1 when that word is 0 (or 00…): the status command
+// names no process, as `docker inspect -f '{{.State.Pid}}'` does for a
+// container that is not running (exit 0): the service is not running,
+// whatever the exit code.
 // What the environment line (an environment file) prints is not part of
 // the status command's output. An environment file that the shell cannot
 // read (a syntax error ends the substitution's shell in dash and BusyBox)
@@ -140,18 +143,21 @@ omni-env-ok*) omni_out=${omni_out#omni-env-ok} ;;
 esac
 omni_pid=${omni_out#"${omni_out%%[![:space:]]*}"}
 omni_pid=${omni_pid%%[[:space:]]*}
+omni_zero=
+case $omni_pid in ""|*[!0]*) ;; *) omni_zero=1 ;; esac
 case $omni_pid in ""|0*|1|*[!0-9]*) omni_pid= ;; esac
 `
 
 // statusScript prints rc= (status command exit code), took_cs= (how long
-// it ran, in centiseconds), pid= and, when a PID
+// it ran, in centiseconds), pid= (pid=0: it printed 0, no process) and,
+// when a PID
 // names a process, etimes= (seconds since it started) and stat= (its
 // state letter, as ps prints it first). Like stopScript, it is the body
 // of a function (findPID may return): Status calls it through
 // asFunction, the restart script as its state read.
 const statusScript = findPID + `echo "rc=$omni_rc"
 echo "took_cs=$omni_took"
-echo "pid=$omni_pid"
+echo "pid=${omni_zero:+0}$omni_pid"
 if [ -n "$omni_pid" ] && omni_ps "$omni_pid"; then
 	echo "etimes=$omni_et"
 	echo "stat=$omni_st"
@@ -314,7 +320,7 @@ omni_now
 omni_t0=$omni_t
 omni_gwait=
 omni_grp=
-if [ "$omni_rc" -ne 0 ] || { [ -n "$omni_pid" ] && ! omni_alive "$omni_pid"; }; then
+if [ "$omni_rc" -ne 0 ] || [ -n "$omni_zero" ] || { [ -n "$omni_pid" ] && ! omni_alive "$omni_pid"; }; then
 	if [ -n "$omni_pid" ] && ! omni_alive "$omni_pid" && omni_group_live "$omni_pid"; then
 		omni_grp=$omni_pid
 		omni_stop_group
