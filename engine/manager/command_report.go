@@ -19,6 +19,31 @@ func parseReport(out []byte) map[string]string {
 	return kv
 }
 
+// maxPID is the largest PID Linux can hand out (the upper limit of
+// kernel.pid_max, 2^22).
+const maxPID = 4194304
+
+// parsePID reads a report's non-empty pid= value: the PID; -1 for a
+// number that cannot be a PID (above maxPID), which is no PID, as findPID
+// has it, so that Go never fails on what the shell accepted; an error for
+// anything else.
+func parsePID(s string) (int, error) {
+	if s == "" || strings.Trim(s, "0123456789") != "" {
+		return 0, fmt.Errorf("bad pid=%q", s)
+	}
+	if len(strings.TrimLeft(s, "0")) > len(strconv.Itoa(maxPID)) {
+		return -1, nil
+	}
+	pid, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("bad pid=%q", s)
+	}
+	if pid > maxPID {
+		return -1, nil
+	}
+	return pid, nil
+}
+
 // statusReport is what statusScript printed.
 type statusReport struct {
 	rc     int           // exit code of the status command
@@ -41,10 +66,12 @@ func parseStatusReport(out []byte) (statusReport, error) {
 		return statusReport{}, fmt.Errorf("bad rc=%q", rcText)
 	}
 	if p := kv["pid"]; p != "" {
-		if rep.pid, err = strconv.Atoi(p); err != nil || rep.pid < 0 {
-			return statusReport{}, fmt.Errorf("bad pid=%q", p)
+		pid, err := parsePID(p)
+		if err != nil {
+			return statusReport{}, err
 		}
-		rep.zero = rep.pid == 0
+		rep.zero = pid == 0
+		rep.pid = max(pid, 0)
 	}
 	if cs, err := strconv.Atoi(kv["took_cs"]); err == nil && cs > 0 {
 		rep.took = time.Duration(cs) * 10 * time.Millisecond
@@ -125,9 +152,11 @@ func parseStopReport(out []byte) (stopReport, error) {
 	}
 	var err error
 	if p := kv["pid"]; p != "" {
-		if rep.pid, err = strconv.Atoi(p); err != nil || rep.pid < 0 {
-			return stopReport{}, fmt.Errorf("bad pid=%q", p)
+		pid, err := parsePID(p)
+		if err != nil {
+			return stopReport{}, err
 		}
+		rep.pid = max(pid, 0)
 	}
 	if s, ok := kv["rc"]; ok {
 		if rep.statusRC, err = strconv.Atoi(s); err != nil {

@@ -23,7 +23,9 @@ import (
 //
 // omni_pid is the first word of the status command's stdout when it is a
 // plausible PID (digits, not 0 or 1: never signal init or a process
-// group). A PID is alive when it exists in a state other than Z (zombie)
+// group; not above 4194304, the largest pid_max Linux allows, so at most
+// 7 digits: a longer number, a garbled pidfile, is no PID, and never
+// reaches the shell's arithmetic or Go's strconv). A PID is alive when it exists in a state other than Z (zombie)
 // or X (dead): a zombie has exited and only waits for its parent.
 //
 // The probes read /proc with the shell's own `read` and start no process:
@@ -145,7 +147,8 @@ omni_pid=${omni_out#"${omni_out%%[![:space:]]*}"}
 omni_pid=${omni_pid%%[[:space:]]*}
 omni_zero=
 case $omni_pid in ""|*[!0]*) ;; *) omni_zero=1 ;; esac
-case $omni_pid in ""|0*|1|*[!0-9]*) omni_pid= ;; esac
+case $omni_pid in ""|0*|1|*[!0-9]*|????????*) omni_pid= ;; esac
+[ -z "$omni_pid" ] || [ "$omni_pid" -le 4194304 ] || omni_pid=
 `
 
 // statusScript prints rc= (status command exit code), took_cs= (how long

@@ -123,6 +123,10 @@ func TestCommandStatusReport(t *testing.T) {
 		{"status fails", "rc=1\npid=\n", false, 0, 0},
 		{"status fails, pid alive (reused pid)", "rc=3\npid=4211\netimes=9\nstat=S\n", false, 0, 0},
 		{"running without pid", "rc=0\npid=\n", true, 0, 0},
+		{"pid 0 names no process", "rc=0\npid=0\n", false, 0, 0},
+		{"largest pid", "rc=0\npid=4194304\netimes=5\nstat=S\n", true, 4194304, 5 * time.Second},
+		{"number above any pid: no pid", "rc=0\npid=4194305\n", true, 0, 0},
+		{"number too big for an int: no pid", "rc=0\npid=99999999999999999999\n", true, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
