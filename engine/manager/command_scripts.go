@@ -199,8 +199,8 @@ fi
 // The processes of a group the service's main process leads are the
 // service's too (omni_stop_group): when the main process is gone (it
 // exited at SIGTERM without waiting for its workers, or it had died
-// before the stop, leaving them), the group's live processes get SIGTERM,
-// then SIGKILL at the end of the grace period, counted from the stop's
+// before the stop, leaving them), the group's live processes get SIGTERM
+// (and SIGCONT, see stopBySignal), then SIGKILL at the end of the grace period, counted from the stop's
 // start; the result is then stopped or killed as for the main process.
 // Looking for them costs the host a `ps` (or a read of /proc), so it is
 // done only when they may be there: when `kill -0 -PGID` finds a member
@@ -277,6 +277,7 @@ omni_has_children() {
 }
 omni_stop_group() {
 	kill -TERM "-$omni_grp" 2>/dev/null
+	kill -CONT "-$omni_grp" 2>/dev/null
 	omni_gwait=1
 	omni_now
 	omni_left=$((omni_t0 + @GRACE_CS@ - omni_t))
@@ -367,16 +368,21 @@ fi
 // when the step's own timeout ends.
 const killTree = shell.KillTree
 
-// stopBySignal is the stop step without a stop command.
+// stopBySignal is the stop step without a stop command: SIGTERM, then
+// SIGCONT, as systemd sends them: a process that is stopped (SIGSTOP, a
+// debugger, an interrupted kill) acts on no other signal until it is
+// continued, so its SIGTERM handler would never run, and the stop would
+// end in SIGKILL after the grace period. The group members and the
+// processes below the main one get the same pair (omni_stop_group).
 const stopBySignal = `if [ -z "$omni_pid" ]; then
 	echo result=no-pid
 	return 3
 fi
-if ! kill -TERM "$omni_pid"; then
-	if omni_alive "$omni_pid"; then
-		echo result=term-failed
-		return 3
-	fi
+if kill -TERM "$omni_pid"; then
+	kill -CONT "$omni_pid" 2>/dev/null
+elif omni_alive "$omni_pid"; then
+	echo result=term-failed
+	return 3
 fi
 `
 
