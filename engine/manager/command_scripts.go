@@ -192,28 +192,44 @@ fi
 // (omni_kill_tree: a daemon's workers that put themselves in sessions of
 // their own, as postgres's backends do, would otherwise outlive it, found
 // by nothing once their parent is gone), and its process group too when
-// the process leads one (a service started with setsid: its workers). A stop
-// command that hangs thus costs the grace period, not the step's timeout,
+// the process leads one (a service started with setsid: its workers), and
+// so do the processes that were below it at the stop's start and have
+// left its tree since (see below). A stop command that hangs thus costs the grace period, not the step's timeout,
 // and leaves nothing running behind it.
 //
-// The processes of a group the service's main process leads are the
-// service's too (omni_stop_group): when the main process is gone (it
-// exited at SIGTERM without waiting for its workers, or it had died
-// before the stop, leaving them), the group's live processes get SIGTERM
-// (and SIGCONT, see stopBySignal), then SIGKILL at the end of the grace period, counted from the stop's
-// start; the result is then stopped or killed as for the main process.
-// Looking for them costs the host a `ps` (or a read of /proc), so it is
-// done only when they may be there: when `kill -0 -PGID` finds a member
-// in the group, and either the main process is gone altogether (reaped:
-// then that member is another process) or it had children at the stop's
-// start (/proc/PID/task/*/children; where that cannot be read, always).
+// The service is its main process and every process below it at the
+// stop's start, and the processes of a group the main process leads
+// (omni_stop_group): when the main process is gone (it exited at SIGTERM
+// without waiting for its workers, or it had died before the stop,
+// leaving them), those still alive get SIGTERM (and SIGCONT, see
+// stopBySignal), then SIGKILL at the end of the grace period, counted
+// from the stop's start; the result is then stopped or killed as for the
+// main process.
+//
+// The processes below it are noted at the stop's start (omni_note_below:
+// each one's PID and start time, from /proc/PID/stat, so that a PID that
+// names another process since is never signalled), found by their
+// parents in /proc/PID/task/*/children, and where that cannot be read
+// (a kernel without it) in `ps` (omni_procs). That they are noted matters
+// when they are not in the main process's group: a main process started
+// without setsid (`nohup app &`), or a worker that put itself in a session
+// of its own, as PostgreSQL's backends do. A main process without
+// children (the one read of its children files that decides whether to
+// look further) costs nothing more.
+//
+// Looking for the group's members costs the host a `ps` (or a read of
+// /proc), so it is done only when they may be there: when `kill -0 -PGID`
+// finds a member in the group, and either the main process is gone
+// altogether (reaped: then that member is another process) or it had
+// children at the stop's start (where that cannot be read, always).
 // Where init reaps late, an exited main process stays a zombie for a
 // while and keeps its group alive by itself: a single-process service
 // costs nothing more there either. The not-running path does it only
 // for a PID whose process has exited: a PID the status command rejected
 // that names a live process (a PID reused since) is never taken for the
-// leader of the service's group. A service that does not lead its group shares it
-// with whatever started it, which is never signalled.
+// leader of the service's group. A service that does not lead its group
+// shares it with whatever started it, which is never signalled: only
+// what was below its main process is.
 //
 // omni_wait_gone sleeps 0.01 s, then twice as long each time, up to 0.2 s:
 // a process that exits at once is seen at once, and one that takes a few
@@ -237,8 +253,9 @@ omni_busy() {
 	if [ -n "$omni_pid" ] && omni_alive "$omni_pid"; then
 		return 0
 	fi
-	if [ -n "$omni_gwait" ] && omni_group_live "$omni_grp"; then
-		return 0
+	if [ -n "$omni_gwait" ]; then
+		omni_below_signal && return 0
+		[ -n "$omni_grp" ] && omni_group_live "$omni_grp" && return 0
 	fi
 	[ -n "$omni_spid" ] && omni_alive "$omni_spid"
 }
@@ -266,18 +283,82 @@ omni_group_live() {
 	done
 	return 1
 }
-omni_has_children() {
+omni_kids_of() {
+	omni_cl=
 	for omni_f in /proc/$1/task/*/children; do
-		[ -r "$omni_f" ] || return 0
+		[ -r "$omni_f" ] || return 1
 		omni_c=
 		read -r omni_c <"$omni_f" 2>/dev/null
-		[ -n "$omni_c" ] && return 0
+		omni_cl="$omni_cl${omni_c:+ $omni_c}"
 	done
-	return 1
+}
+omni_has_children() {
+	! omni_kids_of "$1" || [ -n "$omni_cl" ]
+}
+omni_start_of() {
+	omni_stat "/proc/$1/stat" || return 1
+	set -f; set -- $omni_l; set +f
+	[ "$#" -ge 20 ] || return 1
+	omni_st=$1
+	shift 19
+	omni_s0=$1
+}
+omni_note_below() {
+	omni_below=
+	[ -r /proc/self/stat ] && [ -r /proc/uptime ] || return 0
+	omni_set=" $1 "
+	omni_todo=" $1"
+	while [ -n "$omni_todo" ]; do
+		omni_todo=${omni_todo# }
+		omni_p=${omni_todo%% *}
+		omni_todo=${omni_todo#"$omni_p"}
+		if omni_kids_of "$omni_p"; then
+			for omni_c in $omni_cl; do
+				case $omni_set in *" $omni_c "*) continue ;; esac
+				omni_set="$omni_set$omni_c "
+				omni_todo="$omni_todo $omni_c"
+			done
+		elif [ -e "/proc/$omni_p" ]; then
+			omni_more=1
+			while [ -n "$omni_more" ]; do
+				omni_more=
+				omni_procs omni_below_add
+			done
+			break
+		fi
+	done
+	for omni_c in $omni_set; do
+		[ "$omni_c" != "$1" ] && omni_start_of "$omni_c" || continue
+		omni_below="$omni_below $omni_c:$omni_s0"
+	done
+}
+omni_below_add() {
+	case $omni_set in *" $1 "*) return ;; esac
+	case $omni_set in *" $2 "*)
+		omni_set="$omni_set$1 "
+		omni_more=1
+		;;
+	esac
+}
+omni_below_signal() {
+	omni_bl=1
+	for omni_b in $omni_below; do
+		omni_start_of "${omni_b%%:*}" && [ "$omni_s0" = "${omni_b#*:}" ] || continue
+		case $omni_st in Z*) omni_live_thread "${omni_b%%:*}" ;; esac
+		case $omni_st in Z*|X*) continue ;; esac
+		omni_bl=0
+		for omni_sig in "$@"; do
+			kill "-$omni_sig" "${omni_b%%:*}" 2>/dev/null
+		done
+	done
+	return "$omni_bl"
 }
 omni_stop_group() {
-	kill -TERM "-$omni_grp" 2>/dev/null
-	kill -CONT "-$omni_grp" 2>/dev/null
+	if [ -n "$omni_grp" ]; then
+		kill -TERM "-$omni_grp" 2>/dev/null
+		kill -CONT "-$omni_grp" 2>/dev/null
+	fi
+	omni_below_signal TERM CONT
 	omni_gwait=1
 	omni_now
 	omni_left=$((omni_t0 + @GRACE_CS@ - omni_t))
@@ -285,7 +366,8 @@ omni_stop_group() {
 		echo result=stopped
 		return 0
 	fi
-	kill -KILL "-$omni_grp" 2>/dev/null
+	[ -z "$omni_grp" ] || kill -KILL "-$omni_grp" 2>/dev/null
+	omni_below_signal KILL
 	if omni_wait_gone 500; then
 		echo result=killed
 		return 0
@@ -334,14 +416,18 @@ if [ "$omni_rc" -ne 0 ] || [ -n "$omni_zero" ] || { [ -n "$omni_pid" ] && ! omni
 	return 0
 fi
 omni_kids=
-if [ "$omni_pg" = "$omni_pid" ]; then
-	omni_grp=$omni_pid
-	omni_has_children "$omni_pid" && omni_kids=1
+omni_below=
+if [ -n "$omni_pid" ]; then
+	[ "$omni_pg" != "$omni_pid" ] || omni_grp=$omni_pid
+	if omni_has_children "$omni_pid"; then
+		omni_kids=1
+		omni_note_below "$omni_pid"
+	fi
 fi
 @STOP@omni_wait_gone @GRACE_CS@
 omni_stop_done
 if ! omni_alive "$omni_pid"; then
-	if [ -n "$omni_grp" ] && { [ -n "$omni_kids" ] || [ ! -e "/proc/$omni_pid" ]; } && omni_group_live "$omni_grp"; then
+	if omni_below_signal || { [ -n "$omni_grp" ] && { [ -n "$omni_kids" ] || [ ! -e "/proc/$omni_pid" ]; } && omni_group_live "$omni_grp"; }; then
 		omni_stop_group
 		return
 	fi
@@ -349,10 +435,9 @@ if ! omni_alive "$omni_pid"; then
 	return 0
 fi
 omni_kill_tree "$omni_pid"
-if [ -n "$omni_grp" ]; then
-	kill -KILL "-$omni_grp" 2>/dev/null
-	omni_gwait=1
-fi
+[ -z "$omni_grp" ] || kill -KILL "-$omni_grp" 2>/dev/null
+omni_below_signal KILL
+omni_gwait=1
 if omni_wait_gone 500; then
 	echo result=killed
 else
