@@ -121,7 +121,6 @@ func omniAt(ctx context.Context, inv string, args ...string) (string, string, in
 	return out.String(), errOut.String(), code, time.Since(start)
 }
 
-
 // TestEtcdRootPrefixIsNotTheDefault (found by review): an inventory whose
 // registry.etcd.prefix is "/" keeps its records, events and locks under
 // "/", not silently under the default "/omni" that every inventory without
