@@ -236,3 +236,79 @@ func TestEtcdDownIsNotAServiceDown(t *testing.T) {
 			code, took.Round(time.Millisecond), ExitUsage, dead, out, errOut)
 	}
 }
+
+// TestEtcdEndpointThatCannotWorkIsAnInventoryError (found by review): an
+// etcd endpoint no client can ever reach (a misspelt scheme, no port, a
+// port out of range) passes `inventory check` and makes every run wait
+// 5 s for "no answer"; it must be refused at load with FILE:LINE, exit 2,
+// as every other inventory mistake is.
+func TestEtcdEndpointThatCannotWorkIsAnInventoryError(t *testing.T) {
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.95.42", WorkerAddr: "127.0.95.43"})
+	for _, ep := range []string{"htp://127.0.95.44:2379", "http://127.0.95.44", "http://127.0.95.44:99999"} {
+		inv := etcdInventory(f, "bad-endpoint.yaml", []string{ep}, "")
+		out, errOut, code, _ := omniAt(context.Background(), inv, "inventory", "check")
+		if code != ExitUsage || !strings.Contains(errOut, "bad-endpoint.yaml:") || !strings.Contains(errOut, ep) {
+			t.Errorf("inventory check with etcd endpoint %q: exit %d, want %d naming FILE:LINE and the endpoint\nstdout:\n%sstderr:\n%s", ep, code, ExitUsage, out, errOut)
+		}
+	}
+}
+
+// TestEtcdRunThatLostItsLockTouchesNoNewHost (found by review): a fleet
+// run whose etcd lease is gone (cut off from etcd for longer than the
+// TTL: etcd deleted its locks, and its keep-alive is told so) must not go
+// on to touch hosts it no longer holds: another run may have taken them.
+// Here, after worker1 is done, the run's lease ends, a second run
+// restarts worker3 under its own lock, and the first then restarts
+// worker3 again, both runs acting on the same service.
+func TestEtcdRunThatLostItsLockTouchesNoNewHost(t *testing.T) {
+	e := startReviewEtcd(t, "127.0.95.45", nil)
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.95.46", WorkerAddr: "127.0.95.47",
+		MoreWorkers: []string{"127.0.95.48", "127.0.95.49"}})
+	mustRun(t, f, "service", "start", "worker", "network-agent")
+	mustRun(t, f, "service", "start", "worker", "container-runtime")
+	inv := etcdInventory(f, "etcd.yaml", []string{e.URL()}, "")
+	before := countStarts(t, f, "worker3", "container-runtime")
+
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.URL()}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	expire := func() { // what etcd does to the run's lease once it has heard nothing for the TTL
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		leases, err := cli.Leases(ctx)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		for _, l := range leases.Leases {
+			cli.Revoke(ctx, l.ID)
+		}
+	}
+	second := make(chan string, 1)
+	var once sync.Once
+	aErr := &cancelOn{marker: "worker1: done in", cancel: func() {}}
+	aErr.cancel = func() {
+		once.Do(func() {
+			go func() {
+				expire()
+				out, errOut, code, _ := omniAt(context.Background(), inv, "service", "restart", "worker3", "container-runtime", "--yes")
+				second <- fmt.Sprintf("exit %d\n%s%s", code, out, errOut)
+			}()
+		})
+	}
+	s := Streams{In: strings.NewReader(""), Out: &strings.Builder{}, Err: aErr, NoColor: true}
+	code := Run(context.Background(), []string{"-i", inv, "--ssh-config", "none", "service", "restart", "worker", "container-runtime",
+		"--yes", "--batch", "1", "--min-ready", "3s"}, s)
+	var b string
+	select {
+	case b = <-second:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the second run did not end\nfirst run: exit %d\n%s", code, aErr.String())
+	}
+	if got := countStarts(t, f, "worker3", "container-runtime") - before; got != 1 {
+		t.Fatalf("worker3's container-runtime started %d times, want once: the first run went on after its lock was gone\nfirst run: exit %d\n%s\n%s\nsecond run (worker3): %s",
+			got, code, s.Out, aErr.String(), b)
+	}
+}
