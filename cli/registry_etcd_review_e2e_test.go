@@ -312,3 +312,41 @@ func TestEtcdRunThatLostItsLockTouchesNoNewHost(t *testing.T) {
 			got, code, s.Out, aErr.String(), b)
 	}
 }
+
+// TestEtcdRecordKeepsFieldsOfANewerOmni (found by review): on a team's
+// etcd, operators run different omni versions. A record's fields that
+// this omni does not know (written by a newer one, as `config` and
+// `drained` once were new) must survive its record step's update; today
+// it decodes the record into its own struct and writes it back without
+// them, so an older omni erases what a newer one recorded.
+func TestEtcdRecordKeepsFieldsOfANewerOmni(t *testing.T) {
+	e := startReviewEtcd(t, "127.0.95.50", nil)
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: "127.0.95.51", WorkerAddr: "127.0.95.52"})
+	inv := etcdInventory(f, "etcd.yaml", []string{e.URL()}, "/team")
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.URL()}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	key := "/team/records/primary-bastion/network-agent"
+	newer := `{"host":"primary-bastion","service":"network-agent","state":"stopped","updated_at":"2026-12-01T00:00:00Z","maintenance":{"by":"alice@ops1","until":"2026-12-31T00:00:00Z"}}`
+	if _, err := cli.Put(ctx, key, newer); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code, _ := omniAt(context.Background(), inv, "service", "start", "primary-bastion", "network-agent"); code != 0 {
+		t.Fatalf("start: exit %d\n%s%s", code, out, errOut)
+	}
+	resp, err := cli.Get(ctx, key)
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("record: %v", err)
+	}
+	var rec map[string]json.RawMessage
+	if err := json.Unmarshal(resp.Kvs[0].Value, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if string(rec["state"]) != `"running"` || rec["maintenance"] == nil {
+		t.Fatalf("the record step wrote %s over %s: the newer omni's field is lost", resp.Kvs[0].Value, newer)
+	}
+}
