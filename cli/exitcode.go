@@ -11,7 +11,7 @@ import (
 const (
 	ExitOK          = 0   // everything succeeded
 	ExitFailed      = 1   // a step or health check failed
-	ExitUsage       = 2   // bad usage, the inventory/playbooks are invalid, or the registry file cannot be used
+	ExitUsage       = 2   // bad usage, the inventory/playbooks are invalid, or the registry cannot be used
 	ExitPartial     = 3   // some targets failed, others succeeded
 	ExitUnreachable = 4   // a host could not be reached, authenticated or trusted
 	ExitRefused     = 5   // not confirmed, or would need a prompt without a terminal
@@ -21,7 +21,7 @@ const (
 
 const exitCodesHelp = `Exit codes: 0 success; 1 failed (a step or health check; service status: a listed
 service not running and healthy); 2 usage or inventory
-error, or a registry file that cannot be read or written (damaged, read-only); 3 partial (a fleet run: some hosts done, others failed, unreachable or untouched);
+error, or a registry that cannot be used (a file damaged or read-only; an etcd that does not answer or refuses); 3 partial (a fleet run: some hosts done, others failed, unreachable or untouched);
 4 host unreachable or connection lost, authentication refused or host key not trusted; 5 refused (not
 confirmed, no terminal to confirm: pass --yes, another run holds the lock, or another
 process holds the registry file); 6 config diff: something differs or a restart is pending; 130

@@ -125,7 +125,7 @@ Success.
 Failed: a step or a health check failed, or a remote command timed out; for service status, a listed service is not running and healthy, or could not be read on a host that answered.
 .TP
 .B 2
-Usage error, an invalid inventory or playbook, or a registry file that cannot be read or written.
+Usage error, an invalid inventory or playbook, or a registry that cannot be used (a file that cannot be read or written; an etcd cluster that does not answer or refuses).
 .TP
 .B 3
 Partial: a fleet run where some hosts succeeded and others failed, were unreachable or were not touched.

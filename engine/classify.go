@@ -42,6 +42,7 @@ func Classify(err error) Class {
 		runRefused *RefusedError
 		locked     *registry.LockedError
 		regFile    *registry.FileError
+		regEtcd    *registry.EtcdError
 		step       *StepError
 		render     *config.RenderError
 	)
@@ -59,11 +60,12 @@ func Classify(err error) Class {
 		// before the command touched a host, in every config command. In a
 		// run's config step, it fails that step.
 		return ClassError
-	case errors.As(err, &regFile) && !errors.As(err, &step):
-		// Found when the registry is opened and checked, before any host
-		// is touched: nothing changed. Busy is another process, as a held
-		// lock is (try again later); the rest needs the file fixed.
-		if regFile.Problem == registry.FileBusy {
+	case (errors.As(err, &regFile) || errors.As(err, &regEtcd)) && !errors.As(err, &step):
+		// Found when the registry (a file or an etcd cluster) is opened
+		// and checked, before any host is touched: nothing changed. Busy
+		// is another process, as a held lock is (try again later); the
+		// rest needs the file, or the cluster's configuration, fixed.
+		if regFile != nil && regFile.Problem == registry.FileBusy {
 			return ClassRefused
 		}
 		return ClassError

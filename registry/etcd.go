@@ -87,16 +87,21 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 	}
 	cli, err := clientv3.New(ccfg)
 	if err != nil {
-		return nil, s.errorf("%w", err)
+		return nil, s.unusable(err)
 	}
 	s.cli = cli
 	cctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
 	if _, err := cli.Get(cctx, s.prefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil {
 		cli.Close()
-		return nil, s.errorf("no answer within %s: %w", cfg.DialTimeout, err)
+		return nil, s.unusable(fmt.Errorf("no answer within %s: %w", cfg.DialTimeout, err))
 	}
 	return s, nil
+}
+
+// unusable is the error of a cluster that cannot be used at open.
+func (s *Etcd) unusable(err error) error {
+	return &EtcdError{Endpoints: s.endpoints, Prefix: s.prefix, Err: err}
 }
 
 func (s *Etcd) errorf(format string, args ...any) error {
