@@ -404,6 +404,19 @@ func (l *loader) path(e entry, where string) string {
 	return filepath.Join(l.dir, p)
 }
 
+// etcdPrefix is registry.etcd.prefix as given, its repeated slashes
+// collapsed and a trailing one removed: "/" (or "//") stays "/", the root
+// of the keyspace, which is not the default /omni.
+func etcdPrefix(p string) string {
+	for strings.Contains(p, "//") {
+		p = strings.ReplaceAll(p, "//", "/")
+	}
+	if p != "/" {
+		p = strings.TrimSuffix(p, "/")
+	}
+	return p
+}
+
 func (l *loader) registry(e entry) RegistryConfig {
 	var r RegistryConfig
 	if e.key == nil {
@@ -430,7 +443,7 @@ func (l *loader) registry(e entry) RegistryConfig {
 				if !strings.HasPrefix(v, "/") {
 					l.errorf(y.line(), "registry.etcd.prefix %q must start with /", v)
 				}
-				etcd.Prefix = strings.TrimRight(v, "/")
+				etcd.Prefix = etcdPrefix(v)
 			}
 		}
 		if r.Path != "" {

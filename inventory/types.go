@@ -59,7 +59,7 @@ type RegistryConfig struct {
 // EtcdConfig is the registry on an etcd cluster.
 type EtcdConfig struct {
 	Endpoints []string
-	Prefix    string // key prefix, default /omni
+	Prefix    string // key prefix, default /omni; "/" is the root of the keyspace; slashes collapsed, no trailing one
 }
 
 // Host is one machine of the fleet.

@@ -18,7 +18,7 @@ import (
 // EtcdConfig says how to reach the etcd cluster of a team's registry.
 type EtcdConfig struct {
 	Endpoints   []string      // "http://10.20.0.5:2379", "https://..." (verified with the system's CAs)
-	Prefix      string        // where omni's keys live; default "/omni"
+	Prefix      string        // where omni's keys live: "" is the default "/omni", "/" the root (see etcdPrefix)
 	DialTimeout time.Duration // default 5s
 	// LockTTL is the lease of run locks: how long a crashed run's locks
 	// outlive it. Default 15s; etcd rounds it up to whole seconds and to
@@ -43,7 +43,7 @@ const (
 type Etcd struct {
 	cli       *clientv3.Client
 	endpoints string
-	prefix    string
+	prefix    string        // prepended to "/records/...": "" for the root
 	timeout   time.Duration // of one request
 	ttl       time.Duration
 	machine   string
@@ -64,10 +64,7 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 	if cfg.LockTTL <= 0 {
 		cfg.LockTTL = defaultEtcdLockTTL
 	}
-	prefix := strings.TrimRight(cfg.Prefix, "/")
-	if cfg.Prefix == "" {
-		prefix = defaultEtcdPrefix
-	}
+	prefix := etcdPrefix(cfg.Prefix)
 	ccfg := clientv3.Config{
 		Endpoints:   cfg.Endpoints,
 		DialTimeout: cfg.DialTimeout,
@@ -99,13 +96,35 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 	return s, nil
 }
 
+// etcdPrefix is what the keys of prefix p start with, before
+// "/records/...": an unset prefix ("") is the default /omni; "/" is the
+// root of the keyspace (keys /records/...), so it is ""; repeated slashes
+// collapse and a trailing one goes ("/team//a/" is "/team/a").
+func etcdPrefix(p string) string {
+	if p == "" {
+		return defaultEtcdPrefix
+	}
+	for strings.Contains(p, "//") {
+		p = strings.ReplaceAll(p, "//", "/")
+	}
+	return strings.TrimSuffix(p, "/")
+}
+
+// prefixName is the prefix as messages say it: "/" for the root.
+func (s *Etcd) prefixName() string {
+	if s.prefix == "" {
+		return "/"
+	}
+	return s.prefix
+}
+
 // unusable is the error of a cluster that cannot be used at open.
 func (s *Etcd) unusable(err error) error {
-	return &EtcdError{Endpoints: s.endpoints, Prefix: s.prefix, Err: err}
+	return &EtcdError{Endpoints: s.endpoints, Prefix: s.prefixName(), Err: err}
 }
 
 func (s *Etcd) errorf(format string, args ...any) error {
-	return fmt.Errorf("registry etcd %s (prefix %s): %w", s.endpoints, s.prefix, fmt.Errorf(format, args...))
+	return fmt.Errorf("registry etcd %s (prefix %s): %w", s.endpoints, s.prefixName(), fmt.Errorf(format, args...))
 }
 
 // Close releases the locks this handle still holds and disconnects.

@@ -112,7 +112,7 @@ func (s *Etcd) Blob(hash string) ([]byte, bool, error) {
 	if len(resp.Kvs) == 0 {
 		return nil, false, nil
 	}
-	out, err := verifyBlob(fmt.Sprintf("registry etcd %s (prefix %s)", s.endpoints, s.prefix), hash, resp.Kvs[0].Value)
+	out, err := verifyBlob(fmt.Sprintf("registry etcd %s (prefix %s)", s.endpoints, s.prefixName()), hash, resp.Kvs[0].Value)
 	if err != nil {
 		return nil, false, err
 	}
