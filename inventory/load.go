@@ -432,6 +432,9 @@ func (l *loader) registry(e entry) RegistryConfig {
 		if y, ok := ef["endpoints"]; ok {
 			items, _ := l.list(y.val, y.line(), "registry.etcd.endpoints")
 			for _, it := range l.uniq(items, "registry.etcd.endpoints") {
+				if why := etcdEndpointProblem(it.value); why != "" {
+					l.errorf(it.line, "registry.etcd.endpoints: %q: %s", it.value, why)
+				}
 				etcd.Endpoints = append(etcd.Endpoints, it.value)
 			}
 		}
