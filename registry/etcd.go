@@ -84,14 +84,17 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 	}
 	cli, err := clientv3.New(ccfg)
 	if err != nil {
-		return nil, s.unusable(err)
+		return nil, s.unusable(diagnose(ctx, cfg.Endpoints, cfg.DialTimeout, err))
 	}
 	s.cli = cli
 	cctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
 	if _, err := cli.Get(cctx, s.prefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil {
 		cli.Close()
-		return nil, s.unusable(fmt.Errorf("no answer within %s: %w", cfg.DialTimeout, err))
+		if ctx.Err() != nil { // interrupted
+			return nil, s.errorf("%w", ctx.Err())
+		}
+		return nil, s.unusable(diagnose(ctx, cfg.Endpoints, cfg.DialTimeout, err))
 	}
 	return s, nil
 }
