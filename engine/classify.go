@@ -151,6 +151,11 @@ func unreachableHost(err error) string {
 // failed (nothing was touched), failed otherwise.
 func (rep *FleetReport) Class() Class {
 	t := Tally{Interrupted: rep.Interrupted}
+	if rep.LockLost != nil {
+		// Cut short, and another run may have acted on its hosts: never
+		// ok; partial when some hosts are done, else failed.
+		t.AddClass(ClassFailed)
+	}
 	for _, h := range rep.Hosts {
 		switch h.Result {
 		case HostDone, HostUnchanged:

@@ -97,6 +97,9 @@ type FleetReport struct {
 	Batches     int           // batches started (rolling)
 	Aborted     string        // why the run stopped touching new hosts; "" if it did not
 	Interrupted bool          // drain ended before the run did
+	// LockLost: the run's lock ended while it ran (registry.Store.LockLost),
+	// so it touched no new host; its untouched hosts carry it as Err.
+	LockLost error
 }
 
 // Count returns how many hosts ended with result r.
@@ -172,6 +175,10 @@ type fleetRunner struct {
 	// call at a time.
 	OnEvent func(FleetEvent)
 	Now     func() time.Time
+	// Lost, when set, ends when the run's lock is lost (its cause says
+	// why): from then on no new host is touched, as after a first
+	// interrupt, and the run cannot end ok.
+	Lost context.Context
 
 	mu  sync.Mutex
 	rep *FleetReport
@@ -195,13 +202,60 @@ func (r *fleetRunner) Run(drain, ctx context.Context) *FleetReport {
 		r.emit(FleetEvent{Kind: EventDrain, Msg: "interrupted: no new host will be touched; hosts in flight finish their steps"})
 	})
 	defer stopDrainWatch()
+	ran, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		// The loss of the lock is said as soon as known, while hosts are
+		// in flight; the watch is over before Run returns, so that
+		// nothing is said after the report.
+		defer close(watched)
+		if r.Lost == nil {
+			return
+		}
+		select {
+		case <-r.Lost.Done():
+			r.lockLost(context.Cause(r.Lost))
+		case <-ran:
+		}
+	}()
 	if r.Opts.Rolling {
 		r.rolling(drain, ctx)
 	} else {
 		r.parallel(drain, ctx)
 	}
+	close(ran)
+	<-watched
 	r.rep.Interrupted = drain.Err() != nil
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rep.LockLost != nil {
+		for _, hr := range r.rep.Hosts {
+			if hr.Result == HostUntouched && hr.Err == nil {
+				hr.Err = r.rep.LockLost
+			}
+		}
+	}
 	return r.rep
+}
+
+// LockLostError is a fleet run whose lock ended while it ran: it touched
+// no new host, since another run may hold them now.
+type LockLostError struct{ Err error }
+
+func (e *LockLostError) Error() string {
+	return fmt.Sprintf("the run %v: it touched no new host", e.Err)
+}
+
+func (e *LockLostError) Unwrap() error { return e.Err }
+
+// lockLost stops the run touching new hosts: its lock is gone.
+func (r *fleetRunner) lockLost(cause error) {
+	err := &LockLostError{Err: cause}
+	r.mu.Lock()
+	if r.rep.LockLost == nil {
+		r.rep.LockLost = err
+	}
+	r.mu.Unlock()
+	r.abort(err.Error())
 }
 
 func (r *fleetRunner) emit(ev FleetEvent) {
@@ -339,6 +393,10 @@ func (r *fleetRunner) rolling(drain, ctx context.Context) {
 // records why not when too many hosts failed.
 func (r *fleetRunner) mayGoOn(drain context.Context) bool {
 	if drain.Err() != nil {
+		return false
+	}
+	if r.Lost != nil && r.Lost.Err() != nil {
+		r.lockLost(context.Cause(r.Lost)) // as soon as known, not when the watch says it
 		return false
 	}
 	if why := r.tooManyFailures(); why != "" {

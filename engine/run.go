@@ -288,6 +288,7 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 	}
 	runner := &fleetRunner{
 		Targets: req.Targets, Opts: req.Options, Registry: h.reg, OnEvent: env.OnEvent,
+		Lost: lockLost(h.reg),
 		Exec: func(ctx context.Context, t Target, onStep func(StepResult)) *Outcome {
 			ev := h.event(t.Plan, runEvent.ID, req.Host)
 			if record {
@@ -383,6 +384,15 @@ func runFleet(ctx context.Context, req RunRequest, env RunEnv, h *history) (*Run
 		h.warn(fmt.Sprintf("the run finished but its history could not be recorded: %v", err))
 	}
 	return &RunResult{Report: rep}, nil
+}
+
+// lockLost is the context that ends when the run's lock is lost, nil
+// when the run took none (reg nil: logs).
+func lockLost(reg registry.Store) context.Context {
+	if reg == nil {
+		return nil
+	}
+	return reg.LockLost()
 }
 
 // history is where a run records its events.

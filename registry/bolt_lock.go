@@ -46,6 +46,10 @@ func (b *Bolt) Lock(ctx context.Context, keys []string, owner Owner, wait time.D
 	return l.unlock, nil
 }
 
+// LockLost implements Store: a bbolt lock held by a live process is
+// never lost, so the context never ends.
+func (b *Bolt) LockLost() context.Context { return context.Background() }
+
 var selfStart = sync.OnceValue(func() uint64 { return procStart(os.Getpid()) })
 
 // tryLock takes every key for entry, or returns who holds one of them.

@@ -50,6 +50,9 @@ type Etcd struct {
 
 	closed atomic.Bool
 	held   heldLocks[*etcdLock]
+	// lost ends when a lock of this handle is lost (LockLost).
+	lost     context.Context
+	loseLock func(*LockLostError)
 }
 
 // OpenEtcd connects to the cluster of cfg and checks that it answers
@@ -82,6 +85,8 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 		ttl:       cfg.LockTTL,
 		machine:   thisMachine(),
 	}
+	lost, lose := context.WithCancelCause(context.Background())
+	s.lost, s.loseLock = lost, func(e *LockLostError) { lose(e) }
 	cli, err := clientv3.New(ccfg)
 	if err != nil {
 		return nil, s.unusable(diagnose(ctx, cfg.Endpoints, cfg.DialTimeout, err))

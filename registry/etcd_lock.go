@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -38,7 +40,7 @@ func (s *Etcd) Lock(ctx context.Context, keys []string, owner Owner, wait time.D
 	if err != nil {
 		return nil, s.errorf("lease: %w", err)
 	}
-	l := &etcdLock{s: s, lease: lease.ID}
+	l := &etcdLock{s: s, lease: lease.ID, keys: keys}
 	kctx, stop := context.WithCancel(context.Background())
 	l.stop = stop
 	alive, err := s.cli.KeepAlive(kctx, lease.ID)
@@ -49,19 +51,84 @@ func (s *Etcd) Lock(ctx context.Context, keys []string, owner Owner, wait time.D
 	go func() {
 		for range alive { // drained until stop or the lease is lost
 		}
+		if kctx.Err() == nil { // the keep-alive ended, not stop
+			l.lose(kctx, "")
+		}
 	}()
-	err = retryLock(ctx, wait, func() (*LockedError, error) { return s.tryLock(ctx, keys, string(v), lease.ID) })
+	var rev int64 // of the first batch taken
+	err = retryLock(ctx, wait, func() (*LockedError, error) {
+		return s.tryLock(ctx, keys, string(v), lease.ID, &rev)
+	})
 	if err != nil {
 		l.unlock()
 		return nil, err
 	}
 	s.held.add(l)
+	l.taken.Store(true)
+	go l.watch(kctx, rev)
 	return l.unlock, nil
+}
+
+// LockLost implements Store: its context ends, with a *LockLostError as
+// its cause, when a lock this handle took ends while held: its lease
+// expired (etcd heard no keep-alive for its TTL) or was revoked, or one
+// of its keys was deleted. Another run may then take the keys.
+func (s *Etcd) LockLost() context.Context { return s.lost }
+
+// watch tells of a delete of one of the lock's keys from revision rev
+// on (a revoked or expired lease deletes them), until ctx ends (unlock).
+// The keep-alive alone would learn of a revoked lease only at its next
+// renewal, a third of the TTL later.
+func (l *etcdLock) watch(ctx context.Context, rev int64) {
+	mine := make(map[string]bool, len(l.keys))
+	for _, k := range l.keys {
+		mine[l.s.lockKey(k)] = true
+	}
+	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithFilterPut()}
+	if rev > 0 {
+		opts = append(opts, clientv3.WithRev(rev+1))
+	}
+	for resp := range l.s.cli.Watch(clientv3.WithRequireLeader(ctx), l.s.lockKey(""), opts...) {
+		for _, ev := range resp.Events {
+			if key := string(ev.Kv.Key); mine[key] {
+				l.lose(ctx, key)
+				return
+			}
+		}
+	}
+}
+
+// lose says that the lock ended while held, once: deleted names the key
+// whose delete told, "" when the keep-alive did.
+func (l *etcdLock) lose(ctx context.Context, deleted string) {
+	if !l.taken.Load() || ctx.Err() != nil || !l.lostOnce.CompareAndSwap(false, true) {
+		return
+	}
+	why := "etcd lease ended: " + l.s.leaseEnded(l.lease)
+	if deleted != "" {
+		why += "; its key " + deleted + " was deleted"
+	}
+	l.s.loseLock(&LockLostError{Keys: l.keys, Why: why})
+}
+
+// leaseEnded says why lease is no longer kept alive.
+func (s *Etcd) leaseEnded(lease clientv3.LeaseID) string {
+	// Short: the run waits for this word to stop touching new hosts.
+	ctx, cancel := context.WithTimeout(context.Background(), min(s.timeout, 2*time.Second))
+	defer cancel()
+	resp, err := s.cli.TimeToLive(ctx, lease)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("etcd did not answer its keep-alive within its TTL (%s) (%v)", s.ttl, err)
+	case resp.TTL <= 0:
+		return fmt.Sprintf("it expired (no keep-alive for its TTL, %s) or was revoked", s.ttl)
+	}
+	return "its keep-alive stopped"
 }
 
 // tryLock puts every key with lease if none exists, or returns who holds
 // one of them.
-func (s *Etcd) tryLock(ctx context.Context, keys []string, v string, lease clientv3.LeaseID) (*LockedError, error) {
+func (s *Etcd) tryLock(ctx context.Context, keys []string, v string, lease clientv3.LeaseID, rev *int64) (*LockedError, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var taken []string
@@ -81,6 +148,9 @@ func (s *Etcd) tryLock(ctx context.Context, keys []string, v string, lease clien
 			return nil, errors.Join(s.errorf("lock: %w", err), s.untake(taken))
 		}
 		if resp.Succeeded {
+			if len(taken) == 0 {
+				*rev = resp.Header.Revision
+			}
 			for _, k := range batch {
 				taken = append(taken, s.lockKey(k))
 			}
@@ -122,7 +192,11 @@ func (s *Etcd) untake(keys []string) error {
 type etcdLock struct {
 	s     *Etcd
 	lease clientv3.LeaseID
-	stop  context.CancelFunc // stops the keep-alive
+	keys  []string           // HOST/SERVICE, sorted
+	stop  context.CancelFunc // stops the keep-alive and the watch
+
+	taken    atomic.Bool // the keys are held: a loss from now on is said
+	lostOnce atomic.Bool
 
 	mu       sync.Mutex
 	released bool

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -28,6 +29,15 @@ type Store interface {
 	// naming the holder when it cannot take them. The returned unlock
 	// releases them; it is safe to call more than once.
 	Lock(ctx context.Context, keys []string, owner Owner, wait time.Duration) (unlock func() error, err error)
+
+	// LockLost is a context that ends, with a *LockLostError as its
+	// cause (context.Cause), when a lock taken with this handle ends
+	// while its run holds it, without its unlock: an etcd lease that
+	// expired (the run cut off from etcd for its TTL) or was revoked.
+	// Another run may then take its keys, so the run must touch no new
+	// host. A bbolt lock is not lost while its process lives: the
+	// context never ends.
+	LockLost() context.Context
 
 	// PutBlob keeps content under hash, its "sha256:HEX", for the history
 	// and rollback of configuration files. It refuses content whose hash
@@ -141,6 +151,22 @@ type LockedError struct {
 func (e *LockedError) Error() string {
 	return fmt.Sprintf("%s is locked by %s (pid %d on %s, %q) since %s", e.Key, e.Holder.Operator, e.Holder.PID,
 		e.Holder.Machine, e.Holder.Command, e.Holder.Since.UTC().Format("2006-01-02 15:04:05 UTC"))
+}
+
+// LockLostError is a run lock that ended while its run held it (see
+// Store.LockLost).
+type LockLostError struct {
+	Keys []string // HOST/SERVICE
+	Why  string   // "etcd lease ended: ..."
+}
+
+func (e *LockLostError) Error() string {
+	keys := e.Keys
+	more := ""
+	if len(keys) > 3 {
+		keys, more = keys[:3], fmt.Sprintf(" and %d more", len(e.Keys)-3)
+	}
+	return fmt.Sprintf("lost its lock on %s%s (%s)", strings.Join(keys, ", "), more, e.Why)
 }
 
 // LockKey is the lock key of a service on a host.
