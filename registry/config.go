@@ -27,6 +27,27 @@ type ConfigState struct {
 	PendingReason string    `json:"pending_reason,omitempty"`
 	AppliedAt     time.Time `json:"applied_at,omitzero"`
 	AppliedBy     string    `json:"applied_by,omitempty"` // the event ID of the run that applied it
+	// Unknown: see Record.Unknown.
+	Unknown Unknown `json:"-"`
+}
+
+// UnmarshalJSON keeps the members this omni does not know in Unknown.
+func (c *ConfigState) UnmarshalJSON(b []byte) error {
+	type plain ConfigState
+	var p plain
+	u, err := decodeKeeping(b, &p)
+	if err != nil {
+		return err
+	}
+	*c = ConfigState(p)
+	c.Unknown = u
+	return nil
+}
+
+// MarshalJSON writes Unknown back after the members this omni knows.
+func (c ConfigState) MarshalJSON() ([]byte, error) {
+	type plain ConfigState
+	return encodeKeeping(plain(c), c.Unknown)
 }
 
 // ConfigFile is one file of an applied configuration.

@@ -22,6 +22,28 @@ type Record struct {
 	// Config is the service's managed configuration on the host as omni
 	// last wrote it (nil: omni never applied any). See ConfigState.
 	Config *ConfigState `json:"config,omitempty"`
+	// Unknown is what a newer omni recorded that this one does not know:
+	// kept as it is when the record is written back.
+	Unknown Unknown `json:"-"`
+}
+
+// UnmarshalJSON keeps the members this omni does not know in Unknown.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	type plain Record
+	var p plain
+	u, err := decodeKeeping(b, &p)
+	if err != nil {
+		return err
+	}
+	*r = Record(p)
+	r.Unknown = u
+	return nil
+}
+
+// MarshalJSON writes Unknown back after the members this omni knows.
+func (r Record) MarshalJSON() ([]byte, error) {
+	type plain Record
+	return encodeKeeping(plain(r), r.Unknown)
 }
 
 // Drained is a drain a run put on a service's server in a load balancer
@@ -30,6 +52,27 @@ type Drained struct {
 	Server string    `json:"server"` // "lb1: be_api/web1"
 	Since  time.Time `json:"since"`
 	Run    string    `json:"run,omitempty"` // the event ID of the run that drained it
+	// Unknown: see Record.Unknown.
+	Unknown Unknown `json:"-"`
+}
+
+// UnmarshalJSON keeps the members this omni does not know in Unknown.
+func (d *Drained) UnmarshalJSON(b []byte) error {
+	type plain Drained
+	var p plain
+	u, err := decodeKeeping(b, &p)
+	if err != nil {
+		return err
+	}
+	*d = Drained(p)
+	d.Unknown = u
+	return nil
+}
+
+// MarshalJSON writes Unknown back after the members this omni knows.
+func (d Drained) MarshalJSON() ([]byte, error) {
+	type plain Drained
+	return encodeKeeping(plain(d), d.Unknown)
 }
 
 // Registry stores records. Implementations are safe for use by several
