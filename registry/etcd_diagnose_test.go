@@ -3,6 +3,8 @@ package registry
 import (
 	"context"
 	"errors"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +21,7 @@ func serveOn(t *testing.T, ip string, tls bool, h http.HandlerFunc) *httptest.Se
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the probes' handshakes, refused on purpose
 	srv.Listener.Close()
 	srv.Listener = l
 	if tls {
