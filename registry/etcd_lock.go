@@ -127,10 +127,10 @@ func (s *Etcd) leaseEnded(lease clientv3.LeaseID) string {
 }
 
 // tryLock puts every key with lease if none exists, or returns who holds
-// one of them.
+// one of them. Each transaction is a request with the request timeout
+// of its own: a large fleet's lock is many of them, one after another,
+// and over a slow link their sum exceeds any one timeout.
 func (s *Etcd) tryLock(ctx context.Context, keys []string, v string, lease clientv3.LeaseID, rev *int64) (*LockedError, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	var taken []string
 	for len(keys) > 0 {
 		batch := keys[:min(len(keys), etcdMaxTxnOps)]
@@ -143,7 +143,9 @@ func (s *Etcd) tryLock(ctx context.Context, keys []string, v string, lease clien
 			puts = append(puts, clientv3.OpPut(key, v, clientv3.WithLease(lease)))
 			gets = append(gets, clientv3.OpGet(key))
 		}
-		resp, err := s.cli.Txn(ctx).If(ifs...).Then(puts...).Else(gets...).Commit()
+		tctx, cancel := context.WithTimeout(ctx, s.timeout)
+		resp, err := s.cli.Txn(tctx).If(ifs...).Then(puts...).Else(gets...).Commit()
+		cancel()
 		if err != nil {
 			return nil, errors.Join(s.errorf("lock: %w", err), s.untake(taken))
 		}
@@ -170,10 +172,9 @@ func (s *Etcd) tryLock(ctx context.Context, keys []string, v string, lease clien
 	return nil, nil
 }
 
-// untake deletes lock keys taken by earlier batches of a failed Lock.
+// untake deletes lock keys taken by earlier batches of a failed Lock,
+// each transaction with the request timeout of its own (see tryLock).
 func (s *Etcd) untake(keys []string) error {
-	ctx, cancel := s.ctx()
-	defer cancel()
 	for len(keys) > 0 {
 		batch := keys[:min(len(keys), etcdMaxTxnOps)]
 		keys = keys[len(batch):]
@@ -181,7 +182,10 @@ func (s *Etcd) untake(keys []string) error {
 		for _, k := range batch {
 			dels = append(dels, clientv3.OpDelete(k))
 		}
-		if _, err := s.cli.Txn(ctx).Then(dels...).Commit(); err != nil {
+		ctx, cancel := s.ctx()
+		_, err := s.cli.Txn(ctx).Then(dels...).Commit()
+		cancel()
+		if err != nil {
 			return s.errorf("unlock: %w", err)
 		}
 	}
