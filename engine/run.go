@@ -125,6 +125,10 @@ func Run(ctx context.Context, reg registry.Store, req RunRequest, env RunEnv) (*
 		return nil, fmt.Errorf("%s needs the registry: its lock and its history", req.Action)
 	}
 	owner := runOwner(req.Request)
+	warn := env.Warn
+	if warn == nil {
+		warn = func(string) {}
+	}
 	if !readOnly {
 		var keys []string
 		for _, t := range req.Targets {
@@ -134,11 +138,13 @@ func Run(ctx context.Context, reg registry.Store, req RunRequest, env RunEnv) (*
 		if err != nil {
 			return nil, err
 		}
-		defer unlock()
-	}
-	warn := env.Warn
-	if warn == nil {
-		warn = func(string) {}
+		defer func() {
+			// Tried once (etcd: a lease not revoked ends by its TTL);
+			// said here, once: Close does not try again.
+			if err := unlock(); err != nil {
+				warn(fmt.Sprintf("the run's lock could not be released: %v", err))
+			}
+		}()
 	}
 	if req.Resume && reg != nil {
 		owed, err := stillOwed(reg, req, warn)

@@ -207,8 +207,11 @@ type etcdLock struct {
 }
 
 // unlock revokes the lease, deleting the keys still attached to it. A
-// lease already gone (expired) is not an error. Once it has succeeded, it
-// does nothing.
+// lease already gone (expired) is not an error. It tries once: the
+// keep-alive is stopped first, so a lease whose revoke failed (etcd gone)
+// ends by itself within its TTL, and trying again (Close) would only
+// wait another request timeout. Either way the lock is then released or
+// abandoned to its TTL, said once, and a second call does nothing.
 func (l *etcdLock) unlock() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -216,12 +219,12 @@ func (l *etcdLock) unlock() error {
 		return nil
 	}
 	l.stop()
+	l.released = true
+	l.s.held.remove(l)
 	ctx, cancel := l.s.ctx()
 	defer cancel()
 	if _, err := l.s.cli.Revoke(ctx, l.lease); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
-		return l.s.errorf("unlock: %w", err)
+		return l.s.errorf("unlock: %w (its lease is no longer kept alive: etcd deletes the locks within its TTL, %s)", err, l.s.ttl)
 	}
-	l.released = true
-	l.s.held.remove(l)
 	return nil
 }
