@@ -244,19 +244,22 @@ func (s *Etcd) BeginEvent(ev Event) (string, error) {
 		return "", err
 	}
 	ev = beginning(ev)
-	ctx, cancel := s.ctx()
-	defer cancel()
 	for {
 		ev.ID = eventID(ev.Started, rand.Uint32())
-		v, err := json.Marshal(ev)
+		v, token, err := s.putEventParts(ev)
 		if err != nil {
 			return "", err
 		}
 		key := s.eventKey(ev.ID)
+		ctx, cancel := s.ctx()
 		resp, err := s.cli.Txn(ctx).
 			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 			Then(clientv3.OpPut(key, string(v))).
 			Commit()
+		cancel()
+		if err != nil || !resp.Succeeded {
+			s.dropParts(ev.ID, token)
+		}
 		if err != nil {
 			return "", s.errorf("%w", err)
 		}
@@ -284,26 +287,47 @@ func (s *Etcd) FinishEvent(ev Event) error {
 	if len(resp.Kvs) == 0 {
 		return s.errorf("no event %q", ev.ID)
 	}
-	var old Event
-	if err := s.decode("event", key, resp.Kvs[0].Value, &old); err != nil {
+	head := resp.Kvs[0].Value
+	oldJSON, err := s.eventJSON(ctx, key, head)
+	if err != nil {
 		return err
 	}
-	v, err := json.Marshal(finishing(ev, old))
+	var old Event
+	if err := s.decode("event", key, oldJSON, &old); err != nil {
+		return err
+	}
+	v, token, err := s.putEventParts(finishing(ev, old))
 	if err != nil {
 		return err
 	}
 	// Only over the version read, so a concurrent delete is not undone.
-	txn, err := s.cli.Txn(ctx).
+	tctx, tcancel := s.ctx() // a request of its own, after the parts'
+	defer tcancel()
+	txn, err := s.cli.Txn(tctx).
 		If(clientv3.Compare(clientv3.ModRevision(key), "=", resp.Kvs[0].ModRevision)).
 		Then(clientv3.OpPut(key, string(v))).
 		Commit()
+	if err != nil || !txn.Succeeded {
+		s.dropParts(ev.ID, token)
+	}
 	if err != nil {
 		return s.errorf("%w", err)
 	}
 	if !txn.Succeeded {
 		return s.errorf("event %q changed while being finished", ev.ID)
 	}
+	s.dropParts(ev.ID, headToken(head)) // the parts the head named before
 	return nil
+}
+
+// eventValue is eventJSON with a request timeout of its own.
+func (s *Etcd) eventValue(key string, head []byte) ([]byte, error) {
+	if len(head) > 0 && head[0] == '{' {
+		return head, nil
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	return s.eventJSON(ctx, key, head)
 }
 
 // Events implements Store: pages of keys in descending order, from the
@@ -328,11 +352,15 @@ func (s *Etcd) Events(q EventQuery) ([]Event, error) {
 			return nil, s.errorf("%w", err)
 		}
 		for _, kv := range resp.Kvs {
-			if !may(kv.Value) {
+			v, err := s.eventValue(string(kv.Key), kv.Value)
+			if err != nil {
+				return nil, err
+			}
+			if !may(v) {
 				continue
 			}
 			var ev Event
-			if err := s.decode("event", string(kv.Key), kv.Value, &ev); err != nil {
+			if err := s.decode("event", string(kv.Key), v, &ev); err != nil {
 				return nil, err
 			}
 			if !q.matches(&ev) {
