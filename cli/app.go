@@ -25,6 +25,7 @@ type globalOptions struct {
 	Inventory         string
 	Playbooks         string
 	Registry          string
+	RegistryFlag      bool // Registry came from --registry, not OMNI_REGISTRY
 	AcceptNewHostKeys bool
 	Output            string // "text" or "json"
 	SSHConfig         string // OpenSSH client config file, or "none"
@@ -57,7 +58,7 @@ func Run(ctx context.Context, args []string, s Streams) (code int) {
 	app.Writer(s.Out).ErrorWriter(s.Err).UsageWriter(s.Out)
 	app.Flag("inventory", "Inventory file.").Short('i').Envar("OMNI_INVENTORY").Default("inventory.yaml").StringVar(&g.Inventory)
 	app.Flag("playbooks", "Directory whose start/stop/restart/logs.yaml override the built-in playbooks.").Envar("OMNI_PLAYBOOKS").StringVar(&g.Playbooks)
-	app.Flag("registry", "Service registry file (default: the inventory's registry.path, else $XDG_STATE_HOME/omni/registry.db).").Envar("OMNI_REGISTRY").StringVar(&g.Registry)
+	app.Flag("registry", "Service registry file (default: the inventory's registry.path, else $XDG_STATE_HOME/omni/registry.db); refused when the inventory's registry is etcd.").Envar("OMNI_REGISTRY").IsSetByUser(&g.RegistryFlag).StringVar(&g.Registry)
 	app.Flag("ssh-config", "OpenSSH client config to honour, or none (default: the inventory's defaults.ssh_config, else ~/.ssh/config); the inventory wins where both say something.").Envar("OMNI_SSH_CONFIG").StringVar(&g.SSHConfig)
 	app.Flag("accept-new-host-keys", "Trust and record the keys of hosts not yet in known_hosts (changed keys are still refused).").BoolVar(&g.AcceptNewHostKeys)
 
@@ -204,6 +205,16 @@ func openStore(ctx context.Context, g *globalOptions, inv *inventory.Inventory) 
 		err error
 	)
 	switch {
+	case g.Registry != "" && inv.Registry.Etcd != nil:
+		// The team's runs lock on etcd: a run locking in a file would
+		// not see them, nor they it.
+		name, given := "--registry", "--registry "+g.Registry
+		if !g.RegistryFlag {
+			name, given = "OMNI_REGISTRY", "OMNI_REGISTRY="+g.Registry
+		}
+		return nil, &usageError{fmt.Sprintf("%s names a registry file, but the inventory's registry is etcd (%s:%d: registry.etcd): "+
+			"runs would lock in the file, apart from the runs that lock on etcd; remove %s, or the inventory's registry.etcd",
+			given, g.Inventory, inv.Registry.Etcd.Line, name)}
 	case g.Registry != "":
 		reg, err = registry.Open(ctx, g.Registry, nil)
 	case inv.Registry.Etcd != nil:

@@ -147,7 +147,7 @@ The inventory file (\-\-inventory); default inventory.yaml.
 The directory of playbook overrides (\-\-playbooks).
 .TP
 .B OMNI_REGISTRY
-The service registry file (\-\-registry).
+The service registry file (\-\-registry); refused when the inventory's registry is etcd.
 .TP
 .B OMNI_SSH_CONFIG
 The OpenSSH client config to honour, or none (\-\-ssh\-config).

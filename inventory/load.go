@@ -428,7 +428,7 @@ func (l *loader) registry(e entry) RegistryConfig {
 	}
 	if x, ok := f["etcd"]; ok {
 		ef, _ := l.fields(x.val, x.line(), "registry.etcd", etcdKeys...)
-		etcd := &EtcdConfig{Prefix: "/omni"}
+		etcd := &EtcdConfig{Prefix: "/omni", Line: x.line()}
 		if y, ok := ef["endpoints"]; ok {
 			items, _ := l.list(y.val, y.line(), "registry.etcd.endpoints")
 			for _, it := range l.uniq(items, "registry.etcd.endpoints") {

@@ -60,6 +60,7 @@ type RegistryConfig struct {
 type EtcdConfig struct {
 	Endpoints []string
 	Prefix    string // key prefix, default /omni; "/" is the root of the keyspace; slashes collapsed, no trailing one
+	Line      int    // of the registry.etcd key, for messages
 }
 
 // Host is one machine of the fleet.
