@@ -161,9 +161,16 @@ func (s *Etcd) tryLock(ctx context.Context, keys []string, v string, lease clien
 		held := &LockedError{Key: batch[0]}
 		for i, r := range resp.Responses {
 			if kvs := r.GetResponseRange().GetKvs(); len(kvs) > 0 {
+				held = &LockedError{Key: batch[i]}
 				var cur lockEntry
-				json.Unmarshal(kvs[0].Value, &cur)
-				held = &LockedError{Key: batch[i], Holder: cur.Owner}
+				switch err := json.Unmarshal(kvs[0].Value, &cur); {
+				case err != nil:
+					held.Unreadable = err
+				case cur.Owner == (Owner{}):
+					held.Unreadable = fmt.Errorf("it names no holder: %.200q", kvs[0].Value)
+				default:
+					held.Holder = cur.Owner
+				}
 				break
 			}
 		}

@@ -49,3 +49,25 @@ func TestEtcdLockLostIsSaid(t *testing.T) {
 		t.Fatalf("cause: %v", err)
 	}
 }
+
+// TestEtcdUnreadableLockHolder (found by review): a lock whose record
+// does not decode is held by an unknown holder, said so, not "locked by
+// (pid 0 on , \"\") since 0001-01-01".
+func TestEtcdUnreadableLockHolder(t *testing.T) {
+	endpoint := startReviewEtcd(t, "127.0.95.77")
+	s, err := OpenEtcd(context.Background(), EtcdConfig{Endpoints: []string{endpoint}})
+	must(t, err)
+	defer s.Close()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second})
+	must(t, err)
+	defer cli.Close()
+	for key, v := range map[string]string{"web1/app": "not json", "web2/app": "{}"} {
+		_, err := cli.Put(context.Background(), "/omni/locks/"+key, v)
+		must(t, err)
+		_, err = s.Lock(context.Background(), []string{key}, owner("alice"), 0)
+		var locked *LockedError
+		if !errors.As(err, &locked) || !strings.Contains(err.Error(), key+" is locked by an unknown holder (its lock record could not be read: ") {
+			t.Errorf("%s holding %q: %v", key, v, err)
+		}
+	}
+}

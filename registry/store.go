@@ -146,9 +146,16 @@ type Owner struct {
 type LockedError struct {
 	Key    string
 	Holder Owner
+	// Unreadable is why the holder's lock record could not be read (not
+	// JSON, or naming no holder: written by hand or by another tool);
+	// Holder is then zero.
+	Unreadable error
 }
 
 func (e *LockedError) Error() string {
+	if e.Unreadable != nil {
+		return fmt.Sprintf("%s is locked by an unknown holder (its lock record could not be read: %v)", e.Key, e.Unreadable)
+	}
 	return fmt.Sprintf("%s is locked by %s (pid %d on %s, %q) since %s", e.Key, e.Holder.Operator, e.Holder.PID,
 		e.Holder.Machine, e.Holder.Command, e.Holder.Since.UTC().Format("2006-01-02 15:04:05 UTC"))
 }
