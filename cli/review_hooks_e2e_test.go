@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/omni-fleet/omni/internal/testkit/haproxytest"
+)
+
+// TestReviewRestartKeepsOperatorMaint (found by review): a restart of a
+// service whose HAProxy server an operator had put in maintenance
+// (`set server be/s state maint`: taken out of the backend on purpose)
+// leaves it in maintenance, or at least says so; it silently set it
+// ready, putting the server back into rotation (a nightly cron restart
+// undoes the operator's maint).
+func TestReviewRestartKeepsOperatorMaint(t *testing.T) {
+	d := startDrainFleet(t, "127.0.96.10", "127.0.96.11")
+	mustRun(t, d.Fleet, "service", "start", "worker1", "web")
+	d.hap.Command(t, "set server be_web/worker1 state maint")
+	before := d.admin(t)
+	if before&1 == 0 {
+		t.Fatalf("the test could not put the server in maint: admin state %d", before)
+	}
+	out, errOut, code := omni(t, d.Fleet, "service", "restart", "worker1", "web", "-v")
+	after := d.admin(t)
+	if after&1 == 0 && !strings.Contains(strings.ToLower(out+errOut), "maint") {
+		t.Errorf("restart (exit %d) took the server out of the operator's maintenance: admin state %d -> %d (0 = ready), and said nothing of it:\n%s%s",
+			code, before, after, out, errOut)
+	}
+}
+
+// TestReviewFailedPostStartIsNotHealthPassed (found by review): a failed
+// post_start hook "counts as a failed health check" (docs/inventory.md,
+// docs/exit-codes.md), yet the run's Service Status block says "Health
+// Check: Passed" and the registry records the health as "passed".
+func TestReviewFailedPostStartIsNotHealthPassed(t *testing.T) {
+	h := startHookFleet(t, "127.0.96.12", "127.0.96.13")
+	mustRun(t, h.Fleet, "service", "start", "worker1", "app")
+	h.setHooks("app", "    post_start:\n"+hook("echo init failed >&2; exit 4"))
+	out, errOut, code := omni(t, h.Fleet, "service", "restart", "worker1", "app")
+	if code != ExitFailed {
+		t.Fatalf("restart with a failing post_start: exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(out, "Health Check:     Passed") {
+		t.Errorf("the run failed its post_start (a failed health check), yet its status block says:\n%s%s", out, errOut)
+	}
+	if rec := h.record("worker1", "app"); rec.Health == "passed" {
+		t.Errorf("registry records health %q after a failed post_start", rec.Health)
+	}
+}
+
+// TestReviewRestartPreStartVetoKeepsDrained (found by review): a restart
+// whose pre_start hook fails leaves the service stopped (its start never
+// ran), yet sets its HAProxy server ready and clears the drain mark: the
+// load balancer sends traffic to a stopped service, while `service stop`
+// keeps a stopped service drained ("the service is down, its server
+// stays out of the backend").
+func TestReviewRestartPreStartVetoKeepsDrained(t *testing.T) {
+	d := startDrainFleet(t, "127.0.96.14", "127.0.96.15")
+	mustRun(t, d.Fleet, "service", "start", "worker1", "web")
+	replaceInInventory(t, d.Fleet, "    drain: {haproxy:", "    pre_start:\n      - run: echo not today >&2; exit 3\n    drain: {haproxy:")
+	out, errOut, code := omni(t, d.Fleet, "service", "restart", "worker1", "web", "-v")
+	if code != ExitFailed || !strings.Contains(out, "Stopped") {
+		t.Fatalf("restart with a failing pre_start: exit %d, want 1 and the service stopped\n%s%s", code, out, errOut)
+	}
+	if got := d.admin(t); got != haproxytest.StateDrain {
+		t.Errorf("the service is stopped (its pre_start vetoed the start), yet its server's admin state is %d (0 = ready, 8 = drain):\n%s%s", got, out, errOut)
+	}
+	if m := drainMark(t, d.Fleet); m == nil {
+		t.Errorf("no drain mark in the registry for the server of a service this restart left stopped")
+	}
+}
