@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/omni-fleet/omni/internal/testkit/haproxytest"
 )
@@ -68,5 +70,39 @@ func TestReviewRestartPreStartVetoKeepsDrained(t *testing.T) {
 	}
 	if m := drainMark(t, d.Fleet); m == nil {
 		t.Errorf("no drain mark in the registry for the server of a service this restart left stopped")
+	}
+}
+
+// TestReviewFailedUndoSaysServerLeftDraining (found by review): when a
+// restart fails after it drained the server and its undo (the undrain)
+// fails too (here the admin socket went away mid-drain), the server is
+// left out of the backend with the service running, yet the run's output
+// (without -v) names only the drain's error: nothing says the server is
+// still draining, or that the undrain failed.
+func TestReviewFailedUndoSaysServerLeftDraining(t *testing.T) {
+	d := startDrainFleet(t, "127.0.96.20", "127.0.96.21")
+	mustRun(t, d.Fleet, "service", "start", "worker1", "web")
+	release := d.hold(t)
+	defer release()
+	moved := make(chan struct{})
+	go func() {
+		defer close(moved)
+		deadline := time.Now().Add(20 * time.Second)
+		for d.admin(t) != haproxytest.StateDrain && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond)
+		os.Rename(d.hap.Socket, d.hap.Socket+".moved")
+	}()
+	out, errOut, code := omni(t, d.Fleet, "service", "restart", "worker1", "web")
+	<-moved
+	if err := os.Rename(d.hap.Socket+".moved", d.hap.Socket); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.admin(t); code != ExitFailed || got != haproxytest.StateDrain {
+		t.Fatalf("restart: exit %d, admin state %d: the test wants a failed run that left the server draining\n%s%s", code, got, out, errOut)
+	}
+	if all := out + errOut; !strings.Contains(all, "draining") && !strings.Contains(all, "undrain") {
+		t.Errorf("the run left primary-bastion: be_web/worker1 draining (its undo failed), and its output does not say so:\n%s%s", out, errOut)
 	}
 }
