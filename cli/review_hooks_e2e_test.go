@@ -106,3 +106,31 @@ func TestReviewFailedUndoSaysServerLeftDraining(t *testing.T) {
 		t.Errorf("the run left primary-bastion: be_web/worker1 draining (its undo failed), and its output does not say so:\n%s%s", out, errOut)
 	}
 }
+
+// TestReviewFailedRestartOfDrainedStoppedServiceKeepsDrain (found by
+// review): `service stop` keeps the server drained (and marked) while the
+// service is down; a later restart whose start fails (the service still
+// down) "undoes" its drain by setting the server ready and clearing the
+// mark: the server the operator's stop had taken out of the backend is
+// back in rotation with nothing running behind it, and `service status`
+// no longer says it was draining.
+func TestReviewFailedRestartOfDrainedStoppedServiceKeepsDrain(t *testing.T) {
+	d := startDrainFleet(t, "127.0.96.26", "127.0.96.27")
+	mustRun(t, d.Fleet, "service", "start", "worker1", "web")
+	mustRun(t, d.Fleet, "service", "stop", "worker1", "web", "--yes")
+	if got := d.admin(t); got != haproxytest.StateDrain || drainMark(t, d.Fleet) == nil {
+		t.Fatalf("after the stop: admin state %d, mark %v: want drained and marked", got, drainMark(t, d.Fleet))
+	}
+	d.SetFlags("worker1", "web", "--no-such-flag") // the daemon exits at once: the start fails
+	defer d.SetFlags("worker1", "web", "")
+	out, errOut, code := omni(t, d.Fleet, "service", "restart", "worker1", "web", "-v")
+	if code != ExitFailed || strings.Contains(out, "Running") {
+		t.Fatalf("restart with a daemon that cannot start: exit %d, want 1 and the service down\n%s%s", code, out, errOut)
+	}
+	if got := d.admin(t); got != haproxytest.StateDrain {
+		t.Errorf("the service is still down, yet the failed restart set its server ready (admin state %d, was 8 = drain before the run):\n%s%s", got, out, errOut)
+	}
+	if drainMark(t, d.Fleet) == nil {
+		t.Errorf("the failed restart cleared the drain mark the stop had left, the service still down")
+	}
+}
