@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/omni-fleet/omni/internal/testkit/haproxytest"
 )
@@ -132,5 +133,27 @@ func TestReviewFailedRestartOfDrainedStoppedServiceKeepsDrain(t *testing.T) {
 	}
 	if drainMark(t, d.Fleet) == nil {
 		t.Errorf("the failed restart cleared the drain mark the stop had left, the service still down")
+	}
+}
+
+// TestReviewHookSnippetCutOnCharacter (found by review): the snippet a
+// hook is named by (its first line, cut at 60 bytes) in --dry-run, -v and
+// a failed hook's error is cut inside a multi-byte character, so omni
+// prints invalid UTF-8 (what a failed hook's output quotes is cut on a
+// character boundary; its snippet is not).
+func TestReviewHookSnippetCutOnCharacter(t *testing.T) {
+	h := startHookFleet(t, "127.0.96.28", "127.0.96.29")
+	mustRun(t, h.Fleet, "service", "start", "worker1", "app")
+	h.setHooks("app", "    pre_stop:\n"+hook("echo "+strings.Repeat("é", 40)+"; exit 3"))
+	out, errOut, _ := omni(t, h.Fleet, "service", "restart", "worker1", "app", "--dry-run")
+	if !utf8.ValidString(out + errOut) {
+		t.Errorf("--dry-run printed invalid UTF-8:\n%q", out+errOut)
+	}
+	out, errOut, code := omni(t, h.Fleet, "service", "restart", "worker1", "app")
+	if code != ExitFailed {
+		t.Fatalf("restart with a failing pre_stop: exit %d\n%s%s", code, out, errOut)
+	}
+	if !utf8.ValidString(out + errOut) {
+		t.Errorf("the failed hook's error is invalid UTF-8:\n%q", errOut)
 	}
 }
