@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -155,5 +159,57 @@ func TestReviewHookSnippetCutOnCharacter(t *testing.T) {
 	}
 	if !utf8.ValidString(out + errOut) {
 		t.Errorf("the failed hook's error is invalid UTF-8:\n%q", errOut)
+	}
+}
+
+// TestReviewInterruptedHookDrainIsUndone (found by review): the lab's
+// api-gateway is drained by hooks (lab/labhooks.go: pre_stop `omni lab
+// drain`, post_stop `omni lab drain --undo` "when the stop failed"); the
+// same hooks here on app. A Ctrl-C while the pre_stop waits for a request
+// in flight ends the run (exit 130, "nothing changed"), yet the service is
+// left draining: it answers every new request 503 from then on, and
+// nothing undoes it or says so (the built-in HAProxy drain is undone after
+// an interrupt; a hook drain never is).
+func TestReviewInterruptedHookDrainIsUndone(t *testing.T) {
+	h := startHookFleet(t, "127.0.96.36", "127.0.96.37")
+	mustRun(t, h.Fleet, "service", "start", "worker1", "app")
+	bin := buildOmni(t)
+	addr := net.JoinHostPort("127.0.96.37", strconv.Itoa(h.Ports["app"]))
+	svc := `"$OMNI_ADDRESS:` + strconv.Itoa(h.Ports["app"]) + `"`
+	h.setHooks("app", "    pre_stop:\n"+hook(bin+" lab drain "+svc+" --timeout 20s", "timeout: 30s", "on_failure: warn")+
+		"    post_stop:\n"+hook(`[ "$OMNI_RESULT" != failed ] || `+bin+" lab drain --undo "+svc, "timeout: 30s", "on_failure: warn"))
+	go http.Get("http://" + addr + "/slow?ms=8000") // a request in flight: the drain waits for it
+	healthz := func() int {
+		resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + addr + "/healthz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	cmd := exec.Command(bin, "-i", h.Inventory, "--ssh-config", "none", "service", "restart", "worker1", "app")
+	var errOut strings.Builder
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for healthz() != http.StatusServiceUnavailable {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("app was never drained by its pre_stop\n%s", errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != ExitInterrupted {
+		t.Fatalf("exit %d, want 130\n%s", code, errOut.String())
+	}
+	time.Sleep(500 * time.Millisecond)
+	if got := healthz(); got != http.StatusOK {
+		t.Errorf("after the interrupted restart (the service untouched), app answers %d: left draining by its pre_stop, with no undo\n%s", got, errOut.String())
 	}
 }
