@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/omni-fleet/omni/internal/testkit/haproxytest"
+	"github.com/omni-fleet/omni/internal/testkit/testfleet"
 )
 
 // TestReviewRestartKeepsOperatorMaint (found by review): a restart of a
@@ -211,5 +212,35 @@ func TestReviewInterruptedHookDrainIsUndone(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if got := healthz(); got != http.StatusOK {
 		t.Errorf("after the interrupted restart (the service untouched), app answers %d: left draining by its pre_stop, with no undo\n%s", got, errOut.String())
+	}
+}
+
+// TestReviewEnsureStartOfDrainedDependencySetsReady (found by review):
+// `service stop` keeps web's HAProxy server drained "until its next
+// start"; when omni itself starts web again as a dependency (check-deps'
+// ensure of `app requires web`), web runs and is healthy, yet its server
+// stays draining (out of the backend) and the run says nothing of it: only
+// a later `service status` shows the mark ("its next start or restart
+// sets it ready"), though omni has just started it.
+func TestReviewEnsureStartOfDrainedDependencySetsReady(t *testing.T) {
+	bastion, worker := "127.0.96.38", "127.0.96.39"
+	f := testfleet.Start(t, testfleet.Options{BastionAddr: bastion, WorkerAddr: worker, Extra: []testfleet.Service{{
+		Name: "web", Role: "worker",
+		Keys: `drain: {haproxy: {on: primary-bastion, socket: "@SOCKET@", backend: be_web, server: "{host}", timeout: 10s}}`,
+	}, {Name: "app", Role: "worker", Keys: "requires: [web]"}}})
+	hap := haproxytest.Start(t, haproxytest.Options{Listen: bastion + ":0", Backend: "be_web", Server: "worker1",
+		Target: net.JoinHostPort(worker, strconv.Itoa(f.Ports["web"])), Check: true})
+	replaceInInventory(t, f, "@SOCKET@", hap.Socket)
+	mustRun(t, f, "service", "start", "worker1", "web")
+	mustRun(t, f, "service", "stop", "worker1", "web", "--yes")
+	if got := hap.AdminState(t, "be_web", "worker1"); got != haproxytest.StateDrain {
+		t.Fatalf("after the stop: admin state %d, want 8 (drain)", got)
+	}
+	out, errOut, code := omni(t, f, "service", "start", "worker1", "app")
+	if code != ExitOK || !strings.Contains(out, "Started web on worker1") {
+		t.Fatalf("start of app (web started first): exit %d\n%s%s", code, out, errOut)
+	}
+	if got := hap.AdminState(t, "be_web", "worker1"); got != haproxytest.StateReady && !strings.Contains(out+errOut, "draining") {
+		t.Errorf("omni started web (healthy) as app's dependency, yet left its server draining (admin state %d) without a word:\n%s%s", got, out, errOut)
 	}
 }
