@@ -244,3 +244,20 @@ func TestReviewEnsureStartOfDrainedDependencySetsReady(t *testing.T) {
 		t.Errorf("omni started web (healthy) as app's dependency, yet left its server draining (admin state %d) without a word:\n%s%s", got, out, errOut)
 	}
 }
+
+// TestReviewStopOfStoppedServiceNeedsNoLoadBalancer (found by review): a
+// `service stop` of a service already stopped has nothing to do (with
+// pre_stop hooks it says "already stopped: no hooks run", exit 0), but
+// with a drain it first talks to HAProxy: when the admin socket cannot be
+// reached the stop of the stopped service fails, exit 1 ("nothing
+// drained, nothing stopped"), though nothing needed doing.
+func TestReviewStopOfStoppedServiceNeedsNoLoadBalancer(t *testing.T) {
+	d := startDrainFleet(t, "127.0.96.43", "127.0.96.44")
+	mustRun(t, d.Fleet, "service", "start", "worker1", "web")
+	mustRun(t, d.Fleet, "service", "stop", "worker1", "web", "--yes")
+	replaceInInventory(t, d.Fleet, d.hap.Socket, d.hap.Socket+".gone") // the load balancer's socket is not there now
+	out, errOut, code := omni(t, d.Fleet, "service", "stop", "worker1", "web", "--yes")
+	if code != ExitOK {
+		t.Errorf("stop of a service already stopped: exit %d, want 0 (nothing to do)\n%s%s", code, out, errOut)
+	}
+}
