@@ -71,3 +71,15 @@ func TestHookOutputIsCleaned(t *testing.T) {
 		t.Errorf("quoted output cut inside a character: %q", got[:8])
 	}
 }
+
+// TestSnippetCutOnCharacter (found by review): a hook's snippet, cut at
+// snippetMax bytes, was cut inside a multi-byte character; it is cut
+// before it now.
+func TestSnippetCutOnCharacter(t *testing.T) {
+	for _, run := range []string{"echo " + strings.Repeat("é", 40), strings.Repeat("€", 30), "x" + strings.Repeat("é", 40)} {
+		got := snippet(run)
+		if !utf8.ValidString(got) || !strings.HasSuffix(got, " …") || len(got) > snippetMax+len(" …") {
+			t.Errorf("snippet(%q) = %q", run, got)
+		}
+	}
+}

@@ -274,6 +274,28 @@ func hookScript(host *inventory.Host, inst Instance, kind, op, result, run strin
 	return strings.Join(assigns, " ") + "; export " + strings.Join(names, " ") + "\n" + run
 }
 
+// snippetMax is how many bytes of a hook's first line its snippet keeps.
+const snippetMax = 60
+
+// runeStartBefore is the index of the first byte of the character that
+// holds s[i] (i itself when a character starts there): where s can be cut
+// before i without splitting a character.
+func runeStartBefore(s string, i int) int {
+	for i > 0 && i < len(s) && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return i
+}
+
+// runeStartAfter is the index of the first character that starts at or
+// after i: where s can be cut from i on without splitting a character.
+func runeStartAfter(s string, i int) int {
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++
+	}
+	return i
+}
+
 // lastOutput is the end of a failed hook's output, on one line (each line
 // break a space, nothing folded: a secret in it must stay whole for the
 // redaction to find it), its control characters replaced (as a log
@@ -283,11 +305,7 @@ func hookScript(host *inventory.Host, inst Instance, kind, op, result, run strin
 func lastOutput(out []byte) string {
 	s := manager.Printable(strings.TrimSpace(config.OneLine(string(out))))
 	if len(s) > hookOutputMax {
-		cut := len(s) - hookOutputMax
-		for cut < len(s) && !utf8.RuneStart(s[cut]) {
-			cut++
-		}
-		s = config.CutMark + s[cut:]
+		s = config.CutMark + s[runeStartAfter(s, len(s)-hookOutputMax):]
 	}
 	return s
 }
@@ -295,8 +313,8 @@ func lastOutput(out []byte) string {
 // snippet is a hook's snippet for messages: its first line, shortened.
 func snippet(run string) string {
 	s, _, more := strings.Cut(strings.TrimSpace(run), "\n")
-	if len(s) > 60 {
-		s, more = s[:60], true
+	if len(s) > snippetMax {
+		s, more = s[:runeStartBefore(s, snippetMax)], true
 	}
 	if more {
 		s += " …"
