@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/omni-fleet/omni/internal/plural"
 )
 
 // Drain says how a service is taken out of its load balancer before a stop
@@ -27,6 +29,7 @@ type HAProxyDrain struct {
 	Timeout      time.Duration // how long to wait for them; over it, the step fails
 	Line         int
 	onLine       int // where `on` is written, for the check that it exists
+	serverLine   int // where `server` is written, for the check of each host's name
 }
 
 // ServerFor is the server's name for the service's instance on host.
@@ -55,7 +58,11 @@ var (
 // accepts, of at most 64 characters. The length is checked here, not by a
 // counted repetition ({1,64}), which would be compiled into 64 copies at
 // every start of omni.
-func validHAProxyName(v string) bool { return len(v) <= 64 && haproxyNameRE.MatchString(v) }
+func validHAProxyName(v string) bool { return len(v) <= haproxyNameMax && haproxyNameRE.MatchString(v) }
+
+// haproxyNameMax is the longest proxy or server name omni sends HAProxy
+// (the haproxy package's validName allows as many).
+const haproxyNameMax = 64
 
 const haproxyNameRule = `HAProxy names use letters, digits, ".", "_", ":" and "-" (at most 64)`
 
@@ -114,6 +121,7 @@ func (l *loader) haproxyDrain(e entry, s *Service) *HAProxyDrain {
 				l.invalid(x, where, "%q is not an HAProxy name: %s (\"{host}\" stands for the host's name)", v, haproxyNameRule)
 			}
 			d.Server = v
+			d.serverLine = x.line()
 		}
 	}
 	if x, ok := f["wait_sessions"]; ok {
@@ -127,14 +135,55 @@ func (l *loader) haproxyDrain(e entry, s *Service) *HAProxyDrain {
 	return d
 }
 
-// checkDrain reports a drain whose `on` host is not in the inventory.
+// checkDrain reports a drain whose `on` host is not in the inventory, and
+// a server template whose name, on a host that runs the service, is not
+// one HAProxy accepts: the drain step would refuse it at run time.
 func (l *loader) checkDrain(inv *Inventory, s *Service) {
 	if s.Drain == nil || s.Drain.HAProxy == nil {
 		return
 	}
 	d := s.Drain.HAProxy
-	if d.On == "" || inv.hosts[d.On] != nil {
+	if d.On != "" && inv.hosts[d.On] == nil {
+		l.errorf(d.onLine, "host %q is not defined (haproxy drain of service %q: on)%s", d.On, s.Name, l.suggest(d.On, inv.HostNames))
+	}
+	l.checkServerNames(inv, s, d)
+}
+
+// checkServerNames checks the server's name of each host that runs the
+// service, "{host}" replaced by the host's name, with the rule the drain
+// step applies (validHAProxyName, as the haproxy package's): a host name
+// is itself a valid HAProxy name, so only the length can fail, and only
+// the hosts whose name makes it too long are looked up. One error for the
+// service, naming the first such host and how many more there are.
+func (l *loader) checkServerNames(inv *Inventory, s *Service, d *HAProxyDrain) {
+	if !strings.Contains(d.Server, "{host}") || !validHAProxyName(strings.ReplaceAll(d.Server, "{host}", "h")) {
+		return // a fixed name is checked as it is decoded; a bad template too
+	}
+	var first *Host
+	var name string
+	more := 0
+	for _, h := range inv.Hosts {
+		n := d.ServerFor(h.Name)
+		if validHAProxyName(n) || !inv.Runs(h, s.Name) {
+			continue
+		}
+		if first == nil {
+			first, name = h, n
+			continue
+		}
+		more++
+	}
+	if first == nil {
 		return
 	}
-	l.errorf(d.onLine, "host %q is not defined (haproxy drain of service %q: on)%s", d.On, s.Name, l.suggest(d.On, inv.HostNames))
+	others := ""
+	if more > 0 {
+		others = " (and on " + plural.N(more, "more host", "more hosts") + ")"
+	}
+	line := d.serverLine
+	if line == 0 {
+		line = d.Line // the default "{host}"
+	}
+	l.errorf(line, "invalid server in haproxy drain of service %q: on host %q it is %q, %d characters: an HAProxy name is at most %d characters%s",
+		s.Name, first.Name, name, len(name), haproxyNameMax, others)
 }
