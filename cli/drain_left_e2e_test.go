@@ -65,7 +65,10 @@ func TestDrainHAProxyRefusedLeavesNoMark(t *testing.T) {
 	mustRun(t, d.Fleet, "service", "start", "worker1", "web")
 	replaceInInventory(t, d.Fleet, "backend: be_web", "backend: be_nope")
 	out, errOut, code := omni(t, d.Fleet, "service", "restart", "worker1", "web")
-	if code != ExitFailed || !strings.Contains(errOut, "No such backend") {
+	// The drain step reads the server's state first (show servers state:
+	// "Can't find backend."), before it would set it (set server: "No
+	// such backend.").
+	if code != ExitFailed || !strings.Contains(errOut, "Can't find backend") || !strings.Contains(errOut, "nothing drained") {
 		t.Fatalf("restart with a backend HAProxy lacks: exit %d, want 1\n%s%s", code, out, errOut)
 	}
 	if d.admin(t) != haproxytest.StateReady {
@@ -74,5 +77,19 @@ func TestDrainHAProxyRefusedLeavesNoMark(t *testing.T) {
 	out, errOut, _ = omni(t, d.Fleet, "service", "status", "worker1", "web")
 	if m := drainMark(t, d.Fleet); m != nil || strings.Contains(errOut, "has been draining") {
 		t.Errorf("nothing was drained, yet the registry marks a drain (%+v); service status says:\n%s", m, strings.TrimSpace(errOut))
+	}
+}
+
+// TestDrainSocketMissingSaysWhich (found by review): a drain whose admin
+// socket is not there said only sshd's "open failed"; it names the socket,
+// the host and the likely causes now, and drains nothing.
+func TestDrainSocketMissingSaysWhich(t *testing.T) {
+	d := startDrainFleet(t, "127.0.96.45", "127.0.96.46")
+	mustRun(t, d.Fleet, "service", "start", "worker1", "web")
+	replaceInInventory(t, d.Fleet, d.hap.Socket, d.hap.Socket+".gone")
+	out, errOut, code := omni(t, d.Fleet, "service", "restart", "worker1", "web")
+	want := "the HAProxy admin socket " + d.hap.Socket + ".gone could not be opened on primary-bastion (missing, or not permitted for "
+	if code != ExitFailed || !strings.Contains(errOut, want) || !strings.Contains(errOut, "nothing drained") {
+		t.Errorf("restart with a missing admin socket: exit %d, want 1 and …%s\n%s%s", code, want, out, errOut)
 	}
 }

@@ -42,7 +42,17 @@ func (r *execution) haproxyClient(d *inventory.HAProxyDrain) haproxy.Client {
 			if err != nil {
 				return nil, err
 			}
-			return conn.DialContext(ctx, "unix", d.Socket)
+			c, err := conn.DialContext(ctx, "unix", d.Socket)
+			if err != nil && ctx.Err() == nil {
+				// sshd answers a socket it cannot connect to, for whatever
+				// reason, with a bare "open failed".
+				user := ""
+				if h, herr := r.env.Inventory.Host(d.On); herr == nil && h.User != "" {
+					user = " for " + h.User
+				}
+				return nil, fmt.Errorf("the HAProxy admin socket %s could not be opened on %s (missing, or not permitted%s): %w", d.Socket, d.On, user, err)
+			}
+			return c, err
 		},
 	}
 }

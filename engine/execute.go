@@ -294,9 +294,16 @@ type execution struct {
 	// with their applied configuration as far as the registry is told.
 	startFailed map[Instance]bool
 	drained     map[Instance]bool // instances this run drained and has not undrained (drain.go)
-	deps        *graph            // the inventory's dependency graph, built once
-	check       *checker          // health, as status and the preflight see it
-	out         *Outcome
+	// before is what the drain step read of an instance's server before
+	// it changed anything (step_undrain.go: undoDrain).
+	before map[Instance]serverBefore
+	// preStopBegun are the instances whose pre_stop hooks this run began:
+	// should their stop not happen, their post_stop hooks run all the
+	// same, with OMNI_RESULT=failed (finish).
+	preStopBegun map[Instance]bool
+	deps         *graph   // the inventory's dependency graph, built once
+	check        *checker // health, as status and the preflight see it
+	out          *Outcome
 	// rest are the plan's tasks after the one running now.
 	rest []Task
 	// fresh is what the step just finished established about an instance,
@@ -328,18 +335,27 @@ type freshState struct {
 // happened, so the registry says what the service was left as, then its
 // report-dependents once find-dependents has run (the running dependents a
 // failed restart left are named as after a successful one), and before
-// it the undrain step of a server this run drained (drain.go). After an
-// interrupt it still runs them, on a short context of their own. After a
-// failed stop (not an interrupted one) the post_stop hooks of the
-// instance still run, as systemd's ExecStopPost does: clean-up is due
-// whatever the stop left (OMNI_RESULT=failed).
+// it the undrain step when the run drained or read the target's server,
+// or began its start (undoDrain says what it does). After an interrupt it
+// still runs them, on a short context of their own.
+//
+// The post_stop hooks of an instance still run when its stop failed, as
+// systemd's ExecStopPost does, and when its pre_stop hooks began but its
+// stop did not happen (a pre_stop that failed or vetoed, an interrupt, a
+// drain that failed): OMNI_RESULT=failed, so that they can undo what
+// pre_stop began (a hook drain). Also after an interrupt, bounded by their
+// step's timeout (a second interrupt still ends them).
 //
 // A pre_stop hook that vetoed the target's stop left the target as it
 // was: its record is not rewritten either (a server drained is still put
 // back).
 func (r *execution) finish(rest []Task) {
-	postStop := r.failedStop()
+	failedStop := r.failedStop()
 	vetoed := r.vetoed()
+	postStopDue := func(inst Instance) bool {
+		return (failedStop != nil && *failedStop == inst) || (r.preStopBegun[inst] && !r.stopTookEffect(inst))
+	}
+	postStopRan := map[Instance]bool{}
 	for _, task := range rest {
 		if task.Step == StepReportDependents && r.running != nil {
 			// The running dependents were left as they were, the
@@ -347,12 +363,23 @@ func (r *execution) finish(rest []Task) {
 			_ = r.step(task)
 			continue
 		}
-		if postStop != nil && task.Step == StepPostStop && r.instance(task) == *postStop && r.ctx.Err() == nil {
-			postStop = nil
-			_ = r.step(task) // the run has failed already: its error is the stop's
+		if inst := r.instance(task); task.Step == StepPostStop && postStopDue(inst) && !postStopRan[inst] {
+			postStopRan[inst] = true
+			if r.ctx.Err() != nil {
+				base := r.hard // a first interrupt (Env.Soft) lets them run
+				if base.Err() != nil {
+					base = context.WithoutCancel(r.ctx)
+				}
+				ctx, cancel := context.WithTimeout(base, task.Timeout+hookMargin)
+				defer cancel()
+				r.ctx = ctx
+			}
+			_ = r.step(task) // the run has failed already: its error is the first
 			continue
 		}
-		undrain := task.Step == StepUndrain && r.drained[r.instance(task)]
+		inst := r.instance(task)
+		_, read := r.before[inst]
+		undrain := task.Step == StepUndrain && inst == r.target && (r.drained[inst] || read || r.startBegun[inst])
 		if vetoed && !undrain {
 			continue
 		}
@@ -535,7 +562,7 @@ func (r *execution) step(task Task) error {
 	}
 	var warned *stepWarning
 	if errors.As(err, &warned) {
-		warning, err = warned.msg, nil
+		warning, err = warned.msg, warned.then
 	}
 	if err == nil {
 		r.fresh = said.known
@@ -548,6 +575,12 @@ func (r *execution) step(task Task) error {
 			err = keepEnded(err, fmt.Errorf("interrupted: %w", r.ctx.Err()))
 		}
 		err = &StepError{Host: task.Host, Service: task.Service, Step: task.Step, Err: err}
+	}
+	var left *leftDrainingError
+	if errors.As(err, &left) && r.out.Err != nil {
+		// An undo that failed after the run's own failure: the run's
+		// error is the first one, and this is said beside it.
+		warning = left.Error()
 	}
 	res := StepResult{Task: task, Status: StepOK, Duration: r.env.Now().Sub(began), Note: note, Warning: warning, Err: err}
 	if errors.Is(err, errNothingToDo) {

@@ -110,17 +110,25 @@ func (e *HookError) Error() string {
 	case e.Kind == "pre_start":
 		msg += " (the service was not started)"
 	case e.Kind == "post_start":
-		msg += " (a failed post_start counts as a failed health check)"
+		msg += " " + postStartCounts
 	}
 	return msg
 }
 
 func (e *HookError) Unwrap() error { return e.Err }
 
+// postStartCounts ends the error of a failed post_start hook.
+const postStartCounts = "(a failed post_start counts as a failed health check)"
+
 // stepWarning is what a step returns that succeeded with a warning (a
 // hook with on_failure: warn failed): execution.step reports the step ok,
 // with the warning (StepResult.Warning).
-type stepWarning struct{ msg string }
+type stepWarning struct {
+	msg string
+	// then is what the step returns besides: nil, or errNothingToDo (a
+	// step that ends the run early, with a warning).
+	then error
+}
 
 func (w *stepWarning) Error() string { return w.msg }
 
@@ -132,16 +140,21 @@ func runHookStep(ctx context.Context, r *execution, c stepCall, result string) (
 }
 
 // stopResult is OMNI_RESULT of a post_stop hook: "failed" when the
-// instance's last stop or verify-stopped step failed, else "stopped".
+// instance's last stop or verify-stopped step failed, or when its stop
+// did not happen (its pre_stop began, then the run ended: finish), else
+// "stopped".
 func (r *execution) stopResult(inst Instance) string {
 	for i := len(r.out.Steps) - 1; i >= 0; i-- {
 		s := r.out.Steps[i]
 		if r.instance(s.Task) == inst && (s.Task.Step == StepStop || s.Task.Step == StepVerifyStopped) {
-			if s.Status == StepFailed {
+			if s.Status != StepOK {
 				return "failed"
 			}
 			return "stopped"
 		}
+	}
+	if r.preStopBegun[inst] {
+		return "failed" // no stop of it ran
 	}
 	return "stopped"
 }

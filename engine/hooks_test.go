@@ -101,15 +101,21 @@ func TestExecuteHookSteps(t *testing.T) {
 			}
 		},
 	}, {
-		name:    "a failed pre_stop vetoes the stop: nothing stopped, the record still says running",
+		// The post_stop hooks run after the veto too, with
+		// OMNI_RESULT=failed, so that they can undo what pre_stop began
+		// (found by review: a hook drain was left on).
+		name:    "a failed pre_stop vetoes the stop: nothing stopped, post_stop told it failed, the record still says running",
 		inv:     hooksInventory(`pre_stop: [{run: hook-fail}], post_stop: [{run: post-stop-ok}]`),
 		req:     Request{Action: "stop", Service: "web"},
 		conn:    &svcConn{running: running("db", "web")},
-		want:    []string{"web pre-stop failed"},
+		want:    []string{"web pre-stop failed", "web post-stop ok"},
 		wantErr: []string{"a: web: pre-stop: pre_stop hook 1 on a (hook-fail): exit status 3: boom"},
 		check: func(t *testing.T, out *Outcome, c *svcConn, reg registry.Registry) {
 			if !c.running["web"] {
 				t.Error("web was stopped")
+			}
+			if len(c.hooks) != 2 || !strings.Contains(c.hooks[1], "OMNI_RESULT='failed'") {
+				t.Errorf("hooks run: %q", c.hooks)
 			}
 			if _, ok, _ := reg.Get("a", "web"); ok {
 				t.Error("the registry was written")

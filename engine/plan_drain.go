@@ -18,7 +18,7 @@ func drainTask(inv *inventory.Inventory, host *inventory.Host, svc *inventory.Se
 	info, _ := LookupStep(StepDrain)
 	return Task{Step: StepDrain, Host: host.Name, Service: svc.Name,
 		Timeout: info.defaultTimeout(bounds{inv: inv, svc: svc}),
-		Detail: fmt.Sprintf("set haproxy server %s to drain; wait until it has at most %d %s (at most %s, else fail: nothing stopped)",
+		Detail: fmt.Sprintf("set haproxy server %s to drain (unless an operator has it in maintenance or drain); wait until it has at most %d %s (at most %s, else fail: nothing stopped)",
 			serverName(d, host.Name), d.WaitSessions, sessionWord(d.WaitSessions), d.Timeout)}, true
 }
 
@@ -31,9 +31,9 @@ func undrainTask(inv *inventory.Inventory, host *inventory.Host, svc *inventory.
 	if d == nil || (req.Action != "start" && req.Action != "stop" && req.Action != "restart") {
 		return Task{}, false
 	}
-	detail := "set haproxy server " + serverName(d, host.Name) + " ready"
+	detail := "once the service is healthy, set haproxy server " + serverName(d, host.Name) + " ready (not one an operator put in maintenance or drain)"
 	if req.Action == "stop" {
-		detail = "only if the stop failed or was interrupted: set haproxy server " + serverName(d, host.Name) + " ready (a stopped service stays drained until its next start)"
+		detail = "only if the stop failed or was interrupted and the service runs: set haproxy server " + serverName(d, host.Name) + " ready (a stopped service stays drained until its next start)"
 	}
 	return Task{Step: StepUndrain, Host: host.Name, Service: svc.Name, Timeout: commandTimeout(inv), Detail: detail}, true
 }

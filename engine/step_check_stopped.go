@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"strings"
 )
 
 // runCheckStopped (step check-stopped) verifies a service to start is
@@ -20,6 +22,12 @@ func runCheckStopped(ctx context.Context, r *execution, c stepCall) (string, err
 	}
 	r.out.Unchanged = "already running"
 	if !c.isTarget || !r.drainLeftOn(c.inst) {
+		if h := r.lastHealthFailed(c.inst); c.isTarget && h != "" {
+			// Nothing to do all the same (a start does not restart a
+			// running service), but not said as if it were healthy.
+			return "already running", &stepWarning{msg: "it runs, but its last recorded health check " + h +
+				" (restart it to check it again)", then: errNothingToDo}
+		}
 		return "already running", errNothingToDo
 	}
 	report, err := r.check.Check(ctx, c.inst, &st, nil, false)
@@ -30,10 +38,27 @@ func runCheckStopped(ctx context.Context, r *execution, c stepCall) (string, err
 		return "already running, failing its health checks: its server kept draining", errNothingToDo
 	}
 	note, err := runUndrain(ctx, r, c)
+	var warned *stepWarning
+	if errors.As(err, &warned) {
+		return "already running, healthy; " + note, &stepWarning{msg: warned.msg, then: errNothingToDo}
+	}
 	if err != nil {
 		return "", err
 	}
 	return "already running, healthy; " + note, errNothingToDo
+}
+
+// lastHealthFailed is the registry's health of an instance when its last
+// recorded check failed ("failed: why"), else "".
+func (r *execution) lastHealthFailed(inst Instance) string {
+	if r.env.Registry == nil {
+		return ""
+	}
+	rec, ok, err := r.env.Registry.Get(inst.Host, inst.Service)
+	if err != nil || !ok || !strings.HasPrefix(rec.Health, "failed") {
+		return ""
+	}
+	return rec.Health
 }
 
 // drainLeftOn reports whether the instance's service has a drain and the

@@ -12,7 +12,10 @@ import (
 )
 
 // runEnsure (step ensure) makes one dependency run and be healthy: left alone when it is,
-// started (and health-checked, and recorded) when it is stopped.
+// started (and health-checked, and recorded) when it is stopped. A
+// dependency it started that has a drain is then put back in its backend
+// by the rule of any start's undo (undoDrain); an undo that fails is a
+// warning: the dependency runs.
 func runEnsure(ctx context.Context, r *execution, c stepCall) (string, error) {
 	inst, t := c.inst, c.task
 	if t.Role != "" {
@@ -79,6 +82,22 @@ func runEnsure(ctx context.Context, r *execution, c stepCall) (string, error) {
 			err = fmt.Errorf("dependency %s: %w", inst, herr)
 		}
 	}
+	note := "started"
+	if err == nil {
+		// Running and healthy: its server is put back as a start's is
+		// (a `service stop` had left it draining, say).
+		if d, _ := r.drainOf(inst); d != nil {
+			said, warn, uerr := r.undoDrain(ctx, inst, d, true, "")
+			switch {
+			case uerr != nil:
+				warnings = append(warnings, uerr.Error())
+			case warn:
+				warnings = append(warnings, said)
+			default:
+				note += "; " + said
+			}
+		}
+	}
 	if err != nil {
 		r.startFailed[inst] = true
 	}
@@ -90,7 +109,7 @@ func runEnsure(ctx context.Context, r *execution, c stepCall) (string, error) {
 	}
 	c.did(EffectStarted)
 	if len(warnings) > 0 {
-		return "started", &stepWarning{msg: strings.Join(warnings, "; ")}
+		return note, &stepWarning{msg: strings.Join(warnings, "; ")}
 	}
-	return "started", nil
+	return note, nil
 }

@@ -50,7 +50,7 @@ func runStop(ctx context.Context, r *execution, c stepCall) (string, error) {
 	c.did(EffectStopped)
 	if anyway != nil {
 		// Stopped, not as asked: the step succeeds, and says so.
-		return "stopped", &stepWarning{anyway.Note}
+		return "stopped", &stepWarning{msg: anyway.Note}
 	}
 	return "stopped", nil
 }

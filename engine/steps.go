@@ -114,7 +114,7 @@ var steps = []StepInfo{
 			}
 			return 0
 		},
-		Summary: "take the instance out of its load balancer (inventory drain): set its HAProxy server to drain, wait for its sessions to end"},
+		Summary: "take the instance out of its load balancer (inventory drain): read its HAProxy server's state, set it to drain (unless an operator has it in maintenance or drain), wait for its sessions to end; a stop of a service already stopped drains nothing"},
 	{Name: StepStop, Playbook: true, Grace: true, Changes: true, Timeout: "grace + 20s",
 		Needs: []StepName{StepRecord}, NeedsUnless: []StepName{StepConfirm}, Unless: StepStart,
 		timeout:  func(b bounds) time.Duration { return b.grace + stopMargin },
@@ -124,7 +124,7 @@ var steps = []StepInfo{
 		describe: describeVerifyStopped,
 		Summary:  "verify the process is gone (a zombie counts as stopped)"},
 	{Name: StepPostStop, Timeout: hookStepTimeout, timeout: hooksTimeout("post_stop"),
-		Summary: "the service's post_stop hooks, in order, also after a failed stop (OMNI_RESULT says which); a failed one is a warning unless on_failure: abort"},
+		Summary: "the service's post_stop hooks, in order, also after a failed stop, and when its pre_stop hooks began but the stop did not happen (OMNI_RESULT=failed); a failed one is a warning unless on_failure: abort"},
 	{Name: StepPreStart, Timeout: hookStepTimeout, timeout: hooksTimeout("pre_start"),
 		Summary: "the service's pre_start hooks, in order; a failed one (on_failure: abort, the default) fails the start before the service is started"},
 	{Name: StepStart, Playbook: true, Changes: true, Timeout: "the service's start_timeout",
@@ -138,7 +138,7 @@ var steps = []StepInfo{
 	{Name: StepPostStart, Timeout: hookStepTimeout, timeout: hooksTimeout("post_start"),
 		Summary: "the service's post_start hooks, in order, once its health checks passed; a failed one (on_failure: abort, the default) is a failed health check"},
 	{Name: StepUndrain, Timeout: "command_timeout", timeout: byCommand,
-		Summary: "put the instance back in its load balancer once healthy: set its HAProxy server ready (also after a failure or an interrupt)"},
+		Summary: "put the instance back in its load balancer once healthy: set its HAProxy server ready if it was ready before the run or drained by omni; a service that ends the run down or unhealthy keeps it drained (also after a failure or an interrupt)"},
 	{Name: StepRecord, Playbook: true, Last: true, Timeout: "command_timeout", timeout: byCommand,
 		describe: describeRecord,
 		Summary:  "read the final state and update the service registry"},

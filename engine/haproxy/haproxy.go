@@ -107,6 +107,86 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("haproxy %s: %s: %s", e.Where, e.Command, e.Answer)
 }
 
+// Admin is a server's administrative state: the srv_admin_state flags of
+// `show servers state` (0: ready).
+type Admin int
+
+// The flags of Admin (HAProxy's SRV_ADMF_*).
+const (
+	AdminForcedMaint    Admin = 0x01 // set server … state maint, disable server
+	AdminInheritedMaint Admin = 0x02 // from a tracked server
+	AdminConfigMaint    Admin = 0x04 // `disabled` in the configuration
+	AdminForcedDrain    Admin = 0x08 // set server … state drain
+	AdminInheritedDrain Admin = 0x10 // from a tracked server
+	AdminResolveMaint   Admin = 0x20 // its address could not be resolved
+	AdminHostnameMaint  Admin = 0x40 // set server … fqdn
+)
+
+// Ready: no flag is set, the server takes traffic as its checks allow.
+func (a Admin) Ready() bool { return a == 0 }
+
+// Maint: the server is in maintenance, for any reason.
+func (a Admin) Maint() bool {
+	return a&(AdminForcedMaint|AdminInheritedMaint|AdminConfigMaint|AdminResolveMaint|AdminHostnameMaint) != 0
+}
+
+// Draining: the server takes no new connections (set to drain, or
+// inheriting it), and is not in maintenance.
+func (a Admin) Draining() bool {
+	return !a.Maint() && a&(AdminForcedDrain|AdminInheritedDrain) != 0
+}
+
+// AdminState reads a server's administrative state from `show servers
+// state BACKEND`.
+func (c Client) AdminState(ctx context.Context, backend, server string) (Admin, error) {
+	if err := checkNames(backend, server); err != nil {
+		return 0, err
+	}
+	cmd := "show servers state " + backend
+	out, err := c.Command(ctx, cmd)
+	if err != nil {
+		return 0, err
+	}
+	a, err := parseServersState(out, backend, server)
+	if err != nil {
+		return 0, &RefusedError{Where: c.Where, Command: cmd, Answer: err.Error()}
+	}
+	return a, nil
+}
+
+// parseServersState finds backend/server in `show servers state`: a
+// version line, then "# be_id be_name srv_id srv_name …" naming the
+// space-separated columns.
+func parseServersState(out, backend, server string) (Admin, error) {
+	var cols []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && f[0] == "#" {
+			cols = f[1:]
+			continue
+		}
+		if cols == nil || len(f) < len(cols) {
+			continue
+		}
+		row := map[string]string{}
+		for i, c := range cols {
+			row[c] = f[i]
+		}
+		if row["be_name"] != backend || row["srv_name"] != server {
+			continue
+		}
+		n, err := strconv.Atoi(row["srv_admin_state"])
+		if err != nil {
+			return 0, fmt.Errorf("srv_admin_state of %s/%s: %q", backend, server, row["srv_admin_state"])
+		}
+		return Admin(n), nil
+	}
+	if cols == nil {
+		return 0, fmt.Errorf("%s", oneLine(out))
+	}
+	return 0, fmt.Errorf("no server %s/%s", backend, server)
+}
+
 // Server is one server's line of `show stat`.
 type Server struct {
 	Status   string // UP, DOWN, DRAIN, MAINT, no check, …

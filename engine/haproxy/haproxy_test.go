@@ -84,3 +84,37 @@ func TestRuntimeAPI(t *testing.T) {
 		t.Fatalf("admin state %d after the refused command", got)
 	}
 }
+
+// TestAdminState against a real HAProxy: ready, drain, maint, and maint
+// set over a drain, as `show servers state` gives them.
+func TestAdminState(t *testing.T) {
+	h := haproxytest.Start(t, haproxytest.Options{Listen: "127.0.96.250:0", Backend: "be", Server: "s1", Target: "127.0.96.250:9"})
+	c := Client{Where: "local:" + h.Socket, Dial: func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", h.Socket)
+	}}
+	ctx := t.Context()
+	for _, step := range []struct {
+		set                    string
+		ready, draining, maint bool
+	}{{"", true, false, false}, {"drain", false, true, false}, {"maint", false, false, true}, {"ready", true, false, false}} {
+		if step.set != "" {
+			if err := c.SetState(ctx, "be", "s1", step.set); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a, err := c.AdminState(ctx, "be", "s1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Ready() != step.ready || a.Draining() != step.draining || a.Maint() != step.maint {
+			t.Errorf("after %q: admin %d: ready %v draining %v maint %v", step.set, a, a.Ready(), a.Draining(), a.Maint())
+		}
+	}
+	if _, err := c.AdminState(ctx, "be", "nope"); err == nil {
+		t.Error("no error for a server that is not there")
+	}
+	if _, err := c.AdminState(ctx, "nope", "s1"); err == nil {
+		t.Error("no error for a backend that is not there")
+	}
+}
