@@ -299,3 +299,24 @@ func TestHooksInRollingRun(t *testing.T) {
 		t.Errorf("hooks ran: %s", got)
 	}
 }
+
+// TestStartOfRunningServiceKeepsFailedHealth (found by review): a
+// `service start` that finds the service running rewrote the recorded
+// health to "" and said "already running; nothing to do" as if it were
+// healthy. The record keeps what the last check found, and the start, with
+// nothing to do all the same, warns that it failed.
+func TestStartOfRunningServiceKeepsFailedHealth(t *testing.T) {
+	h := startHookFleet(t, "127.0.96.47", "127.0.96.48")
+	mustRun(t, h.Fleet, "service", "start", "worker1", "app")
+	h.setHooks("app", "    post_start:\n"+hook("echo init failed >&2; exit 4"))
+	if _, _, code := omni(t, h.Fleet, "service", "restart", "worker1", "app"); code != ExitFailed {
+		t.Fatalf("restart with a failing post_start: exit %d", code)
+	}
+	out, errOut, code := omni(t, h.Fleet, "service", "start", "worker1", "app")
+	if code != ExitOK || !strings.Contains(out, "already running") || !strings.Contains(errOut, "its last recorded health check failed: post_start hook 1") {
+		t.Errorf("start of the running app whose post_start failed: exit %d\n%s%s", code, out, errOut)
+	}
+	if rec := h.record("worker1", "app"); !strings.HasPrefix(rec.Health, "failed: post_start hook 1") {
+		t.Errorf("registry health %q after the start found it running", rec.Health)
+	}
+}

@@ -54,6 +54,9 @@ func (r *execution) recordState(inst Instance, isTarget bool, st manager.State) 
 	rec, err := r.env.Registry.Update(inst.Host, inst.Service, func(rec *registry.Record, hadPrev bool) error {
 		prev := *rec
 		rec.State, rec.UpdatedAt, rec.Health = st.Status, now.UTC(), health
+		if r.keepsHealth(inst, isTarget, st, prev, hadPrev) {
+			rec.Health = prev.Health // no check of this run says otherwise
+		}
 		rec.Since, rec.LastActive = time.Time{}, time.Time{}
 		if st.Running {
 			rec.LastActive = now.UTC()
@@ -93,4 +96,17 @@ func (r *execution) recordState(inst Instance, isTarget bool, st manager.State) 
 
 func describeRecord(describing) string {
 	return "read the final state and update the service registry"
+}
+
+// keepsHealth reports whether the record's health stays as it was: no
+// health check of this run read the instance, and the run neither stopped
+// nor started it, and it is found in the state it was recorded in (a
+// start that finds the service already running, a restart that failed
+// before its stop). A check that failed stays said until one passes.
+func (r *execution) keepsHealth(inst Instance, isTarget bool, st manager.State, prev registry.Record, hadPrev bool) bool {
+	if !hadPrev || prev.Health == "" || (isTarget && r.out.Health != nil) {
+		return false
+	}
+	_, stopped := r.stopped[inst]
+	return !stopped && !r.startBegun[inst] && !r.started[inst] && st.Running && prev.State == st.Status
 }
