@@ -13,8 +13,8 @@ fi
 ./scripts/x-crypto.sh check
 go vet ./...
 # -timeout bounds a hang, not a slow machine: the cli package's end-to-end
-# tests (real sshd, systemd, etcd) take 10 to 11 minutes alone on an idle
-# 2-core machine, and 15 on one busy with other work.
+# tests (real sshd, systemd, etcd) take about 12 minutes alone on an idle
+# 2-core machine (729 s), and 15 on one busy with other work.
 go test -count=1 -timeout 25m ./...
 # The engine runs checks, hosts and fan-outs side by side: its own tests
 # (fake connections, seconds) run again under the race detector.
